@@ -1,0 +1,1 @@
+"""Auvious platform client side: API client, event channel, participant, scenarios."""

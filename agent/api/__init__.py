@@ -1,0 +1,1 @@
+"""Async REST client and the wire models shared with the server."""

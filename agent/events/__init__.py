@@ -1,0 +1,1 @@
+"""The MQTT-over-WebSocket event channel client."""

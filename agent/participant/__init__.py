@@ -1,0 +1,1 @@
+"""Endpoint lifecycle, conference state, publisher and viewer."""

@@ -1,0 +1,1 @@
+"""Synthetic media sources, sinks, analysers and statistics."""

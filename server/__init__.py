@@ -1,0 +1,1 @@
+"""The Auvious platform, locally: RTC API, token endpoint, MQTT event channel, media router."""
