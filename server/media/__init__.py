@@ -1,0 +1,1 @@
+"""The media router: forwards each published stream's RTP to its viewers without decoding."""

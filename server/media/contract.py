@@ -1,0 +1,60 @@
+"""What the conference service asks of a media router.
+
+The conference service owns ids, permissions and events; the router owns peer connections.
+Keeping the seam this narrow lets the REST layer be tested without media and the router be
+tested without REST.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One trickled ICE candidate as it travels in `iceCandidates`; `candidate == ""` ends them."""
+
+    candidate: str
+    sdp_mid: str | None = None
+    sdp_mline_index: int | None = None
+
+    @property
+    def is_end_of_candidates(self) -> bool:
+        return not self.candidate
+
+
+class MediaRouterError(Exception):
+    """A request the router cannot honour (bad SDP, unknown stream); the REST layer maps it to 400."""
+
+
+class MediaRouter(Protocol):
+    async def publish(self, conference_id: str, stream_id: str, sdp_offer: str) -> str:
+        """Answer a publisher's send-only offer; returns the SDP answer with the server's candidates."""
+        ...
+
+    async def add_publish_candidates(self, stream_id: str, candidates: list[Candidate]) -> None: ...
+
+    async def view(self, stream_id: str, viewer_id: str, sdp_offer: str) -> str:
+        """Answer a viewer's receive-only offer and start forwarding the stream's RTP to it."""
+        ...
+
+    async def add_view_candidates(self, viewer_id: str, candidates: list[Candidate]) -> None: ...
+
+    async def set_publish_bitrate(self, stream_id: str, video_bitrate: int) -> None:
+        """Cap what the publisher sends (bits per second)."""
+        ...
+
+    async def unpublish(self, stream_id: str) -> None:
+        """Close the publisher's peer connection and every viewer of that stream."""
+        ...
+
+    async def stop_view(self, viewer_id: str) -> None: ...
+
+    async def close(self) -> None:
+        """Close every peer connection the router holds."""
+        ...
+
+    def peer_connection_count(self) -> int:
+        """Open peer connections, for the tests that assert nothing is left behind."""
+        ...
