@@ -1,0 +1,91 @@
+"""Signed download URLs: ``/rtc-api/{kind}/signed/{id}/{expiration}?signature=...``.
+
+A signed URL is a bearer capability: whoever holds it may download that one record's content
+until it expires, without a token (it is meant for ``<img src>`` and plain downloads). The
+signature is an HMAC-SHA256 over the kind, the id and the expiration (epoch milliseconds), keyed
+with a secret kept in the data directory so URLs stay valid across a restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+KEY_FILE = "url-signing.key"
+DEFAULT_TTL_SECONDS = 15 * 60
+SIGNED_KINDS = frozenset({"snapshots", "filetransfers", "assets"})
+
+
+class SignatureError(Exception):
+    """The URL's signature does not match, or it has expired (the message says which)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPath:
+    path: str
+    valid_until: datetime
+
+
+class UrlSigner:
+    def __init__(self, key: bytes, *, clock: Callable[[], float] = time.time) -> None:
+        if len(key) < 32:
+            raise ValueError("URL signing key must be at least 32 bytes")
+        self._key = key
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return "UrlSigner(key=<hidden>)"
+
+    @classmethod
+    def from_data_dir(cls, data_dir: Path) -> UrlSigner:
+        """Load the data directory's signing key, creating it (mode 0600) on first start."""
+        path = data_dir / KEY_FILE
+        try:
+            return cls(path.read_bytes())
+        except FileNotFoundError:
+            pass
+        key = secrets.token_bytes(32)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        return cls(key)
+
+    def sign(self, kind: str, record_id: str, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> SignedPath:
+        _check_kind(kind)
+        expiration = int((self._clock() + ttl_seconds) * 1000)
+        signature = self._mac(kind, record_id, expiration)
+        path = (
+            f"/rtc-api/{kind}/signed/{quote(record_id, safe='')}/{expiration}?signature={signature}"
+        )
+        return SignedPath(path, datetime.fromtimestamp(expiration / 1000, UTC))
+
+    def verify(self, kind: str, record_id: str, expiration: str, signature: str) -> None:
+        """Raise :class:`SignatureError` unless the signature is ours and has not expired."""
+        _check_kind(kind)
+        if not expiration.isdigit() or len(expiration) > 15:
+            raise SignatureError(f"expiration {expiration!r} is not a time in epoch milliseconds")
+        expected = self._mac(kind, record_id, int(expiration))
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise SignatureError("signature does not match this URL")
+        if int(expiration) < self._clock() * 1000:
+            raise SignatureError("signed URL has expired")
+
+    def _mac(self, kind: str, record_id: str, expiration: int) -> str:
+        message = f"{kind}\n{record_id}\n{expiration}".encode()
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in SIGNED_KINDS:
+        raise ValueError(f"no signed URLs for {kind!r}")

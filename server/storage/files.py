@@ -1,0 +1,50 @@
+"""File content (snapshot images, transferred files, assets) under ``<data_dir>/files/<kind>/``.
+
+Storage names are generated here (random hex), never derived from anything a client sent, so
+no request can steer a write or a read outside the directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from pathlib import Path
+
+_KINDS = frozenset({"snapshots", "filetransfers", "assets"})
+
+
+class FileStore:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        for kind in _KINDS:
+            (root / kind).mkdir(parents=True, exist_ok=True)
+
+    async def save(self, kind: str, data: bytes) -> str:
+        """Write ``data`` under a fresh name and return that name (the storage key)."""
+        key = secrets.token_hex(16)
+        await asyncio.to_thread(self._write, self.path(kind, key), data)
+        return key
+
+    def path(self, kind: str, key: str) -> Path:
+        if kind not in _KINDS:
+            raise ValueError(f"unknown file kind {kind!r}")
+        if len(key) != 32 or any(c not in "0123456789abcdef" for c in key):
+            raise ValueError("invalid storage key")
+        return self._root / kind / key
+
+    def exists(self, kind: str, key: str) -> bool:
+        return self.path(kind, key).is_file()
+
+    async def delete(self, kind: str, key: str) -> None:
+        await asyncio.to_thread(self.path(kind, key).unlink, True)
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        """Write then rename, so a crash never leaves a half-written file under the real name."""
+        tmp = path.with_suffix(".part")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
