@@ -1,0 +1,87 @@
+"""Reading multipart uploads (snapshots, file transfers, assets) within size limits.
+
+The body is streamed part by part and abandoned as soon as a part grows past its limit, so an
+oversized upload costs at most the limit in memory, never the whole body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import BodyPartReader, web
+
+from server.errors import ApiError, BadRequest
+
+MAX_FIELD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedFile:
+    """A file part. ``filename`` and ``content_type`` are what the client claimed: display only."""
+
+    data: bytes
+    filename: str | None
+    content_type: str | None
+
+    def __repr__(self) -> str:
+        return f"UploadedFile({len(self.data)} bytes, {self.filename!r}, {self.content_type!r})"
+
+
+@dataclass(slots=True)
+class MultipartForm:
+    fields: dict[str, str] = field(default_factory=dict)
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+
+    def file(self, name: str) -> UploadedFile:
+        found = self.files.get(name)
+        if found is None:
+            raise BadRequest(f"{name}: a file part is required")
+        if not found.data:
+            raise BadRequest(f"{name}: the file is empty")
+        return found
+
+
+async def read_multipart(
+    request: web.Request, *, file_fields: frozenset[str], max_file_bytes: int
+) -> MultipartForm:
+    """Read a ``multipart/form-data`` body: ``file_fields`` as bytes, the rest as text fields."""
+    if request.content_type != "multipart/form-data":
+        raise BadRequest(
+            f"{request.method} {request.path} needs a multipart/form-data body, "
+            f"got {request.content_type or 'no content type'}"
+        )
+    form = MultipartForm()
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or not part.name:
+                raise BadRequest("multipart body has a part without a name")
+            name = part.name
+            if name in form.fields or name in form.files:
+                raise BadRequest(f"{name}: given more than once")
+            if name in file_fields:
+                data = await _read_limited(part, max_file_bytes, name, status=413)
+                form.files[name] = UploadedFile(
+                    data, part.filename, part.headers.get("Content-Type")
+                )
+            else:
+                raw = await _read_limited(part, MAX_FIELD_BYTES, name, status=400)
+                try:
+                    form.fields[name] = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise BadRequest(f"{name}: not UTF-8 text") from None
+    except (ValueError, AssertionError) as exc:
+        # aiohttp's reader raises these for a malformed body (bad boundary, truncated parts).
+        raise BadRequest(f"malformed multipart body: {exc}") from None
+    return form
+
+
+async def _read_limited(part: BodyPartReader, limit: int, name: str, *, status: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await part.read_chunk(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(status, f"{name}: larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
