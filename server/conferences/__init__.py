@@ -1,0 +1,1 @@
+"""Conferences: live state in memory, their events, and the `/rtc-api/conferences` routes."""

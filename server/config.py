@@ -1,0 +1,98 @@
+"""What a running platform is configured with: its clients, its data directory, its timings.
+
+Timings are fields (not constants) so tests can shrink them: keepalive expiry and the events
+long-poll would otherwise make the suite slow.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KNOWN_ROLES = frozenset({"AGENT", "SUPERVISOR", "CUSTOMER", "SERVICE", "ADMIN"})
+
+DEV_CLIENT_ID = "dev"
+"""The client `serve` creates when none is given (roles AGENT,SUPERVISOR,SERVICE; org `dev`)."""
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names it (never a secret)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """An OAuth client allowed to get tokens with `client_credentials`."""
+
+    client_id: str
+    secret: str = field(repr=False)
+    roles: tuple[str, ...]
+    organization: str
+
+    @classmethod
+    def parse(cls, spec: str) -> ClientConfig:
+        """Parse `ID:SECRET:ROLES:ORG` (roles comma-separated: `bot:s3cret:AGENT,SUPERVISOR:o1`)."""
+        parts = spec.split(":")
+        if len(parts) != 4:
+            raise ConfigError("a client is ID:SECRET:ROLES:ORG (4 fields separated by ':')")
+        client_id, secret, roles_text, organization = (p.strip() for p in parts)
+        roles = tuple(r.strip().upper() for r in roles_text.split(",") if r.strip())
+        return cls.create(client_id, secret, roles, organization)
+
+    @classmethod
+    def create(
+        cls, client_id: str, secret: str, roles: tuple[str, ...], organization: str
+    ) -> ClientConfig:
+        if not client_id:
+            raise ConfigError("client id is empty")
+        if client_id == "customer":
+            raise ConfigError("client id 'customer' is reserved for ticket logins")
+        if not secret:
+            raise ConfigError(f"client {client_id!r}: secret is empty")
+        if not organization:
+            raise ConfigError(f"client {client_id!r}: organization is empty")
+        if not roles:
+            raise ConfigError(f"client {client_id!r}: no roles")
+        unknown = sorted(set(roles) - KNOWN_ROLES)
+        if unknown:
+            raise ConfigError(
+                f"client {client_id!r}: unknown roles {unknown}; known: {sorted(KNOWN_ROLES)}"
+            )
+        return cls(client_id, secret, roles, organization)
+
+
+def dev_client() -> ClientConfig:
+    """A development client with a fresh random secret (printed once by `serve`)."""
+    return ClientConfig.create(
+        DEV_CLIENT_ID, secrets.token_urlsafe(18), ("AGENT", "SUPERVISOR", "SERVICE"), "dev"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    clients: tuple[ClientConfig, ...]
+    data_dir: Path
+    token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 24 * 3600
+    max_ticket_ttl: int = 7 * 24 * 3600
+    housekeeping_interval: float = 0.1
+    """How often endpoint expiry and conference expiry are checked (seconds)."""
+    keepalive_reminder_lead: float = 0.5
+    """Fraction of keepAliveSeconds left when the keepalive reminder event is sent."""
+    long_poll_seconds: float = 5.0
+    """How long `GET /conferences/{id}/events` blocks when there is nothing new."""
+    empty_conference_ttl: float = 600.0
+    """An empty conference (nobody joined) ends after this many seconds."""
+    ended_conference_retention: float = 120.0
+    """An ended conference's events stay readable this long (late long-polls catch up)."""
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for c in self.clients:
+            if c.client_id in seen:
+                raise ConfigError(f"client {c.client_id!r} is configured twice")
+            seen.add(c.client_id)
+
+    def client(self, client_id: str) -> ClientConfig | None:
+        return next((c for c in self.clients if c.client_id == client_id), None)

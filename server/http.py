@@ -1,0 +1,63 @@
+"""Reading requests and writing responses with the shared wire models.
+
+One place decides how a body is read, so every route gives the same 400 for the same mistake.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from server.errors import BadRequest
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_json(request: web.Request) -> Any:
+    """The decoded JSON body; 400 when it is missing or not JSON."""
+    raw = await request.read()
+    if not raw.strip():
+        raise BadRequest(f"{request.method} {request.path} needs a JSON body")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from None
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    """The JSON body validated as `model`; a ValidationError becomes a 400 naming the field."""
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
+    return model.model_validate(data)
+
+
+def wire(value: BaseModel | list[BaseModel]) -> Any:
+    """The JSON-ready wire form: camelCase, unset optional fields left out."""
+    if isinstance(value, list):
+        return [wire(v) for v in value]
+    return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def json_response(value: BaseModel | list[BaseModel] | Any, status: int = 200) -> web.Response:
+    body = wire(value) if isinstance(value, BaseModel | list) else value
+    return web.json_response(body, status=status)
+
+
+def no_content() -> web.Response:
+    return web.Response(status=204)
+
+
+def query_int(request: web.Request, name: str, *, required: bool = False) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise BadRequest(f"query parameter {name!r} is required")
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"query parameter {name!r} must be an integer, got {raw!r}") from None
