@@ -1,0 +1,87 @@
+"""The base every wire model shares, so client and server read and write one format."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+)
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "OpenEnum",
+    "SnakeWireModel",
+    "WireDatetime",
+    "WireModel",
+    "dump_list",
+    "format_timestamp",
+    "parse_list",
+]
+
+
+def format_timestamp(moment: datetime) -> str:
+    """Format as the platform does (`yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`); naive means UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """Java's Instant has no naive form: a naive value on the wire is read as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+WireDatetime = Annotated[
+    datetime,
+    AfterValidator(_as_utc),
+    PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+]
+"""A UTC instant, written ISO-8601 with milliseconds and `Z` like the platform writes it."""
+
+E = TypeVar("E", bound=StrEnum)
+
+OpenEnum = Annotated[E | str, Field(union_mode="left_to_right")]
+"""An enum value where the known members become the enum and other strings pass through.
+
+Used where the contract invites other values or where a newer server may send members
+this client does not know yet; a strict enum there would reject a whole response."""
+
+
+class WireModel(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields are kept, never dropped."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready body: aliases, no unset optionals, datetimes as strings."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class SnakeWireModel(WireModel):
+    """For the few parts of the contract that are snake_case on the wire (OAuth, Talkdesk)."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_list(model: type[M], payload: Any) -> list[M]:
+    """Validate a bare JSON array response (the contract has several) into models."""
+    return TypeAdapter(list[model]).validate_python(payload)  # type: ignore[valid-type]
+
+
+def dump_list(items: list[WireModel]) -> list[dict[str, Any]]:
+    """The wire form of a bare JSON array response."""
+    return [item.to_wire() for item in items]
