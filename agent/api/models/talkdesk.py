@@ -1,0 +1,51 @@
+"""Talkdesk integration (`/talkdesk-integration/...`): snake_case on the wire, as in the seed."""
+
+from __future__ import annotations
+
+from agent.api.models.base import SnakeWireModel
+
+__all__ = [
+    "Meta",
+    "RequestData",
+    "TalkdeskContactActivityRequest",
+    "TalkdeskContactActivityResponseItem",
+    "TalkdeskCreateTalkdeskRequest",
+    "TalkdeskCreateTalkdeskResponse",
+]
+
+
+class RequestData(SnakeWireModel):
+    contact_id: str | None = None
+
+
+class TalkdeskCreateTalkdeskRequest(SnakeWireModel):
+    """`POST /talkdesk-integration/create`."""
+
+    data: RequestData | None = None
+
+
+class TalkdeskCreateTalkdeskResponse(SnakeWireModel):
+    message: str | None = None
+    contact_external_id: str | None = None
+
+
+class Meta(SnakeWireModel):
+    interaction_types: list[str] | None = None
+
+
+class TalkdeskContactActivityRequest(SnakeWireModel):
+    """`POST /talkdesk-integration/activity`; answers a list of response items."""
+
+    meta: Meta | None = None
+    data: RequestData | None = None
+
+
+class TalkdeskContactActivityResponseItem(SnakeWireModel):
+    id: str | None = None
+    subject: str | None = None
+    description: str | None = None
+    date: str | None = None
+    url: str | None = None
+    type: str | None = None
+    priority: str | None = None
+    status: str | None = None
