@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-import aiohttp
 import jwt
 
 from agent.api.errors import ApiError
@@ -53,7 +52,7 @@ class TokenEndpoint(Protocol):
     """``POST /security/oauth/token`` as the transport offers it to providers."""
 
     async def request_token(
-        self, form: Mapping[str, str], basic_auth: aiohttp.BasicAuth | None
+        self, form: Mapping[str, str], client: tuple[str, str] | None
     ) -> TokenResponse:
         """A successful answer (with an ``access_token``), or ``ApiError``."""
 
@@ -358,15 +357,13 @@ class OAuthLogin(TokenProvider):
     def _grant(self) -> TokenRequestForm | None:
         """The form of the provider's own grant, or None when it has only a refresh token."""
 
-    def _with_client(
-        self, form: TokenRequestForm
-    ) -> tuple[dict[str, str], aiohttp.BasicAuth | None]:
+    def _with_client(self, form: TokenRequestForm) -> tuple[dict[str, str], tuple[str, str] | None]:
         body = {k: str(v) for k, v in form.to_wire().items()}
         if self._credentials_in_body:
             body["client_id"] = self.client_id
             body["client_secret"] = self._client_secret
             return body, None
-        return body, aiohttp.BasicAuth(self.client_id, self._client_secret)
+        return body, (self.client_id, self._client_secret)
 
     async def _request(self, form: TokenRequestForm) -> Token:
         body, basic = self._with_client(form)

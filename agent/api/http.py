@@ -17,6 +17,7 @@ Retry policy, and why:
 from __future__ import annotations
 
 import asyncio
+import base64
 import json as jsonlib
 import logging
 import random
@@ -174,7 +175,6 @@ class HttpTransport:
         form: Mapping[str, str | FilePart | None] | None = None,
         urlencoded: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        basic_auth: aiohttp.BasicAuth | None = None,
         time_limit: float | None = None,
         url: str | None = None,
     ) -> Response:
@@ -207,7 +207,6 @@ class HttpTransport:
                     json=json,
                     data=_body(form, urlencoded),
                     headers=send_headers,
-                    auth=basic_auth,
                     timeout=aiohttp.ClientTimeout(total=limit),
                     allow_redirects=False,
                 ) as resp:
@@ -312,20 +311,29 @@ class HttpTransport:
         )
 
     async def request_token(
-        self, form: Mapping[str, str], basic_auth: aiohttp.BasicAuth | None
+        self, form: Mapping[str, str], client: tuple[str, str] | None
     ) -> TokenResponse:
-        """``POST /security/oauth/token``, form-encoded, for the token providers."""
+        """``POST /security/oauth/token``, form-encoded, for the token providers.
+
+        ``client`` is the OAuth client's id and secret, sent as HTTP Basic.
+        """
+        headers = {"Accept": "application/json"}
+        if client is not None:
+            headers["Authorization"] = basic_authorization(*client)
         response = await self.request_model(
-            TOKEN_CALL,
-            TokenResponse,
-            urlencoded=form,
-            basic_auth=basic_auth,
-            headers={"Accept": "application/json"},
+            TOKEN_CALL, TokenResponse, urlencoded=form, headers=headers
         )
         if response.error or not response.access_token:
             why = response.error_description or response.error or "no access_token in the answer"
             raise self.contract_error(TOKEN_CALL, 200, why)
         return response
+
+
+def basic_authorization(login: str, password: str) -> str:
+    """An HTTP Basic ``Authorization`` value (aiohttp's own helper moved between versions)."""
+    if ":" in login:
+        raise ValueError("an HTTP Basic login cannot contain ':'")
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
 
 
 TOKEN_CALL = Call("requestToken", "POST", "/security/oauth/token", authenticated=False)
