@@ -1,0 +1,98 @@
+"""Peer connections for publishing and viewing one conference stream.
+
+Every pc is created without ICE servers: aiortc would otherwise query them inside
+`setLocalDescription` (and, given none at all, fall back to a public Google STUN server). The
+platform's servers are used by `TrickleSession` instead, after the offer has left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal, get_args
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+)
+
+MediaKind = Literal["audio", "video"]
+StreamType = Literal["MIC", "CAM", "SCREEN", "MIC_AND_CAM"]
+"""The seed's `conferenceStreamType` values."""
+VideoCodec = Literal["VP8", "H264"]
+
+STREAM_KINDS: dict[str, tuple[MediaKind, ...]] = {
+    "MIC": ("audio",),
+    "CAM": ("video",),
+    "SCREEN": ("video",),
+    "MIC_AND_CAM": ("audio", "video"),
+}
+DEFAULT_VIDEO_CODECS: tuple[VideoCodec, ...] = ("VP8",)
+
+
+def new_peer_connection() -> RTCPeerConnection:
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+def media_kinds(stream_type: str) -> tuple[MediaKind, ...]:
+    """The media a stream type carries; ValueError for a type the seed does not define."""
+    try:
+        return STREAM_KINDS[str(stream_type)]
+    except KeyError:
+        raise ValueError(
+            f"unknown stream type {stream_type!r}; expected one of {', '.join(STREAM_KINDS)}"
+        ) from None
+
+
+def create_publisher_pc(
+    stream_type: str,
+    tracks: Mapping[str, MediaStreamTrack],
+    *,
+    video_codecs: Sequence[VideoCodec] = DEFAULT_VIDEO_CODECS,
+) -> RTCPeerConnection:
+    """A pc with one `sendonly` transceiver per kind of the stream type, fed by `tracks`."""
+    kinds = media_kinds(stream_type)
+    if set(tracks) != set(kinds):
+        raise ValueError(
+            f"stream type {stream_type} sends {' and '.join(kinds)}; tracks given for "
+            f"{', '.join(sorted(tracks)) or 'nothing'}"
+        )
+    pc = new_peer_connection()
+    for kind in kinds:
+        track = tracks[kind]
+        if track.kind != kind:
+            raise ValueError(f"the {kind} track given is a {track.kind} track")
+        prefer_codecs(pc.addTransceiver(track, direction="sendonly"), video_codecs)
+    return pc
+
+
+def create_viewer_pc(
+    stream_type: str = "MIC_AND_CAM",
+    *,
+    video_codecs: Sequence[VideoCodec] = DEFAULT_VIDEO_CODECS,
+) -> RTCPeerConnection:
+    """A pc with one `recvonly` transceiver per kind of the viewed stream type."""
+    pc = new_peer_connection()
+    for kind in media_kinds(stream_type):
+        prefer_codecs(pc.addTransceiver(kind, direction="recvonly"), video_codecs)
+    return pc
+
+
+def prefer_codecs(transceiver: RTCRtpTransceiver, video_codecs: Sequence[VideoCodec]) -> None:
+    """Offer Opus for audio and the given video codecs in order, each with RTX for video.
+
+    Offering only what is wanted keeps the negotiated codec predictable, which a router that
+    forwards without transcoding needs on both the publishing and the viewing side.
+    """
+    unknown = [c for c in video_codecs if c not in get_args(VideoCodec)]
+    if unknown or not video_codecs:
+        raise ValueError(f"video codecs must be a non-empty choice of VP8, H264; got {unknown}")
+    capabilities = RTCRtpSender.getCapabilities(transceiver.kind).codecs
+    if transceiver.kind == "audio":
+        wanted = ["audio/opus"]
+    else:
+        wanted = [f"video/{codec}" for codec in video_codecs] + ["video/rtx"]
+    chosen = [c for mime in wanted for c in capabilities if c.mimeType.lower() == mime.lower()]
+    transceiver.setCodecPreferences(chosen)
