@@ -1,0 +1,241 @@
+"""Encode once, send many: one encoder whose packets feed any number of senders.
+
+Each `RTCRtpSender` normally owns an encoder; N publishers of the same source then pay N
+encodes. A `SharedEncoder` pulls frames from one source, encodes each once with PyAV, and hands
+the same `av.Packet[Any]` to every `FanoutTrack` it made; aiortc's sender only packetizes packets.
+
+Keyframes: a track that subscribes late waits for a keyframe and asks for one, so it never
+starts mid-GOP; `bind_sender()` routes the far end's PLI/FIR to the shared encoder. Requests
+are coalesced (one forced keyframe per `keyframe_min_interval`), so N viewers that lose a
+picture at once cost one keyframe. The packets are in one codec: negotiate that codec on every
+sender (`prefer_codec`), or the far end receives a bitstream it cannot decode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import time
+from typing import Any
+
+import av
+from aiortc import RTCRtpSender, RTCRtpTransceiver
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpsender import RTCRtpSender as _Sender
+from av.video.codeccontext import VideoCodecContext
+
+from media.pacing import VIDEO_TIME_BASE
+from media.passthrough import on_keyframe_request
+
+logger = logging.getLogger(__name__)
+
+CODECS = {"VP8": "libvpx", "H264": "libx264"}
+# Mirrors aiortc's own encoder settings so a shared stream looks like a normal aiortc one.
+VP8_OPTIONS = {
+    "cpu-used": "-6",
+    "deadline": "realtime",
+    "lag-in-frames": "0",
+    "noise-sensitivity": "4",
+    "overshoot-pct": "15",
+    "partitions": "0",
+    "static-thresh": "1",
+    "undershoot-pct": "100",
+}
+H264_OPTIONS = {"level": "31", "tune": "zerolatency"}
+SUBSCRIBER_QUEUE = 60
+
+
+def prefer_codec(transceiver: RTCRtpTransceiver, codec: str) -> None:
+    """Restrict a transceiver to one video codec ("VP8" or "H264") and its RTX."""
+    wanted = f"video/{codec}".lower()
+    capabilities = _Sender.getCapabilities("video").codecs
+    chosen = [c for c in capabilities if c.mimeType.lower() in (wanted, "video/rtx")]
+    if not any(c.mimeType.lower() == wanted for c in chosen):
+        raise ValueError(f"codec {codec} is not supported by aiortc")
+    transceiver.setCodecPreferences(chosen)
+
+
+class SharedEncoder:
+    """Encodes `source` once for all its subscribers.
+
+    The encode loop starts with the first subscriber and stops when the last one stops (or on
+    `close()`); `encoder_constructions` counts PyAV encoder contexts created (one per size
+    change), so tests can check that N subscribers cost one encoder.
+    """
+
+    def __init__(
+        self,
+        source: MediaStreamTrack,
+        codec: str = "VP8",
+        bitrate: int = 500_000,
+        keyframe_min_interval: float = 0.5,
+    ) -> None:
+        if codec not in CODECS:
+            raise ValueError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
+        if source.kind != "video":
+            raise ValueError("SharedEncoder encodes video; share audio by sending one track")
+        self.source = source
+        self.codec = codec
+        self.bitrate = bitrate
+        self.keyframe_min_interval = keyframe_min_interval
+        self.encoder_constructions = 0
+        self.frames_encoded = 0
+        self.keyframes_encoded = 0
+        self._context: VideoCodecContext | None = None
+        self._subscribers: set[FanoutTrack] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._keyframe_wanted = True
+        self._last_keyframe = -float("inf")
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    def subscribe(self) -> FanoutTrack:
+        """A new track carrying this encoder's packets, starting at the next keyframe."""
+        track = FanoutTrack(self)
+        self._subscribers.add(track)
+        self.request_keyframe()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return track
+
+    def request_keyframe(self) -> None:
+        """Ask that the next frame be a keyframe (coalesced, see the module docstring)."""
+        self._keyframe_wanted = True
+
+    def _unsubscribe(self, track: FanoutTrack) -> None:
+        self._subscribers.discard(track)
+        if not self._subscribers:
+            self.close()
+
+    def close(self) -> None:
+        """Stop encoding and end every subscriber's track."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        for track in list(self._subscribers):
+            track.stop()
+        self._subscribers.clear()
+
+    def _open(self, frame: av.VideoFrame) -> VideoCodecContext:
+        context = av.Codec(CODECS[self.codec], "w").create("video")
+        context.width = frame.width
+        context.height = frame.height
+        context.pix_fmt = "yuv420p"
+        context.bit_rate = self.bitrate
+        context.time_base = fractions.Fraction(1, 90_000)
+        if self.codec == "VP8":
+            context.gop_size = 3000
+            context.qmin = 2
+            context.qmax = 56
+            bitrate = str(self.bitrate)
+            context.options = {
+                **VP8_OPTIONS,
+                "bufsize": bitrate,
+                "minrate": bitrate,
+                "maxrate": bitrate,
+            }
+        else:
+            context.framerate = fractions.Fraction(30, 1)
+            context.options = H264_OPTIONS
+            context.profile = "Baseline"
+        self.encoder_constructions += 1
+        return context
+
+    def _encode(self, frame: av.VideoFrame, keyframe: bool) -> list[av.Packet[Any]]:
+        if frame.format.name != "yuv420p":
+            frame = frame.reformat(format="yuv420p")
+        context = self._context
+        if context is None or (context.width, context.height) != (frame.width, frame.height):
+            context = self._context = self._open(frame)
+        frame.pict_type = (
+            av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
+        )
+        packets: list[av.Packet[Any]] = list(context.encode(frame))
+        for packet in packets:
+            # Encoders keep the frame's clock in pts; the sender converts with time_base.
+            packet.time_base = frame.time_base or VIDEO_TIME_BASE
+        return packets
+
+    def _take_keyframe_request(self) -> bool:
+        now = time.monotonic()
+        if self._keyframe_wanted and now - self._last_keyframe >= self.keyframe_min_interval:
+            self._keyframe_wanted = False
+            self._last_keyframe = now
+            return True
+        return False
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                frame = await self.source.recv()
+                if isinstance(frame, av.Packet) or not isinstance(frame, av.VideoFrame):
+                    raise TypeError("SharedEncoder needs a source of decoded video frames")
+                keyframe = self._take_keyframe_request()
+                packets = await loop.run_in_executor(None, self._encode, frame, keyframe)
+                for packet in packets:
+                    self.frames_encoded += 1
+                    self.keyframes_encoded += packet.is_keyframe
+                    for track in list(self._subscribers):
+                        track._offer(packet)
+        except MediaStreamError:
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("shared %s encoder stopped", self.codec)
+        finally:
+            for track in list(self._subscribers):
+                track._offer(None)
+
+
+class FanoutTrack(MediaStreamTrack):
+    """A video track whose `recv()` returns the shared encoder's `av.Packet[Any]`s."""
+
+    kind = "video"
+
+    def __init__(self, encoder: SharedEncoder) -> None:
+        super().__init__()
+        self._encoder = encoder
+        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue()
+        self._started = False
+        self.packets_dropped = 0
+
+    def bind_sender(self, sender: RTCRtpSender) -> None:
+        """Forward the far end's keyframe requests (PLI/FIR) on `sender` to the shared encoder."""
+        on_keyframe_request(sender, self._encoder.request_keyframe)
+
+    def _offer(self, packet: av.Packet[Any] | None) -> None:
+        if packet is not None and not self._started:
+            if not packet.is_keyframe:
+                return
+            self._started = True
+        if packet is not None and self._queue.qsize() >= SUBSCRIBER_QUEUE:
+            # A consumer this far behind would only send stale video: drop what it has and
+            # restart it at the next keyframe.
+            self.packets_dropped += self._queue.qsize()
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._started = False
+            self._encoder.request_keyframe()
+            return
+        self._queue.put_nowait(packet)
+
+    async def recv(self) -> av.Packet[Any]:
+        if self.readyState != "live":
+            raise MediaStreamError
+        packet = await self._queue.get()
+        if packet is None:
+            self.stop()
+            raise MediaStreamError
+        return packet
+
+    def stop(self) -> None:
+        was_live = self.readyState == "live"
+        super().stop()
+        if was_live:
+            self._queue.put_nowait(None)
+            self._encoder._unsubscribe(self)

@@ -1,0 +1,140 @@
+"""Per viewed stream quality: the sinks that turn received media into the report's figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import av
+
+from media import timecode
+from media.analysis import (
+    AudioLevels,
+    FrameTimeline,
+    Series,
+    ToneOnsetDetector,
+    mark_delay,
+    mono_samples,
+)
+from media.reader import Item, Sink
+
+
+@dataclass
+class VideoReport:
+    frames: int
+    time_to_first_frame: float | None
+    fps: float
+    freeze_count: int
+    total_freeze_duration: float
+    codes_read: int
+    codes_unreadable: int
+    frames_skipped: int
+    delay_ms: dict[str, float | None]
+
+
+class VideoMonitor(Sink):
+    """Frame timeline of a decoded video stream and its end-to-end delay from the timecode.
+
+    Delay is arrival time minus the send time in the code (sender and receiver share the
+    wall clock on loopback; across machines it includes their clock offset). Reading the code
+    costs a few hundred microseconds, so `read_every` can thin it out. Sequence numbers reveal
+    frames that never arrived (`frames_skipped`), which arrival times alone cannot.
+    """
+
+    def __init__(self, started_at: float | None = None, read_every: int = 1) -> None:
+        self.timeline = FrameTimeline(started_at)
+        self.delay_ms = Series()
+        self.read_every = max(1, read_every)
+        self.codes_read = 0
+        self.codes_unreadable = 0
+        self.frames_skipped = 0
+        self.last_code: tuple[int, int] | None = None
+        self._seen = 0
+
+    async def consume(self, item: Item, received_at: float) -> None:
+        if not isinstance(item, av.VideoFrame):
+            return
+        self.timeline.add(received_at)
+        self._seen += 1
+        if (self._seen - 1) % self.read_every:
+            return
+        code = timecode.read(item)
+        if code is None:
+            self.codes_unreadable += 1
+            return
+        seq, sent_ms = code
+        if self.last_code is not None and seq > self.last_code[0]:
+            self.frames_skipped += max(0, seq - self.last_code[0] - self.read_every)
+        self.last_code = code
+        self.codes_read += 1
+        self.delay_ms.add(received_at * 1000 - sent_ms)
+
+    def report(self) -> VideoReport:
+        return VideoReport(
+            frames=self.timeline.frames,
+            time_to_first_frame=self.timeline.time_to_first_frame,
+            fps=self.timeline.fps,
+            freeze_count=self.timeline.freeze_count,
+            total_freeze_duration=self.timeline.total_freeze_duration,
+            codes_read=self.codes_read,
+            codes_unreadable=self.codes_unreadable,
+            frames_skipped=self.frames_skipped,
+            delay_ms=self.delay_ms.summary(),
+        )
+
+
+@dataclass
+class AudioReport:
+    seconds: float
+    time_to_first_frame: float | None
+    level_dbfs: dict[str, float | None]
+    silence_ratio: float
+    marks: int
+    delay_ms: dict[str, float | None]
+
+
+class AudioMonitor(Sink):
+    """Level and silence of a decoded audio stream, and its delay from timing marks.
+
+    `tone_hz` and `mark_interval` must match the sender's `SyntheticAudioTrack`; leave
+    `tone_hz` None for audio without marks.
+    """
+
+    def __init__(
+        self,
+        started_at: float | None = None,
+        tone_hz: float | None = 1000.0,
+        mark_interval: float = 1.0,
+    ) -> None:
+        self.timeline = FrameTimeline(started_at)
+        self.levels = AudioLevels()
+        self.delay_ms = Series()
+        self.mark_interval = mark_interval
+        self.tone_hz = tone_hz
+        self._detector: ToneOnsetDetector | None = None
+
+    async def consume(self, item: Item, received_at: float) -> None:
+        if not isinstance(item, av.AudioFrame):
+            return
+        self.timeline.add(received_at)
+        samples = mono_samples(item)
+        self.levels.add(samples, item.sample_rate)
+        if self.tone_hz is None:
+            return
+        if self._detector is None:
+            self._detector = ToneOnsetDetector(
+                self.tone_hz, item.sample_rate, min_gap=self.mark_interval / 2
+            )
+        for onset in self._detector.add(samples, received_at):
+            delay = mark_delay(onset, self.mark_interval)
+            if delay is not None:
+                self.delay_ms.add(delay * 1000)
+
+    def report(self) -> AudioReport:
+        return AudioReport(
+            seconds=self.levels.total_seconds,
+            time_to_first_frame=self.timeline.time_to_first_frame,
+            level_dbfs=self.levels.levels.summary(),
+            silence_ratio=self.levels.silence_ratio,
+            marks=len(self._detector.onsets) if self._detector else 0,
+            delay_ms=self.delay_ms.summary(),
+        )

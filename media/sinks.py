@@ -1,0 +1,153 @@
+"""Sinks that count, sample and hand media to callbacks.
+
+`FrameCounter` is the light receiver's sink: on a track whose receiver skips decoding
+(`media.passthrough.skip_decoding`) it sees `av.Packet`s and counts frames, keyframes and
+bytes at the cost of a queue hop, no decoder involved. `KeyframeDecoder` is sampled decoding
+for such a track: it decodes keyframes only (they decode on their own), optionally asking the
+sender for one every `interval` seconds. `FrameCallback` passes every Nth decoded frame of a
+normally decoding track; `PcmCallback` passes 16 kHz mono PCM for transcribing bots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import av
+import numpy as np
+import numpy.typing as npt
+from aiortc import RTCRtpReceiver
+
+from media.analysis import FrameTimeline
+from media.passthrough import request_keyframe
+from media.reader import Item, Sink
+
+VideoCallback = Callable[[av.VideoFrame, float], Awaitable[None] | None]
+PcmHandler = Callable[[npt.NDArray[np.int16], float], Awaitable[None] | None]
+
+
+async def _call(callback: Callable[..., Any], *args: Any) -> None:
+    result = callback(*args)
+    if inspect.isawaitable(result):
+        await result
+
+
+class FrameCounter(Sink):
+    """Frames, keyframes and encoded bytes, plus the arrival timeline (fps, freezes, TTFF)."""
+
+    def __init__(self, started_at: float | None = None) -> None:
+        self.timeline = FrameTimeline(started_at)
+        self.frames = 0
+        self.keyframes = 0
+        self.bytes = 0
+        self.decoded = 0
+
+    async def consume(self, item: Item, received_at: float) -> None:
+        self.frames += 1
+        self.timeline.add(received_at)
+        if isinstance(item, av.Packet):
+            self.bytes += item.size
+            self.keyframes += bool(item.is_keyframe)
+        else:
+            self.decoded += 1
+            self.keyframes += bool(getattr(item, "key_frame", False))
+
+
+class FrameCallback(Sink):
+    """Calls `callback(frame, received_at)` with every `every`-th decoded video frame.
+
+    The receiver still decodes every frame (an inter frame needs its predecessors); sampling
+    saves what the callback does with the pixels, which is usually the larger cost in Python.
+    """
+
+    def __init__(self, callback: VideoCallback, every: int = 1) -> None:
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.callback = callback
+        self.every = every
+        self.seen = 0
+        self.delivered = 0
+
+    async def consume(self, item: Item, received_at: float) -> None:
+        if not isinstance(item, av.VideoFrame):
+            return
+        self.seen += 1
+        if (self.seen - 1) % self.every == 0:
+            self.delivered += 1
+            await _call(self.callback, item, received_at)
+
+
+class KeyframeDecoder(Sink):
+    """Sampled decoding on a track that is not decoded: decodes keyframes only.
+
+    With `receiver` and `interval`, sends a PLI whenever no keyframe came for `interval`
+    seconds, which turns "keyframes" into "one picture every `interval` seconds" at the cost
+    of the sender's keyframe bits.
+    """
+
+    def __init__(
+        self,
+        callback: VideoCallback,
+        codec: str = "VP8",
+        receiver: RTCRtpReceiver | None = None,
+        interval: float | None = None,
+    ) -> None:
+        names = {"VP8": "libvpx", "H264": "h264"}
+        if codec not in names:
+            raise ValueError(f"codec must be one of {sorted(names)}, got {codec!r}")
+        self.callback = callback
+        self._codec_name = names[codec]
+        self.receiver = receiver
+        self.interval = interval
+        self.decoded = 0
+        self._last_keyframe_at = time.time()
+        self._last_request_at = 0.0
+
+    def _decode(self, packet: av.Packet[Any]) -> list[av.VideoFrame]:
+        # A fresh context per keyframe: it must not depend on anything it has not seen.
+        context = av.Codec(self._codec_name, "r").create("video")
+        frames: list[av.VideoFrame] = list(context.decode(packet))
+        frames.extend(context.decode(None))
+        return frames
+
+    async def consume(self, item: Item, received_at: float) -> None:
+        if not isinstance(item, av.Packet):
+            return
+        if item.is_keyframe:
+            self._last_keyframe_at = received_at
+            frames = await asyncio.get_running_loop().run_in_executor(None, self._decode, item)
+            for frame in frames:
+                self.decoded += 1
+                await _call(self.callback, frame, received_at)
+        elif (
+            self.receiver is not None
+            and self.interval is not None
+            and received_at - self._last_keyframe_at >= self.interval
+            and received_at - self._last_request_at >= self.interval / 2
+        ):
+            self._last_request_at = received_at
+            await request_keyframe(self.receiver)
+
+
+class PcmCallback(Sink):
+    """Calls `callback(pcm, received_at)` with s16 mono PCM at `sample_rate` (16 kHz default).
+
+    The resampler keeps state across frames, so the output is one continuous signal.
+    """
+
+    def __init__(self, callback: PcmHandler, sample_rate: int = 16_000) -> None:
+        self.callback = callback
+        self.sample_rate = sample_rate
+        self.samples = 0
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+
+    async def consume(self, item: Item, received_at: float) -> None:
+        if not isinstance(item, av.AudioFrame):
+            return
+        for out in self._resampler.resample(item):
+            pcm = np.ascontiguousarray(out.to_ndarray().reshape(-1), dtype=np.int16)
+            self.samples += pcm.size
+            await _call(self.callback, pcm, received_at)
