@@ -22,14 +22,15 @@ import json as jsonlib
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 from urllib.parse import quote, urljoin, urlsplit
 
 import aiohttp
 from multidict import CIMultiDictProxy
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from agent.api.errors import ApiError, server_message
 from agent.api.models.auth import TokenResponse
@@ -54,6 +55,7 @@ _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 QueryScalar: TypeAlias = str | int | float | bool
 QueryValue: TypeAlias = QueryScalar | Sequence[QueryScalar] | None
 ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,10 +278,14 @@ class HttpTransport:
         response = await self.request(call, **kwargs)
         return self.decode_json(call, response)
 
+    async def request_as(self, call: Call, shape: type[T], **kwargs: Any) -> T:
+        """Make ``call`` and read its JSON body as ``shape`` (a model, ``list[Model]``, ``str``)."""
+        data = await self.request_json(call, **kwargs)
+        return self.validate(call, shape, data)
+
     async def request_model(self, call: Call, model: type[ModelT], **kwargs: Any) -> ModelT:
         """Make ``call`` and read its body as ``model``."""
-        data = await self.request_json(call, **kwargs)
-        return self.validate(call, model, data)
+        return await self.request_as(call, model, **kwargs)
 
     def decode_json(self, call: Call, response: Response) -> Any:
         try:
@@ -289,14 +295,17 @@ class HttpTransport:
                 call, response.status, f"response is not JSON ({exc})"
             ) from None
 
-    def validate(self, call: Call, model: type[ModelT], data: Any) -> ModelT:
+    def validate(self, call: Call, shape: type[T], data: Any) -> T:
+        """``data`` as ``shape``, or an ``ApiError`` saying where the response is off-contract."""
         try:
-            return model.model_validate(data)
+            adapter: TypeAdapter[T] = _adapter(cast(Hashable, shape))
+            return adapter.validate_python(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"
+            name = getattr(shape, "__name__", str(shape))
             raise self.contract_error(
-                call, 200, f"response does not match {model.__name__}: {where}: {first['msg']}"
+                call, 200, f"response does not match {name}: {where}: {first['msg']}"
             ) from None
 
     @staticmethod
@@ -337,6 +346,12 @@ def basic_authorization(login: str, password: str) -> str:
 
 
 TOKEN_CALL = Call("requestToken", "POST", "/security/oauth/token", authenticated=False)
+
+
+@lru_cache(maxsize=256)
+def _adapter(shape: Hashable) -> TypeAdapter[Any]:
+    """Building a TypeAdapter is costly; the shapes of the contract are few."""
+    return TypeAdapter(cast(Any, shape))
 
 
 def _classify(exc: BaseException, answered: bool, call: Call, limit: float) -> tuple[bool, str]:
