@@ -4,7 +4,7 @@ Route modules plug in by name: each module in `ROUTE_MODULES` exposes
 `def setup(app: web.Application) -> None` that adds its routes (and, if it needs them, its own
 `app.on_startup` / `app.on_cleanup` hooks and `web.AppKey` state). Inside a handler:
 
-    platform = platform_of(request)      # services: tokens, events, router, data_dir, ...
+    platform = platform_of(request)      # services: tokens, registrations, conferences, events
     caller = request[CALLER_KEY]         # the authenticated caller (user_id, organization, ...)
 
 raise `server.errors.ApiError` (or `BadRequest`, `NotFound`, ...) for refusals and read bodies
@@ -14,24 +14,74 @@ Handlers under `/rtc-api/` need a bearer token unless decorated with `server.aut
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
+import logging
 from collections.abc import Sequence
 
 from aiohttp import web
 
 from server.auth.middleware import AUTH_PREFIXES_KEY, TOKENS_KEY, auth_middleware
+from server.auth.tickets import TicketService
 from server.auth.tokens import TokenService
+from server.conferences.service import Conferences
 from server.config import ServerConfig
 from server.errors import error_middleware
 from server.events import EventDelivery, EventPublisher
 from server.media.contract import MediaRouter
 from server.platform import PLATFORM_KEY, Platform
+from server.registrations import Registrations
 
-ROUTE_MODULES: list[str] = []
+log = logging.getLogger(__name__)
+
+ROUTE_MODULES: list[str] = [
+    "server.auth.routes",
+    "server.registrations",
+    "server.conferences.routes",
+    "server.broker",
+]
 """Modules whose `setup(app)` adds routes; append yours (e.g. "server.records.ratings")."""
 
 CLIENT_MAX_SIZE = 64 * 1024 * 1024
 """Largest request body: snapshots, file transfers and assets are uploaded in one request."""
+
+
+def build_platform(
+    config: ServerConfig, router: MediaRouter | None, publisher: EventPublisher | None
+) -> Platform:
+    tokens = TokenService(
+        config.token_secret,
+        access_ttl=config.access_token_ttl,
+        refresh_ttl=config.refresh_token_ttl,
+    )
+    events = EventDelivery(publisher)
+    registrations = Registrations(
+        events, grace_seconds=config.keepalive_grace, reminder_lead=config.keepalive_reminder_lead
+    )
+    conferences = Conferences(
+        registrations,
+        events,
+        router,
+        empty_ttl=config.empty_conference_ttl,
+        ended_retention=config.ended_conference_retention,
+        long_poll_seconds=config.long_poll_seconds,
+    )
+    return Platform(
+        config=config,
+        tokens=tokens,
+        tickets=TicketService(max_ttl=config.max_ticket_ttl),
+        events=events,
+        registrations=registrations,
+        conferences=conferences,
+        router=router,
+    )
+
+
+def _default_router() -> MediaRouter:
+    from server.media.router import Router
+
+    return Router()
 
 
 def create_app(
@@ -41,32 +91,48 @@ def create_app(
     publisher: EventPublisher | None = None,
     route_modules: Sequence[str] | None = None,
 ) -> web.Application:
-    """The whole platform as one aiohttp application (run it with `web.AppRunner`)."""
+    """The whole platform as one aiohttp application (run it with `web.AppRunner`).
+
+    `router` defaults to the real media router; `publisher` receives every event besides the
+    MQTT broker (tests pass a `RecordingPublisher`).
+    """
     app = web.Application(
         middlewares=[error_middleware, auth_middleware], client_max_size=CLIENT_MAX_SIZE
     )
-    tokens = TokenService(
-        config.token_secret,
-        access_ttl=config.access_token_ttl,
-        refresh_ttl=config.refresh_token_ttl,
-    )
-    events = EventDelivery(publisher)
-    platform = Platform(config=config, tokens=tokens, events=events, router=router)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    platform = build_platform(config, router or _default_router(), publisher)
     app[PLATFORM_KEY] = platform
-    app[TOKENS_KEY] = tokens
+    app[TOKENS_KEY] = platform.tokens
     app[AUTH_PREFIXES_KEY] = ["/rtc-api/"]
+    housekeeping: list[asyncio.Task[None]] = []
 
     async def start(app: web.Application) -> None:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        await events.start()
+        await platform.events.start()
+        housekeeping.append(asyncio.create_task(_housekeeping(platform), name="housekeeping"))
 
     async def stop(app: web.Application) -> None:
-        if router is not None:
-            await router.close()
-        await events.close()
+        for task in housekeeping:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await platform.conferences.close()
+        await platform.registrations.close()
+        if platform.router is not None:
+            await platform.router.close()
+        await platform.events.close()
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
     for name in ROUTE_MODULES if route_modules is None else route_modules:
         importlib.import_module(name).setup(app)
     return app
+
+
+async def _housekeeping(platform: Platform) -> None:
+    """Expiry needs a clock, not a request: one loop checks it for the whole platform."""
+    while True:
+        await asyncio.sleep(platform.config.housekeeping_interval)
+        try:
+            await platform.sweep()
+        except Exception:
+            log.exception("housekeeping pass failed")

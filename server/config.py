@@ -78,6 +78,8 @@ class ServerConfig:
     max_ticket_ttl: int = 7 * 24 * 3600
     housekeeping_interval: float = 0.1
     """How often endpoint expiry and conference expiry are checked (seconds)."""
+    keepalive_grace: float = 0.5
+    """Seconds an endpoint outlives its keepAliveSeconds, so on-time keepalives never race."""
     keepalive_reminder_lead: float = 0.5
     """Fraction of keepAliveSeconds left when the keepalive reminder event is sent."""
     long_poll_seconds: float = 5.0

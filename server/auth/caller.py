@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from server.errors import BadRequest, Forbidden
+from server.errors import Forbidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +35,11 @@ class Caller:
     def organization_for(self, requested: str | None) -> str:
         """The organization a call acts in.
 
-        SERVICE callers act for any organization and must name it (`organizationId`); everyone
-        else acts in the organization of their token, whatever the body says (the seed: "for
-        normal users their jwt organization claim will be used").
+        SERVICE callers act for the organization they name (`organizationId`), by default their
+        own; everyone else acts in the organization of their token, whatever the body says (the
+        seed: "for normal users their jwt organization claim will be used").
         """
-        if self.is_service:
-            if not requested:
-                raise BadRequest("organizationId is required for SERVICE callers")
+        if self.is_service and requested:
             return requested
         return self.organization
 

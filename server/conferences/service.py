@@ -1,0 +1,586 @@
+"""Conferences: who is in them, what they publish and view, and the events every change makes.
+
+Every change happens synchronously (check, mutate, emit) so events leave in version order;
+the media router is awaited only outside such a step: before it (publish, view: an id is
+reserved first, the result applied after re-checking) or after it (cleanup of what was removed).
+
+Event versions follow PROTOCOL.md: an event carries the version the conference had when it
+happened, then the version goes up by one. A client at version V applies the event with
+`conferenceVersion == V`; `GET /conferences/{id}/events?v=V` returns those with `>= V`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from agent.api.models.conferences import (
+    ConferenceMode,
+    ConferencePublishStreamWebCommand,
+    ConferenceUpdatePublishedStreamBitrateWebCommand,
+    ConferenceViewStreamWebCommand,
+    CreateConferenceWebCommand,
+    EventQos,
+    IceCandidate,
+    JoinConferenceWebCommand,
+    MetadataOperation,
+    SendEventToConferenceWebCommand,
+    UpdateConferenceMetadataWebCommand,
+)
+from server.auth.caller import Caller
+from server.conferences.state import (
+    ConferenceState,
+    MetadataEntry,
+    Participant,
+    Stream,
+    Viewer,
+)
+from server.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
+from server.events import EventDelivery, Recipient, event_timestamp
+from server.media.contract import Candidate, MediaRouter, MediaRouterError
+from server.registrations import Registrations, UserEndpoint
+
+log = logging.getLogger(__name__)
+
+JOINED = "ConferenceJoinedEvent"
+LEFT = "ConferenceLeftEvent"
+ENDED = "ConferenceEndedEvent"
+STREAM_PUBLISHED = "ConferenceStreamPublishedEvent"
+STREAM_UNPUBLISHED = "ConferenceStreamUnpublishedEvent"
+METADATA_UPDATED = "ConferenceMetadataUpdatedEvent"
+STREAM_METADATA_UPDATED = "ConferenceStreamMetadataUpdatedEvent"
+PARTICIPANT_METADATA_UPDATED = "ConferenceParticipantMetadataUpdatedEvent"
+
+EXPIRED_REASON = "expired"
+Cleanup = Callable[[], Awaitable[None]]
+
+
+class AlreadyJoined(ApiError):
+    """The seed's 422 for joining twice from the same endpoint."""
+
+    def __init__(self, message: str):
+        super().__init__(422, message)
+
+
+class Conferences:
+    def __init__(
+        self,
+        registrations: Registrations,
+        events: EventDelivery,
+        router: MediaRouter | None,
+        *,
+        empty_ttl: float,
+        ended_retention: float,
+        long_poll_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._registrations = registrations
+        self._events = events
+        self._router = router
+        self._empty_ttl = empty_ttl
+        self._ended_retention = ended_retention
+        self._long_poll_seconds = long_poll_seconds
+        self._clock = clock
+        self._conferences: dict[str, ConferenceState] = {}
+        self._stream_ids: set[str] = set()
+        self._viewer_ids: set[str] = set()
+        registrations.gone_listeners.append(self._endpoint_gone)
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    def get(self, caller: Caller, conference_id: str, *, ended_ok: bool = False) -> ConferenceState:
+        """The conference if the caller may see it: organizations are walls (404 beyond them)."""
+        conference = self._conferences.get(conference_id)
+        visible = conference is not None and (
+            caller.is_service or conference.organization_id == caller.organization
+        )
+        if conference is None or not visible or (conference.ended and not ended_ok):
+            raise NotFound(f"conference {conference_id} not found")
+        if caller.is_customer and caller.conference_id and caller.conference_id != conference_id:
+            raise Forbidden(f"this customer login is for conference {caller.conference_id}")
+        return conference
+
+    def active(self, organization: str) -> list[ConferenceState]:
+        return [
+            c
+            for c in self._conferences.values()
+            if not c.ended and c.organization_id == organization
+        ]
+
+    def _endpoint(self, caller: Caller, endpoint_id: str) -> UserEndpoint:
+        return self._registrations.own(caller, endpoint_id)
+
+    def _joined(
+        self, caller: Caller, conference_id: str, endpoint_id: str
+    ) -> tuple[ConferenceState, Participant]:
+        conference = self.get(caller, conference_id)
+        self._endpoint(caller, endpoint_id)
+        participant = conference.participants.get(endpoint_id)
+        if participant is None:
+            raise Conflict(f"user endpoint {endpoint_id} has not joined conference {conference_id}")
+        return conference, participant
+
+    def _own_stream(
+        self, conference: ConferenceState, participant: Participant, stream_id: str
+    ) -> Stream:
+        stream = participant.streams.get(stream_id)
+        if stream is not None:
+            return stream
+        if conference.find_stream(stream_id) is not None:
+            raise Forbidden(f"stream {stream_id} is published by another user endpoint")
+        raise NotFound(f"stream {stream_id} not found in conference {conference.id}")
+
+    def _media(self) -> MediaRouter:
+        if self._router is None:
+            raise ApiError(503, "this platform runs without a media router")
+        return self._router
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def create(self, caller: Caller, command: CreateConferenceWebCommand) -> ConferenceState:
+        if caller.is_customer:
+            raise Forbidden("customers cannot create conferences")
+        mode = command.mode or ConferenceMode.ROUTER
+        if mode is not ConferenceMode.ROUTER:
+            raise BadRequest(f"mode: only ROUTER is supported, got {mode.value}")
+        conference_id = command.conference_id or str(uuid.uuid4())
+        if conference_id in self._conferences:
+            raise Conflict(f"conference {conference_id} already exists")
+        now = self._clock()
+        moment = datetime.now(UTC)
+        conference = ConferenceState(
+            id=conference_id,
+            mode=mode,
+            organization_id=caller.organization_for(command.organization_id),
+            creator=caller.user_id,
+            creator_endpoint=command.creator_endpoint,
+            interaction_id=command.interaction_id,
+            metadata={
+                key: MetadataEntry(value, caller.user_id, command.creator_endpoint or "", moment)
+                for key, value in (command.metadata or {}).items()
+            },
+            created_at=now,
+            empty_since=now,
+        )
+        self._conferences[conference_id] = conference
+        return conference
+
+    def join(self, caller: Caller, command: JoinConferenceWebCommand) -> ConferenceState:
+        conference = self.get(caller, command.conference_id)
+        endpoint = self._endpoint(caller, command.user_endpoint_id)
+        if endpoint.id in conference.participants:
+            raise AlreadyJoined(
+                f"user endpoint {endpoint.id} has already joined conference {conference.id}"
+            )
+        participant = Participant(endpoint.id, endpoint.user_id, dict(command.metadata or {}))
+        conference.participants[endpoint.id] = participant
+        conference.empty_since = None
+        self._emit(conference, JOINED, participant)
+        return conference
+
+    async def leave(
+        self, caller: Caller, conference_id: str, endpoint_id: str, reason: str | None
+    ) -> None:
+        conference, participant = self._joined(caller, conference_id, endpoint_id)
+        await self._run(self._remove_participant(conference, participant, reason))
+
+    async def end(
+        self, caller: Caller, conference_id: str, endpoint_id: str, reason: str | None
+    ) -> None:
+        conference = self.get(caller, conference_id)
+        endpoint = self._endpoint(caller, endpoint_id)
+        if caller.is_customer and endpoint.id not in conference.participants:
+            raise Conflict(f"user endpoint {endpoint.id} has not joined conference {conference.id}")
+        await self._run(self._end(conference, endpoint.user_id, endpoint.id, reason))
+
+    def set_interaction(
+        self, caller: Caller, conference_id: str, interaction_id: str, endpoint_id: str | None
+    ) -> None:
+        conference = self.get(caller, conference_id)
+        if endpoint_id:
+            self._endpoint(caller, endpoint_id)
+        conference.interaction_id = interaction_id
+
+    # --- streams -----------------------------------------------------------------------------
+
+    async def publish(
+        self, caller: Caller, command: ConferencePublishStreamWebCommand
+    ) -> tuple[str, str]:
+        """Publish a stream; returns (stream id, SDP answer)."""
+        conference, participant = self._joined(
+            caller, command.conference_id, command.user_endpoint_id
+        )
+        if not command.sdp_offer:
+            raise BadRequest("sdpOffer: required to publish a stream")
+        router = self._media()
+        stream_id = command.stream_id or str(uuid.uuid4())
+        if stream_id in self._stream_ids:
+            raise Conflict(f"stream {stream_id} already exists")
+        self._stream_ids.add(stream_id)
+
+        async def release() -> None:
+            self._stream_ids.discard(stream_id)
+            await self._quietly(router.unpublish(stream_id))
+
+        try:
+            answer = await router.publish(conference.id, stream_id, command.sdp_offer)
+            if command.video_bitrate:
+                await router.set_publish_bitrate(stream_id, command.video_bitrate)
+        except BaseException as exc:
+            await release()
+            if isinstance(exc, MediaRouterError):
+                raise BadRequest(f"publishStream: {exc}") from None
+            raise
+        if (
+            conference.ended
+            or conference.participants.get(participant.endpoint_id) is not participant
+        ):
+            await release()
+            raise Conflict(
+                f"user endpoint {participant.endpoint_id} left conference {conference.id} "
+                "while publishing"
+            )
+        stream = Stream(
+            id=stream_id,
+            type=command.conference_stream_type.value,
+            endpoint_id=participant.endpoint_id,
+            metadata=dict(command.metadata or {}),
+            video_bitrate=command.video_bitrate,
+        )
+        participant.streams[stream_id] = stream
+        self._emit(
+            conference, STREAM_PUBLISHED, participant, streamId=stream_id, streamType=stream.type
+        )
+        return stream_id, answer
+
+    async def unpublish(
+        self, caller: Caller, conference_id: str, endpoint_id: str, stream_id: str
+    ) -> None:
+        conference, participant = self._joined(caller, conference_id, endpoint_id)
+        stream = self._own_stream(conference, participant, stream_id)
+        await self._run(self._remove_stream(conference, participant, stream))
+
+    async def view(
+        self, caller: Caller, command: ConferenceViewStreamWebCommand
+    ) -> tuple[str, str]:
+        """View a stream; returns (viewer id, SDP answer)."""
+        conference, participant = self._joined(
+            caller, command.conference_id, command.user_endpoint_id
+        )
+        stream = conference.find_stream(command.stream_id)
+        if stream is None:
+            raise NotFound(f"stream {command.stream_id} not found in conference {conference.id}")
+        router = self._media()
+        viewer_id = command.viewer_id or str(uuid.uuid4())
+        if viewer_id in self._viewer_ids:
+            raise Conflict(f"viewer {viewer_id} already exists")
+        self._viewer_ids.add(viewer_id)
+
+        async def release() -> None:
+            self._viewer_ids.discard(viewer_id)
+            await self._quietly(router.stop_view(viewer_id))
+
+        try:
+            answer = await router.view(stream.id, viewer_id, command.sdp_offer)
+        except BaseException as exc:
+            await release()
+            if isinstance(exc, MediaRouterError):
+                raise BadRequest(f"viewStream: {exc}") from None
+            raise
+        still_there = (
+            conference.participants.get(participant.endpoint_id) is participant
+            and conference.find_stream(stream.id) is stream
+        )
+        if not still_there:
+            await release()
+            raise NotFound(f"stream {stream.id} was unpublished while starting to view it")
+        viewer = Viewer(viewer_id, stream.id, participant.endpoint_id)
+        stream.viewers[viewer_id] = viewer
+        participant.viewing[viewer_id] = viewer
+        return viewer_id, answer
+
+    async def stop_view(
+        self, caller: Caller, conference_id: str, endpoint_id: str, stream_id: str, viewer_id: str
+    ) -> None:
+        conference, participant = self._joined(caller, conference_id, endpoint_id)
+        viewer = self._own_viewer(conference, participant, stream_id, viewer_id)
+        cleanups = self._drop_viewer(conference, viewer)
+        await self._run(cleanups)
+
+    async def add_publish_candidates(
+        self,
+        caller: Caller,
+        conference_id: str,
+        endpoint_id: str,
+        stream_id: str,
+        candidates: list[IceCandidate],
+    ) -> None:
+        conference, participant = self._joined(caller, conference_id, endpoint_id)
+        stream = self._own_stream(conference, participant, stream_id)
+        await self._media().add_publish_candidates(stream.id, _candidates(candidates))
+
+    async def add_view_candidates(
+        self,
+        caller: Caller,
+        conference_id: str,
+        endpoint_id: str,
+        stream_id: str,
+        viewer_id: str,
+        candidates: list[IceCandidate],
+    ) -> None:
+        conference, participant = self._joined(caller, conference_id, endpoint_id)
+        viewer = self._own_viewer(conference, participant, stream_id, viewer_id)
+        await self._media().add_view_candidates(viewer.id, _candidates(candidates))
+
+    async def set_bitrate(
+        self, caller: Caller, command: ConferenceUpdatePublishedStreamBitrateWebCommand
+    ) -> None:
+        """Cap one stream, or every stream of the endpoint when no stream is named."""
+        conference, participant = self._joined(
+            caller, command.conference_id, command.user_endpoint_id
+        )
+        if command.stream_id:
+            streams = [self._own_stream(conference, participant, command.stream_id)]
+        else:
+            streams = list(participant.streams.values())
+        router = self._media()
+        for stream in streams:
+            stream.video_bitrate = command.video_bitrate
+            await router.set_publish_bitrate(stream.id, command.video_bitrate)
+
+    def _own_viewer(
+        self, conference: ConferenceState, participant: Participant, stream_id: str, viewer_id: str
+    ) -> Viewer:
+        viewer = participant.viewing.get(viewer_id)
+        if viewer is None or viewer.stream_id != stream_id:
+            if any(viewer_id in p.viewing for p in conference.participants.values()):
+                raise Forbidden(f"viewer {viewer_id} belongs to another user endpoint")
+            raise NotFound(f"viewer {viewer_id} of stream {stream_id} not found")
+        return viewer
+
+    # --- metadata ----------------------------------------------------------------------------
+
+    def update_metadata(self, caller: Caller, command: UpdateConferenceMetadataWebCommand) -> None:
+        conference, participant = self._joined(
+            caller, command.conference_id, command.user_endpoint_id
+        )
+        if command.operation is MetadataOperation.SET:
+            conference.metadata[command.key] = MetadataEntry(
+                command.value, participant.user_id, participant.endpoint_id, datetime.now(UTC)
+            )
+        elif command.operation is MetadataOperation.REMOVE:
+            if conference.metadata.pop(command.key, None) is None:
+                return
+        else:
+            raise BadRequest("operation: must be SET or REMOVE")
+        value = command.value if command.operation is MetadataOperation.SET else None
+        self._emit(
+            conference,
+            METADATA_UPDATED,
+            participant,
+            key=command.key,
+            operation=command.operation.value,
+            value=value,
+        )
+
+    def update_stream_metadata(
+        self,
+        caller: Caller,
+        conference_id: str,
+        endpoint_id: str,
+        stream_id: str,
+        new_metadata: dict[str, Any] | None,
+    ) -> None:
+        conference, participant = self._joined(caller, conference_id, endpoint_id)
+        stream = self._own_stream(conference, participant, stream_id)
+        stream.metadata = dict(new_metadata or {})
+        self._emit(
+            conference,
+            STREAM_METADATA_UPDATED,
+            participant,
+            streamId=stream.id,
+            newMetadata=stream.metadata,
+        )
+
+    def update_participant_metadata(
+        self, caller: Caller, conference_id: str, endpoint_id: str, new_metadata: dict[str, Any]
+    ) -> None:
+        conference, participant = self._joined(caller, conference_id, endpoint_id)
+        participant.metadata = dict(new_metadata)
+        self._emit(
+            conference, PARTICIPANT_METADATA_UPDATED, participant, newMetadata=participant.metadata
+        )
+
+    def send_event(self, caller: Caller, command: SendEventToConferenceWebCommand) -> int:
+        if not caller.is_service:
+            raise Forbidden("sending events to a conference needs the SERVICE role")
+        conference = self.get(caller, command.conference_id)
+        qos = 1 if command.qos is EventQos.AT_LEAST_ONCE else 0
+        return self._events.send(conference.recipients(), command.event, qos=qos)
+
+    # --- events long-poll --------------------------------------------------------------------
+
+    async def events_since(
+        self, caller: Caller, conference_id: str, version: int
+    ) -> list[dict[str, Any]]:
+        """Events with `conferenceVersion >= version`, waiting a few seconds for one if none."""
+        if version < 0:
+            raise BadRequest("v: must be 0 or more")
+        conference = self.get(caller, conference_id, ended_ok=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._long_poll_seconds
+        while True:
+            found = conference.events_since(version)
+            remaining = deadline - loop.time()
+            if found or conference.ended or remaining <= 0:
+                return found
+            changed = conference.changed
+            try:
+                await asyncio.wait_for(changed.wait(), remaining)
+            except TimeoutError:
+                return conference.events_since(version)
+
+    # --- housekeeping ------------------------------------------------------------------------
+
+    async def sweep(self) -> None:
+        """End conferences left empty too long; forget ended ones after their retention."""
+        now = self._clock()
+        for conference in list(self._conferences.values()):
+            if conference.ended_at is not None:
+                if conference.ended_at + self._ended_retention <= now:
+                    del self._conferences[conference.id]
+            elif conference.empty_since is not None and (
+                conference.empty_since + self._empty_ttl <= now
+            ):
+                log.info("conference %s expired (empty)", conference.id)
+                await self._run(self._end(conference, conference.creator, "", EXPIRED_REASON))
+
+    async def close(self) -> None:
+        for conference in list(self._conferences.values()):
+            if not conference.ended:
+                await self._run(self._end(conference, conference.creator, "", "server shutdown"))
+        self._conferences.clear()
+
+    def count_active(self) -> int:
+        return sum(1 for c in self._conferences.values() if not c.ended)
+
+    async def _endpoint_gone(self, endpoint: UserEndpoint, reason: str) -> None:
+        for conference in list(self._conferences.values()):
+            participant = conference.participants.get(endpoint.id)
+            if participant is not None and not conference.ended:
+                await self._run(self._remove_participant(conference, participant, reason))
+
+    # --- steps that change state (synchronous; return the router work to do after) ----------
+
+    def _emit(
+        self,
+        conference: ConferenceState,
+        event_type: str,
+        cause: Participant | tuple[str, str],
+        extra_recipients: Iterable[Recipient] = (),
+        **fields: Any,
+    ) -> dict[str, Any]:
+        user_id, endpoint_id = (
+            (cause.user_id, cause.endpoint_id) if isinstance(cause, Participant) else cause
+        )
+        event: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "type": event_type,
+            "timestamp": event_timestamp(),
+            "conferenceId": conference.id,
+            "organizationId": conference.organization_id,
+            "conferenceVersion": conference.version,
+            "userId": user_id,
+            "userEndpointId": endpoint_id,
+            **{k: v for k, v in fields.items() if v is not None},
+        }
+        conference.version += 1
+        conference.record(event)
+        recipients = conference.recipients()
+        recipients += [r for r in extra_recipients if r not in recipients]
+        self._events.send(recipients, event)
+        return event
+
+    def _drop_viewer(self, conference: ConferenceState, viewer: Viewer) -> list[Cleanup]:
+        stream = conference.find_stream(viewer.stream_id)
+        if stream is not None:
+            stream.viewers.pop(viewer.id, None)
+        holder = conference.participants.get(viewer.endpoint_id)
+        if holder is not None:
+            holder.viewing.pop(viewer.id, None)
+        self._viewer_ids.discard(viewer.id)
+        return [partial(self._router.stop_view, viewer.id)] if self._router is not None else []
+
+    def _remove_stream(
+        self, conference: ConferenceState, participant: Participant, stream: Stream
+    ) -> list[Cleanup]:
+        del participant.streams[stream.id]
+        self._stream_ids.discard(stream.id)
+        for viewer in list(stream.viewers.values()):
+            holder = conference.participants.get(viewer.endpoint_id)
+            if holder is not None:
+                holder.viewing.pop(viewer.id, None)
+            self._viewer_ids.discard(viewer.id)
+        stream.viewers.clear()
+        self._emit(
+            conference, STREAM_UNPUBLISHED, participant, streamId=stream.id, streamType=stream.type
+        )
+        # The router closes the stream's viewers together with the publisher.
+        return [partial(self._router.unpublish, stream.id)] if self._router is not None else []
+
+    def _remove_participant(
+        self, conference: ConferenceState, participant: Participant, reason: str | None
+    ) -> list[Cleanup]:
+        cleanups: list[Cleanup] = []
+        for stream in list(participant.streams.values()):
+            cleanups += self._remove_stream(conference, participant, stream)
+        for viewer in list(participant.viewing.values()):
+            cleanups += self._drop_viewer(conference, viewer)
+        del conference.participants[participant.endpoint_id]
+        self._emit(conference, LEFT, participant, [participant.recipient], reason=reason)
+        if not conference.participants:
+            conference.empty_since = self._clock()
+        return cleanups
+
+    def _end(
+        self, conference: ConferenceState, user_id: str, endpoint_id: str, reason: str | None
+    ) -> list[Cleanup]:
+        router = self._router
+        cleanups: list[Cleanup] = []
+        for participant in conference.participants.values():
+            for stream in participant.streams.values():
+                self._stream_ids.discard(stream.id)
+                for viewer_id in stream.viewers:
+                    self._viewer_ids.discard(viewer_id)
+                if router is not None:
+                    cleanups.append(partial(router.unpublish, stream.id))
+            for viewer in participant.viewing.values():
+                self._viewer_ids.discard(viewer.id)
+                if router is not None:
+                    cleanups.append(partial(router.stop_view, viewer.id))
+        self._emit(conference, ENDED, (user_id, endpoint_id), reason=reason or "ended")
+        conference.participants.clear()
+        conference.ended_at = self._clock()
+        return cleanups
+
+    async def _run(self, cleanups: list[Cleanup]) -> None:
+        for cleanup in cleanups:
+            await self._quietly(cleanup())
+
+    @staticmethod
+    async def _quietly(step: Awaitable[None]) -> None:
+        """Router cleanup: the state change already happened, so a failure is only logged."""
+        try:
+            await step
+        except Exception as exc:
+            log.warning("media router cleanup failed: %s", exc)
+
+
+def _candidates(items: list[IceCandidate]) -> list[Candidate]:
+    return [Candidate(c.candidate or "", c.sdp_mid, c.sdp_m_line_index) for c in items]

@@ -1,0 +1,123 @@
+"""The whole platform in-process on loopback, for tests and for scenarios without a server URL.
+
+async with EmbeddedServer(clients=["bot:s3cret:AGENT:org1"]) as srv:
+    srv.base_url        # http://127.0.0.1:<ephemeral port>
+    srv.ws_url          # ws://127.0.0.1:<port>/ws (the MQTT event channel)
+    srv.platform        # the services, for assertions on live state
+    srv.clients[0]      # client id / secret to log in with
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+from server.app import create_app
+from server.config import ClientConfig, ServerConfig, dev_client
+from server.events import EventPublisher
+from server.media.contract import MediaRouter
+from server.platform import PLATFORM_KEY, Platform
+
+SHUTDOWN_TIMEOUT = 2.0
+"""Open requests (long-polls, WebSockets) get this long at exit, not aiohttp's 60 s."""
+
+
+class EmbeddedServer:
+    def __init__(
+        self,
+        clients: Sequence[ClientConfig | str] = (),
+        *,
+        data_dir: Path | str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        router: MediaRouter | None = None,
+        publisher: EventPublisher | None = None,
+        **settings: Any,
+    ):
+        """`clients` as `ClientConfig` or `ID:SECRET:ROLES:ORG`; none means one dev client.
+
+        `settings` are `ServerConfig` fields (e.g. `long_poll_seconds=1.0`); `data_dir=None`
+        uses a temporary directory removed at exit.
+        """
+        parsed = tuple(c if isinstance(c, ClientConfig) else ClientConfig.parse(c) for c in clients)
+        self.clients: tuple[ClientConfig, ...] = parsed or (dev_client(),)
+        self._data_dir = Path(data_dir) if data_dir is not None else None
+        self._host = host
+        self._port = port
+        self._router = router
+        self._publisher = publisher
+        self._settings = settings
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._runner: web.AppRunner | None = None
+        self._app: web.Application | None = None
+        self.port = 0
+
+    def __repr__(self) -> str:
+        return f"EmbeddedServer({self.base_url if self.port else 'stopped'})"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self._host}:{self.port}/ws"
+
+    @property
+    def app(self) -> web.Application:
+        if self._app is None:
+            raise RuntimeError("the embedded server is not running")
+        return self._app
+
+    @property
+    def platform(self) -> Platform:
+        return self.app[PLATFORM_KEY]
+
+    @property
+    def config(self) -> ServerConfig:
+        return self.platform.config
+
+    async def start(self) -> None:
+        data_dir = self._data_dir
+        if data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="auvious-platform-")
+            data_dir = Path(self._tmp.name)
+        config = dataclasses.replace(
+            ServerConfig(clients=self.clients, data_dir=data_dir), **self._settings
+        )
+        self._app = create_app(config, router=self._router, publisher=self._publisher)
+        self._runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
