@@ -1,17 +1,90 @@
-"""`auvious-agent serve`: the local platform on its own."""
+"""`auvious-agent serve`: the local platform on its own, for browsers and other clients."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
 from typing import Any
+
+from server.config import DEV_CLIENT_ID, ClientConfig, ConfigError, dev_client
+from server.embedded import EmbeddedServer
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+_DEV_HELP = (
+    f"with no --client, a development client '{DEV_CLIENT_ID}' (roles AGENT,SUPERVISOR,SERVICE, "
+    "organization 'dev') is created with a random secret, printed once at startup"
+)
 
 
 def add_serve_command(sub: Any) -> Any:
-    p: argparse.ArgumentParser = sub.add_parser("serve", help="run the local Auvious platform")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p: argparse.ArgumentParser = sub.add_parser(
+        "serve",
+        help="run the local Auvious platform (RTC API, OAuth, MQTT event channel, media router)",
+        description="Run the local Auvious platform. " + _DEV_HELP + ".",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks one)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data"),
+        help="records and uploaded files (default ./data)",
+    )
+    p.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="ID:SECRET:ROLES:ORG",
+        help="an OAuth client, roles comma-separated (repeatable); " + _DEV_HELP,
+    )
 
     def run(args: argparse.Namespace) -> int:
-        raise SystemExit("serve: not implemented yet")
+        try:
+            clients = [ClientConfig.parse(spec) for spec in args.client]
+        except ConfigError as exc:
+            p.error(f"--client: {exc}")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(args.host, args.port, args.data_dir.resolve(), clients))
+        return 0
 
     return run
+
+
+async def _serve(host: str, port: int, data_dir: Path, clients: list[ClientConfig]) -> None:
+    created = dev_client() if not clients else None
+    server = EmbeddedServer(
+        [created] if created is not None else clients,
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        access_log=True,
+    )
+    async with server:
+        print(f"Auvious platform at {server.base_url} (event channel {server.ws_url})", flush=True)
+        print(f"data directory: {data_dir}", flush=True)
+        if created is not None:
+            # The only place a secret is ever printed: the user's own, freshly made client.
+            print(
+                f"development client: id={created.client_id} secret={created.secret} "
+                f"roles={','.join(created.roles)} organization={created.organization}",
+                flush=True,
+            )
+        for client in clients:
+            print(
+                f"client {client.client_id}: roles={','.join(client.roles)} "
+                f"organization={client.organization}",
+                flush=True,
+            )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        print("stopping", flush=True)

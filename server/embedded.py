@@ -17,6 +17,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web import BaseRequest, StreamResponse
 
 from server.app import create_app
 from server.config import ClientConfig, ServerConfig, dev_client
@@ -26,6 +28,13 @@ from server.platform import PLATFORM_KEY, Platform
 
 SHUTDOWN_TIMEOUT = 2.0
 """Open requests (long-polls, WebSockets) get this long at exit, not aiohttp's 60 s."""
+
+
+class PathAccessLogger(AbstractAccessLogger):
+    """Method, path, status and time, never the query: signed URLs carry signatures there."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s %.3fs", request.method, request.path, response.status, time)
 
 
 class EmbeddedServer:
@@ -38,6 +47,7 @@ class EmbeddedServer:
         port: int = 0,
         router: MediaRouter | None = None,
         publisher: EventPublisher | None = None,
+        access_log: bool = False,
         **settings: Any,
     ):
         """`clients` as `ClientConfig` or `ID:SECRET:ROLES:ORG`; none means one dev client.
@@ -53,6 +63,7 @@ class EmbeddedServer:
         self._router = router
         self._publisher = publisher
         self._settings = settings
+        self._access_log = access_log
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runner: web.AppRunner | None = None
         self._app: web.Application | None = None
