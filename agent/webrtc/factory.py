@@ -18,16 +18,16 @@ from aiortc import (
     RTCRtpTransceiver,
 )
 
+from agent.api.models import ConferenceStreamType
+
 MediaKind = Literal["audio", "video"]
-StreamType = Literal["MIC", "CAM", "SCREEN", "MIC_AND_CAM"]
-"""The seed's `conferenceStreamType` values."""
 VideoCodec = Literal["VP8", "H264"]
 
-STREAM_KINDS: dict[str, tuple[MediaKind, ...]] = {
-    "MIC": ("audio",),
-    "CAM": ("video",),
-    "SCREEN": ("video",),
-    "MIC_AND_CAM": ("audio", "video"),
+STREAM_KINDS: dict[ConferenceStreamType, tuple[MediaKind, ...]] = {
+    ConferenceStreamType.MIC: ("audio",),
+    ConferenceStreamType.CAM: ("video",),
+    ConferenceStreamType.SCREEN: ("video",),
+    ConferenceStreamType.MIC_AND_CAM: ("audio", "video"),
 }
 DEFAULT_VIDEO_CODECS: tuple[VideoCodec, ...] = ("VP8",)
 
@@ -36,18 +36,18 @@ def new_peer_connection() -> RTCPeerConnection:
     return RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
 
-def media_kinds(stream_type: str) -> tuple[MediaKind, ...]:
-    """The media a stream type carries; ValueError for a type the seed does not define."""
+def media_kinds(stream_type: ConferenceStreamType | str) -> tuple[MediaKind, ...]:
+    """The media a stream type carries; ValueError for UNKNOWN or a type the seed lacks."""
     try:
-        return STREAM_KINDS[str(stream_type)]
-    except KeyError:
+        return STREAM_KINDS[ConferenceStreamType(stream_type)]
+    except (KeyError, ValueError):
         raise ValueError(
             f"unknown stream type {stream_type!r}; expected one of {', '.join(STREAM_KINDS)}"
         ) from None
 
 
 def create_publisher_pc(
-    stream_type: str,
+    stream_type: ConferenceStreamType | str,
     tracks: Mapping[str, MediaStreamTrack],
     *,
     video_codecs: Sequence[VideoCodec] = DEFAULT_VIDEO_CODECS,
@@ -69,7 +69,7 @@ def create_publisher_pc(
 
 
 def create_viewer_pc(
-    stream_type: str = "MIC_AND_CAM",
+    stream_type: ConferenceStreamType | str = ConferenceStreamType.MIC_AND_CAM,
     *,
     video_codecs: Sequence[VideoCodec] = DEFAULT_VIDEO_CODECS,
 ) -> RTCPeerConnection:

@@ -10,7 +10,7 @@ Flow (publisher or viewer): create the pc with `new_peer_connection()`, add tran
     await session.close()                     # and pc.close()
 
 `on_candidate` gets each server-reflexive and relayed candidate as found, then one
-end-of-candidates (`TrickleCandidate.is_end_of_candidates`). Candidates found before the answer
+end-of-candidates (an `IceCandidate` with an empty `candidate`). Candidates found before the answer
 is applied are held until then, because the platform takes `add*IceCandidates` only after
 `publishStream`/`viewStream` returned.
 """
@@ -28,19 +28,20 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.sdp import SessionDescription
 
+from agent.api.models import IceCandidate
 from agent.webrtc.candidates import (
-    END_OF_CANDIDATES,
-    TrickleCandidate,
-    rtc_from_trickle,
-    trickle_from_aioice,
-    trickle_from_rtc,
+    end_of_candidates,
+    is_end_of_candidates,
+    rtc_from_wire,
+    wire_from_aioice,
+    wire_from_rtc,
 )
 from agent.webrtc.gathering import gather_late_candidates
 from agent.webrtc.ice_servers import IceServers
 
 logger = logging.getLogger(__name__)
 
-OnCandidate = Callable[[TrickleCandidate], Awaitable[None]]
+OnCandidate = Callable[[IceCandidate], Awaitable[None]]
 
 DEFAULT_GATHER_TIMEOUT = 5.0
 """Seconds to wait for STUN and TURN answers, as long as aioice would have waited."""
@@ -79,8 +80,8 @@ class TrickleSession:
         self._on_candidate = on_candidate
         self._gather_timeout = gather_timeout
         self._transports: list[_Transport] = []
-        self._offer_candidates: list[TrickleCandidate] = []
-        self._queue: asyncio.Queue[TrickleCandidate] = asyncio.Queue()
+        self._offer_candidates: list[IceCandidate] = []
+        self._queue: asyncio.Queue[tuple[IceCandidate, RTCIceTransport | None]] = asyncio.Queue()
         self._answered = asyncio.Event()
         self._gathering: asyncio.Task[None] | None = None
         self._delivery: asyncio.Task[None] | None = None
@@ -88,11 +89,11 @@ class TrickleSession:
         self._remote_ended = False
         self._remote_end_applied = False
         self._closed = False
-        self.delivered: list[TrickleCandidate] = []
+        self.delivered: list[IceCandidate] = []
         """Everything passed to `on_candidate`, in order, for reports and tests."""
 
     @property
-    def offer_candidates(self) -> list[TrickleCandidate]:
+    def offer_candidates(self) -> list[IceCandidate]:
         """The host candidates already inside the offer: a first batch, if the peer wants one."""
         return list(self._offer_candidates)
 
@@ -123,12 +124,12 @@ class TrickleSession:
         await self._pc.setRemoteDescription(RTCSessionDescription(sdp=stripped, type="answer"))
         self._answered.set()
         if ended:
-            await self.add_remote_candidate(END_OF_CANDIDATES)
+            await self.add_remote_candidate(end_of_candidates())
 
-    async def add_remote_candidate(self, candidate: TrickleCandidate) -> None:
+    async def add_remote_candidate(self, candidate: IceCandidate) -> None:
         """Apply one candidate the remote side trickled (ValueError if it is malformed)."""
-        if not candidate.is_end_of_candidates:
-            await self._pc.addIceCandidate(rtc_from_trickle(candidate))
+        if not is_end_of_candidates(candidate):
+            await self._pc.addIceCandidate(rtc_from_wire(candidate))
             return
         self._remote_ended = True
         if self._gathering_finished:
@@ -137,7 +138,7 @@ class TrickleSession:
     @property
     def gathering_complete(self) -> bool:
         """Whether end-of-candidates has been passed to `on_candidate`."""
-        return bool(self.delivered) and self.delivered[-1].is_end_of_candidates
+        return bool(self.delivered) and is_end_of_candidates(self.delivered[-1])
 
     async def wait_gathering_complete(self) -> None:
         """Until end-of-candidates was delivered (or the session closed without one)."""
@@ -181,7 +182,7 @@ class TrickleSession:
             mid = media.rtp.muxId
             for candidate in media.ice_candidates:
                 candidate.sdpMid, candidate.sdpMLineIndex = mid, index
-                self._offer_candidates.append(trickle_from_rtc(candidate))
+                self._offer_candidates.append(wire_from_rtc(candidate))
             ice = by_mid.get(mid)
             if ice is not None and id(ice) not in seen:
                 seen.add(id(ice))
@@ -198,7 +199,7 @@ class TrickleSession:
             # The pc was closed under us: nobody to tell, nothing to wait for.
             self._delivery_stop()
             return
-        self._queue.put_nowait(END_OF_CANDIDATES)
+        self._queue.put_nowait((end_of_candidates(), None))
         self._gathering_finished = True
         if self._remote_ended:
             await self._apply_remote_end()
@@ -218,7 +219,10 @@ class TrickleSession:
 
         def emit(candidate: Candidate) -> None:
             self._queue.put_nowait(
-                trickle_from_aioice(candidate, transport.sdp_mid, transport.sdp_mline_index)
+                (
+                    wire_from_aioice(candidate, transport.sdp_mid, transport.sdp_mline_index),
+                    transport.ice,
+                )
             )
 
         try:
@@ -242,12 +246,14 @@ class TrickleSession:
     async def _deliver(self) -> None:
         await self._answered.wait()
         while True:
-            candidate = await self._queue.get()
+            candidate, ice = await self._queue.get()
+            if ice is not None and ice.state == "closed":
+                continue  # found before the answer bundled its transport away
             self.delivered.append(candidate)
             try:
                 await self._on_candidate(candidate)
             except Exception:
                 # One lost candidate must not stop the others; the callback's owner reports.
                 logger.exception("on_candidate failed for %s", candidate)
-            if candidate.is_end_of_candidates:
+            if is_end_of_candidates(candidate):
                 return

@@ -1,0 +1,299 @@
+"""Real STUN and TURN servers on loopback for the trickle tests, and tests of those servers.
+
+aioice ships STUN/TURN clients but no servers, and the machine has no coturn: these speak the
+parts of RFC 8489 / RFC 8656 that aioice's clients use (Binding; long-term credentials,
+Allocate, Refresh, CreatePermission, ChannelBind, Send/Data indications and ChannelData), over
+real UDP sockets, so the agent's gathering is exercised exactly as against a deployed server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import struct
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+from aioice import stun
+from aioice.turn import create_turn_endpoint, is_channel_data, make_integrity_key
+
+Address = tuple[str, int]
+
+
+def _addr(addr: tuple[Any, ...]) -> Address:
+    return (addr[0], addr[1])
+
+
+class UdpServer(asyncio.DatagramProtocol):
+    """A UDP socket on loopback; subclasses decide what to do with datagrams."""
+
+    transport: asyncio.DatagramTransport
+
+    def __init__(self) -> None:
+        self.received: list[Address] = []
+
+    async def start(self, host: str = "127.0.0.1") -> UdpServer:
+        loop = asyncio.get_running_loop()
+        await loop.create_datagram_endpoint(lambda: self, local_addr=(host, 0))
+        return self
+
+    @property
+    def address(self) -> Address:
+        return _addr(self.transport.get_extra_info("sockname"))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        self.received.append(_addr(addr))
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+class SilentStunServer(UdpServer):
+    """A STUN server that never answers: it records each request and drops it."""
+
+
+class StunResponder(UdpServer):
+    """Answers Binding requests with the source address it saw (XOR-MAPPED-ADDRESS)."""
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        super().datagram_received(data, addr)
+        try:
+            request = stun.parse_message(data)
+        except ValueError:
+            return
+        if (
+            request.message_class == stun.Class.REQUEST
+            and request.message_method == stun.Method.BINDING
+        ):
+            response = stun.Message(
+                message_method=stun.Method.BINDING,
+                message_class=stun.Class.RESPONSE,
+                transaction_id=request.transaction_id,
+            )
+            response.attributes["XOR-MAPPED-ADDRESS"] = _addr(addr)
+            self.transport.sendto(bytes(response), addr)
+
+
+@dataclass
+class Allocation:
+    client: Address
+    relay: asyncio.DatagramTransport
+    permissions: set[str] = field(default_factory=set)
+    channels: dict[int, Address] = field(default_factory=dict)
+
+    @property
+    def relayed_address(self) -> Address:
+        return _addr(self.relay.get_extra_info("sockname"))
+
+    def channel_of(self, peer: Address) -> int | None:
+        return next((ch for ch, p in self.channels.items() if p == peer), None)
+
+
+class _RelayProtocol(asyncio.DatagramProtocol):
+    def __init__(self, server: TurnServer, client: Address) -> None:
+        self.server = server
+        self.client = client
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        self.server.from_peer(self.client, data, _addr(addr))
+
+
+class TurnServer(UdpServer):
+    """TURN over UDP with long-term credentials; relays on `relay_host`."""
+
+    realm = "trickle-test"
+
+    def __init__(self, username: str, password: str, relay_host: str = "127.0.0.1") -> None:
+        super().__init__()
+        self.username = username
+        self.key = make_integrity_key(username, self.realm, password)
+        self.nonce = secrets.token_hex(8).encode()
+        self.relay_host = relay_host
+        self.allocations: dict[Address, Allocation] = {}
+        self.allocations_made = 0
+        self.unauthenticated = 0
+        self.relayed_to_client = 0
+        self.relayed_to_peer = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        client = _addr(addr)
+        super().datagram_received(data, client)
+        if len(data) >= 4 and is_channel_data(data):
+            channel, length = struct.unpack("!HH", data[:4])
+            allocation = self.allocations.get(client)
+            if allocation and channel in allocation.channels:
+                allocation.relay.sendto(data[4 : 4 + length], allocation.channels[channel])
+                self.relayed_to_peer += 1
+            return
+        try:
+            message = stun.parse_message(data)
+        except ValueError:
+            return
+        if message.message_class == stun.Class.INDICATION:
+            if message.message_method == stun.Method.SEND:
+                allocation = self.allocations.get(client)
+                peer = message.attributes.get("XOR-PEER-ADDRESS")
+                if allocation and peer and peer[0] in allocation.permissions:
+                    allocation.relay.sendto(message.attributes.get("DATA", b""), peer)
+                    self.relayed_to_peer += 1
+            return
+        if message.message_class != stun.Class.REQUEST:
+            return
+        if not self._authenticated(message):
+            self.unauthenticated += 1
+            self._reply_error(message, client, 401, "Unauthorized")
+            return
+        task = asyncio.create_task(self._handle(message, client))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def from_peer(self, client: Address, data: bytes, peer: Address) -> None:
+        allocation = self.allocations.get(client)
+        if allocation is None or peer[0] not in allocation.permissions:
+            return  # RFC 8656 section 11.4: no permission, no relaying
+        channel = allocation.channel_of(peer)
+        if channel is not None:
+            frame = struct.pack("!HH", channel, len(data)) + data
+            frame += bytes(-len(frame) % 4)
+        else:
+            indication = stun.Message(
+                message_method=stun.Method.DATA, message_class=stun.Class.INDICATION
+            )
+            indication.attributes["XOR-PEER-ADDRESS"] = peer
+            indication.attributes["DATA"] = data
+            frame = bytes(indication)
+        self.transport.sendto(frame, client)
+        self.relayed_to_client += 1
+
+    def close(self) -> None:
+        for allocation in self.allocations.values():
+            allocation.relay.close()
+        self.allocations.clear()
+        for task in self._tasks:
+            task.cancel()
+        super().close()
+
+    def _authenticated(self, message: stun.Message) -> bool:
+        return (
+            message.attributes.get("USERNAME") == self.username
+            and message.attributes.get("NONCE") == self.nonce
+            and "MESSAGE-INTEGRITY" in message.attributes
+            and message.check_message_integrity(self.key)
+        )
+
+    async def _handle(self, request: stun.Message, client: Address) -> None:
+        response = stun.Message(
+            message_method=request.message_method,
+            message_class=stun.Class.RESPONSE,
+            transaction_id=request.transaction_id,
+        )
+        allocation = self.allocations.get(client)
+        method = request.message_method
+        if method == stun.Method.ALLOCATE:
+            if allocation is None:
+                allocation = await self._allocate(client)
+            response.attributes["XOR-RELAYED-ADDRESS"] = allocation.relayed_address
+            response.attributes["XOR-MAPPED-ADDRESS"] = client
+            response.attributes["LIFETIME"] = request.attributes.get("LIFETIME", 600)
+        elif allocation is None:
+            self._reply_error(request, client, 437, "Allocation Mismatch")
+            return
+        elif method == stun.Method.REFRESH:
+            lifetime = request.attributes.get("LIFETIME", 600)
+            if lifetime == 0:
+                allocation.relay.close()
+                del self.allocations[client]
+            response.attributes["LIFETIME"] = lifetime
+        elif method in (stun.Method.CHANNEL_BIND, stun.Method.CREATE_PERMISSION):
+            peer = request.attributes["XOR-PEER-ADDRESS"]
+            allocation.permissions.add(peer[0])
+            if method == stun.Method.CHANNEL_BIND:
+                allocation.channels[request.attributes["CHANNEL-NUMBER"]] = peer
+        else:
+            self._reply_error(request, client, 400, "Bad Request")
+            return
+        response.add_message_integrity(self.key)
+        self.transport.sendto(bytes(response), client)
+
+    async def _allocate(self, client: Address) -> Allocation:
+        loop = asyncio.get_running_loop()
+        relay, _ = await loop.create_datagram_endpoint(
+            lambda: _RelayProtocol(self, client), local_addr=(self.relay_host, 0)
+        )
+        allocation = Allocation(client=client, relay=relay)
+        self.allocations[client] = allocation
+        self.allocations_made += 1
+        return allocation
+
+    def _reply_error(self, request: stun.Message, client: Address, code: int, text: str) -> None:
+        response = stun.Message(
+            message_method=request.message_method,
+            message_class=stun.Class.ERROR,
+            transaction_id=request.transaction_id,
+        )
+        response.attributes["ERROR-CODE"] = (code, text)
+        if code == 401:
+            response.attributes["REALM"] = self.realm
+            response.attributes["NONCE"] = self.nonce
+        self.transport.sendto(bytes(response), client)
+
+
+# The servers' own tests: the trickle tests below rely on them behaving like real ones.
+
+
+class _Sink(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[bytes, Address]] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        self.queue.put_nowait((data, _addr(addr)))
+
+
+async def test_turn_server_relays_both_ways_for_an_aioice_client() -> None:
+    server = await TurnServer("user", "secret-password").start()
+    loop = asyncio.get_running_loop()
+    peer_transport, peer = await loop.create_datagram_endpoint(_Sink, local_addr=("127.0.0.1", 0))
+    peer_address = _addr(peer_transport.get_extra_info("sockname"))
+    try:
+        relay, client = await create_turn_endpoint(
+            _Sink, server_addr=server.address, username="user", password="secret-password"
+        )
+        relayed = relay.get_extra_info("sockname")
+        assert server.allocations_made == 1
+
+        relay.sendto(b"to peer", peer_address)
+        data, source = await asyncio.wait_for(peer.queue.get(), 5)
+        assert (data, source) == (b"to peer", relayed)
+
+        peer_transport.sendto(b"to client", relayed)
+        data, source = await asyncio.wait_for(client.queue.get(), 5)
+        assert (data, source) == (b"to client", peer_address)
+
+        relay.close()
+        await asyncio.sleep(0)  # the deletion is a task of its own
+        for _ in range(50):
+            if not server.allocations:
+                break
+            await asyncio.sleep(0.1)
+        assert not server.allocations
+    finally:
+        peer_transport.close()
+        server.close()
+
+
+async def test_turn_server_refuses_a_wrong_password() -> None:
+    server = await TurnServer("user", "secret-password").start()
+    try:
+        with pytest.raises(stun.TransactionFailed) as failure:
+            await create_turn_endpoint(
+                _Sink, server_addr=server.address, username="user", password="wrong"
+            )
+        assert failure.value.response.error_code == 401
+        assert server.allocations_made == 0
+    finally:
+        server.close()
