@@ -1,0 +1,228 @@
+"""The embedded MQTT broker at `/ws`: authentication, topic ACL, server publishing, gate,
+keep-alive and shutdown. Real aiomqtt clients over real WebSockets on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import aiomqtt
+import pytest
+
+from tests.mqtt_support import RunningBroker, eventually, make_token, running_broker
+
+# paho maps MQTT 3.1.1 CONNACK codes to MQTT 5 reason codes.
+BAD_USERNAME_OR_PASSWORD = 134
+CLIENT_ID_NOT_VALID = 133
+OTHER_SECRET = "another-secret-0123456789abcdefgh"
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RunningBroker]:
+    async with running_broker() as running:
+        yield running
+
+
+def client(server: RunningBroker, user: str, token: str, **options: Any) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        "127.0.0.1",
+        server.port,
+        username=user,
+        password=token,
+        transport="websockets",
+        websocket_path="/ws",
+        timeout=5,
+        **options,
+    )
+
+
+async def next_message(mqtt: aiomqtt.Client, within: float = 5.0) -> aiomqtt.Message:
+    async with asyncio.timeout(within):
+        async for message in mqtt.messages:
+            return message
+    raise AssertionError("message iterator ended")
+
+
+async def no_message(mqtt: aiomqtt.Client, within: float = 0.5) -> None:
+    """Nothing arrives for a while (the negative half of an ACL check)."""
+    with pytest.raises(TimeoutError):
+        await next_message(mqtt, within)
+
+
+async def test_valid_token_connects_subscribes_and_receives_server_events(
+    server: RunningBroker,
+) -> None:
+    async with client(server, "alice", make_token("alice")) as alice:
+        granted = await alice.subscribe("user/alice/ep1", qos=1)
+        assert [code.value for code in granted] == [1]
+        await server.broker.publish("user/alice/ep1", b'{"type":"Ping"}')
+        message = await next_message(alice)
+        assert str(message.topic) == "user/alice/ep1"
+        assert message.payload == b'{"type":"Ping"}'
+        assert message.qos == 1
+        assert server.broker.connected_users() == ["alice"]
+
+
+async def test_events_arrive_in_publish_order(server: RunningBroker) -> None:
+    async with client(server, "alice", make_token("alice")) as alice:
+        await alice.subscribe("user/alice/ep1", qos=1)
+        for n in range(50):
+            await server.broker.publish("user/alice/ep1", str(n).encode())
+        received = [int((await next_message(alice)).payload) for _ in range(50)]  # type: ignore[arg-type]
+        assert received == list(range(50))
+
+
+@pytest.mark.parametrize(
+    ("username", "token"),
+    [
+        pytest.param("alice", "not-a-jwt", id="garbage password"),
+        pytest.param("alice", make_token("alice", secret=OTHER_SECRET), id="foreign signature"),
+        pytest.param("mallory", make_token("alice"), id="username is not the sub"),
+        pytest.param("alice", make_token("alice", ttl=-60), id="expired token"),
+        pytest.param("alice", "", id="empty password"),
+    ],
+)
+async def test_bad_credentials_are_refused(
+    server: RunningBroker, username: str, token: str
+) -> None:
+    with pytest.raises(aiomqtt.MqttCodeError) as refused:
+        async with client(server, username, token):
+            pass
+    assert getattr(refused.value.rc, "value", refused.value.rc) == BAD_USERNAME_OR_PASSWORD
+    assert server.broker.connected_users() == []
+
+
+async def test_no_credentials_are_refused(server: RunningBroker) -> None:
+    anonymous = aiomqtt.Client(
+        "127.0.0.1", server.port, transport="websockets", websocket_path="/ws", timeout=5
+    )
+    with pytest.raises(aiomqtt.MqttCodeError):
+        async with anonymous:
+            pass
+
+
+async def test_a_user_cannot_subscribe_to_another_users_topics(server: RunningBroker) -> None:
+    async with client(server, "alice", make_token("alice")) as alice:
+        for topic in ("user/bob/ep1", "user/+/ep1", "user/#", "#", "users/endpoints/ep1"):
+            granted = await alice.subscribe(topic, qos=1)
+            assert [code.value for code in granted] == [0x80], topic
+        await server.broker.publish("user/bob/ep1", b"for bob")
+        await no_message(alice)
+        # Wildcards below her own user level are hers.
+        granted = await alice.subscribe("user/alice/#", qos=1)
+        assert [code.value for code in granted] == [1]
+        await server.broker.publish("user/alice/ep7", b"for alice")
+        assert (await next_message(alice)).payload == b"for alice"
+
+
+async def test_clients_cannot_publish(server: RunningBroker) -> None:
+    async with (
+        client(server, "alice", make_token("alice")) as alice,
+        client(server, "bob", make_token("bob")) as bob,
+    ):
+        await alice.subscribe("user/alice/ep1", qos=1)
+        await bob.subscribe("user/bob/ep1", qos=1)
+        await bob.publish("user/alice/ep1", b"forged", qos=1)
+        await alice.publish("user/alice/ep1", b"to myself", qos=1)
+        await no_message(alice)
+        await no_message(bob)
+
+
+async def test_a_client_id_in_use_by_another_user_is_refused(server: RunningBroker) -> None:
+    async with client(server, "alice", make_token("alice"), identifier="shared-id") as alice:
+        await alice.subscribe("user/alice/ep1", qos=1)
+        with pytest.raises(aiomqtt.MqttCodeError) as refused:
+            async with client(server, "bob", make_token("bob"), identifier="shared-id"):
+                pass
+        assert getattr(refused.value.rc, "value", None) == CLIENT_ID_NOT_VALID
+        # Alice's session was not taken over: she still gets her events.
+        await server.broker.publish("user/alice/ep1", b"still here")
+        assert (await next_message(alice)).payload == b"still here"
+
+
+async def test_disconnect_drops_the_users_connections(server: RunningBroker) -> None:
+    async with client(server, "alice", make_token("alice")) as alice:
+        await alice.subscribe("user/alice/ep1", qos=1)
+        assert await server.broker.disconnect("alice") == 1
+        with pytest.raises(aiomqtt.MqttError):
+            await next_message(alice)
+    await eventually(lambda: server.broker.connected_users() == [])
+
+
+async def test_plain_http_and_wrong_subprotocol_get_a_clear_400(server: RunningBroker) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{server.port}/ws") as response:
+            assert response.status == 400
+            assert "WebSocket" in await response.text()
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(server.url, protocols=("chat",))
+        assert refused.value.status == 400
+
+
+def connect_packet(client_id: str, username: str, password: str, keepalive: int) -> bytes:
+    """An MQTT 3.1.1 CONNECT with username and password (section 3.1)."""
+
+    def text(value: str) -> bytes:
+        data = value.encode()
+        return struct.pack("!H", len(data)) + data
+
+    variable = text("MQTT") + bytes([4, 0b1100_0010]) + struct.pack("!H", keepalive)
+    body = variable + text(client_id) + text(username) + text(password)
+    assert len(body) < 128 * 128
+    size = len(body)
+    length = bytes([size & 0x7F | 0x80, size >> 7]) if size > 127 else bytes([size])
+    return bytes([0x10]) + length + body
+
+
+async def test_garbage_instead_of_connect_is_closed_and_the_broker_carries_on(
+    server: RunningBroker,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(server.url, protocols=("mqtt",))
+        await ws.send_bytes(b"\x30\x05hello")  # a PUBLISH before CONNECT
+        message = await ws.receive(timeout=5)
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        await ws.close()
+    async with client(server, "alice", make_token("alice")) as alice:
+        assert [c.value for c in await alice.subscribe("user/alice/ep1", qos=1)] == [1]
+
+
+async def test_a_silent_client_is_dropped_after_one_and_a_half_keepalives(
+    server: RunningBroker,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(server.url, protocols=("mqtt",))
+        await ws.send_bytes(connect_packet("quiet", "alice", make_token("alice"), keepalive=1))
+        connack = await ws.receive(timeout=5)
+        assert connack.type is aiohttp.WSMsgType.BINARY
+        assert connack.data == b"\x20\x02\x00\x00"  # CONNACK, accepted
+        # No PINGREQ from us: the server must give up on us (1.5 s; generous bound).
+        message = await ws.receive(timeout=10)
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        await ws.close()
+    await eventually(lambda: server.broker.connected_users() == [])
+
+
+async def test_shutdown_closes_connections_and_leaves_no_tasks() -> None:
+    async with running_broker() as running:
+        mqtt = client(running, "alice", make_token("alice"))
+        await mqtt.__aenter__()
+        await mqtt.subscribe("user/alice/ep1", qos=1)
+    # The broker is gone: the client sees its connection end.
+    with pytest.raises(aiomqtt.MqttError):
+        await next_message(mqtt)
+    await mqtt.__aexit__(None, None, None)
+    await asyncio.sleep(0.1)  # let the client's own cancelled tasks finish
+    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert leftover == []
+
+
+async def test_publish_before_start_is_an_error() -> None:
+    from server.broker import EventBroker
+
+    broker = EventBroker(lambda token: token)
+    with pytest.raises(RuntimeError, match="not running"):
+        await broker.publish("user/a/b", b"{}")
