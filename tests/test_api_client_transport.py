@@ -32,7 +32,13 @@ from agent.api.auth import (
 )
 from agent.api.errors import ApiError
 from agent.api.http import Call, FilePart, HttpTransport
-from agent.redact import redact
+from agent.redact import (
+    RedactingFilter,
+    forget_secret,
+    install_redaction,
+    redact,
+    register_secret,
+)
 
 SECRET = "s3cr3t-client-secret-value"
 SIGNING_KEY = "test-signing-key-that-is-long-enough-for-hs256"
@@ -633,3 +639,64 @@ def test_redact_hides_secret_shapes() -> None:
 def test_base_url_must_be_http() -> None:
     with pytest.raises(ValueError, match="base URL"):
         HttpTransport("127.0.0.1:8080")
+
+
+async def test_off_contract_response_is_an_api_error(platform: tuple[FakePlatform, str]) -> None:
+    _, base = platform
+    http = transport(base, ClientCredentials("bot", SECRET))
+    download = Call("downloadSigned", "GET", "(signed URL)", authenticated=False)
+    try:
+        with pytest.raises(ApiError) as wrong_shape:
+            await http.request_as(ECHO, list[int])
+        assert wrong_shape.value.status == 200
+        assert "response does not match" in wrong_shape.value.message
+        with pytest.raises(ApiError) as not_json:
+            await http.request_json(download, url="/rtc-api/snapshots/signed/s1/1")
+        assert "response is not JSON" in not_json.value.message
+    finally:
+        await http.close()
+
+
+def test_logging_filter_redacts_message_arguments_and_tracebacks() -> None:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("test.redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    register_secret("registered-secret-42")
+    try:
+        try:
+            raise RuntimeError("failed with registered-secret-42")
+        except RuntimeError:
+            logger.exception("posting %s with %s", "password=hunter2222", "Bearer abcdefghijkl")
+        text = handler.format(records[0])
+        assert "hunter2222" not in text
+        assert "abcdefghijkl" not in text
+        assert "registered-secret-42" not in text
+        assert "RuntimeError" in text  # the traceback is kept, only redacted
+    finally:
+        logger.removeHandler(handler)
+        forget_secret("registered-secret-42")
+
+
+def test_install_redaction_covers_every_logger(monkeypatch: pytest.MonkeyPatch) -> None:
+    import agent.redact as redaction
+
+    previous = logging.getLogRecordFactory()
+    monkeypatch.setattr(redaction, "_installed", False)
+    try:
+        install_redaction()
+        install_redaction()  # idempotent: one wrapper only
+        record = logging.getLogger("anything").makeRecord(
+            "anything", logging.INFO, __file__, 1, "token=%s", ("abcdef123456",), None
+        )
+        assert record.getMessage() == "token=[REDACTED]"
+    finally:
+        logging.setLogRecordFactory(previous)

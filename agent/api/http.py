@@ -44,6 +44,7 @@ __all__ = [
     "HttpTransport",
     "QueryValue",
     "Response",
+    "first_problem",
 ]
 
 log = logging.getLogger(__name__)
@@ -301,11 +302,9 @@ class HttpTransport:
             adapter: TypeAdapter[T] = _adapter(cast(Hashable, shape))
             return adapter.validate_python(data)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
             name = getattr(shape, "__name__", str(shape))
             raise self.contract_error(
-                call, 200, f"response does not match {name}: {where}: {first['msg']}"
+                call, 200, f"response does not match {name}: {first_problem(exc)}"
             ) from None
 
     @staticmethod
@@ -346,6 +345,14 @@ def basic_authorization(login: str, password: str) -> str:
 
 
 TOKEN_CALL = Call("requestToken", "POST", "/security/oauth/token", authenticated=False)
+
+
+def first_problem(exc: ValidationError) -> str:
+    """Where a response is off-contract and how, without echoing its (maybe secret) values."""
+    first = exc.errors(include_input=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 @lru_cache(maxsize=256)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from agent.api.endpoints.base import Endpoints
-from agent.api.http import Call, HttpTransport
+from agent.api.http import Call, HttpTransport, first_problem
 from agent.api.models.conferences import (
     Conference,
     ConferencePublishResult,
@@ -169,8 +169,11 @@ class Conferences(Endpoints):
         )
         try:
             return parse_events(data)
-        except (ValueError, ValidationError) as exc:
-            raise self._http.contract_error(EVENTS, 200, f"events are malformed: {exc}") from None
+        except ValidationError as exc:
+            problem = first_problem(exc)
+            raise self._http.contract_error(EVENTS, 200, f"malformed event: {problem}") from None
+        except ValueError as exc:
+            raise self._http.contract_error(EVENTS, 200, f"malformed events: {exc}") from None
 
     async def active(self) -> list[Conference]:
         """``GET /conferences/active``: the organization's active conferences."""
