@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
 
-from aiohttp import BasicAuth, web
+from aiohttp import web
 from pydantic import ValidationError
 
 from agent.api.models.auth import TicketRequest, TicketResponse, TokenRequestForm, TokenResponse
@@ -36,14 +37,19 @@ def _oauth_error(status: int, error: str, description: str) -> web.Response:
 
 
 def _basic_credentials(request: web.Request) -> tuple[str, str] | None:
-    header = request.headers.get("Authorization")
-    if not header or not header.lower().startswith("basic "):
+    header = request.headers.get("Authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
         return None
     try:
-        basic = BasicAuth.decode(header)
+        login, sep, password = (
+            base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        )
     except (ValueError, binascii.Error):
         raise OAuthError(401, "invalid_client", "malformed HTTP Basic credentials") from None
-    return basic.login, basic.password
+    if not sep:
+        raise OAuthError(401, "invalid_client", "malformed HTTP Basic credentials")
+    return login, password
 
 
 async def token(request: web.Request) -> web.Response:

@@ -1,0 +1,74 @@
+"""Shared fixtures: the real local platform on loopback, and logged-in users to drive it.
+
+Fixtures (all function-scoped: every test gets a fresh platform):
+- `recorder`: a `server.events.RecordingPublisher` that sees every event the platform sends
+  (next to the real MQTT broker). `await recorder.wait_for(lambda topic, event: ...)` returns
+  the first matching event or raises TimeoutError; `recorder.events_for(topic)` lists them.
+- `server`: a running `server.embedded.EmbeddedServer` with the clients in `CLIENTS` (two
+  organizations), `recorder` attached, and a short events long-poll (`LONG_POLL_SECONDS`).
+  `server.base_url`, `server.ws_url`, `server.platform` (live state) are what tests use.
+- `http`: an `aiohttp.ClientSession` on `server.base_url` (plain HTTP, no project client).
+- `agent`, `agent2`, `service`, `outsider`: `PlatformUser`s logged in with client_credentials:
+  AGENT+SUPERVISOR in org1, AGENT in org1, SERVICE in org1, AGENT in org2.
+
+Helpers (in `tests/platform_support.py`, import them from there):
+- `await get_token(http, client_id, secret)` -> the token response (dict) of client_credentials.
+- `await login(http, client_id)` -> `PlatformUser` for a client of `CLIENTS`.
+- `await customer_login(http, ticket_id)` -> `PlatformUser` logged in with a ticket.
+- `basic(client_id, secret)` -> headers with HTTP Basic client authentication.
+- `PlatformUser.call(method, path, json=..., expect=200)` -> the decoded body (None for 204),
+  asserting the status; `.register()` -> a new user endpoint id; `.topic(endpoint_id)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from server.embedded import EmbeddedServer
+from server.events import RecordingPublisher
+from tests.platform_support import CLIENTS, LONG_POLL_SECONDS, PlatformUser, login
+
+
+@pytest.fixture
+def recorder() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+async def server(recorder: RecordingPublisher) -> AsyncIterator[EmbeddedServer]:
+    async with EmbeddedServer(
+        [spec for spec, _ in CLIENTS.values()],
+        publisher=recorder,
+        long_poll_seconds=LONG_POLL_SECONDS,
+        housekeeping_interval=0.05,
+    ) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def http(server: EmbeddedServer) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(server.base_url) as session:
+        yield session
+
+
+@pytest.fixture
+async def agent(http: aiohttp.ClientSession) -> PlatformUser:
+    return await login(http, "agent1")
+
+
+@pytest.fixture
+async def agent2(http: aiohttp.ClientSession) -> PlatformUser:
+    return await login(http, "agent2")
+
+
+@pytest.fixture
+async def service(http: aiohttp.ClientSession) -> PlatformUser:
+    return await login(http, "service1")
+
+
+@pytest.fixture
+async def outsider(http: aiohttp.ClientSession) -> PlatformUser:
+    return await login(http, "outsider")
