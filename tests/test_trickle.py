@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 from aioice import Connection
+from av import VideoFrame
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -69,8 +70,12 @@ class RemotePeer:
         self.tracks: list[MediaStreamTrack] = []
         self.pc.on("track", self.tracks.append)
 
-    async def answer(self, offer: str) -> str:
+    async def answer(
+        self, offer: str, before_gathering: Callable[[RTCPeerConnection], None] | None = None
+    ) -> str:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        if before_gathering is not None:
+            before_gathering(self.pc)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         return str(self.pc.localDescription.sdp)
 
@@ -112,7 +117,7 @@ async def test_offer_does_not_wait_for_a_silent_stun_server_and_host_candidates_
         await session.apply_answer(await remote.answer(offer))
         await wait_until(both_connected(pc, remote.pc), "ICE/DTLS connected on host candidates")
         frame = await asyncio.wait_for(remote.tracks[0].recv(), LIVENESS)
-        assert frame.width > 0
+        assert isinstance(frame, VideoFrame) and frame.width > 0
 
         await wait_until(lambda: session.gathering_complete, "end-of-candidates")
         assert silent.received, "the STUN server was never asked"

@@ -12,7 +12,7 @@ import asyncio
 import secrets
 import struct
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import pytest
 from aioice import stun
@@ -33,7 +33,7 @@ class UdpServer(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.received: list[Address] = []
 
-    async def start(self, host: str = "127.0.0.1") -> UdpServer:
+    async def start(self, host: str = "127.0.0.1") -> Self:
         loop = asyncio.get_running_loop()
         await loop.create_datagram_endpoint(lambda: self, local_addr=(host, 0))
         return self

@@ -59,12 +59,13 @@ def create_publisher_pc(
             f"stream type {stream_type} sends {' and '.join(kinds)}; tracks given for "
             f"{', '.join(sorted(tracks)) or 'nothing'}"
         )
+    for kind in kinds:
+        if tracks[kind].kind != kind:
+            raise ValueError(f"the {kind} track given is a {tracks[kind].kind} track")
+    _check_video_codecs(video_codecs)
     pc = new_peer_connection()
     for kind in kinds:
-        track = tracks[kind]
-        if track.kind != kind:
-            raise ValueError(f"the {kind} track given is a {track.kind} track")
-        prefer_codecs(pc.addTransceiver(track, direction="sendonly"), video_codecs)
+        prefer_codecs(pc.addTransceiver(tracks[kind], direction="sendonly"), video_codecs)
     return pc
 
 
@@ -74,8 +75,10 @@ def create_viewer_pc(
     video_codecs: Sequence[VideoCodec] = DEFAULT_VIDEO_CODECS,
 ) -> RTCPeerConnection:
     """A pc with one `recvonly` transceiver per kind of the viewed stream type."""
+    kinds = media_kinds(stream_type)
+    _check_video_codecs(video_codecs)
     pc = new_peer_connection()
-    for kind in media_kinds(stream_type):
+    for kind in kinds:
         prefer_codecs(pc.addTransceiver(kind, direction="recvonly"), video_codecs)
     return pc
 
@@ -86,9 +89,7 @@ def prefer_codecs(transceiver: RTCRtpTransceiver, video_codecs: Sequence[VideoCo
     Offering only what is wanted keeps the negotiated codec predictable, which a router that
     forwards without transcoding needs on both the publishing and the viewing side.
     """
-    unknown = [c for c in video_codecs if c not in get_args(VideoCodec)]
-    if unknown or not video_codecs:
-        raise ValueError(f"video codecs must be a non-empty choice of VP8, H264; got {unknown}")
+    _check_video_codecs(video_codecs)
     capabilities = RTCRtpSender.getCapabilities(transceiver.kind).codecs
     if transceiver.kind == "audio":
         wanted = ["audio/opus"]
@@ -96,3 +97,12 @@ def prefer_codecs(transceiver: RTCRtpTransceiver, video_codecs: Sequence[VideoCo
         wanted = [f"video/{codec}" for codec in video_codecs] + ["video/rtx"]
     chosen = [c for mime in wanted for c in capabilities if c.mimeType.lower() == mime.lower()]
     transceiver.setCodecPreferences(chosen)
+
+
+def _check_video_codecs(video_codecs: Sequence[str]) -> None:
+    known = get_args(VideoCodec)
+    if not video_codecs or any(codec not in known for codec in video_codecs):
+        raise ValueError(
+            f"video codecs must be a non-empty choice of {', '.join(known)}; "
+            f"got {list(video_codecs)}"
+        )
