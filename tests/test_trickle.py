@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import pytest
 from aioice import Connection
-from av import VideoFrame
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -22,6 +21,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+from av import VideoFrame
 from test_trickle_servers import SilentStunServer, StunResponder
 
 from agent.api.models import ConferenceStreamType, IceCandidate
