@@ -110,6 +110,7 @@ class EventOrdering:
         self._sequences: dict[str, ConferenceSequence] = {}
         self._held: dict[str, list[Event]] = {}
         self._fetchers: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # also the cancelled, until they end
         self.skipped_gaps = 0
 
     def expect(self, conference_id: str) -> None:
@@ -167,7 +168,7 @@ class EventOrdering:
                 self._start_fetcher(conference_id, sequence, catch_up=True)
 
     async def close(self) -> None:
-        tasks = list(self._fetchers.values())
+        tasks = list(self._tasks)
         self._fetchers.clear()
         for task in tasks:
             task.cancel()
@@ -192,9 +193,11 @@ class EventOrdering:
             name=f"conference-events-{conference_id}",
         )
         self._fetchers[conference_id] = task
+        self._tasks.add(task)
         task.add_done_callback(lambda done: self._fetcher_done(conference_id, done))
 
     def _fetcher_done(self, conference_id: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
         if self._fetchers.get(conference_id) is task:
             del self._fetchers[conference_id]
         if not task.cancelled() and task.exception() is not None:
