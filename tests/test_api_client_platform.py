@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
@@ -54,47 +53,17 @@ from agent.api.models.registrations import (
     UnregisterUserEndpointWebCommand,
 )
 from server.embedded import EmbeddedServer
+from tests.api_client_support import (
+    AGENT1,
+    AGENT2,
+    SERVICE1,
+    ClientFactory,
+    connect,
+    register,
+    server,
+)
 
-AGENT1 = ("agent1", "agent1-secret-value")
-SERVICE1 = ("service1", "service1-secret-value")
-AGENT2 = ("agent2", "agent2-secret-value")
-
-ClientFactory = Callable[..., Awaitable[AuviousClient]]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[EmbeddedServer]:
-    async with EmbeddedServer(
-        clients=[
-            f"{AGENT1[0]}:{AGENT1[1]}:AGENT,SUPERVISOR:org1",
-            f"{SERVICE1[0]}:{SERVICE1[1]}:SERVICE:org1",
-            f"{AGENT2[0]}:{AGENT2[1]}:AGENT:org2",
-        ],
-        long_poll_seconds=0.5,
-    ) as srv:
-        yield srv
-
-
-@pytest.fixture
-async def connect(server: EmbeddedServer) -> AsyncIterator[ClientFactory]:
-    """Make clients that are closed at the end of the test."""
-    made: list[AuviousClient] = []
-
-    async def make(credentials: tuple[str, str] = AGENT1, **kwargs: object) -> AuviousClient:
-        auth = kwargs.pop("auth", None) or ClientCredentials(*credentials)
-        client = AuviousClient(server.base_url, auth, backoff=0.01, **kwargs)  # type: ignore[arg-type]
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.close()
-
-
-async def register(client: AuviousClient, keep_alive: int = 60) -> str:
-    return await client.registrations.register(
-        RegisterUserEndpointWebCommand(keep_alive_seconds=keep_alive)
-    )
+__all__ = ["connect", "server"]  # fixtures, imported for pytest
 
 
 async def test_client_credentials_claims(connect: ClientFactory) -> None:

@@ -1,0 +1,82 @@
+"""Shared by the ``test_api_client_*`` files that run against the embedded platform: the
+server with clients in two organizations, a factory of closed-at-exit API clients, helpers."""
+
+from __future__ import annotations
+
+import fractions
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from agent.api.auth import ClientCredentials
+from agent.api.client import AuviousClient
+from agent.api.models.conferences import CreateConferenceWebCommand, JoinConferenceWebCommand
+from agent.api.models.registrations import RegisterUserEndpointWebCommand
+from server.embedded import EmbeddedServer
+
+AGENT1 = ("agent1", "agent1-secret-value")
+SERVICE1 = ("service1", "service1-secret-value")
+AGENT2 = ("agent2", "agent2-secret-value")
+
+ClientFactory = Callable[..., Awaitable[AuviousClient]]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[EmbeddedServer]:
+    async with EmbeddedServer(
+        clients=[
+            f"{AGENT1[0]}:{AGENT1[1]}:AGENT,SUPERVISOR:org1",
+            f"{SERVICE1[0]}:{SERVICE1[1]}:SERVICE:org1",
+            f"{AGENT2[0]}:{AGENT2[1]}:AGENT:org2",
+        ],
+        long_poll_seconds=0.5,
+    ) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def connect(server: EmbeddedServer) -> AsyncIterator[ClientFactory]:
+    """Make clients (agent1 of org1 by default) that are closed at the end of the test."""
+    made: list[AuviousClient] = []
+
+    async def make(credentials: tuple[str, str] = AGENT1, **kwargs: Any) -> AuviousClient:
+        auth = kwargs.pop("auth", None) or ClientCredentials(*credentials)
+        client = AuviousClient(server.base_url, auth, backoff=0.01, **kwargs)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.close()
+
+
+async def register(client: AuviousClient, keep_alive: int = 60) -> str:
+    return await client.registrations.register(
+        RegisterUserEndpointWebCommand(keep_alive_seconds=keep_alive)
+    )
+
+
+async def joined_conference(*members: tuple[AuviousClient, str]) -> str:
+    """A new conference of the first member's organization, joined by every member."""
+    created = await members[0][0].conferences.create(CreateConferenceWebCommand())
+    assert created.id
+    for client, endpoint in members:
+        await client.conferences.join(
+            JoinConferenceWebCommand(conference_id=created.id, user_endpoint_id=endpoint)
+        )
+    return created.id
+
+
+def jpeg(width: int = 16, height: int = 16, level: int = 128) -> bytes:
+    """A real, small JPEG image (servers may check what they are sent)."""
+    pixels = np.full((height, width, 3), level, dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuvj420p")
+    codec = av.CodecContext.create("mjpeg", "w")
+    codec.width, codec.height = width, height
+    codec.pix_fmt = "yuvj420p"
+    codec.time_base = fractions.Fraction(1, 25)
+    packets = [*codec.encode(frame), *codec.encode(None)]
+    return b"".join(bytes(p) for p in packets)
