@@ -25,12 +25,17 @@ class Candidate:
 
 
 class MediaRouterError(Exception):
-    """A request the router cannot honour (bad SDP, unknown stream); the REST layer maps it to 400."""
+    """A request the router cannot honour (bad SDP, unknown stream); REST maps it to 400."""
 
 
 class MediaRouter(Protocol):
-    async def publish(self, conference_id: str, stream_id: str, sdp_offer: str) -> str:
-        """Answer a publisher's send-only offer; returns the SDP answer with the server's candidates."""
+    async def publish(
+        self, conference_id: str, stream_id: str, sdp_offer: str, stream_type: str | None = None
+    ) -> str:
+        """Answer a publisher's send-only offer; the SDP answer has the server's candidates.
+
+        With `stream_type` (MIC, CAM, SCREEN, MIC_AND_CAM) the offer's m-lines must match it.
+        """
         ...
 
     async def add_publish_candidates(self, stream_id: str, candidates: list[Candidate]) -> None: ...
