@@ -187,6 +187,11 @@ def build_app(state: FakePlatform) -> web.Application:
     app.router.add_post("/security/oauth/token", token)
     app.router.add_route("*", "/rtc-api/echo", echo)
     app.router.add_get("/rtc-api/snapshots/signed/{id}/{exp}", signed)
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("https://elsewhere.invalid/rtc-api/echo")
+
+    app.router.add_get("/rtc-api/moved", moved)
     return app
 
 
@@ -700,3 +705,18 @@ def test_install_redaction_covers_every_logger(monkeypatch: pytest.MonkeyPatch) 
         assert record.getMessage() == "token=[REDACTED]"
     finally:
         logging.setLogRecordFactory(previous)
+
+
+async def test_redirect_is_reported_not_followed(platform: tuple[FakePlatform, str]) -> None:
+    """Following it would send the bearer token to wherever the redirect points."""
+    _, base = platform
+    http = transport(base, ClientCredentials("bot", SECRET))
+    try:
+        with pytest.raises(ApiError) as caught:
+            await http.request(Call("moved", "GET", "/rtc-api/moved"))
+        assert caught.value.status == 302
+        assert "redirected to https://elsewhere.invalid/rtc-api/echo" in caught.value.message
+        with pytest.raises(ValueError, match="path parameter 'id' is missing"):
+            await http.request(Call("getThing", "GET", "/rtc-api/things/{id}"))
+    finally:
+        await http.close()

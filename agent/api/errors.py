@@ -11,6 +11,8 @@ __all__ = ["ApiError", "server_message"]
 
 # Error bodies can be whole HTML pages; the first part says what went wrong.
 _MAX_MESSAGE = 500
+# What is kept of an error body for callers that inspect it (error codes, field lists).
+_MAX_BODY = 8192
 
 
 class ApiError(Exception):
@@ -37,7 +39,7 @@ class ApiError(Exception):
         self.path = path
         self.status = status
         self.message = redact(message)
-        self.body = redact(body) if body is not None else None
+        self.body = redact(body[:_MAX_BODY]) if body is not None else None
         self.attempts = attempts
         super().__init__(self._describe())
 

@@ -78,9 +78,11 @@ class Call:
 
     def render(self, params: Mapping[str, str | int] | None) -> str:
         """The path with its ``{placeholders}`` filled, each value quoted as one segment."""
-        if not params:
-            return self.path
-        return self.path.format_map({k: quote(str(v), safe="") for k, v in params.items()})
+        quoted = {k: quote(str(v), safe="") for k, v in (params or {}).items()}
+        try:
+            return self.path.format_map(quoted)
+        except KeyError as exc:
+            raise ValueError(f"{self.operation}: path parameter {exc} is missing") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,13 +245,18 @@ class HttpTransport:
             if status in _RETRYABLE_STATUS and call.retry_safe and attempt < self.max_attempts:
                 await self._pause(call, attempt, f"HTTP {status}", resp_headers.get("Retry-After"))
                 continue
-            if status >= 400:
+            if status >= 300:
+                message = (
+                    f"redirected to {resp_headers.get('Location')} (is the base URL right?)"
+                    if status < 400
+                    else server_message(body, content_type, reason)
+                )
                 raise ApiError(
                     operation=call.operation,
                     method=call.method,
                     path=call.path,
                     status=status,
-                    message=server_message(body, content_type, reason),
+                    message=message,
                     body=body.decode("utf-8", errors="replace"),
                     attempts=attempt,
                 )
