@@ -192,6 +192,7 @@ async def test_server_reflexive_candidate_is_trickled_after_the_answer_and_carri
         await remote.pc.close()
         responder.close()
     assert not webrtc_tasks()
+    assert all(not conn._protocols for conn in connections)  # every socket closed
 
 
 async def test_the_answers_end_of_candidates_waits_for_local_gathering() -> None:
@@ -245,6 +246,7 @@ async def test_closing_mid_gathering_leaves_no_task_and_sends_nothing_more(
         assert webrtc_tasks()
         if close_session_first:
             await session.close()
+            assert not webrtc_tasks()  # close() waits for every task it started
         await pc.close()
         await wait_until(lambda: not webrtc_tasks(), "all agent/webrtc tasks ended")
         assert delivered == []
@@ -301,3 +303,29 @@ async def test_remote_candidates_trickled_after_the_answer_connect() -> None:
         await session.close()
         await pc.close()
         await remote.pc.close()
+
+
+async def test_a_failing_callback_loses_one_candidate_not_the_rest() -> None:
+    responder = await StunResponder().start()
+    pc = create_publisher_pc(ConferenceStreamType.MIC, {"audio": AudioStreamTrack()})
+    remote = RemotePeer()
+    calls: list[IceCandidate] = []
+
+    async def on_candidate(candidate: IceCandidate) -> None:
+        calls.append(candidate)
+        if not is_end_of_candidates(candidate):
+            raise RuntimeError("addPublishStreamIceCandidates failed")
+
+    session = TrickleSession(
+        pc, IceServers(stun=StunServer(*responder.address)), on_candidate, gather_timeout=5.0
+    )
+    try:
+        await session.apply_answer(await remote.answer(await session.create_offer()))
+        await wait_until(lambda: session.gathering_complete, "end-of-candidates")
+        assert [" typ srflx " in (c.candidate or "") for c in calls] == [True, False]
+        assert is_end_of_candidates(calls[-1])
+    finally:
+        await session.close()
+        await pc.close()
+        await remote.pc.close()
+        responder.close()

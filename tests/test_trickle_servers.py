@@ -102,8 +102,35 @@ class _RelayProtocol(asyncio.DatagramProtocol):
         self.server.from_peer(self.client, data, _addr(addr))
 
 
+class _TurnTcpClient(asyncio.Protocol):
+    """One TURN-over-TCP client: frames the stream into STUN messages and ChannelData."""
+
+    def __init__(self, server: TurnServer) -> None:
+        self.server = server
+        self.buffer = b""
+        self.peer: Address = ("", 0)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.peer = _addr(transport.get_extra_info("peername"))
+        self.server.tcp_clients[self.peer] = cast(asyncio.Transport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.tcp_clients.pop(self.peer, None)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= 4:
+            _, length = struct.unpack("!HH", self.buffer[:4])
+            size = 4 + length if is_channel_data(self.buffer) else 20 + length
+            size += -size % 4
+            if len(self.buffer) < size:
+                return
+            frame, self.buffer = self.buffer[:size], self.buffer[size:]
+            self.server.datagram_received(frame, self.peer)
+
+
 class TurnServer(UdpServer):
-    """TURN over UDP with long-term credentials; relays on `relay_host`."""
+    """TURN over UDP (or TCP) with long-term credentials; relays on `relay_host`."""
 
     realm = "trickle-test"
 
@@ -119,6 +146,26 @@ class TurnServer(UdpServer):
         self.relayed_to_client = 0
         self.relayed_to_peer = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self.tcp_clients: dict[Address, asyncio.Transport] = {}
+        self._tcp_server: asyncio.Server | None = None
+
+    async def start_tcp(self, host: str = "127.0.0.1") -> Self:
+        loop = asyncio.get_running_loop()
+        self._tcp_server = await loop.create_server(lambda: _TurnTcpClient(self), host, 0)
+        return self
+
+    @property
+    def address(self) -> Address:
+        if self._tcp_server is not None:
+            return _addr(self._tcp_server.sockets[0].getsockname())
+        return super().address
+
+    def _send(self, data: bytes, client: Address) -> None:
+        tcp = self.tcp_clients.get(client)
+        if tcp is not None:
+            tcp.write(data + bytes(-len(data) % 4))
+        elif self._tcp_server is None:
+            self.transport.sendto(data, client)
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         client = _addr(addr)
@@ -159,7 +206,6 @@ class TurnServer(UdpServer):
         channel = allocation.channel_of(peer)
         if channel is not None:
             frame = struct.pack("!HH", channel, len(data)) + data
-            frame += bytes(-len(frame) % 4)
         else:
             indication = stun.Message(
                 message_method=stun.Method.DATA, message_class=stun.Class.INDICATION
@@ -167,7 +213,7 @@ class TurnServer(UdpServer):
             indication.attributes["XOR-PEER-ADDRESS"] = peer
             indication.attributes["DATA"] = data
             frame = bytes(indication)
-        self.transport.sendto(frame, client)
+        self._send(frame, client)
         self.relayed_to_client += 1
 
     def close(self) -> None:
@@ -176,7 +222,12 @@ class TurnServer(UdpServer):
         self.allocations.clear()
         for task in self._tasks:
             task.cancel()
-        super().close()
+        if self._tcp_server is not None:
+            self._tcp_server.close()
+            for client in self.tcp_clients.values():
+                client.close()
+        else:
+            super().close()
 
     def _authenticated(self, message: stun.Message) -> bool:
         return (
@@ -218,7 +269,7 @@ class TurnServer(UdpServer):
             self._reply_error(request, client, 400, "Bad Request")
             return
         response.add_message_integrity(self.key)
-        self.transport.sendto(bytes(response), client)
+        self._send(bytes(response), client)
 
     async def _allocate(self, client: Address) -> Allocation:
         loop = asyncio.get_running_loop()
@@ -240,7 +291,7 @@ class TurnServer(UdpServer):
         if code == 401:
             response.attributes["REALM"] = self.realm
             response.attributes["NONCE"] = self.nonce
-        self.transport.sendto(bytes(response), client)
+        self._send(bytes(response), client)
 
 
 # The servers' own tests: the trickle tests below rely on them behaving like real ones.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import VideoStreamTrack
 from test_trickle import LIVENESS, RemotePeer, both_connected, ice_connection, wait_until
@@ -28,12 +29,19 @@ USERNAME = "1700000000:agent"
 PASSWORD = "turn-secret-9f3c"
 
 
-def platform_ice_servers(server: TurnServer, password: str = PASSWORD) -> IceServers:
+async def start_turn_server(transport: str, relay_host: str = "127.0.0.1") -> TurnServer:
+    server = TurnServer(USERNAME, PASSWORD, relay_host=relay_host)
+    return await (server.start_tcp() if transport == "tcp" else server.start())
+
+
+def platform_ice_servers(
+    server: TurnServer, transport: str = "udp", password: str = PASSWORD
+) -> IceServers:
     host, port = server.address
     return ice_servers_from_v2(
         IceServersResultV2.model_validate(
             {
-                "turn": f"turn:{host}:{port}?transport=udp",
+                "turn": f"turn:{host}:{port}?transport={transport}",
                 "turnUsername": USERNAME,
                 "turnPassword": password,
                 "ttl": 86400,
@@ -47,8 +55,9 @@ def ipv6_only(pc: RTCPeerConnection) -> None:
         transceiver.receiver.transport.transport._connection._use_ipv4 = False
 
 
-async def test_relayed_candidate_is_trickled_and_carries_the_media() -> None:
-    turn = await TurnServer(USERNAME, PASSWORD, relay_host="::1").start()
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_relayed_candidate_is_trickled_and_carries_the_media(transport: str) -> None:
+    turn = await start_turn_server(transport, relay_host="::1")
     pc = create_publisher_pc(ConferenceStreamType.CAM, {"video": VideoStreamTrack()})
     ice_connection(pc)._use_ipv6 = False
     remote = RemotePeer()
@@ -58,7 +67,9 @@ async def test_relayed_candidate_is_trickled_and_carries_the_media() -> None:
         delivered.append(candidate)
         await remote.add_candidate(candidate)
 
-    session = TrickleSession(pc, platform_ice_servers(turn), on_candidate, gather_timeout=5.0)
+    servers = platform_ice_servers(turn, transport)
+    assert servers.turn is not None and servers.turn.transport == transport
+    session = TrickleSession(pc, servers, on_candidate, gather_timeout=5.0)
     try:
         offer = await session.create_offer()
         assert "typ relay" not in offer
@@ -77,6 +88,7 @@ async def test_relayed_candidate_is_trickled_and_carries_the_media() -> None:
         assert ice_connection(pc)._nominated[1].local_candidate.type == "relay"
         await asyncio.wait_for(remote.tracks[0].recv(), LIVENESS)
         assert turn.relayed_to_peer > 0 and turn.relayed_to_client > 0
+        connection = ice_connection(pc)
     finally:
         await session.close()
         await pc.close()
@@ -88,10 +100,11 @@ async def test_relayed_candidate_is_trickled_and_carries_the_media() -> None:
     finally:
         turn.close()
     assert not pending_webrtc_tasks()
+    assert not connection._protocols  # host and relay sockets closed
 
 
 async def test_refused_turn_credentials_end_the_gathering_without_waiting_for_the_timeout() -> None:
-    turn = await TurnServer(USERNAME, PASSWORD).start()
+    turn = await start_turn_server("udp")
     pc = create_publisher_pc(ConferenceStreamType.CAM, {"video": VideoStreamTrack()})
     remote = RemotePeer()
     delivered: list[IceCandidate] = []

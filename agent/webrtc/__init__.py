@@ -1,1 +1,25 @@
 """Peer connections for the agent: fast offers with trickled ICE on top of aiortc."""
+
+from agent.webrtc.candidates import end_of_candidates, is_end_of_candidates
+from agent.webrtc.factory import create_publisher_pc, create_viewer_pc, new_peer_connection
+from agent.webrtc.ice_servers import (
+    NO_ICE_SERVERS,
+    IceServers,
+    ice_servers_from_v1,
+    ice_servers_from_v2,
+)
+from agent.webrtc.trickle import OnCandidate, TrickleSession
+
+__all__ = [
+    "NO_ICE_SERVERS",
+    "IceServers",
+    "OnCandidate",
+    "TrickleSession",
+    "create_publisher_pc",
+    "create_viewer_pc",
+    "end_of_candidates",
+    "ice_servers_from_v1",
+    "ice_servers_from_v2",
+    "is_end_of_candidates",
+    "new_peer_connection",
+]

@@ -193,8 +193,11 @@ class TrickleSession:
         try:
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
+            # On close, wait for the per-transport tasks too: none may outlive the session.
             for task in tasks:
                 task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
         if all(t.ice.state == "closed" for t in self._transports):
             # The pc was closed under us: nobody to tell, nothing to wait for.
             self._delivery_stop()
