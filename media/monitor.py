@@ -47,6 +47,7 @@ class VideoMonitor(Sink):
         self.codes_read = 0
         self.codes_unreadable = 0
         self.frames_skipped = 0
+        self.first_code: tuple[int, int] | None = None
         self.last_code: tuple[int, int] | None = None
         self._seen = 0
 
@@ -64,6 +65,7 @@ class VideoMonitor(Sink):
         seq, sent_ms = code
         if self.last_code is not None and seq > self.last_code[0]:
             self.frames_skipped += max(0, seq - self.last_code[0] - self.read_every)
+        self.first_code = self.first_code or code
         self.last_code = code
         self.codes_read += 1
         self.delay_ms.add(received_at * 1000 - sent_ms)

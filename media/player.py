@@ -49,44 +49,61 @@ class LoopingFileTrack(MediaStreamTrack):
 
     def _decode(self) -> Generator[tuple[av.AudioFrame | av.VideoFrame, float], None, None]:
         """Yield (frame restamped on the RTP clock, media time in seconds) across passes."""
+        if self.kind == "video":
+            yield from self._decode_video()
+        else:
+            yield from self._decode_audio()
+
+    def _decode_video(self) -> Generator[tuple[av.VideoFrame, float], None, None]:
         offset = 0.0
         while True:
             self.passes += 1
             end = offset
             with av.open(str(self.path)) as container:
-                if self.kind == "video":
-                    stream = container.streams.video[0]
-                    rate = float(stream.average_rate or 30)
-                    first: float | None = None
-                    for index, picture in enumerate(container.decode(stream)):
-                        local = picture.time if picture.time is not None else index / rate
-                        if first is None:
-                            first = local
-                        media_time = offset + local - first
-                        picture.pts = round(media_time * VIDEO_CLOCK_RATE)
-                        picture.time_base = VIDEO_TIME_BASE
-                        end = media_time + 1 / rate
-                        yield picture, media_time
-                else:
-                    resampler = av.AudioResampler(
-                        format="s16",
-                        layout="mono",
-                        rate=AUDIO_SAMPLE_RATE,
-                        frame_size=AUDIO_SAMPLES_PER_FRAME,
-                    )
-                    samples = round(offset * AUDIO_SAMPLE_RATE)
-                    decoded = container.decode(audio=0)
-                    for source in [*decoded, None]:
-                        for chunk in resampler.resample(source):
-                            chunk.pts = samples
-                            chunk.time_base = AUDIO_TIME_BASE
-                            media_time = samples / AUDIO_SAMPLE_RATE
-                            samples += chunk.samples
-                            yield chunk, media_time
-                    end = samples / AUDIO_SAMPLE_RATE
+                stream = container.streams.video[0]
+                rate = float(stream.average_rate or 30)
+                first: float | None = None
+                for index, picture in enumerate(container.decode(stream)):
+                    local = picture.time if picture.time is not None else index / rate
+                    if first is None:
+                        first = local
+                    media_time = offset + local - first
+                    picture.pts = round(media_time * VIDEO_CLOCK_RATE)
+                    picture.time_base = VIDEO_TIME_BASE
+                    end = media_time + 1 / rate
+                    yield picture, media_time
             if not self.loop or end <= offset:
                 return
             offset = end
+
+    def _decode_audio(self) -> Generator[tuple[av.AudioFrame, float], None, None]:
+        # One resampler for all passes: it is not flushed at a pass's end, so every frame
+        # has 20 ms and the loop point is seamless in the sample count.
+        resampler = av.AudioResampler(
+            format="s16", layout="mono", rate=AUDIO_SAMPLE_RATE, frame_size=AUDIO_SAMPLES_PER_FRAME
+        )
+        samples = 0
+
+        def stamp(chunk: av.AudioFrame) -> tuple[av.AudioFrame, float]:
+            nonlocal samples
+            chunk.pts = samples
+            chunk.time_base = AUDIO_TIME_BASE
+            samples += chunk.samples
+            return chunk, chunk.pts / AUDIO_SAMPLE_RATE
+
+        while True:
+            self.passes += 1
+            produced = False
+            with av.open(str(self.path)) as container:
+                for source in container.decode(audio=0):
+                    produced = True
+                    source.pts = None  # the source's clock restarts each pass
+                    for chunk in resampler.resample(source):
+                        yield stamp(chunk)
+            if not self.loop or not produced:
+                break
+        for chunk in resampler.resample(None):
+            yield stamp(chunk)
 
     async def recv(self) -> av.AudioFrame | av.VideoFrame:
         if self.readyState != "live":

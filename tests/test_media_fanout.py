@@ -1,0 +1,110 @@
+"""Encode once, send many: one encoder, the same packets for every subscriber, keyframes for
+late joiners and for PLIs that arrive over real peer connections."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiortc.rtcrtpsender
+import av
+import pytest
+
+from media import timecode
+from media.fanout import SharedEncoder
+from media.loopback import loopback, wait_until
+from media.passthrough import request_keyframe
+from media.reader import TrackReader
+from media.sinks import FrameCallback
+from media.video import SyntheticVideoTrack
+
+
+async def test_subscribers_get_the_same_packets_from_one_encoder() -> None:
+    shared = SharedEncoder(SyntheticVideoTrack(320, 180, fps=30), codec="VP8")
+    tracks = [shared.subscribe() for _ in range(3)]
+    received: list[list[Any]] = [[await t.recv() for _ in range(15)] for t in tracks]
+    assert shared.encoder_constructions == 1
+    for packets in received:
+        assert all(isinstance(p, av.Packet) for p in packets)
+        assert packets[0].is_keyframe
+        assert [bytes(p) for p in packets] == [bytes(p) for p in received[0]]
+    pts = [p.pts for p in received[0]]
+    assert pts == sorted(pts) and len(set(pts)) == 15
+
+    # A late subscriber starts on a keyframe that its arrival forced.
+    keyframes_before = shared.keyframes_encoded
+    late = shared.subscribe()
+    first = await asyncio.wait_for(late.recv(), 5)
+    assert first.is_keyframe
+    assert shared.keyframes_encoded > keyframes_before
+    assert shared.encoder_constructions == 1
+
+    for track in [*tracks, late]:
+        track.stop()
+    assert shared.subscribers == 0
+
+
+async def test_shared_encoder_rejects_unknown_codec_and_audio() -> None:
+    from media.audio import SilenceTrack
+
+    with pytest.raises(ValueError, match="codec"):
+        SharedEncoder(SyntheticVideoTrack(), codec="AV1")
+    with pytest.raises(ValueError, match="video"):
+        SharedEncoder(SilenceTrack())
+
+
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+async def test_fan_out_over_peer_connections_costs_one_encode(
+    codec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three publishers share one encoder; their viewers decode the timecode; aiortc's own
+    per-sender encoders only ever packetize (their codec contexts are never opened)."""
+    sender_encoders: list[Any] = []
+    real_get_encoder = aiortc.rtcrtpsender.get_encoder  # type: ignore[attr-defined]
+
+    def spy(codec_parameters: Any) -> Any:
+        encoder = real_get_encoder(codec_parameters)
+        sender_encoders.append(encoder)
+        return encoder
+
+    monkeypatch.setattr(aiortc.rtcrtpsender, "get_encoder", spy)
+
+    shared = SharedEncoder(SyntheticVideoTrack(320, 180, fps=30), codec=codec)
+    pairs = []
+    codes: list[list[int]] = [[], [], []]
+    readers = []
+    for index in range(3):
+        track = shared.subscribe()
+        pair = await loopback([track], video_codec=codec)
+        track.bind_sender(pair.senders[0])
+        pairs.append(pair)
+
+        def on_frame(frame: av.VideoFrame, _at: float, sink: list[int] = codes[index]) -> None:
+            code = timecode.read(frame)
+            if code is not None:
+                sink.append(code[0])
+
+        readers.append(TrackReader(pair.remote_tracks[0], [FrameCallback(on_frame)]).start())
+
+    await wait_until(lambda: min(len(c) for c in codes) >= 20, 20)
+
+    # A PLI from one viewer reaches the shared encoder through that sender.
+    keyframes = shared.keyframes_encoded
+    assert await request_keyframe(pairs[1].receivers[0])
+
+    await wait_until(lambda: shared.keyframes_encoded > keyframes, 5)
+
+    for reader in readers:
+        await reader.stop()
+    for pair in pairs:
+        await pair.close()
+    shared.close()
+
+    assert shared.encoder_constructions == 1
+    assert len(sender_encoders) == 3
+    assert all(e.codec is None for e in sender_encoders), "a sender encoded by itself"
+    # Every viewer saw the same frames of one source, in order.
+    for seen in codes:
+        assert seen == sorted(seen)
+    common = set(codes[0]) & set(codes[1]) & set(codes[2])
+    assert len(common) >= 10
