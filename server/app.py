@@ -40,6 +40,8 @@ ROUTE_MODULES: list[str] = [
     "server.registrations",
     "server.conferences.routes",
     "server.broker",
+    "server.snapshots",
+    "server.openapi",
 ]
 """Modules whose `setup(app)` adds routes; append yours (e.g. "server.records.ratings")."""
 

@@ -1,0 +1,221 @@
+"""The OpenAPI 3.1 document at ``/rtc-api/openapi.json``, built from the shared wire models.
+
+Handlers describe themselves with ``@operation(...)`` (body, form, query and response models,
+status); the document walks the application's router, so a route exists in the document if and
+only if it is served, and its schemas are the very models the server validates with and the
+client parses with. Routes without ``@operation`` still appear, with their path and method.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, TypeVar, get_args, get_origin
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from server.auth.middleware import public
+
+_SPEC_ATTR = "__auvious_operation__"
+H = TypeVar("H")
+API_PREFIX = "/rtc-api/"
+_REF_TEMPLATE = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True, slots=True)
+class OperationSpec:
+    summary: str
+    body: type[BaseModel] | None = None
+    form: type[BaseModel] | None = None
+    """Text fields of a multipart body; ``files`` names its file parts."""
+    files: tuple[str, ...] = ()
+    query: type[BaseModel] | None = None
+    response: Any = None
+    """A model, ``list[Model]``, ``str`` (a bare JSON string), ``bytes`` (a download) or None."""
+    status: int = 200
+    headers: tuple[str, ...] = ()
+    """Request headers the operation reads (``Referer``, ``X-Auvious-TransactionId``...)."""
+    errors: tuple[int, ...] = (400, 401, 404)
+    tag: str | None = None
+
+
+def operation(summary: str, **details: Any) -> Callable[[H], H]:
+    """Describe a handler for the OpenAPI document (see :class:`OperationSpec`)."""
+    spec = OperationSpec(summary, **details)
+
+    def mark(handler: H) -> H:
+        setattr(handler, _SPEC_ATTR, spec)
+        return handler
+
+    return mark
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/rtc-api/openapi.json", openapi_json)
+
+
+@public
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(build_document(request.app))
+
+
+def build_document(app: web.Application) -> dict[str, Any]:
+    models: dict[str, type[BaseModel]] = {}
+    paths: dict[str, dict[str, Any]] = {}
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter")
+        if not path or not path.startswith(API_PREFIX) or route.method in ("HEAD", "*"):
+            continue
+        spec: OperationSpec | None = getattr(route.handler, _SPEC_ATTR, None)
+        is_public = getattr(route.handler, "__auvious_public__", False)
+        paths.setdefault(path, {})[route.method.lower()] = _operation(
+            path, route.method, spec, is_public, models
+        )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Auvious RTC API (local platform)",
+            "version": "1.9.18",
+            "description": "The local implementation of the Auvious RTC API served by "
+            "auvious-agent; schemas are the shared wire models.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": _schemas(models),
+            "securitySchemes": {
+                "BearerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "OAuth2ClientCredentials": {
+                    "type": "oauth2",
+                    "flows": {
+                        "clientCredentials": {"tokenUrl": "/security/oauth/token", "scopes": {}}
+                    },
+                },
+            },
+        },
+    }
+
+
+def _operation(
+    path: str,
+    method: str,
+    spec: OperationSpec | None,
+    is_public: bool,
+    models: dict[str, type[BaseModel]],
+) -> dict[str, Any]:
+    segments = [s for s in path.removeprefix(API_PREFIX).split("/") if s]
+    op: dict[str, Any] = {
+        "operationId": _operation_id(method, segments),
+        "tags": [spec.tag if spec and spec.tag else segments[0]],
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", path)
+        ],
+    }
+    if not is_public:
+        op["security"] = [{"BearerToken": []}, {"OAuth2ClientCredentials": []}]
+    if spec is None:
+        op["responses"] = {"default": {"description": "see the Auvious RTC API documents"}}
+        return op
+    op["summary"] = spec.summary
+    if spec.query is not None:
+        op["parameters"] += _query_parameters(spec.query)
+    op["parameters"] += [
+        {"name": h, "in": "header", "required": False, "schema": {"type": "string"}}
+        for h in spec.headers
+    ]
+    if spec.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(spec.body, models)}},
+        }
+    elif spec.form is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": _form_schema(spec, models)}},
+        }
+    responses: dict[str, Any] = {str(spec.status): _response(spec, models)}
+    errors = spec.errors if is_public else (*spec.errors, 401)
+    for status in sorted(set(errors)):
+        responses[str(status)] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    op["responses"] = responses
+    return op
+
+
+def _response(spec: OperationSpec, models: dict[str, type[BaseModel]]) -> dict[str, Any]:
+    described: dict[str, Any] = {"description": HTTPStatus(spec.status).phrase}
+    shape = spec.response
+    if shape is None or spec.status == 204:
+        return described
+    if shape is bytes:
+        schema: dict[str, Any] = {"type": "string", "format": "binary"}
+        described["content"] = {"application/octet-stream": {"schema": schema}}
+        return described
+    if shape is str:
+        schema = {"type": "string"}
+    elif get_origin(shape) is list:
+        (item,) = get_args(shape)
+        schema = {"type": "array", "items": _ref(item, models)}
+    else:
+        schema = _ref(shape, models)
+    described["content"] = {"application/json": {"schema": schema}}
+    return described
+
+
+def _ref(model: type[BaseModel], models: dict[str, type[BaseModel]]) -> dict[str, Any]:
+    models[model.__name__] = model
+    return {"$ref": _REF_TEMPLATE.format(model=model.__name__)}
+
+
+def _form_schema(spec: OperationSpec, models: dict[str, type[BaseModel]]) -> dict[str, Any]:
+    """The form model's text fields plus the file parts, which no wire model describes."""
+    assert spec.form is not None
+    files = {name: {"type": "string", "format": "binary"} for name in spec.files}
+    return {
+        "allOf": [
+            _ref(spec.form, models),
+            {"type": "object", "properties": files, "required": list(spec.files)},
+        ]
+    }
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(by_alias=True, ref_template=_REF_TEMPLATE)
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema.get("properties", {}).items()
+    ]
+
+
+def _schemas(models: dict[str, type[BaseModel]]) -> dict[str, Any]:
+    unique = {m for m in models.values()}
+    _, top = models_json_schema(
+        [(m, "serialization") for m in sorted(unique, key=lambda m: m.__name__)],
+        ref_template=_REF_TEMPLATE,
+        by_alias=True,
+    )
+    schemas: dict[str, Any] = dict(top.get("$defs", {}))
+    schemas["Error"] = {
+        "type": "object",
+        "description": "Every error answer: the HTTP status, its phrase and a message.",
+        "properties": {
+            "status": {"type": "integer"},
+            "error": {"type": "string"},
+            "message": {"type": "string"},
+        },
+    }
+    return dict(sorted(schemas.items()))
+
+
+def _operation_id(method: str, segments: list[str]) -> str:
+    words = [method.lower()] + [s.strip("{}") for s in segments]
+    return words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:] if w)

@@ -1,0 +1,61 @@
+"""Rules every record domain applies the same way: organization walls and retried uploads."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from server.auth.caller import CALLER_KEY
+from server.errors import BadRequest, Conflict, NotFound
+from server.storage import DuplicateRecordError, StoredRecord, epoch_ms, storage_of, utc_now
+
+TRANSACTION_HEADER = "X-Auvious-TransactionId"
+_TRANSACTION_KIND = "transaction"
+
+
+def record_in_org(
+    request: web.Request, kind: str, record_id: str, organization: str, label: str
+) -> StoredRecord:
+    """The record if it belongs to ``organization``; else 404, the same answer as for an id
+    that does not exist, so one organization cannot probe for another's ids."""
+    record = storage_of(request).records.get(kind, record_id)
+    if record is None or record.organization_id != organization:
+        raise NotFound(f"{label} {record_id} not found")
+    return record
+
+
+async def once(
+    request: web.Request, scope: str, work: Callable[[], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """Run ``work`` once per ``X-Auvious-TransactionId``: a retry gets the first result back.
+
+    The id is claimed before the work starts, so a retry racing the original gets 409 instead
+    of doing it twice; if the work fails the claim is released and a retry may try again.
+    Without the header every call is new.
+    """
+    transaction_id = request.headers.get(TRANSACTION_HEADER)
+    if transaction_id is None:
+        return await work()
+    if not transaction_id or len(transaction_id) > 200 or not transaction_id.isprintable():
+        raise BadRequest(f"{TRANSACTION_HEADER} must be 1-200 printable characters")
+    caller = request[CALLER_KEY]
+    key = f"{scope}\n{caller.organization}\n{caller.user_id}\n{transaction_id}"
+    records = storage_of(request).records
+    try:
+        records.insert(_TRANSACTION_KIND, key, caller.organization, epoch_ms(utc_now()), {})
+    except DuplicateRecordError:
+        previous = records.get(_TRANSACTION_KIND, key)
+        if previous is not None and "result" in previous.body:
+            return dict(previous.body["result"])
+        raise Conflict(
+            f"a request with {TRANSACTION_HEADER} {transaction_id} is still being processed"
+        ) from None
+    try:
+        result = await work()
+    except BaseException:
+        records.delete(_TRANSACTION_KIND, key)
+        raise
+    records.update(_TRANSACTION_KIND, key, {"result": result})
+    return result

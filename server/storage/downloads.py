@@ -1,0 +1,82 @@
+"""Signed URLs as HTTP: creating them for a caller, and the token-free download routes.
+
+Snapshots, file transfers and assets share this one piece: each domain says only how to find
+the content of a record id (``Resolver``), and gets the same signature checks, status codes and
+safe response headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from aiohttp import web
+
+from agent.api.models.common import SignedUrl
+from server.auth.middleware import public
+from server.errors import Forbidden, NotFound
+from server.signing import DEFAULT_TTL_SECONDS, SignatureError
+from server.storage import Storage, storage_of
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """Where a record's bytes are and how to present them."""
+
+    path: Path
+    content_type: str
+    filename: str | None = None
+    attachment: bool = True
+    """Download rather than display: anything that is not a checked image is an attachment,
+    so a transferred HTML file can never run as a page of this origin."""
+
+
+Resolver = Callable[[Storage, str], Content | None]
+
+
+def signed_url(
+    request: web.Request, kind: str, record_id: str, ttl_seconds: int = DEFAULT_TTL_SECONDS
+) -> SignedUrl:
+    """An absolute URL on the host the caller reached us by (the Referer is not trusted)."""
+    signed = storage_of(request).signer.sign(kind, record_id, ttl_seconds)
+    return SignedUrl(url=f"{request.url.origin()}{signed.path}", valid_until=signed.valid_until)
+
+
+def download_route(
+    app: web.Application, kind: str, id_param: str, resolve: Resolver
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Add ``GET /rtc-api/{kind}/signed/{id}/{expiration}?signature=`` (no token needed)."""
+
+    @public
+    async def download(request: web.Request) -> web.StreamResponse:
+        record_id = request.match_info[id_param]
+        signature = request.query.get("signature")
+        if not signature:
+            raise Forbidden("query parameter 'signature' is required")
+        storage = storage_of(request)
+        try:
+            storage.signer.verify(kind, record_id, request.match_info["expiration"], signature)
+        except SignatureError as exc:
+            raise Forbidden(str(exc)) from None
+        content = resolve(storage, record_id)
+        if content is None or not content.path.is_file():
+            raise NotFound(f"{kind} {record_id} has no content (deleted or discarded)")
+        return content_response(content)
+
+    app.router.add_get(f"/rtc-api/{kind}/signed/{{{id_param}}}/{{expiration}}", download)
+    return download
+
+
+def content_response(content: Content) -> web.FileResponse:
+    headers = {
+        "Content-Type": content.content_type,
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=60",
+    }
+    disposition = "attachment" if content.attachment else "inline"
+    if content.filename:
+        disposition += f"; filename*=UTF-8''{quote(content.filename, safe='')}"
+    headers["Content-Disposition"] = disposition
+    return web.FileResponse(content.path, headers=headers)
