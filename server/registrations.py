@@ -112,6 +112,14 @@ class Registrations:
     def get(self, endpoint_id: str) -> UserEndpoint | None:
         return self._endpoints.get(endpoint_id)
 
+    def endpoints_of(self, organization: str, user_id: str) -> list[UserEndpoint]:
+        """The live endpoints of one user (a file transfer's event goes to all of them)."""
+        return [
+            e
+            for e in self._endpoints.values()
+            if e.user_id == user_id and e.organization == organization
+        ]
+
     def own(self, caller: Caller, endpoint_id: str) -> UserEndpoint:
         """The caller's registered endpoint; 404 if unknown (or another organization's)."""
         endpoint = self._endpoints.get(endpoint_id)
