@@ -13,6 +13,7 @@ import asyncio
 import time
 
 import pytest
+from aioice.ice import get_host_addresses
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import VideoStreamTrack
 from test_trickle import LIVENESS, RemotePeer, both_connected, ice_connection, wait_until
@@ -55,6 +56,10 @@ def ipv6_only(pc: RTCPeerConnection) -> None:
         transceiver.receiver.transport.transport._connection._use_ipv4 = False
 
 
+@pytest.mark.skipif(
+    not get_host_addresses(use_ipv4=False, use_ipv6=True),
+    reason="the address-family split needs a non-loopback IPv6 address",
+)
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_relayed_candidate_is_trickled_and_carries_the_media(transport: str) -> None:
     turn = await start_turn_server(transport, relay_host="::1")
