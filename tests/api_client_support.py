@@ -6,6 +6,7 @@ from __future__ import annotations
 import fractions
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import av
 import numpy as np
@@ -80,3 +81,21 @@ def jpeg(width: int = 16, height: int = 16, level: int = 128) -> bytes:
     codec.time_base = fractions.Fraction(1, 25)
     packets = [*codec.encode(frame), *codec.encode(None)]
     return b"".join(bytes(p) for p in packets)
+
+
+APPLICATION = "app-1"
+REFERER = "http://127.0.0.1/agent"
+
+
+def signed_parts(url: str) -> tuple[str, int, str]:
+    """``.../signed/{id}/{expiration}?signature=...`` taken apart, for the get_signed calls."""
+    parts = urlsplit(url)
+    *_, record_id, expiration = parts.path.split("/")
+    return record_id, int(expiration), parse_qs(parts.query)["signature"][0]
+
+
+async def two_members(connect: ClientFactory) -> tuple[AuviousClient, str, AuviousClient, str]:
+    """Two registered agents of org1 (e.g. a requester and a target)."""
+    first = await connect()
+    second = await connect()
+    return first, await register(first), second, await register(second)
