@@ -82,25 +82,27 @@ class MovingVideo(VideoStreamTrack):
 class UndecodableVp8(MediaStreamTrack):
     """Sends random bytes as VP8 frames: aiortc only packetizes `av.Packet`s, no codec runs.
 
-    Bit 0 of a VP8 frame's first byte is 0 on keyframes; the track sets it so, on its first frame
-    and whenever `request_keyframe()` was called (the test wires that to the publisher's PLIs),
-    like a real encoder. Every other frame is marked as a delta frame.
+    Bit 0 of a VP8 frame's first byte is 0 on keyframes; the track sets it so on its first frame
+    and `keyframe_delay` frames after `request_keyframe()` was called (the test wires that to the
+    publisher's PLIs), like a real encoder. Every other frame is marked as a delta frame.
     """
 
     kind = "video"
 
-    def __init__(self, frame_size: int = 3000) -> None:
+    def __init__(self, frame_size: int = 3000, keyframe_delay: int = 0) -> None:
         super().__init__()
         self.frame_size = frame_size
+        self.keyframe_delay = keyframe_delay
         self.sent: dict[bytes, int] = {}
         self.keyframes: list[int] = []
-        self._keyframe_wanted = True
+        self._keyframe_at: int | None = 0
         self._index = 0
         self._start: float | None = None
         self._rng = random.Random(7)
 
     def request_keyframe(self) -> None:
-        self._keyframe_wanted = True
+        if self._keyframe_at is None:
+            self._keyframe_at = self._index + self.keyframe_delay
 
     async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
@@ -111,9 +113,9 @@ class UndecodableVp8(MediaStreamTrack):
             await asyncio.sleep(max(0.0, self._start + self._index / 30 - time.time()))
         size = self._rng.randint(self.frame_size // 2, self.frame_size)
         data = bytearray(self._rng.randbytes(size))
-        if self._keyframe_wanted:
+        if self._keyframe_at is not None and self._index >= self._keyframe_at:
             data[0] &= 0xFE
-            self._keyframe_wanted = False
+            self._keyframe_at = None
             self.keyframes.append(self._index)
         else:
             data[0] |= 0x01
@@ -361,8 +363,9 @@ async def test_forwards_payload_byte_identical_without_decoding(
 async def test_late_viewer_gets_keyframe_through_pli(
     router: Router, recording_decoders: RecordingDecoders
 ) -> None:
-    # This publisher only ever makes a keyframe when asked by PLI (after its first frame).
-    track = UndecodableVp8(frame_size=1500)
+    # This publisher only ever makes a keyframe when asked by PLI (after its first frame), and
+    # then only 5 frames later: the router must hold the late viewer back until it comes.
+    track = UndecodableVp8(frame_size=1500, keyframe_delay=5)
     publisher = await start_publisher(router, "s1", [track])
     early = await start_viewer(router, "s1", "early", consume=False)
     late: Viewer | None = None
