@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from agent.api.endpoints import snapshots as snapshot_calls
 from agent.api.errors import ApiError
 from agent.api.models.common import SessionType
 from agent.api.models.snapshots import (
@@ -189,3 +190,34 @@ async def test_camera_request_and_response(connect: ClientFactory) -> None:
             )
         )
     assert unknown.value.status == 404
+
+
+async def test_acquire_without_image_is_refused_naming_it(connect: ClientFactory) -> None:
+    requester, requester_endpoint, target, target_endpoint = await two_members(connect)
+    await joined_conference((requester, requester_endpoint), (target, target_endpoint))
+    target_user = (await target.claims()).sub
+    assert target_user
+    requested = await requester.snapshots.request(
+        SnapshotRequestWebCommand(
+            application_id=APPLICATION,
+            user_endpoint_id=requester_endpoint,
+            target_user_id=target_user,
+            target_user_endpoint_id=target_endpoint,
+        )
+    )
+    assert requested.snapshot_id
+    # Straight through the transport: the client's own acquire() always sends the image.
+    with pytest.raises(ApiError) as caught:
+        await target.http.request(
+            snapshot_calls.ACQUIRE,
+            form={
+                "snapshotId": requested.snapshot_id,
+                "userEndpointId": target_endpoint,
+                "snapshotType": "face",
+                "snapshotSuffix": "jpg",
+                "snapshotMimeType": "image/jpeg",
+            },
+        )
+    assert caught.value.status == 400
+    assert "image" in caught.value.message
+    assert caught.value.operation == "acquireSnapshot"
