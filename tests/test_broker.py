@@ -1,4 +1,4 @@
-"""The embedded MQTT broker at `/ws`: authentication, topic ACL, server publishing, gate,
+"""The embedded MQTT broker at `/ws`: authentication, topic ACL, mqtt_server publishing, gate,
 keep-alive and shutdown. Real aiomqtt clients over real WebSockets on loopback."""
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ OTHER_SECRET = "another-secret-0123456789abcdefgh"
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[RunningBroker]:
+async def mqtt_server() -> AsyncIterator[RunningBroker]:
     async with running_broker() as running:
         yield running
 
 
-def client(server: RunningBroker, user: str, token: str, **options: Any) -> aiomqtt.Client:
+def client(mqtt_server: RunningBroker, user: str, token: str, **options: Any) -> aiomqtt.Client:
     return aiomqtt.Client(
         "127.0.0.1",
-        server.port,
+        mqtt_server.port,
         username=user,
         password=token,
         transport="websockets",
@@ -53,24 +53,24 @@ async def no_message(mqtt: aiomqtt.Client, within: float = 0.5) -> None:
 
 
 async def test_valid_token_connects_subscribes_and_receives_server_events(
-    server: RunningBroker,
+    mqtt_server: RunningBroker,
 ) -> None:
-    async with client(server, "alice", make_token("alice")) as alice:
+    async with client(mqtt_server, "alice", make_token("alice")) as alice:
         granted = await alice.subscribe("user/alice/ep1", qos=1)
         assert [code.value for code in granted] == [1]
-        await server.broker.publish("user/alice/ep1", b'{"type":"Ping"}')
+        await mqtt_server.broker.publish("user/alice/ep1", b'{"type":"Ping"}')
         message = await next_message(alice)
         assert str(message.topic) == "user/alice/ep1"
         assert message.payload == b'{"type":"Ping"}'
         assert message.qos == 1
-        assert server.broker.connected_users() == ["alice"]
+        assert mqtt_server.broker.connected_users() == ["alice"]
 
 
-async def test_events_arrive_in_publish_order(server: RunningBroker) -> None:
-    async with client(server, "alice", make_token("alice")) as alice:
+async def test_events_arrive_in_publish_order(mqtt_server: RunningBroker) -> None:
+    async with client(mqtt_server, "alice", make_token("alice")) as alice:
         await alice.subscribe("user/alice/ep1", qos=1)
         for n in range(50):
-            await server.broker.publish("user/alice/ep1", str(n).encode())
+            await mqtt_server.broker.publish("user/alice/ep1", str(n).encode())
         received = [int((await next_message(alice)).payload) for _ in range(50)]  # type: ignore[arg-type]
         assert received == list(range(50))
 
@@ -86,42 +86,42 @@ async def test_events_arrive_in_publish_order(server: RunningBroker) -> None:
     ],
 )
 async def test_bad_credentials_are_refused(
-    server: RunningBroker, username: str, token: str
+    mqtt_server: RunningBroker, username: str, token: str
 ) -> None:
     with pytest.raises(aiomqtt.MqttCodeError) as refused:
-        async with client(server, username, token):
+        async with client(mqtt_server, username, token):
             pass
     assert getattr(refused.value.rc, "value", refused.value.rc) == BAD_USERNAME_OR_PASSWORD
-    assert server.broker.connected_users() == []
+    assert mqtt_server.broker.connected_users() == []
 
 
-async def test_no_credentials_are_refused(server: RunningBroker) -> None:
+async def test_no_credentials_are_refused(mqtt_server: RunningBroker) -> None:
     anonymous = aiomqtt.Client(
-        "127.0.0.1", server.port, transport="websockets", websocket_path="/ws", timeout=5
+        "127.0.0.1", mqtt_server.port, transport="websockets", websocket_path="/ws", timeout=5
     )
     with pytest.raises(aiomqtt.MqttCodeError):
         async with anonymous:
             pass
 
 
-async def test_a_user_cannot_subscribe_to_another_users_topics(server: RunningBroker) -> None:
-    async with client(server, "alice", make_token("alice")) as alice:
+async def test_a_user_cannot_subscribe_to_another_users_topics(mqtt_server: RunningBroker) -> None:
+    async with client(mqtt_server, "alice", make_token("alice")) as alice:
         for topic in ("user/bob/ep1", "user/+/ep1", "user/#", "#", "users/endpoints/ep1"):
             granted = await alice.subscribe(topic, qos=1)
             assert [code.value for code in granted] == [0x80], topic
-        await server.broker.publish("user/bob/ep1", b"for bob")
+        await mqtt_server.broker.publish("user/bob/ep1", b"for bob")
         await no_message(alice)
         # Wildcards below her own user level are hers.
         granted = await alice.subscribe("user/alice/#", qos=1)
         assert [code.value for code in granted] == [1]
-        await server.broker.publish("user/alice/ep7", b"for alice")
+        await mqtt_server.broker.publish("user/alice/ep7", b"for alice")
         assert (await next_message(alice)).payload == b"for alice"
 
 
-async def test_clients_cannot_publish(server: RunningBroker) -> None:
+async def test_clients_cannot_publish(mqtt_server: RunningBroker) -> None:
     async with (
-        client(server, "alice", make_token("alice")) as alice,
-        client(server, "bob", make_token("bob")) as bob,
+        client(mqtt_server, "alice", make_token("alice")) as alice,
+        client(mqtt_server, "bob", make_token("bob")) as bob,
     ):
         await alice.subscribe("user/alice/ep1", qos=1)
         await bob.subscribe("user/bob/ep1", qos=1)
@@ -131,34 +131,34 @@ async def test_clients_cannot_publish(server: RunningBroker) -> None:
         await no_message(bob)
 
 
-async def test_a_client_id_in_use_by_another_user_is_refused(server: RunningBroker) -> None:
-    async with client(server, "alice", make_token("alice"), identifier="shared-id") as alice:
+async def test_a_client_id_in_use_by_another_user_is_refused(mqtt_server: RunningBroker) -> None:
+    async with client(mqtt_server, "alice", make_token("alice"), identifier="shared-id") as alice:
         await alice.subscribe("user/alice/ep1", qos=1)
         with pytest.raises(aiomqtt.MqttCodeError) as refused:
-            async with client(server, "bob", make_token("bob"), identifier="shared-id"):
+            async with client(mqtt_server, "bob", make_token("bob"), identifier="shared-id"):
                 pass
         assert getattr(refused.value.rc, "value", None) == CLIENT_ID_NOT_VALID
         # Alice's session was not taken over: she still gets her events.
-        await server.broker.publish("user/alice/ep1", b"still here")
+        await mqtt_server.broker.publish("user/alice/ep1", b"still here")
         assert (await next_message(alice)).payload == b"still here"
 
 
-async def test_disconnect_drops_the_users_connections(server: RunningBroker) -> None:
-    async with client(server, "alice", make_token("alice")) as alice:
+async def test_disconnect_drops_the_users_connections(mqtt_server: RunningBroker) -> None:
+    async with client(mqtt_server, "alice", make_token("alice")) as alice:
         await alice.subscribe("user/alice/ep1", qos=1)
-        assert await server.broker.disconnect("alice") == 1
+        assert await mqtt_server.broker.disconnect("alice") == 1
         with pytest.raises(aiomqtt.MqttError):
             await next_message(alice)
-    await eventually(lambda: server.broker.connected_users() == [])
+    await eventually(lambda: mqtt_server.broker.connected_users() == [])
 
 
-async def test_plain_http_and_wrong_subprotocol_get_a_clear_400(server: RunningBroker) -> None:
+async def test_plain_http_and_wrong_subprotocol_get_a_clear_400(mqtt_server: RunningBroker) -> None:
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{server.port}/ws") as response:
+        async with http.get(f"http://127.0.0.1:{mqtt_server.port}/ws") as response:
             assert response.status == 400
             assert "WebSocket" in await response.text()
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await http.ws_connect(server.url, protocols=("chat",))
+            await http.ws_connect(mqtt_server.url, protocols=("chat",))
         assert refused.value.status == 400
 
 
@@ -178,32 +178,32 @@ def connect_packet(client_id: str, username: str, password: str, keepalive: int)
 
 
 async def test_garbage_instead_of_connect_is_closed_and_the_broker_carries_on(
-    server: RunningBroker,
+    mqtt_server: RunningBroker,
 ) -> None:
     async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(server.url, protocols=("mqtt",))
+        ws = await http.ws_connect(mqtt_server.url, protocols=("mqtt",))
         await ws.send_bytes(b"\x30\x05hello")  # a PUBLISH before CONNECT
         message = await ws.receive(timeout=5)
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
         await ws.close()
-    async with client(server, "alice", make_token("alice")) as alice:
+    async with client(mqtt_server, "alice", make_token("alice")) as alice:
         assert [c.value for c in await alice.subscribe("user/alice/ep1", qos=1)] == [1]
 
 
 async def test_a_silent_client_is_dropped_after_one_and_a_half_keepalives(
-    server: RunningBroker,
+    mqtt_server: RunningBroker,
 ) -> None:
     async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(server.url, protocols=("mqtt",))
+        ws = await http.ws_connect(mqtt_server.url, protocols=("mqtt",))
         await ws.send_bytes(connect_packet("quiet", "alice", make_token("alice"), keepalive=1))
         connack = await ws.receive(timeout=5)
         assert connack.type is aiohttp.WSMsgType.BINARY
         assert connack.data == b"\x20\x02\x00\x00"  # CONNACK, accepted
-        # No PINGREQ from us: the server must give up on us (1.5 s; generous bound).
+        # No PINGREQ from us: the mqtt_server must give up on us (1.5 s; generous bound).
         message = await ws.receive(timeout=10)
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
         await ws.close()
-    await eventually(lambda: server.broker.connected_users() == [])
+    await eventually(lambda: mqtt_server.broker.connected_users() == [])
 
 
 async def test_shutdown_closes_connections_and_leaves_no_tasks() -> None:
