@@ -4,6 +4,7 @@ keep-alive and shutdown. Real aiomqtt clients over real WebSockets on loopback."
 from __future__ import annotations
 
 import asyncio
+import json
 import struct
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,7 +13,9 @@ import aiohttp
 import aiomqtt
 import pytest
 
+from server.embedded import EmbeddedServer
 from tests.mqtt_support import RunningBroker, eventually, make_token, running_broker
+from tests.platform_support import PlatformUser
 
 # paho maps MQTT 3.1.1 CONNACK codes to MQTT 5 reason codes.
 BAD_USERNAME_OR_PASSWORD = 134
@@ -26,10 +29,10 @@ async def mqtt_server() -> AsyncIterator[RunningBroker]:
         yield running
 
 
-def client(mqtt_server: RunningBroker, user: str, token: str, **options: Any) -> aiomqtt.Client:
+def client(port: int, user: str, token: str, **options: Any) -> aiomqtt.Client:
     return aiomqtt.Client(
         "127.0.0.1",
-        mqtt_server.port,
+        port,
         username=user,
         password=token,
         transport="websockets",
@@ -55,7 +58,7 @@ async def no_message(mqtt: aiomqtt.Client, within: float = 0.5) -> None:
 async def test_valid_token_connects_subscribes_and_receives_server_events(
     mqtt_server: RunningBroker,
 ) -> None:
-    async with client(mqtt_server, "alice", make_token("alice")) as alice:
+    async with client(mqtt_server.port, "alice", make_token("alice")) as alice:
         granted = await alice.subscribe("user/alice/ep1", qos=1)
         assert [code.value for code in granted] == [1]
         await mqtt_server.broker.publish("user/alice/ep1", b'{"type":"Ping"}')
@@ -67,7 +70,7 @@ async def test_valid_token_connects_subscribes_and_receives_server_events(
 
 
 async def test_events_arrive_in_publish_order(mqtt_server: RunningBroker) -> None:
-    async with client(mqtt_server, "alice", make_token("alice")) as alice:
+    async with client(mqtt_server.port, "alice", make_token("alice")) as alice:
         await alice.subscribe("user/alice/ep1", qos=1)
         for n in range(50):
             await mqtt_server.broker.publish("user/alice/ep1", str(n).encode())
@@ -89,7 +92,7 @@ async def test_bad_credentials_are_refused(
     mqtt_server: RunningBroker, username: str, token: str
 ) -> None:
     with pytest.raises(aiomqtt.MqttCodeError) as refused:
-        async with client(mqtt_server, username, token):
+        async with client(mqtt_server.port, username, token):
             pass
     assert getattr(refused.value.rc, "value", refused.value.rc) == BAD_USERNAME_OR_PASSWORD
     assert mqtt_server.broker.connected_users() == []
@@ -105,7 +108,7 @@ async def test_no_credentials_are_refused(mqtt_server: RunningBroker) -> None:
 
 
 async def test_a_user_cannot_subscribe_to_another_users_topics(mqtt_server: RunningBroker) -> None:
-    async with client(mqtt_server, "alice", make_token("alice")) as alice:
+    async with client(mqtt_server.port, "alice", make_token("alice")) as alice:
         for topic in ("user/bob/ep1", "user/+/ep1", "user/#", "#", "users/endpoints/ep1"):
             granted = await alice.subscribe(topic, qos=1)
             assert [code.value for code in granted] == [0x80], topic
@@ -120,8 +123,8 @@ async def test_a_user_cannot_subscribe_to_another_users_topics(mqtt_server: Runn
 
 async def test_clients_cannot_publish(mqtt_server: RunningBroker) -> None:
     async with (
-        client(mqtt_server, "alice", make_token("alice")) as alice,
-        client(mqtt_server, "bob", make_token("bob")) as bob,
+        client(mqtt_server.port, "alice", make_token("alice")) as alice,
+        client(mqtt_server.port, "bob", make_token("bob")) as bob,
     ):
         await alice.subscribe("user/alice/ep1", qos=1)
         await bob.subscribe("user/bob/ep1", qos=1)
@@ -132,10 +135,12 @@ async def test_clients_cannot_publish(mqtt_server: RunningBroker) -> None:
 
 
 async def test_a_client_id_in_use_by_another_user_is_refused(mqtt_server: RunningBroker) -> None:
-    async with client(mqtt_server, "alice", make_token("alice"), identifier="shared-id") as alice:
+    async with client(
+        mqtt_server.port, "alice", make_token("alice"), identifier="shared-id"
+    ) as alice:
         await alice.subscribe("user/alice/ep1", qos=1)
         with pytest.raises(aiomqtt.MqttCodeError) as refused:
-            async with client(mqtt_server, "bob", make_token("bob"), identifier="shared-id"):
+            async with client(mqtt_server.port, "bob", make_token("bob"), identifier="shared-id"):
                 pass
         assert getattr(refused.value.rc, "value", None) == CLIENT_ID_NOT_VALID
         # Alice's session was not taken over: she still gets her events.
@@ -144,7 +149,7 @@ async def test_a_client_id_in_use_by_another_user_is_refused(mqtt_server: Runnin
 
 
 async def test_disconnect_drops_the_users_connections(mqtt_server: RunningBroker) -> None:
-    async with client(mqtt_server, "alice", make_token("alice")) as alice:
+    async with client(mqtt_server.port, "alice", make_token("alice")) as alice:
         await alice.subscribe("user/alice/ep1", qos=1)
         assert await mqtt_server.broker.disconnect("alice") == 1
         with pytest.raises(aiomqtt.MqttError):
@@ -186,7 +191,7 @@ async def test_garbage_instead_of_connect_is_closed_and_the_broker_carries_on(
         message = await ws.receive(timeout=5)
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
         await ws.close()
-    async with client(mqtt_server, "alice", make_token("alice")) as alice:
+    async with client(mqtt_server.port, "alice", make_token("alice")) as alice:
         assert [c.value for c in await alice.subscribe("user/alice/ep1", qos=1)] == [1]
 
 
@@ -208,7 +213,7 @@ async def test_a_silent_client_is_dropped_after_one_and_a_half_keepalives(
 
 async def test_shutdown_closes_connections_and_leaves_no_tasks() -> None:
     async with running_broker() as running:
-        mqtt = client(running, "alice", make_token("alice"))
+        mqtt = client(running.port, "alice", make_token("alice"))
         await mqtt.__aenter__()
         await mqtt.subscribe("user/alice/ep1", qos=1)
     # The broker is gone: the client sees its connection end.
@@ -226,3 +231,39 @@ async def test_publish_before_start_is_an_error() -> None:
     broker = EventBroker(lambda token: token)
     with pytest.raises(RuntimeError, match="not running"):
         await broker.publish("user/a/b", b"{}")
+
+
+async def test_the_platform_mounts_the_broker_on_its_own_port(
+    server: EmbeddedServer, agent: PlatformUser, agent2: PlatformUser
+) -> None:
+    """Over the embedded platform: its access tokens open the channel, its refresh tokens do
+    not, one user cannot subscribe to another's topics, and its events reach the topic."""
+    endpoint = await agent.register()
+    other_endpoint = await agent2.register()
+    assert server.ws_url == f"ws://127.0.0.1:{server.port}/ws"
+    with pytest.raises(aiomqtt.MqttCodeError):
+        async with client(server.port, agent.user_id, agent.token["refresh_token"]):
+            pass
+    async with client(server.port, agent.user_id, agent.access_token) as mqtt:
+        granted = await mqtt.subscribe(agent.topic(endpoint), qos=1)
+        assert [code.value for code in granted] == [1]
+        refused = await mqtt.subscribe(agent2.topic(other_endpoint), qos=1)
+        assert [code.value for code in refused] == [0x80]
+        sent = await agent2.call(
+            "POST",
+            "/rtc-api/users/endpoints/sendEvent",
+            json={
+                "userId": agent.user_id,
+                "organizationId": "org1",
+                "event": {
+                    "type": "HelloEvent",
+                    "timestamp": "2024-05-01T10:00:00.000Z",
+                    "text": "hi",
+                },
+                "qos": 1,
+            },
+        )
+        assert sent == 1
+        message = await next_message(mqtt)
+        assert str(message.topic) == agent.topic(endpoint)
+        assert json.loads(message.payload)["text"] == "hi"  # type: ignore[arg-type]
