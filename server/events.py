@@ -13,7 +13,6 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -38,12 +37,6 @@ class Recipient:
 def endpoint_topic(user_id: str, user_endpoint_id: str) -> str:
     """The topic a user endpoint subscribes to (PROTOCOL.md: `user/{userId}/{userEndpointId}`)."""
     return f"user/{user_id}/{user_endpoint_id}"
-
-
-def event_timestamp(when: datetime | None = None) -> str:
-    """`yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`, the platform's event time format."""
-    when = when or datetime.now(UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 class EventDelivery:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
+from agent.api.models.base import WireModel
 from server.errors import BadRequest
 
 M = TypeVar("M", bound=BaseModel)
@@ -35,16 +36,17 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     return model.model_validate(data)
 
 
-def wire(value: BaseModel | list[BaseModel]) -> Any:
-    """The JSON-ready wire form: camelCase, unset optional fields left out."""
+def wire(value: Any) -> Any:
+    """The JSON-ready form of a wire model (or a list of them); other values as they are."""
     if isinstance(value, list):
         return [wire(v) for v in value]
-    return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(value, WireModel):
+        return value.to_wire()
+    return value
 
 
-def json_response(value: BaseModel | list[BaseModel] | Any, status: int = 200) -> web.Response:
-    body = wire(value) if isinstance(value, BaseModel | list) else value
-    return web.json_response(body, status=status)
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.json_response(wire(value), status=status)
 
 
 def no_content() -> web.Response:

@@ -12,9 +12,12 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
+from agent.api.models.events import UserEndpointKeepAliveReminderEvent
 from agent.api.models.registrations import (
     KeepUserEndpointAliveWebCommand,
     RegisterResult,
@@ -24,13 +27,12 @@ from agent.api.models.registrations import (
 )
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import Conflict, Forbidden, NotFound
-from server.events import EventDelivery, Recipient, event_timestamp
+from server.events import EventDelivery, Recipient
 from server.http import json_response, no_content, parse_body
 from server.platform import platform_of
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE_REMINDER_EVENT = "UserEndpointKeepAliveReminderEvent"
 EXPIRED_REASON = "expired"
 UNREGISTERED_REASON = "unregistered"
 
@@ -156,15 +158,14 @@ class Registrations:
             lead = endpoint.keep_alive_seconds * self._reminder_lead
             endpoint.reminder_at = now + endpoint.keep_alive_seconds - lead
 
-    def _reminder(self, endpoint: UserEndpoint) -> dict[str, object]:
-        return {
-            "id": str(uuid.uuid4()),
-            "type": KEEPALIVE_REMINDER_EVENT,
-            "timestamp": event_timestamp(),
-            "userId": endpoint.user_id,
-            "userEndpointId": endpoint.id,
-            "keepAliveSeconds": endpoint.keep_alive_seconds,
-        }
+    def _reminder(self, endpoint: UserEndpoint) -> dict[str, Any]:
+        return UserEndpointKeepAliveReminderEvent(
+            id=str(uuid.uuid4()),
+            timestamp=datetime.now(UTC),
+            user_id=endpoint.user_id,
+            user_endpoint_id=endpoint.id,
+            keep_alive_seconds=endpoint.keep_alive_seconds,
+        ).to_wire()
 
     async def _remove(self, endpoint: UserEndpoint, reason: str) -> None:
         if self._endpoints.get(endpoint.id) is not endpoint:

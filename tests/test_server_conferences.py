@@ -64,7 +64,9 @@ async def test_create_answers_a_router_summary_and_checks_its_input(agent: Platf
     assert summary == {"id": "c-1", "version": 0, "mode": "ROUTER"}
     body = await agent.call("POST", f"{CONF}/create", json={"conferenceId": "c-1"}, expect=409)
     assert "c-1" in body["message"]
-    body = await agent.call("POST", f"{CONF}/create", json={"mode": "P2P"}, expect=400)
+    p2p = await agent.call("POST", f"{CONF}/create", json={"mode": "P2P"})
+    assert p2p["mode"] == "ROUTER", "only ROUTER is supported: other modes run as ROUTER"
+    body = await agent.call("POST", f"{CONF}/create", json={"mode": "MESH"}, expect=400)
     assert "mode" in body["message"]
     body = await agent.call("POST", f"{CONF}/create", json={"metadata": {"k": 1}}, expect=400)
     assert "metadata.k" in body["message"]

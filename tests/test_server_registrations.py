@@ -8,9 +8,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from agent.api.models.events import UserEndpointKeepAliveReminderEvent
 from server.embedded import EmbeddedServer
 from server.events import RecordingPublisher
-from server.registrations import KEEPALIVE_REMINDER_EVENT
 from tests.platform_support import PlatformUser
 
 ENDPOINTS = "/rtc-api/users/endpoints"
@@ -172,7 +172,7 @@ async def test_keepalive_reminder_reaches_the_endpoint_before_expiry(
     endpoint = await agent.register(keep_alive_seconds=2, serverKeepAliveReminderOn=True)
     quiet = await agent.register(keep_alive_seconds=2)
     reminder = await recorder.wait_for(
-        lambda topic, e: e["type"] == KEEPALIVE_REMINDER_EVENT, within=5.0
+        lambda topic, e: e["type"] == UserEndpointKeepAliveReminderEvent().type, within=5.0
     )
     assert reminder["userEndpointId"] == endpoint
     assert recorder.events_for(agent.topic(endpoint)) == [reminder]

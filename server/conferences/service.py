@@ -33,6 +33,17 @@ from agent.api.models.conferences import (
     SendEventToConferenceWebCommand,
     UpdateConferenceMetadataWebCommand,
 )
+from agent.api.models.events import (
+    ConferenceEndedEvent,
+    ConferenceEvent,
+    ConferenceJoinedEvent,
+    ConferenceLeftEvent,
+    ConferenceMetadataUpdatedEvent,
+    ConferenceParticipantMetadataUpdatedEvent,
+    ConferenceStreamMetadataUpdatedEvent,
+    ConferenceStreamPublishedEvent,
+    ConferenceStreamUnpublishedEvent,
+)
 from server.auth.caller import Caller
 from server.conferences.state import (
     ConferenceState,
@@ -42,20 +53,11 @@ from server.conferences.state import (
     Viewer,
 )
 from server.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
-from server.events import EventDelivery, Recipient, event_timestamp
+from server.events import EventDelivery, Recipient
 from server.media.contract import Candidate, MediaRouter, MediaRouterError
 from server.registrations import Registrations, UserEndpoint
 
 log = logging.getLogger(__name__)
-
-JOINED = "ConferenceJoinedEvent"
-LEFT = "ConferenceLeftEvent"
-ENDED = "ConferenceEndedEvent"
-STREAM_PUBLISHED = "ConferenceStreamPublishedEvent"
-STREAM_UNPUBLISHED = "ConferenceStreamUnpublishedEvent"
-METADATA_UPDATED = "ConferenceMetadataUpdatedEvent"
-STREAM_METADATA_UPDATED = "ConferenceStreamMetadataUpdatedEvent"
-PARTICIPANT_METADATA_UPDATED = "ConferenceParticipantMetadataUpdatedEvent"
 
 EXPIRED_REASON = "expired"
 Cleanup = Callable[[], Awaitable[None]]
@@ -146,9 +148,9 @@ class Conferences:
     def create(self, caller: Caller, command: CreateConferenceWebCommand) -> ConferenceState:
         if caller.is_customer:
             raise Forbidden("customers cannot create conferences")
-        mode = command.mode or ConferenceMode.ROUTER
-        if mode is not ConferenceMode.ROUTER:
-            raise BadRequest(f"mode: only ROUTER is supported, got {mode.value}")
+        # "Currently only ROUTER is supported" (seed 002): a requested P2P conference runs as
+        # ROUTER, and the summary says so, rather than failing clients written from the seed.
+        mode = ConferenceMode.ROUTER
         conference_id = command.conference_id or str(uuid.uuid4())
         if conference_id in self._conferences:
             raise Conflict(f"conference {conference_id} already exists")
@@ -181,7 +183,7 @@ class Conferences:
         participant = Participant(endpoint.id, endpoint.user_id, dict(command.metadata or {}))
         conference.participants[endpoint.id] = participant
         conference.empty_since = None
-        self._emit(conference, JOINED, participant)
+        self._emit(conference, ConferenceJoinedEvent, participant)
         return conference
 
     async def leave(
@@ -255,7 +257,11 @@ class Conferences:
         )
         participant.streams[stream_id] = stream
         self._emit(
-            conference, STREAM_PUBLISHED, participant, streamId=stream_id, streamType=stream.type
+            conference,
+            ConferenceStreamPublishedEvent,
+            participant,
+            stream_id=stream_id,
+            stream_type=stream.type,
         )
         return stream_id, answer
 
@@ -382,7 +388,7 @@ class Conferences:
         value = command.value if command.operation is MetadataOperation.SET else None
         self._emit(
             conference,
-            METADATA_UPDATED,
+            ConferenceMetadataUpdatedEvent,
             participant,
             key=command.key,
             operation=command.operation.value,
@@ -402,10 +408,10 @@ class Conferences:
         stream.metadata = dict(new_metadata or {})
         self._emit(
             conference,
-            STREAM_METADATA_UPDATED,
+            ConferenceStreamMetadataUpdatedEvent,
             participant,
-            streamId=stream.id,
-            newMetadata=stream.metadata,
+            stream_id=stream.id,
+            new_metadata=stream.metadata,
         )
 
     def update_participant_metadata(
@@ -414,7 +420,10 @@ class Conferences:
         conference, participant = self._joined(caller, conference_id, endpoint_id)
         participant.metadata = dict(new_metadata)
         self._emit(
-            conference, PARTICIPANT_METADATA_UPDATED, participant, newMetadata=participant.metadata
+            conference,
+            ConferenceParticipantMetadataUpdatedEvent,
+            participant,
+            new_metadata=participant.metadata,
         )
 
     def send_event(self, caller: Caller, command: SendEventToConferenceWebCommand) -> int:
@@ -481,25 +490,25 @@ class Conferences:
     def _emit(
         self,
         conference: ConferenceState,
-        event_type: str,
+        event_type: type[ConferenceEvent],
         cause: Participant | tuple[str, str],
         extra_recipients: Iterable[Recipient] = (),
         **fields: Any,
     ) -> dict[str, Any]:
+        """Record one change: the event takes the current version, the conference the next."""
         user_id, endpoint_id = (
             (cause.user_id, cause.endpoint_id) if isinstance(cause, Participant) else cause
         )
-        event: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "type": event_type,
-            "timestamp": event_timestamp(),
-            "conferenceId": conference.id,
-            "organizationId": conference.organization_id,
-            "conferenceVersion": conference.version,
-            "userId": user_id,
-            "userEndpointId": endpoint_id,
+        event = event_type(
+            id=str(uuid.uuid4()),
+            timestamp=datetime.now(UTC),
+            conference_id=conference.id,
+            organization_id=conference.organization_id,
+            conference_version=conference.version,
+            user_id=user_id,
+            user_endpoint_id=endpoint_id,
             **{k: v for k, v in fields.items() if v is not None},
-        }
+        ).to_wire()
         conference.version += 1
         conference.record(event)
         recipients = conference.recipients()
@@ -529,7 +538,11 @@ class Conferences:
             self._viewer_ids.discard(viewer.id)
         stream.viewers.clear()
         self._emit(
-            conference, STREAM_UNPUBLISHED, participant, streamId=stream.id, streamType=stream.type
+            conference,
+            ConferenceStreamUnpublishedEvent,
+            participant,
+            stream_id=stream.id,
+            stream_type=stream.type,
         )
         # The router closes the stream's viewers together with the publisher.
         return [partial(self._router.unpublish, stream.id)] if self._router is not None else []
@@ -543,7 +556,9 @@ class Conferences:
         for viewer in list(participant.viewing.values()):
             cleanups += self._drop_viewer(conference, viewer)
         del conference.participants[participant.endpoint_id]
-        self._emit(conference, LEFT, participant, [participant.recipient], reason=reason)
+        self._emit(
+            conference, ConferenceLeftEvent, participant, [participant.recipient], reason=reason
+        )
         if not conference.participants:
             conference.empty_since = self._clock()
         return cleanups
@@ -564,7 +579,9 @@ class Conferences:
                 self._viewer_ids.discard(viewer.id)
                 if router is not None:
                     cleanups.append(partial(router.stop_view, viewer.id))
-        self._emit(conference, ENDED, (user_id, endpoint_id), reason=reason or "ended")
+        self._emit(
+            conference, ConferenceEndedEvent, (user_id, endpoint_id), reason=reason or "ended"
+        )
         conference.participants.clear()
         conference.ended_at = self._clock()
         return cleanups
