@@ -37,6 +37,9 @@ from server.events import EventPublisher, FanoutPublisher
 from server.platform import PLATFORM_KEY
 
 log = logging.getLogger(__name__)
+# amqtt's session state machine logs every transition of every client at INFO.
+if logging.getLogger("transitions").level == logging.NOTSET:
+    logging.getLogger("transitions").setLevel(logging.WARNING)
 
 WS_PATH = "/ws"
 SUBPROTOCOL = "mqtt"
