@@ -1,0 +1,160 @@
+"""`auvious-agent serve` as a separate process, driven with calls copied from the seed documents.
+
+The request bodies below are the seed's own examples (placeholders such as "string" included),
+sent with plain aiohttp: what a client written from the documents alone would send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+STARTED = re.compile(r"Auvious platform at (http://\S+)")
+DEV_CLIENT = re.compile(r"development client: id=(\S+) secret=(\S+) ")
+
+
+@asynccontextmanager
+async def serve(*args: str) -> AsyncIterator[tuple[str, list[str]]]:
+    """Run `serve` on an ephemeral port; yields its base URL and the stdout lines so far."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agent.cli",
+        "serve",
+        "--port",
+        "0",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(30):
+            while not (match := STARTED.search(" ".join(lines))):
+                line = await process.stdout.readline()
+                assert line, f"serve exited early: {lines}"
+                lines.append(line.decode().rstrip())
+        # The lines printed right after the address (data dir, clients).
+        for _ in range(2):
+            async with asyncio.timeout(5):
+                lines.append((await process.stdout.readline()).decode().rstrip())
+        yield match.group(1), lines
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            async with asyncio.timeout(15):
+                await process.wait()
+    assert process.returncode == 0
+
+
+async def call(
+    http: aiohttp.ClientSession, method: str, path: str, token: str, body: Any = None
+) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    async with http.request(method, path, json=body, headers=headers) as response:
+        text = await response.text()
+        return response.status, (await response.json() if text else None)
+
+
+async def test_seed_examples_work_against_serve(tmp_path: Path) -> None:
+    client = "seedbot:seed-secret:AGENT,SUPERVISOR:seedorg"
+    async with (
+        serve("--data-dir", str(tmp_path), "--client", client) as (base_url, lines),
+        aiohttp.ClientSession(base_url) as http,
+    ):
+        assert not any("seed-secret" in line for line in lines), "configured secrets stay unprinted"
+        async with http.post(
+            "/security/oauth/token",
+            data="grant_type=client_credentials&client_id=seedbot&client_secret=seed-secret",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ) as response:
+            assert response.status == 200
+            token = (await response.json())["access_token"]
+
+        register = {
+            "userEndpointId": "string",
+            "keepAliveSeconds": 5,
+            "serverKeepAliveReminderOn": True,
+        }
+        assert await call(http, "POST", "/rtc-api/users/endpoints", token, register) == (
+            200,
+            "string",
+        )
+        status, _ = await call(
+            http, "POST", "/rtc-api/users/endpoints/keepalive", token, {"userEndpointId": "string"}
+        )
+        assert status == 204
+        create = {
+            "conferenceId": "string",
+            "mode": "P2P",
+            "organizationId": "string",
+            "creatorEndpoint": "string",
+            "interactionId": "string",
+            "metadata": {"property1": "string", "property2": "string"},
+        }
+        status, summary = await call(http, "POST", "/rtc-api/conferences/create", token, create)
+        assert (status, summary["id"], summary["version"]) == (200, "string", 0)
+        join = {
+            "conferenceId": "string",
+            "userEndpointId": "string",
+            "metadata": {"property1": {}, "property2": {}},
+        }
+        status, summary = await call(http, "POST", "/rtc-api/conferences/join", token, join)
+        assert (status, summary["version"]) == (200, 1)
+        metadata = {
+            "conferenceId": "string",
+            "userEndpointId": "string",
+            "operation": "SET",
+            "key": "string",
+            "value": "string",
+        }
+        status, _ = await call(http, "POST", "/rtc-api/conferences/updateMetadata", token, metadata)
+        assert status == 204
+        participant = {
+            "conferenceId": "string",
+            "userEndpointId": "string",
+            "newMetadata": {"property1": {}, "property2": {}},
+        }
+        status, _ = await call(
+            http, "POST", "/rtc-api/conferences/updateParticipantMetadata", token, participant
+        )
+        assert status == 204
+        status, view = await call(http, "GET", "/rtc-api/conferences/string/simpleView", token)
+        assert (status, view["version"], view["metadata"]["string"]["value"]) == (200, 3, "string")
+        status, events = await call(http, "GET", "/rtc-api/conferences/string/events?v=0", token)
+        assert [e["conferenceVersion"] for e in events] == [0, 1, 2]
+        status, active = await call(http, "GET", "/rtc-api/conferences/active", token)
+        assert [c["id"] for c in active] == ["string"]
+        leave = {"conferenceId": "string", "userEndpointId": "string", "reason": "string"}
+        assert (await call(http, "POST", "/rtc-api/conferences/leave", token, leave))[0] == 204
+        unregister = {"userEndpointId": "string", "reason": "string"}
+        status, _ = await call(
+            http, "POST", "/rtc-api/users/endpoints/unregister", token, unregister
+        )
+        assert status == 204
+
+
+async def test_serve_without_clients_prints_a_working_development_client(tmp_path: Path) -> None:
+    async with serve("--data-dir", str(tmp_path)) as (base_url, lines):
+        found = [m for line in lines if (m := DEV_CLIENT.search(line))]
+        assert len(found) == 1, lines
+        client_id, secret = found[0].groups()
+        async with (
+            aiohttp.ClientSession(base_url) as http,
+            http.post(
+                "/security/oauth/token",
+                data={"grant_type": "client_credentials"},
+                headers={"Authorization": aiohttp.encode_basic_auth(client_id, secret)},
+            ) as response,
+        ):
+            assert response.status == 200
+            assert (await response.json())["organization"] == "dev"
