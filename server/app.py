@@ -41,6 +41,8 @@ ROUTE_MODULES: list[str] = [
     "server.conferences.routes",
     "server.broker",
     "server.snapshots",
+    "server.filetransfers",
+    "server.assets",
     "server.openapi",
 ]
 """Modules whose `setup(app)` adds routes; append yours (e.g. "server.records.ratings")."""

@@ -13,7 +13,6 @@ the file name under the data directory is generated, never taken from the reques
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -54,31 +53,13 @@ from server.registrations import UserEndpoint
 from server.storage import Condition, Query, Storage, StoredRecord, epoch_ms, utc_now
 from server.storage.access import record_in_org
 from server.storage.downloads import Content, download_route, signed_url
+from server.storage.images import ImageType, sniff_image
 from server.storage.uploads import UploadedFile, read_multipart
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 SNAPSHOT = "snapshot"
 CAMERA_REQUEST = "camera_request"
 _FILES = "snapshots"
-
-
-@dataclass(frozen=True, slots=True)
-class ImageType:
-    mime_type: str
-    extension: str
-
-
-def sniff_image(data: bytes) -> ImageType | None:
-    """The image type by magic number: the declared mime type is only what a client claims."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return ImageType("image/jpeg", "jpg")
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return ImageType("image/png", "png")
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return ImageType("image/gif", "gif")
-    if len(data) >= 12 and data.startswith(b"RIFF") and data[8:12] == b"WEBP":
-        return ImageType("image/webp", "webp")
-    return None
 
 
 def _checked_image(image: UploadedFile) -> ImageType:

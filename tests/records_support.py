@@ -78,3 +78,21 @@ def tamper(url: str, *, expiration_delta: int = 0, signature: str | None = None)
     new_path = f"{head}/{int(expiration) + expiration_delta}"
     sig = signature if signature is not None else parsed.query["signature"]
     return str(parsed.with_path(new_path, encoded=True).with_query(signature=sig))
+
+
+def raw_file_form(
+    fields: dict[str, str], name: str, data: bytes, filename: str, ctype: str
+) -> tuple[bytes, str]:
+    """A multipart body written byte by byte, as a browser would send it (aiohttp's own
+    writer percent-encodes file names, which would hide what the server does with them)."""
+    boundary = "----records-test-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
+        for key, value in fields.items()
+    ]
+    parts.append(
+        f"--{boundary}\r\nContent-Disposition: form-data; "
+        f'name="{name}"; filename="{filename}"\r\nContent-Type: {ctype}\r\n\r\n'
+    )
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    return "".join(parts).encode() + data + tail, f"multipart/form-data; boundary={boundary}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from server.errors import ApiError, BadRequest
 
@@ -70,9 +71,11 @@ async def read_multipart(
                     form.fields[name] = raw.decode("utf-8")
                 except UnicodeDecodeError:
                     raise BadRequest(f"{name}: not UTF-8 text") from None
-    except (ValueError, AssertionError) as exc:
-        # aiohttp's reader raises these for a malformed body (bad boundary, truncated parts).
-        raise BadRequest(f"malformed multipart body: {exc}") from None
+    except (ValueError, AssertionError, HttpProcessingError) as exc:
+        # aiohttp's reader raises these for a malformed body (bad boundary, truncated parts,
+        # invalid part headers); the text names the problem, not the content.
+        message = getattr(exc, "message", None) or str(exc)
+        raise BadRequest(f"malformed multipart body: {message}".strip()) from None
     return form
 
 
@@ -85,3 +88,27 @@ async def _read_limited(part: BodyPartReader, limit: int, name: str, *, status: 
             raise ApiError(status, f"{name}: larger than the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def display_name(filename: str | None, limit: int = 200) -> str | None:
+    """A client's file name made safe to show and to put in a Content-Disposition header:
+    the last path component, without control characters, at most ``limit`` characters.
+    It is a label only; content is stored under a generated name."""
+    if not filename:
+        return None
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(c for c in base if c.isprintable()).strip()
+    if cleaned in ("", ".", ".."):
+        return None
+    return cleaned[:limit]
+
+
+def declared_content_type(declared: str | None) -> str:
+    """The declared type if it looks like ``type/subtype``, else ``application/octet-stream``."""
+    if declared:
+        main = declared.partition(";")[0]
+        kind, slash, sub = main.strip().lower().partition("/")
+        token = set("abcdefghijklmnopqrstuvwxyz0123456789!#$&^_.+-")
+        if slash and kind and sub and set(kind) <= token and set(sub) <= token:
+            return f"{kind}/{sub}"
+    return "application/octet-stream"
