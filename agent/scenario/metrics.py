@@ -1,0 +1,303 @@
+"""The metrics a scenario can put thresholds on, and how each is read from a `RunResult`.
+
+This registry is the one list of metric names: the `expect` section of the language, the
+evaluation and the reports all take it from here."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from agent.scenario.results import (
+    Freeze,
+    ParticipantResult,
+    RunResult,
+    Sample,
+    StreamDirection,
+    StreamResult,
+)
+from agent.scenario.units import Quantity
+
+__all__ = [
+    "AGGREGATES",
+    "METRICS",
+    "Metric",
+    "MetricValue",
+    "aggregate",
+    "percentile",
+    "summarize",
+]
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One measured value; `weight` pools ratios (packets, steps) into an overall figure."""
+
+    value: float
+    participant: str
+    t: float
+    stream: str | None = None
+    weight: float = 1.0
+
+
+Extractor = Callable[[RunResult, float], Iterator[MetricValue]]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    quantity: Quantity
+    description: str
+    extract: Extractor
+    """Values of the run; the float is the warm-up (seconds) cut from each stream's start."""
+
+
+AGGREGATES: tuple[str, ...] = (
+    "min",
+    "max",
+    "mean",
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+    "total",
+    "count",
+    "overall",
+)
+"""How a metric's values are reduced to one figure. `overall` is the pooled figure: the
+total for counts, the weighted mean for ratios (lost packets over all packets), else the
+mean."""
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) with linear interpolation, as numpy's default."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100.0
+    low = math.floor(rank)
+    high = math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def aggregate(values: Sequence[MetricValue], name: str, quantity: Quantity) -> float | None:
+    """One figure for `values`; None when there is nothing to reduce (except `count`)."""
+    if name == "count":
+        return float(len(values))
+    if not values:
+        return None
+    numbers = [v.value for v in values]
+    match name:
+        case "min":
+            return min(numbers)
+        case "max":
+            return max(numbers)
+        case "mean":
+            return math.fsum(numbers) / len(numbers)
+        case "total":
+            return math.fsum(numbers)
+        case "overall":
+            if quantity is Quantity.COUNT:
+                return math.fsum(numbers)
+            weight = math.fsum(v.weight for v in values)
+            if weight <= 0:
+                return math.fsum(numbers) / len(numbers)
+            return math.fsum(v.value * v.weight for v in values) / weight
+        case _ if name.startswith("p") and name[1:].isdigit():
+            return percentile(numbers, float(name[1:]))
+    raise ValueError(f"unknown aggregate {name!r}")
+
+
+def summarize(values: Sequence[MetricValue], quantity: Quantity) -> dict[str, float | None]:
+    """Every aggregate of `values`, as the JSON report lists them."""
+    return {name: aggregate(values, name, quantity) for name in AGGREGATES}
+
+
+# --- extraction ----------------------------------------------------------------------
+
+
+def _streams(
+    result: RunResult, direction: StreamDirection, video_only: bool = False
+) -> Iterator[tuple[ParticipantResult, StreamResult]]:
+    for participant in result.participants:
+        for stream in participant.streams:
+            if stream.direction is direction and (stream.has_video or not video_only):
+                yield participant, stream
+
+
+def _warm_from(stream: StreamResult, warmup: float) -> float:
+    """Where a stream's measurements start to count: its start plus the warm-up."""
+    if stream.started_at is not None:
+        start = stream.started_at
+    else:
+        firsts = [series[0].t for series in (stream.fps, stream.delay, stream.bitrate) if series]
+        start = min(firsts, default=0.0)
+    return start + warmup
+
+
+def _series(attribute: str, video_only: bool) -> Extractor:
+    def extract(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+        for participant, stream in _streams(result, StreamDirection.VIEW, video_only):
+            since = _warm_from(stream, warmup)
+            samples: list[Sample] = getattr(stream, attribute)
+            for sample in samples:
+                if sample.t >= since:
+                    yield MetricValue(sample.value, participant.name, sample.t, stream.stream_id)
+
+    return extract
+
+
+def _frozen_after(freezes: Iterable[Freeze], since: float) -> list[float]:
+    """Freeze durations, each clipped to the part after `since`."""
+    durations = []
+    for freeze in freezes:
+        end = freeze.start + freeze.duration
+        if end > since:
+            durations.append(end - max(freeze.start, since))
+    return durations
+
+
+def _freeze_count(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    for participant, stream in _streams(result, StreamDirection.VIEW, video_only=True):
+        frozen = _frozen_after(stream.freezes, _warm_from(stream, warmup))
+        t = stream.started_at or 0.0
+        yield MetricValue(float(len(frozen)), participant.name, t, stream.stream_id)
+
+
+def _freeze_total(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    for participant, stream in _streams(result, StreamDirection.VIEW, video_only=True):
+        frozen = _frozen_after(stream.freezes, _warm_from(stream, warmup))
+        t = stream.started_at or 0.0
+        yield MetricValue(math.fsum(frozen), participant.name, t, stream.stream_id)
+
+
+def _packet_loss(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    for participant, stream in _streams(result, StreamDirection.VIEW):
+        sent = stream.packets_received + stream.packets_lost
+        if sent:
+            t = stream.started_at or 0.0
+            loss = stream.packets_lost / sent
+            yield MetricValue(loss, participant.name, t, stream.stream_id, weight=sent)
+
+
+def _packets_lost(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    for participant, stream in _streams(result, StreamDirection.VIEW):
+        t = stream.started_at or 0.0
+        yield MetricValue(float(stream.packets_lost), participant.name, t, stream.stream_id)
+
+
+def _setup_time(direction: StreamDirection, attribute: str) -> Extractor:
+    def extract(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+        for participant, stream in _streams(result, direction):
+            value: float | None = getattr(stream, attribute)
+            if value is not None:
+                t = stream.started_at or 0.0
+                yield MetricValue(value, participant.name, t, stream.stream_id)
+
+    return extract
+
+
+def _join_time(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    for participant in result.participants:
+        if participant.join_time is not None:
+            t = participant.joined_at if participant.joined_at is not None else 0.0
+            yield MetricValue(participant.join_time, participant.name, t)
+
+
+def _round_trips(attribute: str) -> Extractor:
+    def extract(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+        for participant in result.participants:
+            for request in getattr(participant, attribute):
+                if request.round_trip is not None:
+                    yield MetricValue(request.round_trip, participant.name, request.t)
+
+    return extract
+
+
+def _error_count(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    for participant in result.participants:
+        yield MetricValue(float(len(participant.errors)), participant.name, participant.arrived_at)
+
+
+def _error_rate(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    for participant in result.participants:
+        steps = len(participant.steps)
+        if steps:
+            failed = sum(1 for step in participant.steps if not step.ok)
+            yield MetricValue(failed / steps, participant.name, participant.arrived_at, None, steps)
+
+
+_ALL = (
+    Metric(
+        "join_time",
+        Quantity.TIME,
+        "Seconds from the join call to joined, per participant.",
+        _join_time,
+    ),
+    Metric(
+        "publish_time",
+        Quantity.TIME,
+        "Seconds from starting to publish a stream until media flows.",
+        _setup_time(StreamDirection.PUBLISH, "setup_time"),
+    ),
+    Metric(
+        "view_time",
+        Quantity.TIME,
+        "Seconds from starting to view a stream until it is connected.",
+        _setup_time(StreamDirection.VIEW, "setup_time"),
+    ),
+    Metric(
+        "first_frame_time",
+        Quantity.TIME,
+        "Seconds from starting to view a stream until its first frame.",
+        _setup_time(StreamDirection.VIEW, "first_frame_time"),
+    ),
+    Metric(
+        "video_fps",
+        Quantity.RATE,
+        "Frames per second received, sampled over time.",
+        _series("fps", video_only=True),
+    ),
+    Metric(
+        "delay",
+        Quantity.TIME,
+        "End-to-end delay of received media, sampled over time.",
+        _series("delay", video_only=False),
+    ),
+    Metric(
+        "bitrate",
+        Quantity.BITRATE,
+        "Bits per second received, sampled over time.",
+        _series("bitrate", video_only=False),
+    ),
+    Metric("freeze_count", Quantity.COUNT, "Freezes per received video stream.", _freeze_count),
+    Metric(
+        "freeze_total", Quantity.TIME, "Seconds frozen per received video stream.", _freeze_total
+    ),
+    Metric(
+        "packet_loss", Quantity.RATIO, "Fraction of packets lost per received stream.", _packet_loss
+    ),
+    Metric("packets_lost", Quantity.COUNT, "Packets lost per received stream.", _packets_lost),
+    Metric(
+        "snapshot_round_trip",
+        Quantity.TIME,
+        "Seconds from a snapshot request to the snapshot acquired.",
+        _round_trips("snapshots"),
+    ),
+    Metric(
+        "camera_round_trip",
+        Quantity.TIME,
+        "Seconds from a camera request to its processed answer.",
+        _round_trips("camera_requests"),
+    ),
+    Metric("error_count", Quantity.COUNT, "Errors per participant.", _error_count),
+    Metric(
+        "error_rate",
+        Quantity.RATIO,
+        "Fraction of timeline steps that failed, per participant.",
+        _error_rate,
+    ),
+)
+
+METRICS: dict[str, Metric] = {metric.name: metric for metric in _ALL}

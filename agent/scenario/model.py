@@ -1,0 +1,767 @@
+"""The scenario language: what a YAML scenario file may say, as strict pydantic models.
+
+Every model forbids unknown keys so a misspelled key is an error, not a silently ignored
+line. Cross-references (a `view` naming a group, an `after` naming a step) need the whole
+file and are checked in `agent.scenario.checks`. Strings may carry templates (`${index}`,
+`${group}`, `${env.NAME}`, `${vars.x}`, `${row.col}`), rendered per participant at run time
+by `agent.scenario.templating`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+from agent.api.models.ratings import FeedbackItem, FeedbackType
+from agent.scenario.metrics import METRICS
+from agent.scenario.units import (
+    Bitrate,
+    BitrateThreshold,
+    CountThreshold,
+    Duration,
+    RateThreshold,
+    RatioThreshold,
+    TimeThreshold,
+)
+
+__all__ = [
+    "ExpectCondition",
+    "ExpectSpec",
+    "ParticipantGroup",
+    "Phase",
+    "Scenario",
+    "ServerSpec",
+    "Step",
+    "StreamSpec",
+    "WaitCondition",
+    "scenario_json_schema",
+]
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors; inputs never echo into errors (they may hold secrets)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        use_attribute_docstrings=True,
+        hide_input_in_errors=True,
+        frozen=True,
+    )
+
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
+GroupName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+StepId = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+EventType = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9]*Event$")]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+def _reject_secret(value: Any) -> Any:
+    # The message never contains the value: it is a secret that must not reach a log.
+    raise ValueError(
+        "a secret must not be written in a scenario file: put it in an environment "
+        "variable and name that variable here with `client_secret_env`"
+    )
+
+
+RejectedSecret = SkipJsonSchema[Annotated[None, BeforeValidator(_reject_secret)]]
+"""Accepted by no value: a literal secret key gets a clear error instead of "unknown key"."""
+
+
+class _ClientCredentials(StrictModel):
+    client_id: str | None = None
+    """The OAuth client id (not a secret; may be a template such as `${row.client_id}`)."""
+    client_id_env: EnvName | None = None
+    """The environment variable holding the client id, instead of `client_id`."""
+    client_secret_env: EnvName | None = None
+    """The environment variable holding the client secret."""
+    client_secret: RejectedSecret = Field(default=None, exclude=True)
+    password: RejectedSecret = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _one_client_id(self) -> Self:
+        if self.client_id is not None and self.client_id_env is not None:
+            raise ValueError("give either client_id or client_id_env, not both")
+        return self
+
+
+class ServerSpec(_ClientCredentials):
+    """A running Auvious platform; omit `server` to run against the embedded local one.
+
+    The CLI's `--server`, `--client-id` and `--client-secret-env` override these."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
+    """Base URL of the platform, e.g. https://auvious.example.com."""
+    organization_id: str | None = None
+    verify_tls: bool = True
+
+
+class Credentials(_ClientCredentials):
+    """How participants of an agent group log in (client_credentials grant)."""
+
+
+class StreamType(StrEnum):
+    MIC = "MIC"
+    CAM = "CAM"
+    SCREEN = "SCREEN"
+    MIC_AND_CAM = "MIC_AND_CAM"
+
+
+VIDEO_CODECS = ("VP8", "H264")
+AUDIO_CODECS = ("opus", "PCMU")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+SOURCE_KEYWORDS = ("synthetic", "black", "silence")
+
+
+class StreamSpec(StrictModel):
+    """One stream a participant publishes."""
+
+    type: StreamType
+    name: StepId | None = None
+    """How steps refer to this stream (`publish: {streams: [main]}`); defaults to the type
+    in lower case (`cam`, `mic_and_cam`)."""
+    source: Annotated[str, Field(min_length=1)] = "synthetic"
+    """`synthetic` (timecoded test pattern and tone), `black`, `silence`, an image file
+    (.png/.jpg: a still picture) or a media file, relative to the scenario file."""
+    resolution: Annotated[str, Field(pattern=r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")] | None = None
+    """Video size as WIDTHxHEIGHT, e.g. 640x480."""
+    fps: Annotated[float, Field(gt=0, le=120)] | None = None
+    bitrate: Bitrate | None = None
+    """Maximum video bitrate, e.g. 800k."""
+    codec: Literal["VP8", "H264", "opus", "PCMU"] | None = None
+    metadata: dict[str, Any] | None = None
+    """Stream metadata sent with publishStream."""
+
+    @property
+    def key(self) -> str:
+        return self.name or self.type.value.lower()
+
+    @property
+    def has_video(self) -> bool:
+        return self.type is not StreamType.MIC
+
+    @property
+    def has_audio(self) -> bool:
+        return self.type in (StreamType.MIC, StreamType.MIC_AND_CAM)
+
+    @property
+    def is_image(self) -> bool:
+        return self.source.lower().endswith(IMAGE_SUFFIXES)
+
+    @property
+    def is_file(self) -> bool:
+        return self.source not in SOURCE_KEYWORDS
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> Self:
+        if self.codec in VIDEO_CODECS and not self.has_video:
+            raise ValueError(
+                f"codec {self.codec} is a video codec; a {self.type} stream has no video"
+            )
+        if self.codec in AUDIO_CODECS and self.type in (StreamType.CAM, StreamType.SCREEN):
+            raise ValueError(
+                f"codec {self.codec} is an audio codec; a {self.type} stream has no audio"
+            )
+        if self.source == "silence" and self.has_video:
+            raise ValueError(f"source silence has no video; a {self.type} stream needs video")
+        if self.source == "black" and not self.has_video:
+            raise ValueError(
+                "source black is video; a MIC stream needs `synthetic`, `silence` or a file"
+            )
+        if not self.has_video and (self.resolution or self.fps):
+            raise ValueError("resolution and fps apply to video; a MIC stream has none")
+        return self
+
+
+PolicyAction = Literal["answer", "ignore", "delay", "fail"]
+
+
+def _policy_shorthand(value: Any) -> Any:
+    """`snapshot: ignore` means `snapshot: {action: ignore}`."""
+    return {"action": value} if isinstance(value, str) else value
+
+
+class ResponsePolicy(StrictModel):
+    """How a participant answers snapshot or camera requests sent to it."""
+
+    action: PolicyAction = "answer"
+    """answer at once, ignore (never answer), delay (answer after `delay`), fail (answer
+    that it failed)."""
+    delay: Duration | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _delay_implies_action(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "delay" in data and "action" not in data:
+            return {**data, "action": "delay"}
+        return data
+
+    @model_validator(mode="after")
+    def _delay_given(self) -> Self:
+        if self.action == "delay" and self.delay is None:
+            raise ValueError("action delay needs a `delay` (e.g. delay: 2s)")
+        if self.action != "delay" and self.delay is not None:
+            raise ValueError(f"`delay` applies to action delay, not {self.action}")
+        return self
+
+
+Policy = Annotated[
+    ResponsePolicy,
+    BeforeValidator(_policy_shorthand, json_schema_input_type=PolicyAction | ResponsePolicy),
+]
+
+
+def _view_shorthand(value: Any) -> Any:
+    """One clear error for a bad `view`, instead of one per member of the union."""
+    if value in ("all", "none"):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise ValueError("view is `all`, `none` or a list of participant group names")
+
+
+ViewTargets = Annotated[
+    Literal["all", "none"] | list[GroupName],
+    BeforeValidator(_view_shorthand),
+]
+
+
+class RecordSpec(StrictModel):
+    """Record what this participant receives."""
+
+    path: str = "recordings/${group}-${index}"
+    """Directory for the recordings, relative to the report directory; a template."""
+    audio: bool = True
+    video: bool = True
+
+
+def _record_shorthand(value: Any) -> Any:
+    """`record: true` records with the defaults; `record: false` records nothing."""
+    if value is True:
+        return {}
+    if value is False:
+        return None
+    return value
+
+
+Record = Annotated[
+    RecordSpec | None,
+    BeforeValidator(_record_shorthand, json_schema_input_type=bool | RecordSpec),
+]
+
+
+class DataSource(StrictModel):
+    """A CSV file whose rows fill `${row.column}` templates, one row per participant."""
+
+    file: Annotated[str, Field(min_length=1)]
+    """Path of the CSV file, relative to the scenario file; the first line names columns."""
+    mode: Literal["sequential", "random"] = "sequential"
+    """sequential: participant n takes row n (wrapping around); random: any row."""
+
+
+# --- timeline steps ------------------------------------------------------------------
+
+
+class _Step(StrictModel):
+    id: StepId | None = None
+    """A name other steps can wait for with `after`."""
+    at: Duration | None = None
+    """When to run, counted from the participant's arrival; default: after the previous step."""
+    after: str | None = None
+    """Run once this happens: an event type (`ConferenceStreamPublishedEvent`), a step id of
+    this group (`joined`) or of another (`agents.joined`)."""
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Self:
+        if self.at is not None and self.after is not None:
+            raise ValueError("give either `at` or `after`, not both")
+        return self
+
+
+class RegisterStep(_Step):
+    """Register a user endpoint and keep it alive."""
+
+    do: Literal["register"]
+    keep_alive: Duration = 30.0
+    """The endpoint's keepAliveSeconds."""
+
+
+class UnregisterStep(_Step):
+    do: Literal["unregister"]
+
+
+class JoinStep(_Step):
+    do: Literal["join"]
+    conference: str | None = None
+    """Join this conference (a template) instead of the group's."""
+
+
+class LeaveStep(_Step):
+    do: Literal["leave"]
+
+
+class _StreamsStep(_Step):
+    streams: list[StepId] | None = None
+    """Names of the group's `publish` streams; default: all of them."""
+
+
+class PublishStep(_StreamsStep):
+    do: Literal["publish"]
+
+
+class UnpublishStep(_StreamsStep):
+    do: Literal["unpublish"]
+
+
+class ViewStep(_Step):
+    do: Literal["view"]
+    of: ViewTargets = "all"
+    """Whose streams: all, or a list of participant group names."""
+
+
+class StopViewStep(_Step):
+    do: Literal["stop_view"]
+    of: ViewTargets = "all"
+
+
+class _MuteStep(_StreamsStep):
+    media: Literal["audio", "video"]
+    """Sets (mute) or removes (unmute) the conference metadata TRACK_MUTED/{media}/{stream}."""
+
+
+class MuteStep(_MuteStep):
+    do: Literal["mute"]
+
+
+class UnmuteStep(_MuteStep):
+    do: Literal["unmute"]
+
+
+class MetadataStep(_Step):
+    """Set or remove a conference metadata key, or a stream's metadata with `stream`."""
+
+    do: Literal["metadata"]
+    key: Annotated[str, Field(min_length=1)]
+    value: Any = None
+    remove: bool = False
+    stream: StepId | None = None
+
+    @model_validator(mode="after")
+    def _value_or_remove(self) -> Self:
+        if self.remove and self.value is not None:
+            raise ValueError("a metadata step either sets a `value` or has `remove: true`")
+        if not self.remove and self.value is None:
+            raise ValueError("a metadata step needs a `value` (or `remove: true`)")
+        return self
+
+
+class BitrateStep(_StreamsStep):
+    do: Literal["bitrate"]
+    bitrate: Bitrate
+    """The new maximum video bitrate, e.g. 300k."""
+
+
+class _TargetedStep(_Step):
+    target: GroupName
+    """The group whose participants in the same conference receive the request."""
+    index: Annotated[int, Field(ge=0)] | None = None
+    """Only the target group's participant with this index; default: each of them."""
+
+
+class RequestSnapshotStep(_TargetedStep):
+    do: Literal["request_snapshot"]
+    snapshot_type: Annotated[str, Field(min_length=1)] = "CAM"
+    timeout: Duration = 30.0
+    """How long to wait for the snapshot before counting the request as unanswered."""
+
+
+class ApproveStep(_Step):
+    """Approve the snapshots this participant received."""
+
+    do: Literal["approve"]
+    snapshot: Literal["last", "all"] = "last"
+
+
+class DiscardStep(_Step):
+    do: Literal["discard"]
+    snapshot: Literal["last", "all"] = "last"
+
+
+class CameraRequestStep(_TargetedStep):
+    do: Literal["camera_request"]
+    request: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = "CAMERA_SWITCH"
+    """CAMERA_SWITCH, FLASH_ON, FLASH_OFF (the platform accepts others)."""
+    timeout: Duration = 30.0
+
+
+class SendEventStep(_Step):
+    """Send a custom event to the conference or to one group's participants."""
+
+    do: Literal["send_event"]
+    type: EventType
+    """The event type, in the platform's form: capitalised, ending in Event."""
+    to: GroupName | Literal["conference"] = "conference"
+    data: dict[str, Any] = Field(default_factory=dict)
+    qos: Literal["BEST_EFFORT", "AT_LEAST_ONCE"] = "BEST_EFFORT"
+
+
+class FeedbackSpec(StrictModel):
+    """One answered question of a rating (seed 000)."""
+
+    question: str
+    type: FeedbackType
+    answer: str | None = None
+    rating: int | None = None
+    choice: str | None = None
+    choices: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _within_limits(self) -> Self:
+        # The wire model knows each type's limits; one rule for the file and the wire.
+        FeedbackItem.model_validate(self.model_dump(exclude_none=True))
+        return self
+
+
+class RateStep(_Step):
+    do: Literal["rate"]
+    rating: Annotated[int, Field(ge=1, le=5)] | None = None
+    comment: str | None = None
+    feedback: list[FeedbackSpec] | None = None
+
+    @model_validator(mode="after")
+    def _has_content(self) -> Self:
+        if self.rating is None and not self.comment and not self.feedback:
+            raise ValueError("a rate step needs at least one of rating, comment or feedback")
+        return self
+
+
+class CreateInteractionStep(_Step):
+    do: Literal["create_interaction"]
+    interaction_id: str | None = None
+    """A template; default: the platform chooses."""
+    type: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class UpdateInteractionStep(_Step):
+    """Update the interaction this participant created last, or `interaction_id`."""
+
+    do: Literal["update_interaction"]
+    interaction_id: str | None = None
+    type: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+WaitCondition = Literal["everyone_joined", "receiving_every_publisher", "snapshot_acquired"]
+
+
+class WaitForStep(_Step):
+    """Wait until an event arrives or a condition holds; a timeout is an error."""
+
+    do: Literal["wait_for"]
+    event: str | None = None
+    """An event type, or a step id (`agents.joined`) as in `after`."""
+    condition: WaitCondition | None = None
+    count: Annotated[int, Field(ge=1)] = 1
+    """How many such events to wait for."""
+    timeout: Duration = 30.0
+
+    @model_validator(mode="after")
+    def _event_or_condition(self) -> Self:
+        if (self.event is None) == (self.condition is None):
+            raise ValueError("wait_for needs exactly one of `event` or `condition`")
+        return self
+
+
+class SleepStep(_Step):
+    do: Literal["sleep"]
+    duration: Duration
+
+
+class ThinkStep(_Step):
+    """Pause for a random time between `min` and `max`, like a person would."""
+
+    do: Literal["think"]
+    min: Duration
+    max: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min > self.max:
+            raise ValueError("think needs min <= max")
+        return self
+
+
+class RepeatStep(_Step):
+    """Run `steps` `count` times, or until `duration` has passed (whichever comes first)."""
+
+    do: Literal["repeat"]
+    count: Annotated[int, Field(ge=1)] | None = None
+    duration: Duration | None = None
+    steps: Annotated[list[Step], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.count is None and self.duration is None:
+            raise ValueError("repeat needs a `count`, a `duration` or both")
+        return self
+
+
+Step = Annotated[
+    RegisterStep
+    | UnregisterStep
+    | JoinStep
+    | LeaveStep
+    | PublishStep
+    | UnpublishStep
+    | ViewStep
+    | StopViewStep
+    | MuteStep
+    | UnmuteStep
+    | MetadataStep
+    | BitrateStep
+    | RequestSnapshotStep
+    | ApproveStep
+    | DiscardStep
+    | CameraRequestStep
+    | SendEventStep
+    | RateStep
+    | CreateInteractionStep
+    | UpdateInteractionStep
+    | WaitForStep
+    | SleepStep
+    | ThinkStep
+    | RepeatStep,
+    Field(discriminator="do"),
+]
+"""One timeline step; `do` says which."""
+
+RepeatStep.model_rebuild()
+
+
+# --- participants, load, expectations ------------------------------------------------
+
+
+class ParticipantGroup(StrictModel):
+    """`count` participants alike: each gets `${index}` 0..count-1 in its templates."""
+
+    name: GroupName
+    count: Annotated[int, Field(ge=1, le=100_000)] = 1
+    """Participants of this group per arrival (one arrival without `phases`)."""
+    role: Literal["agent", "customer"] = "agent"
+    """agent: logs in with client credentials; customer: with a ticket."""
+    credentials: Credentials | None = None
+    """Agents only; default: the server's credentials (CLI, environment or embedded)."""
+    ticket: str | None = None
+    """Customers only, a template (e.g. `${row.ticket}`); default: a ticket created for the
+    participant's conference."""
+    display_name: str | None = None
+    """A template, e.g. `${group} ${index}`."""
+    conference: Annotated[str, Field(min_length=1)] = "main"
+    """A template naming the conference: participants whose names render alike share one."""
+    data: DataSource | None = None
+    """Rows for `${row.col}`; default: the scenario's `data`."""
+    start: Duration = 0.0
+    """Delay of this group's first participant after its arrival."""
+    stagger: Duration = 0.0
+    """Delay between consecutive participants of this group."""
+    publish: list[StreamSpec] = Field(default_factory=list)
+    view: ViewTargets = "all"
+    """Whose streams to view on joining: all, none or a list of group names."""
+    record: Record = None
+    snapshot: Policy = ResponsePolicy()
+    camera: Policy = ResponsePolicy()
+    timeline: list[Step] | None = None
+    """Default: register, join, publish, view as set above, stay until the run ends, leave."""
+
+    @model_validator(mode="after")
+    def _login_fits_role(self) -> Self:
+        if self.role == "customer" and self.credentials is not None:
+            raise ValueError("customers log in with a `ticket`, not `credentials`")
+        if self.role == "agent" and self.ticket is not None:
+            raise ValueError("agents log in with `credentials`, not a `ticket`")
+        return self
+
+
+class Phase(StrictModel):
+    """A stretch of load: arrivals per second, optionally ramping, with a ceiling.
+
+    Each arrival brings one set of every participant group (its `count` each), so a
+    two-group scenario with `conference: room-${arrival}` makes one new call per arrival."""
+
+    name: str | None = None
+    duration: Duration
+    arrival_rate: Annotated[float, Field(ge=0)] | None = None
+    """Arrivals per second at the start of the phase."""
+    ramp_to: Annotated[float, Field(ge=0)] | None = None
+    """Arrivals per second at the end of the phase, ramping linearly from `arrival_rate`."""
+    arrival_count: Annotated[int, Field(ge=0)] | None = None
+    """Arrivals spread evenly over the phase, instead of a rate."""
+    max_concurrent: Annotated[int, Field(ge=1)] | None = None
+    """Participants present at once; arrivals beyond it are skipped and counted."""
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> Self:
+        if self.arrival_rate is not None and self.arrival_count is not None:
+            raise ValueError("give either arrival_rate or arrival_count, not both")
+        if self.ramp_to is not None and self.arrival_rate is None:
+            raise ValueError("ramp_to ramps from arrival_rate, which is missing")
+        return self
+
+
+T = TypeVar("T")
+
+
+class Thresholds(StrictModel, Generic[T]):
+    """Thresholds on one metric, per aggregate, e.g. `{p95: "< 1s", max: "< 3s"}`."""
+
+    min: T | None = None
+    max: T | None = None
+    mean: T | None = None
+    p50: T | None = None
+    p90: T | None = None
+    p95: T | None = None
+    p99: T | None = None
+    total: T | None = None
+    count: CountThreshold | None = None
+    """How many values were measured."""
+    overall: T | None = None
+    """The pooled figure: total for counts, lost over all packets for ratios, else mean."""
+
+    def items(self) -> list[tuple[str, Any]]:
+        """(aggregate, threshold) pairs that are set, in declaration order."""
+        return [
+            (name, getattr(self, name))
+            for name in type(self).model_fields
+            if getattr(self, name) is not None
+        ]
+
+
+class TimeThresholds(Thresholds[TimeThreshold]):
+    """Thresholds in time: "< 1s", "<= 200ms"."""
+
+
+class RateThresholds(Thresholds[RateThreshold]):
+    """Thresholds on a rate: "> 20"."""
+
+
+class RatioThresholds(Thresholds[RatioThreshold]):
+    """Thresholds on a fraction: "< 1%" or "< 0.01"."""
+
+
+class CountThresholds(Thresholds[CountThreshold]):
+    """Thresholds on a count: "== 0"."""
+
+
+class BitrateThresholds(Thresholds[BitrateThreshold]):
+    """Thresholds on a bitrate: "> 300k"."""
+
+
+ExpectCondition = Literal[
+    "every_viewer_received_every_publisher",
+    "every_participant_joined",
+    "every_snapshot_answered",
+    "no_errors",
+]
+
+
+def _describe_metrics(schema: dict[str, Any]) -> None:
+    """Metric descriptions in the schema come from the one registry of metrics."""
+    properties = schema.get("properties", {})
+    for name, metric in METRICS.items():
+        if name in properties:
+            properties[name]["description"] = f"{metric.description} ({metric.quantity})"
+
+
+class ExpectSpec(StrictModel):
+    """What must hold for the run to pass; each threshold and condition is one test case."""
+
+    model_config = ConfigDict(json_schema_extra=_describe_metrics)
+
+    warmup: Duration = 0.0
+    """Measurements of a stream within this long after its start are not counted."""
+    conditions: list[ExpectCondition] = Field(default_factory=list)
+    join_time: TimeThresholds | None = None
+    publish_time: TimeThresholds | None = None
+    view_time: TimeThresholds | None = None
+    first_frame_time: TimeThresholds | None = None
+    video_fps: RateThresholds | None = None
+    delay: TimeThresholds | None = None
+    bitrate: BitrateThresholds | None = None
+    freeze_count: CountThresholds | None = None
+    freeze_total: TimeThresholds | None = None
+    packet_loss: RatioThresholds | None = None
+    packets_lost: CountThresholds | None = None
+    snapshot_round_trip: TimeThresholds | None = None
+    camera_round_trip: TimeThresholds | None = None
+    error_count: CountThresholds | None = None
+    error_rate: RatioThresholds | None = None
+
+    def thresholds(self) -> list[tuple[str, Thresholds[Any]]]:
+        """(metric, thresholds) for each metric the file sets."""
+        return [
+            (name, value)
+            for name in METRICS
+            if isinstance(value := getattr(self, name), Thresholds)
+        ]
+
+
+_metric_fields = set(ExpectSpec.model_fields) - {"warmup", "conditions"}
+if _metric_fields != set(METRICS):  # pragma: no cover - a programming error, caught at import
+    raise RuntimeError(f"expect fields and METRICS differ: {_metric_fields ^ set(METRICS)}")
+
+
+class Scenario(StrictModel):
+    """A scenario file: who takes part, what each does when, what load, and what must hold."""
+
+    name: Annotated[str, Field(min_length=1)]
+    description: str | None = None
+    server: ServerSpec | None = None
+    """Omit to run against the embedded local platform."""
+    duration: Duration | None = None
+    """How long the run lasts without `phases`; default: until every timeline is done."""
+    seed: int | None = None
+    """Seed for random choices (think times, random data rows), for repeatable runs."""
+    vars: dict[Annotated[str, Field(pattern=NAME_PATTERN)], str | int | float | bool] = Field(
+        default_factory=dict
+    )
+    """Values for `${vars.name}` templates."""
+    data: DataSource | None = None
+    """Default CSV rows for every group's `${row.col}` templates."""
+    participants: Annotated[list[ParticipantGroup], Field(min_length=1)]
+    phases: list[Phase] = Field(default_factory=list)
+    """Load phases one after another; without them there is one arrival at the start."""
+    expect: ExpectSpec | None = None
+
+    _path: str | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> str | None:
+        """The file this scenario was loaded from; relative paths in it are relative to it."""
+        return self._path
+
+    def group(self, name: str) -> ParticipantGroup | None:
+        return next((group for group in self.participants if group.name == name), None)
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario file, for editors (yaml-language-server) and tools."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "auvious-agent scenario"
+    return schema
+
+
+def dump_json_schema() -> str:
+    return json.dumps(scenario_json_schema(), indent=2, sort_keys=False)

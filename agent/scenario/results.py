@@ -1,0 +1,146 @@
+"""What a run measured: the runner fills it, expectations and reports read it.
+
+Times are seconds since the run started (`RunResult.started_at`), so samples from every
+participant share one clock and a report can draw them on one axis."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ErrorRecord",
+    "Freeze",
+    "ParticipantResult",
+    "PhaseRecord",
+    "RoundTrip",
+    "RunResult",
+    "Sample",
+    "StepRecord",
+    "StreamDirection",
+    "StreamResult",
+]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Sample(_Record):
+    """One measurement at time `t`."""
+
+    t: float
+    value: float
+
+
+class Freeze(_Record):
+    """A stretch where a received video stream showed no new frame."""
+
+    start: float
+    duration: float = Field(ge=0)
+
+
+class RoundTrip(_Record):
+    """A request answered (or not) by another participant: snapshots, camera requests.
+
+    `round_trip` is None when no answer came; that counts as an error, not as a time."""
+
+    t: float
+    target: str | None = None
+    round_trip: float | None = Field(default=None, ge=0)
+    succeeded: bool = True
+
+
+class ErrorRecord(_Record):
+    t: float
+    step: str | None = None
+    message: str
+
+
+class StepRecord(_Record):
+    """One timeline step a participant performed; `error_rate` counts these."""
+
+    t: float
+    kind: str
+    duration: float = Field(ge=0)
+    ok: bool = True
+
+
+class StreamDirection(StrEnum):
+    PUBLISH = "publish"
+    VIEW = "view"
+
+
+class StreamResult(_Record):
+    """One published or viewed conference stream of a participant.
+
+    For a viewed stream, `publisher` names the participant whose stream it is; `fps`,
+    `delay`, `bitrate` and `freezes` describe what arrived (for a published one, what left)."""
+
+    stream_id: str
+    direction: StreamDirection
+    stream_type: str
+    publisher: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    setup_time: float | None = Field(default=None, ge=0)
+    first_frame_time: float | None = Field(default=None, ge=0)
+    frames: int = Field(default=0, ge=0)
+    packets_received: int = Field(default=0, ge=0)
+    packets_lost: int = Field(default=0, ge=0)
+    fps: list[Sample] = Field(default_factory=list)
+    delay: list[Sample] = Field(default_factory=list)
+    bitrate: list[Sample] = Field(default_factory=list)
+    freezes: list[Freeze] = Field(default_factory=list)
+
+    @property
+    def has_video(self) -> bool:
+        return self.stream_type != "MIC"
+
+    @property
+    def label(self) -> str:
+        """How reports name this stream: "customers-0 ← agents-0 CAM"."""
+        if self.direction is StreamDirection.VIEW and self.publisher:
+            return f"← {self.publisher} {self.stream_type}"
+        return f"→ {self.stream_type}"
+
+
+class ParticipantResult(_Record):
+    """One participant of a group: "agents-0" is index 0 of group "agents"."""
+
+    name: str
+    group: str
+    index: int = Field(ge=0)
+    arrival: int = Field(default=0, ge=0)
+    conference: str | None = None
+    arrived_at: float
+    joined_at: float | None = None
+    left_at: float | None = None
+    join_time: float | None = Field(default=None, ge=0)
+    streams: list[StreamResult] = Field(default_factory=list)
+    snapshots: list[RoundTrip] = Field(default_factory=list)
+    camera_requests: list[RoundTrip] = Field(default_factory=list)
+    steps: list[StepRecord] = Field(default_factory=list)
+    errors: list[ErrorRecord] = Field(default_factory=list)
+
+
+class PhaseRecord(_Record):
+    name: str
+    start: float
+    end: float
+
+
+class RunResult(_Record):
+    """Everything one run of a scenario measured."""
+
+    scenario: str
+    started_at: datetime
+    duration: float = Field(ge=0)
+    participants: list[ParticipantResult] = Field(default_factory=list)
+    phases: list[PhaseRecord] = Field(default_factory=list)
+    skipped_arrivals: int = Field(default=0, ge=0)
+    interrupted: bool = False
+    errors: list[ErrorRecord] = Field(default_factory=list)
+    """Errors of the run itself, not of one participant (server start, setup)."""

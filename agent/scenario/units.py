@@ -1,0 +1,236 @@
+"""Durations, bitrates and threshold comparisons as a scenario writes them.
+
+One parser per quantity, used by every field that takes it, so "500ms" means the same
+in a step, a phase and an expectation."""
+
+from __future__ import annotations
+
+import math
+import re
+from enum import StrEnum
+from functools import partial
+from typing import Annotated, Any, Literal, cast
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
+
+__all__ = [
+    "Bitrate",
+    "BitrateThreshold",
+    "CountThreshold",
+    "Duration",
+    "Quantity",
+    "RateThreshold",
+    "RatioThreshold",
+    "Threshold",
+    "TimeThreshold",
+    "format_quantity",
+    "parse_bitrate",
+    "parse_duration",
+    "parse_threshold",
+]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_BITRATE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([kKmMgG])?(?:bps)?\s*$")
+_BITRATE_UNITS = {"k": 1e3, "m": 1e6, "g": 1e9, None: 1.0}
+
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?|\.\d+)\s*(ms|s|m|h)?\s*$"
+BITRATE_PATTERN = r"^\s*(\d+(\.\d+)?|\.\d+)\s*([kKmMgG])?(bps)?\s*$"
+
+
+def _reject_bool(value: Any, what: str) -> None:
+    # YAML reads `yes`/`on` as booleans, and bool is an int in Python: never a quantity.
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not {what}")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number of seconds or "500ms" / "5s" / "2m" / "1h"."""
+    hint = 'use a number of seconds or a string like "500ms", "5s", "2m", "1h"'
+    _reject_bool(value, "a duration")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration: {hint}")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    else:
+        raise ValueError(f"a duration must be a number or a string: {hint}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{value!r} is not a duration: it must be a finite value >= 0")
+    return seconds
+
+
+def parse_bitrate(value: Any) -> float:
+    """Bits per second from a number or "800k" / "1.5M" (an optional "bps" suffix)."""
+    hint = 'use a number of bits per second or a string like "800k", "1.5M"'
+    _reject_bool(value, "a bitrate")
+    if isinstance(value, int | float):
+        bps = float(value)
+    elif isinstance(value, str):
+        match = _BITRATE.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not a bitrate: {hint}")
+        unit = match.group(2).lower() if match.group(2) else None
+        bps = float(match.group(1)) * _BITRATE_UNITS[unit]
+    else:
+        raise ValueError(f"a bitrate must be a number or a string: {hint}")
+    if not math.isfinite(bps) or bps <= 0:
+        raise ValueError(f"{value!r} is not a bitrate: it must be a finite value > 0")
+    return bps
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": DURATION_PATTERN},
+            ],
+            "description": 'Seconds, or a string such as "500ms", "5s", "2m", "1h".',
+        }
+    ),
+]
+"""Seconds, written as a number or with a unit."""
+
+Bitrate = Annotated[
+    float,
+    BeforeValidator(parse_bitrate),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": BITRATE_PATTERN},
+            ],
+            "description": 'Bits per second, or a string such as "800k", "1.5M".',
+        }
+    ),
+]
+"""Bits per second, written as a number or with k/M/G."""
+
+
+class Quantity(StrEnum):
+    """What a metric measures; decides which units its thresholds may be written in."""
+
+    TIME = "time"
+    RATE = "rate"
+    RATIO = "ratio"
+    COUNT = "count"
+    BITRATE = "bitrate"
+
+
+Operator = Literal["<", "<=", ">", ">=", "=="]
+
+_THRESHOLD = re.compile(r"^\s*(<=|>=|==|<|>)\s*(\S.*?)\s*$")
+THRESHOLD_PATTERN = r"^\s*(<=|>=|==|<|>)\s*\S.*$"
+
+
+class Threshold(BaseModel):
+    """A comparison such as "< 1s": the value is in base units (seconds, fraction, bps)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    op: Operator
+    value: float
+    text: str
+
+    def holds(self, measured: float) -> bool:
+        match self.op:
+            case "<":
+                return measured < self.value
+            case "<=":
+                return measured <= self.value
+            case ">":
+                return measured > self.value
+            case ">=":
+                return measured >= self.value
+            case "==":
+                return math.isclose(measured, self.value, rel_tol=1e-9, abs_tol=1e-12)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _parse_ratio(text: str) -> float:
+    if text.endswith("%"):
+        return float(text[:-1].strip()) / 100.0
+    return float(text)
+
+
+def _parse_plain(text: str) -> float:
+    return float(text)
+
+
+_UNIT_PARSERS = {
+    Quantity.TIME: (parse_duration, 'a duration such as "200ms" or "1s"'),
+    Quantity.RATE: (_parse_plain, "a number"),
+    Quantity.RATIO: (_parse_ratio, 'a percentage such as "1%" or a fraction such as 0.01'),
+    Quantity.COUNT: (_parse_plain, "a number"),
+    Quantity.BITRATE: (parse_bitrate, 'a bitrate such as "500k"'),
+}
+
+
+def parse_threshold(value: Any, quantity: Quantity) -> Threshold:
+    """A threshold like "< 1s" or ">= 99%", its value read in the units of `quantity`."""
+    if isinstance(value, Threshold):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(
+            f'a threshold is a string with a comparison and a value, such as "< 1s"; '
+            f"got {type(value).__name__}"
+        )
+    match = _THRESHOLD.match(value)
+    if match is None:
+        raise ValueError(
+            f'{value!r} is not a threshold: start with <, <=, >, >= or == (e.g. "< 1s")'
+        )
+    op, amount = match.group(1), match.group(2)
+    parse, expected = _UNIT_PARSERS[quantity]
+    try:
+        number = parse(amount)
+    except ValueError:
+        raise ValueError(f"{value!r}: {amount!r} is not {expected}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r}: the value must be finite")
+    return Threshold(op=cast(Operator, op), value=number, text=f"{op} {amount}")
+
+
+def _threshold(quantity: Quantity) -> Any:
+    """The annotation metadata of a threshold on a metric of `quantity`."""
+    return (
+        BeforeValidator(partial(parse_threshold, quantity=quantity)),
+        PlainSerializer(str, return_type=str),
+        WithJsonSchema({"type": "string", "pattern": THRESHOLD_PATTERN}),
+    )
+
+
+_TIME, _RATE, _RATIO, _COUNT, _BITRATE = (_threshold(q) for q in Quantity)
+TimeThreshold = Annotated[Threshold, *_TIME]
+RateThreshold = Annotated[Threshold, *_RATE]
+RatioThreshold = Annotated[Threshold, *_RATIO]
+CountThreshold = Annotated[Threshold, *_COUNT]
+BitrateThreshold = Annotated[Threshold, *_BITRATE]
+
+
+def format_quantity(value: float, quantity: Quantity) -> str:
+    """A measured value for people: "480ms", "24.5", "1.2%", "812k"."""
+    if not math.isfinite(value):
+        return str(value)
+    match quantity:
+        case Quantity.TIME:
+            if abs(value) < 1.0:
+                return f"{value * 1000:.0f}ms"
+            return f"{value:.2f}s"
+        case Quantity.RATIO:
+            return f"{value * 100:.2f}%"
+        case Quantity.BITRATE:
+            if abs(value) >= 1e6:
+                return f"{value / 1e6:.2f}M"
+            return f"{value / 1e3:.0f}k"
+        case Quantity.COUNT:
+            return f"{value:g}"
+        case _:
+            return f"{value:.1f}"
