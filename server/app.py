@@ -27,6 +27,7 @@ from server.auth.tickets import TicketService
 from server.auth.tokens import TokenService
 from server.conferences.service import Conferences
 from server.config import ServerConfig
+from server.cors import cors_middleware
 from server.errors import error_middleware
 from server.events import EventDelivery, EventPublisher
 from server.media.contract import MediaRouter
@@ -101,7 +102,8 @@ def create_app(
     MQTT broker (tests pass a `RecordingPublisher`).
     """
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware], client_max_size=CLIENT_MAX_SIZE
+        middlewares=[cors_middleware, error_middleware, auth_middleware],
+        client_max_size=CLIENT_MAX_SIZE,
     )
     config.data_dir.mkdir(parents=True, exist_ok=True)
     platform = build_platform(config, router or _default_router(), publisher)
