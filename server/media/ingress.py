@@ -224,7 +224,12 @@ class StreamIngress:
             self._keyframe_requested_at = None
         self.packets_forwarded += 1
         for downstream in tuple(self._downstream):
-            await downstream.forward(packet, seq, keyframe_start)
+            try:
+                await downstream.forward(packet, seq, keyframe_start)
+            except Exception:
+                # Raised here it would end the publisher's transport loop for every viewer.
+                logger.exception("forwarding to a viewer failed; that viewer gets no more media")
+                self.detach(downstream)
 
     async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
         if isinstance(packet, RtcpSrPacket):
