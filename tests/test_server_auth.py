@@ -245,6 +245,8 @@ async def test_a_customer_token_only_reaches_its_own_conference(
     )
     assert joined["version"] == 1
     await customer.call("GET", f"/rtc-api/conferences/{other['id']}", expect=403)
+    active = await customer.call("GET", "/rtc-api/conferences/active")
+    assert [c["id"] for c in active] == [mine["id"]]
     await customer.call("POST", "/rtc-api/conferences/create", json={}, expect=403)
 
 

@@ -208,4 +208,4 @@ async def events(request: web.Request) -> web.Response:
 async def active(request: web.Request) -> web.Response:
     service, caller = _service(request)
     organization = caller.organization_for(request.query.get("organizationId"))
-    return json_response([c.aggregate() for c in service.active(organization)])
+    return json_response([c.aggregate() for c in service.active(caller, organization)])

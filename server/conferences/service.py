@@ -108,11 +108,14 @@ class Conferences:
             raise Forbidden(f"this customer login is for conference {caller.conference_id}")
         return conference
 
-    def active(self, organization: str) -> list[ConferenceState]:
+    def active(self, caller: Caller, organization: str) -> list[ConferenceState]:
+        """The organization's live conferences; a customer sees only its ticket's one."""
         return [
             c
             for c in self._conferences.values()
-            if not c.ended and c.organization_id == organization
+            if not c.ended
+            and c.organization_id == organization
+            and (not caller.is_customer or caller.conference_id == c.id)
         ]
 
     def _endpoint(self, caller: Caller, endpoint_id: str) -> UserEndpoint:
