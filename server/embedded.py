@@ -73,6 +73,12 @@ class EmbeddedServer:
         return f"EmbeddedServer({self.base_url if self.port else 'stopped'})"
 
     @property
+    def client(self) -> ClientConfig:
+        """The first client: the development client (AGENT,SUPERVISOR,SERVICE in org `dev`)
+        when none was given. Its `client_id` and `secret` log in with client_credentials."""
+        return self.clients[0]
+
+    @property
     def base_url(self) -> str:
         return f"http://{self._host}:{self.port}"
 

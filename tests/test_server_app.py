@@ -96,3 +96,20 @@ async def test_cors_preflight_and_headers_for_browser_clients() -> None:
         async with http.get("/rtc-api/conferences/active", headers={"Origin": origin}) as response:
             assert response.status == 401
             assert response.headers["Access-Control-Allow-Origin"] == origin
+
+
+async def test_an_embedded_server_without_clients_has_a_working_dev_client() -> None:
+    async with EmbeddedServer() as srv, aiohttp.ClientSession(srv.base_url) as http:
+        client = srv.client
+        assert client.client_id == "dev"
+        assert client.secret not in repr(srv) + repr(client)
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": client.client_id,
+            "client_secret": client.secret,
+        }
+        async with http.post("/security/oauth/token", data=data) as response:
+            assert response.status == 200
+            body = await response.json()
+        assert body["organization"] == "dev"
+        assert set(body["scope"].split()) == {"AGENT", "SUPERVISOR", "SERVICE"}
