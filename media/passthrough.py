@@ -65,6 +65,15 @@ def is_keyframe(mime_type: str, data: bytes) -> bool:
     return not mime.startswith("video/")
 
 
+def keyframe_codec(data: bytes) -> str | None:
+    """ "VP8" or "H264" for a video keyframe as `is_keyframe` accepts it, else None."""
+    if len(data) >= 10 and not data[0] & 0x01 and data[3:6] == VP8_KEYFRAME_START:
+        return "VP8"
+    if data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")) and is_keyframe("video/h264", data):
+        return "H264"
+    return None
+
+
 class EncodedFrameDecoder(Decoder):
     """A "decoder" that hands the encoded frame on as an `av.Packet` instead of decoding it."""
 

@@ -22,10 +22,11 @@ import numpy.typing as npt
 from aiortc import RTCRtpReceiver
 
 from media.analysis import FrameTimeline
-from media.passthrough import request_keyframe
+from media.passthrough import keyframe_codec, request_keyframe
 from media.reader import Item, Sink
 
 VideoCallback = Callable[[av.VideoFrame, float], Awaitable[None] | None]
+DECODERS = {"VP8": "libvpx", "H264": "h264"}
 PcmHandler = Callable[[npt.NDArray[np.int16], float], Awaitable[None] | None]
 
 
@@ -83,6 +84,9 @@ class FrameCallback(Sink):
 class KeyframeDecoder(Sink):
     """Sampled decoding on a track that is not decoded: decodes keyframes only.
 
+    The codec is recognised from each keyframe (VP8 or H264) unless `codec` pins it; other
+    packets (audio, inter frames) are not decoded.
+
     With `receiver` and `interval`, sends a PLI whenever no keyframe came for `interval`
     seconds, which turns "keyframes" into "one picture every `interval` seconds" at the cost
     of the sender's keyframe bits.
@@ -91,24 +95,24 @@ class KeyframeDecoder(Sink):
     def __init__(
         self,
         callback: VideoCallback,
-        codec: str = "VP8",
+        codec: str | None = None,
         receiver: RTCRtpReceiver | None = None,
         interval: float | None = None,
     ) -> None:
-        names = {"VP8": "libvpx", "H264": "h264"}
-        if codec not in names:
-            raise ValueError(f"codec must be one of {sorted(names)}, got {codec!r}")
+        if codec not in (None, *DECODERS):
+            raise ValueError(f"codec must be one of {sorted(DECODERS)} or None, got {codec!r}")
         self.callback = callback
-        self._codec_name = names[codec]
+        self.codec = codec
         self.receiver = receiver
         self.interval = interval
         self.decoded = 0
         self._last_keyframe_at = time.time()
         self._last_request_at = 0.0
 
-    def _decode(self, packet: av.Packet[Any]) -> list[av.VideoFrame]:
+    @staticmethod
+    def _decode(packet: av.Packet[Any], codec: str) -> list[av.VideoFrame]:
         # A fresh context per keyframe: it must not depend on anything it has not seen.
-        context = av.Codec(self._codec_name, "r").create("video")
+        context = av.Codec(DECODERS[codec], "r").create("video")
         frames: list[av.VideoFrame] = list(context.decode(packet))
         frames.extend(context.decode(None))
         return frames
@@ -116,9 +120,11 @@ class KeyframeDecoder(Sink):
     async def consume(self, item: Item, received_at: float) -> None:
         if not isinstance(item, av.Packet):
             return
-        if item.is_keyframe:
+        codec = keyframe_codec(bytes(item)) if item.is_keyframe else None
+        if codec is not None and self.codec in (None, codec):
             self._last_keyframe_at = received_at
-            frames = await asyncio.get_running_loop().run_in_executor(None, self._decode, item)
+            loop = asyncio.get_running_loop()
+            frames = await loop.run_in_executor(None, self._decode, item, codec)
             for frame in frames:
                 self.decoded += 1
                 await _call(self.callback, frame, received_at)

@@ -10,7 +10,7 @@ is the transport's, which is the stream's with one peer connection per stream).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
@@ -122,12 +122,7 @@ class StatsSampler:
             seconds = at - previous.at
             before = {(o.kind, o.ssrc): o.bytes_sent for o in previous.outbound}
             outbound = [
-                OutboundRtp(
-                    **{
-                        **vars(o),
-                        "bitrate_bps": _rate(o.bytes_sent, before[(o.kind, o.ssrc)], seconds),
-                    }
-                )
+                replace(o, bitrate_bps=_rate(o.bytes_sent, before[(o.kind, o.ssrc)], seconds))
                 if (o.kind, o.ssrc) in before
                 else o
                 for o in outbound

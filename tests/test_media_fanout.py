@@ -4,6 +4,7 @@ late joiners and for PLIs that arrive over real peer connections."""
 from __future__ import annotations
 
 import asyncio
+import fractions
 from typing import Any
 
 import aiortc.rtcrtpsender
@@ -108,3 +109,27 @@ async def test_fan_out_over_peer_connections_costs_one_encode(
         assert seen == sorted(seen)
     common = set(codes[0]) & set(codes[1]) & set(codes[2])
     assert len(common) >= 10
+
+
+@pytest.mark.parametrize(("codec", "name"), [("VP8", "libvpx"), ("H264", "libx264")])
+def test_keyframes_are_recognised_in_real_bitstreams(codec: str, name: str) -> None:
+    from media.passthrough import is_keyframe, keyframe_codec
+
+    encoder = av.Codec(name, "w").create("video")
+    encoder.width, encoder.height, encoder.pix_fmt = 320, 180, "yuv420p"
+    encoder.time_base = fractions.Fraction(1, 30)
+    encoder.gop_size = 10
+    if name == "libx264":
+        encoder.options = {"tune": "zerolatency"}
+    source = SyntheticVideoTrack(320, 180)
+    flags = []
+    for index in range(25):
+        frame = source.render(index)
+        frame.pts = index
+        for packet in encoder.encode(frame):
+            data = bytes(packet)
+            assert is_keyframe(f"video/{codec}", data) == packet.is_keyframe
+            assert keyframe_codec(data) == (codec if packet.is_keyframe else None)
+            flags.append(packet.is_keyframe)
+    assert flags.count(True) >= 2 and flags.count(False) >= 10
+    assert is_keyframe("audio/opus", b"\x01")

@@ -24,16 +24,17 @@ from media.video import SyntheticVideoTrack
 pytestmark = pytest.mark.slow
 
 
-async def test_light_receiver_counts_frames_without_a_decoder() -> None:
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+async def test_light_receiver_counts_frames_without_a_decoder(codec: str) -> None:
     passthrough.install()
     decoders_before = passthrough.decoder_constructions()
     passthroughs_before = passthrough.passthrough_constructions()
-    pair = await loopback([SyntheticVideoTrack(320, 180, fps=30)], decode=False)
+    source = SyntheticVideoTrack(320, 180, fps=30)
+    pair = await loopback([source], video_codec=codec, decode=False)
     counter = FrameCounter(started_at=time.time())
     pictures: list[av.VideoFrame] = []
     sampler = KeyframeDecoder(
         lambda frame, _at: pictures.append(frame),
-        codec="VP8",
         receiver=pair.receivers[0],
         interval=0.5,
     )
