@@ -44,6 +44,10 @@ ROUTE_MODULES: list[str] = [
     "server.snapshots",
     "server.filetransfers",
     "server.assets",
+    "server.ratings",
+    "server.interactions",
+    "server.ice",
+    "server.talkdesk",
     "server.openapi",
 ]
 """Modules whose `setup(app)` adds routes; append yours (e.g. "server.records.ratings")."""

@@ -42,22 +42,43 @@ def add_serve_command(sub: Any) -> Any:
         help="an OAuth client, roles comma-separated (repeatable); " + _DEV_HELP,
     )
 
+    p.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a STUN/TURN URL handed to clients, e.g. turn:10.0.0.5:3478 (repeatable)",
+    )
+    p.add_argument(
+        "--turn-secret-file",
+        type=Path,
+        help="file holding the TURN server's shared secret (TURN REST API credentials)",
+    )
+
     def run(args: argparse.Namespace) -> int:
         try:
             clients = [ClientConfig.parse(spec) for spec in args.client]
         except ConfigError as exc:
             p.error(f"--client: {exc}")
+        ice: dict[str, Any] = {"ice_servers": tuple(args.ice_server)}
+        if args.turn_secret_file is not None:
+            try:
+                ice["turn_secret"] = args.turn_secret_file.read_text().strip()
+            except OSError as exc:
+                p.error(f"--turn-secret-file: cannot read it: {exc.strerror}")
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(args.host, args.port, args.data_dir.resolve(), clients))
+            asyncio.run(_serve(args.host, args.port, args.data_dir.resolve(), clients, ice))
         return 0
 
     return run
 
 
-async def _serve(host: str, port: int, data_dir: Path, clients: list[ClientConfig]) -> None:
+async def _serve(
+    host: str, port: int, data_dir: Path, clients: list[ClientConfig], ice: dict[str, Any]
+) -> None:
     created = dev_client() if not clients else None
     server = EmbeddedServer(
         [created] if created is not None else clients,
@@ -65,6 +86,7 @@ async def _serve(host: str, port: int, data_dir: Path, clients: list[ClientConfi
         host=host,
         port=port,
         access_log=True,
+        **ice,
     )
     async with server:
         print(f"Auvious platform at {server.base_url} (event channel {server.ws_url})", flush=True)

@@ -88,6 +88,12 @@ class ServerConfig:
     """An empty conference (nobody joined) ends after this many seconds."""
     ended_conference_retention: float = 120.0
     """An ended conference's events stay readable this long (late long-polls catch up)."""
+    ice_servers: tuple[str, ...] = ()
+    """STUN/TURN URLs `/iceServers` hands out; none by default, never a public server."""
+    turn_secret: str | None = field(default=None, repr=False)
+    """Shared secret of the TURN server: credentials are made with it (TURN REST API)."""
+    ice_ttl: int = 24 * 3600
+    """Seconds TURN credentials stay valid."""
 
     def __post_init__(self) -> None:
         seen: set[str] = set()

@@ -35,7 +35,8 @@ class OperationSpec:
     files: tuple[str, ...] = ()
     query: type[BaseModel] | None = None
     response: Any = None
-    """A model, ``list[Model]``, ``str`` (a bare JSON string), ``bytes`` (a download) or None."""
+    """A model, ``list[Model]``, ``str`` (a bare JSON string), ``dict`` (a string map),
+    ``bytes`` (a download) or None."""
     status: int = 200
     headers: tuple[str, ...] = ()
     """Request headers the operation reads (``Referer``, ``X-Auvious-TransactionId``...)."""
@@ -161,6 +162,8 @@ def _response(spec: OperationSpec, models: dict[str, type[BaseModel]]) -> dict[s
         return described
     if shape is str:
         schema = {"type": "string"}
+    elif shape is dict:
+        schema = {"type": "object", "additionalProperties": {"type": "string"}}
     elif get_origin(shape) is list:
         (item,) = get_args(shape)
         schema = {"type": "array", "items": _ref(item, models)}

@@ -51,9 +51,10 @@ class StoredRecord:
 class Condition:
     """A filter on the JSON body: ``json_extract(body, path) <op> value``.
 
-    ``op`` is one of ``=``, ``<``, ``>``, ``<=``, ``>=`` or ``IN`` (value a sequence), or
-    ``CONTAINS`` (the body field is a JSON array holding the value). Paths are written by the
-    server's own code, never taken from a request.
+    ``op`` is one of ``=``, ``<``, ``>``, ``<=``, ``>=``, ``!=`` (true for a missing field too),
+    ``IN`` (value a sequence), or ``CONTAINS`` (the body field is a JSON array holding the
+    value). Paths must be ``$.`` followed by letters, digits, ``_`` and ``.``; anything else is
+    refused before it reaches SQL.
     """
 
     path: str
@@ -190,6 +191,9 @@ def _where(kind: str, query: Query) -> tuple[str, list[Any]]:
         field = _order_key(cond.path)
         if cond.op in _OPS:
             parts.append(f"{field} {cond.op} ?")
+            args.append(_scalar(cond.value))
+        elif cond.op == "!=":
+            parts.append(f"({field} IS NULL OR {field} != ?)")
             args.append(_scalar(cond.value))
         elif cond.op == "IN":
             values = [_scalar(v) for v in cond.value]

@@ -1,0 +1,284 @@
+"""Interactions (`/rtc-api/interactions...`) in their seed 001 form: SERVICE callers name the
+organization, updates use optimistic locking (409), and the list is a filtered Spring page.
+
+Staff work in their token's organization. SERVICE callers create in the `organizationId` they
+give and, as seed 001 says, bypass organization scoping when reading or updating by id; their
+list spans all organizations unless they pass `organizationId`. Customers have no access.
+
+The list filters read these places of an interaction (the seed names the filters, not where
+their values live): `type` the interaction's type (comma-separated values, any of them);
+`userId` its creator; `customerId`, `conferenceId` the same keys of `data`; `tags` every
+comma-separated tag present in the `data.tags` array; `recording` media/no_media and
+cobrowse/no_cobrowse the booleans `data.recording.media` and `data.recording.cobrowse`;
+`onHoldDurationGt`/`Lt` the number `data.onHoldDuration` (milliseconds); seed 002's
+`params=key,value,...` equal top-level keys of `data`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from agent.api.models.interactions import (
+    CreateInteractionResponse,
+    CreateInteractionWebCommand,
+    Interaction,
+    InteractionQuery,
+    InteractionRecordingFilter,
+    PageableObject,
+    PageInteraction,
+    SortObject,
+    UpdateInteractionWebCommand,
+)
+from server import storage
+from server.auth.caller import CALLER_KEY, Caller
+from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.http import json_response, no_content, parse_body
+from server.openapi import operation
+from server.storage import (
+    Condition,
+    DuplicateRecordError,
+    Query,
+    StoredRecord,
+    epoch_ms,
+    utc_now,
+)
+
+INTERACTION = "interaction"
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 1000
+_ID = re.compile(r"^[^/\s]{1,200}$")
+_DATA_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_SORTABLE = {
+    "createdAt": "$created_at",
+    "id": "$id",
+    "version": "$version",
+    "type": "$.type",
+    "createdBy": "$.createdBy",
+}
+_TYPES = {"audio", "video", "chat", "cobrowse"}
+_RECORDING = {
+    InteractionRecordingFilter.MEDIA: ("$.data.recording.media", True),
+    InteractionRecordingFilter.NO_MEDIA: ("$.data.recording.media", False),
+    InteractionRecordingFilter.COBROWSE: ("$.data.recording.cobrowse", True),
+    InteractionRecordingFilter.NO_COBROWSE: ("$.data.recording.cobrowse", False),
+}
+
+
+def _staff(request: web.Request) -> Caller:
+    caller = request[CALLER_KEY]
+    if caller.is_customer:
+        raise Forbidden("interactions are for staff and services, not customers")
+    return caller
+
+
+def _interaction(record: StoredRecord) -> Interaction:
+    interaction = Interaction.model_validate(record.body)
+    interaction.version = record.version
+    return interaction
+
+
+def _reachable(request: web.Request, caller: Caller, interaction_id: str) -> StoredRecord:
+    """By id: SERVICE callers reach any organization's interaction (seed 001), staff their own;
+    another organization's interaction is answered like a missing one."""
+    record = storage.storage_of(request).records.get(INTERACTION, interaction_id)
+    if record is None or (not caller.is_service and record.organization_id != caller.organization):
+        raise NotFound(f"interaction {interaction_id} not found")
+    return record
+
+
+@operation(
+    "Create an interaction (SERVICE callers give organizationId)",
+    body=CreateInteractionWebCommand,
+    response=CreateInteractionResponse,
+    errors=(400, 403, 409),
+)
+async def create_interaction(request: web.Request) -> web.Response:
+    command = await parse_body(request, CreateInteractionWebCommand)
+    caller = _staff(request)
+    service_only = caller.is_service and not caller.has_role("AGENT", "SUPERVISOR", "ADMIN")
+    if service_only and not command.organization_id:
+        # Seed 001: a service token stands for no organization, so it must name one.
+        raise BadRequest("organizationId: required when a SERVICE client creates one")
+    organization = caller.organization_for(command.organization_id)
+    interaction_id = command.interaction_id or str(uuid.uuid4())
+    if not _ID.match(interaction_id):
+        raise BadRequest("interactionId: 1-200 characters, no '/' or whitespace")
+    now = utc_now()
+    interaction = Interaction(
+        id=interaction_id,
+        organization_id=organization,
+        created_by=caller.user_id,
+        created_at=now,
+        type=command.type,
+        data=command.data or {},
+    )
+    try:
+        storage.storage_of(request).records.insert(
+            INTERACTION, interaction_id, organization, epoch_ms(now), interaction.to_wire()
+        )
+    except DuplicateRecordError:
+        raise Conflict(f"interaction {interaction_id} already exists") from None
+    return json_response(CreateInteractionResponse(interaction_id=interaction_id, version=0))
+
+
+@operation("One interaction", response=Interaction, errors=(400, 403, 404))
+async def get_interaction(request: web.Request) -> web.Response:
+    record = _reachable(request, _staff(request), request.match_info["interactionId"])
+    return json_response(_interaction(record))
+
+
+@operation(
+    "Update an interaction; with `version`, only if it is still at that version",
+    body=UpdateInteractionWebCommand,
+    status=204,
+    errors=(400, 403, 404, 409),
+)
+async def update_interaction(request: web.Request) -> web.Response:
+    command = await parse_body(request, UpdateInteractionWebCommand)
+    interaction_id = request.match_info["interactionId"]
+    record = _reachable(request, _staff(request), interaction_id)
+    if command.version is not None and command.version != record.version:
+        raise Conflict(
+            f"version conflict: interaction {interaction_id} is at version {record.version}, "
+            f"the update was made against version {command.version}"
+        )
+    body = dict(record.body)
+    if command.type is not None:
+        body["type"] = command.type
+    if command.data is not None:
+        body["data"] = command.data  # the seed: supplied data replaces all data
+    records = storage.storage_of(request).records
+    if records.update(INTERACTION, interaction_id, body, expected_version=record.version) is None:
+        raise Conflict(f"version conflict: interaction {interaction_id} changed meanwhile")
+    return no_content()
+
+
+def _list_query(request: web.Request) -> tuple[InteractionQuery, list[tuple[str, str]]]:
+    raw: dict[str, Any] = {
+        key: request.query[key] for key in request.query if key not in ("sort", "params")
+    }
+    raw["sort"] = request.query.getall("sort", [])
+    params = request.query.get("params")
+    pairs: list[tuple[str, str]] = []
+    if params:
+        items = params.split(",")
+        if len(items) % 2:
+            raise BadRequest("params: expected key,value pairs (key1,value1,key2,value2)")
+        pairs = list(zip(items[::2], items[1::2], strict=True))
+        for key, _ in pairs:
+            if not _DATA_KEY.match(key):
+                raise BadRequest(f"params: {key!r} is not a data key (letters, digits, '_')")
+    return InteractionQuery.model_validate(raw), pairs
+
+
+def _conditions(query: InteractionQuery, pairs: list[tuple[str, str]]) -> list[Condition]:
+    conditions: list[Condition] = []
+    if query.type:
+        types = [t.strip() for t in query.type.split(",") if t.strip()]
+        unknown = [t for t in types if t not in _TYPES]
+        if unknown or not types:
+            raise BadRequest(f"type: {unknown or query.type!r}: use audio, video, chat, cobrowse")
+        conditions.append(Condition("$.type", "IN", types))
+    if query.user_id:
+        conditions.append(Condition("$.createdBy", "=", query.user_id))
+    if query.customer_id:
+        conditions.append(Condition("$.data.customerId", "=", query.customer_id))
+    if query.conference_id:
+        conditions.append(Condition("$.data.conferenceId", "=", query.conference_id))
+    if query.tags:
+        for tag in (t.strip() for t in query.tags.split(",")):
+            if tag:
+                conditions.append(Condition("$.data.tags", "CONTAINS", tag))
+    if query.recording is not None:
+        path, wanted = _RECORDING[query.recording]
+        conditions.append(Condition(path, "=" if wanted else "!=", True))
+    if query.on_hold_duration_gt is not None:
+        conditions.append(Condition("$.data.onHoldDuration", ">", query.on_hold_duration_gt))
+    if query.on_hold_duration_lt is not None:
+        conditions.append(Condition("$.data.onHoldDuration", "<", query.on_hold_duration_lt))
+    conditions += [Condition(f"$.data.{key}", "=", value) for key, value in pairs]
+    return conditions
+
+
+def _order(sort: list[str]) -> list[tuple[str, bool]]:
+    order: list[tuple[str, bool]] = []
+    for criterion in sort:
+        prop, _, direction = criterion.partition(",")
+        if prop not in _SORTABLE:
+            raise BadRequest(f"sort: cannot sort by {prop!r}; use one of {', '.join(_SORTABLE)}")
+        if direction.lower() not in ("", "asc", "desc"):
+            raise BadRequest(f"sort: direction {direction!r} is not asc or desc")
+        order.append((_SORTABLE[prop], direction.lower() != "desc"))
+    return order
+
+
+@operation(
+    "Interactions created in a date range, filtered, sorted and paged",
+    query=InteractionQuery,
+    response=PageInteraction,
+    errors=(400, 403),
+)
+async def find_interactions(request: web.Request) -> web.Response:
+    caller = _staff(request)
+    query, pairs = _list_query(request)
+    requested_org = request.query.get("organizationId")
+    if caller.is_service:
+        organization = requested_org or None
+    elif requested_org and requested_org != caller.organization:
+        raise Forbidden("organizationId: only SERVICE callers list another organization")
+    else:
+        organization = caller.organization
+    size = query.size or DEFAULT_PAGE_SIZE
+    if size > MAX_PAGE_SIZE:
+        raise BadRequest(f"size: at most {MAX_PAGE_SIZE}")
+    page = query.page or 0
+    order = _order(query.sort or [])
+    selection = Query(
+        organization_id=organization,
+        conditions=_conditions(query, pairs),
+        created_from=epoch_ms(query.start),
+        created_to=epoch_ms(query.end),
+        order_by=order or [("$created_at", True)],
+        limit=size,
+        offset=page * size,
+    )
+    records = storage.storage_of(request).records
+    total = records.count(INTERACTION, selection)
+    content = [_interaction(r) for r in records.find(INTERACTION, selection)]
+    sort = SortObject(empty=not order, sorted=bool(order), unsorted=not order)
+    total_pages = math.ceil(total / size)
+    return json_response(
+        PageInteraction(
+            total_pages=total_pages,
+            total_elements=total,
+            size=size,
+            content=content,
+            number=page,
+            sort=sort,
+            number_of_elements=len(content),
+            pageable=PageableObject(
+                offset=page * size,
+                sort=sort,
+                page_size=size,
+                paged=True,
+                page_number=page,
+                unpaged=False,
+            ),
+            first=page == 0,
+            last=page >= total_pages - 1,
+            empty=not content,
+        )
+    )
+
+
+def setup(app: web.Application) -> None:
+    storage.install(app)
+    app.router.add_post("/rtc-api/interactions", create_interaction)
+    app.router.add_get("/rtc-api/interactions", find_interactions)
+    app.router.add_get("/rtc-api/interactions/{interactionId}", get_interaction)
+    app.router.add_put("/rtc-api/interactions/{interactionId}", update_interaction)

@@ -1,0 +1,142 @@
+"""Talkdesk integration (`/rtc-api/talkdesk-integration/...`), answered from our own records.
+
+- `create` links a Talkdesk contact to the caller's organization and answers the platform's
+  id for it; linking the same contact again answers the same id (the seed: "not actually"
+  creating anything in Talkdesk).
+- `authorization-validator` confirms the bearer token (the middleware already checked it) and
+  says whose it is.
+- `activity` lists the contact's interactions - those whose `data.customerId` is the contact
+  id, the key the interactions `customerId` filter reads - as Talkdesk activity items, with
+  links on the host the caller used.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from agent.api.models.talkdesk import (
+    TalkdeskContactActivityRequest,
+    TalkdeskContactActivityResponseItem,
+    TalkdeskCreateTalkdeskRequest,
+    TalkdeskCreateTalkdeskResponse,
+)
+from server import storage
+from server.auth.caller import CALLER_KEY
+from server.errors import BadRequest
+from server.http import json_response, parse_body, read_json
+from server.interactions import INTERACTION
+from server.openapi import operation
+from server.storage import Condition, DuplicateRecordError, Query, epoch_ms, utc_now
+
+CONTACT = "talkdesk_contact"
+
+
+def _contact_id(data: Any) -> str:
+    contact_id = getattr(data, "contact_id", None)
+    if not contact_id:
+        raise BadRequest("data.contact_id: required")
+    return str(contact_id)
+
+
+@operation(
+    "Link a Talkdesk contact; answers the platform's id for it",
+    body=TalkdeskCreateTalkdeskRequest,
+    response=TalkdeskCreateTalkdeskResponse,
+)
+async def create_contact(request: web.Request) -> web.Response:
+    command = await parse_body(request, TalkdeskCreateTalkdeskRequest)
+    contact_id = _contact_id(command.data)
+    caller = request[CALLER_KEY]
+    records = storage.storage_of(request).records
+    key = f"{caller.organization}\n{contact_id}"
+    external_id = str(uuid.uuid4())
+    try:
+        records.insert(
+            CONTACT,
+            key,
+            caller.organization,
+            epoch_ms(utc_now()),
+            {"contactId": contact_id, "externalId": external_id},
+        )
+        message = "contact linked"
+    except DuplicateRecordError:
+        existing = records.get(CONTACT, key)
+        assert existing is not None
+        external_id = existing.body["externalId"]
+        message = "contact already linked"
+    return json_response(
+        TalkdeskCreateTalkdeskResponse(message=message, contact_external_id=external_id)
+    )
+
+
+@operation("Confirm the caller's authorization", response=dict)
+async def validate_authorization(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    caller = request[CALLER_KEY]
+    return web.json_response(
+        {
+            "status": "valid",
+            "userId": caller.user_id,
+            "organizationId": caller.organization,
+            "roles": ",".join(sorted(caller.roles)),
+        }
+    )
+
+
+@operation(
+    "A contact's interactions as Talkdesk activity items",
+    body=TalkdeskContactActivityRequest,
+    response=list[TalkdeskContactActivityResponseItem],
+    headers=("Host",),
+)
+async def contact_activity(request: web.Request) -> web.Response:
+    command = await parse_body(request, TalkdeskContactActivityRequest)
+    contact_id = _contact_id(command.data)
+    caller = request[CALLER_KEY]
+    conditions = [Condition("$.data.customerId", "=", contact_id)]
+    types = command.meta.interaction_types if command.meta else None
+    if types:
+        conditions.append(Condition("$.type", "IN", types))
+    records = storage.storage_of(request).records.find(
+        INTERACTION,
+        Query(
+            organization_id=caller.organization,
+            conditions=conditions,
+            order_by=[("$created_at", False)],
+        ),
+    )
+    host = request.host
+    items = []
+    for record in records:
+        data = record.body.get("data") or {}
+        kind = record.body.get("type")
+        items.append(
+            TalkdeskContactActivityResponseItem(
+                id=record.id,
+                subject=f"{kind or 'auvious'} interaction",
+                description=_text(data.get("summary")),
+                date=record.body.get("createdAt"),
+                url=f"{request.scheme}://{host}/rtc-api/interactions/{record.id}",
+                type=kind,
+                priority=_text(data.get("priority")),
+                status=_text(data.get("status")),
+            )
+        )
+    return json_response(items)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def setup(app: web.Application) -> None:
+    storage.install(app)
+    base = "/rtc-api/talkdesk-integration"
+    app.router.add_post(f"{base}/create", create_contact)
+    app.router.add_post(f"{base}/authorization-validator", validate_authorization)
+    app.router.add_post(f"{base}/activity", contact_activity)
