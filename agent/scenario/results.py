@@ -76,13 +76,15 @@ class StreamDirection(StrEnum):
 class StreamResult(_Record):
     """One published or viewed conference stream of a participant.
 
-    For a viewed stream, `publisher` names the participant whose stream it is; `fps`,
+    `stream_id` is the conference stream's id on both sides, so a view matches the publish
+    it shows. For a viewed stream, `publisher` names the participant whose stream it is; `fps`,
     `delay`, `bitrate` and `freezes` describe what arrived (for a published one, what left)."""
 
     stream_id: str
     direction: StreamDirection
     stream_type: str
     publisher: str | None = None
+    viewer_id: str | None = None
     started_at: float | None = None
     ended_at: float | None = None
     setup_time: float | None = Field(default=None, ge=0)

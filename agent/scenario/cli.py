@@ -1,0 +1,165 @@
+"""The `validate`, `schema` and `run` subcommands of `auvious-agent`.
+
+Exit codes: 0 all expectations hold (or the file is valid), 1 an expectation failed, 2 the
+file or the command line is invalid, 3 a runtime error."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from agent.redact import redact
+from agent.scenario.loader import ScenarioError, load_scenario
+from agent.scenario.model import Scenario, dump_json_schema
+from agent.scenario.outcome import ExitCode, conclude
+from agent.scenario.runner import RunError, RunOptions, run_scenario
+
+__all__ = ["OptionsError", "add_scenario_commands", "run_options"]
+
+Command = Callable[[argparse.Namespace], int]
+DEFAULT_CLIENT_ID_ENV = "AUVIOUS_CLIENT_ID"
+DEFAULT_CLIENT_SECRET_ENV = "AUVIOUS_CLIENT_SECRET"
+
+
+class OptionsError(ValueError):
+    """The command line and the scenario together do not say how to log in."""
+
+
+def add_scenario_commands(sub: Any) -> dict[str, Command]:
+    validate = sub.add_parser(
+        "validate",
+        help="check scenario files; print every problem with file, line and column",
+        description="Check scenario files. Exit 0 when all are valid, 2 otherwise.",
+    )
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    sub.add_parser(
+        "schema",
+        help="print the JSON Schema of scenario files (for editor completion)",
+        description="Print the JSON Schema of scenario files on stdout.",
+    )
+
+    run = sub.add_parser(
+        "run",
+        help="run a scenario and report pass or fail",
+        description=(
+            "Run a scenario file. Exit 0 when every expectation holds, 1 when one fails, "
+            "2 when the file or command line is invalid, 3 on a runtime error. Without "
+            "--server (and no `server` in the file) it runs against the embedded platform."
+        ),
+    )
+    run.add_argument("file", type=Path, metavar="FILE")
+    run.add_argument("--server", metavar="URL", help="base URL of an Auvious platform")
+    run.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="directory for report.json, junit.xml and report.html (default reports/NAME)",
+    )
+    run.add_argument("--client-id", metavar="ID", help="OAuth client id for --server")
+    run.add_argument(
+        "--client-secret-env",
+        metavar="VAR",
+        help=f"environment variable holding the client secret (default {DEFAULT_CLIENT_SECRET_ENV}"
+        "); the secret itself is never taken on the command line, where `ps` would show it",
+    )
+    return {"validate": _validate, "schema": _schema, "run": _run}
+
+
+def _load(path: Path) -> Scenario | None:
+    try:
+        return load_scenario(path)
+    except ScenarioError as error:
+        for issue in error.issues:
+            print(issue, file=sys.stderr)
+        count = len(error.issues)
+        print(f"{path}: invalid ({count} problem{'s' if count != 1 else ''})", file=sys.stderr)
+        return None
+
+
+def _validate(args: argparse.Namespace) -> int:
+    code = ExitCode.PASSED
+    for path in args.files:
+        scenario = _load(path)
+        if scenario is None:
+            code = ExitCode.INVALID
+            continue
+        groups = scenario.participants
+        people = sum(group.count for group in groups)
+        print(
+            f"{path}: valid: {scenario.name!r}, {len(groups)} participant group(s), "
+            f"{people} participant(s) per arrival, {len(scenario.phases)} phase(s)"
+        )
+    return code
+
+
+def _schema(args: argparse.Namespace) -> int:
+    try:
+        print(dump_json_schema(), flush=True)
+    except BrokenPipeError:  # `schema | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return ExitCode.PASSED
+
+
+def run_options(scenario: Scenario, args: argparse.Namespace, env: Mapping[str, str]) -> RunOptions:
+    """Where to run and how to log in: the command line over the file over defaults."""
+    report = args.report or Path("reports") / scenario.name.replace("/", "_")
+    interactive = sys.stdout.isatty()
+    spec = scenario.server
+    url = args.server or (spec.url if spec else None)
+    if url is None:
+        return RunOptions(report_dir=report, interactive=interactive)
+    client_id = args.client_id or (spec.client_id if spec else None)
+    if client_id is None:
+        id_env = (spec.client_id_env if spec else None) or DEFAULT_CLIENT_ID_ENV
+        client_id = env.get(id_env)
+        if not client_id:
+            raise OptionsError(
+                f"no client id for {url}: give --client-id or set the environment variable {id_env}"
+            )
+    secret_env = (
+        args.client_secret_env
+        or (spec.client_secret_env if spec else None)
+        or DEFAULT_CLIENT_SECRET_ENV
+    )
+    secret = env.get(secret_env)
+    if not secret:
+        raise OptionsError(f"no client secret for {url}: set the environment variable {secret_env}")
+    return RunOptions(
+        server_url=url,
+        client_id=client_id,
+        client_secret=SecretStr(secret),
+        organization_id=spec.organization_id if spec else None,
+        verify_tls=spec.verify_tls if spec else True,
+        report_dir=report,
+        interactive=interactive,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenario = _load(args.file)
+    if scenario is None:
+        return ExitCode.INVALID
+    try:
+        options = run_options(scenario, args, os.environ)
+    except OptionsError as error:
+        print(f"auvious-agent run: {error}", file=sys.stderr)
+        return ExitCode.INVALID
+    try:
+        result = asyncio.run(run_scenario(scenario, options))
+    except RunError as error:
+        print(f"auvious-agent run: {redact(str(error))}", file=sys.stderr)
+        return ExitCode.RUNTIME_ERROR
+    except Exception as error:  # a runtime error must not end in a traceback
+        message = redact(f"{type(error).__name__}: {error}")
+        print(f"auvious-agent run: runtime error: {message}", file=sys.stderr)
+        return ExitCode.RUNTIME_ERROR
+    assert options.report_dir is not None
+    return conclude(scenario, result, options.report_dir, sys.stdout)

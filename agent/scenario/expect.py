@@ -1,0 +1,209 @@
+"""Evaluating a scenario's `expect` section against what a run measured.
+
+Each threshold (`join_time: {p95: "< 1s"}` is one) and each condition becomes one
+`Expectation` with the measured value, so reports can say what was measured against what."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from agent.scenario.metrics import METRICS, aggregate
+from agent.scenario.model import ExpectSpec, ParticipantGroup, Scenario, ViewStep
+from agent.scenario.results import ParticipantResult, RunResult, StreamDirection
+from agent.scenario.units import Quantity, format_quantity
+
+__all__ = ["MIN_OVERLAP", "Evaluation", "Expectation", "evaluate", "viewed_groups"]
+
+MIN_OVERLAP = 2.0
+"""Seconds a viewer and a publisher must both be present for the viewer to be expected to
+have received the publisher's video; shorter meetings (churn) are not counted."""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One test case: a threshold on a metric aggregate, or a condition."""
+
+    name: str
+    passed: bool
+    message: str
+    metric: str | None = None
+    aggregate: str | None = None
+    threshold: str | None = None
+    measured: float | None = None
+    measured_text: str | None = None
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    expectations: list[Expectation]
+
+    @property
+    def passed(self) -> bool:
+        return all(expectation.passed for expectation in self.expectations)
+
+    @property
+    def failures(self) -> list[Expectation]:
+        return [expectation for expectation in self.expectations if not expectation.passed]
+
+
+def evaluate(scenario: Scenario, result: RunResult) -> Evaluation:
+    """Every expectation of `scenario` checked against `result`, in file order.
+
+    A run that was interrupted or had errors of its own fails a `run_completed` case: its
+    measurements are partial, and passing on partial data would hide that."""
+    expect = scenario.expect or ExpectSpec()
+    found = [_run_completed(result)]
+    found.extend(_thresholds(expect, result))
+    found.extend(_condition(name, scenario, result) for name in expect.conditions)
+    return Evaluation(found)
+
+
+def _run_completed(result: RunResult) -> Expectation:
+    problems = [f"{error.step or 'run'}: {error.message}" for error in result.errors]
+    if result.interrupted:
+        problems.insert(0, "the run was interrupted before it ended")
+    if problems:
+        return Expectation("run_completed", False, "; ".join(problems[:3]), details=problems)
+    return Expectation("run_completed", True, "the run ended as planned")
+
+
+def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
+    for metric_name, thresholds in expect.thresholds():
+        metric = METRICS[metric_name]
+        values = list(metric.extract(result, expect.warmup))
+        for aggregate_name, threshold in thresholds.items():
+            name = f"{metric_name} {aggregate_name} {threshold}"
+            measured = aggregate(values, aggregate_name, metric.quantity)
+            quantity = Quantity.COUNT if aggregate_name == "count" else metric.quantity
+            if measured is None:
+                yield Expectation(
+                    name,
+                    False,
+                    f"nothing was measured for {metric_name}; threshold {threshold}",
+                    metric_name,
+                    aggregate_name,
+                    str(threshold),
+                )
+                continue
+            text = format_quantity(measured, quantity)
+            passed = threshold.holds(measured)
+            verdict = "holds" if passed else "does not hold"
+            yield Expectation(
+                name,
+                passed,
+                f"measured {aggregate_name} {text} over {len(values)} value(s); "
+                f"threshold {threshold} {verdict}",
+                metric_name,
+                aggregate_name,
+                str(threshold),
+                measured,
+                text,
+            )
+
+
+def _condition(name: str, scenario: Scenario, result: RunResult) -> Expectation:
+    match name:
+        case "every_participant_joined":
+            missing = [p.name for p in result.participants if p.joined_at is None]
+            if not result.participants:
+                missing = ["no participant took part"]
+            return _verdict(name, missing, f"{len(result.participants)} participant(s) joined")
+        case "no_errors":
+            errors = [
+                f"{p.name}: {error.message}" for p in result.participants for error in p.errors
+            ]
+            errors += [
+                f"{p.name}: step {step.kind} failed"
+                for p in result.participants
+                for step in p.steps
+                if not step.ok
+            ]
+            return _verdict(name, errors, "no participant had an error")
+        case "every_snapshot_answered":
+            unanswered = [
+                f"{p.name} → {request.target or '?'} at {request.t:.1f}s"
+                for p in result.participants
+                for request in p.snapshots
+                if request.round_trip is None or not request.succeeded
+            ]
+            asked = sum(len(p.snapshots) for p in result.participants)
+            if not asked:
+                unanswered = ["no snapshot was requested"]
+            return _verdict(name, unanswered, f"all {asked} snapshot request(s) answered")
+        case "every_viewer_received_every_publisher":
+            missing, pairs = _unreceived(scenario, result)
+            if not pairs and not missing:
+                missing = ["no viewer and publisher were present together"]
+            return _verdict(name, missing, f"{pairs} viewer/publisher pair(s) received video")
+    raise ValueError(f"unknown condition {name!r}")
+
+
+def _verdict(name: str, problems: list[str], success: str) -> Expectation:
+    if not problems:
+        return Expectation(name, True, success)
+    shown = "; ".join(problems[:5])
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return Expectation(name, False, f"{len(problems)} failed: {shown}{more}", details=problems)
+
+
+def viewed_groups(group: ParticipantGroup, all_groups: list[str]) -> set[str]:
+    """The groups a participant of `group` views at some point: its `view` and view steps.
+
+    A later `stop_view` does not undo having been expected to receive before it."""
+    targets = [group.view]
+    targets += [step.of for step in group.timeline or [] if isinstance(step, ViewStep)]
+    viewed: set[str] = set()
+    for target in targets:
+        if target == "all":
+            viewed.update(all_groups)
+        elif isinstance(target, list):
+            viewed.update(target)
+    return viewed
+
+
+def _presence(participant: ParticipantResult, end: float) -> tuple[float, float] | None:
+    if participant.joined_at is None:
+        return None
+    return participant.joined_at, participant.left_at if participant.left_at is not None else end
+
+
+def _unreceived(scenario: Scenario, result: RunResult) -> tuple[list[str], int]:
+    """Viewer/publisher pairs expected to meet whose video never arrived, and the pair count."""
+    names = [group.name for group in scenario.participants]
+    missing: list[str] = []
+    pairs = 0
+    for viewer in result.participants:
+        group = scenario.group(viewer.group)
+        presence = _presence(viewer, result.duration)
+        if group is None or presence is None:
+            continue
+        viewed = viewed_groups(group, names)
+        for publisher in result.participants:
+            if publisher is viewer or publisher.group not in viewed:
+                continue
+            if publisher.conference != viewer.conference:
+                continue
+            for stream in publisher.streams:
+                if stream.direction is not StreamDirection.PUBLISH or not stream.has_video:
+                    continue
+                if stream.started_at is None:
+                    continue
+                end = stream.ended_at if stream.ended_at is not None else result.duration
+                overlap = min(end, presence[1]) - max(stream.started_at, presence[0])
+                if overlap < MIN_OVERLAP:
+                    continue
+                pairs += 1
+                received = any(
+                    view.direction is StreamDirection.VIEW
+                    and view.publisher == publisher.name
+                    and view.stream_id == stream.stream_id
+                    and view.frames > 0
+                    for view in viewer.streams
+                )
+                if not received:
+                    missing.append(
+                        f"{viewer.name} did not receive {publisher.name} {stream.stream_type}"
+                    )
+    return missing, pairs

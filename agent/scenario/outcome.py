@@ -1,0 +1,37 @@
+"""From a finished run to the verdict: evaluate, write the reports, pick the exit code."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from pathlib import Path
+from typing import TextIO
+
+from agent.scenario.expect import evaluate
+from agent.scenario.model import Scenario
+from agent.scenario.report import write_reports
+from agent.scenario.results import RunResult
+
+__all__ = ["ExitCode", "conclude"]
+
+
+class ExitCode(IntEnum):
+    """The CLI's exit codes, as the scenarios issue defines them."""
+
+    PASSED = 0
+    FAILED = 1
+    INVALID = 2
+    RUNTIME_ERROR = 3
+
+
+def conclude(scenario: Scenario, result: RunResult, report_dir: Path, out: TextIO) -> ExitCode:
+    """Evaluate `result`, write the three reports, print one line per failed expectation."""
+    evaluation = evaluate(scenario, result)
+    paths = write_reports(scenario, result, evaluation, report_dir)
+    total = len(evaluation.expectations)
+    failed = evaluation.failures
+    for expectation in failed:
+        print(f"FAIL {expectation.name}: {expectation.message}", file=out)
+    verdict = "PASS" if not failed else "FAIL"
+    print(f"{verdict} {scenario.name}: {total - len(failed)}/{total} expectations hold", file=out)
+    print(f"reports: {paths.html}  {paths.json}  {paths.junit}", file=out)
+    return ExitCode.PASSED if not failed else ExitCode.FAILED

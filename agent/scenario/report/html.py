@@ -1,0 +1,279 @@
+"""The HTML report: one self-contained page (inline CSS and SVG, no script, no network)
+that a person reads first: the verdict, what failed, then the plots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from html import escape
+
+from agent.scenario.expect import Evaluation, Expectation
+from agent.scenario.metrics import METRICS, percentile
+from agent.scenario.model import Scenario
+from agent.scenario.report.summary import metric_table
+from agent.scenario.report.svg import Series, TimelineRow, histogram, line_chart, timeline
+from agent.scenario.results import RunResult, Sample, StreamDirection
+from agent.scenario.units import Quantity, format_quantity
+
+__all__ = ["render_html"]
+
+_CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #0f172a;
+       margin: 0; background: #f1f5f9; }
+header { padding: 20px 32px; background: #0f172a; color: #f8fafc; }
+header h1 { margin: 0 0 4px; font-size: 22px; }
+header .meta { color: #cbd5e1; }
+main { padding: 16px 32px 48px; max-width: 1600px; }
+section { background: #fff; border-radius: 8px; padding: 16px 20px; margin: 16px 0;
+          box-shadow: 0 1px 2px rgba(15, 23, 42, .08); }
+h2 { font-size: 16px; margin: 0 0 12px; }
+.badge { display: inline-block; padding: 2px 10px; border-radius: 999px; font-weight: 600;
+         margin-left: 8px; font-size: 14px; vertical-align: middle; }
+.pass { background: #dcfce7; color: #166534; }
+.fail { background: #fee2e2; color: #991b1b; }
+.figures { display: flex; gap: 24px; flex-wrap: wrap; }
+.figure b { display: block; font-size: 22px; }
+.figure span { color: #475569; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid #e2e8f0;
+         vertical-align: top; }
+th { color: #475569; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(760px, 1fr));
+          gap: 16px; }
+svg.chart { max-width: 100%; height: auto; background: #fff; }
+svg .title { font-size: 14px; font-weight: 600; fill: #0f172a; }
+svg .tick, svg .legend { font-size: 11px; fill: #334155; }
+svg .label { font-size: 12px; fill: #475569; }
+svg .empty { font-size: 13px; fill: #94a3b8; }
+svg .grid { stroke: #e2e8f0; }
+svg .axis { stroke: #64748b; }
+"""
+
+
+def _section(title: str, body: str) -> str:
+    return f"<section><h2>{escape(title)}</h2>\n{body}\n</section>"
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    lines = []
+    for row in rows:
+        cells = "".join(
+            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
+            for i, cell in enumerate(row)
+        )
+        lines.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+
+
+def _verdict(passed: bool) -> str:
+    return (
+        '<span class="badge pass">PASS</span>' if passed else '<span class="badge fail">FAIL</span>'
+    )
+
+
+def _expectations(expectations: Sequence[Expectation]) -> str:
+    rows = [
+        (
+            _verdict(e.passed),
+            escape(e.name),
+            escape(e.measured_text or ""),
+            escape(e.threshold or ""),
+            escape(e.message),
+        )
+        for e in expectations
+    ]
+    return _table(("", "expectation", "measured", "threshold", "detail"), rows, set())
+
+
+def _figures(result: RunResult, evaluation: Evaluation) -> str:
+    participants = result.participants
+    joined = sum(1 for p in participants if p.joined_at is not None)
+    streams = sum(len(p.streams) for p in participants)
+    errors = sum(len(p.errors) for p in participants) + len(result.errors)
+    figures = [
+        (str(len(participants)), "participants"),
+        (str(joined), "joined"),
+        (str(streams), "streams"),
+        (str(errors), "errors"),
+        (
+            f"{len(evaluation.expectations) - len(evaluation.failures)}/"
+            f"{len(evaluation.expectations)}",
+            "expectations hold",
+        ),
+        (f"{result.duration:.1f}s", "duration"),
+    ]
+    if result.skipped_arrivals:
+        figures.append((str(result.skipped_arrivals), "arrivals skipped (max_concurrent)"))
+    return (
+        '<div class="figures">'
+        + "".join(
+            f'<div class="figure"><b>{escape(v)}</b><span>{escape(k)}</span></div>'
+            for v, k in figures
+        )
+        + "</div>"
+    )
+
+
+def _stream_series(result: RunResult, attribute: str, scale: float = 1.0) -> list[Series]:
+    series = []
+    for participant in result.participants:
+        for stream in participant.streams:
+            if stream.direction is not StreamDirection.VIEW:
+                continue
+            samples: list[Sample] = getattr(stream, attribute)
+            if samples:
+                label = f"{participant.name} {stream.label}"
+                series.append(Series(label, [(s.t, s.value * scale) for s in samples]))
+    return series
+
+
+def _charts(result: RunResult) -> str:
+    joins = [p.join_time for p in result.participants if p.join_time is not None]
+    marks = [("p50", percentile(joins, 50)), ("p95", percentile(joins, 95))] if joins else []
+    charts = [
+        histogram(
+            joins,
+            "Join time distribution",
+            x_label="join time (s)",
+            x_format=lambda v: f"{v:g}",
+            marks=marks,
+        ),
+        timeline(
+            [
+                TimelineRow(
+                    p.name,
+                    p.arrived_at,
+                    p.left_at if p.left_at is not None else result.duration,
+                    p.joined_at,
+                    [(r.t, "snapshot request") for r in p.snapshots]
+                    + [(e.t, f"error: {e.message}") for e in p.errors],
+                    failed=bool(p.errors),
+                )
+                for p in result.participants
+            ],
+            "Participants timeline (grey: arriving, green: in the conference, red: had errors)",
+            result.duration,
+        ),
+        line_chart(
+            _stream_series(result, "fps"),
+            "Frame rate over time per received stream",
+            y_label="frames/s",
+        ),
+        line_chart(
+            _stream_series(result, "delay", 1000.0),
+            "Delay over time per received stream",
+            y_label="delay (ms)",
+        ),
+        line_chart(
+            _stream_series(result, "bitrate", 1e-3),
+            "Bitrate over time per received stream",
+            y_label="kbit/s",
+        ),
+    ]
+    return '<div class="charts">' + "\n".join(charts) + "</div>"
+
+
+def _metrics(scenario: Scenario, result: RunResult) -> str:
+    warmup = scenario.expect.warmup if scenario.expect else 0.0
+    summaries = metric_table(result, warmup).summaries()
+    columns = ("count", "min", "p50", "p95", "p99", "max", "mean")
+    rows = []
+    for name, summary in summaries.items():
+        quantity = METRICS[name].quantity
+        cells = [escape(name), escape(str(quantity))]
+        for column in columns:
+            value = summary[column]
+            if value is None:
+                cells.append("&ndash;")
+            elif column == "count":
+                cells.append(f"{value:g}")
+            else:
+                cells.append(escape(format_quantity(value, quantity)))
+        rows.append(cells)
+    note = f"<p>Stream measurements within {warmup:g}s of each stream's start are not counted.</p>"
+    return (note if warmup else "") + _table(("metric", "unit", *columns), rows, set(range(2, 9)))
+
+
+def _participants(result: RunResult) -> str:
+    def when(value: float | None) -> str:
+        return "&ndash;" if value is None else f"{value:.2f}s"
+
+    rows = [
+        (
+            escape(p.name),
+            escape(p.group),
+            escape(p.conference or ""),
+            when(p.arrived_at),
+            escape(format_quantity(p.join_time, Quantity.TIME))
+            if p.join_time is not None
+            else "&ndash;",
+            when(p.left_at),
+            str(sum(1 for s in p.streams if s.direction is StreamDirection.PUBLISH)),
+            str(sum(1 for s in p.streams if s.direction is StreamDirection.VIEW)),
+            str(len(p.errors)),
+        )
+        for p in result.participants
+    ]
+    headers = (
+        "name",
+        "group",
+        "conference",
+        "arrived",
+        "join time",
+        "left",
+        "publishes",
+        "views",
+        "errors",
+    )
+    return _table(headers, rows, set(range(3, 9)))
+
+
+def _errors(result: RunResult) -> str:
+    errors = [("run", e) for e in result.errors]
+    errors += [(p.name, e) for p in result.participants for e in p.errors]
+    if not errors:
+        return "<p>No errors.</p>"
+    rows = [
+        (f"{e.t:.2f}s", escape(who), escape(e.step or ""), escape(e.message))
+        for who, e in sorted(errors, key=lambda item: item[1].t)[:200]
+    ]
+    more = f"<p>… and {len(errors) - 200} more.</p>" if len(errors) > 200 else ""
+    return _table(("time", "who", "step", "error"), rows, {0}) + more
+
+
+def render_html(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> str:
+    title = f"{scenario.name}: {'PASS' if evaluation.passed else 'FAIL'}"
+    meta = f"started {result.started_at:%Y-%m-%d %H:%M:%S %Z} · {result.duration:.1f}s"
+    if scenario.path:
+        meta = f"{scenario.path} · {meta}"
+    if result.interrupted:
+        meta += " · interrupted"
+    body = "\n".join(
+        [
+            _section("Summary", _figures(result, evaluation)),
+            _section("Expectations", _expectations(evaluation.expectations)),
+            _section("Plots", _charts(result)),
+            _section("Metrics", _metrics(scenario, result)),
+            _section("Participants", _participants(result)),
+            _section("Errors", _errors(result)),
+        ]
+    )
+    description = f"<p>{escape(scenario.description)}</p>" if scenario.description else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<header><h1>{escape(scenario.name)} {_verdict(evaluation.passed)}</h1>
+<div class="meta">{escape(meta)}</div>{description}</header>
+<main>
+{body}
+</main>
+</body>
+</html>
+"""

@@ -1,0 +1,74 @@
+"""The JSON report: verdicts, every metric with percentiles overall and per participant,
+and the raw result so other tools can recompute anything."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from agent.scenario.expect import Evaluation
+from agent.scenario.model import Scenario
+from agent.scenario.report.summary import metric_table
+from agent.scenario.results import RunResult
+
+__all__ = ["build_json", "render_json"]
+
+FORMAT_VERSION = 1
+
+
+def build_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> dict[str, Any]:
+    warmup = scenario.expect.warmup if scenario.expect else 0.0
+    table = metric_table(result, warmup)
+    participants = []
+    for participant in result.participants:
+        name = participant.name
+        streams = [
+            {
+                **stream.model_dump(
+                    mode="json",
+                    include={
+                        "stream_id",
+                        "direction",
+                        "stream_type",
+                        "publisher",
+                        "viewer_id",
+                        "started_at",
+                        "ended_at",
+                        "frames",
+                        "packets_received",
+                        "packets_lost",
+                    },
+                ),
+                "metrics": table.summaries(name, stream.stream_id),
+            }
+            for stream in participant.streams
+        ]
+        participants.append(
+            {
+                **participant.model_dump(
+                    mode="json", exclude={"streams", "steps", "snapshots", "camera_requests"}
+                ),
+                "metrics": table.summaries(name),
+                "streams": streams,
+            }
+        )
+    return {
+        "format": FORMAT_VERSION,
+        "scenario": scenario.name,
+        "file": scenario.path,
+        "passed": evaluation.passed,
+        "started_at": result.started_at.isoformat(),
+        "duration": result.duration,
+        "interrupted": result.interrupted,
+        "skipped_arrivals": result.skipped_arrivals,
+        "warmup": warmup,
+        "expectations": [dataclasses.asdict(e) for e in evaluation.expectations],
+        "metrics": table.summaries(),
+        "participants": participants,
+        "result": result.model_dump(mode="json"),
+    }
+
+
+def render_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> str:
+    return json.dumps(build_json(scenario, result, evaluation), indent=2, allow_nan=False)
