@@ -1,1 +1,9 @@
-"""Synthetic media sources, sinks, analysers and statistics."""
+"""Synthetic media sources, sinks, analysers and statistics.
+
+Sources: `video` (synthetic with `timecode`, still image, black), `audio` (timing marks,
+speech-like, silence), `player` (looping file playback), `fanout` (encode once, send many).
+Receiving: `passthrough` (receivers that do not decode), `reader` (one track into many
+sinks), `sinks` (counting, sampled decoding, callbacks), `recorder` (files), `monitor`
+(per-stream quality). Figures: `analysis` (pure computations), `stats` (aiortc getStats).
+`loopback` joins two local peer connections for tests and benchmarks.
+"""

@@ -33,12 +33,15 @@ from media.passthrough import on_keyframe_request
 logger = logging.getLogger(__name__)
 
 CODECS = {"VP8": "libvpx", "H264": "libx264"}
-# Mirrors aiortc's own encoder settings so a shared stream looks like a normal aiortc one.
+# aiortc's own encoder settings, so a shared stream looks like a normal aiortc one, except
+# the temporal denoiser ("noise-sensitivity"): synthetic sources have no sensor noise, and
+# at 320x180 it blends timecode cells with the previous frame (measured: 130/150 frames
+# readable with it at 500 kbit/s, 150/150 without).
 VP8_OPTIONS = {
     "cpu-used": "-6",
     "deadline": "realtime",
     "lag-in-frames": "0",
-    "noise-sensitivity": "4",
+    "noise-sensitivity": "0",
     "overshoot-pct": "15",
     "partitions": "0",
     "static-thresh": "1",

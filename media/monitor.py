@@ -140,3 +140,13 @@ class AudioMonitor(Sink):
             marks=len(self._detector.onsets) if self._detector else 0,
             delay_ms=self.delay_ms.summary(),
         )
+
+
+def av_sync_ms(video: VideoReport, audio: AudioReport) -> float | None:
+    """Audio delay minus video delay (medians): positive when sound lags the picture. Both
+    come from the shared wall clock (timecode and scheduled marks), so no lip-sync model is
+    needed; None until both have measurements."""
+    video_ms, audio_ms = video.delay_ms.get("p50"), audio.delay_ms.get("p50")
+    if video_ms is None or audio_ms is None:
+        return None
+    return audio_ms - video_ms

@@ -7,6 +7,11 @@ frame width (24 px at 640x360), several codec macroblocks each, so a VP8 or H264
 few hundred kbit/s keeps them far from grey. The reader averages the inner half of each cell
 and refuses a frame when any cell is ambiguous, the marker is wrong or the CRC fails, so a
 damaged code reads as `None` rather than as a wrong value.
+
+Measured through aiortc's VP8 encoder: every frame of 640x360 reads back at 300 kbit/s. At
+320x180 (12 px cells) its temporal denoiser blends some cells with the previous frame and
+about 90% of frames read (the rest read as None); prefer 640x360 or larger where delay per
+frame matters, or the shared encoder (`media.fanout`), which has the denoiser off.
 """
 
 from __future__ import annotations

@@ -93,7 +93,10 @@ def load_image(path: str | Path) -> av.VideoFrame:
 
 
 class StillImageTrack(PacedVideoTrack):
-    """One picture repeated at `fps`, optionally with a timecode band so delay stays measurable."""
+    """One picture repeated at `fps`, optionally with a timecode band so delay stays measurable.
+
+    `image` is a decoded frame, an RGB (H, W, 3) uint8 array, or a path PyAV can open.
+    """
 
     def __init__(
         self,

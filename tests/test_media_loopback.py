@@ -14,7 +14,7 @@ import pytest
 from media import passthrough
 from media.audio import SyntheticAudioTrack
 from media.loopback import loopback, wait_until
-from media.monitor import AudioMonitor, VideoMonitor
+from media.monitor import AudioMonitor, VideoMonitor, av_sync_ms
 from media.reader import TrackReader
 from media.recorder import VideoRecorder, WavRecorder
 from media.sinks import FrameCounter, KeyframeDecoder, PcmCallback
@@ -114,6 +114,8 @@ async def test_decoded_call_records_measures_and_calls_back(tmp_path: Path) -> N
     assert audio.marks >= 4
     assert audio.delay_ms["p50"] is not None and 0 < audio.delay_ms["p50"] < 500, audio
     assert 0.0 < audio.silence_ratio < 0.9
+    sync = av_sync_ms(video, audio)
+    assert sync is not None and abs(sync) < 300, sync
 
     with av.open(str(video_file)) as container:
         seconds = float(container.duration or 0) / av.time_base
