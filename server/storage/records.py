@@ -64,7 +64,7 @@ class Condition:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """Which records of a kind to read and in what order."""
+    """Which records of a kind to read and in what order (ties keep insertion order)."""
 
     organization_id: str | None = None
     conditions: Sequence[Condition] = ()
@@ -163,7 +163,8 @@ class RecordStore:
             f"{_order_key(key)} {'ASC' if ascending else 'DESC'}"
             for key, ascending in query.order_by
         )
-        sql = f"SELECT {_COLUMNS} FROM records WHERE {where} ORDER BY {order or 'created_at'}, id"
+        order = order or "created_at"
+        sql = f"SELECT {_COLUMNS} FROM records WHERE {where} ORDER BY {order}, rowid"
         if query.limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args += [query.limit, query.offset]
