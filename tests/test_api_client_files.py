@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from agent.api.endpoints import assets as asset_calls
+from agent.api.endpoints import filetransfers as filetransfer_calls
 from agent.api.errors import ApiError
 from agent.api.http import FilePart
 from agent.api.models.assets import AssetUploadForm
@@ -95,3 +97,26 @@ async def test_assets_upload_find_download_delete(connect: ClientFactory) -> Non
     with pytest.raises(ApiError) as gone:
         await agent.download(signed.url)
     assert gone.value.status == 404
+
+
+async def test_file_bad_input_is_refused_naming_the_field(connect: ClientFactory) -> None:
+    client = await connect()
+    # Straight through the transport: the models would not let these requests be built.
+    with pytest.raises(ApiError) as both:
+        await client.http.request(
+            filetransfer_calls.FIND, query={"interactionId": "i-1", "conferenceId": "c-1"}
+        )
+    assert both.value.status == 400
+    assert "interactionId" in both.value.message or "conferenceId" in both.value.message
+    with pytest.raises(ApiError) as no_roles:
+        await client.http.request(
+            asset_calls.UPLOAD,
+            path_params={"assetId": "logo"},
+            form={
+                "applicationId": APPLICATION,
+                "category": "branding",
+                "file": FilePart(b"bytes", "logo.bin"),
+            },
+        )
+    assert no_roles.value.status == 400
+    assert "rolesAllowedAccess" in no_roles.value.message
