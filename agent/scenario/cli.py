@@ -73,7 +73,8 @@ def add_scenario_commands(sub: Any) -> dict[str, Command]:
     return {"validate": _validate, "schema": _schema, "run": _run}
 
 
-def _load(path: Path) -> Scenario | None:
+def _load(path: Path) -> Scenario | ExitCode:
+    """The scenario, or the exit code after printing why there is none."""
     try:
         return load_scenario(path)
     except ScenarioError as error:
@@ -81,15 +82,21 @@ def _load(path: Path) -> Scenario | None:
             print(issue, file=sys.stderr)
         count = len(error.issues)
         print(f"{path}: invalid ({count} problem{'s' if count != 1 else ''})", file=sys.stderr)
-        return None
+        return ExitCode.INVALID
+    except Exception as error:  # a defect of ours: say so, without a traceback
+        print(
+            f"{path}: internal error while checking: {type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
+        return ExitCode.RUNTIME_ERROR
 
 
 def _validate(args: argparse.Namespace) -> int:
     code = ExitCode.PASSED
     for path in args.files:
         scenario = _load(path)
-        if scenario is None:
-            code = ExitCode.INVALID
+        if isinstance(scenario, ExitCode):
+            code = max(code, scenario)
             continue
         groups = scenario.participants
         people = sum(group.count for group in groups)
@@ -145,8 +152,8 @@ def run_options(scenario: Scenario, args: argparse.Namespace, env: Mapping[str, 
 
 def _run(args: argparse.Namespace) -> int:
     scenario = _load(args.file)
-    if scenario is None:
-        return ExitCode.INVALID
+    if isinstance(scenario, ExitCode):
+        return scenario
     try:
         options = run_options(scenario, args, os.environ)
     except OptionsError as error:

@@ -207,12 +207,11 @@ def _threshold(quantity: Quantity) -> Any:
     )
 
 
-_TIME, _RATE, _RATIO, _COUNT, _BITRATE = (_threshold(q) for q in Quantity)
-TimeThreshold = Annotated[Threshold, *_TIME]
-RateThreshold = Annotated[Threshold, *_RATE]
-RatioThreshold = Annotated[Threshold, *_RATIO]
-CountThreshold = Annotated[Threshold, *_COUNT]
-BitrateThreshold = Annotated[Threshold, *_BITRATE]
+TimeThreshold = Annotated[Threshold, *_threshold(Quantity.TIME)]
+RateThreshold = Annotated[Threshold, *_threshold(Quantity.RATE)]
+RatioThreshold = Annotated[Threshold, *_threshold(Quantity.RATIO)]
+CountThreshold = Annotated[Threshold, *_threshold(Quantity.COUNT)]
+BitrateThreshold = Annotated[Threshold, *_threshold(Quantity.BITRATE)]
 
 
 def format_quantity(value: float, quantity: Quantity) -> str:
