@@ -122,3 +122,24 @@ async def test_service_callers_must_name_the_organization(connect: ClientFactory
     assert created.interaction_id
     agent = await connect()
     assert (await agent.interactions.get(created.interaction_id)).type == "chat"
+
+
+async def test_interaction_filters_and_pages(connect: ClientFactory) -> None:
+    agent = await connect()
+    created = [
+        await agent.interactions.create(CreateInteractionWebCommand(type=kind))
+        for kind in ("video", "video", "video", "chat")
+    ]
+    videos = {c.interaction_id for c in created[:3]}
+    now = datetime.now(UTC)
+    window = {"start": now - timedelta(minutes=5), "end": now + timedelta(minutes=5)}
+    first = await agent.interactions.find(InteractionQuery(**window, type="video", size=2, page=0))
+    second = await agent.interactions.find(InteractionQuery(**window, type="video", size=2, page=1))
+    assert first.total_elements == 3 and first.total_pages == 2
+    assert len(first.content or []) == 2 and len(second.content or []) == 1
+    assert {i.id for i in (first.content or []) + (second.content or [])} == videos
+    assert first.first is True and second.last is True
+    chats = await agent.interactions.find(InteractionQuery(**window, type="chat"))
+    assert [i.id for i in chats.content or []] == [created[3].interaction_id]
+    stranger = await connect(AGENT2)
+    assert (await stranger.interactions.find(InteractionQuery(**window))).content == []

@@ -720,3 +720,19 @@ async def test_redirect_is_reported_not_followed(platform: tuple[FakePlatform, s
             await http.request(Call("getThing", "GET", "/rtc-api/things/{id}"))
     finally:
         await http.close()
+
+
+def test_api_error_survives_pickling() -> None:
+    """Scenario workers report errors across processes."""
+    import pickle
+
+    error = ApiError(
+        operation="joinConference",
+        method="POST",
+        path="/rtc-api/conferences/join",
+        status=404,
+        message="conference c-1 not found",
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert str(copy) == str(error)
+    assert (copy.status, copy.operation) == (404, "joinConference")
