@@ -125,7 +125,7 @@ def _operation(
         return op
     op["summary"] = spec.summary
     if spec.query is not None:
-        op["parameters"] += _query_parameters(spec.query)
+        op["parameters"] += _query_parameters(spec.query, models)
     op["parameters"] += [
         {"name": h, "in": "header", "required": False, "schema": {"type": "string"}}
         for h in spec.headers
@@ -190,7 +190,12 @@ def _form_schema(spec: OperationSpec, models: dict[str, type[BaseModel]]) -> dic
     }
 
 
-def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+def _query_parameters(
+    model: type[BaseModel], models: dict[str, type[BaseModel]]
+) -> list[dict[str, Any]]:
+    """One parameter per field; the model joins the components so that the shapes its fields
+    refer to (enums) are defined there."""
+    models[model.__name__] = model
     schema = model.model_json_schema(by_alias=True, ref_template=_REF_TEMPLATE)
     required = set(schema.get("required", []))
     return [

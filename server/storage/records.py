@@ -64,7 +64,7 @@ class Condition:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """Which records of a kind to read and in what order (ties keep insertion order)."""
+    """Which records of a kind to read and in what order."""
 
     organization_id: str | None = None
     conditions: Sequence[Condition] = ()
@@ -163,8 +163,12 @@ class RecordStore:
             f"{_order_key(key)} {'ASC' if ascending else 'DESC'}"
             for key, ascending in query.order_by
         )
+        # Ties keep insertion order, reversed when the first key is descending ("newest
+        # first" then stays newest first within one millisecond).
+        newest_first = bool(query.order_by) and not query.order_by[0][1]
+        tiebreak = "rowid DESC" if newest_first else "rowid"
         order = order or "created_at"
-        sql = f"SELECT {_COLUMNS} FROM records WHERE {where} ORDER BY {order}, rowid"
+        sql = f"SELECT {_COLUMNS} FROM records WHERE {where} ORDER BY {order}, {tiebreak}"
         if query.limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args += [query.limit, query.offset]
