@@ -69,8 +69,11 @@ def add_serve_command(sub: Any) -> Any:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(args.host, args.port, args.data_dir.resolve(), clients, ice))
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(_serve(args.host, args.port, args.data_dir.resolve(), clients, ice))
+        except ConfigError as exc:  # settings checked by the route modules at startup
+            p.error(str(exc))
         return 0
 
     return run
