@@ -28,6 +28,7 @@ from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
     RTCRtpSender,
+    RTCRtpTransceiver,
     RTCSessionDescription,
     VideoStreamTrack,
 )
@@ -38,6 +39,8 @@ from aiortc.rtp import (
     RTCP_PSFB_PLI,
     AnyRtcpPacket,
     RtcpPsfbPacket,
+    RtpPacket,
+    is_rtcp,
     unpack_remb_fci,
 )
 
@@ -387,54 +390,93 @@ async def test_late_viewer_gets_keyframe_through_pli(
         await close_all(publisher, early, *([late] if late else []))
 
 
-async def test_viewer_nack_is_answered_with_rtx(
+class DropOnce:
+    """Drops the `nth` media packet passing one point of the path, and notes the RTX repairs.
+
+    It sees plain RTP (SRTP is added after, or was removed before, the wrapped call).
+    """
+
+    def __init__(self, transceiver: RTCRtpTransceiver, nth: int = 40) -> None:
+        self.rtx_payload_type = next(
+            c.payloadType for c in transceiver._codecs if c.mimeType.lower() == "video/rtx"
+        )
+        self.nth = nth
+        self.seen = 0
+        self.dropped: int | None = None
+        self.repaired: list[int] = []
+
+    def passes(self, data: bytes) -> bool:
+        if is_rtcp(data):
+            return True
+        packet = RtpPacket.parse(data)
+        if packet.payload_type == self.rtx_payload_type:
+            self.repaired.append(int.from_bytes(packet.payload[:2], "big"))
+        elif self.dropped is None:
+            self.seen += 1
+            if self.seen == self.nth:
+                self.dropped = packet.sequence_number
+                return False
+        return True
+
+    @property
+    def done(self) -> bool:
+        return self.dropped is not None and self.dropped in self.repaired
+
+
+async def test_lost_packets_are_repaired_upstream_and_downstream(
     router: Router, recording_decoders: RecordingDecoders
 ) -> None:
     track = UndecodableVp8(frame_size=4000)  # ~4 packets per frame
     publisher = await start_publisher(router, "s1", [track])
     viewer = await start_viewer(router, "s1", "v1", consume=False)
-    transport = viewer.pc.getTransceivers()[0].receiver.transport
-    dropped: list[int] = []
-    repaired: list[int] = []
-    seen = 0
-    original = transport._handle_rtp_data
 
-    async def lossy(data: bytes, arrival_time_ms: int) -> None:
-        # Plain RTP here (SRTP already removed): drop the 40th media packet once, let all else in.
-        nonlocal seen
-        payload_type = data[1] & 0x7F
-        seq = int.from_bytes(data[2:4], "big")
-        if payload_type == rtx_pt:
-            repaired.append(int.from_bytes(data[12 + header_extension_length(data) :][:2], "big"))
-        elif not dropped:
-            seen += 1
-            if seen == 40:
-                dropped.append(seq)
-                return
-        await original(data, arrival_time_ms)
+    # Upstream: the publisher's 40th packet never leaves; the router must NACK it (aiortc's
+    # sender answers with RTX) and forward the repaired packet.
+    upstream_transceiver = publisher.pc.getTransceivers()[0]
+    upstream = DropOnce(upstream_transceiver)
+    upstream_transport = upstream_transceiver.sender.transport
+    send_rtp = upstream_transport._send_rtp
 
-    rtx_pt = next(
-        c.payloadType
-        for c in viewer.pc.getTransceivers()[0]._codecs
-        if c.mimeType.lower() == "video/rtx"
-    )
-    transport._handle_rtp_data = lossy  # type: ignore[method-assign]
+    async def lossy_send(data: bytes) -> None:
+        if upstream.passes(data):
+            await send_rtp(data)
+
+    # Downstream: the viewer never sees the 60th packet the router sends it; the viewer NACKs
+    # and the router must answer from its history, as RTX.
+    downstream_transceiver = viewer.pc.getTransceivers()[0]
+    downstream = DropOnce(downstream_transceiver, nth=60)
+    downstream_transport = downstream_transceiver.receiver.transport
+    handle_rtp = downstream_transport._handle_rtp_data
+
+    async def lossy_receive(data: bytes, arrival_time_ms: int) -> None:
+        if downstream.passes(data):
+            await handle_rtp(data, arrival_time_ms)
+
+    upstream_transport._send_rtp = lossy_send  # type: ignore[method-assign]
+    downstream_transport._handle_rtp_data = lossy_receive  # type: ignore[method-assign]
     try:
-        await wait_for(lambda: bool(dropped) and dropped[0] in repaired, 10, "the retransmission")
+        await wait_for(lambda: upstream.done and downstream.done, 10, "both retransmissions")
         await wait_for(
-            lambda: sum(len(f) for f in recording_decoders.frames) >= 30, 10, "30 frames"
+            lambda: sum(len(f) for f in recording_decoders.frames) >= 40, 10, "40 frames"
         )
-        sent_indexes(track, recording_decoders.frames[0])
+        sent_indexes(track, recording_decoders.frames[0])  # complete, identical, none missing
     finally:
         await close_all(publisher, viewer)
 
 
-def header_extension_length(data: bytes) -> int:
-    csrc = (data[0] & 0x0F) * 4
-    if not data[0] & 0x10:
-        return csrc
-    words = int.from_bytes(data[12 + csrc + 2 : 12 + csrc + 4], "big")
-    return csrc + 4 + words * 4
+async def test_viewer_pli_is_forwarded_upstream(router: Router) -> None:
+    publisher = await start_publisher(router, "s1", [MovingVideo()])
+    viewer = await start_viewer(router, "s1", "v1")
+    try:
+        await wait_for(lambda: viewer.frames["video"] >= 10, 10, "video at the viewer")
+        await asyncio.sleep(0.6)  # past the router's keyframe-request spacing
+        asked = time.monotonic()
+        receiver = viewer.pc.getTransceivers()[0].receiver
+        media_ssrc = receiver.getSynchronizationSources()[0].source
+        await receiver._send_rtcp_pli(media_ssrc)
+        await wait_for(lambda: any(t > asked for t in publisher.plis), 5, "the PLI upstream")
+    finally:
+        await close_all(publisher, viewer)
 
 
 async def test_bitrate_cap_reaches_the_publishers_encoder_and_holds(router: Router) -> None:
