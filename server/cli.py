@@ -66,9 +66,7 @@ def add_serve_command(sub: Any) -> Any:
                 ice["turn_secret"] = args.turn_secret_file.read_text().strip()
             except OSError as exc:
                 p.error(f"--turn-secret-file: cannot read it: {exc.strerror}")
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(_serve(args.host, args.port, args.data_dir.resolve(), clients, ice))
