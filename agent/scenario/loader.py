@@ -101,6 +101,8 @@ def _compose(text: str, filename: str) -> tuple[yaml.Node, Any]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = " ".join(part for part in (error.context, error.problem) if part)
+        if any(hint in problem for hint in _INDENTATION_HINTS):
+            problem += " (check the indentation of this line and the one before)"
         line = mark.line + 1 if mark else None
         column = mark.column + 1 if mark else None
         raise ScenarioError(
@@ -110,6 +112,9 @@ def _compose(text: str, filename: str) -> tuple[yaml.Node, Any]:
         raise ScenarioError([Issue(filename, None, None, "", f"YAML: {error}")]) from None
     finally:
         loader.dispose()
+
+
+_INDENTATION_HINTS = ("expected <block end>", "mapping values are not allowed")
 
 
 # --- from a field path to a place in the file ----------------------------------------
