@@ -342,6 +342,29 @@ async def test_video_and_audio_reach_two_viewers(router: Router) -> None:
         await close_all(publisher, *viewers)
 
 
+async def test_h264_late_viewer_starts_at_a_keyframe(
+    router: Router, caplog: pytest.LogCaptureFixture
+) -> None:
+    track = MovingVideo()
+    pc = new_pc()
+    transceiver = pc.addTransceiver(track, direction="sendonly")
+    h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name == "H264"]
+    transceiver.setCodecPreferences(h264)
+    await pc.setLocalDescription(await pc.createOffer())
+    answer = await router.publish(CONFERENCE, "s1", pc.localDescription.sdp, "CAM")
+    assert "H264/90000" in answer and "VP8/90000" not in answer
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    publisher = Publisher(pc=pc, senders={"video": transceiver.sender})
+    await asyncio.sleep(1.5)  # the late viewer needs a fresh IDR (by PLI) to start
+    viewer = await start_viewer(router, "s1", "v1")
+    try:
+        await wait_for(lambda: viewer.frames["video"] >= 10, 10, "H264 frames at a late viewer")
+        assert set(viewer.sizes) == {(320, 180)}
+        assert not [r for r in caplog.records if "failed to decode" in r.getMessage()]
+    finally:
+        await close_all(publisher, viewer)
+
+
 async def test_forwards_payload_byte_identical_without_decoding(
     router: Router, recording_decoders: RecordingDecoders
 ) -> None:
