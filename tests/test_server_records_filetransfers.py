@@ -4,6 +4,7 @@ listing and its filters, signed downloads, bad input, organization walls and a r
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 
 from server.embedded import EmbeddedServer
 from server.events import RecordingPublisher
+from server.storage import STORAGE_KEY
+from server.storage.access import ABANDONED_AFTER_MS
 from tests.platform_support import CLIENTS, PlatformUser, login
 from tests.records_support import fetch_signed, form, post_form, raw_file_form, tamper
 
@@ -207,3 +210,19 @@ async def test_transfers_survive_a_restart(tmp_path: Path) -> None:
         # The transaction id is remembered too: a late retry does not send the file again.
         again = await _send(agent, _fields(agent2), transaction_id="tx")
         assert again["fileTransferId"] == transfer_id
+
+
+async def test_a_claim_left_by_a_stopped_server_is_taken_over(
+    agent: PlatformUser, agent2: PlatformUser, server: EmbeddedServer
+) -> None:
+    records = server.app[STORAGE_KEY].records
+    now = int(time.time() * 1000)
+    for transaction_id, age in (("tx-fresh", 1_000), ("tx-abandoned", ABANDONED_AFTER_MS + 1)):
+        # What a request that was cut off mid-way leaves behind: a claim without a result.
+        key = f"filetransfer\norg1\n{agent.user_id}\n{transaction_id}"
+        records.insert("transaction", key, "org1", now - age, {})
+    body = await _send(agent, _fields(agent2), transaction_id="tx-fresh", expect=409)
+    assert "still being processed" in body["message"]
+    taken = await _send(agent, _fields(agent2), transaction_id="tx-abandoned")
+    assert await _send(agent, _fields(agent2), transaction_id="tx-abandoned") == taken
+    assert [t["id"] for t in await agent.call("GET", BASE)] == [taken["fileTransferId"]]

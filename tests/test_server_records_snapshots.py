@@ -14,7 +14,7 @@ from server.embedded import EmbeddedServer
 from server.events import RecordingPublisher
 from server.snapshots import MAX_IMAGE_BYTES
 from server.storage import STORAGE_KEY
-from tests.platform_support import CLIENTS, PlatformUser, login
+from tests.platform_support import CLIENTS, PlatformUser, customer_login, login
 from tests.records_support import fetch_signed, form, jpeg_bytes, png_bytes, post_form, tamper
 
 BASE = "/rtc-api/snapshots"
@@ -464,3 +464,36 @@ async def test_snapshots_survive_a_restart(tmp_path: Path) -> None:
         # A URL signed before the restart still works (the key lives in the data dir).
         data, _ = await fetch_signed(second.base_url + path)
         assert data == image
+
+
+async def test_a_customer_target_answers_and_sees_only_their_own_snapshots(
+    agent: PlatformUser, agent2: PlatformUser, http: aiohttp.ClientSession
+) -> None:
+    ticket = await agent.call(
+        "POST",
+        "/security/ticket",
+        json={"type": "MULTI_USE_TICKET", "ttl": 600, "properties": {"conference_id": "conf-1"}},
+    )
+    customer = await customer_login(http, ticket["id"])
+    customer_ep, agent_ep, agent2_ep = (
+        await customer.register(),
+        await agent.register(),
+        await agent2.register(),
+    )
+    theirs = await _request(agent, agent_ep, customer, customer_ep)
+    await post_form(
+        customer, f"{BASE}/acquire", _acquire_form(theirs, customer_ep, jpeg_bytes()), expect=204
+    )
+    other = await _request(agent, agent_ep, agent2, agent2_ep)
+    await post_form(
+        agent2, f"{BASE}/acquire", _acquire_form(other, agent2_ep, jpeg_bytes()), expect=204
+    )
+
+    assert (await customer.call("GET", f"{BASE}/{theirs}"))["userId"] == customer.user_id
+    await customer.call("GET", f"{BASE}/{other}", expect=404)
+    assert [s["id"] for s in await customer.call("GET", f"{BASE}?interactionId=int-1")] == [theirs]
+    await customer.call("POST", f"{BASE}/signedUrl", json={"snapshotId": other}, expect=404)
+    assert {s["id"] for s in await agent.call("GET", f"{BASE}?interactionId=int-1")} == {
+        theirs,
+        other,
+    }

@@ -13,6 +13,7 @@ from server.storage import DuplicateRecordError, StoredRecord, epoch_ms, storage
 
 TRANSACTION_HEADER = "X-Auvious-TransactionId"
 _TRANSACTION_KIND = "transaction"
+ABANDONED_AFTER_MS = 5 * 60 * 1000
 
 
 def record_in_org(
@@ -43,15 +44,18 @@ async def once(
     caller = request[CALLER_KEY]
     key = f"{scope}\n{caller.organization}\n{caller.user_id}\n{transaction_id}"
     records = storage_of(request).records
+    now = epoch_ms(utc_now())
     try:
-        records.insert(_TRANSACTION_KIND, key, caller.organization, epoch_ms(utc_now()), {})
+        records.insert(_TRANSACTION_KIND, key, caller.organization, now, {})
     except DuplicateRecordError:
         previous = records.get(_TRANSACTION_KIND, key)
         if previous is not None and "result" in previous.body:
             return dict(previous.body["result"])
-        raise Conflict(
-            f"a request with {TRANSACTION_HEADER} {transaction_id} is still being processed"
-        ) from None
+        if previous is None or now - previous.created_at < ABANDONED_AFTER_MS:
+            raise Conflict(
+                f"a request with {TRANSACTION_HEADER} {transaction_id} is still being processed"
+            ) from None
+        # A claim this old was left by a server that stopped mid-request: the retry takes it.
     try:
         result = await work()
     except BaseException:
