@@ -1,0 +1,546 @@
+"""A participant of the platform: endpoint lifecycle, one conference, its streams.
+
+Call order (PROTOCOL.md, "Call order of a participant"):
+
+    async with Participant(base_url, ClientCredentials(id, secret)) as me:   # token, register,
+        await me.join(conference_id)            # keepalive, ICE servers, event channel
+        publisher = await me.publish(ConferenceStreamType.MIC_AND_CAM, tracks)
+        ...                                     # others' streams are viewed per the policy
+    # leave (close pcs, unpublish, stop viewing, leave), then unregister: always, also on
+    # errors and cancellation
+
+The participant follows ConferenceStreamPublished/Unpublished events of the other endpoints
+(in conference-version order, through the event channel's ordering) to view and stop viewing;
+its own endpoint's events are not acted on. A conference that ends, or a leave the platform
+made for it (endpoint expiry), closes everything locally. Every step is a timed record in
+`timeline`; `measurements()` gives the media figures of every stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from aiortc import MediaStreamTrack
+
+from agent.api.auth import TokenProvider
+from agent.api.client import AuviousClient
+from agent.api.errors import ApiError
+from agent.api.models import (
+    ConferenceSimpleView,
+    ConferenceStreamType,
+    JoinConferenceWebCommand,
+    KeepUserEndpointAliveWebCommand,
+    LeaveConferenceWebCommand,
+    RegisterUserEndpointWebCommand,
+    UnregisterUserEndpointWebCommand,
+)
+from agent.api.models.events import (
+    ConferenceEndedEvent,
+    ConferenceEvent,
+    ConferenceLeftEvent,
+    ConferenceStreamPublishedEvent,
+    ConferenceStreamUnpublishedEvent,
+    Event,
+)
+from agent.events.channel import EventChannel, channel_url
+from agent.participant.policy import RetryPolicy, ViewPolicy
+from agent.participant.publisher import Publisher, PublisherMeasurements
+from agent.participant.records import Timeline, describe
+from agent.participant.supervised import SupervisedStream, is_gone
+from agent.participant.viewer import Viewer, ViewerMeasurements
+from agent.webrtc.factory import VideoCodec
+from agent.webrtc.ice_servers import (
+    NO_ICE_SERVERS,
+    IceServers,
+    ice_servers_from_v1,
+    ice_servers_from_v2,
+)
+from agent.webrtc.trickle import DEFAULT_GATHER_TIMEOUT
+
+__all__ = ["Participant", "ParticipantMeasurements"]
+
+log = logging.getLogger(__name__)
+
+MIN_KEEPALIVE_INTERVAL = 1.0
+KEEPALIVE_LEAD = 5.0
+"""Keepalives go this many seconds before the endpoint would expire (PROTOCOL.md, step 2)."""
+ICE_SERVERS_REFRESH = 0.8
+"""ICE servers are fetched again once this fraction of their `ttl` has passed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantMeasurements:
+    name: str
+    endpoint_id: str | None
+    conference_id: str | None
+    publishers: list[PublisherMeasurements]
+    viewers: list[ViewerMeasurements]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Participant:
+    """One user endpoint of the platform at `base_url`, logged in by `auth`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: TokenProvider,
+        *,
+        name: str | None = None,
+        keep_alive_seconds: int = 30,
+        view_policy: ViewPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        gather_timeout: float = DEFAULT_GATHER_TIMEOUT,
+        video_codecs: tuple[VideoCodec, ...] = ("VP8",),
+        register_with: Literal["endpoints", "register"] = "endpoints",
+        event_channel_url: str | None = None,
+        connect_timeout: float = 15.0,
+    ) -> None:
+        if keep_alive_seconds < 1:
+            raise ValueError(f"keep_alive_seconds must be >= 1, got {keep_alive_seconds}")
+        self.name = name or "participant"
+        self.api = AuviousClient(base_url, auth)
+        self.auth = auth
+        self.keep_alive_seconds = keep_alive_seconds
+        self.view_policy = view_policy or ViewPolicy()
+        self.retry = retry or RetryPolicy()
+        self.gather_timeout = gather_timeout
+        self.video_codecs = video_codecs
+        self.register_with = register_with
+        self.event_channel_url = event_channel_url or channel_url(base_url)
+        self.connect_timeout = connect_timeout
+        self.timeline = Timeline(self.name)
+
+        self.user_id: str | None = None
+        self.endpoint_id: str | None = None
+        self.conference_id: str | None = None
+        self.channel: EventChannel | None = None
+        self.publishers: list[Publisher] = []
+        self.viewers: dict[str, Viewer] = {}
+        """Viewed streams by stream id (ended ones stay until the stream is unpublished)."""
+        self.keepalives = 0
+
+        self._ice: IceServers | None = None
+        self._ice_fetched_at = 0.0
+        self._ice_lock = asyncio.Lock()
+        self._keepalive_task: asyncio.Task[None] | None = None
+        self._event_task: asyncio.Task[None] | None = None
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._view_tasks: dict[str, asyncio.Task[None]] = {}
+        self._unsubscribe: Any = None
+        self._leaving = False
+
+    def __repr__(self) -> str:
+        return (
+            f"Participant({self.name!r}, endpoint={self.endpoint_id!r}, "
+            f"conference={self.conference_id!r})"
+        )
+
+    # --- endpoint lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Token, register, keepalive, ICE servers, event channel connected and subscribed."""
+        with self.timeline.step("token"):
+            claims = await self.api.claims()
+        if not claims.sub:
+            raise ValueError("the token names no user (no 'sub' claim): cannot subscribe")
+        self.user_id = claims.sub
+        with self.timeline.step("register", keep_alive_seconds=self.keep_alive_seconds) as rec:
+            command = RegisterUserEndpointWebCommand(keep_alive_seconds=self.keep_alive_seconds)
+            if self.register_with == "register":
+                self.endpoint_id = (await self.api.registrations.register_ios(command)).id
+            else:
+                self.endpoint_id = await self.api.registrations.register(command)
+            if not self.endpoint_id:
+                raise ValueError("registration answered without an endpoint id")
+            rec.details["endpoint_id"] = self.endpoint_id
+        self._keepalive_task = asyncio.get_running_loop().create_task(
+            self._keep_alive(), name=f"keepalive-{self.endpoint_id}"
+        )
+        await self._ice_servers()
+        with self.timeline.step("event-channel"):
+            self.channel = EventChannel(
+                self.event_channel_url,
+                self.auth,
+                self.user_id,
+                self.endpoint_id,
+                fetch_since=self.api.conferences.events,
+            )
+            self._unsubscribe = self.channel.subscribe(self._events.put_nowait)
+            self._event_task = asyncio.get_running_loop().create_task(
+                self._handle_events(), name=f"events-{self.endpoint_id}"
+            )
+            await self.channel.start()
+            await self.channel.wait_connected(self.connect_timeout)
+
+    @property
+    def keepalive_interval(self) -> float:
+        return max(MIN_KEEPALIVE_INTERVAL, self.keep_alive_seconds - KEEPALIVE_LEAD)
+
+    def stop_keepalive(self) -> None:
+        """Stop sending keepalives (the platform then expires the endpoint)."""
+        if self._keepalive_task is not None:
+            self._keepalive_task.cancel()
+            self._keepalive_task = None
+
+    async def close(self) -> None:
+        """Leave (if joined), stop the background tasks, unregister, close connections.
+
+        Every step runs even when one fails; the first unexpected error is raised at the end."""
+        errors: list[BaseException] = []
+        if self.conference_id is not None:
+            await _collect(errors, self.leave())
+        self.stop_keepalive()
+        if self.channel is not None:
+            await _collect(errors, self.channel.close())
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+            self.channel = None
+        if self._event_task is not None:
+            self._event_task.cancel()
+            await asyncio.wait([self._event_task])
+            self._event_task = None
+        if self.endpoint_id is not None:
+            endpoint_id, self.endpoint_id = self.endpoint_id, None
+            await _collect(errors, self._unregister(endpoint_id))
+        await _collect(errors, self.api.close())
+        if errors:
+            raise errors[0]
+
+    async def _unregister(self, endpoint_id: str) -> None:
+        with self.timeline.step("unregister", endpoint_id=endpoint_id):
+            await _unless_gone(
+                self.api.registrations.unregister(
+                    UnregisterUserEndpointWebCommand(user_endpoint_id=endpoint_id)
+                )
+            )
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.close()
+        except Exception:
+            if exc is None:
+                raise
+            log.exception("%s: cleanup after an error failed", self.name)
+
+    async def _keep_alive(self) -> None:
+        assert self.endpoint_id is not None
+        command = KeepUserEndpointAliveWebCommand(user_endpoint_id=self.endpoint_id)
+        while True:
+            await asyncio.sleep(self.keepalive_interval)
+            try:
+                await self.api.registrations.keepalive(command)
+                self.keepalives += 1
+            except ApiError as exc:
+                self.timeline.note("keepalive", ok=False, error=describe(exc))
+                log.warning("%s: keepalive failed: %s", self.name, exc)
+
+    async def _ice_servers(self) -> IceServers:
+        """The platform's ICE servers (`/iceServers/v2`, else `/iceServers`), cached for 80%
+        of their ttl. A platform with neither gets none: host candidates only."""
+        async with self._ice_lock:
+            age = time.monotonic() - self._ice_fetched_at
+            if self._ice is not None and (
+                self._ice.ttl is None or age < self._ice.ttl * ICE_SERVERS_REFRESH
+            ):
+                return self._ice
+            with self.timeline.step("ice-servers") as record:
+                try:
+                    self._ice = ice_servers_from_v2(await self.api.ice.servers_v2())
+                    record.details["source"] = "v2"
+                except ApiError as v2_error:
+                    try:
+                        self._ice = ice_servers_from_v1(await self.api.ice.servers())
+                        record.details["source"] = "v1"
+                    except ApiError as v1_error:
+                        log.warning("%s: no ICE servers (%s; %s)", self.name, v2_error, v1_error)
+                        record.ok = False
+                        record.error = f"{describe(v2_error)}; {describe(v1_error)}"
+                        self._ice = NO_ICE_SERVERS
+                record.details["stun"] = self._ice.stun is not None
+                record.details["turn"] = self._ice.turn is not None
+            self._ice_fetched_at = time.monotonic()
+            return self._ice
+
+    # --- conference --------------------------------------------------------------------------
+
+    def _require_endpoint(self) -> tuple[str, EventChannel]:
+        if self.endpoint_id is None or self.channel is None:
+            raise RuntimeError("the participant is not started (use `async with` or start())")
+        return self.endpoint_id, self.channel
+
+    def _require_conference(self) -> tuple[str, str]:
+        endpoint_id, _ = self._require_endpoint()
+        if self.conference_id is None:
+            raise RuntimeError("the participant has not joined a conference")
+        return endpoint_id, self.conference_id
+
+    async def join(
+        self, conference_id: str, metadata: Mapping[str, Any] | None = None
+    ) -> ConferenceSimpleView:
+        """Join, read the simple view (its version orders the events from now on), and view
+        the streams already published, as the view policy says."""
+        endpoint_id, channel = self._require_endpoint()
+        if self.conference_id is not None:
+            raise RuntimeError(f"already in conference {self.conference_id}; leave it first")
+        channel.ordering.expect(conference_id)
+        try:
+            with self.timeline.step("join", conference_id=conference_id):
+                await self.api.conferences.join(
+                    JoinConferenceWebCommand(
+                        conference_id=conference_id,
+                        user_endpoint_id=endpoint_id,
+                        metadata=dict(metadata) if metadata is not None else None,
+                    )
+                )
+            self.conference_id = conference_id
+            self._leaving = False
+            with self.timeline.step("simple-view", conference_id=conference_id) as record:
+                view = await self.api.conferences.simple_view(conference_id)
+                record.details["version"] = view.version
+        except BaseException:
+            channel.ordering.forget(conference_id)
+            raise
+        if view.version is None:
+            channel.ordering.forget(conference_id)  # nothing to order by: events as they come
+        else:
+            channel.ordering.track(conference_id, view.version)
+        for participant in view.participants or []:
+            for endpoint in participant.endpoints or []:
+                if endpoint.id == endpoint_id:
+                    continue
+                for stream in endpoint.streams or []:
+                    if stream.id and self.view_policy.wants(stream.type):
+                        self._start_viewing(stream.id, stream.type, endpoint.id)
+        return view
+
+    async def publish(
+        self,
+        stream_type: ConferenceStreamType | str,
+        tracks: Mapping[str, MediaStreamTrack],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        video_bitrate: int | None = None,
+        stream_id: str | None = None,
+    ) -> Publisher:
+        """Publish `tracks` (kind -> track, as the stream type needs) as one stream; returns
+        once the peer connection is connected. The tracks stay the caller's."""
+        endpoint_id, conference_id = self._require_conference()
+        publisher = Publisher(
+            self.api,
+            conference_id,
+            endpoint_id,
+            ConferenceStreamType(stream_type),
+            tracks,
+            self._ice_servers,
+            self.timeline,
+            self.retry,
+            metadata=metadata,
+            video_bitrate=video_bitrate,
+            video_codecs=self.video_codecs,
+            gather_timeout=self.gather_timeout,
+            stream_id=stream_id,
+        )
+        self.publishers.append(publisher)
+        await publisher.start()
+        return publisher
+
+    async def unpublish(self, publisher: Publisher) -> None:
+        """Stop publishing one stream (its peer connection closes, the platform unpublishes)."""
+        with self.timeline.step("unpublish", stream_id=publisher.stream_id):
+            await publisher.stop()
+        with contextlib.suppress(ValueError):
+            self.publishers.remove(publisher)
+
+    async def view(
+        self,
+        stream_id: str,
+        stream_type: ConferenceStreamType | str | None = None,
+        publisher_endpoint_id: str | None = None,
+    ) -> Viewer:
+        """View one stream now, whatever the policy says; returns once media can flow."""
+        self._require_conference()
+        self._start_viewing(stream_id, stream_type, publisher_endpoint_id)
+        task = self._view_tasks.get(stream_id)
+        if task is not None:
+            await asyncio.shield(task)
+        viewer = self.viewers[stream_id]
+        if viewer.ended.is_set():
+            raise ConnectionError(f"viewing stream {stream_id} failed: {viewer.last_error}")
+        return viewer
+
+    async def stop_viewing(self, stream_id: str) -> None:
+        task = self._view_tasks.pop(stream_id, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+        viewer = self.viewers.pop(stream_id, None)
+        if viewer is not None:
+            with self.timeline.step("stop-view", stream_id=stream_id):
+                await viewer.stop()
+
+    async def leave(self, reason: str | None = None) -> None:
+        """Close the peer connections, unpublish own streams, stop viewing the others (404:
+        already gone), then leave. Local cleanup always completes."""
+        endpoint_id, conference_id = self._require_conference()
+        self._leaving = True
+        try:
+            with self.timeline.step("leave", conference_id=conference_id):
+                await self._close_streams(lambda stream: stream.stop())
+                await _unless_gone(
+                    self.api.conferences.leave(
+                        LeaveConferenceWebCommand(
+                            conference_id=conference_id,
+                            user_endpoint_id=endpoint_id,
+                            reason=reason,
+                        )
+                    )
+                )
+        finally:
+            self._forget_conference(conference_id)
+
+    async def _close_streams(self, how: Any) -> None:
+        """Stop (or drop) every stream of the conference, all at once."""
+        tasks = list(self._view_tasks.values())
+        self._view_tasks.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        streams: list[SupervisedStream] = [*self.publishers, *self.viewers.values()]
+        self.publishers = []
+        self.viewers = {}
+        await asyncio.gather(*(how(stream) for stream in streams), return_exceptions=True)
+
+    def _forget_conference(self, conference_id: str) -> None:
+        if self.channel is not None:
+            self.channel.ordering.forget(conference_id)
+        if self.conference_id == conference_id:
+            self.conference_id = None
+
+    # --- events ------------------------------------------------------------------------------
+
+    async def _handle_events(self) -> None:
+        while True:
+            event = await self._events.get()
+            try:
+                await self._apply(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: handling %s failed", self.name, event.type)
+
+    async def _apply(self, event: Event) -> None:
+        if not isinstance(event, ConferenceEvent) or event.conference_id != self.conference_id:
+            return
+        own = event.user_endpoint_id == self.endpoint_id
+        if isinstance(event, ConferenceStreamPublishedEvent) and not own:
+            if self.view_policy.wants(event.stream_type):
+                self._start_viewing(event.stream_id, event.stream_type, event.user_endpoint_id)
+        elif isinstance(event, ConferenceStreamUnpublishedEvent) and not own:
+            if event.stream_id in self.viewers or event.stream_id in self._view_tasks:
+                await self.stop_viewing(event.stream_id)
+        elif isinstance(event, ConferenceEndedEvent) or (
+            isinstance(event, ConferenceLeftEvent) and own and not self._leaving
+        ):
+            # The platform already closed every stream: close ours without asking it again.
+            self.timeline.note("removed", reason=getattr(event, "reason", None), event=event.type)
+            await self._close_streams(lambda stream: stream.drop())
+            self._forget_conference(event.conference_id)
+
+    def _start_viewing(
+        self,
+        stream_id: str,
+        stream_type: ConferenceStreamType | str | None,
+        publisher_endpoint_id: str | None,
+    ) -> None:
+        if stream_id in self.viewers:
+            return
+        endpoint_id, conference_id = self._require_conference()
+        viewer = Viewer(
+            self.api,
+            conference_id,
+            endpoint_id,
+            stream_id,
+            stream_type,
+            self._ice_servers,
+            self.timeline,
+            self.retry,
+            self.view_policy,
+            publisher_endpoint_id=publisher_endpoint_id,
+            gather_timeout=self.gather_timeout,
+        )
+        self.viewers[stream_id] = viewer
+
+        async def start() -> None:
+            try:
+                await viewer.start()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("%s: viewing stream %s failed: %s", self.name, stream_id, exc)
+            finally:
+                if self._view_tasks.get(stream_id) is asyncio.current_task():
+                    del self._view_tasks[stream_id]
+
+        self._view_tasks[stream_id] = asyncio.get_running_loop().create_task(
+            start(), name=f"view-{stream_id}"
+        )
+
+    # --- state and measurements --------------------------------------------------------------
+
+    def peer_connection_count(self) -> int:
+        """Open peer connections this participant holds."""
+        streams: list[SupervisedStream] = [*self.publishers, *self.viewers.values()]
+        return sum(stream.peer_connections for stream in streams)
+
+    async def measurements(self) -> ParticipantMeasurements:
+        """Media figures of every stream now; bitrates cover the time since the last call."""
+        return ParticipantMeasurements(
+            name=self.name,
+            endpoint_id=self.endpoint_id,
+            conference_id=self.conference_id,
+            publishers=[await p.measurements() for p in self.publishers],
+            viewers=[await v.measurements() for v in self.viewers.values()],
+        )
+
+
+async def _unless_gone(call: Any) -> None:
+    """Await a platform call for which 403/404/409/410 means "already done"."""
+    try:
+        await call
+    except ApiError as exc:
+        if not is_gone(exc):
+            raise
+
+
+async def _collect(errors: list[BaseException], step: Any) -> None:
+    """Run one cleanup step; keep its error for later so the next steps still run."""
+    try:
+        await step
+    except Exception as exc:
+        errors.append(exc)
+        log.warning("cleanup step failed: %s", exc)

@@ -1,0 +1,151 @@
+"""The sinks of one kind of media of a viewed stream, chosen by the view policy.
+
+They outlive the peer connection: when a lost connection is replaced, the new remote track
+feeds the same sinks, so a recording stays one file and the frame timeline shows the
+replacement as one freeze instead of starting over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiortc import RTCRtpReceiver
+from aiortc.mediastreams import MediaStreamTrack
+
+from agent.participant.policy import Reception, ViewPolicy
+from media.analysis import AudioLevels, FrameTimeline, Series
+from media.monitor import AudioMonitor, VideoMonitor
+from media.passthrough import skip_decoding
+from media.reader import Item, Sink, TrackReader
+from media.recorder import VideoRecorder, WavRecorder
+from media.sinks import FrameCallback, FrameCounter, KeyframeDecoder, PcmCallback
+
+__all__ = ["TrackMeasurements", "TrackSinks"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackMeasurements:
+    """What was received of one kind of a viewed stream, over all its peer connections."""
+
+    kind: str
+    reception: str
+    frames: int
+    time_to_first_frame_s: float | None
+    fps: float
+    freeze_count: int
+    total_freeze_s: float
+    delay_ms: dict[str, float | None] | None
+    """From the video timecode, or the audio timing marks (decoded reception only)."""
+    level_dbfs: dict[str, float | None] | None
+    silence_ratio: float | None
+    packets_received: int
+    packets_lost: int
+    jitter_s: float | None
+    recording: str | None
+
+
+class _Kept(Sink):
+    """Hands items on, but leaves closing to the owner: a track's end is not the sink's end."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    async def consume(self, item: Item, received_at: float) -> None:
+        await self.sink.consume(item, received_at)
+
+
+class TrackSinks:
+    """Sinks for `kind` ("audio" or "video") of one viewed stream."""
+
+    def __init__(self, kind: str, policy: ViewPolicy, started_at: float, label: str) -> None:
+        self.kind = kind
+        self.reception = policy.video if kind == "video" else policy.audio
+        self.sinks: list[Sink] = []
+        self.recording: Path | None = None
+        self._delay: Series | None = None
+        self._levels: AudioLevels | None = None
+        self._sampler: KeyframeDecoder | None = None
+        if self.reception is Reception.DECODE:
+            self.timeline = self._decoded(policy, started_at, label)
+        else:
+            counter = FrameCounter(started_at)
+            self.timeline = counter.timeline
+            self.sinks.append(counter)
+            if self.reception is Reception.SAMPLED:
+                callback = policy.on_video_frame or _ignore_frame
+                self._sampler = KeyframeDecoder(callback, interval=policy.sample_interval)
+                self.sinks.append(self._sampler)
+        self._readers: list[TrackReader] = []
+
+    def _decoded(self, policy: ViewPolicy, started_at: float, label: str) -> FrameTimeline:
+        if self.kind == "video":
+            video = VideoMonitor(started_at)
+            self._delay = video.delay_ms
+            self.sinks.append(video)
+            if policy.record_dir is not None:
+                self.recording = policy.record_dir / f"{label}.mp4"
+                self.sinks.append(VideoRecorder(self.recording))
+            if policy.on_video_frame is not None:
+                self.sinks.append(FrameCallback(policy.on_video_frame, policy.video_frame_every))
+            return video.timeline
+        audio = AudioMonitor(started_at, tone_hz=policy.tone_hz, mark_interval=policy.mark_interval)
+        self._delay = audio.delay_ms
+        self._levels = audio.levels
+        self.sinks.append(audio)
+        if policy.record_dir is not None:
+            self.recording = policy.record_dir / f"{label}.wav"
+            self.sinks.append(WavRecorder(self.recording))
+        if policy.on_pcm is not None:
+            self.sinks.append(PcmCallback(policy.on_pcm))
+        return audio.timeline
+
+    def prepare(self, receiver: RTCRtpReceiver) -> None:
+        """Before media flows on a new peer connection: choose decoding for its receiver."""
+        if self.reception is not Reception.DECODE:
+            skip_decoding(receiver)
+        if self._sampler is not None:
+            self._sampler.receiver = receiver  # keyframe requests go to the current sender
+
+    def attach(self, track: MediaStreamTrack) -> TrackReader:
+        """Read a (new) remote track into these sinks."""
+        reader = TrackReader(track, [_Kept(sink) for sink in self.sinks]).start()
+        self._readers.append(reader)
+        return reader
+
+    async def close(self) -> None:
+        """Stop reading and finish the sinks (recordings are complete files afterwards)."""
+        for reader in self._readers:
+            await reader.stop()
+        self._readers.clear()
+        for sink in self.sinks:
+            await sink.close()
+
+    @property
+    def frames(self) -> int:
+        return self.timeline.frames
+
+    def measurements(
+        self, packets_received: int, packets_lost: int, jitter_s: float | None
+    ) -> TrackMeasurements:
+        levels = self._levels
+        return TrackMeasurements(
+            kind=self.kind,
+            reception=self.reception.value,
+            frames=self.timeline.frames,
+            time_to_first_frame_s=self.timeline.time_to_first_frame,
+            fps=self.timeline.fps,
+            freeze_count=self.timeline.freeze_count,
+            total_freeze_s=self.timeline.total_freeze_duration,
+            delay_ms=self._delay.summary() if self._delay is not None else None,
+            level_dbfs=levels.levels.summary() if levels is not None else None,
+            silence_ratio=levels.silence_ratio if levels is not None else None,
+            packets_received=packets_received,
+            packets_lost=packets_lost,
+            jitter_s=jitter_s,
+            recording=str(self.recording) if self.recording is not None else None,
+        )
+
+
+def _ignore_frame(*_: object) -> None:
+    """Sampled decoding without a callback still proves pictures decode (counted)."""
