@@ -53,6 +53,18 @@ def create_publisher_pc(
     video_codecs: Sequence[VideoCodec] = DEFAULT_VIDEO_CODECS,
 ) -> RTCPeerConnection:
     """A pc with one `sendonly` transceiver per kind of the stream type, fed by `tracks`."""
+    kinds = check_publisher_tracks(stream_type, tracks)
+    _check_video_codecs(video_codecs)
+    pc = new_peer_connection()
+    for kind in kinds:
+        prefer_codecs(pc.addTransceiver(tracks[kind], direction="sendonly"), video_codecs)
+    return pc
+
+
+def check_publisher_tracks(
+    stream_type: ConferenceStreamType | str, tracks: Mapping[str, MediaStreamTrack]
+) -> tuple[MediaKind, ...]:
+    """The kinds the stream type sends; ValueError unless `tracks` has exactly those."""
     kinds = media_kinds(stream_type)
     if set(tracks) != set(kinds):
         raise ValueError(
@@ -62,11 +74,7 @@ def create_publisher_pc(
     for kind in kinds:
         if tracks[kind].kind != kind:
             raise ValueError(f"the {kind} track given is a {tracks[kind].kind} track")
-    _check_video_codecs(video_codecs)
-    pc = new_peer_connection()
-    for kind in kinds:
-        prefer_codecs(pc.addTransceiver(tracks[kind], direction="sendonly"), video_codecs)
-    return pc
+    return kinds
 
 
 def create_viewer_pc(
