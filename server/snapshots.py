@@ -166,8 +166,9 @@ async def request_snapshot(request: web.Request) -> web.Response:
     platform_of(request).registrations.own(caller, command.user_endpoint_id)
     _target(request, command.target_user_id, command.target_user_endpoint_id)
     now = utc_now()
+    snapshot_id = str(uuid.uuid4())
     snapshot = Snapshot(
-        id=str(uuid.uuid4()),
+        id=snapshot_id,
         organization_id=caller.organization,
         application_id=command.application_id,
         requester_user_id=caller.user_id,
@@ -178,23 +179,21 @@ async def request_snapshot(request: web.Request) -> web.Response:
         session_id=command.session_id,
         interaction_id=command.interaction_id,
         type=command.snapshot_type,
-        request_processing_result=None,
+        request_processing_result=SnapshotRequestResult(snapshot_id=snapshot_id),
         created_at=now,
     )
-    assert snapshot.id is not None
-    snapshot.request_processing_result = SnapshotRequestResult(snapshot_id=snapshot.id)
     storage.storage_of(request).records.insert(
-        SNAPSHOT, snapshot.id, caller.organization, epoch_ms(now), _body(snapshot, None)
+        SNAPSHOT, snapshot_id, caller.organization, epoch_ms(now), _body(snapshot, None)
     )
     event = SnapshotRequestedEvent(
         **_event_base(caller.user_id, command.user_endpoint_id),
-        snapshot_id=snapshot.id,
+        snapshot_id=snapshot_id,
         snapshot_type=command.snapshot_type,
         target_user_id=command.target_user_id,
         target_user_endpoint_id=command.target_user_endpoint_id,
     )
     _send(request, command.target_user_id, command.target_user_endpoint_id, event)
-    return json_response(SnapshotRequestResult(snapshot_id=snapshot.id))
+    return json_response(SnapshotRequestResult(snapshot_id=snapshot_id))
 
 
 @operation(
