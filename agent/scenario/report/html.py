@@ -38,9 +38,9 @@ th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid #e2e8f0;
          vertical-align: top; }
 th { color: #475569; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(760px, 1fr));
-          gap: 16px; }
-svg.chart { max-width: 100%; height: auto; background: #fff; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr));
+          gap: 16px; align-items: start; }
+svg.chart { width: 100%; height: auto; background: #fff; }
 svg .title { font-size: 14px; font-weight: 600; fill: #0f172a; }
 svg .tick, svg .legend { font-size: 11px; fill: #334155; }
 svg .label { font-size: 12px; fill: #475569; }

@@ -201,14 +201,11 @@ class Bar:
     count: int
 
 
-def _bins(values: Sequence[float], count: int) -> list[Bar]:
-    low, high = min(values), max(values)
-    if high <= low:
-        return [Bar(low, low + (abs(low) or 1.0) * 0.1, len(values))]
+def _bins(values: Sequence[float], low: float, high: float, count: int) -> list[Bar]:
     width = (high - low) / count
     counts = [0] * count
     for value in values:
-        counts[min(int((value - low) / width), count - 1)] += 1
+        counts[min(max(int((value - low) / width), 0), count - 1)] += 1
     return [Bar(low + i * width, low + (i + 1) * width, n) for i, n in enumerate(counts)]
 
 
@@ -225,14 +222,10 @@ def histogram(
     """How `values` are distributed, with vertical marks (p50, p95) on top."""
     if not values:
         return _empty(width, height, title, "histogram", "no values")
-    count = bins or max(1, min(30, math.ceil(math.sqrt(len(values)))))
-    bars = _bins(values, count)
-    frame = _Frame(
-        width,
-        height,
-        nice_ticks(bars[0].low, bars[-1].high, 8),
-        nice_ticks(0, max(bar.count for bar in bars), 4),
-    )
+    x_ticks = nice_ticks(min(0.0, min(values)), max(values), 8)
+    count = bins or max(10, min(40, 2 * math.ceil(math.sqrt(len(values)))))
+    bars = _bins(values, x_ticks[0], x_ticks[-1], count)
+    frame = _Frame(width, height, x_ticks, nice_ticks(0, max(bar.count for bar in bars), 4))
     parts = _open(width, height, title, "histogram")
     parts += _axes(frame, x_format, _plain, x_label, "participants")
     for bar in bars:
@@ -252,8 +245,10 @@ def histogram(
             f'<line class="mark" x1="{x:.1f}" y1="{frame.top}" x2="{x:.1f}" '
             f'y2="{frame.y(0):.1f}" stroke="{color}" stroke-dasharray="4 3"/>'
         )
+        right_half = x > frame.left + frame.inner_width / 2
         parts.append(
-            f'<text class="legend" x="{x + 4:.1f}" y="{frame.top + 12 + 14 * number}" '
+            f'<text class="legend" x="{x - 4 if right_half else x + 4:.1f}" '
+            f'y="{frame.top + 12 + 14 * number}" text-anchor="{"end" if right_half else "start"}" '
             f'fill="{color}">{escape(label)} {escape(x_format(value))}</text>'
         )
     parts.append("</svg>")
