@@ -314,7 +314,7 @@ def test_examples_use_what_they_show() -> None:
     timeline = snapshots.participants[0].timeline or []
     assert any(isinstance(step, RepeatStep) and step.count == 3 for step in timeline)
     ramp = load_scenario(SCENARIOS / "ramp-load.yaml")
-    assert ramp.phases[1].ramp_to == 1 and ramp.phases[1].max_concurrent == 40
+    assert ramp.phases[1].ramp_to == 0.5 and ramp.phases[1].max_concurrent == 16
 
 
 def test_schema_describes_the_language() -> None:

@@ -19,6 +19,7 @@ from agent.redact import redact
 from agent.scenario.loader import ScenarioError, load_scenario
 from agent.scenario.model import Scenario, dump_json_schema
 from agent.scenario.outcome import ExitCode, conclude
+from agent.scenario.plan import arrivals, planned_duration
 from agent.scenario.runner import RunError, RunOptions, run_scenario
 
 __all__ = ["OptionsError", "add_scenario_commands", "run_options"]
@@ -100,9 +101,12 @@ def _validate(args: argparse.Namespace) -> int:
             continue
         groups = scenario.participants
         people = sum(group.count for group in groups)
+        planned = arrivals(scenario)
+        duration = planned_duration(scenario)
+        length = "until every timeline ends" if duration is None else f"{duration:g}s"
         print(
             f"{path}: valid: {scenario.name!r}, {len(groups)} participant group(s), "
-            f"{people} participant(s) per arrival, {len(scenario.phases)} phase(s)"
+            f"{len(planned)} arrival(s) of {people} participant(s), {length}"
         )
     return code
 
