@@ -76,6 +76,7 @@ class ViewerEgress:
         self._rtx_seq = random16() % 32768
         self._offset: int | None = None
         self._floor = 0
+        self._last_seq = 0  # highest sequence number sent
         self._octets_sent = 0
         self._last_sent_at = 0.0
         self._last_rtp_timestamp = 0
@@ -150,6 +151,12 @@ class ViewerEgress:
     def waiting_for_keyframe(self) -> bool:
         return self.kind == "video" and self._offset is None and not self._stopped
 
+    def restart(self) -> None:
+        if self._offset is not None:
+            # Carry on from the last number sent, so the viewer sees one unbroken sequence.
+            self._first_seq = uint16_add(self._last_seq, 1)
+            self._offset = None
+
     async def forward(self, packet: RtpPacket, source_seq: int, keyframe_start: bool) -> None:
         if not self._enabled or self._stopped:
             return
@@ -162,7 +169,10 @@ class ViewerEgress:
             return  # older than this viewer's first packet
         elif (source_seq - self._floor) & 0xFFFF > _REORDER_WINDOW:
             self._floor = (source_seq - _REORDER_WINDOW) & 0xFFFF
-        data = self._relabel(packet, source_seq).serialize(self._ext_map)
+        packet = self._relabel(packet, source_seq)
+        if uint16_gt(packet.sequence_number, self._last_seq) or self.packets_sent == 0:
+            self._last_seq = packet.sequence_number
+        data = packet.serialize(self._ext_map)
         self._last_sent_at = time.time()
         self._last_rtp_timestamp = packet.timestamp
         self.packets_sent += 1

@@ -61,6 +61,10 @@ class Downstream(Protocol):
         """Send `packet` on; it is shared with other viewers and the history, so copy to keep."""
         ...
 
+    def restart(self) -> None:
+        """The publisher's sequence numbers start over (new SSRC): map afresh from a keyframe."""
+        ...
+
 
 class StreamIngress:
     """Receives one track (audio or video) of a published stream and fans it out unchanged."""
@@ -208,7 +212,8 @@ class StreamIngress:
             if unwrapped is None:
                 return
             packet, codec = unwrapped
-        self.media_ssrc = packet.ssrc
+        if packet.ssrc != self.media_ssrc:
+            await self._new_source(packet.ssrc)
 
         if self._nack is not None and self._nack.add(packet):
             nack = RtcpRtpfbPacket(
@@ -238,6 +243,20 @@ class StreamIngress:
                 self._lsr[packet.ssrc] = (ntp_middle, time.time())
         elif isinstance(packet, RtcpByePacket):
             logger.debug("publisher sent BYE for %s", packet.sources)
+
+    async def _new_source(self, ssrc: int) -> None:
+        """A new media SSRC brings its own sequence numbers: history and NACK state are void."""
+        known = self.media_ssrc is not None
+        self.media_ssrc = ssrc
+        if not known:
+            return
+        self._history = [None] * len(self._history)
+        self._nack = NackGenerator() if self.kind == "video" else None
+        self._keyframe_requested_at = None
+        for downstream in self._downstream:
+            downstream.restart()
+        if any(d.waiting_for_keyframe for d in self._downstream):
+            await self.request_keyframe()
 
     def _unwrap(
         self, packet: RtpPacket, codec: RTCRtpCodecParameters
