@@ -327,3 +327,29 @@ def test_schema_describes_the_language() -> None:
     assert "client_secret" not in defs["ServerSpec"]["properties"]
     assert "p95" in defs["TimeThresholds"]["properties"]
     assert "description" in defs["ExpectSpec"]["properties"]["delay"]
+
+
+def test_union_failures_read_as_one_issue(tmp_path: Path) -> None:
+    issue = only_issue(write(tmp_path, VALID + "vars: {room: [1, 2]}\n"))
+    assert issue.path == "vars.room"
+    assert issue.message == "Input should be a valid string, integer, number or boolean"
+
+
+def test_extension_keys_hold_anchors(tmp_path: Path) -> None:
+    text = (
+        "x-stream: &stream {type: CAM, fps: 15}\n"
+        "name: anchors\nduration: 5s\n"
+        "participants:\n  - name: a\n    publish: [*stream]\n"
+        "  - name: b\n    publish: [{<<: *stream, resolution: 320x240}]\n"
+    )
+    scenario = load_scenario(write(tmp_path, text))
+    assert scenario.participants[1].publish[0].fps == 15
+    assert scenario.participants[1].publish[0].resolution == "320x240"
+
+
+def test_a_bad_policy_says_what_a_policy_is(tmp_path: Path) -> None:
+    issue = only_issue(
+        write(tmp_path, VALID.replace("role: customer", "role: customer\n    camera: 5"))
+    )
+    assert issue.path == "participants[1].camera"
+    assert "answer, ignore, delay or fail" in issue.message

@@ -6,6 +6,7 @@ message names the file, the line, the column and the field path a person would w
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import types
 import typing
@@ -77,14 +78,32 @@ def parse_scenario(text: str, filename: str = "<scenario>", base: Path | None = 
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        issues.extend(locator.from_pydantic(detail, data) for detail in error.errors())
-        raise ScenarioError(_sorted(issues)) from None
+        found = [locator.from_pydantic(detail, data) for detail in error.errors()]
+        raise ScenarioError(_sorted(issues + _merge_alternatives(found))) from None
     problems = check_scenario(scenario, base if base is not None else Path.cwd())
     issues.extend(locator.issue(problem.loc, problem.message) for problem in problems)
     if issues:
         raise ScenarioError(_sorted(issues))
     scenario._path = filename
     return scenario
+
+
+def _merge_alternatives(issues: list[Issue]) -> list[Issue]:
+    """One issue per place: a union (`vars` values) fails once per member, and "should be a
+    valid string", "... integer", "... boolean" read better as one line."""
+    by_place: dict[tuple[int | None, int | None, str], list[Issue]] = {}
+    for issue in issues:
+        by_place.setdefault((issue.line, issue.column, issue.path), []).append(issue)
+    merged = []
+    for group in by_place.values():
+        prefix = "Input should be a valid "
+        kinds = [issue.message.removeprefix(prefix).split(",")[0] for issue in group]
+        if len(group) > 1 and all(issue.message.startswith(prefix) for issue in group):
+            alternatives = ", ".join(kinds[:-1]) + f" or {kinds[-1]}"
+            merged.append(dataclasses.replace(group[0], message=f"{prefix}{alternatives}"))
+        else:
+            merged.extend(dict.fromkeys(group))
+    return merged
 
 
 def _sorted(issues: list[Issue]) -> list[Issue]:

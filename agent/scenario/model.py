@@ -189,7 +189,11 @@ PolicyAction = Literal["answer", "ignore", "delay", "fail"]
 
 def _policy_shorthand(value: Any) -> Any:
     """`snapshot: ignore` means `snapshot: {action: ignore}`."""
-    return {"action": value} if isinstance(value, str) else value
+    if isinstance(value, str):
+        return {"action": value}
+    if not isinstance(value, Mapping | ResponsePolicy):
+        raise ValueError("a policy is answer, ignore, delay or fail, or {action: ..., delay: ...}")
+    return value
 
 
 class ResponsePolicy(StrictModel):
@@ -722,8 +726,17 @@ if _metric_fields != set(METRICS):  # pragma: no cover - a programming error, ca
     raise RuntimeError(f"expect fields and METRICS differ: {_metric_fields ^ set(METRICS)}")
 
 
+EXTENSION_PREFIX = "x-"
+
+
+def _allow_extension_keys(schema: dict[str, Any]) -> None:
+    schema["patternProperties"] = {f"^{EXTENSION_PREFIX}": {}}
+
+
 class Scenario(StrictModel):
     """A scenario file: who takes part, what each does when, what load, and what must hold."""
+
+    model_config = ConfigDict(json_schema_extra=_allow_extension_keys)
 
     name: Annotated[str, Field(min_length=1)]
     description: str | None = None
@@ -745,6 +758,18 @@ class Scenario(StrictModel):
     expect: ExpectSpec | None = None
 
     _path: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extension_keys(cls, data: Any) -> Any:
+        """Top-level keys starting with `x-` are ignored: a place to keep YAML anchors."""
+        if isinstance(data, Mapping):
+            return {
+                key: value
+                for key, value in data.items()
+                if not (isinstance(key, str) and key.startswith(EXTENSION_PREFIX))
+            }
+        return data
 
     @property
     def path(self) -> str | None:

@@ -118,7 +118,7 @@ class ParticipantPlan:
     start: float
     conference: str
     display_name: str | None
-    ticket: str | None
+    ticket: str | None = field(repr=False)
     client_id: str | None
     context: TemplateContext = field(repr=False)
     steps: list[Step] = field(repr=False)
