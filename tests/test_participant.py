@@ -29,6 +29,7 @@ from agent.participant import (
     ViewPolicy,
     synthetic_tracks,
 )
+from media.audio import SyntheticAudioTrack
 from server.embedded import EmbeddedServer
 from server.media.router import Router
 from tests.platform_support import CLIENTS
@@ -36,6 +37,7 @@ from tests.platform_support import CLIENTS
 LIVENESS = 20.0  # seconds: generous, the machine is shared by many test runs
 FAST_RETRY = RetryPolicy(attempts=4, initial=0.2, maximum=1.0, connect_timeout=15.0)
 AV = ConferenceStreamType.MIC_AND_CAM
+CAM = ConferenceStreamType.CAM
 
 
 async def wait_until(condition: Callable[[], bool], what: str, within: float = LIVENESS) -> None:
@@ -120,3 +122,197 @@ async def test_viewer_follows_a_publisher_that_unpublishes_and_publishes_again(
     assert alice.viewers == {}
     steps = [r.step for r in bob.timeline.records]
     assert steps.count("view") == 2 and "stop-view" in steps
+
+
+# --- nothing is left behind ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["leave", "end", "expiry"])
+async def test_no_peer_connection_is_left_after(
+    how: str, server: EmbeddedServer, call: Call
+) -> None:
+    keep_alive = 2 if how == "expiry" else 30
+    alice = await call.participant("agent1", keep_alive_seconds=keep_alive)
+    bob = await call.participant("agent2", keep_alive_seconds=keep_alive)
+    await alice.publish(AV, small_tracks())
+    await bob.publish(ConferenceStreamType.MIC, small_tracks(ConferenceStreamType.MIC))
+    await wait_until(
+        lambda: all(
+            len(p.viewers) == 1 and next(iter(p.viewers.values())).frames("audio") > 10
+            for p in (alice, bob)
+        ),
+        "each views the other's stream",
+    )
+    router = router_of(server)
+    assert router.peer_connection_count() == 4
+    assert alice.peer_connection_count() == bob.peer_connection_count() == 2
+    conference_id = alice.conference_id
+    assert conference_id is not None
+
+    if how == "leave":
+        await alice.leave()
+        await bob.leave()
+    elif how == "end":
+        assert alice.endpoint_id is not None
+        await alice.api.conferences.end(
+            EndConferenceWebCommand(conference_id=conference_id, user_endpoint_id=alice.endpoint_id)
+        )
+    else:
+        alice.stop_keepalive()
+        bob.stop_keepalive()
+
+    await wait_until(lambda: router.peer_connection_count() == 0, "the router holds none")
+    await wait_until(
+        lambda: alice.peer_connection_count() == bob.peer_connection_count() == 0,
+        "the agents hold none",
+    )
+    await wait_until(
+        lambda: alice.conference_id is None and bob.conference_id is None,
+        "both know they are out of the conference",
+    )
+    if how != "leave":
+        assert [r.step for r in alice.timeline.records].count("removed") == 1
+
+
+# --- replacement of lost peer connections ---------------------------------------------------
+
+
+async def test_a_viewer_whose_peer_connection_fails_views_again_and_media_resumes(
+    server: EmbeddedServer, call: Call
+) -> None:
+    alice = await call.participant("agent1")
+    bob = await call.participant("agent2")
+    publisher = await alice.publish(
+        ConferenceStreamType.CAM, small_tracks(ConferenceStreamType.CAM)
+    )
+    stream_id = publisher.stream_id
+    assert stream_id is not None
+    await wait_until(lambda: stream_id in bob.viewers, "bob views")
+    viewer = bob.viewers[stream_id]
+    await wait_until(lambda: viewer.frames("video") >= 10, "frames before the failure")
+    old_viewer_id = viewer.viewer_id
+    assert old_viewer_id is not None
+
+    router = router_of(server)
+    await router._views[old_viewer_id].pc.close()  # the platform's side of bob's connection
+
+    await wait_until(lambda: viewer.replacements == 1, "the viewer was replaced")
+    assert viewer.viewer_id not in (None, old_viewer_id)
+    frames = viewer.frames("video")
+    await wait_until(lambda: viewer.frames("video") >= frames + 10, "media resumes")
+    assert viewer.state is StreamState.LIVE
+    assert old_viewer_id not in router._views, "the old viewer was stopped on the platform"
+    assert router.peer_connection_count() == 2
+    steps = [r.step for r in bob.timeline.records]
+    assert "lost-view" in steps and "replace-view" in steps
+    figures = await bob.measurements()
+    (viewed,) = figures.viewers
+    assert viewed.replacements == 1
+    assert viewed.tracks["video"].frames == viewer.frames("video")
+
+
+async def test_a_publisher_whose_peer_connection_fails_publishes_again_and_is_viewed(
+    server: EmbeddedServer, call: Call
+) -> None:
+    alice = await call.participant("agent1")
+    bob = await call.participant("agent2")
+    publisher = await alice.publish(
+        ConferenceStreamType.CAM, small_tracks(ConferenceStreamType.CAM)
+    )
+    first_id = publisher.stream_id
+    assert first_id is not None
+    await wait_until(lambda: first_id in bob.viewers, "bob views")
+    await wait_until(lambda: bob.viewers[first_id].frames("video") >= 10, "first frames")
+
+    await router_of(server)._publications[first_id].pc.close()
+
+    await wait_until(lambda: publisher.replacements == 1, "the publisher was replaced")
+    second_id = publisher.stream_id
+    assert second_id is not None and second_id != first_id
+    assert publisher.stream_ids == [first_id, second_id]
+    await wait_until(lambda: second_id in bob.viewers, "bob follows to the new stream")
+    await wait_until(lambda: bob.viewers[second_id].frames("video") >= 10, "media resumes")
+    await wait_until(lambda: first_id not in bob.viewers, "the old stream is no longer viewed")
+    assert router_of(server).stream_ids() == [second_id]
+
+
+# --- cleanup always runs ------------------------------------------------------------------------
+
+
+async def test_cleanup_runs_on_error_and_on_cancellation(server: EmbeddedServer) -> None:
+    registrations = server.platform.registrations
+    router = router_of(server)
+
+    with pytest.raises(ApiError) as caught:
+        async with Participant(server.base_url, credentials("agent1")) as lost:
+            assert registrations.count() == 1
+            await lost.join("no-such-conference")
+    assert caught.value.status == 404 and caught.value.operation == "joinConference"
+    assert registrations.count() == 0, "the endpoint was unregistered"
+    assert lost.timeline.find("unregister")[0].ok
+
+    joined = asyncio.Event()
+
+    async def in_a_call() -> None:
+        async with Participant(server.base_url, credentials("agent1"), retry=FAST_RETRY) as me:
+            summary = await me.api.conferences.create(CreateConferenceWebCommand())
+            assert summary.id
+            await me.join(summary.id)
+            await me.publish(ConferenceStreamType.MIC, {"audio": SyntheticAudioTrack()})
+            joined.set()
+            await asyncio.sleep(LIVENESS * 10)
+
+    task = asyncio.create_task(in_a_call())
+    await asyncio.wait_for(joined.wait(), LIVENESS)
+    assert router.peer_connection_count() == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert router.peer_connection_count() == 0
+    assert registrations.count() == 0
+
+
+async def test_records_time_every_step(server: EmbeddedServer, call: Call) -> None:
+    alice = await call.participant("agent1")
+    await alice.publish(ConferenceStreamType.MIC, {"audio": SyntheticAudioTrack()})
+    await alice.leave()
+    steps = [r.step for r in alice.timeline.records]
+    assert steps[:5] == ["token", "register", "ice-servers", "event-channel", "join"]
+    assert steps[5:] == ["simple-view", "publish", "leave"]
+    assert all(r.ok and r.seconds is not None and r.seconds >= 0 for r in alice.timeline.records)
+    (publish,) = alice.timeline.find("publish")
+    timings = publish.details
+    assert 0 <= timings["request_ms"] <= timings["answer_ms"] <= timings["connected_ms"]
+    assert timings["stream_type"] == "MIC" and timings["stream_id"]
+    assert alice.timeline.records[0].to_dict()["step"] == "token"
+
+
+# --- rules checked before anything is sent ----------------------------------------------------
+
+
+async def test_publish_checks_the_tracks_against_the_stream_type(
+    server: EmbeddedServer, call: Call
+) -> None:
+    alice = await call.participant("agent1")
+    with pytest.raises(ValueError, match="MIC_AND_CAM sends audio and video"):
+        await alice.publish(AV, {"audio": SyntheticAudioTrack()})
+    assert alice.publishers == []
+    assert router_of(server).peer_connection_count() == 0
+
+
+def test_view_policy_refuses_what_cannot_work(tmp_path: Any) -> None:
+    with pytest.raises(ValueError, match="video=decode"):
+        ViewPolicy(record_dir=tmp_path)
+    with pytest.raises(ValueError, match="sampled applies to video"):
+        ViewPolicy(audio=Reception.SAMPLED)
+    with pytest.raises(ValueError, match="PCM callback needs audio=decode"):
+        ViewPolicy(on_pcm=lambda pcm, at: None)
+    policy = ViewPolicy(stream_types=frozenset({ConferenceStreamType.SCREEN}))
+    assert policy.wants("SCREEN") and not policy.wants("CAM") and not policy.wants("nonsense")
+    assert not ViewPolicy(auto_view=False).wants("CAM")
+    assert ViewPolicy.measuring().video is Reception.DECODE
+
+
+def test_retry_policy_backs_off_to_a_bound() -> None:
+    retry = RetryPolicy(initial=0.5, maximum=4.0)
+    assert [retry.delay(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiortc import RTCPeerConnection
 
@@ -82,6 +82,7 @@ class MediaLink:
         self._send_candidates: SendCandidates | None = None
         self._first_batch_sent = asyncio.Event()
         self._started = 0.0
+        self._connected_at: float | None = None
         self._closing = False
         pc.on("connectionstatechange", self._state_changed)
 
@@ -128,7 +129,17 @@ class MediaLink:
     async def sample(self) -> StatsSample | None:
         """Statistics now (bitrates over the time since the previous sample)."""
         with contextlib.suppress(Exception):  # a closed pc may no longer answer getStats
-            self.last_sample = await self.sampler.sample()
+            sample = await self.sampler.sample()
+            if sample.bitrate_in_bps is None and self._connected_at is not None:
+                # First sample: the average since the connection came up.
+                seconds = time.monotonic() - self._connected_at
+                if seconds > 0:
+                    sample = replace(
+                        sample,
+                        bitrate_in_bps=sample.bytes_received * 8 / seconds,
+                        bitrate_out_bps=sample.bytes_sent * 8 / seconds,
+                    )
+            self.last_sample = sample
         return self.last_sample
 
     async def close(self) -> None:
@@ -145,6 +156,7 @@ class MediaLink:
         state = self.pc.connectionState
         if state == "connected" and not self.connected.is_set():
             self.timings.connected_ms = self._ms()
+            self._connected_at = time.monotonic()
             self.connected.set()
         elif state in ("failed", "closed") and not self._closing:
             self._mark_lost(state if state == "failed" else "closed by the far end")

@@ -1,0 +1,169 @@
+"""Media end to end: agents publish and view through the embedded platform's media router, on
+loopback, with real aiortc peer connections and the real MQTT event channel. Nothing mocked;
+the STUN server that never answers is a real UDP socket that drops every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import wave
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import av
+import pytest
+from test_participant import (
+    AV,
+    Call,
+    call,
+    router_of,
+    small_tracks,
+    wait_until,
+)
+from test_trickle_servers import SilentStunServer
+
+from agent.participant import ViewPolicy
+from server.embedded import EmbeddedServer
+from server.media.contract import Candidate
+from tests.platform_support import CLIENTS, LONG_POLL_SECONDS
+
+__all__ = ["call"]  # a fixture, imported for pytest
+
+pytestmark = pytest.mark.slow
+
+MEDIA_SECONDS = 3.0
+
+
+async def test_two_agents_see_and_hear_each_other_and_record_the_call(
+    server: EmbeddedServer, call: Call, tmp_path: Path
+) -> None:
+    policy = ViewPolicy.measuring(record_dir=tmp_path)
+    alice = await call.participant("agent1", view_policy=policy)
+    bob = await call.participant("agent2", view_policy=policy)
+    await alice.publish(AV, small_tracks())
+    await bob.publish(AV, small_tracks())
+    await wait_until(lambda: len(alice.viewers) == 1 and len(bob.viewers) == 1, "both view")
+    viewers = [next(iter(p.viewers.values())) for p in (alice, bob)]
+    await wait_until(
+        lambda: all(v.frames("video") > 0 and v.frames("audio") > 0 for v in viewers),
+        "first video and audio frames on both sides",
+    )
+    await asyncio.sleep(MEDIA_SECONDS)
+
+    for me in (alice, bob):
+        figures = await me.measurements()
+        print(figures.to_dict())
+        (viewed,) = figures.viewers
+        assert viewed.state == "live" and viewed.replacements == 0
+        video, audio = viewed.tracks["video"], viewed.tracks["audio"]
+        assert video.delay_ms is not None and video.delay_ms["count"]
+        assert video.delay_ms["count"] >= 10, "the timecode was read back"
+        assert video.delay_ms["min"] is not None and video.delay_ms["min"] > 0
+        assert video.fps > 5
+        assert video.time_to_first_frame_s is not None and video.time_to_first_frame_s > 0
+        assert video.packets_received > 20
+        assert audio.frames >= 50 and audio.packets_received >= 50
+        assert audio.level_dbfs is not None and audio.level_dbfs["max"] is not None
+        assert audio.level_dbfs["max"] > -20, "the timing marks were heard"
+        assert viewed.bytes_received > 10_000
+        (published,) = figures.publishers
+        assert published.state == "live"
+        assert published.tracks["video"].packets_sent > 20
+        assert published.tracks["audio"].packets_sent >= 50
+
+    recorded = viewers[0]
+    first_frame_at = recorded.sinks["video"].timeline.first_at
+    assert first_frame_at is not None
+    await alice.leave()
+    call_seconds = time.time() - first_frame_at
+    video_file = recorded.sinks["video"].recording
+    audio_file = recorded.sinks["audio"].recording
+    assert video_file is not None and audio_file is not None
+    with av.open(str(video_file)) as container:
+        stream = container.streams.video[0]
+        assert stream.time_base is not None
+        last_pts = max(packet.pts for packet in container.demux(stream) if packet.pts is not None)
+        video_seconds = float(last_pts * stream.time_base)
+    with wave.open(str(audio_file)) as wav:
+        audio_seconds = wav.getnframes() / wav.getframerate()
+    print(f"call {call_seconds:.2f} s, video {video_seconds:.2f} s, audio {audio_seconds:.2f} s")
+    assert abs(video_seconds - call_seconds) <= 0.1 * call_seconds
+    assert abs(audio_seconds - call_seconds) <= 0.1 * call_seconds
+
+
+@pytest.fixture
+async def silent_stun() -> AsyncIterator[SilentStunServer]:
+    stun = await SilentStunServer().start()
+    yield stun
+    stun.close()
+
+
+@pytest.fixture
+async def stun_platform(silent_stun: SilentStunServer) -> AsyncIterator[EmbeddedServer]:
+    """The platform with its ICE servers pointing at a STUN server that never answers."""
+    host, port = silent_stun.address
+    async with EmbeddedServer(
+        [spec for spec, _ in CLIENTS.values()],
+        long_poll_seconds=LONG_POLL_SECONDS,
+        housekeeping_interval=0.05,
+        ice_servers=(f"stun:{host}:{port}",),
+    ) as srv:
+        yield srv
+
+
+async def test_offer_leaves_at_once_with_a_silent_stun_server_and_candidates_trickle(
+    stun_platform: EmbeddedServer, silent_stun: SilentStunServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    router = router_of(stun_platform)
+    offers_at: dict[str, float] = {}
+    candidates_seen: dict[str, list[Candidate]] = {}
+    publish, add_candidates = router.publish, router.add_publish_candidates
+
+    async def record_publish(
+        conference_id: str, stream_id: str, sdp_offer: str, stream_type: str | None = None
+    ) -> str:
+        offers_at[stream_id] = time.time()
+        return await publish(conference_id, stream_id, sdp_offer, stream_type)
+
+    async def record_candidates(stream_id: str, candidates: list[Candidate]) -> None:
+        candidates_seen.setdefault(stream_id, []).extend(candidates)
+        await add_candidates(stream_id, candidates)
+
+    monkeypatch.setattr(router, "publish", record_publish)
+    monkeypatch.setattr(router, "add_publish_candidates", record_candidates)
+
+    async with AsyncExitStack() as stack:
+        call = Call(stun_platform, stack)
+        alice = await call.participant("agent1", gather_timeout=1.5)
+        bob = await call.participant("agent2", gather_timeout=1.5)
+        publisher = await alice.publish(AV, small_tracks())
+        assert publisher.stream_id is not None
+        stream_id = publisher.stream_id
+
+        (record,) = alice.timeline.find("publish")
+        request_ms = record.details["request_ms"]
+        arrived_ms = (offers_at[stream_id] - record.started_at) * 1000
+        print(
+            f"offer to publishStream request: {request_ms:.1f} ms (at the server {arrived_ms:.1f})"
+        )
+        assert request_ms < 1000, "the offer waited for the STUN server"
+        assert arrived_ms < 1500
+        ice = alice.timeline.find("ice-servers")[0].details
+        assert ice["stun"] is True, "the platform's STUN server was given to the agent"
+
+        await wait_until(lambda: stream_id in bob.viewers, "bob views alice's stream")
+        await wait_until(lambda: bob.viewers[stream_id].frames("video") >= 10, "media flows")
+        await wait_until(
+            lambda: any(c.is_end_of_candidates for c in candidates_seen.get(stream_id, [])),
+            "end-of-candidates reaches the platform",
+        )
+        assert silent_stun.received, "the STUN server was asked (and never answered)"
+        seen = candidates_seen[stream_id]
+        assert [c.is_end_of_candidates for c in seen].count(True) == 1
+        assert seen[-1].is_end_of_candidates, "end-of-candidates comes last"
+        assert all("typ host" in c.candidate for c in seen[:-1]), "no answer, no srflx"
+        assert publisher.link is not None
+        assert publisher.link.timings.end_of_candidates_ms is not None
+        assert publisher.link.timings.end_of_candidates_ms >= 1000, "sent after the gathering"
