@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from agent.scenario.loader import Issue, ScenarioError, load_scenario
 from agent.scenario.model import RepeatStep, ResponsePolicy, Scenario, scenario_json_schema
@@ -353,3 +356,23 @@ def test_a_bad_policy_says_what_a_policy_is(tmp_path: Path) -> None:
     )
     assert issue.path == "participants[1].camera"
     assert "answer, ignore, delay or fail" in issue.message
+
+
+def test_committed_schema_is_current() -> None:
+    committed = json.loads((SCENARIOS / "scenario.schema.json").read_text(encoding="utf-8"))
+    assert committed == scenario_json_schema(), (
+        "run: auvious-agent schema > scenarios/scenario.schema.json"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SCENARIOS.glob("*.yaml")))
+def test_examples_satisfy_the_exported_schema(name: str) -> None:
+    # What editors check with the schema must accept every file the loader accepts.
+    data = yaml.safe_load((SCENARIOS / name).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(scenario_json_schema()).validate(data)
+
+
+def test_the_exported_schema_rejects_a_misspelled_key() -> None:
+    validator = jsonschema.Draft202012Validator(scenario_json_schema())
+    bad = {"name": "x", "participants": [{"name": "a", "cont": 2}]}
+    assert any("cont" in error.message for error in validator.iter_errors(bad))

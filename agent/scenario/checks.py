@@ -13,6 +13,7 @@ from typing import Any
 from agent.api.models.events import EVENT_TYPES
 from agent.scenario.data import DataError, load_rows
 from agent.scenario.model import (
+    SOURCE_KEYWORDS,
     CameraRequestStep,
     DataSource,
     MetadataStep,
@@ -112,7 +113,10 @@ class _Checker:
             streams.add(stream.key)
             if stream.is_file and not (self.base / stream.source).is_file():
                 self.add(
-                    (*here, "source"), f"no media file {stream.source!r} (looked in {self.base})"
+                    (*here, "source"),
+                    f"no media file {stream.source!r} (looked in {self.base}); a source is "
+                    f"{', '.join(SOURCE_KEYWORDS)}, an image or a media file"
+                    + _suggest(stream.source, SOURCE_KEYWORDS),
                 )
         if isinstance(group.view, list):
             for number, name in enumerate(group.view):

@@ -49,7 +49,8 @@ class Evaluation:
 
 
 def evaluate(scenario: Scenario, result: RunResult) -> Evaluation:
-    """Every expectation of `scenario` checked against `result`, in file order.
+    """Every expectation of `scenario` checked against `result`: thresholds in the order
+    of the metrics registry, then conditions in file order.
 
     A run that was interrupted or had errors of its own fails a `run_completed` case: its
     measurements are partial, and passing on partial data would hide that."""

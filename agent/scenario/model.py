@@ -508,7 +508,9 @@ class ThinkStep(_Step):
 
 
 class RepeatStep(_Step):
-    """Run `steps` `count` times, or until `duration` has passed (whichever comes first)."""
+    """Run `steps` `count` times, or until `duration` has passed (whichever comes first).
+
+    Inside, `at` counts from the start of each round."""
 
     do: Literal["repeat"]
     count: Annotated[int, Field(ge=1)] | None = None

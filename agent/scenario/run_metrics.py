@@ -1,0 +1,124 @@
+"""Sampling one participant's streams into `StreamResult`s while the run goes on.
+
+The participant's measurements are cumulative (frames, packets, a delay summary); the
+report wants series over time, so each sample turns the change since the previous one into
+a figure at that time: frames per second, the mean delay of the frames in between, the
+bitrate over the interval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent.participant import Publisher, TrackMeasurements, Viewer
+from agent.scenario.results import Freeze, Sample, StreamDirection, StreamResult
+from agent.scenario.run_clock import RunClock
+
+__all__ = ["PublishTracker", "ViewTracker"]
+
+
+@dataclass
+class PublishTracker:
+    """One published stream and what it sent."""
+
+    publisher: Publisher
+    result: StreamResult
+
+    async def sample(self, clock: RunClock) -> None:
+        figures = await self.publisher.measurements()
+        if figures.stream_id and figures.stream_id != self.result.stream_id:
+            self.result.stream_id = figures.stream_id  # republished after a lost connection
+        if figures.bitrate_bps is not None:
+            self.result.bitrate.append(Sample(t=clock.now(), value=figures.bitrate_bps))
+
+    def end(self, clock: RunClock) -> None:
+        if self.result.ended_at is None:
+            self.result.ended_at = clock.now()
+
+
+@dataclass
+class ViewTracker:
+    """One viewed stream and what arrived of it."""
+
+    viewer: Viewer
+    result: StreamResult
+    _last_t: float | None = None
+    _last_frames: int = 0
+    _delay_count: float = 0.0
+    _delay_sum_ms: float = 0.0
+    _freezes_seen: int = field(default=0)
+
+    @property
+    def _main_kind(self) -> str:
+        return "video" if "video" in self.viewer.sinks else "audio"
+
+    async def sample(self, clock: RunClock) -> None:
+        figures = await self.viewer.measurements()
+        now = clock.now()
+        self.result.viewer_id = figures.viewer_id or self.result.viewer_id
+        tracks = figures.tracks
+        main = tracks.get(self._main_kind)
+        self.result.packets_received = sum(t.packets_received for t in tracks.values())
+        self.result.packets_lost = sum(t.packets_lost for t in tracks.values())
+        if figures.bitrate_bps is not None:
+            self.result.bitrate.append(Sample(t=now, value=figures.bitrate_bps))
+        if main is not None:
+            self._frames(main, now)
+            if main.time_to_first_frame_s is not None:
+                self.result.first_frame_time = max(0.0, main.time_to_first_frame_s)
+        for track in tracks.values():
+            self._delay(track, now)
+        self._freezes(clock)
+
+    def _frames(self, main: TrackMeasurements, now: float) -> None:
+        self.result.frames = main.frames
+        if self._last_t is not None and now > self._last_t and main.kind == "video":
+            rate = (main.frames - self._last_frames) / (now - self._last_t)
+            self.result.fps.append(Sample(t=now, value=rate))
+        self._last_t = now
+        self._last_frames = main.frames
+
+    def _delay(self, track: TrackMeasurements, now: float) -> None:
+        """The mean delay of the frames measured since the last sample, from the summary.
+
+        Only the video delay is used when there is video (audio marks come once a second
+        and would only dilute it); a MIC stream's delay comes from its marks."""
+        if track.kind != self._main_kind or not track.delay_ms:
+            return
+        count = track.delay_ms.get("count") or 0.0
+        mean = track.delay_ms.get("mean")
+        if mean is None or count <= self._delay_count:
+            return
+        total = mean * count
+        new_mean_ms = (total - self._delay_sum_ms) / (count - self._delay_count)
+        self._delay_count, self._delay_sum_ms = count, total
+        self.result.delay.append(Sample(t=now, value=max(0.0, new_mean_ms) / 1000.0))
+
+    def _freezes(self, clock: RunClock) -> None:
+        sinks = self.viewer.sinks.get("video")
+        if sinks is None:
+            return
+        found = sinks.timeline.freezes
+        for freeze in found[self._freezes_seen :]:
+            start = clock.from_wall(freeze.start)
+            self.result.freezes.append(Freeze(start=start, duration=freeze.duration))
+        self._freezes_seen = len(found)
+
+    def end(self, clock: RunClock) -> None:
+        if self.result.ended_at is None:
+            self.result.ended_at = clock.now()
+
+
+def new_stream(
+    stream_id: str,
+    direction: StreamDirection,
+    stream_type: str,
+    started_at: float,
+    publisher: str | None = None,
+) -> StreamResult:
+    return StreamResult(
+        stream_id=stream_id,
+        direction=direction,
+        stream_type=stream_type,
+        publisher=publisher,
+        started_at=started_at,
+    )
