@@ -54,11 +54,16 @@ class VideoMonitor(Sink):
     async def consume(self, item: Item, received_at: float) -> None:
         if not isinstance(item, av.VideoFrame):
             return
-        self.timeline.add(received_at)
         self._seen += 1
         if (self._seen - 1) % self.read_every:
+            self.timeline.add(received_at)
             return
-        code = timecode.read(item)
+        self.add_frame(received_at, timecode.read(item))
+
+    def add_frame(self, received_at: float, code: tuple[int, int] | None) -> None:
+        """Count one frame whose code was read (None: unreadable), here or elsewhere (a
+        browser reads its frames itself), so both kinds of viewer report alike."""
+        self.timeline.add(received_at)
         if code is None:
             self.codes_unreadable += 1
             return

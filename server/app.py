@@ -49,6 +49,7 @@ ROUTE_MODULES: list[str] = [
     "server.ice",
     "server.talkdesk",
     "server.openapi",
+    "server.client_page",
 ]
 """Modules whose `setup(app)` adds routes; append yours (e.g. "server.records.ratings")."""
 

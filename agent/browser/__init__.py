@@ -1,0 +1,33 @@
+"""Browser participants: headless Chromium on the platform's client page, driven by Playwright."""
+
+from agent.browser.participant import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    BrowserError,
+    BrowserParticipant,
+    BrowserUnavailable,
+    chromium_missing,
+)
+from agent.browser.report import (
+    BrowserDecoding,
+    BrowserPublishReport,
+    BrowserSnapshot,
+    BrowserViewReport,
+    snapshot_from_page,
+    video_report,
+)
+
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_FLAGS",
+    "BrowserDecoding",
+    "BrowserError",
+    "BrowserParticipant",
+    "BrowserPublishReport",
+    "BrowserSnapshot",
+    "BrowserUnavailable",
+    "BrowserViewReport",
+    "chromium_missing",
+    "snapshot_from_page",
+    "video_report",
+]
