@@ -13,6 +13,8 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import av
+import numpy as np
+import numpy.typing as npt
 import pytest
 from test_participant import (
     AV,
@@ -22,9 +24,10 @@ from test_participant import (
     small_tracks,
     wait_until,
 )
-from test_trickle_servers import SilentStunServer
+from test_trickle_servers import SilentStunServer, StunResponder, UdpServer
 
-from agent.participant import ViewPolicy
+from agent.participant import Reception, ViewPolicy
+from media import passthrough
 from server.embedded import EmbeddedServer
 from server.media.contract import Candidate
 from tests.platform_support import CLIENTS, LONG_POLL_SECONDS
@@ -93,17 +96,19 @@ async def test_two_agents_see_and_hear_each_other_and_record_the_call(
     assert abs(audio_seconds - call_seconds) <= 0.1 * call_seconds
 
 
-@pytest.fixture
-async def silent_stun() -> AsyncIterator[SilentStunServer]:
-    stun = await SilentStunServer().start()
+@pytest.fixture(params=["silent", "answering"])
+async def stun_server(request: pytest.FixtureRequest) -> AsyncIterator[UdpServer]:
+    """A STUN server on loopback that drops every request, or one that answers them."""
+    stun = SilentStunServer() if request.param == "silent" else StunResponder()
+    await stun.start()
     yield stun
     stun.close()
 
 
 @pytest.fixture
-async def stun_platform(silent_stun: SilentStunServer) -> AsyncIterator[EmbeddedServer]:
-    """The platform with its ICE servers pointing at a STUN server that never answers."""
-    host, port = silent_stun.address
+async def stun_platform(stun_server: UdpServer) -> AsyncIterator[EmbeddedServer]:
+    """The platform with its ICE servers pointing at the STUN server."""
+    host, port = stun_server.address
     async with EmbeddedServer(
         [spec for spec, _ in CLIENTS.values()],
         long_poll_seconds=LONG_POLL_SECONDS,
@@ -113,9 +118,11 @@ async def stun_platform(silent_stun: SilentStunServer) -> AsyncIterator[Embedded
         yield srv
 
 
-async def test_offer_leaves_at_once_with_a_silent_stun_server_and_candidates_trickle(
-    stun_platform: EmbeddedServer, silent_stun: SilentStunServer, monkeypatch: pytest.MonkeyPatch
+async def test_offer_leaves_at_once_whatever_the_stun_server_and_candidates_trickle(
+    stun_platform: EmbeddedServer, stun_server: UdpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The offer never waits for STUN; late candidates (srflx, when the server answers) and
+    end-of-candidates reach the platform through addPublishStreamIceCandidates."""
     router = router_of(stun_platform)
     offers_at: dict[str, float] = {}
     candidates_seen: dict[str, list[Candidate]] = {}
@@ -159,11 +166,50 @@ async def test_offer_leaves_at_once_with_a_silent_stun_server_and_candidates_tri
             lambda: any(c.is_end_of_candidates for c in candidates_seen.get(stream_id, [])),
             "end-of-candidates reaches the platform",
         )
-        assert silent_stun.received, "the STUN server was asked (and never answered)"
+        assert stun_server.received, "the STUN server was asked"
         seen = candidates_seen[stream_id]
         assert [c.is_end_of_candidates for c in seen].count(True) == 1
         assert seen[-1].is_end_of_candidates, "end-of-candidates comes last"
-        assert all("typ host" in c.candidate for c in seen[:-1]), "no answer, no srflx"
+        late = [c.candidate for c in seen[:-1] if "typ host" not in c.candidate]
+        if isinstance(stun_server, SilentStunServer):
+            assert late == [], "no answer, no server-reflexive candidate"
+        else:
+            assert late and all("typ srflx" in c for c in late)
+            assert "typ host" in seen[0].candidate, "the offer's host candidates go first"
         assert publisher.link is not None
         assert publisher.link.timings.end_of_candidates_ms is not None
-        assert publisher.link.timings.end_of_candidates_ms >= 1000, "sent after the gathering"
+        if isinstance(stun_server, SilentStunServer):
+            end_ms = publisher.link.timings.end_of_candidates_ms
+            assert end_ms >= 1000, "end-of-candidates waits for the gathering timeout"
+
+
+async def test_light_sampled_and_callback_reception_through_the_router(call: Call) -> None:
+    """Sampled video decodes keyframes only, on request every half second; decoded audio
+    reaches a 16 kHz PCM callback; the only decoder built is the audio one."""
+    passthrough.install()
+    pictures: list[av.VideoFrame] = []
+    pcm: list[npt.NDArray[np.int16]] = []
+    policy = ViewPolicy(
+        video=Reception.SAMPLED,
+        sample_interval=0.5,
+        on_video_frame=lambda frame, _at: pictures.append(frame),
+        audio=Reception.DECODE,
+        on_pcm=lambda samples, _at: pcm.append(samples),
+    )
+    alice = await call.participant("agent1")
+    await alice.publish(AV, small_tracks())
+    decoders_before = passthrough.decoder_constructions()
+    bob = await call.participant("agent2", view_policy=policy)
+    await wait_until(lambda: len(bob.viewers) == 1, "bob views")
+    await wait_until(
+        lambda: len(pictures) >= 3 and sum(p.size for p in pcm) >= 16_000,
+        "three sampled pictures and a second of PCM",
+    )
+    assert {(p.width, p.height) for p in pictures} == {(320, 180)}
+    assert {p.dtype for p in pcm} == {np.dtype(np.int16)}
+    assert passthrough.decoder_constructions() == decoders_before + 1, "audio only"
+    (viewed,) = (await bob.measurements()).viewers
+    video = viewed.tracks["video"]
+    assert video.reception == "sampled" and video.delay_ms is None
+    assert video.frames > len(pictures), "every frame counted, only keyframes decoded"
+    assert viewed.tracks["audio"].reception == "decode"

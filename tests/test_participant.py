@@ -124,6 +124,23 @@ async def test_viewer_follows_a_publisher_that_unpublishes_and_publishes_again(
     assert steps.count("view") == 2 and "stop-view" in steps
 
 
+async def test_a_stream_can_be_viewed_on_demand(server: EmbeddedServer, call: Call) -> None:
+    alice = await call.participant("agent1")
+    bob = await call.participant("agent2", view_policy=ViewPolicy(auto_view=False))
+    publisher = await alice.publish(CAM, small_tracks(CAM))
+    assert publisher.stream_id is not None
+    await asyncio.sleep(0.5)  # the published event has had time to arrive
+    assert bob.viewers == {}
+
+    viewer = await bob.view(publisher.stream_id, CAM)
+    assert viewer.state is StreamState.LIVE
+    await wait_until(lambda: viewer.frames("video") >= 10, "frames")
+    assert router_of(server).peer_connection_count() == 2
+    await bob.stop_viewing(publisher.stream_id)
+    assert viewer.state is StreamState.STOPPED and bob.viewers == {}
+    assert router_of(server).peer_connection_count() == 1
+
+
 # --- nothing is left behind ---------------------------------------------------------------
 
 

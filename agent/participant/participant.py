@@ -365,7 +365,12 @@ class Participant:
             stream_id=stream_id,
         )
         self.publishers.append(publisher)
-        await publisher.start()
+        try:
+            await publisher.start()
+        except BaseException:
+            with contextlib.suppress(ValueError):
+                self.publishers.remove(publisher)
+            raise
         return publisher
 
     async def unpublish(self, publisher: Publisher) -> None:
@@ -404,7 +409,10 @@ class Participant:
 
     async def leave(self, reason: str | None = None) -> None:
         """Close the peer connections, unpublish own streams, stop viewing the others (404:
-        already gone), then leave. Local cleanup always completes."""
+        already gone), then leave. Local cleanup always completes. Not in a conference (never
+        joined, or the platform ended it or removed this endpoint): nothing to do."""
+        if self.conference_id is None:
+            return
         endpoint_id, conference_id = self._require_conference()
         self._leaving = True
         try:

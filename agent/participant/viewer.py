@@ -106,7 +106,8 @@ class Viewer(SupervisedStream):
 
     async def _open(self) -> MediaLink:
         ice_servers = await self.ice_servers()
-        pc = create_viewer_pc(self.stream_type)
+        # Offer every codec the agent decodes: the router answers with the publisher's own.
+        pc = create_viewer_pc(self.stream_type, video_codecs=("VP8", "H264"))
         for transceiver in pc.getTransceivers():
             self.sinks[transceiver.kind].prepare(transceiver.receiver)
         link = self.link = MediaLink(pc, ice_servers, gather_timeout=self.gather_timeout)
