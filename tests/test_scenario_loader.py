@@ -376,3 +376,14 @@ def test_the_exported_schema_rejects_a_misspelled_key() -> None:
     validator = jsonschema.Draft202012Validator(scenario_json_schema())
     bad = {"name": "x", "participants": [{"name": "a", "cont": 2}]}
     assert any("cont" in error.message for error in validator.iter_errors(bad))
+
+
+def test_a_delay_threshold_needs_a_decoding_viewer(tmp_path: Path) -> None:
+    text = VALID + "expect:\n  delay: {p95: '< 200ms'}\n"
+    issue = only_issue(write(tmp_path, text))
+    assert (issue.path, issue.line, issue.column) == ("expect.delay", 12, 10)
+    assert "receive: {video: decode}" in issue.message
+    decoding = text.replace("view: [agents]", "view: [agents]\n    receive: {video: decode}")
+    assert load_scenario(write(tmp_path, decoding, "ok.yaml")).participants[1].receive.video == (
+        "decode"
+    )

@@ -94,6 +94,7 @@ class _Checker:
             self._step(group, step, loc)
         self._templates()
         self._runs_out()
+        self._measurable()
         return self.problems
 
     def _group_ref(self, loc: Loc, name: str) -> None:
@@ -236,6 +237,18 @@ class _Checker:
                     f"group {group.name!r} has no `timeline`, so it stays until the run ends; "
                     "give the scenario a `duration` (or `phases`), or the group a timeline",
                 )
+
+    def _measurable(self) -> None:
+        """A delay threshold no viewer can measure would fail every run: say so now."""
+        expect = self.scenario.expect
+        if expect is None or expect.delay is None:
+            return
+        if not any(group.receive.measures_delay for group in self.scenario.participants):
+            self.add(
+                ("expect", "delay"),
+                "delay is measured from decoded timecodes, but every group receives `light`; "
+                "give a viewing group `receive: {video: decode}` (or sampled)",
+            )
 
 
 def _strings(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:

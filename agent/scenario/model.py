@@ -241,8 +241,23 @@ ViewTargets = Annotated[
 ]
 
 
+class ReceiveSpec(StrictModel):
+    """How much of what it views a participant decodes: the cost of a viewer against what
+    can be measured. `light` counts encoded frames (fps, freezes, first frame) and fits
+    hundreds of viewers; end-to-end `delay` needs the timecodes, so decoded media."""
+
+    video: Literal["light", "decode", "sampled"] = "light"
+    """sampled: decode only keyframes, one asked for every `sample_interval`."""
+    audio: Literal["light", "decode"] = "light"
+    sample_interval: Annotated[Duration, Field(gt=0)] = 1.0
+
+    @property
+    def measures_delay(self) -> bool:
+        return self.video != "light" or self.audio == "decode"
+
+
 class RecordSpec(StrictModel):
-    """Record what this participant receives."""
+    """Record what this participant receives (recording decodes what it records)."""
 
     path: str = "recordings/${group}-${index}"
     """Directory for the recordings, relative to the report directory; a template."""
@@ -585,6 +600,7 @@ class ParticipantGroup(StrictModel):
     publish: list[StreamSpec] = Field(default_factory=list)
     view: ViewTargets = "all"
     """Whose streams to view on joining: all, none or a list of group names."""
+    receive: ReceiveSpec = ReceiveSpec()
     record: Record = None
     snapshot: Policy = ResponsePolicy()
     camera: Policy = ResponsePolicy()

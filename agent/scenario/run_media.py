@@ -1,7 +1,8 @@
 """The tracks a scenario stream publishes, from its `source`, `resolution` and `fps`.
 
 Synthetic video carries the timecode and synthetic audio the timing marks, so viewers can
-measure the end-to-end delay; still images get the timecode band for the same reason."""
+measure the end-to-end delay; still images get the timecode band for the same reason. A
+synthetic camera is a `SwitchableCamera`, so camera requests have something to switch."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 
 from aiortc import MediaStreamTrack
 
-from agent.scenario.model import StreamSpec
+from agent.scenario.model import StreamSpec, StreamType
 from agent.webrtc.factory import VideoCodec, media_kinds
 from media.audio import SilenceTrack, SyntheticAudioTrack
+from media.camera import SwitchableCamera
 from media.player import FilePlayer
 from media.video import StillImageTrack, SyntheticVideoTrack
 
@@ -53,6 +55,10 @@ def stream_tracks(spec: StreamSpec, base: Path) -> dict[str, MediaStreamTrack]:
         elif spec.is_image:
             path = base / spec.source
             tracks[kind] = StillImageTrack(path, spec.fps or DEFAULT_STILL_FPS, timecode_on=True)
+        elif spec.type in (StreamType.CAM, StreamType.MIC_AND_CAM):
+            # A phone-like camera: camera requests can switch it and turn its torch on.
+            fps = spec.fps or DEFAULT_FPS
+            tracks[kind] = SwitchableCamera.synthetic(width=width, height=height, fps=fps)
         else:
             tracks[kind] = SyntheticVideoTrack(width, height, spec.fps or DEFAULT_FPS)
     return tracks
