@@ -387,3 +387,12 @@ def test_a_delay_threshold_needs_a_decoding_viewer(tmp_path: Path) -> None:
     assert load_scenario(write(tmp_path, decoding, "ok.yaml")).participants[1].receive.video == (
         "decode"
     )
+
+
+def test_group_credentials_need_an_id_and_a_secret_variable(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "  - name: agents\n", "  - name: agents\n    credentials: {client_id: bot}\n"
+    )
+    issue = only_issue(write(tmp_path, text))
+    assert issue.path == "participants[0].credentials"
+    assert "client_secret_env" in issue.message

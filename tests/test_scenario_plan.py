@@ -109,7 +109,8 @@ def test_an_unset_environment_variable_is_a_named_error() -> None:
 
 
 def test_agent_client_id_from_the_environment() -> None:
-    scenario = make(participants=[{"name": "a", "credentials": {"client_id_env": "BOT_ID"}}])
+    credentials = {"client_id_env": "BOT_ID", "client_secret_env": "BOT_SECRET"}
+    scenario = make(participants=[{"name": "a", "credentials": credentials}])
     plan = Planner(scenario, env={"BOT_ID": "bot-7"}).participants(arrivals(scenario)[0])[0]
     assert plan.client_id == "bot-7"
 

@@ -108,7 +108,16 @@ class ServerSpec(_ClientCredentials):
 
 
 class Credentials(_ClientCredentials):
-    """How participants of an agent group log in (client_credentials grant)."""
+    """How participants of an agent group log in (client_credentials grant), when not with
+    the server's credentials: a client of their own, so both its id and its secret."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.client_id is None and self.client_id_env is None:
+            raise ValueError("credentials need a client_id (or client_id_env)")
+        if self.client_secret_env is None:
+            raise ValueError("credentials need client_secret_env: the variable with the secret")
+        return self
 
 
 class StreamType(StrEnum):
