@@ -307,3 +307,8 @@ def test_write_reports_paths(tmp_path: Path) -> None:
     assert json.loads(paths.json.read_text())["passed"] is True
     ET.parse(paths.junit)
     assert paths.html.read_text().count("<svg") == 5
+
+
+def test_results_refuse_non_finite_samples() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        Sample(t=1.0, value=float("nan"))

@@ -25,7 +25,9 @@ __all__ = [
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN or infinity from a broken measurement is caught where it is recorded, not when
+    # a report cannot be written.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Sample(_Record):

@@ -1,0 +1,89 @@
+"""What every participant of a run shares: the scenario, the platform, the clock, and the
+roster of the others (to tell whose stream an endpoint publishes, or who joined)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.participant import Reception, RetryPolicy, ViewPolicy
+from agent.scenario.model import ParticipantGroup, Scenario
+from agent.scenario.run_clock import RunClock
+from agent.scenario.run_platform import RunPlatform
+
+if TYPE_CHECKING:
+    from agent.scenario.run_actor import Actor
+
+__all__ = ["OTHERS", "Roster", "RunContext"]
+
+OTHERS = "*"
+"""The view target for endpoints the run did not create (people, other tools): only `all`
+views them."""
+
+
+class Roster:
+    """Every participant the run has created so far, in arrival order."""
+
+    def __init__(self) -> None:
+        self.actors: list[Actor] = []
+
+    def add(self, actor: Actor) -> None:
+        self.actors.append(actor)
+
+    def by_endpoint(self, endpoint_id: str | None) -> Actor | None:
+        if endpoint_id is None:
+            return None
+        return next((a for a in self.actors if a.endpoint_id == endpoint_id), None)
+
+    def group_of(self, endpoint_id: str | None) -> str:
+        actor = self.by_endpoint(endpoint_id)
+        return actor.group.name if actor is not None else OTHERS
+
+    def peers(self, actor: Actor) -> Iterator[Actor]:
+        """The others of `actor`'s arrival and conference (its call)."""
+        for other in self.actors:
+            if (
+                other is not actor
+                and other.conference_name == actor.conference_name
+                and other.arrival == actor.arrival
+            ):
+                yield other
+
+    def present(self) -> int:
+        """Participants arrived and not yet done: what `max_concurrent` limits."""
+        return sum(1 for actor in self.actors if actor.present)
+
+
+@dataclass
+class RunContext:
+    scenario: Scenario
+    base: Path
+    """The scenario file's folder: relative paths in the file resolve against it."""
+    platform: RunPlatform
+    clock: RunClock
+    rng: random.Random
+    report_dir: Path | None = None
+    roster: Roster = field(default_factory=Roster)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def group_names(self) -> list[str]:
+        return [group.name for group in self.scenario.participants]
+
+    @property
+    def measures_delay(self) -> bool:
+        """Decoding costs CPU: video is decoded only when a delay is expected or plotted
+        by the expectations (the timecode is read from decoded pictures)."""
+        expect = self.scenario.expect
+        return expect is not None and expect.delay is not None
+
+    def view_policy(self, group: ParticipantGroup, record_dir: Path | None) -> ViewPolicy:
+        """Viewing is driven by the run (groups to view change over the timeline), so the
+        participant never views on its own."""
+        if record_dir is not None:
+            return ViewPolicy.measuring(auto_view=False, record_dir=record_dir)
+        video = Reception.DECODE if self.measures_delay else Reception.LIGHT
+        return ViewPolicy(auto_view=False, video=video, audio=Reception.LIGHT)
