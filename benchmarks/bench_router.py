@@ -193,9 +193,10 @@ def encode_clip() -> list[bytes]:
     codec.bit_rate = ENCODER_TARGET
     codec.gop_size = FPS * 2
     codec.time_base = fractions.Fraction(1, FPS)
-    codec.options = {
-        "deadline": "realtime",
-        "cpu-used": "8",
+    codec.thread_count = 1
+    codec.options = {  # "good" with one thread: the same clip whatever the machine's load
+        "deadline": "good",
+        "cpu-used": "5",
         "lag-in-frames": "0",
         "minrate": str(ENCODER_TARGET),
         "maxrate": str(ENCODER_TARGET),
