@@ -1,0 +1,23 @@
+"""Load: many participants per process, with the measurements a load test judges by."""
+
+from agent.load.crowd import Crowd, Member
+from agent.load.media import MediaPlan, NaiveMedia, SharedMedia, SharedOpusEncoder
+from agent.load.platform import LocalPlatform, PlatformError, serve_platform
+from agent.load.sustained import Criteria, KindWindow, WindowReport, judge, kind_windows
+
+__all__ = [
+    "Criteria",
+    "Crowd",
+    "KindWindow",
+    "LocalPlatform",
+    "MediaPlan",
+    "Member",
+    "NaiveMedia",
+    "PlatformError",
+    "SharedMedia",
+    "SharedOpusEncoder",
+    "WindowReport",
+    "judge",
+    "kind_windows",
+    "serve_platform",
+]
