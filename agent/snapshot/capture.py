@@ -59,10 +59,10 @@ class FrameTap(MediaStreamTrack):
             self.sent.popleft()
         return frame
 
-    def was_sent(self, code: tuple[int, int], within: float = 1.0) -> bool:
-        """Whether a frame with this timecode was handed out in the last `within` seconds."""
-        since = time.time() - within
-        return any(f.code == code and f.handed_at >= since for f in self.sent)
+    def sent_at(self, code: tuple[int, int]) -> float | None:
+        """When the frame with this timecode was handed to the sender (None: not in the
+        last few seconds)."""
+        return next((f.handed_at for f in self.sent if f.code == code), None)
 
     def stop(self) -> None:
         super().stop()
