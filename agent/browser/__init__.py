@@ -1,5 +1,6 @@
 """Browser participants: headless Chromium on the platform's client page, driven by Playwright."""
 
+from agent.browser.measurements import measurements_from_snapshot
 from agent.browser.participant import (
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -28,6 +29,7 @@ __all__ = [
     "BrowserUnavailable",
     "BrowserViewReport",
     "chromium_missing",
+    "measurements_from_snapshot",
     "snapshot_from_page",
     "video_report",
 ]

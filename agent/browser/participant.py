@@ -25,7 +25,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode
 
+from agent.browser.measurements import measurements_from_snapshot
 from agent.browser.report import BrowserSnapshot, snapshot_from_page
+from agent.participant import ParticipantMeasurements
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page, Playwright
@@ -93,11 +95,13 @@ class BrowserParticipant:
         keep_alive_seconds: int = 30,
         timecode: bool = True,
         executable: str = CHROMIUM,
+        name: str = "browser",
     ) -> None:
         if ticket is None and (client_id is None or client_secret is None):
             raise ValueError("give a ticket, or a client id and its secret")
         if video_codec not in (None, "VP8", "H264"):
             raise ValueError(f"video codec must be VP8 or H264, not {video_codec!r}")
+        self.name = name
         self.base_url = base_url.rstrip("/")
         self.conference_id = conference_id
         self.client_id = client_id
@@ -115,7 +119,7 @@ class BrowserParticipant:
 
     def __repr__(self) -> str:
         who = "ticket" if self.ticket else f"client {self.client_id!r}"
-        return f"BrowserParticipant({self.base_url}, {who}, conference={self.conference_id!r})"
+        return f"BrowserParticipant({self.name!r}, {who}, conference={self.conference_id!r})"
 
     @property
     def url(self) -> str:
@@ -188,6 +192,10 @@ class BrowserParticipant:
     async def snapshot(self) -> BrowserSnapshot:
         raw: dict[str, Any] = await self.page.evaluate("window.auviousStats()")
         return snapshot_from_page(raw)
+
+    async def measurements(self) -> ParticipantMeasurements:
+        """The snapshot in the agent's `Participant.measurements()` shape, for one report."""
+        return measurements_from_snapshot(self.name, await self.snapshot())
 
     async def wait_for(
         self, predicate: Callable[[BrowserSnapshot], bool], within: float, what: str

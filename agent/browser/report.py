@@ -41,6 +41,7 @@ class BrowserViewReport:
     publisher_endpoint_id: str | None
     connection_state: str
     candidates_sent: int
+    bytes_received: int
     video: VideoReport | None
     inbound: list[InboundRtp]
     decoding: dict[str, BrowserDecoding]
@@ -52,6 +53,7 @@ class BrowserPublishReport:
     stream_type: str
     connection_state: str
     candidates_sent: int
+    bytes_sent: int
     outbound: list[OutboundRtp]
     codecs: dict[str, str | None]
     encoders: dict[str, str | None]
@@ -133,6 +135,9 @@ def _view(raw: dict[str, Any]) -> BrowserViewReport:
         publisher_endpoint_id=raw.get("publisherEndpointId"),
         connection_state=str(raw.get("connectionState")),
         candidates_sent=int(raw.get("candidatesSent") or 0),
+        bytes_received=sum(
+            _int(k, "bytesReceived") or 0 for k in (raw.get("inbound") or {}).values()
+        ),
         video=video_report(raw.get("startedAt"), frames) if has_video else None,
         inbound=inbound,
         decoding=decoding,
@@ -162,6 +167,7 @@ def _publish(raw: dict[str, Any]) -> BrowserPublishReport:
         stream_type=str(raw.get("type")),
         connection_state=str(raw.get("connectionState")),
         candidates_sent=int(raw.get("candidatesSent") or 0),
+        bytes_sent=sum(o.bytes_sent for o in outbound),
         outbound=outbound,
         codecs=codecs,
         encoders=encoders,
