@@ -606,24 +606,32 @@ window.addEventListener("pagehide", () => {
   if (mqttClient) mqttClient.end(true);
 });
 
+const PREFILLED = ["clientId", "ticket", "conference", "codec"];
+
+/** URL parameters fill the form (a person sees what will be used), then the form is read. */
+function prefill() {
+  const params = new URLSearchParams(location.search);
+  const form = document.getElementById("join");
+  for (const name of PREFILLED) if (params.get(name)) form.elements[name].value = params.get(name);
+}
+
 function options() {
   const params = new URLSearchParams(location.search);
   const form = document.getElementById("join");
-  const field = (name) => (form.elements[name] ? form.elements[name].value : "");
-  const value = (name) => params.get(name) || field(name);
+  const field = (name) => form.elements[name].value.trim();
   return {
-    clientId: value("clientId"),
+    clientId: field("clientId"),
     clientSecret: field("clientSecret"), // never from the URL: addresses end up in histories
-
-    ticket: value("ticket"),
-    conference: value("conference"),
-    codec: value("codec"),
+    ticket: field("ticket"),
+    conference: field("conference"),
+    codec: field("codec"),
     keepAlive: Number(params.get("keepAlive") || 30),
     timecode: params.get("timecode") !== "0",
     autojoin: params.get("autojoin") === "1",
   };
 }
 
+prefill();
 document.getElementById("join").addEventListener("submit", (event) => {
   event.preventDefault();
   if (state.state === "idle" || state.state === "failed") join(options());
