@@ -133,6 +133,14 @@ def _send(request: web.Request, user_id: str | None, endpoint_id: str | None, ev
         platform_of(request).events.send([Recipient(user_id, endpoint_id)], event.to_wire())
 
 
+def _send_decision(request: web.Request, snapshot: Snapshot, event: Any) -> None:
+    """A decision goes to the requester and to the endpoint that took the picture (the
+    platform's mobile SDK, the usual target, handles SnapshotApprovedEvent)."""
+    _send(request, snapshot.requester_user_id, snapshot.requester_user_endpoint_id, event)
+    if snapshot.user_endpoint_id != snapshot.requester_user_endpoint_id:
+        _send(request, snapshot.user_id, snapshot.user_endpoint_id, event)
+
+
 def _event_base(user_id: str, endpoint_id: str) -> dict[str, Any]:
     return {
         "id": str(uuid.uuid4()),
@@ -339,7 +347,7 @@ async def approve_snapshot(request: web.Request) -> web.Response:
         snapshot_type=snapshot.type,
         snapshot_location=snapshot.path,
     )
-    _send(request, snapshot.requester_user_id, snapshot.requester_user_endpoint_id, event)
+    _send_decision(request, snapshot, event)
     return no_content()
 
 
@@ -365,7 +373,7 @@ async def discard_snapshot(request: web.Request) -> web.Response:
         **_event_base(request[CALLER_KEY].user_id, command.user_endpoint_id),
         snapshot_id=command.snapshot_id,
     )
-    _send(request, snapshot.requester_user_id, snapshot.requester_user_endpoint_id, event)
+    _send_decision(request, snapshot, event)
     return no_content()
 
 

@@ -81,6 +81,9 @@ async def test_snapshot_of_the_sent_frame_is_fetched_verified_and_approved(call:
     assert answering.acquired == [jpeg.snapshot_id]
 
     await requester.approve(jpeg)
+    # The target hears of the decision on its picture, as the platform's phone SDK does.
+    await wait_until(lambda: jpeg.snapshot_id in answering.decisions, "the target told")
+    assert answering.decisions[jpeg.snapshot_id] == "approved"
     stored = await requester_participant.api.snapshots.get(jpeg.snapshot_id)
     assert stored.state == SnapshotState.APPROVED and stored.approved is True
     assert stored.mime_type == "image/jpeg" and stored.user_endpoint_id == target.endpoint_id
@@ -94,6 +97,8 @@ async def test_snapshot_of_the_sent_frame_is_fetched_verified_and_approved(call:
     await requester.discard(png)
     discarded = await requester_participant.api.snapshots.get(png.snapshot_id)
     assert discarded.state == SnapshotState.DISCARDED
+    await wait_until(lambda: png.snapshot_id in answering.decisions, "the target told")
+    assert answering.decisions[png.snapshot_id] == "discarded"
 
     figures = requester.measurements()
     assert figures["snapshots_verified"] == 2

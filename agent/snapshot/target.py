@@ -22,7 +22,9 @@ from aiortc.mediastreams import MediaStreamTrack
 from agent.api.client import AuviousClient
 from agent.api.models.events import (
     Event,
+    SnapshotApprovedEvent,
     SnapshotCameraRequestedEvent,
+    SnapshotDiscardedEvent,
     SnapshotRequestedEvent,
 )
 from agent.api.models.snapshots import (
@@ -79,6 +81,8 @@ class SnapshotTarget:
         self.image_format = image_format
         self.acquired: list[str] = []
         """Ids of the snapshots acquired, in order."""
+        self.decisions: dict[str, str] = {}
+        """Snapshot id -> "approved" or "discarded", as the requester decided on it."""
         self.camera_answers: dict[str, bool] = {}
         """Camera request id -> whether it was answered as succeeded."""
         self._unsubscribe: Callable[[], None] | None = None
@@ -129,6 +133,12 @@ class SnapshotTarget:
             self._spawn(
                 self._answer_camera(event), f"camera-request-{event.snapshot_camera_request_id}"
             )
+        elif (
+            isinstance(event, SnapshotApprovedEvent | SnapshotDiscardedEvent)
+            and event.snapshot_id in self.acquired
+        ):
+            approved = isinstance(event, SnapshotApprovedEvent)
+            self.decisions[event.snapshot_id] = "approved" if approved else "discarded"
 
     def _for_me(self, event: SnapshotRequestedEvent | SnapshotCameraRequestedEvent) -> bool:
         return event.target_user_endpoint_id == self.participant.endpoint_id
