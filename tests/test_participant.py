@@ -304,6 +304,39 @@ async def test_records_time_every_step(server: EmbeddedServer, call: Call) -> No
     assert alice.timeline.records[0].to_dict()["step"] == "token"
 
 
+async def test_ice_servers_fall_back_to_the_older_endpoint_then_to_none(
+    server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An older platform without `/iceServers/v2` (simulated: the local platform has both, so
+    the client's call is made to fail as such a platform answers), then one with neither."""
+
+    def missing(operation: str) -> Callable[[], Any]:
+        async def fail() -> None:
+            raise ApiError(
+                operation=operation,
+                method="GET",
+                path="/rtc-api/iceServers",
+                status=404,
+                message="Not Found",
+            )
+
+        return fail
+
+    older = Participant(server.base_url, credentials("agent1"))
+    monkeypatch.setattr(older.api.ice, "servers_v2", missing("getIceServersV2"))
+    async with older:
+        (record,) = older.timeline.find("ice-servers")
+        assert record.ok and record.details["source"] == "v1"
+
+    oldest = Participant(server.base_url, credentials("agent1"))
+    monkeypatch.setattr(oldest.api.ice, "servers_v2", missing("getIceServersV2"))
+    monkeypatch.setattr(oldest.api.ice, "servers", missing("getIceServers"))
+    async with oldest:
+        (record,) = oldest.timeline.find("ice-servers")
+        assert not record.ok and record.error is not None and "404" in record.error
+        assert record.details == {"stun": False, "turn": False}
+
+
 # --- rules checked before anything is sent ----------------------------------------------------
 
 

@@ -257,6 +257,8 @@ class Participant:
             except ApiError as exc:
                 self.timeline.note("keepalive", ok=False, error=describe(exc))
                 log.warning("%s: keepalive failed: %s", self.name, exc)
+                if is_gone(exc):
+                    return  # the endpoint expired: keeping it alive is no longer possible
 
     async def _ice_servers(self) -> IceServers:
         """The platform's ICE servers (`/iceServers/v2`, else `/iceServers`), cached for 80%
