@@ -35,7 +35,7 @@ class OperationSpec:
     files: tuple[str, ...] = ()
     query: type[BaseModel] | None = None
     response: Any = None
-    """A model, ``list[Model]``, ``str`` (a bare JSON string), ``dict`` (a string map),
+    """A model, ``list[Model]``, ``str`` (a bare JSON string), ``int``, ``dict`` (a string map),
     ``bytes`` (a download) or None."""
     status: int = 200
     headers: tuple[str, ...] = ()
@@ -162,6 +162,8 @@ def _response(spec: OperationSpec, models: dict[str, type[BaseModel]]) -> dict[s
         return described
     if shape is str:
         schema = {"type": "string"}
+    elif shape is int:
+        schema = {"type": "integer"}
     elif shape is dict:
         schema = {"type": "object", "additionalProperties": {"type": "string"}}
     elif get_origin(shape) is list:

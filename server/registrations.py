@@ -29,6 +29,7 @@ from server.auth.caller import CALLER_KEY, Caller
 from server.errors import Conflict, Forbidden, NotFound
 from server.events import EventDelivery, Recipient
 from server.http import json_response, no_content, parse_body
+from server.openapi import operation
 from server.platform import platform_of
 
 log = logging.getLogger(__name__)
@@ -194,22 +195,46 @@ async def _register(request: web.Request) -> UserEndpoint:
     return platform_of(request).registrations.register(request[CALLER_KEY], command)
 
 
+@operation(
+    "Register a user endpoint; answers its id as a bare JSON string",
+    body=RegisterUserEndpointWebCommand,
+    response=str,
+    errors=(400, 409),
+)
 async def register_plain(request: web.Request) -> web.Response:
     """The web flavour answers the id as a bare JSON string."""
     return web.json_response((await _register(request)).id)
 
 
+@operation(
+    "Register a user endpoint; answers {id}",
+    body=RegisterUserEndpointWebCommand,
+    response=RegisterResult,
+    errors=(400, 409),
+)
 async def register(request: web.Request) -> web.Response:
     """The iOS flavour answers `{id}`."""
     return json_response(RegisterResult(id=(await _register(request)).id))
 
 
+@operation(
+    "Keep a user endpoint registered",
+    body=KeepUserEndpointAliveWebCommand,
+    status=204,
+    errors=(400, 403, 404),
+)
 async def keepalive(request: web.Request) -> web.Response:
     command = await parse_body(request, KeepUserEndpointAliveWebCommand)
     platform_of(request).registrations.keepalive(request[CALLER_KEY], command.user_endpoint_id)
     return no_content()
 
 
+@operation(
+    "Unregister a user endpoint (it leaves its conferences)",
+    body=UnregisterUserEndpointWebCommand,
+    status=204,
+    errors=(400, 403, 404),
+)
 async def unregister(request: web.Request) -> web.Response:
     command = await parse_body(request, UnregisterUserEndpointWebCommand)
     await platform_of(request).registrations.unregister(
@@ -218,6 +243,12 @@ async def unregister(request: web.Request) -> web.Response:
     return no_content()
 
 
+@operation(
+    "Send an event to the endpoints of a user; answers how many got it",
+    body=SendEventToUserWebCommand,
+    response=int,
+    errors=(400, 403),
+)
 async def send_event(request: web.Request) -> web.Response:
     command = await parse_body(request, SendEventToUserWebCommand)
     count = platform_of(request).registrations.send_event(request[CALLER_KEY], command)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent.api.models.conferences import (
+    ActiveConferencesQuery,
+    Conference,
+    ConferenceEventsQuery,
     ConferencePublishResult,
     ConferencePublishStreamIceCandidatesWebCommand,
     ConferencePublishStreamWebCommand,
+    ConferenceSimpleView,
     ConferenceStopViewStreamWebCommand,
     ConferenceStreamViewResult,
     ConferenceSummary,
@@ -26,10 +30,12 @@ from agent.api.models.conferences import (
     UpdateConferenceParticipantMetadataWebCommand,
     UpdateConferenceStreamMetadataWebCommand,
 )
+from agent.api.models.events import ConferenceEvent
 from server.auth.caller import CALLER_KEY, Caller
 from server.conferences.service import Conferences
 from server.conferences.state import ConferenceState
-from server.http import json_response, no_content, parse_body, required_query_int
+from server.http import json_response, no_content, parse_body
+from server.openapi import operation
 from server.platform import platform_of
 
 BASE = "/rtc-api/conferences"
@@ -73,18 +79,31 @@ def _summary(conference: ConferenceState) -> web.Response:
     )
 
 
+@operation(
+    "Create a conference (always run as ROUTER)",
+    body=CreateConferenceWebCommand,
+    response=ConferenceSummary,
+    errors=(400, 409),
+)
 async def create(request: web.Request) -> web.Response:
     command = await parse_body(request, CreateConferenceWebCommand)
     service, caller = _service(request)
     return _summary(service.create(caller, command))
 
 
+@operation(
+    "Join a conference with a registered user endpoint",
+    body=JoinConferenceWebCommand,
+    response=ConferenceSummary,
+    errors=(400, 403, 404),
+)
 async def join(request: web.Request) -> web.Response:
     command = await parse_body(request, JoinConferenceWebCommand)
     service, caller = _service(request)
     return _summary(service.join(caller, command))
 
 
+@operation("Leave a conference", body=LeaveConferenceWebCommand, status=204, errors=(400, 404, 409))
 async def leave(request: web.Request) -> web.Response:
     c = await parse_body(request, LeaveConferenceWebCommand)
     service, caller = _service(request)
@@ -92,6 +111,12 @@ async def leave(request: web.Request) -> web.Response:
     return no_content()
 
 
+@operation(
+    "End a conference for every participant",
+    body=EndConferenceWebCommand,
+    status=204,
+    errors=(400, 404, 409),
+)
 async def end(request: web.Request) -> web.Response:
     c = await parse_body(request, EndConferenceWebCommand)
     service, caller = _service(request)
@@ -99,6 +124,12 @@ async def end(request: web.Request) -> web.Response:
     return no_content()
 
 
+@operation(
+    "Link a conference to an interaction",
+    body=SetInteractionIdWebCommand,
+    status=204,
+    errors=(400, 404, 409),
+)
 async def interaction(request: web.Request) -> web.Response:
     c = await parse_body(request, SetInteractionIdWebCommand)
     service, caller = _service(request)
@@ -106,6 +137,12 @@ async def interaction(request: web.Request) -> web.Response:
     return no_content()
 
 
+@operation(
+    "Publish a stream: send-only SDP offer in, SDP answer out",
+    body=ConferencePublishStreamWebCommand,
+    response=ConferencePublishResult,
+    errors=(400, 404, 409),
+)
 async def publish_stream(request: web.Request) -> web.Response:
     command = await parse_body(request, ConferencePublishStreamWebCommand)
     service, caller = _service(request)
@@ -113,6 +150,12 @@ async def publish_stream(request: web.Request) -> web.Response:
     return json_response(ConferencePublishResult(stream_id=stream_id, sdp_answer=answer))
 
 
+@operation(
+    "Stop publishing a stream",
+    body=ConferenceUnpublishStreamWebCommand,
+    status=204,
+    errors=(400, 404, 409),
+)
 async def unpublish_stream(request: web.Request) -> web.Response:
     c = await parse_body(request, ConferenceUnpublishStreamWebCommand)
     service, caller = _service(request)
@@ -120,6 +163,12 @@ async def unpublish_stream(request: web.Request) -> web.Response:
     return no_content()
 
 
+@operation(
+    "View a stream: receive-only SDP offer in, SDP answer out",
+    body=ConferenceViewStreamWebCommand,
+    response=ConferenceStreamViewResult,
+    errors=(400, 404, 409),
+)
 async def view_stream(request: web.Request) -> web.Response:
     command = await parse_body(request, ConferenceViewStreamWebCommand)
     service, caller = _service(request)
@@ -127,6 +176,12 @@ async def view_stream(request: web.Request) -> web.Response:
     return json_response(ConferenceStreamViewResult(viewer_id=viewer_id, sdp_answer=answer))
 
 
+@operation(
+    "Stop viewing a stream",
+    body=ConferenceStopViewStreamWebCommand,
+    status=204,
+    errors=(400, 404, 409),
+)
 async def stop_view_stream(request: web.Request) -> web.Response:
     c = await parse_body(request, ConferenceStopViewStreamWebCommand)
     service, caller = _service(request)
@@ -134,6 +189,12 @@ async def stop_view_stream(request: web.Request) -> web.Response:
     return no_content()
 
 
+@operation(
+    "Trickle local ICE candidates of a published stream",
+    body=ConferencePublishStreamIceCandidatesWebCommand,
+    status=204,
+    errors=(400, 404, 409),
+)
 async def add_publish_candidates(request: web.Request) -> web.Response:
     c = await parse_body(request, ConferencePublishStreamIceCandidatesWebCommand)
     service, caller = _service(request)
@@ -143,6 +204,12 @@ async def add_publish_candidates(request: web.Request) -> web.Response:
     return no_content()
 
 
+@operation(
+    "Trickle local ICE candidates of a viewer",
+    body=ConferenceViewStreamIceCandidatesWebCommand,
+    status=204,
+    errors=(400, 404, 409),
+)
 async def add_view_candidates(request: web.Request) -> web.Response:
     c = await parse_body(request, ConferenceViewStreamIceCandidatesWebCommand)
     service, caller = _service(request)
@@ -152,6 +219,12 @@ async def add_view_candidates(request: web.Request) -> web.Response:
     return no_content()
 
 
+@operation(
+    "Set or remove a conference metadata entry",
+    body=UpdateConferenceMetadataWebCommand,
+    status=204,
+    errors=(400, 404, 409),
+)
 async def update_metadata(request: web.Request) -> web.Response:
     command = await parse_body(request, UpdateConferenceMetadataWebCommand)
     service, caller = _service(request)
@@ -159,6 +232,12 @@ async def update_metadata(request: web.Request) -> web.Response:
     return no_content()
 
 
+@operation(
+    "Replace a published stream's metadata",
+    body=UpdateConferenceStreamMetadataWebCommand,
+    status=204,
+    errors=(400, 404, 409),
+)
 async def update_stream_metadata(request: web.Request) -> web.Response:
     c = await parse_body(request, UpdateConferenceStreamMetadataWebCommand)
     service, caller = _service(request)
@@ -168,6 +247,12 @@ async def update_stream_metadata(request: web.Request) -> web.Response:
     return no_content()
 
 
+@operation(
+    "Replace a participant's metadata",
+    body=UpdateConferenceParticipantMetadataWebCommand,
+    status=204,
+    errors=(400, 404, 409),
+)
 async def update_participant_metadata(request: web.Request) -> web.Response:
     c = await parse_body(request, UpdateConferenceParticipantMetadataWebCommand)
     service, caller = _service(request)
@@ -175,6 +260,12 @@ async def update_participant_metadata(request: web.Request) -> web.Response:
     return no_content()
 
 
+@operation(
+    "Cap the video bitrate of a published stream",
+    body=ConferenceUpdatePublishedStreamBitrateWebCommand,
+    status=204,
+    errors=(400, 404, 409),
+)
 async def update_bitrate(request: web.Request) -> web.Response:
     command = await parse_body(request, ConferenceUpdatePublishedStreamBitrateWebCommand)
     service, caller = _service(request)
@@ -182,30 +273,53 @@ async def update_bitrate(request: web.Request) -> web.Response:
     return no_content()
 
 
+@operation(
+    "Send an event to every member (SERVICE callers)",
+    body=SendEventToConferenceWebCommand,
+    response=SendEventResponse,
+    errors=(400, 403, 404),
+)
 async def send_event(request: web.Request) -> web.Response:
     command = await parse_body(request, SendEventToConferenceWebCommand)
     service, caller = _service(request)
     return json_response(SendEventResponse(events_sent=service.send_event(caller, command)))
 
 
+@operation("One conference, with participants and streams", response=Conference)
 async def get_conference(request: web.Request) -> web.Response:
     service, caller = _service(request)
     return json_response(service.get(caller, request.match_info["id"]).aggregate())
 
 
+@operation(
+    "What a joining client reads to catch up (its version seeds event ordering)",
+    response=ConferenceSimpleView,
+)
 async def simple_view(request: web.Request) -> web.Response:
     service, caller = _service(request)
     return json_response(service.get(caller, request.match_info["id"]).simple_view())
 
 
+@operation(
+    "The events since version v; blocks a few seconds when there are none",
+    query=ConferenceEventsQuery,
+    response=list[ConferenceEvent],
+)
 async def events(request: web.Request) -> web.Response:
-    version = required_query_int(request, "v")
+    version = ConferenceEventsQuery.model_validate(dict(request.query)).v
     service, caller = _service(request)
     found = await service.events_since(caller, request.match_info["id"], version)
     return web.json_response(found)
 
 
+@operation(
+    "The active conferences of the caller's organization",
+    query=ActiveConferencesQuery,
+    response=list[Conference],
+    errors=(400,),
+)
 async def active(request: web.Request) -> web.Response:
     service, caller = _service(request)
-    organization = caller.organization_for(request.query.get("organizationId"))
+    query = ActiveConferencesQuery.model_validate(dict(request.query))
+    organization = caller.organization_for(query.organization_id)
     return json_response([c.aggregate() for c in service.active(caller, organization)])

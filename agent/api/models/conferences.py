@@ -11,7 +11,9 @@ from agent.api.models.base import OpenEnum, WireDatetime, WireModel
 from agent.api.models.common import EventBody
 
 __all__ = [
+    "ActiveConferencesQuery",
     "Conference",
+    "ConferenceEventsQuery",
     "ConferenceMode",
     "ConferenceParticipant",
     "ConferencePublishResult",
@@ -260,6 +262,18 @@ class SendEventToConferenceWebCommand(WireModel):
 
 class SendEventResponse(WireModel):
     events_sent: int | None = None
+
+
+class ConferenceEventsQuery(WireModel):
+    """Query of `GET /conferences/{id}/events`: the events since conference version `v`."""
+
+    v: int
+
+
+class ActiveConferencesQuery(WireModel):
+    """Query of `GET /conferences/active`; SERVICE callers name the organization."""
+
+    organization_id: str | None = None
 
 
 # --- responses -----------------------------------------------------------------------

@@ -1,0 +1,71 @@
+"""The seed documents read as data: every operation of seeds 002/001/000 with its parameters.
+
+Contract tests compare the server's routes, its OpenAPI document and the client's calls with
+this list, so a new or renamed endpoint in the seeds shows up as a failing test rather than
+being remembered by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SEEDS_DIR = Path("/work/shared/seeds")
+SEED_FILES = ("002_*.txt", "001_*.txt", "000_*.txt")
+"""The RTC API (002), newer interactions (001), newer ratings (000)."""
+
+_REQUEST_LINE = re.compile(r"^(GET|POST|PUT|DELETE|PATCH) https?://[^/]+(/\S*) HTTP/1\.1$")
+# A row of a "Parameters" table: name, where, type, required, description; run together in
+# seed 002, a markdown table in seeds 001 and 000.
+_PARAMETER = re.compile(r"^([A-Za-z][\w-]*?)(query|path|header|body)(\S*?)(true|false)")
+_MARKDOWN_PARAMETER = re.compile(
+    r"^\|\s*([A-Za-z][\w-]*)\s*\|\s*(query|path|header|body)\s*\|\s*([^|]*?)\s*\|\s*(true|false)\s*\|"
+)
+
+
+@dataclass
+class SeedOperation:
+    method: str
+    path: str
+    """The path without its query string, placeholders as written (`{id}`)."""
+    body_type: str | None = None
+    """The schema name of a JSON body, `object` for multipart bodies, None without a body."""
+    query: set[str] = field(default_factory=set)
+    headers: set[str] = field(default_factory=set)
+
+    @property
+    def shape(self) -> tuple[str, str]:
+        return self.method, path_shape(self.path)
+
+
+def path_shape(path: str) -> str:
+    """A path with its placeholders blanked, so `{id}` and `{conferenceId}` compare equal."""
+    return re.sub(r"{\w+}", "{}", path)
+
+
+def seed_operations() -> dict[tuple[str, str], SeedOperation]:
+    """Every operation of the seeds by `(method, path shape)`; parameters of an operation that
+    appears in two seeds are merged (the newer seed adds filters)."""
+    found: dict[tuple[str, str], SeedOperation] = {}
+    for pattern in SEED_FILES:
+        (seed,) = SEEDS_DIR.glob(pattern)
+        current: SeedOperation | None = None
+        for line in seed.read_text().splitlines():
+            request = _REQUEST_LINE.match(line.strip())
+            if request:
+                method, target = request.groups()
+                operation = SeedOperation(method, target.split("?", 1)[0])
+                current = found.setdefault(operation.shape, operation)
+                continue
+            parameter = _PARAMETER.match(line.strip()) or _MARKDOWN_PARAMETER.match(line.strip())
+            if current is None or parameter is None:
+                continue
+            name, where, type_name, _ = parameter.groups()
+            if where == "body":
+                current.body_type = type_name
+            elif where == "query":
+                current.query.add(name)
+            elif where == "header":
+                current.headers.add(name)
+    return found
