@@ -1,21 +1,45 @@
 """The entry point that runs a scenario; the CLI and tests call only `run_scenario`.
 
-The runner itself (participants driven through their timelines, phases of arrivals,
-measurements into a `RunResult`) needs the agent's participant, which is not built yet.
-Until it is, `run_scenario` says so by raising `RunnerUnavailable`; it never pretends to
-have run anything."""
+A run: open the platform (embedded unless a URL is given), bring the arrivals of the plan
+as the phases say (skipping those beyond `max_concurrent`), let each participant live its
+timeline while every stream is sampled once a second, and end at the planned duration, or
+when every timeline is done. Whatever ends it (the clock, Ctrl-C, a failure), every
+participant then leaves and unregisters, and no peer connection is left open."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import random
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from pydantic import SecretStr
 
+from agent.redact import redact
 from agent.scenario.model import Scenario
-from agent.scenario.results import RunResult
+from agent.scenario.plan import Arrival, Planner, arrivals, planned_duration
+from agent.scenario.progress import Progress, ProgressView
+from agent.scenario.results import ErrorRecord, PhaseRecord, RunResult
+from agent.scenario.run_actor import Actor
+from agent.scenario.run_clock import RunClock
+from agent.scenario.run_context import RunContext
+from agent.scenario.run_platform import Login, RunPlatform, open_platform
+from agent.scenario.run_steps import live
+from agent.scenario.templating import TemplateError
 
-__all__ = ["RunError", "RunOptions", "RunnerUnavailable", "run_scenario"]
+__all__ = ["RunError", "RunOptions", "ScenarioRun", "run_scenario"]
+
+log = logging.getLogger(__name__)
+
+SAMPLE_EVERY = 1.0
+"""Seconds between two samples of every stream (and redraws of the progress view)."""
+CLOSE_ALL_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -33,25 +57,273 @@ class RunOptions:
     report_dir: Path | None = None
     interactive: bool = False
     """A terminal is attached: show the live progress view instead of log lines."""
+    time_scale: float = 1.0
+    """Multiplies every time of the scenario (durations, phases, `at`, sleeps): 0.2 plays a
+    60 s scenario in 12 s. Timeouts and the expectations' warm-up are not scaled."""
+    progress: TextIO | None = None
+    """Where the progress goes (default stdout); None with `quiet`."""
+    quiet: bool = False
 
 
 class RunError(RuntimeError):
     """The run could not go on (server unreachable, login refused); CLI exit code 3."""
 
 
-class RunnerUnavailable(RunError):
-    """This build has no scenario runner yet."""
-
-
 async def run_scenario(scenario: Scenario, options: RunOptions) -> RunResult:
     """Run `scenario` to its end and return what was measured.
 
-    The contract the runner must keep: on cancellation (Ctrl-C) or failure every
-    participant leaves its conference, unpublishes, stops viewing and unregisters, and no
-    peer connection is left open; failures of single steps are recorded in the result
+    The contract the runner keeps: on cancellation (Ctrl-C) or failure every participant
+    leaves its conference, unpublishes, stops viewing and unregisters, and no peer
+    connection is left open; failures of single steps are recorded in the result
     (`ParticipantResult.errors`, `StepRecord.ok`), not raised; only a failure of the run
-    as a whole raises `RunError`. Expectations are not evaluated here (`expect.evaluate`)."""
-    raise RunnerUnavailable(
-        "running scenarios is not available yet: the scenario runner has not been built "
-        "(the participant it drives is still in progress); `validate` and `schema` work"
-    )
+    as a whole raises `RunError`. A cancelled run returns its partial result marked
+    `interrupted`. Expectations are not evaluated here (`expect.evaluate`)."""
+    return await ScenarioRun(scenario, options).execute()
+
+
+class ScenarioRun:
+    """One run; `actors` stays readable afterwards (tests check nothing is left open)."""
+
+    def __init__(self, scenario: Scenario, options: RunOptions) -> None:
+        self.scenario = scenario
+        self.options = options
+        self.clock = RunClock(options.time_scale)
+        self.base = Path(scenario.path).parent if scenario.path else Path.cwd()
+        self.started_at = datetime.now(UTC)
+        self.actors: list[Actor] = []
+        self.leftover_peer_connections: int | None = None
+        """Peer connections the platform still had after everyone closed (embedded only)."""
+        self._errors: list[ErrorRecord] = []
+        self._phases: list[PhaseRecord] = []
+        self._skipped = 0
+        self._interrupted = False
+        self._lives: list[asyncio.Task[None]] = []
+        out = options.progress or sys.stdout
+        self._view = (
+            None if options.quiet else ProgressView(out, options.interactive, scenario.name)
+        )
+
+    async def execute(self) -> RunResult:
+        try:
+            async with open_platform(
+                self.options.server_url, self._login(), self.options.organization_id
+            ) as platform:
+                await self._with_platform(platform)
+        except RunError:
+            raise
+        except asyncio.CancelledError:
+            self._interrupted = True
+            _uncancel()
+        except Exception as error:
+            if not self.actors:  # nothing ran: the platform or the login is the problem
+                raise RunError(f"cannot run {self.scenario.name}: {_one_line(error)}") from None
+            self._errors.append(ErrorRecord(t=self.clock.now(), message=_one_line(error)))
+        result = self._result()
+        if self._view is not None:
+            self._view.finish(self._summary(result))
+        return result
+
+    def _login(self) -> Login | None:
+        options = self.options
+        if options.client_id is None or options.client_secret is None:
+            return None
+        return Login(options.client_id, options.client_secret)
+
+    async def _with_platform(self, platform: RunPlatform) -> None:
+        run = RunContext(
+            scenario=self.scenario,
+            base=self.base,
+            platform=platform,
+            clock=self.clock,
+            rng=random.Random(self.scenario.seed),
+            report_dir=self.options.report_dir,
+        )
+        sampler = asyncio.get_running_loop().create_task(self._sample(run), name="sampler")
+        try:
+            await self._drive(run)
+        except asyncio.CancelledError:
+            self._interrupted = True
+            _uncancel()
+        finally:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
+            await self._close_all()
+            self._check_left_open(platform)
+
+    # --- arrivals and the end -------------------------------------------------------------
+
+    async def _drive(self, run: RunContext) -> None:
+        scale = self.clock.scale
+        planner = Planner(self.scenario, self.base, rng=run.rng)
+        self._plan_phases(scale)
+        for arrival in arrivals(self.scenario):
+            at = arrival.t * scale
+            await self.clock.sleep_until(at)
+            try:
+                plans = planner.participants(arrival)
+            except TemplateError as error:
+                self._errors.append(ErrorRecord(t=at, step="arrival", message=str(error)))
+                continue
+            if self._over_limit(arrival, len(plans)):
+                self._skipped += 1
+                continue
+            for plan in plans:
+                actor = Actor(run, plan, at + plan.start * scale)
+                run.roster.add(actor)
+                self.actors.append(actor)
+                task = asyncio.get_running_loop().create_task(live(actor), name=plan.name)
+                task.add_done_callback(_gone_when_done(actor))
+                self._lives.append(task)
+        await self._until_end()
+
+    def _plan_phases(self, scale: float) -> None:
+        start = 0.0
+        for number, phase in enumerate(self.scenario.phases):
+            end = start + phase.duration * scale
+            name = phase.name or f"phase {number + 1}"
+            self._phases.append(PhaseRecord(name=name, start=start, end=end))
+            start = end
+
+    def _over_limit(self, arrival: Arrival, size: int) -> bool:
+        limit = arrival.max_concurrent
+        present = sum(1 for actor in self.actors if actor.present)
+        return limit is not None and present + size > limit
+
+    @property
+    def planned(self) -> float | None:
+        total = planned_duration(self.scenario)
+        return None if total is None else total * self.clock.scale
+
+    async def _until_end(self) -> None:
+        """Until the planned end; sooner when every timeline is done (none stays)."""
+        lives = asyncio.gather(*self._lives, return_exceptions=True)
+        try:
+            planned = self.planned
+            if planned is None:
+                await lives
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.shield(lives), max(0.0, planned - self.clock.now())
+                    )
+        finally:
+            for task in self._lives:
+                task.cancel()
+            if self._lives:
+                await asyncio.wait(self._lives)
+            for task in self._lives:
+                error = None if task.cancelled() else task.exception()
+                if error is not None:  # a defect of the runner: the report shows it
+                    message = _one_line(error)
+                    self._errors.append(
+                        ErrorRecord(t=self.clock.now(), step=task.get_name(), message=message)
+                    )
+
+    # --- sampling and progress ------------------------------------------------------------
+
+    async def _sample(self, run: RunContext) -> None:
+        while True:
+            await asyncio.sleep(SAMPLE_EVERY)
+            actors = [actor for actor in self.actors if actor.present]
+            await asyncio.gather(*(actor.sample() for actor in actors), return_exceptions=True)
+            if self._view is not None:
+                self._view.show(self._progress(actors))
+
+    def _progress(self, present: list[Actor]) -> Progress:
+        now = self.clock.now()
+        phase = next((p.name for p in self._phases if p.start <= now < p.end), None)
+        viewed = [t for actor in present for t in actor.views.values()]
+        flowing = sum(
+            1 for tracker in viewed if tracker.result.fps and tracker.result.fps[-1].value > 0
+        )
+        return Progress(
+            elapsed=now,
+            total=self.planned,
+            phase=phase,
+            participants=len(present),
+            joined=sum(1 for actor in present if actor.joined),
+            streams_published=sum(len(actor.published) for actor in present),
+            streams_flowing=flowing,
+            streams_viewed=len(viewed),
+            errors=sum(len(actor.result.errors) for actor in self.actors) + len(self._errors),
+            skipped=self._skipped,
+        )
+
+    # --- the end --------------------------------------------------------------------------
+
+    async def _close_all(self) -> None:
+        """Everyone leaves and unregisters at once; a second Ctrl-C does not stop this."""
+        closing = asyncio.gather(*(actor.close() for actor in self.actors), return_exceptions=True)
+        try:
+            await asyncio.wait_for(asyncio.shield(closing), CLOSE_ALL_TIMEOUT)
+        except TimeoutError:
+            self._errors.append(
+                ErrorRecord(
+                    t=self.clock.now(),
+                    step="close",
+                    message=f"participants did not leave within {CLOSE_ALL_TIMEOUT:g} s",
+                )
+            )
+        except asyncio.CancelledError:
+            self._interrupted = True
+            _uncancel()
+            await closing
+
+    def _check_left_open(self, platform: RunPlatform) -> None:
+        """A peer connection left open is a defect of the run, and the report says so."""
+        ours = sum(actor.peer_connection_count() for actor in self.actors)
+        if ours:
+            self._errors.append(
+                ErrorRecord(
+                    t=self.clock.now(),
+                    step="close",
+                    message=f"{ours} peer connection(s) still open after everyone left",
+                )
+            )
+        if platform.peer_connection_count is not None:
+            self.leftover_peer_connections = platform.peer_connection_count()
+
+    def _result(self) -> RunResult:
+        return RunResult(
+            scenario=self.scenario.name,
+            started_at=self.started_at,
+            duration=self.clock.now(),
+            participants=[actor.result for actor in self.actors],
+            phases=self._phases,
+            skipped_arrivals=self._skipped,
+            interrupted=self._interrupted,
+            errors=self._errors,
+        )
+
+    def _summary(self, result: RunResult) -> str:
+        joined = sum(1 for p in result.participants if p.joined_at is not None)
+        errors = sum(len(p.errors) for p in result.participants) + len(result.errors)
+        state = "interrupted" if result.interrupted else "done"
+        return (
+            f"{state} after {result.duration:.1f}s: {joined}/{len(result.participants)} "
+            f"joined, {errors} error(s)"
+        )
+
+
+def _gone_when_done(actor: Actor) -> Callable[[asyncio.Task[None]], None]:
+    """A participant whose timeline ended unregistered is no longer present (one that
+    ended still registered is, until the run closes it)."""
+
+    def done(_: asyncio.Task[None]) -> None:
+        if actor.participant is None:
+            actor.present = False
+
+    return done
+
+
+def _uncancel() -> None:
+    """Take back a cancellation (Ctrl-C) so cleanup can await; the result says interrupted."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return redact(f"{type(error).__name__}: {text}" if text else type(error).__name__)

@@ -1,0 +1,76 @@
+"""How a run shows it is alive: one line redrawn in place on a terminal, a log line now and
+then otherwise (CI logs, pipes)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TextIO
+
+__all__ = ["Progress", "ProgressView"]
+
+LOG_EVERY = 5.0
+"""Seconds between plain progress lines when no terminal is attached."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the run looks like now."""
+
+    elapsed: float
+    total: float | None
+    """Planned length in seconds; None when the run lasts until the timelines are done."""
+    phase: str | None
+    participants: int
+    joined: int
+    streams_published: int
+    streams_flowing: int
+    """Viewed streams that received frames since the previous look."""
+    streams_viewed: int
+    errors: int
+    skipped: int = 0
+
+    def line(self) -> str:
+        clock = f"{self.elapsed:5.1f}s"
+        if self.total is not None:
+            clock += f" / {self.total:.0f}s ({max(0.0, self.total - self.elapsed):.0f}s left)"
+        parts = [clock]
+        if self.phase:
+            parts.append(f"phase {self.phase}")
+        parts.append(f"joined {self.joined}/{self.participants}")
+        parts.append(f"published {self.streams_published}")
+        parts.append(f"flowing {self.streams_flowing}/{self.streams_viewed} viewed")
+        if self.errors:
+            parts.append(f"errors {self.errors}")
+        if self.skipped:
+            parts.append(f"skipped arrivals {self.skipped}")
+        return "  ".join(parts)
+
+
+class ProgressView:
+    """Writes `Progress` to `out`: redrawn in place when `interactive`, else every few s."""
+
+    def __init__(self, out: TextIO, interactive: bool, title: str) -> None:
+        self.out = out
+        self.interactive = interactive
+        self.title = title
+        self._last_log = float("-inf")
+        self._drawn = False
+
+    def show(self, progress: Progress) -> None:
+        if self.interactive:
+            self.out.write(f"\r\x1b[K{self.title}: {progress.line()}")
+            self.out.flush()
+            self._drawn = True
+            return
+        now = time.monotonic()
+        if now - self._last_log >= LOG_EVERY:
+            self._last_log = now
+            print(f"{self.title}: {progress.line()}", file=self.out, flush=True)
+
+    def finish(self, message: str) -> None:
+        """The last word of the run, on its own line."""
+        if self._drawn:
+            self.out.write("\r\x1b[K")
+            self._drawn = False
+        print(f"{self.title}: {message}", file=self.out, flush=True)
