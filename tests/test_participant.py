@@ -220,8 +220,11 @@ async def test_a_viewer_whose_peer_connection_fails_views_again_and_media_resume
     assert viewer.state is StreamState.LIVE
     assert old_viewer_id not in router._views, "the old viewer was stopped on the platform"
     assert router.peer_connection_count() == 2
-    steps = [r.step for r in bob.timeline.records]
-    assert "lost-view" in steps and "replace-view" in steps
+    (lost,) = bob.timeline.find("lost-view")
+    (replaced,) = bob.timeline.find("replace-view")
+    assert replaced.ok and replaced.seconds is not None
+    gap = replaced.started_at + replaced.seconds - lost.started_at
+    print(f"viewer replaced {gap * 1000:.0f} ms after the loss")
     figures = await bob.measurements()
     (viewed,) = figures.viewers
     assert viewed.replacements == 1
@@ -244,6 +247,11 @@ async def test_a_publisher_whose_peer_connection_fails_publishes_again_and_is_vi
     await router_of(server)._publications[first_id].pc.close()
 
     await wait_until(lambda: publisher.replacements == 1, "the publisher was replaced")
+    (lost,) = alice.timeline.find("lost-publish")
+    (replaced,) = alice.timeline.find("replace-publish")
+    assert replaced.ok and replaced.seconds is not None
+    gap = replaced.started_at + replaced.seconds - lost.started_at
+    print(f"publisher replaced {gap * 1000:.0f} ms after the loss")
     second_id = publisher.stream_id
     assert second_id is not None and second_id != first_id
     assert publisher.stream_ids == [first_id, second_id]

@@ -131,8 +131,8 @@ class SupervisedStream(ABC):
 
     async def _establish(self, prefix: str) -> None:
         for attempt in range(self.retry.attempts):
-            if attempt or prefix:
-                await asyncio.sleep(self.retry.delay(attempt))
+            if attempt:
+                await asyncio.sleep(self.retry.delay(attempt - 1))
             self.state = StreamState.CONNECTING
             try:
                 await self._connect_once(prefix + self.action)
