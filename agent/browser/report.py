@@ -41,6 +41,8 @@ class BrowserViewReport:
     publisher_endpoint_id: str | None
     connection_state: str
     candidates_sent: int
+    """Trickled to add*IceCandidates, end-of-candidates included."""
+    candidates_in_offer: int
     bytes_received: int
     video: VideoReport | None
     inbound: list[InboundRtp]
@@ -53,6 +55,7 @@ class BrowserPublishReport:
     stream_type: str
     connection_state: str
     candidates_sent: int
+    candidates_in_offer: int
     bytes_sent: int
     outbound: list[OutboundRtp]
     codecs: dict[str, str | None]
@@ -135,6 +138,7 @@ def _view(raw: dict[str, Any]) -> BrowserViewReport:
         publisher_endpoint_id=raw.get("publisherEndpointId"),
         connection_state=str(raw.get("connectionState")),
         candidates_sent=int(raw.get("candidatesSent") or 0),
+        candidates_in_offer=int(raw.get("candidatesInOffer") or 0),
         bytes_received=sum(
             _int(k, "bytesReceived") or 0 for k in (raw.get("inbound") or {}).values()
         ),
@@ -167,6 +171,7 @@ def _publish(raw: dict[str, Any]) -> BrowserPublishReport:
         stream_type=str(raw.get("type")),
         connection_state=str(raw.get("connectionState")),
         candidates_sent=int(raw.get("candidatesSent") or 0),
+        candidates_in_offer=int(raw.get("candidatesInOffer") or 0),
         bytes_sent=sum(o.bytes_sent for o in outbound),
         outbound=outbound,
         codecs=codecs,

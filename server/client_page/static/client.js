@@ -272,11 +272,15 @@ function preferCodec(transceiver, kind, codec) {
   transceiver.setCodecPreferences([...wanted, ...rtx]);
 }
 
+function countCandidates(sdp) {
+  return sdp.split(/\r?\n/).filter((line) => line.startsWith("a=candidate:")).length;
+}
+
 /** Trickle: candidates found before the server answered wait, then go as one first batch. */
 function trickle(pc, send) {
   const held = [];
   let ready = false;
-  const entry = { sent: [], release: null };
+  const entry = { sent: [], inOffer: 0, release: null };
   const deliver = (batch) => {
     entry.sent.push(...batch);
     send(batch).catch((error) => fail("add ICE candidates", error));
@@ -313,6 +317,7 @@ async function publish(type, tracks) {
   );
   state.published.set(streamId, { pc, type, candidates });
   await pc.setLocalDescription(await pc.createOffer());
+  candidates.inOffer = countCandidates(pc.localDescription.sdp);
   const result = await api("POST", "/rtc-api/conferences/publishStream", {
     conferenceId: state.conferenceId,
     userEndpointId: state.endpointId,
@@ -358,6 +363,7 @@ async function view(streamId, type, publisherEndpointId) {
     }),
   );
   await pc.setLocalDescription(await pc.createOffer());
+  entry.candidates.inOffer = countCandidates(pc.localDescription.sdp);
   const result = await api("POST", "/rtc-api/conferences/viewStream", {
     conferenceId: state.conferenceId,
     userEndpointId: state.endpointId,
@@ -508,6 +514,7 @@ window.auviousStats = async function auviousStats() {
       type: entry.type,
       connectionState: entry.pc.connectionState,
       candidatesSent: entry.candidates.sent.length,
+      candidatesInOffer: entry.candidates.inOffer,
       outbound: await rtpStats(entry.pc, "outbound-rtp", OUTBOUND_FIELDS),
     });
   }
@@ -521,6 +528,7 @@ window.auviousStats = async function auviousStats() {
       connectionState: entry.pc.connectionState,
       startedAt: entry.startedAt,
       candidatesSent: entry.candidates ? entry.candidates.sent.length : 0,
+      candidatesInOffer: entry.candidates ? entry.candidates.inOffer : 0,
       inbound: await rtpStats(entry.pc, "inbound-rtp", INBOUND_FIELDS),
       frames: entry.frames.slice(),
     });
@@ -577,7 +585,30 @@ async function join(options) {
   } catch (error) {
     state.state = "failed";
     fail("join", error);
+    await teardown("join failed");
   }
+}
+
+/** Stop everything this page runs, so a new join starts clean. */
+async function teardown(reason) {
+  clearInterval(keepaliveTimer);
+  clearTimeout(refreshTimer);
+  for (const entry of [...state.published.values(), ...state.viewed.values()]) entry.pc.close();
+  state.published.clear();
+  state.viewed.clear();
+  if (mqttClient) mqttClient.end(true);
+  mqttClient = null;
+  if (localStream) for (const track of localStream.getTracks()) track.stop();
+  localStream = null;
+  if (token && state.endpointId) {
+    await api("POST", "/rtc-api/users/endpoints/unregister", { userEndpointId: state.endpointId, reason }).catch(
+      () => {},
+    );
+  }
+  state.endpointId = null;
+  expectedVersion = null;
+  earlyEvents.clear();
+  pendingEvents = [];
 }
 
 async function leave(reason) {
