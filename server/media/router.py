@@ -9,7 +9,6 @@ one SRTP unprotect per packet in and one header rewrite plus SRTP protect per pa
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 
 from aiortc import (
@@ -25,8 +24,6 @@ from server.media.contract import Candidate, MediaRouterError
 from server.media.egress import ViewerEgress
 from server.media.ingress import StreamIngress
 from server.media.offers import check_publish_offer, check_view_offer, parse_offer
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
