@@ -519,9 +519,11 @@ async def test_per_call_time_limit_overrides_default(platform: tuple[FakePlatfor
     state.fail_next("POST:slow", 1)
     try:
         # The events long-poll style: a longer limit for one call.
-        await asyncio.wait_for(
+        body = await asyncio.wait_for(
             http.request_json(POST_ECHO, query={"mode": "slow"}, time_limit=10), timeout=15
         )
+        assert body["ok"] is True
+        assert state.hits["POST:slow"] == 1  # answered once, after 3 s, without a retry
     finally:
         await http.close()
 
