@@ -33,6 +33,8 @@ from server.events import EventDelivery, EventPublisher
 from server.media.contract import MediaRouter
 from server.platform import PLATFORM_KEY, Platform
 from server.registrations import Registrations
+from server.storage import Storage, attach
+from server.storage.records import RecordStore
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,10 @@ CLIENT_MAX_SIZE = 64 * 1024 * 1024
 
 
 def build_platform(
-    config: ServerConfig, router: MediaRouter | None, publisher: EventPublisher | None
+    config: ServerConfig,
+    router: MediaRouter | None,
+    publisher: EventPublisher | None,
+    records: RecordStore,
 ) -> Platform:
     tokens = TokenService(
         config.token_secret,
@@ -80,7 +85,7 @@ def build_platform(
     return Platform(
         config=config,
         tokens=tokens,
-        tickets=TicketService(max_ttl=config.max_ticket_ttl),
+        tickets=TicketService(records, max_ttl=config.max_ticket_ttl),
         events=events,
         registrations=registrations,
         conferences=conferences,
@@ -110,8 +115,8 @@ def create_app(
         middlewares=[cors_middleware, error_middleware, auth_middleware],
         client_max_size=CLIENT_MAX_SIZE,
     )
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    platform = build_platform(config, router or _default_router(), publisher)
+    storage = Storage(config.data_dir)
+    platform = build_platform(config, router or _default_router(), publisher, storage.records)
     app[PLATFORM_KEY] = platform
     app[TOKENS_KEY] = platform.tokens
     app[AUTH_PREFIXES_KEY] = ["/rtc-api/"]
@@ -134,6 +139,7 @@ def create_app(
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
+    attach(app, storage)  # closed after `stop`, which may still write records
     for name in ROUTE_MODULES if route_modules is None else route_modules:
         importlib.import_module(name).setup(app)
     return app

@@ -25,7 +25,9 @@ from server.config import ClientConfig, ServerConfig, dev_client
 from server.events import EventPublisher
 from server.media.contract import MediaRouter
 from server.platform import PLATFORM_KEY, Platform
+from server.signing import data_dir_key
 
+TOKEN_KEY_FILE = "token-signing.key"
 SHUTDOWN_TIMEOUT = 2.0
 """Open requests (long-polls, WebSockets) get this long at exit, not aiohttp's 60 s."""
 
@@ -105,8 +107,11 @@ class EmbeddedServer:
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="auvious-platform-")
             data_dir = Path(self._tmp.name)
+        # Tokens are signed with the data directory's key unless one is given, so the tokens
+        # handed out before a restart stay valid after it.
+        settings = {"token_secret": data_dir_key(data_dir, TOKEN_KEY_FILE).hex(), **self._settings}
         config = dataclasses.replace(
-            ServerConfig(clients=self.clients, data_dir=data_dir), **self._settings
+            ServerConfig(clients=self.clients, data_dir=data_dir), **settings
         )
         self._app = create_app(config, router=self._router, publisher=self._publisher)
         self._runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)

@@ -47,18 +47,8 @@ class UrlSigner:
 
     @classmethod
     def from_data_dir(cls, data_dir: Path) -> UrlSigner:
-        """Load the data directory's signing key, creating it (mode 0600) on first start."""
-        path = data_dir / KEY_FILE
-        try:
-            return cls(path.read_bytes())
-        except FileNotFoundError:
-            pass
-        key = secrets.token_bytes(32)
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(key)
-        return cls(key)
+        """Load the data directory's signing key, creating it on first start."""
+        return cls(data_dir_key(data_dir, KEY_FILE))
 
     def sign(self, kind: str, record_id: str, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> SignedPath:
         _check_kind(kind)
@@ -89,3 +79,19 @@ class UrlSigner:
 def _check_kind(kind: str) -> None:
     if kind not in SIGNED_KINDS:
         raise ValueError(f"no signed URLs for {kind!r}")
+
+
+def data_dir_key(data_dir: Path, name: str) -> bytes:
+    """A 32-byte secret kept in the data directory (mode 0600), created on first use, so what
+    it signs stays valid across restarts."""
+    path = data_dir / name
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_bytes(32)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key

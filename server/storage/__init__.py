@@ -32,6 +32,7 @@ __all__ = [
     "RecordStore",
     "Storage",
     "StoredRecord",
+    "attach",
     "epoch_ms",
     "install",
     "storage_of",
@@ -58,9 +59,12 @@ STORAGE_KEY = web.AppKey("auvious_storage", Storage)
 
 
 def install(app: web.Application) -> None:
-    if STORAGE_KEY in app:
-        return
-    storage = Storage(app[PLATFORM_KEY].data_dir)
+    if STORAGE_KEY not in app:
+        attach(app, Storage(app[PLATFORM_KEY].data_dir))
+
+
+def attach(app: web.Application, storage: Storage) -> None:
+    """Make `storage` the application's, closed at cleanup (after the hooks added before)."""
     app[STORAGE_KEY] = storage
 
     async def close(app: web.Application) -> None:
