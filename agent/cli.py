@@ -26,6 +26,9 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from agent.redact import install_redaction
+
+    install_redaction()  # before anything logs: secrets never reach a log line
     parser, commands = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -20,6 +20,7 @@ from agent.scenario.loader import ScenarioError, load_scenario
 from agent.scenario.model import Scenario, dump_json_schema
 from agent.scenario.outcome import ExitCode, conclude
 from agent.scenario.plan import arrivals, planned_duration
+from agent.scenario.progress import console_logging
 from agent.scenario.runner import RunError, RunOptions, run_scenario
 
 __all__ = ["OptionsError", "add_scenario_commands", "run_options"]
@@ -71,7 +72,24 @@ def add_scenario_commands(sub: Any) -> dict[str, Command]:
         help=f"environment variable holding the client secret (default {DEFAULT_CLIENT_SECRET_ENV}"
         "); the secret itself is never taken on the command line, where `ps` would show it",
     )
+    run.add_argument(
+        "--time-scale",
+        type=_positive,
+        default=1.0,
+        metavar="FACTOR",
+        help="multiply every time of the scenario (0.2 plays 60 s in 12 s; timeouts unscaled)",
+    )
     return {"validate": _validate, "schema": _schema, "run": _run}
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
 
 
 def _load(path: Path) -> Scenario | ExitCode:
@@ -123,10 +141,11 @@ def run_options(scenario: Scenario, args: argparse.Namespace, env: Mapping[str, 
     """Where to run and how to log in: the command line over the file over defaults."""
     report = args.report or Path("reports") / scenario.name.replace("/", "_")
     interactive = sys.stdout.isatty()
+    scale = getattr(args, "time_scale", 1.0)
     spec = scenario.server
     url = args.server or (spec.url if spec else None)
     if url is None:
-        return RunOptions(report_dir=report, interactive=interactive)
+        return RunOptions(report_dir=report, interactive=interactive, time_scale=scale)
     client_id = args.client_id or (spec.client_id if spec else None)
     if client_id is None:
         id_env = (spec.client_id_env if spec else None) or DEFAULT_CLIENT_ID_ENV
@@ -151,6 +170,7 @@ def run_options(scenario: Scenario, args: argparse.Namespace, env: Mapping[str, 
         verify_tls=spec.verify_tls if spec else True,
         report_dir=report,
         interactive=interactive,
+        time_scale=scale,
     )
 
 
@@ -163,6 +183,7 @@ def _run(args: argparse.Namespace) -> int:
     except OptionsError as error:
         print(f"auvious-agent run: {error}", file=sys.stderr)
         return ExitCode.INVALID
+    console_logging()
     try:
         result = asyncio.run(run_scenario(scenario, options))
     except RunError as error:

@@ -3,11 +3,13 @@ then otherwise (CI logs, pipes)."""
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from dataclasses import dataclass
 from typing import TextIO
 
-__all__ = ["Progress", "ProgressView"]
+__all__ = ["OneLineFormatter", "Progress", "ProgressView", "console_logging"]
 
 LOG_EVERY = 5.0
 """Seconds between plain progress lines when no terminal is attached."""
@@ -74,3 +76,34 @@ class ProgressView:
             self.out.write("\r\x1b[K")
             self._drawn = False
         print(f"{self.title}: {message}", file=self.out, flush=True)
+
+
+class OneLineFormatter(logging.Formatter):
+    """A log record as one line: an exception shows as its type and message, without the
+    traceback (the run's console is for people; a defect shows in the report's errors)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{record.levelname.lower()} {record.name}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            line += (
+                f" ({type(error).__name__}: {error})"
+                if str(error)
+                else f" ({type(error).__name__})"
+            )
+        return line.replace("\n", " ")
+
+
+QUIET_LOGGERS = ("amqtt", "transitions", "server")
+"""The embedded platform's own chatter (its broker, its router) is not the run's news."""
+
+
+def console_logging(stream: TextIO | None = None) -> None:
+    """Warnings and errors on stderr, one line each; the embedded platform only on errors."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(OneLineFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)

@@ -177,7 +177,7 @@ class Actor:
             await self._login(),
             name=self.name,
             keep_alive_seconds=max(1, round(keep_alive)),
-            view_policy=self.run.view_policy(self.group, self._record_dir()),
+            view_policy=self.run.view_policy(self.plan.index, self._record_dir()),
             retry=self.run.retry,
             video_codecs=video_codecs(self.group.publish),
         )
@@ -420,7 +420,7 @@ class Actor:
         for stream_id, tracker in list(self.views.items()):
             if self.run.roster.group_of(tracker.viewer.publisher_endpoint_id) in groups:
                 await tracker.sample(self.run.clock)
-                del self.views[stream_id]
+                self.views.pop(stream_id, None)  # an unpublish may have come meanwhile
                 self._viewing.discard(stream_id)
                 try:
                     await participant.stop_viewing(stream_id)
@@ -456,11 +456,12 @@ class Actor:
             raise
         except Exception as exc:
             result.ended_at = self.run.clock.now()
+            unpublished = stream_id not in self._viewing  # the event came meanwhile
             self._viewing.discard(stream_id)
             failed = participant.viewers.get(stream_id)
-            gone = failed is not None and failed.state is StreamState.GONE
+            gone = unpublished or (failed is not None and failed.state is StreamState.GONE)
             self.record("view", started, ok=gone)
-            if not gone:  # unpublished meanwhile (churn) is no failure
+            if not gone:  # a stream unpublished meanwhile (churn) is no failure
                 self.error("view", f"viewing {result.publisher}'s {stream_type} failed: {exc}")
             return
         result.setup_time = self.run.clock.now() - started
