@@ -33,7 +33,7 @@ from server.broker_auth import (
     Verify,
 )
 from server.broker_ws import WS_PROTOCOL_ERROR, WebSocketReader, WebSocketWriter, peer_of
-from server.events import EventPublisher, FanoutPublisher
+from server.events import EventPublisher, FanoutPublisher, legacy_topic_of
 from server.platform import PLATFORM_KEY
 
 log = logging.getLogger(__name__)
@@ -109,10 +109,17 @@ class EventBroker:
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
     async def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
-        """Queue `payload` for every client subscribed to `topic` (delivered in publish order)."""
-        if self._broker is None:
+        """Queue `payload` for every client subscribed to `topic` (delivered in publish order).
+
+        With legacy topics on (`endpoint_owner`), an event for `user/{userId}/{endpointId}`
+        also goes to `users/endpoints/{endpointId}` when someone subscribed to that."""
+        broker = self._broker
+        if broker is None:
             raise RuntimeError("event broker is not running")
-        await self._broker.internal_message_broadcast(topic, payload, qos)
+        await broker.internal_message_broadcast(topic, payload, qos)
+        legacy = legacy_topic_of(topic) if self.access.legacy_topics else None
+        if legacy is not None and legacy in broker.subscriptions:
+            await broker.internal_message_broadcast(legacy, payload, qos)
 
     def connected_users(self) -> list[str]:
         """User ids with an open, authenticated connection (one entry per connection)."""
@@ -227,8 +234,15 @@ def setup(app: web.Application, broker: EventBroker | None = None) -> None:
     platform = None
     if broker is None:
         platform = app[PLATFORM_KEY]
-        tokens = platform.tokens
-        broker = EventBroker(lambda token: tokens.verify_access(token).user_id)
+        tokens, registrations = platform.tokens, platform.registrations
+
+        def endpoint_owner(endpoint_id: str) -> str | None:
+            endpoint = registrations.get(endpoint_id)
+            return endpoint.user_id if endpoint is not None else None
+
+        broker = EventBroker(
+            lambda token: tokens.verify_access(token).user_id, endpoint_owner=endpoint_owner
+        )
     mounted = broker
     app[_APP_KEY] = mounted
     app.router.add_get(WS_PATH, mounted.handle)

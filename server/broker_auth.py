@@ -37,6 +37,11 @@ class ChannelAccess:
         self._verify = verify
         self._endpoint_owner = endpoint_owner
 
+    @property
+    def legacy_topics(self) -> bool:
+        """Whether `users/endpoints/{id}` topics are served (they need `endpoint_owner`)."""
+        return self._endpoint_owner is not None
+
     def authenticate(self, username: str | None, password: str | None) -> str:
         """Return the user id the credentials prove, or raise `ChannelAuthError`."""
         if not username or not password:

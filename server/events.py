@@ -39,6 +39,14 @@ def endpoint_topic(user_id: str, user_endpoint_id: str) -> str:
     return f"user/{user_id}/{user_endpoint_id}"
 
 
+def legacy_topic_of(topic: str) -> str | None:
+    """The older servers' topic (`users/endpoints/{userEndpointId}`) of an endpoint topic."""
+    levels = topic.split("/")
+    if len(levels) != 3 or levels[0] != "user":
+        return None
+    return f"users/endpoints/{levels[2]}"
+
+
 class EventDelivery:
     def __init__(self, publisher: EventPublisher | None = None):
         self._publisher = publisher
