@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import av
 import numpy as np
@@ -153,23 +154,34 @@ class SwitchableCamera(PacedVideoTrack):
         return frame
 
     def render(self, index: int) -> av.VideoFrame:
+        """The current camera's frame, changed in place (no copy of the picture)."""
         state = self._state
-        array = np.asarray(self.cameras[state.camera].render(index).to_ndarray(), np.uint8)
-        height = array.shape[0] * 2 // 3
-        geometry = _MarkGeometry(array.shape[1], height)
-        scene = array[geometry.y1 : height]
+        frame = self.cameras[state.camera].render(index)
+        if frame.format.name != "yuv420p":
+            frame = frame.reformat(format="yuv420p")
+        luma, *chroma = (_plane(frame, i) for i in range(3))
+        geometry = _MarkGeometry(frame.width, frame.height)
+        scene = luma[geometry.y1 :]
         if state.camera % 2:
             scene[:] = scene[:, ::-1]
+            for plane in chroma:
+                plane[geometry.y1 // 2 :] = plane[geometry.y1 // 2 :, ::-1]
         if state.torch:
-            lifted = scene.astype(np.uint16) + TORCH_LIFT
-            scene[:] = np.minimum(lifted, timecode.WHITE).astype(np.uint8)
+            np.minimum(scene, timecode.WHITE - TORCH_LIFT, out=scene)
+            scene += TORCH_LIFT
         cells = np.where(np.array(_mark_bits(state)) == 1, timecode.WHITE, timecode.BLACK)
         row = np.repeat(cells.astype(np.uint8), geometry.cell)
-        array[geometry.y0 : geometry.y1, geometry.x0 : geometry.x0 + row.size] = row
-        # Neutral chroma across the row's strip keeps it black and white in RGB. In PyAV's
-        # yuv420p layout a chroma plane is H/4 rows of W, so luma rows y0..y1 map to these.
-        quarter = height // 4
-        strip = slice(geometry.y0 // 4, -(-geometry.y1 // 4))
-        for plane_start in (height, height + quarter):
-            array[plane_start + strip.start : plane_start + strip.stop] = 128
-        return av.VideoFrame.from_ndarray(array, format="yuv420p")
+        x1 = geometry.x0 + row.size
+        luma[geometry.y0 : geometry.y1, geometry.x0 : x1] = row
+        # Neutral chroma under the row keeps it black and white in RGB.
+        for plane in chroma:
+            plane[geometry.y0 // 2 : -(-geometry.y1 // 2), geometry.x0 // 2 : -(-x1 // 2)] = 128
+        return frame
+
+
+def _plane(frame: av.VideoFrame, index: int) -> npt.NDArray[np.uint8]:
+    """A writable view of one plane of a frame, without its row padding."""
+    plane = frame.planes[index]
+    writable: Any = plane  # a plane exports a writable buffer; the stubs do not say so
+    rows: npt.NDArray[np.uint8] = np.frombuffer(writable, np.uint8).reshape(-1, plane.line_size)
+    return rows[: plane.height, : plane.width]
