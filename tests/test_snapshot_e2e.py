@@ -8,6 +8,7 @@ The target publishes a `SwitchableCamera` through a `FrameTap` and answers with 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -21,12 +22,14 @@ from agent.participant import Participant, Reception, ViewPolicy
 from agent.snapshot import (
     CameraWatcher,
     FrameTap,
+    ImageFormat,
     ResponseAction,
     ResponsePolicy,
     SnapshotRequester,
     SnapshotTarget,
 )
 from media.camera import CameraState, SwitchableCamera, read_state, scene_luma
+from media.video import StillImageTrack
 from server.embedded import EmbeddedServer
 from tests.test_participant import LIVENESS, Call, credentials, wait_until
 
@@ -228,3 +231,32 @@ async def test_response_policies_delay_ignore_and_fail(call: Call) -> None:
     assert stored.state is None  # still waiting for the target, as far as the platform knows
     figures = requester.measurements()
     assert figures["snapshots_requested"] == 3 and figures["snapshots_acquired"] == 1
+
+
+async def test_a_stale_or_uncoded_picture_is_not_verified(server: EmbeddedServer) -> None:
+    """The requester's check can fail: a camera that stopped sending a second and a half ago
+    (its last frame is stale), and a picture without a timecode. No media connection is
+    needed for that: the tap is read here, as the sender would."""
+    async with (
+        Participant(server.base_url, credentials("agent2"), name="stuck") as stuck,
+        Participant(server.base_url, credentials("agent1"), name="agent") as agent,
+    ):
+        requester = SnapshotRequester(agent)
+        tap = FrameTap(SwitchableCamera.synthetic(width=320, height=180, fps=15))
+        await tap.recv()
+        await asyncio.sleep(1.5)
+        async with SnapshotTarget(stuck, tap):
+            stale = await requester.request(stuck, within=LIVENESS)
+        assert stale.acquired and stale.code is not None and not stale.verified
+        assert stale.capture_offset_ms is not None and stale.capture_offset_ms < -1000
+        assert stale.problem is not None and "outside" in stale.problem
+
+        plain = FrameTap(StillImageTrack.black(320, 180))
+        await plain.recv()
+        async with SnapshotTarget(stuck, plain, image_format=ImageFormat.PNG):
+            uncoded = await requester.request(stuck, within=LIVENESS)
+        assert uncoded.acquired and uncoded.mime_type == "image/png"
+        assert not uncoded.verified and uncoded.code is None
+        assert uncoded.problem == "the image carries no readable timecode"
+        figures = requester.measurements()
+        assert figures["snapshots_acquired"] == 2 and figures["snapshots_verified"] == 0
