@@ -177,7 +177,7 @@ class Actor:
             await self._login(),
             name=self.name,
             keep_alive_seconds=max(1, round(keep_alive)),
-            view_policy=self.run.view_policy(self.plan.index, self._record_dir()),
+            view_policy=self.run.view_policy(self.group, self._record_dir()),
             retry=self.run.retry,
             video_codecs=video_codecs(self.group.publish),
         )

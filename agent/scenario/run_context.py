@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.participant import Reception, RetryPolicy, ViewPolicy
-from agent.scenario.model import Scenario
+from agent.scenario.model import ParticipantGroup, Scenario
 from agent.scenario.run_clock import RunClock
 from agent.scenario.run_platform import RunPlatform
 
@@ -73,19 +73,16 @@ class RunContext:
     def group_names(self) -> list[str]:
         return [group.name for group in self.scenario.participants]
 
-    @property
-    def measures_delay(self) -> bool:
-        expect = self.scenario.expect
-        return expect is not None and expect.delay is not None
-
-    def view_policy(self, index: int, record_dir: Path | None) -> ViewPolicy:
+    def view_policy(self, group: ParticipantGroup, record_dir: Path | None) -> ViewPolicy:
         """Viewing is driven by the run (the groups to view change over the timeline), so
-        the participant never views on its own.
-
-        The delay is read from the timecode of decoded pictures, and decoding costs CPU
-        (eight 720p viewers decoding saturate two cores): when a delay is expected, the
-        first participant of each group decodes video and the others count frames only."""
+        the participant never views on its own; what it decodes is the group's `receive`
+        (recording decodes everything it records)."""
         if record_dir is not None:
             return ViewPolicy.measuring(auto_view=False, record_dir=record_dir)
-        video = Reception.DECODE if self.measures_delay and index == 0 else Reception.LIGHT
-        return ViewPolicy(auto_view=False, video=video, audio=Reception.LIGHT)
+        receive = group.receive
+        return ViewPolicy(
+            auto_view=False,
+            video=Reception(receive.video),
+            audio=Reception(receive.audio),
+            sample_interval=receive.sample_interval,
+        )
