@@ -21,6 +21,7 @@ import pytest
 
 from agent.api.auth import ClientCredentials
 from agent.browser import (
+    BrowserError,
     BrowserParticipant,
     BrowserSnapshot,
     chromium_missing,
@@ -294,3 +295,25 @@ async def test_reloaded_browser_is_replaced_in_the_agents_view(
                 SETTLE,
                 "the reloaded browser viewing the agent",
             )
+
+
+# --- failures the page reports ---------------------------------------------------------------
+
+
+async def test_refused_login_names_the_call_and_status_without_the_secret(
+    server: EmbeddedServer, conference_id: str
+) -> None:
+    async with BrowserParticipant(
+        server.base_url,
+        conference_id=conference_id,
+        client_id="agent2",
+        client_secret="wrong-secret-value",
+    ) as browser:
+        with pytest.raises(BrowserError, match="the page failed") as failure:
+            await browser.join()
+        snapshot = await browser.snapshot()
+    assert snapshot.state == "failed"
+    [error] = snapshot.errors
+    assert "POST /security/oauth/token failed with 401" in error
+    assert "wrong-secret-value" not in str(failure.value) + error
+    assert server.platform.registrations.count() == 0

@@ -69,6 +69,7 @@ async function api(method, path, body, { keepalive = false } = {}) {
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {
     method,
+    credentials: "omit", // the token is the only credential: no cookies, no login prompts
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     keepalive,
@@ -94,6 +95,9 @@ async function requestToken(form, basic) {
   if (basic) headers.Authorization = `Basic ${btoa(basic)}`;
   const response = await fetch("/security/oauth/token", {
     method: "POST",
+    // A refused login answers 401 with a Basic challenge; without credentials the browser
+    // hands the answer to us instead of opening its own login prompt.
+    credentials: "omit",
     headers,
     body: new URLSearchParams(form).toString(),
   });
