@@ -104,17 +104,6 @@ def test_run_needs_a_secret_for_a_remote_server(tmp_path: Path) -> None:
     assert "AUVIOUS_CLIENT_SECRET" in result.stderr
 
 
-def test_run_says_plainly_that_it_cannot_run_yet(tmp_path: Path) -> None:
-    # The runner is not built yet: `run` must say so with exit 3, not pretend to have run.
-    result = cli(
-        "run", str(ROOT / "scenarios" / "two-party-call.yaml"), "--report", str(tmp_path / "report")
-    )
-    assert result.returncode == 3
-    no_traceback(result)
-    assert "not available yet" in result.stderr
-    assert not (tmp_path / "report").exists()
-
-
 def test_bad_command_line_exits_2() -> None:
     result = cli("run")
     assert result.returncode == 2
