@@ -157,15 +157,17 @@ class SnapshotTarget:
     async def _answer_snapshot(self, event: SnapshotRequestedEvent) -> None:
         timeline = self.participant.timeline
         policy = self.snapshot_policy
-        if policy.action in (ResponseAction.IGNORE, ResponseAction.FAIL):
+        if policy.action is ResponseAction.IGNORE:
+            timeline.note("snapshot-answer", snapshot_id=event.snapshot_id, action="ignore")
+            return
+        if policy.action is ResponseAction.FAIL:
+            failed = "capture failed (policy fail)"
             timeline.note(
                 "snapshot-answer",
-                ok=policy.action is ResponseAction.IGNORE,
-                error="capture failed (policy fail)"
-                if policy.action is ResponseAction.FAIL
-                else None,
+                ok=False,
+                error=failed,
                 snapshot_id=event.snapshot_id,
-                action=policy.action.value,
+                action="fail",
             )
             return
         await self._wait_policy(policy)
