@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from agent.api.auth import TokenProvider
 from agent.api.client import AuviousClient
 from agent.api.models import CreateConferenceWebCommand
+from agent.load.live import LiveSnapshot, snapshot_of_views
 from agent.load.media import MediaPlan
 from agent.participant import Participant, Publisher, RetryPolicy, ViewerMeasurements
 from agent.participant.records import describe
@@ -134,6 +135,19 @@ class Crowd:
             for stream_id, viewer in list(member.participant.viewers.items()):
                 out[f"{member.name}/{stream_id}"] = await viewer.measurements()
         return out
+
+    async def live(self) -> LiveSnapshot:
+        """The crowd now, for the live metrics endpoint."""
+        views = await self.measurements()
+        failed_steps = sum(
+            1 for m in self.members for r in m.participant.timeline.records if not r.ok
+        )
+        return snapshot_of_views(
+            list(views.values()),
+            participants=sum(1 for m in self.members if m.participant.endpoint_id is not None),
+            streams_published=sum(1 for m in self.members if m.participant.publishers),
+            errors=failed_steps + sum(1 for m in self.members if m.error is not None),
+        )
 
     def viewing(self) -> int:
         """Members whose viewed streams all delivered a first frame (and view at least one)."""

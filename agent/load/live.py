@@ -1,0 +1,184 @@
+"""Live figures of a run, served to Prometheus while it goes on (`--metrics-port`).
+
+Whatever drives the participants (a `Crowd`, the scenario runner, a worker coordinator that
+sums its workers) hands a `LiveSource`: an async callable giving a `LiveSnapshot` now. The
+endpoint takes a snapshot on every scrape, so what Grafana shows is as fresh as its scrape
+interval and nothing is computed between scrapes. Counters (packets, frames, errors) are
+totals since the run started, as Prometheus expects; `rate()` turns them into per-second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from agent.participant import ViewerMeasurements
+
+__all__ = [
+    "PREFIX",
+    "LiveSnapshot",
+    "LiveSource",
+    "MetricsEndpoint",
+    "snapshot_of_views",
+]
+
+PREFIX = "auvious_agent"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """The run now. `fps` and `delay_ms` are over the viewed streams that report them."""
+
+    participants: int = 0
+    streams_published: int = 0
+    streams_viewed: int = 0
+    fps: dict[str, float] = field(default_factory=dict)
+    """Mean received frame rate per kind ("video", "audio")."""
+    delay_ms: float | None = None
+    """Mean median delay of the streams that measure it (decoded reception only)."""
+    frames: dict[str, int] = field(default_factory=dict)
+    packets_received: int = 0
+    packets_lost: int = 0
+    errors: int = 0
+
+    @property
+    def loss(self) -> float:
+        total = self.packets_received + self.packets_lost
+        return self.packets_lost / total if total else 0.0
+
+
+LiveSource = Callable[[], Awaitable[LiveSnapshot]]
+
+
+def snapshot_of_views(
+    views: list[ViewerMeasurements],
+    *,
+    participants: int,
+    streams_published: int,
+    errors: int,
+) -> LiveSnapshot:
+    """A snapshot from the measurements of every viewed stream (of one process)."""
+    fps: dict[str, list[float]] = {}
+    frames: dict[str, int] = {}
+    delays: list[float] = []
+    received = lost = 0
+    for view in views:
+        for kind, track in view.tracks.items():
+            fps.setdefault(kind, []).append(track.fps)
+            frames[kind] = frames.get(kind, 0) + track.frames
+            received += track.packets_received
+            lost += track.packets_lost
+            median = (track.delay_ms or {}).get("p50")
+            if median is not None:
+                delays.append(median)
+    return LiveSnapshot(
+        participants=participants,
+        streams_published=streams_published,
+        streams_viewed=len(views),
+        fps={kind: sum(values) / len(values) for kind, values in fps.items()},
+        delay_ms=sum(delays) / len(delays) if delays else None,
+        frames=frames,
+        packets_received=received,
+        packets_lost=lost,
+        errors=errors,
+    )
+
+
+class _SnapshotCollector(Collector):
+    """Turns the snapshot taken for this scrape into metric families."""
+
+    def __init__(self) -> None:
+        self.snapshot = LiveSnapshot()
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.snapshot
+        yield GaugeMetricFamily(
+            f"{PREFIX}_participants", "Participants connected", value=s.participants
+        )
+        streams = GaugeMetricFamily(
+            f"{PREFIX}_streams", "Conference streams open", labels=["direction"]
+        )
+        streams.add_metric(["publish"], s.streams_published)
+        streams.add_metric(["view"], s.streams_viewed)
+        yield streams
+        fps = GaugeMetricFamily(
+            f"{PREFIX}_received_fps", "Mean received frame rate of viewed streams", labels=["kind"]
+        )
+        for kind, value in sorted(s.fps.items()):
+            fps.add_metric([kind], value)
+        yield fps
+        if s.delay_ms is not None:
+            yield GaugeMetricFamily(
+                f"{PREFIX}_delay_seconds",
+                "Mean end-to-end delay of the streams that measure it",
+                value=s.delay_ms / 1000,
+            )
+        frames = CounterMetricFamily(
+            f"{PREFIX}_frames_received", "Frames received on viewed streams", labels=["kind"]
+        )
+        for kind, count in sorted(s.frames.items()):
+            frames.add_metric([kind], count)
+        yield frames
+        yield CounterMetricFamily(
+            f"{PREFIX}_packets_received", "RTP packets received", value=s.packets_received
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_packets_lost", "RTP packets lost", value=s.packets_lost
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_loss_ratio", "Packets lost over packets expected, so far", value=s.loss
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_errors", "Failed steps and participant errors", value=s.errors
+        )
+
+
+class MetricsEndpoint:
+    """`GET /metrics` on `host:port` (port 0 picks one; see `port` once started)."""
+
+    def __init__(self, source: LiveSource, port: int, host: str = "127.0.0.1") -> None:
+        self.source = source
+        self.host = host
+        self.port = port
+        self._collector = _SnapshotCollector()
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(self._collector)
+        self._lock = asyncio.Lock()
+        self._runner: web.AppRunner | None = None
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        async with self._lock:  # one snapshot per scrape, scrapes in turn
+            self._collector.snapshot = await self.source()
+            body = generate_latest(self._registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> MetricsEndpoint:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
