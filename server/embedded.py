@@ -18,6 +18,7 @@ from typing import Any, Self
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.log import access_logger
 from aiohttp.web import BaseRequest, StreamResponse
 
 from server.app import create_app
@@ -114,7 +115,12 @@ class EmbeddedServer:
             ServerConfig(clients=self.clients, data_dir=data_dir), **settings
         )
         self._app = create_app(config, router=self._router, publisher=self._publisher)
-        self._runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        self._runner = web.AppRunner(
+            self._app,
+            access_log=access_logger if self._access_log else None,
+            access_log_class=PathAccessLogger,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
