@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from agent.webrtc.host_addresses import add_ice_host_address_option, apply_ice_host_address_option
 from server.config import DEV_CLIENT_ID, ClientConfig, ConfigError, dev_client
 from server.embedded import EmbeddedServer
 
@@ -54,6 +55,7 @@ def add_serve_command(sub: Any) -> Any:
         type=Path,
         help="file holding the TURN server's shared secret (TURN REST API credentials)",
     )
+    add_ice_host_address_option(p)
 
     def run(args: argparse.Namespace) -> int:
         try:
@@ -66,6 +68,7 @@ def add_serve_command(sub: Any) -> Any:
                 ice["turn_secret"] = args.turn_secret_file.read_text().strip()
             except OSError as exc:
                 p.error(f"--turn-secret-file: cannot read it: {exc.strerror}")
+        apply_ice_host_address_option(args)
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
         try:
             with contextlib.suppress(KeyboardInterrupt):

@@ -1,7 +1,10 @@
-"""Peer connections for the agent: fast offers with trickled ICE on top of aiortc."""
+"""Peer connections for the agent: fast offers with trickled ICE on top of aiortc.
+
+Importing the package applies `AUVIOUS_ICE_HOST_ADDRESSES` (see `host_addresses`)."""
 
 from agent.webrtc.candidates import end_of_candidates, is_end_of_candidates
 from agent.webrtc.factory import create_publisher_pc, create_viewer_pc, new_peer_connection
+from agent.webrtc.host_addresses import scoped_host_addresses, use_host_addresses
 from agent.webrtc.ice_servers import (
     NO_ICE_SERVERS,
     IceServers,
@@ -22,4 +25,6 @@ __all__ = [
     "ice_servers_from_v2",
     "is_end_of_candidates",
     "new_peer_connection",
+    "scoped_host_addresses",
+    "use_host_addresses",
 ]

@@ -18,6 +18,9 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+# Imported for its effect: the router's peer connections gather host candidates where the
+# process chose (`AUVIOUS_ICE_HOST_ADDRESSES`, `use_host_addresses`), as the agent's do.
+import agent.webrtc.host_addresses  # noqa: F401
 from server.media import aiortc_seams
 from server.media.candidates import to_ice_candidates
 from server.media.contract import Candidate, MediaRouterError
