@@ -22,6 +22,7 @@ from agent.scenario.outcome import ExitCode, conclude
 from agent.scenario.plan import arrivals, planned_duration
 from agent.scenario.progress import console_logging
 from agent.scenario.runner import RunError, RunOptions, run_scenario
+from agent.webrtc.host_addresses import add_ice_host_address_option, apply_ice_host_address_option
 
 __all__ = ["OptionsError", "add_scenario_commands", "run_options"]
 
@@ -79,6 +80,7 @@ def add_scenario_commands(sub: Any) -> dict[str, Command]:
         metavar="FACTOR",
         help="multiply every time of the scenario (0.2 plays 60 s in 12 s; timeouts unscaled)",
     )
+    add_ice_host_address_option(run)
     return {"validate": _validate, "schema": _schema, "run": _run}
 
 
@@ -184,6 +186,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"auvious-agent run: {error}", file=sys.stderr)
         return ExitCode.INVALID
     console_logging()
+    apply_ice_host_address_option(args)
     try:
         result = asyncio.run(run_scenario(scenario, options))
     except RunError as error:
