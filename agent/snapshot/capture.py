@@ -101,8 +101,8 @@ def _encode(frame: av.VideoFrame, fmt: ImageFormat) -> bytes:
         pix_fmt = "rgb24"
     codec.width, codec.height, codec.pix_fmt = frame.width, frame.height, pix_fmt
     codec.time_base = Fraction(1, 30)
+    # The frame is shared with the sender's encoder: read it, never change it.
     picture = frame.reformat(format=pix_fmt)
-    picture.pts = None
     packets = [*codec.encode(picture), *codec.encode(None)]
     return b"".join(bytes(p) for p in packets)
 
