@@ -178,6 +178,7 @@ function connectChannel() {
           return;
         }
         note(`channel subscribed`);
+        if (settled && state.state === "joined" && !catchingUp) catchUp(); // a reconnect
         if (!settled) resolve();
         settled = true;
       });
@@ -216,30 +217,30 @@ function onEvent(event) {
 function place(event) {
   if (event.conferenceVersion < expectedVersion) return; // already in our view
   earlyEvents.set(event.conferenceVersion, event);
+  drain();
+  if (earlyEvents.size && !catchingUp) catchUp();
+}
+
+function drain() {
   while (earlyEvents.has(expectedVersion)) {
     const next = earlyEvents.get(expectedVersion);
     earlyEvents.delete(expectedVersion);
     expectedVersion += 1;
     apply(next);
   }
-  if (earlyEvents.size && !catchingUp) catchUp();
 }
 
+/** Ask the events long-poll for what we lack: a gap, or anything missed while disconnected. */
 async function catchUp() {
   catchingUp = true;
   try {
-    while (earlyEvents.size && state.state === "joined") {
-      const events = await api("GET", `/rtc-api/conferences/${state.conferenceId}/events?v=${expectedVersion}`);
+    do {
+      const since = expectedVersion;
+      const events = await api("GET", `/rtc-api/conferences/${state.conferenceId}/events?v=${since}`);
       for (const event of events) if (event.conferenceVersion >= expectedVersion) earlyEvents.set(event.conferenceVersion, event);
-      const before = expectedVersion;
-      while (earlyEvents.has(expectedVersion)) {
-        const next = earlyEvents.get(expectedVersion);
-        earlyEvents.delete(expectedVersion);
-        expectedVersion += 1;
-        apply(next);
-      }
-      if (expectedVersion === before && !events.length) break;
-    }
+      drain();
+      if (expectedVersion === since) break; // nothing new: the rest arrives on the channel
+    } while (earlyEvents.size && state.state === "joined");
   } catch (error) {
     fail("events catch-up", error);
   } finally {
