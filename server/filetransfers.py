@@ -20,6 +20,7 @@ from agent.api.models.filetransfers import (
     FileTransferFilter,
     FileTransferForm,
     FileTransferResult,
+    FileTransferTarget,
     FileTransferTargetType,
 )
 from server import storage
@@ -62,6 +63,7 @@ def _target_type(request: web.Request) -> FileTransferTargetType:
     "Send a file to a user; each of the user's endpoints gets a FileTransferEvent",
     form=FileTransferForm,
     files=("file",),
+    query=FileTransferTarget,
     response=FileTransferResult,
     headers=(TRANSACTION_HEADER,),
     errors=(400, 403, 404, 409, 413),

@@ -36,6 +36,7 @@ from agent.api.models.snapshots import (
     SnapshotCameraRequestRespondWebCommand,
     SnapshotCameraRequestWebCommand,
     SnapshotDiscardWebCommand,
+    SnapshotQuery,
     SnapshotRequestResult,
     SnapshotRequestWebCommand,
     SnapshotState,
@@ -393,11 +394,11 @@ async def snapshot_signed_url(request: web.Request) -> web.Response:
     return json_response(signed_url(request, "snapshots", command.snapshot_id))
 
 
-@operation("The snapshots of an interaction", response=list[Snapshot], errors=(400,))
+@operation(
+    "The snapshots of an interaction", query=SnapshotQuery, response=list[Snapshot], errors=(400,)
+)
 async def find_snapshots(request: web.Request) -> web.Response:
-    interaction_id = request.query.get("interactionId")
-    if not interaction_id:
-        raise BadRequest("query parameter 'interactionId' is required")
+    interaction_id = SnapshotQuery.model_validate(dict(request.query)).interaction_id
     caller = request[CALLER_KEY]
     records = storage.storage_of(request).records.find(
         SNAPSHOT,

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.models.talkdesk import (
+    TalkdeskAuthorizationRequest,
     TalkdeskContactActivityRequest,
     TalkdeskContactActivityResponseItem,
     TalkdeskCreateTalkdeskRequest,
@@ -72,7 +73,7 @@ async def create_contact(request: web.Request) -> web.Response:
     )
 
 
-@operation("Confirm the caller's authorization", response=dict)
+@operation("Confirm the caller's authorization", body=TalkdeskAuthorizationRequest, response=dict)
 async def validate_authorization(request: web.Request) -> web.Response:
     body = await read_json(request)
     if not isinstance(body, dict):

@@ -14,9 +14,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from agent.api.models.common import SignedUrl
+from agent.api.models.common import SignedDownloadQuery, SignedUrl
 from server.auth.middleware import public
 from server.errors import Forbidden, NotFound
+from server.openapi import operation
 from server.signing import DEFAULT_TTL_SECONDS, SignatureError
 from server.storage import Storage, storage_of
 
@@ -49,6 +50,12 @@ def download_route(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Add ``GET /rtc-api/{kind}/signed/{id}/{expiration}?signature=`` (no token needed)."""
 
+    @operation(
+        f"Download a {kind} record's content; the signature is the credential",
+        query=SignedDownloadQuery,
+        response=bytes,
+        errors=(403, 404),
+    )
     @public
     async def download(request: web.Request) -> web.StreamResponse:
         record_id = request.match_info[id_param]

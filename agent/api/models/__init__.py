@@ -30,12 +30,15 @@ from agent.api.models.common import (
     ErrorResponse,
     EventBody,
     SessionType,
+    SignedDownloadQuery,
     SignedUrl,
     UserRole,
     check_event_body,
 )
 from agent.api.models.conferences import (
+    ActiveConferencesQuery,
     Conference,
+    ConferenceEventsQuery,
     ConferenceMode,
     ConferenceParticipant,
     ConferencePublishResult,
@@ -103,6 +106,7 @@ from agent.api.models.filetransfers import (
     FileTransferFilter,
     FileTransferForm,
     FileTransferResult,
+    FileTransferTarget,
     FileTransferTargetType,
 )
 from agent.api.models.ice import (
@@ -147,6 +151,7 @@ from agent.api.models.snapshots import (
     SnapshotCameraRequestRespondWebCommand,
     SnapshotCameraRequestWebCommand,
     SnapshotDiscardWebCommand,
+    SnapshotQuery,
     SnapshotRequestResult,
     SnapshotRequestWebCommand,
     SnapshotState,
@@ -156,6 +161,7 @@ from agent.api.models.snapshots import (
 from agent.api.models.talkdesk import (
     Meta,
     RequestData,
+    TalkdeskAuthorizationRequest,
     TalkdeskContactActivityRequest,
     TalkdeskContactActivityResponseItem,
     TalkdeskCreateTalkdeskRequest,
@@ -164,6 +170,7 @@ from agent.api.models.talkdesk import (
 
 __all__ = [
     "EVENT_TYPES",
+    "ActiveConferencesQuery",
     "AnotherErrorResponse",
     "Asset",
     "AssetQuery",
@@ -172,6 +179,7 @@ __all__ = [
     "Conference",
     "ConferenceEndedEvent",
     "ConferenceEvent",
+    "ConferenceEventsQuery",
     "ConferenceJoinedEvent",
     "ConferenceLeftEvent",
     "ConferenceMetadataUpdatedEvent",
@@ -216,6 +224,7 @@ __all__ = [
     "FileTransferFilter",
     "FileTransferForm",
     "FileTransferResult",
+    "FileTransferTarget",
     "FileTransferTargetType",
     "GenericEvent",
     "GrantType",
@@ -249,6 +258,7 @@ __all__ = [
     "SendEventToUserWebCommand",
     "SessionType",
     "SetInteractionIdWebCommand",
+    "SignedDownloadQuery",
     "SignedUrl",
     "SnakeWireModel",
     "Snapshot",
@@ -264,6 +274,7 @@ __all__ = [
     "SnapshotDiscardWebCommand",
     "SnapshotDiscardedEvent",
     "SnapshotEvent",
+    "SnapshotQuery",
     "SnapshotRequestResult",
     "SnapshotRequestWebCommand",
     "SnapshotRequestedEvent",
@@ -271,6 +282,7 @@ __all__ = [
     "SnapshotUploadForm",
     "SnapshotUploadResult",
     "SortObject",
+    "TalkdeskAuthorizationRequest",
     "TalkdeskContactActivityRequest",
     "TalkdeskContactActivityResponseItem",
     "TalkdeskCreateTalkdeskRequest",

@@ -14,6 +14,7 @@ __all__ = [
     "ErrorResponse",
     "EventBody",
     "SessionType",
+    "SignedDownloadQuery",
     "SignedUrl",
     "UserRole",
     "check_event_body",
@@ -35,6 +36,12 @@ class UserRole(StrEnum):
     SUPERVISOR = "SUPERVISOR"
     CUSTOMER = "CUSTOMER"
     SERVICE = "SERVICE"
+
+
+class SignedDownloadQuery(WireModel):
+    """Query of the token-free `GET /{snapshots|filetransfers|assets}/signed/{id}/{expiration}`."""
+
+    signature: str
 
 
 class SignedUrl(WireModel):

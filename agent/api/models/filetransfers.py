@@ -14,6 +14,7 @@ __all__ = [
     "FileTransferFilter",
     "FileTransferForm",
     "FileTransferResult",
+    "FileTransferTarget",
     "FileTransferTargetType",
 ]
 
@@ -22,6 +23,12 @@ class FileTransferTargetType(StrEnum):
     """The `targetType` query parameter; the seed lists only `user`."""
 
     USER = "user"
+
+
+class FileTransferTarget(WireModel):
+    """Query of `POST /filetransfers`: who the file is for."""
+
+    target_type: FileTransferTargetType
 
 
 class FileTransferForm(WireModel):

@@ -17,6 +17,7 @@ __all__ = [
     "SnapshotCameraRequestRespondWebCommand",
     "SnapshotCameraRequestWebCommand",
     "SnapshotDiscardWebCommand",
+    "SnapshotQuery",
     "SnapshotRequestResult",
     "SnapshotRequestWebCommand",
     "SnapshotState",
@@ -129,6 +130,12 @@ class SnapshotCameraRequestRespondWebCommand(WireModel):
 class SnapshotApprovalProcessingResult(WireModel):
     succeeded: bool | None = None
     additional_information: str | None = None
+
+
+class SnapshotQuery(WireModel):
+    """Query of `GET /snapshots`: the snapshots of one interaction."""
+
+    interaction_id: str
 
 
 class Snapshot(WireModel):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import RootModel
+
 from agent.api.models.base import SnakeWireModel
 
 __all__ = [
     "Meta",
     "RequestData",
+    "TalkdeskAuthorizationRequest",
     "TalkdeskContactActivityRequest",
     "TalkdeskContactActivityResponseItem",
     "TalkdeskCreateTalkdeskRequest",
@@ -49,3 +54,7 @@ class TalkdeskContactActivityResponseItem(SnakeWireModel):
     type: str | None = None
     priority: str | None = None
     status: str | None = None
+
+
+class TalkdeskAuthorizationRequest(RootModel[dict[str, Any]]):
+    """Body of `POST /talkdesk-integration/authorization-validator`: any JSON object."""
