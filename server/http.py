@@ -51,21 +51,3 @@ def json_response(value: Any, status: int = 200) -> web.Response:
 
 def no_content() -> web.Response:
     return web.Response(status=204)
-
-
-def query_int(request: web.Request, name: str) -> int | None:
-    """An optional integer query parameter; 400 naming it when it is not an integer."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"query parameter {name!r} must be an integer, got {raw!r}") from None
-
-
-def required_query_int(request: web.Request, name: str) -> int:
-    value = query_int(request, name)
-    if value is None:
-        raise BadRequest(f"query parameter {name!r} is required")
-    return value

@@ -97,6 +97,9 @@ class OAuthService:
         )
 
     def _refresh(self, client_id: str | None, secret: str | None, token: str) -> IssuedTokens:
+        """A new pair for a valid refresh token. The old refresh token stays usable until it
+        expires (no rotation): Spring's OAuth server behind the real platform reuses refresh
+        tokens by default, and a client whose refresh answer was lost can simply retry."""
         try:
             caller = self._tokens.verify_refresh(token)
         except TokenError as exc:
