@@ -23,6 +23,12 @@ from agent.load.live import LiveSnapshot, snapshot_of_views
 from agent.load.media import MediaPlan
 from agent.participant import Participant, Publisher, RetryPolicy, ViewerMeasurements
 from agent.participant.records import describe
+from agent.scenario.results import (
+    ErrorRecord,
+    ParticipantResult,
+    StreamDirection,
+    StreamResult,
+)
 
 __all__ = ["Crowd", "Member"]
 
@@ -43,6 +49,8 @@ class Member:
     publisher: Publisher | None = None
     error: str | None = None
     wants: tuple[str, ...] = field(default=("video",))
+    ordinal: int = 0
+    conference_id: str | None = None
 
     @property
     def name(self) -> str:
@@ -95,7 +103,13 @@ class Crowd:
         return summary.id
 
     async def arrive(
-        self, conference_id: str, name: str, *, publish: bool = True, view: bool = True
+        self,
+        conference_id: str,
+        name: str,
+        *,
+        publish: bool = True,
+        view: bool = True,
+        ordinal: int | None = None,
     ) -> Member:
         """One participant arrives: starts, joins, publishes. An error is kept on the member
         (and logged), not raised: one failed arrival must not stop a load test."""
@@ -112,7 +126,13 @@ class Crowd:
             connect_timeout=self.connect_timeout,
         )
         wants = ("video",) if "video" in self.plan.kinds else ("audio",)
-        member = Member(participant, arrived_at=time.time(), wants=wants)
+        member = Member(
+            participant,
+            arrived_at=time.time(),
+            wants=wants,
+            ordinal=len(self.members) if ordinal is None else ordinal,
+            conference_id=conference_id,
+        )
         self.members.append(member)
         try:
             await participant.start()
@@ -148,6 +168,58 @@ class Crowd:
             streams_published=sum(1 for m in self.members if m.participant.publishers),
             errors=failed_steps + sum(1 for m in self.members if m.error is not None),
         )
+
+    async def participant_results(
+        self, origin: float, group: str = "crowd"
+    ) -> list[ParticipantResult]:
+        """The members as a run's participant records, times in seconds since `origin`
+        (wall clock); `index` is the member's ordinal in the whole run (its name's number)."""
+        out: list[ParticipantResult] = []
+        for member in self.members:
+            me = member.participant
+            views = [await v.measurements() for v in me.viewers.values()]
+            streams = [
+                StreamResult(
+                    stream_id=p.stream_id or "",
+                    direction=StreamDirection.PUBLISH,
+                    stream_type=p.stream_type.value,
+                )
+                for p in me.publishers
+            ]
+            for view in views:
+                video = view.tracks.get("video") or next(iter(view.tracks.values()), None)
+                streams.append(
+                    StreamResult(
+                        stream_id=view.stream_id,
+                        direction=StreamDirection.VIEW,
+                        stream_type=view.stream_type,
+                        publisher=view.publisher_endpoint_id,
+                        viewer_id=view.viewer_id,
+                        first_frame_time=video.time_to_first_frame_s if video else None,
+                        frames=video.frames if video else 0,
+                        packets_received=sum(t.packets_received for t in view.tracks.values()),
+                        packets_lost=sum(t.packets_lost for t in view.tracks.values()),
+                    )
+                )
+            joined = member.joined_at - origin if member.joined_at is not None else None
+            out.append(
+                ParticipantResult(
+                    name=member.name,
+                    group=group,
+                    index=member.ordinal,
+                    conference=member.conference_id,
+                    arrived_at=member.arrived_at - origin,
+                    joined_at=joined,
+                    join_time=(member.joined_at - member.arrived_at if member.joined_at else None),
+                    streams=streams,
+                    errors=(
+                        [ErrorRecord(t=member.arrived_at - origin, message=member.error)]
+                        if member.error
+                        else []
+                    ),
+                )
+            )
+        return out
 
     def viewing(self) -> int:
         """Members whose viewed streams all delivered a first frame (and view at least one)."""

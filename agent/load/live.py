@@ -25,6 +25,7 @@ __all__ = [
     "LiveSnapshot",
     "LiveSource",
     "MetricsEndpoint",
+    "combine",
     "snapshot_of_views",
 ]
 
@@ -88,6 +89,36 @@ def snapshot_of_views(
         packets_received=received,
         packets_lost=lost,
         errors=errors,
+    )
+
+
+def combine(snapshots: list[LiveSnapshot]) -> LiveSnapshot:
+    """Several processes' snapshots as one: counts add up; frame rates are averaged over
+    the viewed streams, delays over the snapshots that have one."""
+    fps: dict[str, float] = {}
+    for kind in {k for s in snapshots for k in s.fps}:
+        weighted = [(s.fps[kind], s.streams_viewed) for s in snapshots if kind in s.fps]
+        weight = sum(w for _, w in weighted)
+        fps[kind] = (
+            sum(v * w for v, w in weighted) / weight
+            if weight
+            else sum(v for v, _ in weighted) / len(weighted)
+        )
+    delays = [s.delay_ms for s in snapshots if s.delay_ms is not None]
+    frames: dict[str, int] = {}
+    for snapshot in snapshots:
+        for kind, count in snapshot.frames.items():
+            frames[kind] = frames.get(kind, 0) + count
+    return LiveSnapshot(
+        participants=sum(s.participants for s in snapshots),
+        streams_published=sum(s.streams_published for s in snapshots),
+        streams_viewed=sum(s.streams_viewed for s in snapshots),
+        fps=fps,
+        delay_ms=sum(delays) / len(delays) if delays else None,
+        frames=frames,
+        packets_received=sum(s.packets_received for s in snapshots),
+        packets_lost=sum(s.packets_lost for s in snapshots),
+        errors=sum(s.errors for s in snapshots),
     )
 
 

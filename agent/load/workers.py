@@ -1,0 +1,244 @@
+"""Many processes on one machine (or many machines): shards of one run, merged into one result.
+
+One Python process tops out at one core for its event loop, so a run spreads its participants
+over worker processes. Each worker runs the same job for its `Shard` (participants are dealt
+round-robin by their ordinal, so every shard gets an even share of every group and phase),
+starting at a wall-clock instant the coordinator chose, so the phases of all workers line up.
+Workers send live snapshots while they run and their `RunResult` at the end; the coordinator
+sums the snapshots for the live metrics endpoint and merges the results into the one result
+a single-process run would have written (`merge_results`), checking that no participant is
+counted twice.
+
+`--shard I/N` is the same split for orchestrators that start the processes themselves
+(a Kubernetes Indexed Job gives each pod its index): each writes its own result, and
+`merge_results` over the N results is the run's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from agent.load.live import LiveSnapshot, combine
+from agent.scenario.results import RunResult
+
+__all__ = [
+    "LiveSink",
+    "Shard",
+    "ShardError",
+    "WorkerJob",
+    "WorkerPool",
+    "merge_results",
+    "parse_shard",
+]
+
+LiveSink = Callable[[LiveSnapshot], None]
+WorkerJob = Callable[["Shard", LiveSink], Awaitable[RunResult]]
+"""What each worker runs: a picklable callable (module-level function or `functools.partial`
+of one) taking its shard and where to send live snapshots."""
+START_MARGIN = 2.0
+"""Seconds between choosing the common start and the start: time for workers to come up."""
+
+
+class ShardError(ValueError):
+    """A shard specification that cannot be (not I/N with 0 <= I < N)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """Shard `index` of `count` (0-based, as a Kubernetes Indexed Job numbers its pods)."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ShardError(f"shard {self.index}/{self.count}: need 0 <= I < N")
+
+    def owns(self, ordinal: int) -> bool:
+        """Whether the participant with this ordinal (0, 1, 2... over the whole run) is ours."""
+        return ordinal % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def parse_shard(text: str) -> Shard:
+    """ "I/N" (e.g. "0/4") as a `Shard`; ShardError with the reason otherwise."""
+    index, slash, count = text.partition("/")
+    if not slash:
+        raise ShardError(f"shard {text!r}: expected I/N, e.g. 0/4")
+    try:
+        return Shard(int(index), int(count))
+    except ValueError as exc:
+        if isinstance(exc, ShardError):
+            raise
+        raise ShardError(f"shard {text!r}: I and N must be whole numbers") from None
+
+
+def merge_results(results: Sequence[RunResult]) -> RunResult:
+    """The shards' results as one run's: every participant once (ValueError if two shards
+    report the same name), phases and times on the earliest shard's clock."""
+    if not results:
+        raise ValueError("no results to merge")
+    scenarios = {r.scenario for r in results}
+    if len(scenarios) > 1:
+        raise ValueError(f"results of different scenarios: {sorted(scenarios)}")
+    origin = min(r.started_at for r in results)
+    participants = []
+    seen: set[str] = set()
+    phases: dict[str, Any] = {}
+    errors = []
+    duration = 0.0
+    for result in results:
+        shift = (result.started_at - origin).total_seconds()
+        duration = max(duration, shift + result.duration)
+        for participant in result.participants:
+            if participant.name in seen:
+                raise ValueError(f"participant {participant.name} is in more than one shard")
+            seen.add(participant.name)
+            participants.append(_shifted(participant, shift))
+        for phase in result.phases:
+            start, end = phase.start + shift, phase.end + shift
+            known = phases.get(phase.name)
+            if known is not None:
+                start, end = min(start, known.start), max(end, known.end)
+            phases[phase.name] = phase.model_copy(update={"start": start, "end": end})
+        errors += [e.model_copy(update={"t": e.t + shift}) for e in result.errors]
+    participants.sort(key=lambda p: (p.arrived_at, p.group, p.index))
+    return RunResult(
+        scenario=results[0].scenario,
+        started_at=origin,
+        duration=duration,
+        participants=participants,
+        phases=sorted(phases.values(), key=lambda p: p.start),
+        skipped_arrivals=sum(r.skipped_arrivals for r in results),
+        interrupted=any(r.interrupted for r in results),
+        errors=sorted(errors, key=lambda e: e.t),
+    )
+
+
+def _shifted(participant: Any, shift: float) -> Any:
+    """A participant's record with its times moved onto the merged run's clock."""
+    if shift == 0:
+        return participant
+    data = participant.model_dump()
+    for key in ("arrived_at", "joined_at", "left_at"):
+        if data.get(key) is not None:
+            data[key] += shift
+    for stream in data["streams"]:
+        for key in ("started_at", "ended_at"):
+            if stream.get(key) is not None:
+                stream[key] += shift
+        for series in ("fps", "delay", "bitrate"):
+            for sample in stream[series]:
+                sample["t"] += shift
+        for freeze in stream["freezes"]:
+            freeze["start"] += shift
+    for group in ("snapshots", "camera_requests", "steps", "errors"):
+        for record in data[group]:
+            record["t"] += shift
+    return type(participant).model_validate(data)
+
+
+# --- the pool ----------------------------------------------------------------------------------
+
+
+def _worker_main(job: WorkerJob, shard: Shard, start_at: float, conn: Connection) -> None:
+    """A worker process: wait for the common start, run the job, send live and the result."""
+
+    def live(snapshot: LiveSnapshot) -> None:
+        with contextlib.suppress(OSError):
+            conn.send(("live", snapshot))
+
+    async def main() -> RunResult:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        return await job(shard, live)
+
+    try:
+        result = asyncio.run(main())
+        conn.send(("result", result.model_dump_json()))
+    except KeyboardInterrupt:
+        conn.send(("error", f"worker {shard} interrupted"))
+    except Exception as exc:
+        conn.send(("error", f"worker {shard} failed: {type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+class WorkerPool:
+    """Runs `job` in `count` processes, one shard each; `run()` returns the merged result.
+
+    `live()` is a `LiveSource`: the sum of the workers' latest snapshots."""
+
+    def __init__(self, job: WorkerJob, count: int) -> None:
+        if count < 1:
+            raise ValueError(f"workers must be >= 1, got {count}")
+        self.job = job
+        self.count = count
+        self.latest: dict[int, LiveSnapshot] = {}
+        self.errors: list[str] = []
+
+    async def live(self) -> LiveSnapshot:
+        return combine(list(self.latest.values()))
+
+    async def run(self) -> RunResult:
+        """Start every worker, wait for all, merge. A worker that fails makes the run fail
+        (RuntimeError naming it) after the others finished: a merged report that silently
+        lacks a shard would count participants that never ran as absent, not as failed."""
+        context = multiprocessing.get_context("spawn")
+        start_at = time.time() + START_MARGIN
+        loop = asyncio.get_running_loop()
+        processes = []
+        outcomes: list[asyncio.Future[Any]] = []
+        for index in range(self.count):
+            ours, theirs = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_worker_main,
+                args=(self.job, Shard(index, self.count), start_at, theirs),
+                name=f"auvious-worker-{index}",
+            )
+            process.start()
+            theirs.close()
+            processes.append(process)
+            outcome: asyncio.Future[Any] = loop.create_future()
+            outcomes.append(outcome)
+            loop.add_reader(ours.fileno(), self._receive, index, ours, outcome)
+        try:
+            messages = await asyncio.gather(*outcomes)
+        finally:
+            for process in processes:
+                await loop.run_in_executor(None, process.join, 30)
+                if process.is_alive():
+                    process.kill()
+        results = []
+        for kind, payload in messages:
+            if kind == "result":
+                results.append(RunResult.model_validate_json(payload))
+            else:
+                self.errors.append(str(payload))
+        if self.errors:
+            raise RuntimeError("; ".join(self.errors))
+        return merge_results(results)
+
+    def _receive(
+        self, index: int, conn: Connection, outcome: asyncio.Future[tuple[str, Any]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            kind, payload = conn.recv()
+        except (EOFError, OSError):
+            kind, payload = "error", f"worker {index}/{self.count} exited without a result"
+        if kind == "live":
+            self.latest[index] = payload
+            return
+        loop.remove_reader(conn.fileno())
+        conn.close()
+        if not outcome.done():
+            outcome.set_result((kind, payload))
