@@ -341,7 +341,7 @@ async def isolated(
             *command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         stdout, stderr = await process.communicate()
-        lines = stdout.decode().strip().splitlines()
+        lines = [x for x in stdout.decode().splitlines() if x.startswith("{")]
         if process.returncode != 0 or not lines:
             tail = stderr.decode().strip().splitlines()[-5:]
             raise RuntimeError(f"{config} x{participants} failed: {' | '.join(tail)}")
