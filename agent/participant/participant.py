@@ -487,8 +487,9 @@ class Participant:
         stream_type: ConferenceStreamType | str | None,
         publisher_endpoint_id: str | None,
     ) -> None:
-        if stream_id in self.viewers:
-            return
+        existing = self.viewers.get(stream_id)
+        if existing is not None and not existing.ended.is_set():
+            return  # already viewed (an ended viewer is replaced: viewing again is a retry)
         endpoint_id, conference_id = self._require_conference()
         viewer = Viewer(
             self.api,
