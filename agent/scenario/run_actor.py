@@ -232,6 +232,7 @@ class Actor:
         participant = self.require()
         if self.joined:
             await self.leave()
+        await self._cancel_tasks()
         await self._detach()
         self.participant = None
         await participant.close()
@@ -292,6 +293,7 @@ class Actor:
 
     async def leave(self) -> None:
         participant, _, _ = self.require_joined()
+        await self._cancel_tasks()
         for published in list(self.published.values()):
             await published.tracker.sample(self.run.clock)
         await self._final_samples()
@@ -488,9 +490,11 @@ class Actor:
                 self._spawn(self._last_sample(tracker), f"unviewed-{event.stream_id}")
 
     async def _last_sample(self, tracker: ViewTracker) -> None:
-        with contextlib.suppress(Exception):
-            await tracker.sample(self.run.clock)
-        tracker.end(self.run.clock)
+        try:
+            with contextlib.suppress(Exception):
+                await tracker.sample(self.run.clock)
+        finally:
+            tracker.end(self.run.clock)
 
     # --- conference metadata --------------------------------------------------------------
 
@@ -560,11 +564,7 @@ class Actor:
 
         Each part runs even if another failed; failures become errors of the participant.
         Leaving and unregistering are recorded as steps, as if the timeline had them."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await self._cancel_tasks()
         participant = self.participant
         if participant is not None:
             if self.joined:
@@ -574,6 +574,15 @@ class Actor:
             await self._closing_step("unregister", participant.close())
         self._end_streams()
         self.present = False
+
+    async def _cancel_tasks(self) -> None:
+        """Views under way end before what they view does (or they would call the platform
+        with a participant that is gone)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
 
     async def _closing_step(self, kind: str, work: Coroutine[Any, Any, None]) -> None:
         started = self.run.clock.now()
