@@ -261,6 +261,33 @@ async def test_a_publisher_whose_peer_connection_fails_publishes_again_and_is_vi
     assert router_of(server).stream_ids() == [second_id]
 
 
+async def test_retries_are_bounded_and_every_failed_attempt_is_cleaned_up(
+    server: EmbeddedServer, call: Call
+) -> None:
+    """A connect timeout nothing can meet makes every attempt fail for real."""
+    impatient = RetryPolicy(attempts=3, initial=0.05, maximum=0.1, connect_timeout=0.001)
+    alice = await call.participant("agent1")
+    bob = await call.participant("agent2", retry=impatient)
+    publisher = await alice.publish(CAM, small_tracks(CAM))
+    assert publisher.stream_id is not None
+    await wait_until(lambda: publisher.stream_id in bob.viewers, "bob tries to view")
+    viewer = bob.viewers[publisher.stream_id]
+    await asyncio.wait_for(viewer.ended.wait(), LIVENESS)
+    assert viewer.state is StreamState.FAILED
+    assert viewer.last_error is not None and "not connected" in viewer.last_error
+    attempts = bob.timeline.find("view")
+    assert len(attempts) == 3 and not any(r.ok for r in attempts)
+    assert bob.peer_connection_count() == 0
+    router = router_of(server)
+    await wait_until(lambda: router.peer_connection_count() == 1, "only alice's publication")
+
+    with pytest.raises(ConnectionError, match="not connected"):
+        await bob.publish(CAM, small_tracks(CAM))
+    assert len(bob.timeline.find("publish")) == 3 and bob.publishers == []
+    assert router.peer_connection_count() == 1
+    assert router.stream_ids() == [publisher.stream_id]
+
+
 # --- cleanup always runs ------------------------------------------------------------------------
 
 
