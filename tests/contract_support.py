@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SEEDS_DIR = Path("/work/shared/seeds")
+SEEDS_DIR = Path(__file__).parent / "seeds"
 SEED_FILES = ("002_*.txt", "001_*.txt", "000_*.txt")
 """The RTC API (002), newer interactions (001), newer ratings (000)."""
 
