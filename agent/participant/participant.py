@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -136,7 +136,7 @@ class Participant:
         self._event_task: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._view_tasks: dict[str, asyncio.Task[None]] = {}
-        self._unsubscribe: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._leaving = False
 
     def __repr__(self) -> str:
@@ -419,7 +419,7 @@ class Participant:
         self._leaving = True
         try:
             with self.timeline.step("leave", conference_id=conference_id):
-                await self._close_streams(lambda stream: stream.stop())
+                await self._close_streams(SupervisedStream.stop)
                 await _unless_gone(
                     self.api.conferences.leave(
                         LeaveConferenceWebCommand(
@@ -432,7 +432,7 @@ class Participant:
         finally:
             self._forget_conference(conference_id)
 
-    async def _close_streams(self, how: Any) -> None:
+    async def _close_streams(self, how: Callable[[SupervisedStream], Awaitable[None]]) -> None:
         """Stop (or drop) every stream of the conference, all at once."""
         tasks = list(self._view_tasks.values())
         self._view_tasks.clear()
@@ -478,7 +478,7 @@ class Participant:
         ):
             # The platform already closed every stream: close ours without asking it again.
             self.timeline.note("removed", reason=getattr(event, "reason", None), event=event.type)
-            await self._close_streams(lambda stream: stream.drop())
+            await self._close_streams(SupervisedStream.drop)
             self._forget_conference(event.conference_id)
 
     def _start_viewing(
@@ -539,7 +539,7 @@ class Participant:
         )
 
 
-async def _unless_gone(call: Any) -> None:
+async def _unless_gone(call: Awaitable[None]) -> None:
     """Await a platform call for which 403/404/409/410 means "already done"."""
     try:
         await call
@@ -548,7 +548,7 @@ async def _unless_gone(call: Any) -> None:
             raise
 
 
-async def _collect(errors: list[BaseException], step: Any) -> None:
+async def _collect(errors: list[BaseException], step: Awaitable[None]) -> None:
     """Run one cleanup step; keep its error for later so the next steps still run."""
     try:
         await step

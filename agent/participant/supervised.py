@@ -75,35 +75,27 @@ class SupervisedStream(ABC):
         Raises the last error when no attempt connected; the stream is then over."""
         try:
             await self._establish("")
-        except BaseException:
+        except BaseException as exc:
             await self._teardown()
-            gone = self.state is StreamState.GONE
-            await self._conclude(StreamState.GONE if gone else StreamState.FAILED)
+            if isinstance(exc, asyncio.CancelledError):
+                await self._conclude(StreamState.STOPPED)
+            else:
+                gone = self.state is StreamState.GONE
+                await self._conclude(StreamState.GONE if gone else StreamState.FAILED)
             raise
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
 
     async def stop(self) -> None:
         """Close the peer connection and release the stream on the platform. Idempotent."""
-        supervisor, self._supervisor = self._supervisor, None
-        if supervisor is not None and supervisor is not asyncio.current_task():
-            supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await supervisor
+        await self._stop_supervising()
         await self._teardown()
         await self._conclude(StreamState.STOPPED)
 
     async def drop(self) -> None:
         """Close locally only: the platform already removed the stream (conference ended,
         participant left or expired), so there is nothing to release there."""
-        supervisor, self._supervisor = self._supervisor, None
-        if supervisor is not None and supervisor is not asyncio.current_task():
-            supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await supervisor
-        link, self.link = self.link, None
-        if link is not None:
-            await link.close()
-            self._retired(link)
+        await self._stop_supervising()
+        await self._teardown(release=False)
         await self._conclude(StreamState.GONE)
 
     # --- for subclasses ----------------------------------------------------------------------
@@ -157,11 +149,20 @@ class SupervisedStream(ABC):
             record.details.update(self._details())
             record.details.update(asdict(link.timings))
 
-    async def _teardown(self) -> None:
+    async def _stop_supervising(self) -> None:
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None and supervisor is not asyncio.current_task():
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
+
+    async def _teardown(self, *, release: bool = True) -> None:
         link, self.link = self.link, None
         if link is not None:
             await link.close()
             self._retired(link)
+        if not release:
+            return
         try:
             await self._release()
         except Exception as exc:
