@@ -149,6 +149,8 @@ class Participant:
 
     async def start(self) -> None:
         """Token, register, keepalive, ICE servers, event channel connected and subscribed."""
+        if self.endpoint_id is not None:
+            raise RuntimeError(f"{self.name} is already started (endpoint {self.endpoint_id})")
         with self.timeline.step("token"):
             claims = await self.api.claims()
         if not claims.sub:

@@ -7,19 +7,22 @@ replacement as one freeze instead of starting over.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 from aiortc import RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamTrack
 
 from agent.participant.policy import Reception, ViewPolicy
+from media import timecode
 from media.analysis import AudioLevels, FrameTimeline, Series
 from media.monitor import AudioMonitor, VideoMonitor
 from media.passthrough import skip_decoding
 from media.reader import Item, Sink, TrackReader
 from media.recorder import VideoRecorder, WavRecorder
-from media.sinks import FrameCallback, FrameCounter, KeyframeDecoder, PcmCallback
+from media.sinks import FrameCallback, FrameCounter, KeyframeDecoder, PcmCallback, VideoCallback
 
 __all__ = ["TrackMeasurements", "TrackSinks"]
 
@@ -73,10 +76,14 @@ class TrackSinks:
             self.timeline = counter.timeline
             self.sinks.append(counter)
             if self.reception is Reception.SAMPLED:
-                callback = policy.on_video_frame or _ignore_frame
+                callback = _reading_delay(self._delay_series(), policy.on_video_frame)
                 self._sampler = KeyframeDecoder(callback, interval=policy.sample_interval)
                 self.sinks.append(self._sampler)
         self._readers: list[TrackReader] = []
+
+    def _delay_series(self) -> Series:
+        self._delay = Series()
+        return self._delay
 
     def _decoded(self, policy: ViewPolicy, started_at: float, label: str) -> FrameTimeline:
         if self.kind == "video":
@@ -147,5 +154,14 @@ class TrackSinks:
         )
 
 
-def _ignore_frame(*_: object) -> None:
-    """Sampled decoding without a callback still proves pictures decode (counted)."""
+def _reading_delay(delay_ms: Series, then: VideoCallback | None) -> VideoCallback:
+    """Sampled keyframes carry the sender's timecode too: each gives one delay figure, so
+    a light-on-CPU viewer still measures the end-to-end delay (once per keyframe)."""
+
+    def on_keyframe(frame: av.VideoFrame, received_at: float) -> Awaitable[None] | None:
+        code = timecode.read(frame)
+        if code is not None:
+            delay_ms.add(received_at * 1000 - code[1])
+        return then(frame, received_at) if then is not None else None
+
+    return on_keyframe
