@@ -14,6 +14,8 @@ from pathlib import Path
 SEEDS_DIR = Path(__file__).parent / "seeds"
 SEED_FILES = ("002_*.txt", "001_*.txt", "000_*.txt")
 """The RTC API (002), newer interactions (001), newer ratings (000)."""
+SEEDS_BY_VERSION = ("002_*.txt", "000_*.txt", "001_*.txt")
+"""Oldest first: v1.9.5, v1.9.7, v1.9.18."""
 
 _REQUEST_LINE = re.compile(r"^(GET|POST|PUT|DELETE|PATCH) https?://[^/]+(/\S*) HTTP/1\.1$")
 # A row of a "Parameters" table: name, where, type, required, description; run together in
@@ -69,3 +71,50 @@ def seed_operations() -> dict[tuple[str, str], SeedOperation]:
             elif where == "header":
                 current.headers.add(name)
     return found
+
+
+@dataclass
+class SeedSchema:
+    name: str
+    properties: dict[str, bool] = field(default_factory=dict)
+    """Wire name -> required, as the seed's Properties table says."""
+    enums: dict[str, set[str]] = field(default_factory=dict)
+    """Wire name -> the values of its Enumerated Values table."""
+
+
+_PRIMITIVES = r"string|integer|boolean|object|number|\[[^\]]*\]"
+_ENUM_ROW = re.compile(r"^([a-z][A-Za-z0-9]*?)([A-Z0-9_]+)$")
+
+
+def seed_schemas() -> dict[str, SeedSchema]:
+    """The Schemas sections of the seeds; a schema in a newer seed replaces the older one."""
+    schemas: dict[str, SeedSchema] = {}
+    for pattern in SEEDS_BY_VERSION:
+        (seed,) = SEEDS_DIR.glob(pattern)
+        lines = seed.read_text().splitlines()
+        if "Schemas" not in lines:
+            continue
+        section = [line.strip() for line in lines[lines.index("Schemas") + 1 :]]
+        names = {
+            line
+            for i, line in enumerate(section)
+            if re.fullmatch(r"[A-Z][A-Za-z0-9]+", line)
+            and line
+            not in ("Properties", "PropertyValue", "NameTypeRequiredRestrictionsDescription")
+            and next((n for n in section[i + 1 :] if n), "") in ("{", "Properties")
+        }
+        types = "|".join(sorted((re.escape(n) for n in names), key=len, reverse=True))
+        row = re.compile(rf"^([a-z][A-Za-z0-9_]*?)({_PRIMITIVES}|{types})(\([^)]*\))?(true|false)")
+        current: SeedSchema | None = None
+        in_enums = False
+        for line in section:
+            if line in names:
+                current = schemas[line] = SeedSchema(line)
+                in_enums = False
+            elif line == "PropertyValue":
+                in_enums = True
+            elif current is not None and in_enums and (enum := _ENUM_ROW.match(line)):
+                current.enums.setdefault(enum.group(1), set()).add(enum.group(2))
+            elif current is not None and not in_enums and (prop := row.match(line)):
+                current.properties[prop.group(1)] = prop.group(4) == "true"
+    return schemas

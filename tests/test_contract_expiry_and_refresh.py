@@ -28,7 +28,7 @@ async def test_a_silent_endpoint_expires_and_the_others_hear_it_leave(
         # No keepalive for `silent`: within its 1 s period (plus grace) it is gone.
         while not seen or seen[-1]["type"] != "ConferenceLeftEvent":
             message = await next_message(mqtt, within=10)
-            seen.append(json.loads(message.payload))  # type: ignore[arg-type]
+            seen.append(json.loads(message.payload))
     assert [(e["type"], e["userEndpointId"]) for e in seen] == [
         ("ConferenceJoinedEvent", listening),
         ("ConferenceJoinedEvent", silent),
