@@ -32,6 +32,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agent.webrtc.host_addresses import LOOPBACK, use_host_addresses
 from server.media.contract import MediaRouterError
 from server.media.router import Router
 
@@ -362,6 +363,9 @@ def main() -> None:
         help="PUBLISHERSxVIEWERS_EACH, e.g. 1x8 8x1",
     )
     args = parser.parse_args()
+    # Media on loopback only: the publishers and viewers here, and the router's own process
+    # (spawned, so it reads the choice from the environment).
+    use_host_addresses(LOOPBACK, subprocesses=True)
     asyncio.run(main_async(args.layouts, args.seconds, args.design, args.profile))
 
 

@@ -1,7 +1,8 @@
 """Two peer connections in one process, joined on loopback: the media path without a server.
 
 For tests and benchmarks of sources and sinks. No ICE servers, so no STUN wait (aiortc's
-default would be a public STUN server).
+default would be a public STUN server), and host candidates on 127.0.0.1 only, whatever the
+process chose for its other peer connections: the pair never leaves the machine.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamTrack
 
+from agent.webrtc.host_addresses import LOOPBACK, scoped_host_addresses
 from media.fanout import prefer_codec
 from media.passthrough import skip_decoding
 
@@ -56,10 +58,11 @@ async def loopback(
         if video_codec is not None and track.kind == "video":
             prefer_codec(transceiver, video_codec)
         pair.senders.append(transceiver.sender)
-    await pair.publisher.setLocalDescription(await pair.publisher.createOffer())
-    await pair.viewer.setRemoteDescription(pair.publisher.localDescription)
-    await pair.viewer.setLocalDescription(await pair.viewer.createAnswer())
-    await pair.publisher.setRemoteDescription(pair.viewer.localDescription)
+    with scoped_host_addresses(LOOPBACK):  # both sides gather inside `setLocalDescription`
+        await pair.publisher.setLocalDescription(await pair.publisher.createOffer())
+        await pair.viewer.setRemoteDescription(pair.publisher.localDescription)
+        await pair.viewer.setLocalDescription(await pair.viewer.createAnswer())
+        await pair.publisher.setRemoteDescription(pair.viewer.localDescription)
     pair.receivers = [t.receiver for t in pair.viewer.getTransceivers()]
     return pair
 

@@ -1,5 +1,7 @@
 """Shared fixtures: the real local platform on loopback, and logged-in users to drive it.
 
+`loopback_ice` (session, autouse): ICE host candidates on 127.0.0.1 only, for subprocesses too.
+
 Fixtures (all function-scoped: every test gets a fresh platform):
 - `recorder`: a `server.events.RecordingPublisher` that sees every event the platform sends
   (next to the real MQTT broker). `await recorder.wait_for(lambda topic, event: ...)` returns
@@ -22,14 +24,28 @@ Helpers (in `tests/platform_support.py`, import them from there):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
 
+from agent.webrtc.host_addresses import HOST_ADDRESSES_ENV, LOOPBACK, use_host_addresses
 from server.embedded import EmbeddedServer
 from server.events import RecordingPublisher
 from tests.platform_support import CLIENTS, LONG_POLL_SECONDS, PlatformUser, login
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopback_ice() -> Iterator[None]:
+    """Every peer connection of the tests gathers on 127.0.0.1 only (aioice skips loopback and
+    would use the machine's interfaces), subprocesses too, through the environment."""
+    before = os.environ.get(HOST_ADDRESSES_ENV)
+    use_host_addresses(LOOPBACK, subprocesses=True)
+    yield
+    use_host_addresses(None, subprocesses=True)
+    if before is not None:
+        os.environ[HOST_ADDRESSES_ENV] = before
 
 
 @pytest.fixture

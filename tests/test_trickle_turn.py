@@ -1,10 +1,10 @@
 """Relayed candidates: gathered from a real TURN server on loopback, trickled, and used.
 
 One host cannot make its own host paths unreachable, so the test splits address families: the
-agent's host candidates are IPv4 only and the remote's IPv6 only (aioice's per-connection
-`_use_ipv4`/`_use_ipv6` switches, set before gathering), and the TURN server relays on ::1.
-Only the agent's relayed candidate can then pair with the remote's, so a connection proves the
-relay works end to end.
+agent's host candidates are IPv4 only (127.0.0.1) and the remote's IPv6 only (::1), through
+aioice's per-connection `_use_ipv4`/`_use_ipv6` switches set before gathering, and the TURN
+server relays on ::1. Only the agent's relayed candidate can then pair with the remote's, so a
+connection proves the relay works end to end, on loopback only.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import asyncio
 import time
 
 import pytest
-from aioice.ice import get_host_addresses
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import VideoStreamTrack
 from test_trickle import LIVENESS, RemotePeer, both_connected, ice_connection, wait_until
@@ -23,6 +22,7 @@ from test_trickle_servers import TurnServer
 from agent.api.models import ConferenceStreamType, IceCandidate, IceServersResultV2
 from agent.webrtc.candidates import is_end_of_candidates
 from agent.webrtc.factory import create_publisher_pc
+from agent.webrtc.host_addresses import LOOPBACK, parse_host_addresses, scoped_host_addresses
 from agent.webrtc.ice_servers import IceServers, ice_servers_from_v2
 from agent.webrtc.trickle import TrickleSession
 
@@ -51,17 +51,29 @@ def platform_ice_servers(
     )
 
 
+def has_ipv6_loopback() -> bool:
+    try:
+        parse_host_addresses(["::1"], "IPv6 loopback")
+    except ValueError:
+        return False
+    return True
+
+
 def ipv6_only(pc: RTCPeerConnection) -> None:
     for transceiver in pc.getTransceivers():
         transceiver.receiver.transport.transport._connection._use_ipv4 = False
 
 
 @pytest.mark.skipif(
-    not get_host_addresses(use_ipv4=False, use_ipv6=True),
-    reason="the address-family split needs a non-loopback IPv6 address",
+    not has_ipv6_loopback(), reason="the address-family split needs ::1 (IPv6 is off here)"
 )
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_relayed_candidate_is_trickled_and_carries_the_media(transport: str) -> None:
+    with scoped_host_addresses((*LOOPBACK, "::1")):
+        await relayed_candidate_is_trickled_and_carries_the_media(transport)
+
+
+async def relayed_candidate_is_trickled_and_carries_the_media(transport: str) -> None:
     turn = await start_turn_server(transport, relay_host="::1")
     pc = create_publisher_pc(ConferenceStreamType.CAM, {"video": VideoStreamTrack()})
     ice_connection(pc)._use_ipv6 = False
