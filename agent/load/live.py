@@ -10,7 +10,7 @@ totals since the run started, as Prometheus expects; `rate()` turns them into pe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from agent.participant import ViewerMeasurements
+from agent.scenario.results import ParticipantResult, StreamDirection
 
 __all__ = [
     "PREFIX",
@@ -26,6 +27,7 @@ __all__ = [
     "LiveSource",
     "MetricsEndpoint",
     "combine",
+    "snapshot_of_results",
     "snapshot_of_views",
 ]
 
@@ -83,6 +85,46 @@ def snapshot_of_views(
         participants=participants,
         streams_published=streams_published,
         streams_viewed=len(views),
+        fps={kind: sum(values) / len(values) for kind, values in fps.items()},
+        delay_ms=sum(delays) / len(delays) if delays else None,
+        frames=frames,
+        packets_received=received,
+        packets_lost=lost,
+        errors=errors,
+    )
+
+
+def snapshot_of_results(
+    participants: Iterable[ParticipantResult], *, present: int, run_errors: int = 0
+) -> LiveSnapshot:
+    """A snapshot from a run's records (the scenario runner's per-second samples): streams
+    still open, their latest fps and delay samples, and counters so far."""
+    fps: dict[str, list[float]] = {}
+    delays: list[float] = []
+    frames: dict[str, int] = {}
+    published = viewed = received = lost = 0
+    errors = run_errors
+    for participant in participants:
+        errors += len(participant.errors) + sum(1 for step in participant.steps if not step.ok)
+        for stream in participant.streams:
+            if stream.direction is StreamDirection.PUBLISH:
+                published += stream.ended_at is None
+                continue
+            kind = "video" if stream.has_video else "audio"
+            frames[kind] = frames.get(kind, 0) + stream.frames
+            received += stream.packets_received
+            lost += stream.packets_lost
+            if stream.ended_at is not None:
+                continue
+            viewed += 1
+            if stream.fps:
+                fps.setdefault(kind, []).append(stream.fps[-1].value)
+            if stream.delay:
+                delays.append(stream.delay[-1].value * 1000)  # samples are in seconds
+    return LiveSnapshot(
+        participants=present,
+        streams_published=published,
+        streams_viewed=viewed,
         fps={kind: sum(values) / len(values) for kind, values in fps.items()},
         delay_ms=sum(delays) / len(delays) if delays else None,
         frames=frames,

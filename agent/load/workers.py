@@ -29,6 +29,7 @@ from agent.load.live import LiveSnapshot, combine
 from agent.scenario.results import RunResult
 
 __all__ = [
+    "ConferenceDealer",
     "LiveSink",
     "Shard",
     "ShardError",
@@ -67,6 +68,21 @@ class Shard:
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
+
+
+class ConferenceDealer:
+    """Deals a run's conferences to shards: the unit is the conference, so the participants
+    of one call always run in one process (views by group need the others of the call in
+    the same roster). Conferences are numbered in the order the plan first names them,
+    which is the same in every process of a run with a fixed `seed`."""
+
+    def __init__(self, shard: Shard) -> None:
+        self.shard = shard
+        self._ordinals: dict[str, int] = {}
+
+    def ours(self, conference: str) -> bool:
+        ordinal = self._ordinals.setdefault(conference, len(self._ordinals))
+        return self.shard.owns(ordinal)
 
 
 def parse_shard(text: str) -> Shard:

@@ -15,13 +15,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from agent.load.scenario_job import add_load_options, load_options, run_spread
 from agent.redact import redact
 from agent.scenario.loader import ScenarioError, load_scenario
 from agent.scenario.model import Scenario, dump_json_schema
 from agent.scenario.outcome import ExitCode, conclude
 from agent.scenario.plan import arrivals, planned_duration
 from agent.scenario.progress import console_logging
-from agent.scenario.runner import RunError, RunOptions, run_scenario
+from agent.scenario.runner import RunError, RunOptions
 from agent.webrtc.host_addresses import add_ice_host_address_option, apply_ice_host_address_option
 
 __all__ = ["OptionsError", "add_scenario_commands", "run_options"]
@@ -81,6 +82,7 @@ def add_scenario_commands(sub: Any) -> dict[str, Command]:
         help="multiply every time of the scenario (0.2 plays 60 s in 12 s; timeouts unscaled)",
     )
     add_ice_host_address_option(run)
+    add_load_options(run)
     return {"validate": _validate, "schema": _schema, "run": _run}
 
 
@@ -181,14 +183,14 @@ def _run(args: argparse.Namespace) -> int:
     if isinstance(scenario, ExitCode):
         return scenario
     try:
-        options = run_options(scenario, args, os.environ)
-    except OptionsError as error:
+        options = load_options(run_options(scenario, args, os.environ), args)
+    except (OptionsError, ValueError) as error:
         print(f"auvious-agent run: {error}", file=sys.stderr)
         return ExitCode.INVALID
     console_logging()
     apply_ice_host_address_option(args)
     try:
-        result = asyncio.run(run_scenario(scenario, options))
+        result = asyncio.run(run_spread(scenario, options, args.workers))
     except RunError as error:
         print(f"auvious-agent run: {redact(str(error))}", file=sys.stderr)
         return ExitCode.RUNTIME_ERROR

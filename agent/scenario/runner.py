@@ -21,6 +21,8 @@ from typing import TextIO
 
 from pydantic import SecretStr
 
+from agent.load.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
+from agent.load.workers import ConferenceDealer, Shard
 from agent.redact import redact
 from agent.scenario.model import Scenario
 from agent.scenario.plan import Arrival, Planner, arrivals, planned_duration
@@ -63,6 +65,12 @@ class RunOptions:
     progress: TextIO | None = None
     """Where the progress goes (default stdout); None with `quiet`."""
     quiet: bool = False
+    shard: Shard | None = None
+    """Run only this shard's conferences (`--shard I/N`, or one worker of `--workers N`)."""
+    metrics_port: int | None = None
+    """Serve live metrics for Prometheus on this port while the run goes on (0: any)."""
+    on_live: Callable[[LiveSnapshot], None] | None = None
+    """Called with the live snapshot at every sample (a worker reports to its pool)."""
 
 
 class RunError(RuntimeError):
@@ -98,6 +106,7 @@ class ScenarioRun:
         self._skipped = 0
         self._interrupted = False
         self._lives: list[asyncio.Task[None]] = []
+        self._dealer = ConferenceDealer(options.shard or Shard())
         out = options.progress or sys.stdout
         self._view = (
             None if options.quiet else ProgressView(out, options.interactive, scenario.name)
@@ -139,8 +148,11 @@ class ScenarioRun:
             report_dir=self.options.report_dir,
         )
         sampler = asyncio.get_running_loop().create_task(self._sample(run), name="sampler")
+        port = self.options.metrics_port
+        endpoint = MetricsEndpoint(self.live, port) if port is not None else None
         try:
-            await self._drive(run)
+            async with endpoint or contextlib.nullcontext():
+                await self._drive(run)
         except asyncio.CancelledError:
             self._interrupted = True
             _uncancel()
@@ -169,6 +181,8 @@ class ScenarioRun:
                 self._skipped += 1
                 continue
             for plan in plans:
+                if not self._dealer.ours(plan.conference):
+                    continue  # another shard's call
                 actor = Actor(run, plan, at + plan.start * scale)
                 run.roster.add(actor)
                 self.actors.append(actor)
@@ -227,8 +241,18 @@ class ScenarioRun:
             await asyncio.sleep(SAMPLE_EVERY)
             actors = [actor for actor in self.actors if actor.present]
             await asyncio.gather(*(actor.sample() for actor in actors), return_exceptions=True)
+            if self.options.on_live is not None:
+                self.options.on_live(await self.live())
             if self._view is not None:
                 self._view.show(self._progress(actors))
+
+    async def live(self) -> LiveSnapshot:
+        """The run now, for the live metrics endpoint and a worker's pool."""
+        return snapshot_of_results(
+            [actor.result for actor in self.actors],
+            present=sum(1 for actor in self.actors if actor.present),
+            run_errors=len(self._errors),
+        )
 
     def _progress(self, present: list[Actor]) -> Progress:
         now = self.clock.now()

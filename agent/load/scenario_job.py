@@ -1,0 +1,123 @@
+"""`auvious-agent run` over several processes: `--workers N`, `--shard I/N`, `--metrics-port`.
+
+With `--workers N` this process is the coordinator: it makes sure every worker talks to the
+same platform (without `--server` it starts the local platform in its own process, since an
+embedded platform per worker would split the calls), starts the workers at one instant,
+serves the summed live metrics, and returns the merged result, from which the CLI writes the
+same reports as for a single-process run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from agent.load.live import MetricsEndpoint
+from agent.load.platform import serve_platform
+from agent.load.workers import LiveSink, Shard, ShardError, WorkerPool, parse_shard
+from agent.scenario.loader import load_scenario
+from agent.scenario.model import Scenario
+from agent.scenario.results import RunResult
+from agent.scenario.runner import RunError, RunOptions, run_scenario
+
+__all__ = ["ScenarioJob", "add_load_options", "load_options", "run_spread"]
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except ShardError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: workers must be a whole number >= 1")
+    return int(text)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port is a number from 0 to 65535")
+    return int(text)
+
+
+def add_load_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="spread the conferences over N processes (default 1); one report for all",
+    )
+    run.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="run only shard I (0-based) of N, for orchestrators that start the processes "
+        "(see docs/kubernetes.md); merge the shards' report.json files afterwards",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="PORT",
+        help="serve live metrics for Prometheus at http://127.0.0.1:PORT/metrics during the run",
+    )
+
+
+def load_options(options: RunOptions, args: argparse.Namespace) -> RunOptions:
+    """The run options with the shard and the metrics port of the command line."""
+    if getattr(args, "shard", None) is not None and getattr(args, "workers", 1) > 1:
+        raise ValueError("--shard and --workers exclude each other: a shard is one process")
+    return replace(
+        options,
+        shard=getattr(args, "shard", None),
+        metrics_port=getattr(args, "metrics_port", None),
+    )
+
+
+@dataclass(frozen=True)
+class ScenarioJob:
+    """One worker's part of a scenario run (picklable: the file is loaded again there)."""
+
+    path: Path
+    options: RunOptions
+
+    async def __call__(self, shard: Shard, live: LiveSink) -> RunResult:
+        scenario = load_scenario(self.path)
+        options = replace(
+            self.options,
+            shard=shard,
+            on_live=live,
+            metrics_port=None,
+            quiet=True,
+            interactive=False,
+            progress=None,
+        )
+        return await run_scenario(scenario, options)
+
+
+async def run_spread(scenario: Scenario, options: RunOptions, workers: int) -> RunResult:
+    """`run_scenario` in this process (one worker), else over `workers` processes."""
+    if workers <= 1:
+        return await run_scenario(scenario, options)
+    if scenario.path is None:
+        raise RunError("a run over several workers needs the scenario's file")
+    async with contextlib.AsyncExitStack() as stack:
+        if options.server_url is None:
+            local = await stack.enter_async_context(serve_platform())
+            options = replace(
+                options,
+                server_url=local.base_url,
+                client_id=local.client_id,
+                client_secret=local.client_secret,
+            )
+        pool = WorkerPool(ScenarioJob(Path(scenario.path), options), workers)
+        if options.metrics_port is not None:
+            await stack.enter_async_context(MetricsEndpoint(pool.live, options.metrics_port))
+        try:
+            return await pool.run()
+        except RuntimeError as error:
+            raise RunError(str(error)) from None
