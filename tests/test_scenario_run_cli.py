@@ -8,6 +8,7 @@ not what is checked here: the run completes, everyone joins, nothing is left ope
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ import pytest
 
 from agent.scenario.expect import evaluate
 from agent.scenario.loader import load_scenario
+from agent.scenario.progress import Progress, ProgressView
 from agent.scenario.report import write_reports
 from agent.scenario.runner import RunOptions, ScenarioRun
 
@@ -157,3 +159,67 @@ async def test_example_runs_on_the_embedded_platform(name: str, tmp_path: Path) 
     if name == "snapshot-and-camera.yaml":
         # Unscaled timeouts: every request is answered however the clock is scaled.
         assert evaluation.passed, [e.message for e in evaluation.failures]
+
+
+def test_an_unreachable_server_exits_3_with_one_line(tmp_path: Path) -> None:
+    secret = "do-not-print-this-secret"
+    result = subprocess.run(
+        [
+            *(str(CLI), "run", "scenarios/two-party-call.yaml", "--server", "http://127.0.0.1:9"),
+            *("--client-id", "bot", "--report", str(tmp_path / "r")),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=RUN_TIMEOUT,
+        env={**os.environ, "AUVIOUS_CLIENT_SECRET": secret},
+    )
+    no_traceback(result)
+    assert result.returncode == 3
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("auvious-agent run: cannot run two-party-call: LoginFailed")
+    assert "127.0.0.1:9" in last
+    assert secret not in result.stdout + result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def progress(**changes: object) -> Progress:
+    fields: dict[str, object] = {
+        "elapsed": 3.0,
+        "total": 10.0,
+        "phase": "ramp",
+        "participants": 4,
+        "joined": 3,
+        "streams_published": 4,
+        "streams_flowing": 5,
+        "streams_viewed": 6,
+        "errors": 0,
+    }
+    fields.update(changes)
+    return Progress(**fields)  # type: ignore[arg-type]
+
+
+def test_the_progress_view_redraws_one_line_on_a_terminal() -> None:
+    out = io.StringIO()
+    view = ProgressView(out, interactive=True, title="call")
+    view.show(progress())
+    view.show(progress(elapsed=4.0, errors=2))
+    view.finish("done")
+    text = out.getvalue()
+    assert text.count("\r\x1b[K") == 3 and text.count("\n") == 1
+    assert "call:   4.0s / 10s (6s left)  phase ramp  joined 3/4" in text
+    assert "flowing 5/6 viewed  errors 2" in text
+    assert text.endswith("\r\x1b[Kcall: done\n")
+
+
+def test_the_progress_view_logs_a_line_now_and_then_otherwise() -> None:
+    out = io.StringIO()
+    view = ProgressView(out, interactive=False, title="call")
+    for second in range(3):  # shown at once, then not again within LOG_EVERY
+        view.show(progress(elapsed=float(second), total=None))
+    view.finish("done")
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "call:   0.0s  phase ramp  joined 3/4  published 4  flowing 5/6 viewed",
+        "call: done",
+    ]

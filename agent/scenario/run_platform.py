@@ -20,9 +20,13 @@ from agent.api.models import CreateConferenceWebCommand
 from agent.api.models.auth import TicketProperties, TicketRequest, TicketType
 from agent.redact import register_secret
 
-__all__ = ["Login", "RunPlatform", "open_platform"]
+__all__ = ["Login", "LoginFailed", "RunPlatform", "open_platform"]
 
 TICKET_TTL = 24 * 3600
+
+
+class LoginFailed(Exception):
+    """The run's own login was refused, or the platform did not answer it."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,6 @@ async def _check_login(platform: RunPlatform) -> None:
     try:
         await platform.admin.claims()
     except ApiError as error:
-        raise PermissionError(
+        raise LoginFailed(
             f"cannot log in to {platform.base_url} as {platform.login.client_id}: {error}"
         ) from None
