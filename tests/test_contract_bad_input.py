@@ -254,10 +254,14 @@ async def test_bad_multipart_bodies_are_400(
             http, operation.method, url, token, data=b"--xyz\r\nbroken", headers=garbage
         )
         findings.refused(f"{operation} broken multipart", status, body, expect=(400,))
-        empty = aiohttp.FormData()
+        empty = aiohttp.FormData(default_to_multipart=True)
         empty.add_field("unrelated", "value")
         status, body = await _send(http, operation.method, url, token, data=empty)
         findings.refused(f"{operation} without its fields", status, body, expect=(400,))
+        message = body.get("message", "") if isinstance(body, dict) else ""
+        required = operation.form.get("required", []) if operation.form else []
+        if not any(name in message for name in required):
+            findings.problems.append(f"{operation}: names none of {required}: {message!r}")
     findings.assert_none()
 
 
