@@ -1,0 +1,118 @@
+"""Live metrics of a scenario run: `RunOptions.metrics_port` serves Prometheus text while
+the run goes on (real runner, participants and platform), and `shard` keeps only the
+shard's conferences."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import time
+from pathlib import Path
+
+import aiohttp
+from pydantic import SecretStr
+
+from agent.load import Shard
+from agent.scenario.loader import load_scenario
+from agent.scenario.runner import RunOptions, ScenarioRun
+from server.embedded import EmbeddedServer
+from tests.platform_support import CLIENTS
+
+SCENARIO = """
+name: live
+seed: 3
+duration: 7s
+phases:
+  - duration: 1s
+    arrival_count: 2
+  - duration: 6s
+    arrival_count: 0
+participants:
+  - name: a
+    role: agent
+    conference: call-${arrival}
+    publish:
+      - type: MIC_AND_CAM
+        resolution: 160x90
+        fps: 15
+        bitrate: 150k
+    view: all
+  - name: b
+    role: agent
+    conference: call-${arrival}
+    publish:
+      - type: MIC_AND_CAM
+        resolution: 160x90
+        fps: 15
+        bitrate: 150k
+    view: all
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def value(text: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    assert match, f"{name} not in:\n{text}"
+    return float(match.group(1))
+
+
+def options(server: EmbeddedServer, **changes: object) -> RunOptions:
+    fields: dict[str, object] = {
+        "server_url": server.base_url,
+        "client_id": "agent1",
+        "client_secret": SecretStr(CLIENTS["agent1"][1]),
+        "quiet": True,
+    }
+    fields.update(changes)
+    return RunOptions(**fields)  # type: ignore[arg-type]
+
+
+async def test_metrics_are_served_during_the_run(server: EmbeddedServer, tmp_path: Path) -> None:
+    path = tmp_path / "live.yaml"
+    path.write_text(SCENARIO)
+    port = free_port()
+    run = ScenarioRun(load_scenario(path), options(server, metrics_port=port))
+    task = asyncio.create_task(run.execute())
+    seen: dict[str, float] = {}
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as http:
+        while not task.done() and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    text = await response.text()
+            except aiohttp.ClientConnectionError:
+                continue  # not up yet, or the run has ended
+            flowing = value(text, 'auvious_agent_streams{direction="view"}')
+            if flowing >= 4 and 'auvious_agent_received_fps{kind="video"}' in text:
+                seen["participants"] = value(text, "auvious_agent_participants")
+                seen["published"] = value(text, 'auvious_agent_streams{direction="publish"}')
+                seen["fps"] = value(text, 'auvious_agent_received_fps{kind="video"}')
+                seen["packets"] = value(text, "auvious_agent_packets_received_total")
+    result = await task
+    assert seen, "the endpoint never showed the four views"
+    assert seen["participants"] == 4 and seen["published"] == 4
+    assert seen["fps"] > 0 and seen["packets"] > 0
+    assert len(result.participants) == 4
+    # After the run the endpoint is gone.
+    async with aiohttp.ClientSession() as http:
+        try:
+            async with http.get(f"http://127.0.0.1:{port}/metrics"):
+                raise AssertionError("the metrics endpoint outlived its run")
+        except aiohttp.ClientConnectionError:
+            pass
+
+
+async def test_a_shard_runs_only_its_conferences(server: EmbeddedServer, tmp_path: Path) -> None:
+    path = tmp_path / "live.yaml"
+    path.write_text(SCENARIO.replace("duration: 7s", "duration: 3s").replace("6s", "2s"))
+    first = await ScenarioRun(load_scenario(path), options(server, shard=Shard(0, 2))).execute()
+    second = await ScenarioRun(load_scenario(path), options(server, shard=Shard(1, 2))).execute()
+    names = [{p.name for p in first.participants}, {p.name for p in second.participants}]
+    assert names == [{"a-0", "b-0"}, {"a-0.1", "b-0.1"}]  # call-0 and call-1, once each
