@@ -53,6 +53,8 @@ from agent.load.platform import process_cpu_seconds
 from agent.load.sustained import KindWindow
 
 CONFIGS = ("agent", "naive", "agent-audio", "chromium")
+CHROMIUM_FPS = 20.0
+"""Chromium's fake camera (640x480) runs at 20 fps; its frames are judged against that."""
 ID_ENV, SECRET_ENV = "AUVIOUS_CLIENT_ID", "AUVIOUS_CLIENT_SECRET"
 ARRIVAL_RATE = 10.0  # participants per second while setting up
 READY_TIMEOUT = 90.0
@@ -240,8 +242,8 @@ async def run_chromium(
                 errors.append(f"b{index}: {exc}")
         await asyncio.sleep(warmup + 3)
 
-        async def views() -> dict[str, tuple[int, float]]:
-            out: dict[str, tuple[int, float]] = {}
+        async def views() -> dict[str, tuple[int, float, int, int]]:
+            out: dict[str, tuple[int, float, int, int]] = {}
             for index, browser in enumerate(browsers):
                 try:
                     snap: BrowserSnapshot = await browser.snapshot()
@@ -252,6 +254,8 @@ async def run_chromium(
                         out[f"b{index}/{view.stream_id}"] = (
                             view.video.frames,
                             view.video.total_freeze_duration,
+                            sum(s.packets_received for s in view.inbound),
+                            sum(s.packets_lost for s in view.inbound),
                         )
             return out
 
@@ -262,19 +266,21 @@ async def run_chromium(
         cpu1, platform1, wall1 = descendants_cpu(me), process_cpu_seconds(platform_pid), time.time()
         after = await views()
         window = wall1 - wall0
-        windows = [
-            KindWindow(
-                "video",
-                frames - before.get(key, (0, 0.0))[0],
-                30.0 * window,
-                max(0.0, freeze - before.get(key, (0, 0.0))[1]),
-                window,
-                0,
-                0,
+        windows = []
+        for key, (frames, freeze, received, lost) in after.items():
+            frames0, freeze0, received0, lost0 = before.get(key, (0, 0.0, 0, 0))
+            windows.append(
+                KindWindow(
+                    "video",
+                    frames - frames0,
+                    CHROMIUM_FPS * window,
+                    max(0.0, freeze - freeze0),
+                    window,
+                    max(0, received - received0),
+                    max(0, lost - lost0),
+                )
             )
-            for key, (frames, freeze) in after.items()
-        ]
-        windows += missing_windows(participants - len(after), ("video",), window, 30.0)
+        windows += missing_windows(participants - len(after), ("video",), window, CHROMIUM_FPS)
         return summarize(
             "chromium",
             participants,
