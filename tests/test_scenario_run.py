@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from agent.scenario import run_steps
 from agent.scenario import runner as runner_module
 from agent.scenario.expect import evaluate
 from agent.scenario.loader import load_scenario
@@ -197,7 +198,7 @@ async def test_an_interrupted_run_returns_what_it_measured_and_leaves_nothing(
 async def test_a_runner_failure_inside_a_participant_still_cleans_everyone_up(
     server: EmbeddedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_live = runner_module.live
+    real_live = run_steps.live
 
     async def live(actor: Actor) -> None:
         if actor.plan.index == 0:
@@ -281,3 +282,38 @@ async def test_a_platform_that_refuses_the_login_is_a_run_error(
     message = str(raised.value)
     assert "cannot log in" in message and "agent1" in message
     assert "not-the-secret" not in message
+
+
+HOPELESS_REPEAT = """
+name: hopeless-repeat
+participants:
+  - name: agent
+    timeline:
+      - do: repeat
+        count: 1000
+        steps:
+          - do: join
+          - do: leave
+      - do: register
+      - do: unregister
+"""
+
+
+async def test_a_repeat_whose_round_fails_entirely_stops_instead_of_piling_up_errors(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    scenario = write(tmp_path, HOPELESS_REPEAT)
+    result = await ScenarioRun(scenario, options(server)).execute()
+    (agent,) = result.participants
+    assert [error.message for error in agent.errors] == [
+        "not registered: a `register` step must come first",
+        "not registered: a `register` step must come first",
+        "repeat stopped: every step of round 1 failed",
+    ]
+    # The timeline goes on after the repeat.
+    assert [(s.kind, s.ok) for s in agent.steps] == [
+        ("join", False),
+        ("leave", False),
+        ("register", True),
+        ("unregister", True),
+    ]

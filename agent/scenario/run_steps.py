@@ -105,8 +105,16 @@ async def _repeat(actor: Actor, step: RepeatStep) -> None:
     while (step.count is None or done < step.count) and (
         deadline is None or clock.now() < deadline
     ):
+        before = len(actor.result.steps)
         await _run(actor, step.steps)
         done += 1
+        records = actor.result.steps[before:]
+        if records and not any(record.ok for record in records):
+            # Nothing worked (not registered, conference gone): more rounds would only
+            # pile up the same errors as fast as the loop can go.
+            actor.error(step.id or "repeat", f"repeat stopped: every step of round {done} failed")
+            return
+        await asyncio.sleep(0)
 
 
 # --- waiting ---------------------------------------------------------------------------------
