@@ -17,10 +17,12 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands: dict[str, Command] = {}
 
+    from agent.load.scenario_job import add_merge_command
     from agent.scenario.cli import add_scenario_commands
     from server.cli import add_serve_command
 
     commands.update(add_scenario_commands(sub))
+    commands["merge"] = add_merge_command(sub)
     commands["serve"] = add_serve_command(sub)
     return parser, commands
 

@@ -80,6 +80,50 @@ def test_two_workers_write_one_report_with_every_participant_once(tmp_path: Path
     assert (reports / "junit.xml").is_file() and (reports / "report.html").is_file()
 
 
+def test_shards_run_apart_and_merge_into_one_report(tmp_path: Path) -> None:
+    """What a Kubernetes Indexed Job does (docs/kubernetes.md): each index runs its shard
+    and writes its report; `merge` makes the run's report from them."""
+    scenario = tmp_path / "two-calls.yaml"
+    scenario.write_text(SCENARIO)
+    shard_reports = []
+    for index in range(2):
+        out = tmp_path / f"shard-{index}"
+        result = run_cli(str(scenario), "--shard", f"{index}/2", "--report", str(out))
+        assert result.returncode == 0, result.stdout + result.stderr
+        shard = json.loads((out / "report.json").read_text())
+        assert len(shard["result"]["participants"]) == 2  # one call each
+        shard_reports.append(str(out / "report.json"))
+    merged_dir = tmp_path / "merged"
+    merge = subprocess.run(
+        [str(CLI), "merge", str(scenario), *shard_reports, "--report", str(merged_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert merge.returncode == 0, merge.stdout + merge.stderr
+    merged = json.loads((merged_dir / "report.json").read_text())
+    names = sorted(p["name"] for p in merged["result"]["participants"])
+    assert names == ["agent-0", "agent-0.1", "peer-0", "peer-0.1"]
+    assert merged["passed"] is True
+
+    # The same shard twice is refused: its participants would count twice.
+    twice = subprocess.run(
+        [
+            str(CLI),
+            "merge",
+            str(scenario),
+            shard_reports[0],
+            shard_reports[0],
+            "--report",
+            str(tmp_path / "bad"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert twice.returncode == 2 and "more than one shard" in twice.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -11,18 +11,37 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from agent.load.live import MetricsEndpoint
 from agent.load.platform import serve_platform
-from agent.load.workers import LiveSink, Shard, ShardError, WorkerPool, parse_shard
-from agent.scenario.loader import load_scenario
+from agent.load.workers import (
+    LiveSink,
+    Shard,
+    ShardError,
+    WorkerPool,
+    merge_results,
+    parse_shard,
+)
+from agent.scenario.loader import ScenarioError, load_scenario
 from agent.scenario.model import Scenario
+from agent.scenario.outcome import ExitCode, conclude
 from agent.scenario.results import RunResult
 from agent.scenario.runner import RunError, RunOptions, run_scenario
 
-__all__ = ["ScenarioJob", "add_load_options", "load_options", "run_spread"]
+__all__ = [
+    "ScenarioJob",
+    "add_load_options",
+    "add_merge_command",
+    "load_options",
+    "merge_reports",
+    "run_spread",
+]
 
 
 def _shard(text: str) -> Shard:
@@ -121,3 +140,51 @@ async def run_spread(scenario: Scenario, options: RunOptions, workers: int) -> R
             return await pool.run()
         except RuntimeError as error:
             raise RunError(str(error)) from None
+
+
+# --- merging the shards of an orchestrated run -------------------------------------------------
+
+
+def merge_reports(paths: list[Path]) -> RunResult:
+    """The merged result of the shards' `report.json` files (their raw `result`).
+
+    ValueError names the file that is not a report, or the participant found twice."""
+    results = []
+    for path in paths:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            results.append(RunResult.model_validate(data["result"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not a run report"
+            raise ValueError(f"{path}: {reason}") from None
+    return merge_results(results)
+
+
+def add_merge_command(sub: Any) -> Callable[[argparse.Namespace], int]:
+    merge = sub.add_parser(
+        "merge",
+        help="merge the report.json files of a run's shards (--shard I/N) into one report",
+        description=(
+            "Merge the shards' report.json files into the run's reports, evaluating the "
+            "scenario's expectations on the whole. Exit codes as for `run`."
+        ),
+    )
+    merge.add_argument("file", type=Path, metavar="FILE", help="the scenario file")
+    merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT_JSON")
+    merge.add_argument("--report", type=Path, required=True, metavar="DIR")
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            scenario = load_scenario(args.file)
+        except ScenarioError as error:
+            for issue in error.issues:
+                print(issue, file=sys.stderr)
+            return ExitCode.INVALID
+        try:
+            result = merge_reports(args.reports)
+        except ValueError as error:
+            print(f"auvious-agent merge: {error}", file=sys.stderr)
+            return ExitCode.INVALID
+        return conclude(scenario, result, args.report, sys.stdout)
+
+    return run
