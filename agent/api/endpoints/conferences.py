@@ -175,6 +175,8 @@ class Conferences(Endpoints):
         except ValueError as exc:
             raise self._http.contract_error(EVENTS, 200, f"malformed events: {exc}") from None
 
-    async def active(self) -> list[Conference]:
-        """``GET /conferences/active``: the organization's active conferences."""
-        return await self._fetch(ACTIVE, list[Conference])
+    async def active(self, organization_id: str | None = None) -> list[Conference]:
+        """``GET /conferences/active``: the organization's active conferences; SERVICE callers
+        may name the organization they act for."""
+        query = {"organizationId": organization_id} if organization_id else None
+        return await self._fetch(ACTIVE, list[Conference], query=query)
