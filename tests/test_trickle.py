@@ -22,7 +22,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from av import VideoFrame
-from test_trickle_servers import SilentStunServer, StunResponder
+from test_trickle_servers import NatStunResponder, SilentStunServer, StunResponder
 
 from agent.api.models import ConferenceStreamType, IceCandidate
 from agent.webrtc.candidates import is_end_of_candidates, rtc_from_wire
@@ -137,10 +137,12 @@ async def test_server_reflexive_candidate_is_trickled_after_the_answer_and_carri
     """Neither side lists its addresses; only the trickled srflx candidate lets them meet.
 
     The remote then reaches the agent only through that candidate, which proves the STUN binding
-    went out of the socket ICE uses. Both transports of a bundled MIC_AND_CAM offer gather; only
-    the candidate of the transport that survives BUNDLE is sent.
+    went out of the socket ICE uses. The STUN server maps each socket to a port of its own, as a
+    NAT would, so on loopback the srflx candidate is not the host one under another name. Both
+    transports of a bundled MIC_AND_CAM offer gather; only the candidate of the transport that
+    survives BUNDLE is sent.
     """
-    responder = await StunResponder().start()
+    responder = await NatStunResponder().start()
     pc = create_publisher_pc(
         ConferenceStreamType.MIC_AND_CAM,
         {"audio": AudioStreamTrack(), "video": VideoStreamTrack()},
@@ -178,8 +180,11 @@ async def test_server_reflexive_candidate_is_trickled_after_the_answer_and_carri
             r"candidate:\S+ 1 udp \d+ \S+ \d+ typ srflx raddr \S+ rport \d+$",
             srflx[0].candidate or "",
         )
-        mapped = {f"{host} {port}" for host, port in responder.received}
-        assert any(address in (srflx[0].candidate or "") for address in mapped)
+        host_port = ice_connection(pc, 0)._protocols[0].local_candidate.port
+        (mapped,) = (m for c, m in responder.mappings.items() if c[1] == host_port)
+        assert mapped[1] != host_port
+        assert f" {mapped[0]} {mapped[1]} typ srflx raddr " in (srflx[0].candidate or "")
+        assert (srflx[0].candidate or "").endswith(f" rport {host_port}")
 
         await wait_until(both_connected(pc, remote.pc), "connected through the srflx candidate")
         nominated = ice_connection(remote.pc)._nominated[1]

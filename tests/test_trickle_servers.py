@@ -56,26 +56,99 @@ class SilentStunServer(UdpServer):
     """A STUN server that never answers: it records each request and drops it."""
 
 
+def _binding_request(data: bytes) -> stun.Message | None:
+    try:
+        request = stun.parse_message(data)
+    except ValueError:
+        return None
+    if (
+        request.message_class == stun.Class.REQUEST
+        and request.message_method == stun.Method.BINDING
+    ):
+        return request
+    return None
+
+
+def _binding_response(request: stun.Message, mapped: Address) -> bytes:
+    response = stun.Message(
+        message_method=stun.Method.BINDING,
+        message_class=stun.Class.RESPONSE,
+        transaction_id=request.transaction_id,
+    )
+    response.attributes["XOR-MAPPED-ADDRESS"] = mapped
+    return bytes(response)
+
+
 class StunResponder(UdpServer):
     """Answers Binding requests with the source address it saw (XOR-MAPPED-ADDRESS)."""
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         super().datagram_received(data, addr)
-        try:
-            request = stun.parse_message(data)
-        except ValueError:
-            return
-        if (
-            request.message_class == stun.Class.REQUEST
-            and request.message_method == stun.Method.BINDING
-        ):
-            response = stun.Message(
-                message_method=stun.Method.BINDING,
-                message_class=stun.Class.RESPONSE,
-                transaction_id=request.transaction_id,
+        request = _binding_request(data)
+        if request is not None:
+            self.transport.sendto(_binding_response(request, _addr(addr)), addr)
+
+
+class NatStunResponder(UdpServer):
+    """A STUN server behind which each client sits as behind a NAT, all on loopback.
+
+    Every client socket gets a port of its own (its mapped address, given in the Binding
+    answer) that forwards what arrives to the client and what the client sends there back to
+    whoever wrote last. With host candidates on 127.0.0.1 the server-reflexive candidate then
+    differs from the host one by its port, and a peer that knows only the server-reflexive one
+    reaches the client only through the mapping.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mappings: dict[Address, Address] = {}
+        self._forwarders: dict[Address, asyncio.DatagramTransport] = {}
+        self._answers: set[asyncio.Task[None]] = set()
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        super().datagram_received(data, addr)
+        request = _binding_request(data)
+        if request is not None:
+            task = asyncio.ensure_future(self._answer(request, _addr(addr)))
+            self._answers.add(task)
+            task.add_done_callback(self._answers.discard)
+
+    async def _answer(self, request: stun.Message, client: Address) -> None:
+        if client not in self._forwarders:
+            transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+                lambda: _Forwarder(client), local_addr=(self.address[0], 0)
             )
-            response.attributes["XOR-MAPPED-ADDRESS"] = _addr(addr)
-            self.transport.sendto(bytes(response), addr)
+            self._forwarders[client] = transport
+            self.mappings[client] = _addr(transport.get_extra_info("sockname"))
+        self.transport.sendto(_binding_response(request, self.mappings[client]), client)
+
+    def close(self) -> None:
+        for task in self._answers:
+            task.cancel()
+        for transport in self._forwarders.values():
+            transport.close()
+        super().close()
+
+
+class _Forwarder(asyncio.DatagramProtocol):
+    """One NAT mapping: the outside world to `client`, and `client` back to the last sender."""
+
+    transport: asyncio.DatagramTransport
+
+    def __init__(self, client: Address) -> None:
+        self.client = client
+        self.peer: Address | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        source = _addr(addr)
+        if source != self.client:
+            self.peer = source
+            self.transport.sendto(data, self.client)
+        elif self.peer is not None:
+            self.transport.sendto(data, self.peer)
 
 
 @dataclass
