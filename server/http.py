@@ -6,6 +6,7 @@ One place decides how a body is read, so every route gives the same 400 for the 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -17,15 +18,34 @@ from server.errors import BadRequest
 M = TypeVar("M", bound=BaseModel)
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+_CALLER_ID = re.compile(r"[^/+#\s]{1,200}")
+
+
 async def read_json(request: web.Request) -> Any:
     """The decoded JSON body; 400 when it is missing or not JSON."""
     raw = await request.read()
     if not raw.strip():
         raise BadRequest(f"{request.method} {request.path} needs a JSON body")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(raw):
+        # JSON lets `\ud800` stand alone; no Unicode text (SQLite, UTF-8 files) can hold it.
+        try:
+            json.dumps(data, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise BadRequest("request body holds a lone UTF-16 surrogate escape") from None
+    return data
+
+
+def check_caller_id(field: str, value: str) -> str:
+    """An id the caller chose: it becomes a URL path segment and an MQTT topic level, so no
+    '/', MQTT wildcard or whitespace, and at most 200 characters."""
+    if not _CALLER_ID.fullmatch(value):
+        raise BadRequest(f"{field}: 1-200 characters, no '/', '+', '#' or whitespace")
+    return value
 
 
 async def parse_body(request: web.Request, model: type[M]) -> M:

@@ -37,7 +37,7 @@ from agent.api.models.interactions import (
 from server import storage
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
-from server.http import json_response, no_content, parse_body
+from server.http import check_caller_id, json_response, no_content, parse_body
 from server.openapi import operation
 from server.storage import (
     Condition,
@@ -51,7 +51,8 @@ from server.storage import (
 INTERACTION = "interaction"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
-_ID = re.compile(r"^[^/\s]{1,200}$")
+MAX_PAGE = 1_000_000
+"""Far beyond any real listing, and keeps page * size inside SQLite's integers."""
 _DATA_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _SORTABLE = {
     "createdAt": "$created_at",
@@ -105,9 +106,7 @@ async def create_interaction(request: web.Request) -> web.Response:
         # Seed 001: a service token stands for no organization, so it must name one.
         raise BadRequest("organizationId: required when a SERVICE client creates one")
     organization = caller.organization_for(command.organization_id)
-    interaction_id = command.interaction_id or str(uuid.uuid4())
-    if not _ID.match(interaction_id):
-        raise BadRequest("interactionId: 1-200 characters, no '/' or whitespace")
+    interaction_id = check_caller_id("interactionId", command.interaction_id or str(uuid.uuid4()))
     now = utc_now()
     interaction = Interaction(
         id=interaction_id,
@@ -237,6 +236,8 @@ async def find_interactions(request: web.Request) -> web.Response:
     if size > MAX_PAGE_SIZE:
         raise BadRequest(f"size: at most {MAX_PAGE_SIZE}")
     page = query.page or 0
+    if page > MAX_PAGE:
+        raise BadRequest(f"page: at most {MAX_PAGE}")
     order = _order(query.sort or [])
     selection = Query(
         organization_id=organization,

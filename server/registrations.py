@@ -28,7 +28,7 @@ from agent.api.models.registrations import (
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import Conflict, Forbidden, NotFound
 from server.events import EventDelivery, Recipient
-from server.http import json_response, no_content, parse_body
+from server.http import check_caller_id, json_response, no_content, parse_body
 from server.openapi import operation
 from server.platform import platform_of
 
@@ -75,7 +75,9 @@ class Registrations:
 
     def register(self, caller: Caller, command: RegisterUserEndpointWebCommand) -> UserEndpoint:
         """A new endpoint, or the caller's own one renewed when it names an existing id."""
-        endpoint_id = command.user_endpoint_id or str(uuid.uuid4())
+        endpoint_id = check_caller_id(
+            "userEndpointId", command.user_endpoint_id or str(uuid.uuid4())
+        )
         existing = self._endpoints.get(endpoint_id)
         if existing is not None and (
             existing.user_id != caller.user_id or existing.organization != caller.organization

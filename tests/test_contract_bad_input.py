@@ -336,3 +336,50 @@ async def test_well_typed_requests_about_unknown_ids_are_refused_cleanly(
         findings.handled(f"{operation} as {caller}", status, body, ids)
     findings.assert_none()
     assert findings.checked >= 50
+
+
+BAD_IDS = ["a/b", "room#1", "x+y", "with space", "", "i" * 201]
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "body"),
+    [
+        ("/rtc-api/users/endpoints", "userEndpointId", {"keepAliveSeconds": 30}),
+        ("/rtc-api/users/endpoints/register", "userEndpointId", {"keepAliveSeconds": 30}),
+        ("/rtc-api/conferences/create", "conferenceId", {}),
+        ("/rtc-api/interactions", "interactionId", {"type": "video"}),
+    ],
+)
+async def test_ids_the_caller_chooses_must_fit_a_path_and_a_topic(
+    server: EmbeddedServer, agent: PlatformUser, path: str, field: str, body: dict[str, Any]
+) -> None:
+    """Client-chosen ids become URL path segments and MQTT topic levels (`user/{sub}/{id}`)."""
+    for bad in BAD_IDS:
+        if not bad:  # an empty id means "choose one for me"
+            created = await agent.call("POST", path, json={**body, field: bad})
+            assert created
+            continue
+        answer = await agent.call("POST", path, json={**body, field: bad}, expect=400)
+        assert answer["message"].startswith(f"{field}:"), answer
+
+
+async def test_a_lone_surrogate_escape_is_400_not_500(
+    server: EmbeddedServer, http: aiohttp.ClientSession, agent: PlatformUser
+) -> None:
+    raw = b'{"type": "video", "data": {"note": "\\ud800"}}'
+    headers = {"Content-Type": "application/json"}
+    status, body = await _send(
+        http, "POST", "/rtc-api/interactions", agent.access_token, data=raw, headers=headers
+    )
+    assert (status, body["message"]) == (400, "request body holds a lone UTF-16 surrogate escape")
+    paired = b'{"type": "video", "data": {"note": "\\ud83d\\ude00"}}'
+    status, body = await _send(
+        http, "POST", "/rtc-api/interactions", agent.access_token, data=paired, headers=headers
+    )
+    assert status == 200, body
+
+
+async def test_a_page_beyond_any_listing_is_400(agent: PlatformUser) -> None:
+    query = "start=2020-01-01T00:00:00Z&end=2030-01-01T00:00:00Z&page=99999999999999999999"
+    body = await agent.call("GET", f"/rtc-api/interactions?{query}", expect=400)
+    assert body["message"].startswith("page:")

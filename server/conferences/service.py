@@ -54,6 +54,7 @@ from server.conferences.state import (
 )
 from server.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from server.events import EventDelivery, Recipient
+from server.http import check_caller_id
 from server.media.contract import Candidate, MediaRouter, MediaRouterError
 from server.registrations import Registrations, UserEndpoint
 
@@ -154,7 +155,7 @@ class Conferences:
         # "Currently only ROUTER is supported" (seed 002): a requested P2P conference runs as
         # ROUTER, and the summary says so, rather than failing clients written from the seed.
         mode = ConferenceMode.ROUTER
-        conference_id = command.conference_id or str(uuid.uuid4())
+        conference_id = check_caller_id("conferenceId", command.conference_id or str(uuid.uuid4()))
         if conference_id in self._conferences:
             raise Conflict(f"conference {conference_id} already exists")
         now = self._clock()
