@@ -148,7 +148,7 @@ async def test_a_stream_can_be_viewed_on_demand(server: EmbeddedServer, call: Ca
 async def test_no_peer_connection_is_left_after(
     how: str, server: EmbeddedServer, call: Call
 ) -> None:
-    keep_alive = 2 if how == "expiry" else 30
+    keep_alive = 3 if how == "expiry" else 30  # keepalives every second, expiry at 3.5 s
     alice = await call.participant("agent1", keep_alive_seconds=keep_alive)
     bob = await call.participant("agent2", keep_alive_seconds=keep_alive)
     await alice.publish(AV, small_tracks())
