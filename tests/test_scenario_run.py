@@ -74,6 +74,7 @@ participants:
     receive: {video: decode}
   - name: customer
     role: customer
+    display_name: Customer ${index}
     publish: [{type: MIC_AND_CAM, resolution: 320x180, fps: 15}]
     receive: {video: decode}
 expect:
@@ -172,6 +173,7 @@ duration: 60s
 participants:
   - name: agent
     count: 2
+    display_name: Agent ${index}
     publish: [{type: CAM, resolution: 320x180, fps: 15}]
 """
 
@@ -185,6 +187,16 @@ async def test_an_interrupted_run_returns_what_it_measured_and_leaves_nothing(
         lambda: len(run.actors) == 2 and all(a.views and a.published for a in run.actors),
         "both publish and view each other",
     )
+    # The display names went with the joins, as participant metadata the others can read.
+    participant = run.actors[0].participant
+    assert participant is not None and participant.conference_id is not None
+    view = await participant.api.conferences.simple_view(participant.conference_id)
+    names = {
+        (endpoint.metadata or {}).get("name")
+        for member in view.participants or []
+        for endpoint in member.endpoints or []
+    }
+    assert names == {"Agent 0", "Agent 1"}
     task.cancel()  # what asyncio.run does on Ctrl-C
     result = await asyncio.wait_for(task, LIVENESS)
 

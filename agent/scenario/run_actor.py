@@ -268,7 +268,9 @@ class Actor:
         conference_id = await self.run.platform.conference(name)
         started = self.run.clock.now()
         self.targets = _groups(self.group.view, self.run.group_names)
-        view = await participant.join(conference_id)
+        # The display name travels as participant metadata, for the others to show.
+        shown = self.plan.display_name
+        view = await participant.join(conference_id, {"name": shown} if shown else None)
         self._conference_id = conference_id
         now = self.run.clock.now()
         if self.result.joined_at is None:
