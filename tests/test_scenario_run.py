@@ -329,3 +329,88 @@ async def test_a_repeat_whose_round_fails_entirely_stops_instead_of_piling_up_er
         ("register", True),
         ("unregister", True),
     ]
+
+
+CONTROLS = """
+name: controls
+participants:
+  - name: host
+    publish: [{type: CAM, resolution: 320x180, fps: 15}]
+    view: none
+    timeline:
+      - do: register
+      - do: join
+      - do: publish
+      - do: wait_for
+        event: guest.ready
+        timeout: 15s
+      - do: mute
+        media: video
+      - do: unmute
+        media: video
+      - do: metadata
+        key: STATE
+        value: {live: true}
+      - do: metadata
+        key: LABEL
+        value: main
+        stream: cam
+      - do: bitrate
+        bitrate: 200k
+      - do: send_event
+        type: CallWrapUpEvent
+        to: guest
+        data: {reason: done}
+      - do: wait_for
+        event: guest.done
+        timeout: 15s
+      - do: leave
+      - do: unregister
+  - name: guest
+    role: customer
+    view: none
+    timeline:
+      - do: register
+      - do: join
+      - do: view
+        of: [host]
+      - do: wait_for
+        id: ready
+        condition: receiving_every_publisher
+        timeout: 15s
+      - do: wait_for
+        event: ConferenceMetadataUpdatedEvent
+        count: 3
+        timeout: 15s
+      - do: wait_for
+        event: ConferenceStreamMetadataUpdatedEvent
+        timeout: 15s
+      - do: wait_for
+        event: CallWrapUpEvent
+        timeout: 15s
+      - do: stop_view
+        of: [host]
+        id: done
+      - do: leave
+      - do: unregister
+"""
+
+
+async def test_conference_controls_and_custom_events_reach_the_others(tmp_path: Path) -> None:
+    # The embedded platform's own client (no server URL): it has the SERVICE role that
+    # sending events to participants needs.
+    scenario = write(tmp_path, CONTROLS)
+    run = ScenarioRun(scenario, RunOptions(quiet=True))
+    result = await run.execute()
+
+    host, guest = result.participants
+    assert not host.errors and not guest.errors, host.errors + guest.errors
+    assert all(step.ok for step in host.steps + guest.steps)
+    assert [s.kind for s in host.steps].count("wait_for") == 2
+    heard = [kind for _, kind in run.actors[1].heard]
+    assert heard.count("ConferenceMetadataUpdatedEvent") >= 3  # mute set, removed, STATE
+    assert "CallWrapUpEvent" in heard
+    (view,) = [s for s in guest.streams if s.direction is StreamDirection.VIEW]
+    assert view.frames > 0 and view.ended_at is not None
+    assert guest.left_at is not None and view.ended_at <= guest.left_at
+    assert run.leftover_peer_connections == 0
