@@ -81,9 +81,11 @@ async def test_two_agents_see_and_hear_each_other_and_record_the_call(
     video_from = recorded.sinks["video"].timeline.first_at
     audio_from = recorded.sinks["audio"].timeline.first_at
     assert video_from is not None and audio_from is not None
+    # The recordings end when leave closes the viewer, somewhere between its start and its
+    # end; under load leave itself can take most of a second, so both bound the call.
+    leaving_at = time.time()
     await alice.leave()
     left_at = time.time()
-    video_call, audio_call = left_at - video_from, left_at - audio_from
     video_file = recorded.sinks["video"].recording
     audio_file = recorded.sinks["audio"].recording
     assert video_file is not None and audio_file is not None
@@ -94,10 +96,13 @@ async def test_two_agents_see_and_hear_each_other_and_record_the_call(
         video_seconds = float(last_pts * stream.time_base)
     with wave.open(str(audio_file)) as wav:
         audio_seconds = wav.getnframes() / wav.getframerate()
-    print(f"video: call {video_call:.2f} s, recorded {video_seconds:.2f} s")
-    print(f"audio: call {audio_call:.2f} s, recorded {audio_seconds:.2f} s")
-    assert abs(video_seconds - video_call) <= 0.1 * video_call
-    assert abs(audio_seconds - audio_call) <= 0.1 * audio_call
+    for kind, recorded_seconds, since in (
+        ("video", video_seconds, video_from),
+        ("audio", audio_seconds, audio_from),
+    ):
+        shortest, longest = leaving_at - since, left_at - since
+        print(f"{kind}: call {shortest:.2f}-{longest:.2f} s, recorded {recorded_seconds:.2f} s")
+        assert 0.9 * shortest <= recorded_seconds <= 1.1 * longest, kind
 
 
 @pytest.fixture(params=["silent", "answering"])
