@@ -31,7 +31,7 @@ def _path_params(call: Call) -> dict[str, str | int]:
 
 async def _refusal(api: AuviousClient, call: Call) -> ApiError | None:
     """The error of `call` with unknown ids (and a non-object body), None if it succeeded."""
-    body = [] if call.method in ("POST", "PUT") else None
+    body: list[object] | None = [] if call.method in ("POST", "PUT") else None
     try:
         await api.http.request(
             call, path_params=_path_params(call), json=body, query={"signature": "forged"}
