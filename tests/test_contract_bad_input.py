@@ -383,3 +383,14 @@ async def test_a_page_beyond_any_listing_is_400(agent: PlatformUser) -> None:
     query = "start=2020-01-01T00:00:00Z&end=2030-01-01T00:00:00Z&page=99999999999999999999"
     body = await agent.call("GET", f"/rtc-api/interactions?{query}", expect=400)
     assert body["message"].startswith("page:")
+
+
+async def test_a_filter_beyond_64_bits_finds_nothing_instead_of_failing(
+    agent: PlatformUser,
+) -> None:
+    await agent.call("POST", "/rtc-api/interactions", json={"type": "video"})
+    query = "start=2020-01-01T00:00:00Z&end=2100-01-01T00:00:00Z&onHoldDurationGt=" + "9" * 30
+    page = await agent.call("GET", f"/rtc-api/interactions?{query}")
+    assert page["content"] == []
+    query = query.replace("onHoldDurationGt", "onHoldDurationLt")
+    await agent.call("GET", f"/rtc-api/interactions?{query}")  # 200, whatever it holds

@@ -224,9 +224,15 @@ def _order_key(path: str) -> str:
     return f"json_extract(body, '{path}')"
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
 def _scalar(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, int) and value not in _INT64:
+        # SQLite integers are 64-bit; as a REAL the value still compares correctly.
+        return float(value)
     return value
 
 
