@@ -31,7 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from agent.redact import install_redaction
 
     install_redaction()  # before anything logs: secrets never reach a log line
-    parser, commands = _build_parser()
+    try:
+        parser, commands = _build_parser()
+    except ValueError as error:  # a bad setting read at import: AUVIOUS_ICE_HOST_ADDRESSES
+        print(f"auvious-agent: {error}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

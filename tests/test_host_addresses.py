@@ -150,23 +150,26 @@ def test_the_environment_variable_is_parsed_and_checked() -> None:
 
 def test_a_subprocess_router_follows_the_environment() -> None:
     """`auvious-agent serve` started by a test imports the router, which applies the variable."""
-    code = (
-        "import aioice.ice, server.media.router; print(aioice.ice.get_host_addresses(True, True))"
-    )
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, HOST_ADDRESSES_ENV: "127.0.0.1"}
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=60
-    )
+    code = "import aioice.ice, server.media.router; print(aioice.ice.get_host_addresses(1, 1))"
+    result = run_python(["-c", code], "127.0.0.1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['127.0.0.1']"
 
-    env[HOST_ADDRESSES_ENV] = NOT_LOCAL
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=60
+
+def test_a_bad_environment_variable_stops_the_command_line_with_the_reason() -> None:
+    result = run_python(["-m", "agent.cli", "serve", "--port", "0"], NOT_LOCAL)
+    assert result.returncode == 2
+    expected = f"auvious-agent: {HOST_ADDRESSES_ENV}: cannot use {NOT_LOCAL}: "
+    assert result.stderr.startswith(expected)
+    assert len(result.stderr.splitlines()) == 1, "one line, no traceback"
+
+
+def run_python(args: list[str], addresses: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, HOST_ADDRESSES_ENV: addresses}
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run(
+        [sys.executable, *args], env=env, cwd=root, capture_output=True, text=True, timeout=60
     )
-    assert result.returncode != 0
-    assert f"{HOST_ADDRESSES_ENV}: cannot use {NOT_LOCAL}" in result.stderr
 
 
 @pytest.mark.parametrize("command", [["serve"], ["run", "scenario.yaml"]])
