@@ -13,10 +13,13 @@ installs Chromium when run as root, as `scripts/test` does).
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from agent.api.auth import ClientCredentials
@@ -116,55 +119,55 @@ async def test_client_page_is_served_with_its_vendored_mqtt(server: EmbeddedServ
             assert response.status == 404
 
 
+READ_IN_PAGE = """async ([rgba, width, height]) => {
+    const tc = await import('/client/timecode.js');
+    const bytes = Uint8ClampedArray.from(atob(rgba), (c) => c.charCodeAt(0));
+    return tc.read(new ImageData(bytes, width), width, height);
+}"""
+WRITE_IN_PAGE = """async ([width, height, seq, tsMs]) => {
+    const tc = await import('/client/timecode.js');
+    const canvas = new OffscreenCanvas(width, height);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#5a5a5a';
+    ctx.fillRect(0, 0, width, height);
+    tc.embed(ctx, width, height, seq, tsMs);
+    const data = ctx.getImageData(0, 0, width, height).data;
+    let text = '';
+    for (let i = 0; i < data.length; i += 8192) {
+        text += String.fromCharCode(...data.subarray(i, i + 8192));
+    }
+    return btoa(text);
+}"""
+
+
+def band_rgba(frame: npt.NDArray[np.uint8], rows: int) -> str:
+    """The top `rows` of an RGB frame as base64 RGBA, the layout of a canvas's ImageData."""
+    band = frame[:rows]
+    alpha = np.full((*band.shape[:2], 1), 255, dtype=np.uint8)
+    return base64.b64encode(np.concatenate([band, alpha], axis=2).tobytes()).decode()
+
+
 async def test_timecode_port_reads_and_writes_like_python(page_only: BrowserParticipant) -> None:
-    """The page's reader reads Python's code, and Python's reader reads the page's."""
-    np = pytest.importorskip("numpy")
+    """The page's reader reads Python's code, Python's reader reads the page's, and a damaged
+    code reads as nothing on both sides."""
     width, height = 640, 360
+    rows = timecode.TimecodeGeometry(width, height).band_height
     frame = np.full((height, width, 3), 90, dtype=np.uint8)
     timecode.embed(frame, 123456789, 1_795_000_000_123)
-    pixels = frame.reshape(-1, 3).tolist()
-    read_in_page = await page_only.page.evaluate(
-        """async ([pixels, width, height]) => {
-            const tc = await import('/client/timecode.js');
-            const g = tc.geometry(width, height);
-            const image = new ImageData(width, g.bandHeight);
-            for (let i = 0; i < width * g.bandHeight; i++) {
-                image.data.set([...pixels[i], 255], i * 4);
-            }
-            return tc.read(image, width, height);
-        }""",
-        [pixels[: width * 96], width, height],
-    )
-    assert read_in_page == [123456789, 1_795_000_000_123]
+    read = await page_only.page.evaluate(READ_IN_PAGE, [band_rgba(frame, rows), width, height])
+    assert read == [123456789, 1_795_000_000_123]
 
     written = await page_only.page.evaluate(
-        """async ([width, height]) => {
-            const tc = await import('/client/timecode.js');
-            const canvas = new OffscreenCanvas(width, height);
-            const ctx = canvas.getContext('2d');
-            ctx.fillStyle = '#5a5a5a';
-            ctx.fillRect(0, 0, width, height);
-            tc.embed(ctx, width, height, 4294967295, 281474976710655);
-            return Array.from(ctx.getImageData(0, 0, width, height).data);
-        }""",
-        [width, height],
+        WRITE_IN_PAGE, [width, height, 4294967295, 281474976710655]
     )
-    rgba = np.array(written, dtype=np.uint8).reshape(height, width, 4)
+    rgba = np.frombuffer(base64.b64decode(written), dtype=np.uint8).reshape(height, width, 4)
     assert timecode.read(np.ascontiguousarray(rgba[:, :, :3])) == (4294967295, 281474976710655)
 
     damaged = frame.copy()
     damaged[:24, 300:324] = 128  # one cell grey: unreadable, never a wrong value
     assert timecode.read(damaged) is None
-    read_damaged = await page_only.page.evaluate(
-        """async ([pixels, width, height]) => {
-            const tc = await import('/client/timecode.js');
-            const image = new ImageData(width, 96);
-            for (let i = 0; i < width * 96; i++) image.data.set([...pixels[i], 255], i * 4);
-            return tc.read(image, width, height);
-        }""",
-        [damaged.reshape(-1, 3).tolist()[: width * 96], width, height],
-    )
-    assert read_damaged is None
+    read = await page_only.page.evaluate(READ_IN_PAGE, [band_rgba(damaged, rows), width, height])
+    assert read is None
 
 
 # --- a browser and an agent in one conference ------------------------------------------------
