@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import ItemsView, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -51,6 +52,22 @@ BAD_USERNAME_PASSWORD = 0x04
 #: A CONNECT carries a client id, a username and a JWT: a few KiB at most.
 _MAX_CONNECT_SIZE = 64 * 1024
 _APP_KEY: web.AppKey[EventBroker] = web.AppKey("event_broker")
+
+
+class _Subscriptions(dict[str, list[tuple[Any, int]]]):
+    """amqtt's subscription table (topic filter -> sessions), iterated over a copy.
+
+    amqtt walks the table across awaits (topic filtering while it broadcasts, retained messages
+    when a session returns); a client subscribing or leaving meanwhile raised "dictionary
+    changed size during iteration", and the event never reached the matching subscriptions not
+    yet visited.
+    """
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(dict.keys(self)))
+
+    def items(self) -> ItemsView[str, list[tuple[Any, int]]]:  # type: ignore[override]
+        return {topic: list(sessions) for topic, sessions in dict.items(self)}.items()
 
 
 class EventBroker:
@@ -96,6 +113,7 @@ class EventBroker:
             },
         )
         broker = Broker(config)
+        broker._subscriptions = _Subscriptions()
         await broker.start()
         self._broker = broker
 

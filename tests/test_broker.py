@@ -78,6 +78,40 @@ async def test_events_arrive_in_publish_order(mqtt_server: RunningBroker) -> Non
         assert received == list(range(50))
 
 
+async def test_events_reach_every_matching_subscription_while_others_come_and_go(
+    mqtt_server: RunningBroker,
+) -> None:
+    # amqtt walks its subscription table across awaits while broadcasting; clients that
+    # subscribe or leave meanwhile must not cost an event to a later matching subscription.
+    port, count = mqtt_server.port, 100
+
+    async def churn(stop: asyncio.Event) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            async with client(port, "bob", make_token("bob"), identifier=f"bob-{n}") as bob:
+                await bob.subscribe(f"user/bob/ep{n}", qos=1)
+
+    async with (
+        client(port, "alice", make_token("alice"), identifier="alice-exact") as exact,
+        client(port, "alice", make_token("alice"), identifier="alice-all") as everything,
+    ):
+        await exact.subscribe("user/alice/ep1", qos=1)
+        await everything.subscribe("user/alice/#", qos=1)
+        stop = asyncio.Event()
+        churning = asyncio.create_task(churn(stop))
+        try:
+            for n in range(count):
+                await mqtt_server.broker.publish("user/alice/ep1", str(n).encode())
+                await asyncio.sleep(0.01)
+        finally:
+            stop.set()
+            await churning
+        for subscriber in (exact, everything):
+            got = [int((await next_message(subscriber)).payload) for _ in range(count)]  # type: ignore[arg-type]
+            assert got == list(range(count))
+
+
 @pytest.mark.parametrize(
     ("username", "token"),
     [
