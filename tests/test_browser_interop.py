@@ -298,6 +298,10 @@ async def test_reloaded_browser_is_replaced_in_the_agents_view(
                 SETTLE,
                 "the reloaded browser viewing the agent",
             )
+            # The router holds the four of the call as it is now, none of the old page's.
+            router = server.platform.router
+            assert router is not None
+            await until(lambda: router.peer_connection_count() == 4, "the router down to four pcs")
 
 
 # --- failures the page reports ---------------------------------------------------------------
