@@ -404,8 +404,8 @@ async def test_extreme_numbers_and_long_strings_never_cause_a_server_error(
     strings stay under aiohttp's 8 KiB request line, which its HTTP parser enforces itself.)"""
     document = await _document(http)
     findings = Findings()
-    extremes = {"integer": [10**30, -(10**30)], "string": ["s" * 100_000]}
-    query_extremes = {"integer": [10**30, -(10**30)], "string": ["s" * 4_000]}
+    extremes: dict[str, list[Any]] = {"integer": [10**30, -(10**30)], "string": ["s" * 100_000]}
+    query_extremes: dict[str, list[Any]] = {"integer": [10**30, -(10**30)], "string": ["s" * 4_000]}
     for operation in document.operations():
         if operation.public or operation.form is not None:
             continue
