@@ -101,6 +101,8 @@ def test_bad_addresses_are_refused_with_the_reason_and_change_nothing(
 
 def test_addresses_are_normalized_and_deduplicated() -> None:
     assert parse_host_addresses([" 127.0.0.1", "127.0.0.1 "], "test") == ("127.0.0.1",)
+    with pytest.raises(TypeError, match="a list of addresses, not one string"):
+        use_host_addresses("127.0.0.1")
 
 
 @needs_ipv6_loopback

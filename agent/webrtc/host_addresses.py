@@ -60,6 +60,8 @@ def parse_host_addresses(addresses: Iterable[str], source: str) -> tuple[str, ..
     Each must be a unicast IP literal this machine can bind a UDP socket to: an address that is
     not local would otherwise only show up as a peer connection that never connects.
     """
+    if isinstance(addresses, str):
+        raise TypeError(f"{source}: give a list of addresses, not one string")
     result: list[str] = []
     for text in addresses:
         try:
@@ -98,9 +100,10 @@ def chosen_host_addresses() -> tuple[str, ...] | None:
 def scoped_host_addresses(addresses: Sequence[str]) -> Iterator[tuple[str, ...]]:
     """Gather on `addresses` only for peer connections negotiated inside this block (and the
     tasks it starts), whatever the process's choice: for pairs that are loopback by design."""
-    token = _scoped_choice.set(parse_host_addresses(addresses, "ICE host addresses"))
+    chosen = parse_host_addresses(addresses, "ICE host addresses")
+    token = _scoped_choice.set(chosen)
     try:
-        yield _scoped_choice.get() or ()
+        yield chosen
     finally:
         _scoped_choice.reset(token)
 
