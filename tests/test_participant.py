@@ -146,7 +146,7 @@ async def test_a_stream_can_be_viewed_on_demand(server: EmbeddedServer, call: Ca
 
 @pytest.mark.parametrize("how", ["leave", "end", "expiry"])
 async def test_no_peer_connection_is_left_after(
-    how: str, server: EmbeddedServer, call: Call
+    how: str, server: EmbeddedServer, call: Call, caplog: pytest.LogCaptureFixture
 ) -> None:
     keep_alive = 3 if how == "expiry" else 30  # keepalives every second, expiry at 3.5 s
     alice = await call.participant("agent1", keep_alive_seconds=keep_alive)
@@ -189,6 +189,9 @@ async def test_no_peer_connection_is_left_after(
     )
     if how != "leave":
         assert [r.step for r in alice.timeline.records].count("removed") == 1
+    # One cleanup per peer connection: none is closed twice (which the router refuses).
+    failed = [r.getMessage() for r in caplog.records if "cleanup failed" in r.getMessage()]
+    assert failed == []
 
 
 # --- replacement of lost peer connections ---------------------------------------------------

@@ -572,16 +572,20 @@ class Conferences:
     ) -> list[Cleanup]:
         router = self._router
         cleanups: list[Cleanup] = []
+        unpublished: set[str] = set()
         for participant in conference.participants.values():
             for stream in participant.streams.values():
                 self._stream_ids.discard(stream.id)
+                unpublished.add(stream.id)
                 for viewer_id in stream.viewers:
                     self._viewer_ids.discard(viewer_id)
                 if router is not None:
                     cleanups.append(partial(router.unpublish, stream.id))
+        for participant in conference.participants.values():
             for viewer in participant.viewing.values():
                 self._viewer_ids.discard(viewer.id)
-                if router is not None:
+                # Unpublishing a stream closes its viewers in the router: stop only the others.
+                if router is not None and viewer.stream_id not in unpublished:
                     cleanups.append(partial(router.stop_view, viewer.id))
         self._emit(
             conference, ConferenceEndedEvent, (user_id, endpoint_id), reason=reason or "ended"
