@@ -168,15 +168,17 @@ def _condition(actor: Actor, name: str, count: int) -> Callable[[], bool]:
 
 
 def _receiving_all(actor: Actor) -> bool:
-    """Frames arrive from every stream the participant is to view in its call now."""
+    """Frames arrive from every stream the participant is to view in its call now, and
+    there is at least one (waiting for it is waiting for media, not for nothing)."""
     if not actor.joined:
         return False
-    for other in actor.run.roster.peers(actor):
-        if other.group.name in actor.targets and not all(
-            actor.receiving(stream_id) for stream_id in other.publishing()
-        ):
-            return False
-    return True
+    streams = [
+        stream_id
+        for other in actor.run.roster.peers(actor)
+        if other.group.name in actor.targets
+        for stream_id in other.publishing()
+    ]
+    return bool(streams) and all(actor.receiving(stream_id) for stream_id in streams)
 
 
 async def _wait_for(actor: Actor, step: WaitForStep) -> None:
