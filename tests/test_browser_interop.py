@@ -211,10 +211,12 @@ async def test_browser_and_agent_see_each_other(
     [browser_view] = [
         v for v in browser_measured.viewers if v.publisher_endpoint_id == agent_endpoint
     ]
-    for view in (agent_view, browser_view):
+    # The page counts presented frames, which a loaded machine thins before decoding does
+    # (frames decoded are checked below), hence its lower bound.
+    for view, min_fps in ((agent_view, 10), (browser_view, 5)):
         assert view.state == "live", view
         video = view.tracks["video"]
-        assert video.fps > 10, video
+        assert video.fps > min_fps, video
         assert video.delay_ms is not None and (video.delay_ms["count"] or 0) > 20, video
         assert 0 < (video.delay_ms["p50"] or 0) < 2000, video.delay_ms
         assert view.tracks["audio"].packets_received > 50, view.tracks["audio"]
