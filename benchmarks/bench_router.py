@@ -20,6 +20,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -303,40 +304,62 @@ async def run_layout(
     }
 
 
-async def main_async(
-    layouts: list[tuple[int, int]], seconds: float, design: str, profile_path: str | None
-) -> None:
+async def measure_layouts(
+    layouts: list[tuple[int, int]],
+    seconds: float,
+    design: str = "a",
+    profile_path: str | None = None,
+) -> AsyncIterator[tuple[int, int, dict[str, float]]]:
+    """(publishers, viewers each, figures) per layout, the router in its own process.
+
+    Shared with `bench_media.py`, which prints these next to the agent's figures."""
     counter = FrameCounter()
     count_frames_instead_of_decoding(counter)
     clip = encode_clip()
-    clip_kbps = sum(len(p) for p in clip) * 8 / (len(clip) / FPS) / 1000
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     process = ctx.Process(target=router_process, args=(child, design, profile_path), daemon=True)
     process.start()
     router = RouterClient(parent)
+    try:
+        for publishers, viewers_each in layouts:
+            yield (
+                publishers,
+                viewers_each,
+                await run_layout(router, clip, publishers, viewers_each, seconds, counter),
+            )
+    finally:
+        await router.call("stop")
+        process.join(5)
+
+
+def clip_kbps() -> float:
+    clip = encode_clip()
+    return sum(len(p) for p in clip) * 8 / (len(clip) / FPS) / 1000
+
+
+async def main_async(
+    layouts: list[tuple[int, int]], seconds: float, design: str, profile_path: str | None
+) -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         f", load average before {os.getloadavg()[0]:.2f}"
     )
     print(f"router design: {design}")
-    print(f"clip: VP8 {WIDTH}x{HEIGHT} {FPS} fps, {clip_kbps:.0f} kbit/s, window {seconds:.0f} s")
+    print(f"clip: VP8 {WIDTH}x{HEIGHT} {FPS} fps, {clip_kbps():.0f} kbit/s, window {seconds:.0f} s")
     print(
         f"{'publishers':>10} {'viewers/pub':>11} {'forwarded':>9} {'router %core':>12} "
         f"{'%core/fwd':>9} {'viewer fps':>10} {'clients %core':>13}"
     )
-    try:
-        for publishers, viewers_each in layouts:
-            r = await run_layout(router, clip, publishers, viewers_each, seconds, counter)
-            print(
-                f"{publishers:>10} {viewers_each:>11} {publishers * viewers_each:>9} "
-                f"{r['router_core_pct']:>12.1f} {r['per_forwarded_pct']:>9.2f} "
-                f"{r['viewer_fps']:>10.1f} {r['client_core_pct']:>13.1f}",
-                flush=True,
-            )
-    finally:
-        await router.call("stop")
-        process.join(5)
+    async for publishers, viewers_each, r in measure_layouts(
+        layouts, seconds, design, profile_path
+    ):
+        print(
+            f"{publishers:>10} {viewers_each:>11} {publishers * viewers_each:>9} "
+            f"{r['router_core_pct']:>12.1f} {r['per_forwarded_pct']:>9.2f} "
+            f"{r['viewer_fps']:>10.1f} {r['client_core_pct']:>13.1f}",
+            flush=True,
+        )
     print(f"load average after {os.getloadavg()[0]:.2f}")
 
 
