@@ -127,7 +127,12 @@ async def test_decoded_call_records_measures_and_calls_back(tmp_path: Path) -> N
         stream = container.streams.audio[0]
         wav_seconds = float(container.duration or 0) / av.time_base
         assert stream.sample_rate == 48000
-    assert wav_seconds == pytest.approx(call_seconds, rel=0.10), (wav_seconds, call_seconds)
+    # Audio keeps the sender's clock: audio held up while the loop lagged arrives in a burst,
+    # so the WAV may reach back before the first video frame, though not before the call.
+    assert 0.9 * call_seconds <= wav_seconds <= 1.1 * (call_ended - started), (
+        wav_seconds,
+        call_seconds,
+    )
     assert sum(p.size for p in pcm) / 16000 == pytest.approx(wav_seconds, rel=0.05)
 
     assert any(i.kind == "video" and i.packets_received > 50 for i in got.inbound)
