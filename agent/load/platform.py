@@ -8,6 +8,7 @@ in a `SecretStr` and never printed again.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import re
 import signal
@@ -28,6 +29,11 @@ STARTED = re.compile(r"Auvious platform at (http://\S+)")
 DEV_CLIENT = re.compile(r"development client: id=(\S+) secret=(\S+) ")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
+PR_SET_PDEATHSIG = 1
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
+except OSError:
+    _LIBC = None
 
 
 class PlatformError(RuntimeError):
@@ -74,11 +80,21 @@ async def serve_platform() -> AsyncIterator[LocalPlatform]:
             data_dir,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # a terminal's Ctrl-C must not stop it under the workers
+            preexec_fn=_die_with_parent,
         )
         try:
             yield await _started(process)
         finally:
             await _stop(process)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies (Linux), so a
+    killed load run leaves no platform behind. Only a foreign call happens here: the library
+    was loaded before the fork."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 async def _started(process: asyncio.subprocess.Process) -> LocalPlatform:

@@ -20,6 +20,7 @@ from typing import Any
 
 from agent.load.live import MetricsEndpoint
 from agent.load.platform import serve_platform
+from agent.load.ray_pool import RayPool
 from agent.load.workers import (
     LiveSink,
     Shard,
@@ -79,6 +80,12 @@ def add_load_options(run: argparse.ArgumentParser) -> None:
         "(see docs/kubernetes.md); merge the shards' report.json files afterwards",
     )
     run.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the workers as Ray actors on the cluster at ADDRESS (e.g. 10.0.0.5:6379; "
+        "the `scale` extra), one actor per --workers",
+    )
+    run.add_argument(
         "--metrics-port",
         type=_port,
         metavar="PORT",
@@ -88,8 +95,10 @@ def add_load_options(run: argparse.ArgumentParser) -> None:
 
 def load_options(options: RunOptions, args: argparse.Namespace) -> RunOptions:
     """The run options with the shard and the metrics port of the command line."""
-    if getattr(args, "shard", None) is not None and getattr(args, "workers", 1) > 1:
-        raise ValueError("--shard and --workers exclude each other: a shard is one process")
+    if getattr(args, "shard", None) is not None and (
+        getattr(args, "workers", 1) > 1 or getattr(args, "ray", None)
+    ):
+        raise ValueError("--shard excludes --workers and --ray: a shard is one process")
     return replace(
         options,
         shard=getattr(args, "shard", None),
@@ -118,9 +127,12 @@ class ScenarioJob:
         return await run_scenario(scenario, options)
 
 
-async def run_spread(scenario: Scenario, options: RunOptions, workers: int) -> RunResult:
-    """`run_scenario` in this process (one worker), else over `workers` processes."""
-    if workers <= 1:
+async def run_spread(
+    scenario: Scenario, options: RunOptions, workers: int, ray_address: str | None = None
+) -> RunResult:
+    """`run_scenario` in this process (one worker), else over `workers` processes, or over
+    Ray actors on the cluster at `ray_address`."""
+    if workers <= 1 and ray_address is None:
         return await run_scenario(scenario, options)
     if scenario.path is None:
         raise RunError("a run over several workers needs the scenario's file")
@@ -133,12 +145,17 @@ async def run_spread(scenario: Scenario, options: RunOptions, workers: int) -> R
                 client_id=local.client_id,
                 client_secret=local.client_secret,
             )
-        pool = WorkerPool(ScenarioJob(Path(scenario.path), options), workers)
+        job = ScenarioJob(Path(scenario.path), options)
+        pool: WorkerPool | RayPool = (
+            WorkerPool(job, workers)
+            if ray_address is None
+            else RayPool(job, max(workers, 1), ray_address)
+        )
         if options.metrics_port is not None:
             await stack.enter_async_context(MetricsEndpoint(pool.live, options.metrics_port))
         try:
             return await pool.run()
-        except RuntimeError as error:
+        except RuntimeError as error:  # RayUnavailable included
             raise RunError(str(error)) from None
 
 

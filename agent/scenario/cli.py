@@ -190,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
     console_logging()
     apply_ice_host_address_option(args)
     try:
-        result = asyncio.run(run_spread(scenario, options, args.workers))
+        result = asyncio.run(run_spread(scenario, options, args.workers, args.ray))
     except RunError as error:
         print(f"auvious-agent run: {redact(str(error))}", file=sys.stderr)
         return ExitCode.RUNTIME_ERROR

@@ -1,0 +1,133 @@
+"""The workers of a run as Ray actors across a cluster (`auvious-agent run FILE --ray ADDRESS`,
+the `scale` extra): the same shards, live snapshots and merged result as `WorkerPool`, with
+Ray placing the processes on the cluster's nodes.
+
+The job travels to the actors through Ray's object store (with the run's client secret in a
+`SecretStr`: never on a command line or in a log). The platform must be reachable from every
+node: with `--ray` and no `--server`, the local platform the coordinator starts listens on
+127.0.0.1, which is only right for a cluster on this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+from typing import Any
+
+from agent.load.live import LiveSnapshot, combine
+from agent.load.workers import START_MARGIN, Shard, WorkerJob, merge_results
+from agent.scenario.results import RunResult
+
+__all__ = ["RayPool", "RayUnavailable"]
+
+LIVE_POLL = 1.0
+
+
+class RayUnavailable(RuntimeError):
+    """Ray is not installed (`pip install auvious-agent[scale]`) or the cluster is unreachable."""
+
+
+class _ShardActor:
+    """One worker: runs the job in its own event loop; `live()` answers meanwhile (the actor
+    is threaded, so the two calls run side by side)."""
+
+    def __init__(self) -> None:
+        self.latest: LiveSnapshot | None = None
+
+    def run(self, job: WorkerJob, shard: Shard, start_at: float) -> str:
+        def live(snapshot: LiveSnapshot) -> None:
+            self.latest = snapshot
+
+        async def main() -> RunResult:
+            await asyncio.sleep(max(0.0, start_at - time.time()))
+            return await job(shard, live)
+
+        return asyncio.run(main()).model_dump_json()
+
+    def live(self) -> LiveSnapshot | None:
+        return self.latest
+
+
+class RayPool:
+    """`count` actors on the Ray cluster at `address`, one shard each."""
+
+    def __init__(self, job: WorkerJob, count: int, address: str) -> None:
+        if count < 1:
+            raise ValueError(f"workers must be >= 1, got {count}")
+        self.job = job
+        self.count = count
+        self.address = address
+        self.latest: dict[int, LiveSnapshot] = {}
+
+    async def live(self) -> LiveSnapshot:
+        return combine(list(self.latest.values()))
+
+    async def run(self) -> RunResult:
+        try:
+            ray: Any = importlib.import_module("ray")  # optional: the `scale` extra
+        except ImportError:
+            raise RayUnavailable("--ray needs Ray: pip install 'auvious-agent[scale]'") from None
+        await _reachable(self.address)
+        try:
+            ray.init(address=self.address, logging_level="WARNING", log_to_driver=False)
+        except Exception as error:  # ConnectionError and Ray's own errors alike
+            raise RayUnavailable(
+                f"cannot reach the Ray cluster at {self.address}: {error}"
+            ) from None
+        try:
+            actor_class = ray.remote(max_concurrency=2, num_cpus=0)(_ShardActor)
+            actors = [
+                actor_class.options(scheduling_strategy="SPREAD").remote()
+                for _ in range(self.count)
+            ]
+            start_at = time.time() + START_MARGIN
+            runs = [
+                actor.run.remote(self.job, Shard(index, self.count), start_at)
+                for index, actor in enumerate(actors)
+            ]
+            poller = asyncio.get_running_loop().create_task(self._poll(actors))
+            try:
+                payloads: list[Any] = await asyncio.gather(*runs, return_exceptions=True)
+            finally:
+                poller.cancel()
+            failures = [
+                f"worker {i}/{self.count} failed: {_one_line(p)}"
+                for i, p in enumerate(payloads)
+                if isinstance(p, BaseException)
+            ]
+            if failures:
+                raise RuntimeError("; ".join(failures))
+            return merge_results([RunResult.model_validate_json(p) for p in payloads])
+        finally:
+            ray.shutdown()
+
+    async def _poll(self, actors: list[Any]) -> None:
+        while True:
+            await asyncio.sleep(LIVE_POLL)
+            answers = await asyncio.gather(
+                *(actor.live.remote() for actor in actors), return_exceptions=True
+            )
+            for index, answer in enumerate(answers):
+                if isinstance(answer, LiveSnapshot):
+                    self.latest[index] = answer
+
+
+async def _reachable(address: str, within: float = 5.0) -> None:
+    """Fail fast on a cluster that is not there: `ray.init` would retry for minutes."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit() or "://" in address:
+        return  # "auto", "ray://...": left to Ray
+    try:
+        async with asyncio.timeout(within):
+            _, writer = await asyncio.open_connection(host, int(port))
+        writer.close()
+    except (OSError, TimeoutError) as error:
+        reason = "no answer" if isinstance(error, TimeoutError) else error.strerror or str(error)
+        raise RayUnavailable(f"cannot reach the Ray cluster at {address}: {reason}") from None
+
+
+def _one_line(error: BaseException) -> str:
+    cause = getattr(error, "cause", None) or error
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[-1] if text else ''}"
