@@ -25,8 +25,14 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from agent.distributed.stopping import (
+    Stopped,
+    ignore_terminal_interrupt,
+    stop_process,
+    until_stopped,
+)
 from agent.load.live import LiveSnapshot, combine
-from agent.scenario.results import RunResult
+from agent.scenario.results import ErrorRecord, RunResult
 
 __all__ = [
     "ConferenceDealer",
@@ -45,6 +51,9 @@ WorkerJob = Callable[["Shard", LiveSink], Awaitable[RunResult]]
 of one) taking its shard and where to send live snapshots."""
 START_MARGIN = 2.0
 """Seconds between choosing the common start and the start: time for workers to come up."""
+STOP_TIMEOUT = 90.0
+"""Seconds interrupted workers get to close their participants (the runner's own bound on
+closing is 60 s) and send what they measured."""
 
 
 class ShardError(ValueError):
@@ -140,6 +149,22 @@ def merge_results(results: Sequence[RunResult]) -> RunResult:
     )
 
 
+def _with_errors(result: RunResult, errors: list[str], interrupted: bool) -> RunResult:
+    """A merged result that also says which workers sent nothing (an interrupted run
+    reports what the others measured rather than nothing)."""
+    records = [ErrorRecord(t=result.duration, step="worker", message=e) for e in errors]
+    return result.model_copy(
+        update={"errors": result.errors + records, "interrupted": result.interrupted or interrupted}
+    )
+
+
+def _uncancel() -> None:
+    """Take back the cancellation (Ctrl-C) so the pool can await its workers' results."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
 def _shifted(participant: Any, shift: float) -> Any:
     """A participant's record with its times moved onto the merged run's clock."""
     if shift == 0:
@@ -177,10 +202,11 @@ def _worker_main(job: WorkerJob, shard: Shard, start_at: float, conn: Connection
         await asyncio.sleep(max(0.0, start_at - time.time()))
         return await job(shard, live)
 
+    ignore_terminal_interrupt()
     try:
-        result = asyncio.run(main())
+        result = asyncio.run(until_stopped(main()))
         conn.send(("result", result.model_dump_json()))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped):
         conn.send(("error", f"worker {shard} interrupted"))
     except Exception as exc:
         conn.send(("error", f"worker {shard} failed: {type(exc).__name__}: {exc}"))
@@ -207,7 +233,9 @@ class WorkerPool:
     async def run(self) -> RunResult:
         """Start every worker, wait for all, merge. A worker that fails makes the run fail
         (RuntimeError naming it) after the others finished: a merged report that silently
-        lacks a shard would count participants that never ran as absent, not as failed."""
+        lacks a shard would count participants that never ran as absent, not as failed.
+        Cancelled (Ctrl-C), it stops every worker (`agent.distributed.stopping`), which
+        closes its participants, and returns what they measured, marked interrupted."""
         context = multiprocessing.get_context("spawn")
         start_at = time.time() + START_MARGIN
         loop = asyncio.get_running_loop()
@@ -226,19 +254,33 @@ class WorkerPool:
             outcome: asyncio.Future[Any] = loop.create_future()
             outcomes.append(outcome)
             loop.add_reader(ours.fileno(), self._receive, index, ours, outcome)
+        interrupted = False
         try:
-            messages = await asyncio.gather(*outcomes)
+            await asyncio.wait(outcomes)
+        except asyncio.CancelledError:  # Ctrl-C: the workers close their participants
+            interrupted = True
+            _uncancel()
+            for process in processes:
+                stop_process(process)
+            await asyncio.wait(outcomes, timeout=STOP_TIMEOUT)
         finally:
             for process in processes:
                 await loop.run_in_executor(None, process.join, 30)
                 if process.is_alive():
                     process.kill()
         results = []
-        for kind, payload in messages:
+        for index, outcome in enumerate(outcomes):
+            kind, payload = (
+                outcome.result()
+                if outcome.done()
+                else ("error", f"worker {index}/{self.count} did not stop in {STOP_TIMEOUT:g} s")
+            )
             if kind == "result":
                 results.append(RunResult.model_validate_json(payload))
             else:
                 self.errors.append(str(payload))
+        if interrupted and results:  # a partial report, as a single-process run writes
+            return _with_errors(merge_results(results), self.errors, interrupted=True)
         if self.errors:
             raise RuntimeError("; ".join(self.errors))
         return merge_results(results)
