@@ -57,6 +57,9 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
     # (aiortc on the platform's side cannot resolve `.local` names).
     "--autoplay-policy=no-user-gesture-required",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
+    # Gather 127.0.0.1 too: in a loopback-only network namespace (how the tests run) it is
+    # the only address there is.
+    "--allow-loopback-in-peer-connection",
 )
 JOIN_TIMEOUT = 30.0
 
