@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_load_run_workers import SCENARIO
+from tests.load_support import SCENARIO
 
 ray_cluster_utils = pytest.importorskip("ray.cluster_utils")
 
