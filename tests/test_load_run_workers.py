@@ -96,7 +96,8 @@ def test_shards_run_apart_and_merge_into_one_report(tmp_path: Path) -> None:
         (("--shard", "2/2"), "need 0 <= I < N"),
         (("--shard", "x"), "expected I/N"),
         (("--workers", "0"), "workers must be a whole number >= 1"),
-        (("--workers", "2", "--shard", "0/2"), "exclude each other"),
+        (("--workers", "2", "--shard", "0/2"), "--shard excludes --workers and --ray"),
+        (("--ray", "127.0.0.1:1", "--shard", "0/2"), "--shard excludes --workers and --ray"),
         (("--metrics-port", "70000"), "a port is a number"),
     ],
 )
