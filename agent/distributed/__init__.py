@@ -7,15 +7,19 @@ single-process run: everyone leaves and unregisters, and the merged report is wr
 from agent.distributed.stopping import (
     STOP_SIGNAL,
     Stopped,
+    StopSwitch,
     ignore_terminal_interrupt,
     stop_process,
+    take_back_cancel,
     until_stopped,
 )
 
 __all__ = [
     "STOP_SIGNAL",
+    "StopSwitch",
     "Stopped",
     "ignore_terminal_interrupt",
     "stop_process",
+    "take_back_cancel",
     "until_stopped",
 ]

@@ -15,13 +15,15 @@ import importlib
 import time
 from typing import Any
 
+from agent.distributed.stopping import StopSwitch, take_back_cancel
 from agent.load.live import LiveSnapshot, combine
-from agent.load.workers import START_MARGIN, Shard, WorkerJob, merge_results
+from agent.load.workers import START_MARGIN, STOP_TIMEOUT, Shard, WorkerJob, merge_outcomes
 from agent.scenario.results import RunResult
 
 __all__ = ["RayPool", "RayUnavailable"]
 
 LIVE_POLL = 1.0
+STOP_CALL_TIMEOUT = 10.0
 
 
 class RayUnavailable(RuntimeError):
@@ -29,11 +31,12 @@ class RayUnavailable(RuntimeError):
 
 
 class _ShardActor:
-    """One worker: runs the job in its own event loop; `live()` answers meanwhile (the actor
-    is threaded, so the two calls run side by side)."""
+    """One worker: runs the job in its own event loop; `live()` and `stop()` answer
+    meanwhile (the actor is threaded, so the calls run side by side)."""
 
     def __init__(self) -> None:
         self.latest: LiveSnapshot | None = None
+        self.switch = StopSwitch()
 
     def run(self, job: WorkerJob, shard: Shard, start_at: float) -> str:
         def live(snapshot: LiveSnapshot) -> None:
@@ -43,10 +46,14 @@ class _ShardActor:
             await asyncio.sleep(max(0.0, start_at - time.time()))
             return await job(shard, live)
 
-        return asyncio.run(main()).model_dump_json()
+        return asyncio.run(self.switch.run(main())).model_dump_json()
 
     def live(self) -> LiveSnapshot | None:
         return self.latest
+
+    def stop(self) -> None:
+        """Ctrl-C at the coordinator: the job closes its participants and returns."""
+        self.switch.stop()
 
 
 class RayPool:
@@ -87,20 +94,34 @@ class RayPool:
                 for index, actor in enumerate(actors)
             ]
             poller = asyncio.get_running_loop().create_task(self._poll(actors))
+            # Futures of their own: a Ctrl-C must not cancel the waits for the results.
+            futures = [asyncio.wrap_future(run.future()) for run in runs]
+            interrupted = False
             try:
-                payloads: list[Any] = await asyncio.gather(*runs, return_exceptions=True)
+                await asyncio.wait(futures)
+            except asyncio.CancelledError:  # Ctrl-C: every actor closes its participants
+                interrupted = True
+                take_back_cancel()
+                stops = [asyncio.wrap_future(actor.stop.remote().future()) for actor in actors]
+                await asyncio.wait(stops, timeout=STOP_CALL_TIMEOUT)
+                await asyncio.wait(futures, timeout=STOP_TIMEOUT)
             finally:
                 poller.cancel()
-            failures = [
-                f"worker {i}/{self.count} failed: {_one_line(p)}"
-                for i, p in enumerate(payloads)
-                if isinstance(p, BaseException)
-            ]
-            if failures:
-                raise RuntimeError("; ".join(failures))
-            return merge_results([RunResult.model_validate_json(p) for p in payloads])
+            return merge_outcomes(
+                [self._outcome(index, future) for index, future in enumerate(futures)],
+                interrupted,
+            )
         finally:
             ray.shutdown()
+
+    def _outcome(self, index: int, future: asyncio.Future[Any]) -> RunResult | str:
+        """A worker's result, or why it has none."""
+        if not future.done():
+            return f"worker {index}/{self.count} did not stop in {STOP_TIMEOUT:g} s"
+        error = future.exception()
+        if error is not None:
+            return f"worker {index}/{self.count} failed: {_one_line(error)}"
+        return RunResult.model_validate_json(future.result())
 
     async def _poll(self, actors: list[Any]) -> None:
         while True:

@@ -29,6 +29,7 @@ from agent.distributed.stopping import (
     Stopped,
     ignore_terminal_interrupt,
     stop_process,
+    take_back_cancel,
     until_stopped,
 )
 from agent.load.live import LiveSnapshot, combine
@@ -41,6 +42,7 @@ __all__ = [
     "ShardError",
     "WorkerJob",
     "WorkerPool",
+    "merge_outcomes",
     "merge_results",
     "parse_shard",
 ]
@@ -149,20 +151,20 @@ def merge_results(results: Sequence[RunResult]) -> RunResult:
     )
 
 
-def _with_errors(result: RunResult, errors: list[str], interrupted: bool) -> RunResult:
-    """A merged result that also says which workers sent nothing (an interrupted run
-    reports what the others measured rather than nothing)."""
-    records = [ErrorRecord(t=result.duration, step="worker", message=e) for e in errors]
-    return result.model_copy(
-        update={"errors": result.errors + records, "interrupted": result.interrupted or interrupted}
-    )
-
-
-def _uncancel() -> None:
-    """Take back the cancellation (Ctrl-C) so the pool can await its workers' results."""
-    task = asyncio.current_task()
-    if task is not None:
-        task.uncancel()
+def merge_outcomes(outcomes: Sequence[RunResult | str], interrupted: bool = False) -> RunResult:
+    """The workers' results as one run's; a str is a worker that sent none (why). Such a
+    worker fails the run (RuntimeError naming every one), unless the run was interrupted and
+    others did report: then their merged result, marked interrupted, names the missing ones,
+    as a single-process run interrupted still reports what it measured."""
+    results = [o for o in outcomes if isinstance(o, RunResult)]
+    errors = [o for o in outcomes if isinstance(o, str)]
+    if errors and not (interrupted and results):
+        raise RuntimeError("; ".join(errors))
+    merged = merge_results(results)
+    if not interrupted:
+        return merged
+    records = [ErrorRecord(t=merged.duration, step="worker", message=e) for e in errors]
+    return merged.model_copy(update={"errors": merged.errors + records, "interrupted": True})
 
 
 def _shifted(participant: Any, shift: float) -> Any:
@@ -182,9 +184,13 @@ def _shifted(participant: Any, shift: float) -> Any:
                 sample["t"] += shift
         for freeze in stream["freezes"]:
             freeze["start"] += shift
-    for group in ("snapshots", "camera_requests", "steps", "errors"):
-        for record in data[group]:
+    for group in ("snapshots", "camera_requests", "steps", "errors", "viewing"):
+        for record in data.get(group, []):
             record["t"] += shift
+    for stay in data.get("joins", []):
+        for key in ("joined_at", "left_at"):
+            if stay.get(key) is not None:
+                stay[key] += shift
     return type(participant).model_validate(data)
 
 
@@ -259,7 +265,7 @@ class WorkerPool:
             await asyncio.wait(outcomes)
         except asyncio.CancelledError:  # Ctrl-C: the workers close their participants
             interrupted = True
-            _uncancel()
+            take_back_cancel()
             for process in processes:
                 stop_process(process)
             await asyncio.wait(outcomes, timeout=STOP_TIMEOUT)
@@ -268,7 +274,7 @@ class WorkerPool:
                 await loop.run_in_executor(None, process.join, 30)
                 if process.is_alive():
                     process.kill()
-        results = []
+        collected: list[RunResult | str] = []
         for index, outcome in enumerate(outcomes):
             kind, payload = (
                 outcome.result()
@@ -276,14 +282,11 @@ class WorkerPool:
                 else ("error", f"worker {index}/{self.count} did not stop in {STOP_TIMEOUT:g} s")
             )
             if kind == "result":
-                results.append(RunResult.model_validate_json(payload))
+                collected.append(RunResult.model_validate_json(payload))
             else:
                 self.errors.append(str(payload))
-        if interrupted and results:  # a partial report, as a single-process run writes
-            return _with_errors(merge_results(results), self.errors, interrupted=True)
-        if self.errors:
-            raise RuntimeError("; ".join(self.errors))
-        return merge_results(results)
+                collected.append(str(payload))
+        return merge_outcomes(collected, interrupted)
 
     def _receive(
         self, index: int, conn: Connection, outcome: asyncio.Future[tuple[str, Any]]
