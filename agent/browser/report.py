@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from media.analysis import Freeze
 from media.monitor import VideoMonitor, VideoReport
 from media.stats import InboundRtp, OutboundRtp
 
@@ -45,6 +46,8 @@ class BrowserViewReport:
     candidates_in_offer: int
     bytes_received: int
     video: VideoReport | None
+    freezes: list[Freeze]
+    """Each freeze of the video with its wall-clock start, as an agent's frame timeline has."""
     inbound: list[InboundRtp]
     decoding: dict[str, BrowserDecoding]
 
@@ -90,13 +93,17 @@ def _str(stats: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def video_report(started_at: float | None, frames: list[list[Any]]) -> VideoReport:
-    """The agent's `VideoReport` from the page's frame records."""
+def _monitor(started_at: float | None, frames: list[list[Any]]) -> VideoMonitor:
     monitor = VideoMonitor(started_at=started_at)
     for at, seq, sent_ms in frames:
         code = (int(seq), int(sent_ms)) if seq is not None and sent_ms is not None else None
         monitor.add_frame(float(at), code)
-    return monitor.report()
+    return monitor
+
+
+def video_report(started_at: float | None, frames: list[list[Any]]) -> VideoReport:
+    """The agent's `VideoReport` from the page's frame records."""
+    return _monitor(started_at, frames).report()
 
 
 def _inbound(kind: str, stats: dict[str, Any]) -> tuple[InboundRtp, BrowserDecoding]:
@@ -131,6 +138,7 @@ def _view(raw: dict[str, Any]) -> BrowserViewReport:
         decoding[kind] = decoded
     frames = raw.get("frames") or []
     has_video = "video" in (raw.get("inbound") or {}) or bool(frames)
+    monitor = _monitor(raw.get("startedAt"), frames) if has_video else None
     return BrowserViewReport(
         stream_id=str(raw["streamId"]),
         viewer_id=str(raw["viewerId"]),
@@ -142,7 +150,8 @@ def _view(raw: dict[str, Any]) -> BrowserViewReport:
         bytes_received=sum(
             _int(k, "bytesReceived") or 0 for k in (raw.get("inbound") or {}).values()
         ),
-        video=video_report(raw.get("startedAt"), frames) if has_video else None,
+        video=monitor.report() if monitor is not None else None,
+        freezes=list(monitor.timeline.freezes) if monitor is not None else [],
         inbound=inbound,
         decoding=decoding,
     )

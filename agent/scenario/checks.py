@@ -95,6 +95,9 @@ class _Checker:
         self._templates()
         self._runs_out()
         self._measurable()
+        from agent.scenario.checks_browser import browser_problems  # it builds on this module
+
+        self.problems.extend(browser_problems(self.scenario))
         return self.problems
 
     def _group_ref(self, loc: Loc, name: str) -> None:
@@ -164,6 +167,11 @@ class _Checker:
         target = self.scenario.group(step.target)
         if target is None:
             self._group_ref((*loc, "target"), step.target)
+        elif target.kind == "browser":
+            self.add(
+                (*loc, "target"),
+                f"group {target.name!r} is a browser: it answers no snapshot or camera request",
+            )
         elif step.index is not None and step.index >= target.count:
             self.add(
                 (*loc, "index"),
@@ -243,7 +251,10 @@ class _Checker:
         expect = self.scenario.expect
         if expect is None or expect.delay is None:
             return
-        if not any(group.receive.measures_delay for group in self.scenario.participants):
+        if not any(
+            group.receive.measures_delay or group.kind == "browser"  # the page reads the code
+            for group in self.scenario.participants
+        ):
             self.add(
                 ("expect", "delay"),
                 "delay is measured from decoded timecodes, but every group receives `light`; "

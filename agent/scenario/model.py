@@ -587,6 +587,11 @@ class ParticipantGroup(StrictModel):
     """`count` participants alike: each gets `${index}` 0..count-1 in its templates."""
 
     name: GroupName
+    kind: Literal["agent", "browser"] = "agent"
+    """agent: this tool's own participant (aiortc); browser: headless Chromium on the
+    platform's client page, publishing MIC_AND_CAM from its fake devices and viewing all."""
+    codec: Literal["VP8", "H264"] | None = None
+    """Browser groups only: the video codec the browser offers (agents set it per stream)."""
     count: Annotated[int, Field(ge=1, le=100_000)] = 1
     """Participants of this group per arrival (one arrival without `phases`)."""
     role: Literal["agent", "customer"] = "agent"

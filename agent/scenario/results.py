@@ -94,10 +94,15 @@ class StreamResult(_Record):
     frames: int = Field(default=0, ge=0)
     packets_received: int = Field(default=0, ge=0)
     packets_lost: int = Field(default=0, ge=0)
+    frames_decoded: int | None = Field(default=None, ge=0)
+    """What the browser's decoder output (getStats); None for an agent, whose `frames` are
+    what it decoded or counted as its `receive` says."""
     fps: list[Sample] = Field(default_factory=list)
     delay: list[Sample] = Field(default_factory=list)
     bitrate: list[Sample] = Field(default_factory=list)
     freezes: list[Freeze] = Field(default_factory=list)
+    jitter: list[Sample] = Field(default_factory=list)
+    """Interarrival jitter of the main track (RTCP's figure), seconds, for a viewed stream."""
 
     @property
     def has_video(self) -> bool:
@@ -116,6 +121,8 @@ class ParticipantResult(_Record):
 
     name: str
     group: str
+    kind: str = "agent"
+    """The group's kind: agent, or browser (Chromium on the client page)."""
     index: int = Field(ge=0)
     arrival: int = Field(default=0, ge=0)
     conference: str | None = None

@@ -206,9 +206,14 @@ class Actor:
                 return TicketLogin(self.plan.ticket)
             conference_id = await platform.conference(self.conference_name)
             return await platform.ticket(conference_id, self.name)
+        return platform.agent_login(self.group_login())
+
+    def group_login(self) -> Login | None:
+        """The group's own client credentials; None: the run's."""
+        group = self.group
         creds = group.credentials
         if creds is None:
-            return platform.agent_login(None)
+            return None
         client_id = self.plan.client_id
         if not client_id:
             raise StepFailed(f"no client id for group {group.name} (set {creds.client_id_env})")
@@ -219,7 +224,7 @@ class Actor:
                 f"no client secret for group {group.name}: set the environment variable "
                 f"named by client_secret_env"
             )
-        return platform.agent_login(Login(client_id, SecretStr(secret)))
+        return Login(client_id, SecretStr(secret))
 
     def _record_dir(self) -> Path | None:
         spec = self.group.record

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.participant import Publisher, TrackMeasurements, Viewer
+from agent.participant import Publisher, TrackMeasurements, Viewer, ViewerMeasurements
 from agent.scenario.results import Freeze, Sample, StreamDirection, StreamResult
 from agent.scenario.run_clock import RunClock
 
-__all__ = ["PublishTracker", "ViewTracker"]
+__all__ = ["PublishTracker", "ViewSeries", "ViewTracker"]
 
 
 @dataclass
@@ -35,28 +35,20 @@ class PublishTracker:
             self.result.ended_at = clock.now()
 
 
-@dataclass
-class ViewTracker:
-    """One viewed stream and what arrived of it."""
+class ViewSeries:
+    """Cumulative figures of one viewed stream turned into series in `result`: an agent's
+    viewer and a browser's page (`agent.scenario.run_browser`) both feed it."""
 
-    viewer: Viewer
     result: StreamResult
     _last_t: float | None = None
     _last_frames: int = 0
     _delay_count: float = 0.0
     _delay_sum_ms: float = 0.0
-    _freezes_seen: int = field(default=0)
 
-    @property
-    def _main_kind(self) -> str:
-        return "video" if "video" in self.viewer.sinks else "audio"
-
-    async def sample(self, clock: RunClock) -> None:
-        figures = await self.viewer.measurements()
-        now = clock.now()
+    def take(self, figures: ViewerMeasurements, main_kind: str, now: float) -> None:
         self.result.viewer_id = figures.viewer_id or self.result.viewer_id
         tracks = figures.tracks
-        main = tracks.get(self._main_kind)
+        main = tracks.get(main_kind)
         self.result.packets_received = sum(t.packets_received for t in tracks.values())
         self.result.packets_lost = sum(t.packets_lost for t in tracks.values())
         if figures.bitrate_bps is not None:
@@ -65,9 +57,10 @@ class ViewTracker:
             self._frames(main, now)
             if main.time_to_first_frame_s is not None:
                 self.result.first_frame_time = max(0.0, main.time_to_first_frame_s)
+            if main.jitter_s is not None:
+                self.result.jitter.append(Sample(t=now, value=main.jitter_s))
         for track in tracks.values():
-            self._delay(track, now)
-        self._freezes(clock)
+            self._delay(track, main_kind, now)
 
     def _frames(self, main: TrackMeasurements, now: float) -> None:
         self.result.frames = main.frames
@@ -77,12 +70,12 @@ class ViewTracker:
         self._last_t = now
         self._last_frames = main.frames
 
-    def _delay(self, track: TrackMeasurements, now: float) -> None:
+    def _delay(self, track: TrackMeasurements, main_kind: str, now: float) -> None:
         """The mean delay of the frames measured since the last sample, from the summary.
 
         Only the video delay is used when there is video (audio marks come once a second
         and would only dilute it); a MIC stream's delay comes from its marks."""
-        if track.kind != self._main_kind or not track.delay_ms:
+        if track.kind != main_kind or not track.delay_ms:
             return
         count = track.delay_ms.get("count") or 0.0
         mean = track.delay_ms.get("mean")
@@ -92,6 +85,23 @@ class ViewTracker:
         new_mean_ms = (total - self._delay_sum_ms) / (count - self._delay_count)
         self._delay_count, self._delay_sum_ms = count, total
         self.result.delay.append(Sample(t=now, value=max(0.0, new_mean_ms) / 1000.0))
+
+
+@dataclass
+class ViewTracker(ViewSeries):
+    """One viewed stream and what arrived of it."""
+
+    viewer: Viewer
+    result: StreamResult
+    _freezes_seen: int = field(default=0)
+
+    @property
+    def _main_kind(self) -> str:
+        return "video" if "video" in self.viewer.sinks else "audio"
+
+    async def sample(self, clock: RunClock) -> None:
+        self.take(await self.viewer.measurements(), self._main_kind, clock.now())
+        self._freezes(clock)
 
     def _freezes(self, clock: RunClock) -> None:
         sinks = self.viewer.sinks.get("video")

@@ -86,6 +86,10 @@ class RunPlatform:
 
     async def ticket(self, conference_id: str, customer_id: str) -> TicketLogin:
         """A login for a customer of `conference_id`, with a ticket made by the service login."""
+        return TicketLogin(await self.ticket_id(conference_id, customer_id))
+
+    async def ticket_id(self, conference_id: str, customer_id: str) -> str:
+        """A ticket for a customer of `conference_id` (a browser types it into its page)."""
         ticket = await self.admin.security.create_ticket(
             TicketRequest(
                 type=TicketType.MULTI_USE_TICKET,
@@ -94,7 +98,7 @@ class RunPlatform:
             )
         )
         register_secret(ticket.id)
-        return TicketLogin(ticket.id)
+        return ticket.id
 
     def agent_login(self, login: Login | None) -> TokenProvider:
         """An agent's token provider: its own credentials, else the run's."""

@@ -29,6 +29,7 @@ from agent.scenario.plan import Arrival, Planner, arrivals, planned_duration
 from agent.scenario.progress import Progress, ProgressView
 from agent.scenario.results import ErrorRecord, PhaseRecord, RunResult
 from agent.scenario.run_actor import Actor
+from agent.scenario.run_browser import new_actor
 from agent.scenario.run_clock import RunClock
 from agent.scenario.run_context import RunContext
 from agent.scenario.run_platform import Login, RunPlatform, open_platform
@@ -183,7 +184,7 @@ class ScenarioRun:
             for plan in plans:
                 if not self._dealer.ours(plan.conference):
                     continue  # another shard's call
-                actor = Actor(run, plan, at + plan.start * scale)
+                actor = new_actor(run, plan, at + plan.start * scale)
                 run.roster.add(actor)
                 self.actors.append(actor)
                 task = asyncio.get_running_loop().create_task(live(actor), name=plan.name)
