@@ -15,8 +15,9 @@ Configurations:
   chromium     headless Chromium, fake camera and microphone, the platform's client page
                (CPU: the whole Chromium process tree)
 
-    .venv/bin/python benchmarks/bench_density.py --participants 10 20 --seconds 15
-    .venv/bin/python benchmarks/bench_density.py --config agent --participants 40 --profile
+    .venv/bin/python benchmarks/bench_density.py --seconds 12        # all side by side
+    .venv/bin/python benchmarks/bench_density.py --config agent --participants 8 16
+    .venv/bin/python benchmarks/bench_density.py --config agent --participants 8 --profile DIR
 """
 
 from __future__ import annotations
@@ -390,7 +391,21 @@ def print_result(r: Result) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--participants", type=int, nargs="+", default=[10, 20])
+    parser.add_argument(
+        "--participants", type=int, nargs="+", help="participant counts (default 8 16)"
+    )
+    parser.add_argument(
+        "--audio-participants",
+        type=int,
+        nargs="+",
+        help="counts for agent-audio (default: --participants, else 20 40)",
+    )
+    parser.add_argument(
+        "--chromium-participants",
+        type=int,
+        nargs="+",
+        help="counts for chromium, one browser each (default 2)",
+    )
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--config", choices=CONFIGS, action="append")
@@ -419,17 +434,22 @@ def main() -> None:
         f"{'frames (of nominal)':28} {'freeze':>7} {'loss':>7} {'load':>5} sustained"
     )
     results: list[Result] = []
-    for participants in args.participants:
-        for config in configs:
-            try:
-                result = asyncio.run(
-                    isolated(config, participants, args.seconds, args.warmup, args.profile)
-                )
-            except RuntimeError as exc:
-                print(f"# {exc}", flush=True)
-                continue
-            results.append(result)
-            print_result(result)
+    standard = args.participants or [8, 16]
+    counts = {
+        "agent-audio": args.audio_participants or args.participants or [20, 40],
+        "chromium": args.chromium_participants or [2],
+    }
+    runs = [(n, c) for c in configs for n in counts.get(c, standard)]
+    for participants, config in sorted(runs):
+        try:
+            result = asyncio.run(
+                isolated(config, participants, args.seconds, args.warmup, args.profile)
+            )
+        except RuntimeError as exc:
+            print(f"# {exc}", flush=True)
+            continue
+        results.append(result)
+        print_result(result)
     best: dict[str, float] = {}
     for r in results:
         if r.per_core is not None:
