@@ -18,9 +18,11 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-# Imported for its effect: the router's peer connections gather host candidates where the
-# process chose (`AUVIOUS_ICE_HOST_ADDRESSES`, `use_host_addresses`), as the agent's do.
-import agent.webrtc.host_addresses  # noqa: F401
+# Imported for their effect: the router's peer connections gather host candidates where the
+# process chose (`AUVIOUS_ICE_HOST_ADDRESSES`, `use_host_addresses`), as the agent's do, and
+# their ICE sockets read every waiting datagram per wake-up (`udp_reads`), as the agent's do.
+import agent.webrtc.host_addresses
+import agent.webrtc.udp_reads  # noqa: F401
 from server.media import aiortc_seams
 from server.media.candidates import to_ice_candidates
 from server.media.contract import Candidate, MediaRouterError
