@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from agent.browser import chromium_missing
+from agent.scenario.expect import evaluate
 from agent.scenario.loader import Issue, ScenarioError, parse_scenario
 from agent.scenario.model import scenario_json_schema
+from agent.scenario.runner import RunOptions, ScenarioRun
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "auvious-agent"
@@ -44,10 +46,10 @@ participants:
 
 
 def test_a_browser_group_loads_with_its_codec(tmp_path: Path) -> None:
-    text = AGENTS + "  - name: browser\n    kind: browser\n    codec: H264\n"
+    text = AGENTS + "  - name: browser\n    kind: browser\n    codec: VP8\n"
     scenario = parse_scenario(text, "s.yaml", base=tmp_path)
     browser = scenario.participants[1]
-    assert (browser.kind, browser.codec) == ("browser", "H264")
+    assert (browser.kind, browser.codec) == ("browser", "VP8")
     assert scenario.participants[0].kind == "agent"
 
 
@@ -120,6 +122,17 @@ def test_a_codec_on_an_agent_group_and_a_request_to_a_browser_are_refused(
     assert "browser" in paths["participants[0].timeline[1].target"]
 
 
+def test_a_browser_codec_other_than_the_agents_is_refused(tmp_path: Path) -> None:
+    """The router forwards and does not transcode: an H264-only browser sees no VP8 agent."""
+    text = AGENTS + "  - name: browser\n    kind: browser\n    codec: H264\n"
+    text = text.replace(
+        "publish: [{type: MIC_AND_CAM}]", "publish: [{type: MIC_AND_CAM, codec: VP8}]"
+    )
+    [issue] = issues(text, tmp_path)
+    assert issue.path == "participants[1].codec" and "'agents' uses VP8" in issue.message
+    parse_scenario(text.replace("codec: VP8", "codec: H264"), "s.yaml", base=tmp_path)
+
+
 def test_a_browser_measures_the_delay_on_its_own(tmp_path: Path) -> None:
     """Only agents receiving `light`: a delay threshold holds up only with a browser there."""
     text = """\
@@ -142,6 +155,62 @@ def test_the_schema_has_the_kind_and_codec_of_a_group() -> None:
     group = schema["$defs"]["ParticipantGroup"]["properties"]
     assert group["kind"]["enum"] == ["agent", "browser"]
     assert group["codec"]["anyOf"][0]["enum"] == ["VP8", "H264"]
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+TIMELINE = """\
+name: browser-timeline
+duration: 14s
+participants:
+  - name: agent
+    publish: [{type: MIC_AND_CAM, resolution: 320x240, fps: 15, codec: H264}]
+    receive: {video: decode}
+  - name: customer
+    kind: browser
+    role: customer              # the page logs in with a ticket made for the conference
+    codec: H264
+    timeline:
+      - do: register
+      - do: join
+      - do: publish
+      - do: wait_for
+        condition: receiving_every_publisher
+        timeout: 20s
+      - do: sleep
+        duration: 2s
+      - do: leave
+      - do: unregister
+expect:
+  conditions: [every_participant_joined, every_viewer_received_every_publisher, no_errors]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(RUN_TIMEOUT)
+@pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
+async def test_a_browser_timeline_with_h264_leaves_and_the_agent_stops_viewing(
+    tmp_path: Path,
+) -> None:
+    scenario = parse_scenario(TIMELINE, "timeline.yaml", base=tmp_path)
+    run = ScenarioRun(scenario, RunOptions(report_dir=tmp_path, quiet=True))
+    result = await run.execute()
+    assert evaluate(scenario, result).passed, [str(e) for e in result.errors]
+    agent, browser = result.participants
+    assert browser.kind == "browser" and browser.errors == []
+    assert [(s.kind, s.ok) for s in browser.steps] == [
+        (kind, True) for kind in ("register", "join", "publish", "wait_for", "leave", "unregister")
+    ]
+    assert browser.left_at is not None and browser.left_at < result.duration - 2
+    [view] = [s for s in browser.streams if s.direction == "view"]
+    assert view.publisher == "agent-0" and view.frames > 0 and view.frames_decoded
+    assert view.delay, "the page read no timecode of the agent's H264 video"
+    # The agent saw the browser's stream go when the page left, long before the run's end.
+    [of_browser] = [s for s in agent.streams if s.publisher == "customer-0"]
+    assert of_browser.frames > 0 and of_browser.ended_at is not None
+    assert of_browser.ended_at < result.duration - 2
+    assert run.leftover_peer_connections == 0
+    assert all(actor.peer_connection_count() == 0 for actor in run.actors)
 
 
 # --- the example, run through the CLI ----------------------------------------------------

@@ -26,6 +26,7 @@ from agent.scenario.model import (
     UnregisterStep,
     WaitForStep,
 )
+from agent.scenario.run_media import video_codecs
 
 __all__ = ["browser_problems"]
 
@@ -61,6 +62,7 @@ def browser_problems(scenario: Scenario) -> Iterator[Problem]:
         loc: Loc = ("participants", number)
         if group.kind == "browser":
             yield from _group(group, loc)
+            yield from _codec(group, loc, scenario)
         elif group.codec is not None:
             yield Problem(
                 (*loc, "codec"),
@@ -77,6 +79,21 @@ def _group(group: ParticipantGroup, loc: Loc) -> Iterator[Problem]:
         yield Problem((*loc, "view"), "a browser views every stream of its conference: `all`")
     for step, here in _walk_steps(group.timeline or [], (*loc, "timeline")):
         yield from _step(step, here)
+
+
+def _codec(browser: ParticipantGroup, loc: Loc, scenario: Scenario) -> Iterator[Problem]:
+    """The router forwards what a publisher sends and transcodes nothing, and both a browser
+    with a `codec` and an agent send and receive one codec: they must name the same."""
+    if browser.codec is None:
+        return  # Chromium then offers every codec it has
+    for group in scenario.participants:
+        if group.kind == "agent" and (agents := video_codecs(group.publish)[0]) != browser.codec:
+            yield Problem(
+                (*loc, "codec"),
+                f"the browser sends and receives only {browser.codec}, but group "
+                f"{group.name!r} uses {agents} (its streams' `codec`, VP8 by default): the "
+                "router does not transcode; give them the same codec",
+            )
 
 
 def _step(step: Step, loc: Loc) -> Iterator[Problem]:

@@ -22,7 +22,7 @@ from agent.participant import ViewerMeasurements
 from agent.scenario.plan import ParticipantPlan
 from agent.scenario.results import Freeze, Sample, StreamDirection, StreamResult
 from agent.scenario.run_actor import Actor, StepFailed
-from agent.scenario.run_context import RunContext
+from agent.scenario.run_context import OTHERS, RunContext
 from agent.scenario.run_metrics import ViewSeries, new_stream
 
 __all__ = ["BrowserActor", "new_actor"]
@@ -145,6 +145,7 @@ class BrowserActor(Actor):
                     await joining
         self._endpoint_id = joining.result()
         self._claim_streams()
+        self.targets = {*self.run.group_names, OTHERS}  # the page views every stream
         now = self.run.clock.now()
         self._joined = True
         self.result.joined_at = now
