@@ -1,9 +1,11 @@
-"""A run spread over processes and machines: how its workers stop together.
+"""A run spread over processes and machines: one plan, and one way to stop.
 
-The pools themselves (`agent.load.workers.WorkerPool`, `agent.load.ray_pool.RayPool`) deal
-the participants; this package makes an interrupted spread run end like an interrupted
-single-process run: everyone leaves and unregisters, and the merged report is written."""
+The pools (`agent.load.workers.WorkerPool`, `agent.load.ray_pool.RayPool`) deal the
+participants; this package makes every process draw the same plan (`seeding`), and an
+interrupted spread run end like an interrupted single-process run (`stopping`): everyone
+leaves and unregisters, and the merged report is written."""
 
+from agent.distributed.seeding import common_seed, with_seed
 from agent.distributed.stopping import (
     STOP_SIGNAL,
     Stopped,
@@ -18,8 +20,10 @@ __all__ = [
     "STOP_SIGNAL",
     "StopSwitch",
     "Stopped",
+    "common_seed",
     "ignore_terminal_interrupt",
     "stop_process",
     "take_back_cancel",
     "until_stopped",
+    "with_seed",
 ]

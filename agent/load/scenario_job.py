@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import random
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from agent.distributed.seeding import common_seed, with_seed
 from agent.load.live import MetricsEndpoint
 from agent.load.platform import serve_platform
 from agent.load.ray_pool import RayPool
@@ -108,13 +110,17 @@ def load_options(options: RunOptions, args: argparse.Namespace) -> RunOptions:
 
 @dataclass(frozen=True)
 class ScenarioJob:
-    """One worker's part of a scenario run (picklable: the file is loaded again there)."""
+    """One worker's part of a scenario run (picklable: the file is loaded again there).
+    `seed`: the run's, for a scenario without its own (`agent.distributed.seeding`)."""
 
     path: Path
     options: RunOptions
+    seed: int | None = None
 
     async def __call__(self, shard: Shard, live: LiveSink) -> RunResult:
         scenario = load_scenario(self.path)
+        if self.seed is not None:
+            scenario = with_seed(scenario, self.seed)
         options = replace(
             self.options,
             shard=shard,
@@ -133,6 +139,8 @@ async def run_spread(
     """`run_scenario` in this process (one worker), else over `workers` processes, or over
     Ray actors on the cluster at `ray_address`."""
     if workers <= 1 and ray_address is None:
+        if options.shard is not None:  # the other shards must draw the same plan
+            scenario = with_seed(scenario, common_seed(scenario))
         return await run_scenario(scenario, options)
     if scenario.path is None:
         raise RunError("a run over several workers needs the scenario's file")
@@ -145,7 +153,7 @@ async def run_spread(
                 client_id=local.client_id,
                 client_secret=local.client_secret,
             )
-        job = ScenarioJob(Path(scenario.path), options)
+        job = ScenarioJob(Path(scenario.path), options, random.SystemRandom().randrange(2**32))
         pool: WorkerPool | RayPool = (
             WorkerPool(job, workers)
             if ray_address is None
