@@ -19,6 +19,7 @@ from aiortc import (
 )
 
 from agent.api.models import ConferenceStreamType
+from agent.webrtc.peer_connection import PeerConnection
 
 MediaKind = Literal["audio", "video"]
 VideoCodec = Literal["VP8", "H264"]
@@ -33,7 +34,7 @@ DEFAULT_VIDEO_CODECS: tuple[VideoCodec, ...] = ("VP8",)
 
 
 def new_peer_connection() -> RTCPeerConnection:
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    return PeerConnection(RTCConfiguration(iceServers=[]))
 
 
 def media_kinds(stream_type: ConferenceStreamType | str) -> tuple[MediaKind, ...]:

@@ -23,6 +23,7 @@ from aiortc import (
 # their ICE sockets read every waiting datagram per wake-up (`udp_reads`), as the agent's do.
 import agent.webrtc.host_addresses
 import agent.webrtc.udp_reads  # noqa: F401
+from agent.webrtc.peer_connection import PeerConnection
 from server.media import aiortc_seams
 from server.media.candidates import to_ice_candidates
 from server.media.contract import Candidate, MediaRouterError
@@ -56,7 +57,7 @@ class Router:
         self._closed = False
 
     def _new_peer_connection(self) -> RTCPeerConnection:
-        return RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice_servers)))
+        return PeerConnection(RTCConfiguration(iceServers=list(self._ice_servers)))
 
     # --- publishing --------------------------------------------------------------------------
 
