@@ -259,6 +259,7 @@ def test_the_browser_and_agents_example_runs_and_reports_the_browser(tmp_path: P
         assert metrics["video_fps"]["p50"] > 5, metrics
         assert 0 < metrics["delay"]["p50"] < 1.0, metrics
         assert "freeze_count" in metrics and metrics["packets_lost"]["max"] == 0
+        assert view["frames_decoded"] > 30 and view["frames"] > 0
     for raw in raw_streams(report, "browser-0"):
         if raw["direction"] == "view":
             assert raw["frames_decoded"] > 30, raw["frames_decoded"]

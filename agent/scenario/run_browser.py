@@ -18,7 +18,7 @@ import contextlib
 import logging
 
 from agent.browser import BrowserParticipant, BrowserSnapshot, measurements_from_snapshot
-from agent.participant import ViewerMeasurements
+from agent.participant import StreamState, ViewerMeasurements
 from agent.scenario.plan import ParticipantPlan
 from agent.scenario.results import Freeze, Sample, StreamDirection, StreamResult
 from agent.scenario.run_actor import Actor, StepFailed
@@ -226,7 +226,7 @@ class BrowserActor(Actor):
         clock = self.run.clock
         now = clock.now()
         figures = measurements_from_snapshot(self.name, snapshot)
-        live = {"live", "connecting"}
+        live = {StreamState.LIVE.value, StreamState.CONNECTING.value}
         self._open = sum(1 for p in figures.publishers if p.state in live) + sum(
             1 for v in figures.viewers if v.state in live
         )

@@ -38,6 +38,7 @@ def build_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) ->
                         "frames",
                         "packets_received",
                         "packets_lost",
+                        "frames_decoded",
                     },
                 ),
                 "metrics": table.summaries(name, stream.stream_id),
