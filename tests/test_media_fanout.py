@@ -45,6 +45,34 @@ async def test_subscribers_get_the_same_packets_from_one_encoder() -> None:
     assert shared.subscribers == 0
 
 
+async def test_a_keyframe_request_inside_the_interval_is_served_when_it_ends() -> None:
+    """Viewers arriving close together (a join storm) ask within one interval: their requests
+    make one keyframe, at the interval's end, and none is dropped (a dropped request would
+    leave a viewer waiting for the router's PLI retry)."""
+    interval = 1.0
+    shared = SharedEncoder(
+        SyntheticVideoTrack(320, 180, fps=30), codec="VP8", keyframe_min_interval=interval
+    )
+    track = shared.subscribe()
+    try:
+        first = await asyncio.wait_for(track.recv(), 5)
+        assert first.is_keyframe
+        forced_at = asyncio.get_running_loop().time()
+        for _ in range(3):  # three viewers' PLIs, just after the first keyframe
+            shared.request_keyframe()
+        keyframes = shared.keyframes_encoded
+
+        async def next_keyframe() -> None:
+            while not (await track.recv()).is_keyframe:
+                pass
+
+        await asyncio.wait_for(next_keyframe(), interval + 5)
+        assert asyncio.get_running_loop().time() - forced_at >= interval * 0.5  # waited for it
+        assert shared.keyframes_encoded == keyframes + 1  # coalesced into one (GOP is 3000)
+    finally:
+        track.stop()
+
+
 async def test_shared_encoder_rejects_unknown_codec_and_audio() -> None:
     from media.audio import SilenceTrack
 

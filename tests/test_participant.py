@@ -356,6 +356,10 @@ async def test_records_time_every_step(server: EmbeddedServer, call: Call) -> No
     steps = [r.step for r in alice.timeline.records]
     assert steps[:5] == ["token", "register", "ice-servers", "event-channel", "join"]
     assert steps[5:] == ["simple-view", "publish", "leave"]
+    # The ICE servers need only the token: fetched while the endpoint registers, off the path.
+    (register,) = alice.timeline.find("register")
+    (ice,) = alice.timeline.find("ice-servers")
+    assert register.seconds is not None and ice.started_at < register.started_at + register.seconds
     assert all(r.ok and r.seconds is not None and r.seconds >= 0 for r in alice.timeline.records)
     (publish,) = alice.timeline.find("publish")
     timings = publish.details

@@ -148,7 +148,10 @@ class Participant:
     # --- endpoint lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Token, register, keepalive, ICE servers, event channel connected and subscribed."""
+        """Token, register, keepalive, ICE servers, event channel connected and subscribed.
+
+        The ICE servers need only the token: they are fetched while the endpoint registers and
+        its event channel connects, which takes them off the join path."""
         if self.endpoint_id is not None:
             raise RuntimeError(f"{self.name} is already started (endpoint {self.endpoint_id})")
         with self.timeline.step("token"):
@@ -156,6 +159,17 @@ class Participant:
         if not claims.sub:
             raise ValueError("the token names no user (no 'sub' claim): cannot subscribe")
         self.user_id = claims.sub
+        ice = asyncio.ensure_future(self._ice_servers())
+        try:
+            await self._register()
+            await self._connect_channel(self.user_id)
+            await ice
+        finally:
+            if not ice.done():
+                ice.cancel()
+                await asyncio.wait([ice])
+
+    async def _register(self) -> None:
         with self.timeline.step("register", keep_alive_seconds=self.keep_alive_seconds) as rec:
             command = RegisterUserEndpointWebCommand(keep_alive_seconds=self.keep_alive_seconds)
             if self.register_with == "register":
@@ -168,12 +182,14 @@ class Participant:
         self._keepalive_task = asyncio.get_running_loop().create_task(
             self._keep_alive(), name=f"keepalive-{self.endpoint_id}"
         )
-        await self._ice_servers()
+
+    async def _connect_channel(self, user_id: str) -> None:
+        assert self.endpoint_id is not None
         with self.timeline.step("event-channel"):
             self.channel = EventChannel(
                 self.event_channel_url,
                 self.auth,
-                self.user_id,
+                user_id,
                 self.endpoint_id,
                 fetch_since=self.api.conferences.events,
             )
