@@ -4,14 +4,17 @@ Timestamps come from arrival times, not from the sender's clock, so a recording 
 as the call did even when frames were lost or the sender's frame rate wobbled; the container
 keeps the variable frame rate (millisecond time base). Audio gaps (missing RTP timestamps)
 are filled with silence for the same reason. Encoding and writing run in the default
-executor so a recording does not stall the event loop.
+executor so a recording does not stall the event loop, one step at a time (`_SerialSink`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import fractions
+import threading
 import wave
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import av
@@ -25,10 +28,35 @@ VIDEO_CODECS = {".webm": "libvpx", ".mkv": "libx264", ".mp4": "libx264", ".mov":
 MS = fractions.Fraction(1, 1000)
 
 
-class VideoRecorder(Sink):
+class _SerialSink(Sink):
+    """Runs its encoder and file work in the default executor, one step at a time, and none
+    after the closing step.
+
+    A reader cancelled while it awaits a write leaves that write running in its thread; the
+    closing flush then ran beside it (x264 aborted the whole process, or the file was left
+    unreadable) and a late write could reopen the file.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._finished = False
+
+    def _serially(self, step: Callable[[], None], last: bool) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = last
+            step()
+
+    async def _in_thread(self, step: Callable[[], None], last: bool = False) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._serially, step, last)
+
+
+class VideoRecorder(_SerialSink):
     """Writes decoded video frames to `path` (.mp4, .mkv, .mov with H264; .webm with VP8)."""
 
     def __init__(self, path: str | Path, codec: str | None = None, bitrate: int = 1_000_000):
+        super().__init__()
         self.path = Path(path)
         suffix = self.path.suffix.lower()
         if codec is None and suffix not in VIDEO_CODECS:
@@ -81,7 +109,7 @@ class VideoRecorder(Sink):
         pts = max(self._last_pts + 1, round((received_at - self._first_at) * 1000))
         self._last_pts = pts
         self._last_at = received_at
-        await asyncio.get_running_loop().run_in_executor(None, self._write, item, pts)
+        await self._in_thread(partial(self._write, item, pts))
         self.frames += 1
 
     def _finish(self) -> None:
@@ -92,7 +120,7 @@ class VideoRecorder(Sink):
         self._container = None
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self._finish)
+        await self._in_thread(self._finish, last=True)
 
     @property
     def seconds(self) -> float:
@@ -100,12 +128,13 @@ class VideoRecorder(Sink):
         return 0.0 if self._first_at is None else self._last_at - self._first_at
 
 
-class WavRecorder(Sink):
+class WavRecorder(_SerialSink):
     """Writes decoded audio to a 16-bit WAV at `sample_rate` with `channels` channels."""
 
     def __init__(
         self, path: str | Path, sample_rate: int = AUDIO_SAMPLE_RATE, channels: int = 1
     ) -> None:
+        super().__init__()
         self.path = Path(path)
         self.sample_rate = sample_rate
         self.channels = channels
@@ -143,7 +172,7 @@ class WavRecorder(Sink):
     async def consume(self, item: Item, received_at: float) -> None:
         if not isinstance(item, av.AudioFrame):
             raise TypeError(f"WavRecorder needs decoded audio frames, got {type(item).__name__}")
-        await asyncio.get_running_loop().run_in_executor(None, self._write, item)
+        await self._in_thread(partial(self._write, item))
 
     def _finish(self) -> None:
         if self._wave is not None:
@@ -154,7 +183,7 @@ class WavRecorder(Sink):
             self._wave = None
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self._finish)
+        await self._in_thread(self._finish, last=True)
 
     @property
     def seconds(self) -> float:
