@@ -189,7 +189,9 @@ def test_every_viewer_received_every_publisher() -> None:
     blind.participants[1].streams[1].frames = 0
     failed = by_name(condition, blind)["every_viewer_received_every_publisher"]
     assert not failed.passed
-    assert failed.details == ["customer-0 did not receive agent-0 MIC_AND_CAM"]
+    assert failed.details == [
+        "customer-0 did not receive agent-0 MIC_AND_CAM between 1.0s and 21.0s"
+    ]
 
 
 def test_conditions_on_joins_and_snapshots() -> None:

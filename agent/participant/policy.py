@@ -41,6 +41,8 @@ class ViewPolicy:
     audio: Reception = Reception.LIGHT
     sample_interval: float = 1.0
     record_dir: Path | None = None
+    record_kinds: frozenset[str] = frozenset({"audio", "video"})
+    """Which kinds `record_dir` records (a scenario's `record: {audio: false}`)."""
     on_video_frame: VideoCallback | None = None
     video_frame_every: int = 1
     on_pcm: PcmHandler | None = None

@@ -90,7 +90,7 @@ class TrackSinks:
             video = VideoMonitor(started_at)
             self._delay = video.delay_ms
             self.sinks.append(video)
-            if policy.record_dir is not None:
+            if policy.record_dir is not None and "video" in policy.record_kinds:
                 self.recording = policy.record_dir / f"{label}.mp4"
                 self.sinks.append(VideoRecorder(self.recording))
             if policy.on_video_frame is not None:
@@ -100,7 +100,7 @@ class TrackSinks:
         self._delay = audio.delay_ms
         self._levels = audio.levels
         self.sinks.append(audio)
-        if policy.record_dir is not None:
+        if policy.record_dir is not None and "audio" in policy.record_kinds:
             self.recording = policy.record_dir / f"{label}.wav"
             self.sinks.append(WavRecorder(self.recording))
         if policy.on_pcm is not None:

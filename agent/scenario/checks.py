@@ -14,6 +14,7 @@ from agent.api.models.events import EVENT_TYPES
 from agent.scenario.data import DataError, load_rows
 from agent.scenario.model import (
     SOURCE_KEYWORDS,
+    VIDEO_CODECS,
     CameraRequestStep,
     DataSource,
     MetadataStep,
@@ -121,6 +122,18 @@ class _Checker:
                     f"no media file {stream.source!r} (looked in {self.base}); a source is "
                     f"{', '.join(SOURCE_KEYWORDS)}, an image or a media file"
                     + _suggest(stream.source, SOURCE_KEYWORDS),
+                )
+        video_codecs = [
+            (number, stream.codec)
+            for number, stream in enumerate(group.publish)
+            if stream.codec in VIDEO_CODECS
+        ]
+        for number, codec in video_codecs[1:]:
+            if codec != video_codecs[0][1]:
+                self.add(
+                    (*loc, "publish", number, "codec"),
+                    f"a participant offers one video codec; this group's first is "
+                    f"{video_codecs[0][1]}, not {codec}",
                 )
         if isinstance(group.view, list):
             for number, name in enumerate(group.view):

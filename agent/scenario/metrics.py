@@ -199,10 +199,11 @@ def _setup_time(direction: StreamDirection, attribute: str) -> Extractor:
 
 
 def _join_time(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    """Every join counts, re-joins too (churn)."""
     for participant in result.participants:
-        if participant.join_time is not None:
-            t = participant.joined_at if participant.joined_at is not None else 0.0
-            yield MetricValue(participant.join_time, participant.name, t)
+        for joined_at, _, join_time in participant.presences(result.duration):
+            if join_time is not None:
+                yield MetricValue(join_time, participant.name, joined_at)
 
 
 def _round_trips(attribute: str) -> Extractor:
@@ -232,7 +233,7 @@ _ALL = (
     Metric(
         "join_time",
         Quantity.TIME,
-        "Seconds from the join call to joined, per participant.",
+        "Seconds from the join call to joined, per join (re-joins count too).",
         _join_time,
     ),
     Metric(

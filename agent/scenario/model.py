@@ -104,7 +104,19 @@ class ServerSpec(_ClientCredentials):
     url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
     """Base URL of the platform, e.g. https://auvious.example.com."""
     organization_id: str | None = None
-    verify_tls: bool = True
+    verify_tls: Literal[True] = True
+    """Certificates are always verified; `false` is refused, not silently ignored (the
+    client, the event channel and every participant would all have to skip it)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tls_verified(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("verify_tls") is False:
+            raise ValueError(
+                "verify_tls: false is not supported: the platform's certificate is always "
+                "verified (trust a private CA with SSL_CERT_FILE instead)"
+            )
+        return data
 
 
 class Credentials(_ClientCredentials):
@@ -128,7 +140,7 @@ class StreamType(StrEnum):
 
 
 VIDEO_CODECS = ("VP8", "H264")
-AUDIO_CODECS = ("opus", "PCMU")
+AUDIO_CODECS = ("opus",)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 SOURCE_KEYWORDS = ("synthetic", "black", "silence")
 
@@ -148,7 +160,8 @@ class StreamSpec(StrictModel):
     fps: Annotated[float, Field(gt=0, le=120)] | None = None
     bitrate: Bitrate | None = None
     """Maximum video bitrate, e.g. 800k."""
-    codec: Literal["VP8", "H264", "opus", "PCMU"] | None = None
+    codec: Literal["VP8", "H264", "opus"] | None = None
+    """The video codec offered (one per participant); audio is always Opus."""
     metadata: dict[str, Any] | None = None
     """Stream metadata sent with publishStream."""
 
@@ -271,7 +284,19 @@ class RecordSpec(StrictModel):
     path: str = "recordings/${group}-${index}"
     """Directory for the recordings, relative to the report directory; a template."""
     audio: bool = True
+    """Record received audio (.wav)."""
     video: bool = True
+    """Record received video (.mp4)."""
+
+    @model_validator(mode="after")
+    def _records_something(self) -> Self:
+        if not (self.audio or self.video):
+            raise ValueError("audio and video both false records nothing: use `record: false`")
+        return self
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(kind for kind in ("audio", "video") if getattr(self, kind))
 
 
 def _record_shorthand(value: Any) -> Any:
@@ -776,6 +801,10 @@ class Scenario(StrictModel):
     """Omit to run against the embedded local platform."""
     duration: Duration | None = None
     """How long the run lasts without `phases`; default: until every timeline is done."""
+    timeout: Annotated[Duration, Field(gt=0)] = 600.0
+    """Without `duration` or `phases`, the run fails (and everyone leaves) if its timelines
+    are not all done after this long: an `after` that never fires must not run forever.
+    Not scaled by --time-scale."""
     seed: int | None = None
     """Seed for random choices (think times, random data rows), for repeatable runs."""
     vars: dict[Annotated[str, Field(pattern=NAME_PATTERN)], str | int | float | bool] = Field(

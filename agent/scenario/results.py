@@ -15,12 +15,14 @@ __all__ = [
     "Freeze",
     "ParticipantResult",
     "PhaseRecord",
+    "Presence",
     "RoundTrip",
     "RunResult",
     "Sample",
     "StepRecord",
     "StreamDirection",
     "StreamResult",
+    "ViewingChange",
 ]
 
 
@@ -116,8 +118,29 @@ class StreamResult(_Record):
         return f"→ {self.stream_type}"
 
 
+class Presence(_Record):
+    """One stay in the conference, from a join to its leave (None: still there at the end).
+
+    Churn joins and leaves many times: each join is one, and `join_time` counts each."""
+
+    joined_at: float
+    left_at: float | None = None
+    join_time: float = Field(ge=0)
+
+
+class ViewingChange(_Record):
+    """From `t` on, the participant views the streams of these groups (`*`: endpoints the
+    run did not create). A join sets the group's `view`; `view` and `stop_view` change it."""
+
+    t: float
+    groups: list[str]
+
+
 class ParticipantResult(_Record):
-    """One participant of a group: "agents-0" is index 0 of group "agents"."""
+    """One participant of a group: "agents-0" is index 0 of group "agents".
+
+    `joined_at`, `left_at` and `join_time` are the first join, the last leave and the
+    first join's time; `joins` has every stay."""
 
     name: str
     group: str
@@ -130,11 +153,27 @@ class ParticipantResult(_Record):
     joined_at: float | None = None
     left_at: float | None = None
     join_time: float | None = Field(default=None, ge=0)
+    joins: list[Presence] = Field(default_factory=list)
+    viewing: list[ViewingChange] = Field(default_factory=list)
     streams: list[StreamResult] = Field(default_factory=list)
     snapshots: list[RoundTrip] = Field(default_factory=list)
     camera_requests: list[RoundTrip] = Field(default_factory=list)
     steps: list[StepRecord] = Field(default_factory=list)
     errors: list[ErrorRecord] = Field(default_factory=list)
+
+    def presences(self, end: float) -> list[tuple[float, float, float | None]]:
+        """(joined at, left at, join time) of every stay; a stay not left ends at `end`.
+
+        A result made without `joins` (a load crowd) has its one stay from the summary."""
+        if self.joins:
+            return [
+                (p.joined_at, p.left_at if p.left_at is not None else end, p.join_time)
+                for p in self.joins
+            ]
+        if self.joined_at is None:
+            return []
+        left = self.left_at if self.left_at is not None else end
+        return [(self.joined_at, left, self.join_time)]
 
 
 class PhaseRecord(_Record):

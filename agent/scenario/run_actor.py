@@ -39,7 +39,14 @@ from agent.participant import Participant, Publisher, StreamState
 from agent.participant.records import describe
 from agent.scenario.model import StreamSpec, StreamType
 from agent.scenario.plan import ParticipantPlan
-from agent.scenario.results import ErrorRecord, ParticipantResult, StepRecord, StreamDirection
+from agent.scenario.results import (
+    ErrorRecord,
+    ParticipantResult,
+    Presence,
+    StepRecord,
+    StreamDirection,
+    ViewingChange,
+)
 from agent.scenario.run_context import OTHERS, RunContext
 from agent.scenario.run_media import stream_tracks, video_codecs
 from agent.scenario.run_metrics import PublishTracker, ViewTracker, new_stream
@@ -53,6 +60,7 @@ from agent.snapshot import (
     SnapshotResult,
     SnapshotTarget,
 )
+from media.mute import MutableTrack
 
 __all__ = ["Actor", "StepFailed"]
 
@@ -74,11 +82,14 @@ class Published:
     spec: StreamSpec
     publisher: Publisher
     tracks: dict[str, MediaStreamTrack]
+    """The sources (the camera's video through the snapshot tap)."""
+    sent: dict[str, MutableTrack]
+    """What the peer connection sends: the sources, mutable as a browser's tracks."""
     tracker: PublishTracker
 
     def stop_tracks(self) -> None:
-        for track in self.tracks.values():
-            track.stop()
+        for track in self.sent.values():
+            track.stop()  # stops its source too
 
 
 class Actor:
@@ -278,10 +289,12 @@ class Actor:
         view = await participant.join(conference_id, {"name": shown} if shown else None)
         self._conference_id = conference_id
         now = self.run.clock.now()
+        self.result.joins.append(Presence(joined_at=now, join_time=now - started))
         if self.result.joined_at is None:
             self.result.joined_at = now
             self.result.join_time = now - started
         self.result.left_at = None
+        self._viewing_changed()
         self._view_present(view)
 
     def _view_present(self, view: ConferenceSimpleView) -> None:
@@ -309,6 +322,8 @@ class Actor:
         finally:
             self._end_streams()
             self.result.left_at = self.run.clock.now()
+            if self.result.joins:
+                self.result.joins[-1].left_at = self.result.left_at
             self._conference_id = None
 
     def _end_streams(self) -> None:
@@ -340,16 +355,17 @@ class Actor:
         for spec in specs:
             tracks = stream_tracks(spec, self.run.base)
             tap = self._tap(spec, tracks)
+            sent = {kind: MutableTrack(track) for kind, track in tracks.items()}
             started = self.run.clock.now()
             try:
                 publisher = await participant.publish(
                     spec.type.value,
-                    tracks,
+                    dict(sent),
                     metadata=render_value(spec.metadata, self.template) if spec.metadata else None,
                     video_bitrate=int(spec.bitrate) if spec.bitrate is not None else None,
                 )
             except BaseException:
-                for track in tracks.values():
+                for track in sent.values():
                     track.stop()
                 raise
             result = new_stream(
@@ -358,7 +374,7 @@ class Actor:
             result.setup_time = self.run.clock.now() - started
             self.result.streams.append(result)
             self.published[spec.key] = Published(
-                spec, publisher, tracks, PublishTracker(publisher, result)
+                spec, publisher, tracks, sent, PublishTracker(publisher, result)
             )
             if tap is not None and self.snapshot_target is not None:
                 self.snapshot_target.tap = tap
@@ -389,6 +405,15 @@ class Actor:
                     target.tap = None
                 published.stop_tracks()
 
+    def mute(self, names: list[str] | None, media: str, muted: bool) -> None:
+        """Send black frames or silence (or the source again) on these streams' `media`
+        track, as a browser does when its track is disabled."""
+        for spec in self._specs(names):
+            published = self.published.get(spec.key)
+            track = published.sent.get(media) if published is not None else None
+            if track is not None:
+                track.muted = muted
+
     def stream_id_of(self, name: str) -> str:
         published = self.published.get(name)
         if published is None or not published.publisher.stream_id:
@@ -408,12 +433,19 @@ class Actor:
         """View the streams of `of` published now, and from now on; wait until they flow."""
         participant, conference_id, _ = self.require_joined()
         self.targets |= _groups(of, self.run.group_names)
+        self._viewing_changed()
         view = await participant.api.conferences.simple_view(conference_id)
         before = set(self._tasks)
         self._view_present_streams(view)
         started = [task for task in self._tasks if task not in before]
         if started:
             await asyncio.gather(*started)
+
+    def _viewing_changed(self) -> None:
+        """The record of whom this participant views, for the condition that every viewer
+        received every publisher it viewed while both were there."""
+        change = ViewingChange(t=self.run.clock.now(), groups=sorted(self.targets))
+        self.result.viewing.append(change)
 
     def _view_present_streams(self, view: ConferenceSimpleView) -> None:
         for member in view.participants or []:
@@ -426,6 +458,7 @@ class Actor:
         participant, _, _ = self.require_joined()
         groups = _groups(of, self.run.group_names)
         self.targets -= groups
+        self._viewing_changed()
         for stream_id, tracker in list(self.views.items()):
             if self.run.roster.group_of(tracker.viewer.publisher_endpoint_id) in groups:
                 await tracker.sample(self.run.clock)

@@ -77,8 +77,10 @@ class RunContext:
         """Viewing is driven by the run (the groups to view change over the timeline), so
         the participant never views on its own; what it decodes is the group's `receive`
         (recording decodes everything it records)."""
-        if record_dir is not None:
-            return ViewPolicy.measuring(auto_view=False, record_dir=record_dir)
+        if record_dir is not None and group.record is not None:
+            return ViewPolicy.measuring(
+                auto_view=False, record_dir=record_dir, record_kinds=group.record.kinds
+            )
         receive = group.receive
         return ViewPolicy(
             auto_view=False,

@@ -240,10 +240,14 @@ async def _stop_view(actor: Actor, step: StopViewStep) -> None:
 
 
 async def _mute(actor: Actor, step: MuteStep | UnmuteStep) -> None:
-    """Muting is conference metadata `TRACK_MUTED/{media}/{streamId}` (PROTOCOL.md, 9)."""
-    for stream_id in actor.stream_ids(step.streams):
+    """As a browser: the local track sends black or silence, and the others are told with
+    conference metadata `TRACK_MUTED/{media}/{streamId}` (PROTOCOL.md, 9)."""
+    unmute = isinstance(step, UnmuteStep)
+    stream_ids = actor.stream_ids(step.streams)
+    actor.mute(step.streams, step.media, muted=not unmute)
+    for stream_id in stream_ids:
         key = f"TRACK_MUTED/{step.media}/{stream_id}"
-        await actor.set_metadata(key, "true", remove=isinstance(step, UnmuteStep))
+        await actor.set_metadata(key, "true", remove=unmute)
 
 
 async def _metadata(actor: Actor, step: MetadataStep) -> None:

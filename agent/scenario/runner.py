@@ -211,17 +211,17 @@ class ScenarioRun:
         return None if total is None else total * self.clock.scale
 
     async def _until_end(self) -> None:
-        """Until the planned end; sooner when every timeline is done (none stays)."""
+        """Until the planned end; sooner when every timeline is done (none stays). Without
+        a planned end, the scenario's `timeout` bounds the run: past it, the run fails."""
         lives = asyncio.gather(*self._lives, return_exceptions=True)
         try:
             planned = self.planned
-            if planned is None:
-                await lives
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        asyncio.shield(lives), max(0.0, planned - self.clock.now())
-                    )
+            end = self.scenario.timeout if planned is None else planned
+            try:
+                await asyncio.wait_for(asyncio.shield(lives), max(0.0, end - self.clock.now()))
+            except TimeoutError:
+                if planned is None:
+                    self._timed_out()
         finally:
             for task in self._lives:
                 task.cancel()
@@ -234,6 +234,18 @@ class ScenarioRun:
                     self._errors.append(
                         ErrorRecord(t=self.clock.now(), step=task.get_name(), message=message)
                     )
+
+    def _timed_out(self) -> None:
+        going = [task.get_name() for task in self._lives if not task.done()]
+        shown = ", ".join(going[:5]) + (f" and {len(going) - 5} more" if len(going) > 5 else "")
+        self._errors.append(
+            ErrorRecord(
+                t=self.clock.now(),
+                step="timeout",
+                message=f"the run did not end within its timeout of {self.scenario.timeout:g} s "
+                f"(no `duration`; still going: {shown}); set `timeout` or `duration`",
+            )
+        )
 
     # --- sampling and progress ------------------------------------------------------------
 

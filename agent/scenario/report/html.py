@@ -129,14 +129,19 @@ def _stream_series(result: RunResult, attribute: str, scale: float = 1.0) -> lis
 
 
 def _charts(result: RunResult) -> str:
-    joins = [p.join_time for p in result.participants if p.join_time is not None]
+    joins = [
+        join_time
+        for p in result.participants
+        for _, _, join_time in p.presences(result.duration)
+        if join_time is not None
+    ]
     marks = [("p50", percentile(joins, 50)), ("p95", percentile(joins, 95))] if joins else []
     charts = [
         histogram(
             joins,
             "Join time distribution",
-            x_label="join time (s)",
-            x_format=lambda v: f"{v:g}",
+            x_label="join time (every join)",
+            x_format=lambda v: format_quantity(v, Quantity.TIME),
             marks=marks,
         ),
         timeline(
@@ -145,7 +150,7 @@ def _charts(result: RunResult) -> str:
                     p.name,
                     p.arrived_at,
                     p.left_at if p.left_at is not None else result.duration,
-                    p.joined_at,
+                    [(joined, left) for joined, left, _ in p.presences(result.duration)],
                     [(r.t, "snapshot request") for r in p.snapshots]
                     + [(e.t, f"error: {e.message}") for e in p.errors],
                     failed=bool(p.errors),
@@ -209,6 +214,7 @@ def _participants(result: RunResult) -> str:
             if p.join_time is not None
             else "&ndash;",
             when(p.left_at),
+            str(len(p.presences(result.duration))),
             str(sum(1 for s in p.streams if s.direction is StreamDirection.PUBLISH)),
             str(sum(1 for s in p.streams if s.direction is StreamDirection.VIEW)),
             str(len(p.errors)),
@@ -220,13 +226,14 @@ def _participants(result: RunResult) -> str:
         "group",
         "conference",
         "arrived",
-        "join time",
-        "left",
+        "first join time",
+        "last left",
+        "joins",
         "publishes",
         "views",
         "errors",
     )
-    return _table(headers, rows, set(range(3, 9)))
+    return _table(headers, rows, set(range(3, 10)))
 
 
 def _errors(result: RunResult) -> str:

@@ -58,7 +58,7 @@ class _Frame:
     x_ticks: list[float]
     y_ticks: list[float]
     left: int = 64
-    right: int = 16
+    right: int = 28  # room for the last x tick label
     top: int = 36
     bottom: int = 44
 
@@ -79,6 +79,10 @@ class _Frame:
         return (
             self.top + self.inner_height - (value - low) / ((high - low) or 1.0) * self.inner_height
         )
+
+
+X_LABEL_BELOW = 34
+"""The x axis label's baseline below the axis (under the tick labels; a legend goes below)."""
 
 
 def _open(width: int, height: int, title: str, css_class: str) -> list[str]:
@@ -119,7 +123,7 @@ def _axes(
     )
     parts.append(
         f'<text class="label" x="{frame.left + frame.inner_width / 2:.0f}" '
-        f'y="{frame.height - 6}" text-anchor="middle">{escape(x_label)}</text>'
+        f'y="{base + X_LABEL_BELOW}" text-anchor="middle">{escape(x_label)}</text>'
     )
     parts.append(
         f'<text class="label" transform="translate(14 {frame.top + frame.inner_height / 2:.0f}) '
@@ -177,7 +181,7 @@ def line_chart(
             f'<polyline class="series" fill="none" stroke="{color}" stroke-width="1.6" '
             f'points="{points}"><title>{escape(one.label)}</title></polyline>'
         )
-    legend_top = height - 8
+    legend_top = frame.top + frame.inner_height + X_LABEL_BELOW + 20  # under the axis label
     for number, one in enumerate(drawn[:MAX_LEGEND]):
         color = PALETTE[number % len(PALETTE)]
         x = frame.left + (number % 3) * (frame.inner_width / 3)
@@ -249,7 +253,8 @@ def histogram(
         parts.append(
             f'<text class="legend" x="{x - 4 if right_half else x + 4:.1f}" '
             f'y="{frame.top + 12 + 14 * number}" text-anchor="{"end" if right_half else "start"}" '
-            f'fill="{color}">{escape(label)} {escape(x_format(value))}</text>'
+            f'fill="{color}" stroke="#fff" stroke-width="3" paint-order="stroke">'
+            f"{escape(label)} {escape(x_format(value))}</text>"
         )
     parts.append("</svg>")
     return "\n".join(parts)
@@ -257,12 +262,13 @@ def histogram(
 
 @dataclass(frozen=True)
 class TimelineRow:
-    """One participant: present from `start` to `end`, in the conference from `active`."""
+    """One participant: present from `start` to `end`, in the conference during each of
+    `stays` (from a join to its leave: a participant that churns has many)."""
 
     label: str
     start: float
     end: float
-    active: float | None = None
+    stays: Sequence[tuple[float, float]] = field(default_factory=tuple)
     marks: Sequence[tuple[float, str]] = field(default_factory=tuple)
     failed: bool = False
 
@@ -271,7 +277,8 @@ MAX_ROWS = 200
 
 
 def timeline(rows: Sequence[TimelineRow], title: str, duration: float, width: int = 760) -> str:
-    """A Gantt chart of participants: arrival to joined (light), joined to left (solid)."""
+    """A Gantt chart of participants: arrival to the end (light), each stay in the
+    conference (solid)."""
     if not rows:
         return _empty(width, 120, title, "timeline", "no participants")
     shown = list(rows[:MAX_ROWS])
@@ -300,13 +307,13 @@ def timeline(rows: Sequence[TimelineRow], title: str, duration: float, width: in
             f'<rect class="waiting" x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1):.1f}" '
             f'height="{bar}" fill="#cbd5e1"><title>{escape(row.label)}</title></rect>'
         )
-        if row.active is not None:
-            xa = frame.x(row.active)
-            color = PALETTE[1] if row.failed else PALETTE[2]
+        color = PALETTE[1] if row.failed else PALETTE[2]
+        for joined, left_at in row.stays:
+            xa, xb = frame.x(joined), frame.x(left_at)
             parts.append(
-                f'<rect class="present" x="{xa:.1f}" y="{y}" width="{max(x1 - xa, 1):.1f}" '
+                f'<rect class="present" x="{xa:.1f}" y="{y}" width="{max(xb - xa, 1):.1f}" '
                 f'height="{bar}" fill="{color}"><title>{escape(row.label)} in the conference '
-                f"{row.active:.1f}s to {row.end:.1f}s</title></rect>"
+                f"{joined:.1f}s to {left_at:.1f}s</title></rect>"
             )
         for t, label in row.marks:
             xm = frame.x(t)

@@ -1,0 +1,78 @@
+"""Fields a scenario file may write but the run could not honour are refused at validation,
+located, instead of being silently ignored."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agent.scenario.loader import ScenarioError, load_scenario
+
+
+def issue_of(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    (issue,) = caught.value.issues
+    return str(issue)
+
+
+def test_verify_tls_false_is_refused(tmp_path: Path) -> None:
+    text = issue_of(
+        tmp_path,
+        """\
+        name: remote
+        server:
+          url: https://auvious.example.com
+          verify_tls: false
+        participants: [{name: a}]
+        """,
+    )
+    assert text.startswith(f"{tmp_path / 'scenario.yaml'}:3:")
+    assert "server" in text and "verify_tls: false is not supported" in text
+
+
+def test_an_audio_codec_other_than_opus_is_refused(tmp_path: Path) -> None:
+    text = issue_of(
+        tmp_path,
+        """\
+        name: call
+        participants:
+          - name: a
+            publish: [{type: MIC, codec: PCMU}]
+        """,
+    )
+    assert ":4:" in text and "participants[0].publish[0].codec" in text
+
+
+def test_two_video_codecs_in_one_group_are_refused(tmp_path: Path) -> None:
+    text = issue_of(
+        tmp_path,
+        """\
+        name: call
+        duration: 5s
+        participants:
+          - name: a
+            publish:
+              - {type: CAM, codec: VP8}
+              - {type: SCREEN, codec: H264}
+        """,
+    )
+    assert "participants[0].publish[1].codec" in text
+    assert "one video codec" in text and ":7:" in text
+
+
+def test_recording_nothing_is_refused(tmp_path: Path) -> None:
+    text = issue_of(
+        tmp_path,
+        """\
+        name: call
+        participants:
+          - name: a
+            record: {audio: false, video: false}
+        """,
+    )
+    assert "participants[0].record" in text and "use `record: false`" in text
