@@ -205,6 +205,9 @@ async def test_a_browser_timeline_with_h264_leaves_and_the_agent_stops_viewing(
     [view] = [s for s in browser.streams if s.direction == "view"]
     assert view.publisher == "agent-0" and view.frames > 0 and view.frames_decoded
     assert view.delay, "the page read no timecode of the agent's H264 video"
+    # Started when the page began viewing, on the run's clock (the page's wall-clock time).
+    assert view.started_at is not None and browser.joined_at is not None
+    assert browser.arrived_at < view.started_at < browser.joined_at + 5
     # The agent saw the browser's stream go when the page left, long before the run's end.
     [of_browser] = [s for s in agent.streams if s.publisher == "customer-0"]
     assert of_browser.frames > 0 and of_browser.ended_at is not None

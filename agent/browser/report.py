@@ -41,6 +41,8 @@ class BrowserViewReport:
     stream_type: str
     publisher_endpoint_id: str | None
     connection_state: str
+    started_at: float | None
+    """Wall-clock time the page started viewing (its frames' times are on the same clock)."""
     candidates_sent: int
     """Trickled to add*IceCandidates, end-of-candidates included."""
     candidates_in_offer: int
@@ -145,6 +147,7 @@ def _view(raw: dict[str, Any]) -> BrowserViewReport:
         stream_type=str(raw.get("type")),
         publisher_endpoint_id=raw.get("publisherEndpointId"),
         connection_state=str(raw.get("connectionState")),
+        started_at=_float(raw, "startedAt"),
         candidates_sent=int(raw.get("candidatesSent") or 0),
         candidates_in_offer=int(raw.get("candidatesInOffer") or 0),
         bytes_received=sum(

@@ -17,7 +17,12 @@ import asyncio
 import contextlib
 import logging
 
-from agent.browser import BrowserParticipant, BrowserSnapshot, measurements_from_snapshot
+from agent.browser import (
+    BrowserParticipant,
+    BrowserSnapshot,
+    BrowserViewReport,
+    measurements_from_snapshot,
+)
 from agent.participant import StreamState, ViewerMeasurements
 from agent.scenario.plan import ParticipantPlan
 from agent.scenario.results import Freeze, Sample, StreamDirection, StreamResult
@@ -233,7 +238,7 @@ class BrowserActor(Actor):
         seen = set()
         for view, viewer in zip(snapshot.viewed, figures.viewers, strict=True):
             seen.add(view.stream_id)
-            series = self._views.get(view.stream_id) or self._new_view(view.stream_id, viewer)
+            series = self._views.get(view.stream_id) or self._new_view(view, viewer)
             if series.result.ended_at is not None:
                 continue
             main = "video" if "video" in viewer.tracks else "audio"
@@ -254,19 +259,21 @@ class BrowserActor(Actor):
                 result.bitrate.extend(_rate(last, now, published.bytes_sent))
                 self._published[published.stream_id] = (result, (now, published.bytes_sent))
 
-    def _new_view(self, stream_id: str, viewer: ViewerMeasurements) -> BrowserSeries:
+    def _new_view(self, view: BrowserViewReport, viewer: ViewerMeasurements) -> BrowserSeries:
+        clock = self.run.clock
         endpoint_id = viewer.publisher_endpoint_id
         publisher = self.run.roster.by_endpoint(endpoint_id)
+        started = clock.from_wall(view.started_at) if view.started_at else clock.now()
         result = new_stream(
-            stream_id,
+            view.stream_id,
             StreamDirection.VIEW,
             viewer.stream_type,
-            self.run.clock.now(),
+            started,
             publisher=publisher.name if publisher is not None else endpoint_id,
         )
         self.result.streams.append(result)
         series = BrowserSeries(result)
-        self._views[stream_id] = series
+        self._views[view.stream_id] = series
         return series
 
     async def close(self) -> None:
