@@ -109,8 +109,12 @@ class StatsSampler:
         bytes_received = bytes_sent = 0
         transports = {}
         for sender in self.pc.getSenders():
-            if sender.track is not None:
-                outbound.extend(await outbound_rtp(sender))
+            # A closed pc's senders have let go of their tracks (aiortc closes the pc itself
+            # when the far end ends DTLS) but keep their counters: what they sent still counts.
+            # A sender that never had a track (a viewer's) sent nothing and is left out.
+            outbound.extend(
+                o for o in await outbound_rtp(sender) if sender.track is not None or o.packets_sent
+            )
         report = await self.pc.getStats()
         for stats in report.values():
             if stats.type == "transport":
