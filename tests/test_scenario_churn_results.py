@@ -96,6 +96,7 @@ def churn_run(guest_views_second_stay: bool = True) -> RunResult:
         ],
         viewing=[
             ViewingChange(t=1.0, groups=["*", "guest", "host"]),
+            ViewingChange(t=4.0, groups=["*", "guest", "host"]),  # a `view` step changes nothing
             ViewingChange(t=8.5, groups=[]),
             ViewingChange(t=15.0, groups=["*", "guest", "host"]),
             ViewingChange(t=20.0, groups=[]),
@@ -127,6 +128,16 @@ def test_gaps_and_stop_view_are_no_misses_under_churn() -> None:
     passed, message = expectations(churn_run())["every_viewer_received_every_publisher"]
     assert passed, message
     # Meetings: guest views h1 twice (1-8.5, 15-20), host views g1 once and g2 once.
+    assert message.startswith("4 viewer/publisher pair(s)"), message
+
+
+def test_a_view_step_of_a_group_viewed_already_does_not_cut_the_meeting() -> None:
+    result = churn_run()
+    guest = result.participants[1]
+    # Frames only after 4 s: the meeting is 1-8.5 s, not 1-4 s and 4-8.5 s.
+    guest.streams[2] = view("h1", "host-0", 4.5, 9.0, 150)
+    passed, message = expectations(result)["every_viewer_received_every_publisher"]
+    assert passed, message
     assert message.startswith("4 viewer/publisher pair(s)"), message
 
 

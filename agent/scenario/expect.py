@@ -193,7 +193,10 @@ def _viewing(viewer: ParticipantResult, group: str, static: bool, end: float) ->
     for change, following in zip(changes, [*changes[1:], None], strict=True):
         until = following.t if following is not None else end
         if group in change.groups and until > change.t:
-            wanted.append((change.t, until))
+            if wanted and wanted[-1][1] >= change.t:  # a view step of a group viewed already
+                wanted[-1] = (wanted[-1][0], until)
+            else:
+                wanted.append((change.t, until))
     return _intersect(present, wanted)
 
 
