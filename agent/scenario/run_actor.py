@@ -45,6 +45,7 @@ from agent.scenario.results import (
     Presence,
     StepRecord,
     StreamDirection,
+    StreamResult,
     ViewingChange,
 )
 from agent.scenario.run_context import OTHERS, RunContext
@@ -158,6 +159,10 @@ class Actor:
     def publishing(self) -> list[str]:
         """Ids of the streams this participant publishes now."""
         return [p.publisher.stream_id for p in self.published.values() if p.publisher.stream_id]
+
+    def viewed_streams(self) -> list[StreamResult]:
+        """The records of the streams this participant views now."""
+        return [tracker.result for tracker in self.views.values()]
 
     def receiving(self, stream_id: str) -> bool:
         tracker = self.views.get(stream_id)
@@ -288,6 +293,11 @@ class Actor:
         shown = self.plan.display_name
         view = await participant.join(conference_id, {"name": shown} if shown else None)
         self._conference_id = conference_id
+        self._record_join(started)
+        self._view_present(view)
+
+    def _record_join(self, started: float) -> None:
+        """A stay begins (`joins`), viewing `targets` from now on (a browser's join too)."""
         now = self.run.clock.now()
         self.result.joins.append(Presence(joined_at=now, join_time=now - started))
         if self.result.joined_at is None:
@@ -295,7 +305,11 @@ class Actor:
             self.result.join_time = now - started
         self.result.left_at = None
         self._viewing_changed()
-        self._view_present(view)
+
+    def _record_leave(self) -> None:
+        self.result.left_at = self.run.clock.now()
+        if self.result.joins:
+            self.result.joins[-1].left_at = self.result.left_at
 
     def _view_present(self, view: ConferenceSimpleView) -> None:
         """What was there before the join counts as heard (a `wait_for` a stream published
@@ -321,9 +335,7 @@ class Actor:
             await participant.leave()
         finally:
             self._end_streams()
-            self.result.left_at = self.run.clock.now()
-            if self.result.joins:
-                self.result.joins[-1].left_at = self.result.left_at
+            self._record_leave()
             self._conference_id = None
 
     def _end_streams(self) -> None:

@@ -92,6 +92,9 @@ class BrowserActor(Actor):
     def publishing(self) -> list[str]:
         return [r.stream_id for r, _ in self._published.values() if r.ended_at is None]
 
+    def viewed_streams(self) -> list[StreamResult]:
+        return [r for r in self._results() if r.ended_at is None]
+
     def receiving(self, stream_id: str) -> bool:
         series = self._views.get(stream_id)
         return series is not None and series.result.frames > 0
@@ -153,8 +156,7 @@ class BrowserActor(Actor):
         self.targets = {*self.run.group_names, OTHERS}  # the page views every stream
         now = self.run.clock.now()
         self._joined = True
-        self.result.joined_at = now
-        self.result.join_time = now - started
+        self._record_join(started)
         snapshot = await browser.snapshot()
         for published in snapshot.published:
             result = new_stream(
@@ -196,7 +198,7 @@ class BrowserActor(Actor):
             self._joined = False
             self._left = True
             self._end_streams()
-            self.result.left_at = self.run.clock.now()
+            self._record_leave()
 
     async def unregister(self) -> None:
         browser = self._require_browser()

@@ -270,17 +270,15 @@ class ScenarioRun:
     def _progress(self, present: list[Actor]) -> Progress:
         now = self.clock.now()
         phase = next((p.name for p in self._phases if p.start <= now < p.end), None)
-        viewed = [t for actor in present for t in actor.views.values()]
-        flowing = sum(
-            1 for tracker in viewed if tracker.result.fps and tracker.result.fps[-1].value > 0
-        )
+        viewed = [stream for actor in present for stream in actor.viewed_streams()]
+        flowing = sum(1 for stream in viewed if stream.fps and stream.fps[-1].value > 0)
         return Progress(
             elapsed=now,
             total=self.planned,
             phase=phase,
             participants=len(present),
             joined=sum(1 for actor in present if actor.joined),
-            streams_published=sum(len(actor.published) for actor in present),
+            streams_published=sum(len(actor.publishing()) for actor in present),
             streams_flowing=flowing,
             streams_viewed=len(viewed),
             errors=sum(len(actor.result.errors) for actor in self.actors) + len(self._errors),
