@@ -1,11 +1,12 @@
 """A run spread over processes and machines: one plan, and one way to stop.
 
 The pools (`agent.load.workers.WorkerPool`, `agent.load.ray_pool.RayPool`) deal the
-participants; this package makes every process draw the same plan (`seeding`), and an
-interrupted spread run end like an interrupted single-process run (`stopping`): everyone
-leaves and unregisters, and the merged report is written."""
+participants; this package sizes a run (`sizing`), makes every process draw the same plan
+(`seeding`), and makes an interrupted spread run end like an interrupted single-process run
+(`stopping`): everyone leaves and unregisters, and the merged report is written."""
 
 from agent.distributed.seeding import common_seed, with_seed
+from agent.distributed.sizing import conference_count, default_workers
 from agent.distributed.stopping import (
     STOP_SIGNAL,
     Stopped,
@@ -21,6 +22,8 @@ __all__ = [
     "StopSwitch",
     "Stopped",
     "common_seed",
+    "conference_count",
+    "default_workers",
     "ignore_terminal_interrupt",
     "stop_process",
     "take_back_cancel",

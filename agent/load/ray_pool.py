@@ -57,14 +57,16 @@ class _ShardActor:
 
 
 class RayPool:
-    """`count` actors on the Ray cluster at `address`, one shard each."""
+    """`count` actors on the Ray cluster at `address`, one shard each; `fit_cluster`: at
+    most one per CPU of the cluster."""
 
-    def __init__(self, job: WorkerJob, count: int, address: str) -> None:
+    def __init__(self, job: WorkerJob, count: int, address: str, fit_cluster: bool = False) -> None:
         if count < 1:
             raise ValueError(f"workers must be >= 1, got {count}")
         self.job = job
         self.count = count
         self.address = address
+        self.fit_cluster = fit_cluster
         self.latest: dict[int, LiveSnapshot] = {}
 
     async def live(self) -> LiveSnapshot:
@@ -83,6 +85,9 @@ class RayPool:
                 f"cannot reach the Ray cluster at {self.address}: {error}"
             ) from None
         try:
+            if self.fit_cluster:
+                cpus = int(ray.cluster_resources().get("CPU", self.count))
+                self.count = max(1, min(self.count, cpus))
             actor_class = ray.remote(max_concurrency=2, num_cpus=0)(_ShardActor)
             actors = [
                 actor_class.options(scheduling_strategy="SPREAD").remote()

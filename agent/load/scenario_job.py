@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.distributed.seeding import common_seed, with_seed
+from agent.distributed.sizing import conference_count, default_workers
 from agent.load.live import MetricsEndpoint
 from agent.load.platform import serve_platform
 from agent.load.ray_pool import RayPool
@@ -70,9 +71,10 @@ def add_load_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--workers",
         type=_workers,
-        default=1,
         metavar="N",
-        help="spread the conferences over N processes (default 1); one report for all",
+        help="spread the conferences over N processes (default: one per core, at most one "
+        "per conference; with --ray: one per conference, at most the cluster's CPUs); "
+        "one report for all",
     )
     run.add_argument(
         "--shard",
@@ -98,7 +100,7 @@ def add_load_options(run: argparse.ArgumentParser) -> None:
 def load_options(options: RunOptions, args: argparse.Namespace) -> RunOptions:
     """The run options with the shard and the metrics port of the command line."""
     if getattr(args, "shard", None) is not None and (
-        getattr(args, "workers", 1) > 1 or getattr(args, "ray", None)
+        (getattr(args, "workers", None) or 1) > 1 or getattr(args, "ray", None)
     ):
         raise ValueError("--shard excludes --workers and --ray: a shard is one process")
     return replace(
@@ -134,11 +136,14 @@ class ScenarioJob:
 
 
 async def run_spread(
-    scenario: Scenario, options: RunOptions, workers: int, ray_address: str | None = None
+    scenario: Scenario, options: RunOptions, workers: int | None, ray_address: str | None = None
 ) -> RunResult:
     """`run_scenario` in this process (one worker), else over `workers` processes, or over
-    Ray actors on the cluster at `ray_address`."""
-    if workers <= 1 and ray_address is None:
+    Ray actors on the cluster at `ray_address`; `workers` None: `agent.distributed.sizing`."""
+    seed = scenario.seed if scenario.seed is not None else random.SystemRandom().randrange(2**32)
+    if workers is None and ray_address is None and options.shard is None:
+        workers = default_workers(scenario, seed)
+    if (workers or 1) <= 1 and ray_address is None:
         if options.shard is not None:  # the other shards must draw the same plan
             scenario = with_seed(scenario, common_seed(scenario))
         return await run_scenario(scenario, options)
@@ -153,12 +158,20 @@ async def run_spread(
                 client_id=local.client_id,
                 client_secret=local.client_secret,
             )
-        job = ScenarioJob(Path(scenario.path), options, random.SystemRandom().randrange(2**32))
+        job = ScenarioJob(Path(scenario.path), options, seed)
         pool: WorkerPool | RayPool = (
-            WorkerPool(job, workers)
+            WorkerPool(job, workers or 1)
             if ray_address is None
-            else RayPool(job, max(workers, 1), ray_address)
+            else RayPool(
+                job,
+                workers or max(1, conference_count(scenario, seed)),
+                ray_address,
+                fit_cluster=workers is None,
+            )
         )
+        if not options.quiet:  # say it: the report alone does not show how the run was spread
+            spread = f"{pool.count} worker processes" if ray_address is None else "Ray actors"
+            print(f"{scenario.name}: {spread}", file=options.progress or sys.stdout, flush=True)
         if options.metrics_port is not None:
             await stack.enter_async_context(MetricsEndpoint(pool.live, options.metrics_port))
         try:
