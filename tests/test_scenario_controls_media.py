@@ -1,5 +1,6 @@
-"""What `bitrate`, `mute` and `record` steps do to the media, measured on the real local
-platform (REST, MQTT, aiortc through the router on loopback), and the run's `timeout`.
+"""Image and file sources, and what `bitrate`, `mute` and `record` do to the media, measured
+on the real local platform (REST, MQTT, aiortc through the router on loopback); the run's
+`timeout`.
 
 `bitrate` tells the platform, whose router caps the publisher by REMB, which aiortc's
 encoder follows: the publisher's measured bitrate must drop. `mute` sends black frames, as a
@@ -21,6 +22,7 @@ from agent.scenario.results import ParticipantResult, Sample, StreamDirection
 from agent.scenario.runner import RunOptions, ScenarioRun
 from media.audio import SyntheticAudioTrack
 from media.mute import MutableTrack
+from tests.test_media_player import _make_clip as make_clip
 
 CONTROLS = """
 name: media-controls
@@ -159,3 +161,41 @@ async def test_a_muted_microphone_sends_silence_at_the_same_pace() -> None:
     assert not np.abs(quiet.to_ndarray()).any()
     assert quiet.samples == last.samples and quiet.sample_rate == last.sample_rate
     assert quiet.pts is not None and last.pts is not None and quiet.pts > last.pts
+
+
+SOURCES = """
+name: sources
+duration: 5s
+participants:
+  - name: host
+    view: none
+    publish:
+      - {type: CAM, name: picture, source: still.png, fps: 10}
+      - {type: MIC_AND_CAM, name: clip, source: clip.mp4}
+  - name: guest
+    role: customer
+    receive: {video: decode}
+"""
+
+
+async def test_image_and_media_file_sources_are_published_and_received(tmp_path: Path) -> None:
+    make_clip(tmp_path / "clip.mp4", seconds=1.0)
+    picture = np.zeros((90, 160, 3), dtype=np.uint8)
+    picture[:, :80] = (255, 0, 0)
+    with av.open(str(tmp_path / "still.png"), "w", format="image2") as container:
+        stream = container.add_stream("png")
+        stream.width, stream.height, stream.pix_fmt = 160, 90, "rgb24"
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+
+    run = ScenarioRun(write(tmp_path, SOURCES), RunOptions(quiet=True))
+    result = await run.execute()
+    host, guest = result.participants
+    assert not host.errors and not guest.errors, host.errors + guest.errors
+    published = {s.stream_type: s.stream_id for s in host.streams}
+    assert set(published) == {"CAM", "MIC_AND_CAM"}
+    views = {s.stream_id: s for s in guest.streams if s.direction is StreamDirection.VIEW}
+    picture_view, clip_view = views[published["CAM"]], views[published["MIC_AND_CAM"]]
+    assert picture_view.frames > 0 and clip_view.frames > 0
+    # The still image carries the timecode band; the clip, not synthetic, carries none.
+    assert picture_view.delay and not clip_view.delay
+    assert run.leftover_peer_connections == 0
