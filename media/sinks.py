@@ -1,11 +1,13 @@
 """Sinks that count, sample and hand media to callbacks.
 
-`FrameCounter` is the light receiver's sink: on a track whose receiver skips decoding
-(`media.passthrough.skip_decoding`) it sees `av.Packet`s and counts frames, keyframes and
-bytes at the cost of a queue hop, no decoder involved. `KeyframeDecoder` is sampled decoding
-for such a track: it decodes keyframes only (they decode on their own), optionally asking the
-sender for one every `interval` seconds. `FrameCallback` passes every Nth decoded frame of a
-normally decoding track; `PcmCallback` passes 16 kHz mono PCM for transcribing bots.
+`FrameCounter` is the light receiver's sink: fed straight from RTP
+(`media.rtp_seams.count_frames_from_rtp`, no track at all), or on a track whose receiver skips
+decoding (`media.passthrough.skip_decoding`), where it sees `av.Packet`s at the cost of a
+decoder-thread and queue hop; either way it counts frames, keyframes and bytes.
+`KeyframeDecoder` is sampled decoding for such a track: it decodes keyframes only (they decode
+on their own), optionally asking the sender for one every `interval` seconds. `FrameCallback`
+passes every Nth decoded frame of a normally decoding track; `PcmCallback` passes 16 kHz mono
+PCM for transcribing bots.
 """
 
 from __future__ import annotations
@@ -47,14 +49,18 @@ class FrameCounter(Sink):
         self.decoded = 0
 
     async def consume(self, item: Item, received_at: float) -> None:
-        self.frames += 1
-        self.timeline.add(received_at)
         if isinstance(item, av.Packet):
-            self.bytes += item.size
-            self.keyframes += bool(item.is_keyframe)
+            self.count(received_at, item.size, bool(item.is_keyframe))
         else:
             self.decoded += 1
-            self.keyframes += bool(getattr(item, "key_frame", False))
+            self.count(received_at, 0, bool(getattr(item, "key_frame", False)))
+
+    def count(self, received_at: float, size: int, keyframe: bool) -> None:
+        """One frame; what `media.rtp_seams.count_frames_from_rtp` calls, with no track."""
+        self.frames += 1
+        self.timeline.add(received_at)
+        self.bytes += size
+        self.keyframes += keyframe
 
 
 class FrameCallback(Sink):

@@ -6,9 +6,9 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs.vpx import VpxPayloadDescriptor
 
+from media.rtp_seams import starts_keyframe
 from server.media.candidates import to_ice_candidates
 from server.media.contract import Candidate, MediaRouterError
-from server.media.keyframes import starts_keyframe
 from server.media.offers import (
     MediaLine,
     check_publish_offer,

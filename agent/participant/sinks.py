@@ -22,6 +22,7 @@ from media.monitor import AudioMonitor, VideoMonitor
 from media.passthrough import skip_decoding
 from media.reader import Item, Sink, TrackReader
 from media.recorder import VideoRecorder, WavRecorder
+from media.rtp_seams import count_frames_from_rtp
 from media.sinks import FrameCallback, FrameCounter, KeyframeDecoder, PcmCallback, VideoCallback
 
 __all__ = ["TrackMeasurements", "TrackSinks"]
@@ -69,10 +70,11 @@ class TrackSinks:
         self._delay: Series | None = None
         self._levels: AudioLevels | None = None
         self._sampler: KeyframeDecoder | None = None
+        self._counter: FrameCounter | None = None
         if self.reception is Reception.DECODE:
             self.timeline = self._decoded(policy, started_at, label)
         else:
-            counter = FrameCounter(started_at)
+            counter = self._counter = FrameCounter(started_at)
             self.timeline = counter.timeline
             self.sinks.append(counter)
             if self.reception is Reception.SAMPLED:
@@ -108,14 +110,21 @@ class TrackSinks:
         return audio.timeline
 
     def prepare(self, receiver: RTCRtpReceiver) -> None:
-        """Before media flows on a new peer connection: choose decoding for its receiver."""
-        if self.reception is not Reception.DECODE:
+        """Before media flows on a new peer connection: choose decoding for its receiver.
+
+        Light reception counts frames as their packets arrive: no jitter buffer, decoder
+        thread or track in between (sampled reception needs whole keyframes, so a track)."""
+        if self.reception is Reception.LIGHT and self._counter is not None:
+            count_frames_from_rtp(receiver, self._counter.count)
+        elif self.reception is not Reception.DECODE:
             skip_decoding(receiver)
         if self._sampler is not None:
             self._sampler.receiver = receiver  # keyframe requests go to the current sender
 
-    def attach(self, track: MediaStreamTrack) -> TrackReader:
-        """Read a (new) remote track into these sinks."""
+    def attach(self, track: MediaStreamTrack) -> TrackReader | None:
+        """Read a (new) remote track into these sinks (light reception reads none)."""
+        if self.reception is Reception.LIGHT:
+            return None
         reader = TrackReader(track, [_Kept(sink) for sink in self.sinks]).start()
         self._readers.append(reader)
         return reader

@@ -39,7 +39,7 @@ from aiortc.rtp import (
 )
 from aiortc.stats import RTCInboundRtpStreamStats, RTCStatsReport
 
-from server.media.keyframes import starts_keyframe
+from media.rtp_seams import starts_keyframe
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,236 @@
+"""Reading media straight from RTP, for the router and the agent's light receiver alike.
+
+Where a decodable picture starts (`starts_keyframe`) is read from an RTP payload without
+depacketizing the frame: the router holds a new viewer until then, and the light receiver
+counts keyframes with it.
+
+The light receiver (`count_frames_from_rtp`) needs frames, keyframes and bytes, not pictures.
+aiortc's `RTCRtpReceiver` depayloads every packet into a jitter buffer, hands each reassembled
+frame to a decoder thread, and gets it back through a queue and the remote track: about a
+tenth of a light participant's CPU, for frames nobody looks at. Here the receiver's packet
+handler is replaced: it keeps what the connection needs (per-SSRC statistics for RTCP
+receiver reports and `getStats`, RTX unwrapping, NACKs so that a lost packet is still
+repaired) and completes frames from sequence numbers and marker bits (`FrameAssembler`). It
+skips the receive-side bandwidth estimation: its REMB feedback adapts nothing here (the
+router forwards, and records a viewer's REMB only as a figure). This module and
+`media/passthrough.py` are where the agent reaches into aiortc's receiver: after an aiortc
+upgrade, check both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import RTCRtpReceiver, clock
+from aiortc.codecs import is_rtx
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import RtpPacket, unwrap_rtx
+
+__all__ = ["FrameAssembler", "FrameHandler", "count_frames_from_rtp", "starts_keyframe"]
+
+_H264_IDR = 5
+_H264_SPS = 7
+_H264_STAP_A = 24
+_H264_FU_A = 28
+
+FrameHandler = Callable[[float, int, bool], None]
+"""`on_frame(received_at, size, keyframe)`: one complete frame; `received_at` is wall-clock
+time (`time.time()`, the clock the timecode uses), `size` the payload bytes of its packets."""
+
+MAX_WAITING_FRAMES = 30
+"""Frames that may wait behind a missing packet (about a second of video) before that
+packet counts as lost for good and the frame it belonged to is skipped; NACK repair
+normally arrives within a round trip."""
+
+
+def starts_keyframe(codec_name: str, payload: bytes) -> bool:
+    """True if this packet carries the first bytes of a keyframe.
+
+    For a codec we cannot read every packet counts as a start, so nothing is ever held back.
+    """
+    try:
+        if codec_name == "VP8":
+            return _vp8_starts_keyframe(payload)
+        if codec_name == "H264":
+            return _h264_starts_keyframe(payload)
+    except IndexError:
+        return False
+    return True
+
+
+def _vp8_starts_keyframe(payload: bytes) -> bool:
+    # RFC 7741 4.2: payload descriptor, then the VP8 frame tag; its bit 0 is 0 on keyframes.
+    first = payload[0]
+    if not first & 0x10 or first & 0x07:  # not the start of partition 0
+        return False
+    pos = 1
+    if first & 0x80:  # X: extension octet follows
+        ext = payload[1]
+        pos = 2
+        if ext & 0x80:  # I: picture id, 7 or 15 bits
+            pos += 2 if payload[pos] & 0x80 else 1
+        if ext & 0x40:  # L: TL0PICIDX
+            pos += 1
+        if ext & 0x30:  # T or K: TID/KEYIDX octet
+            pos += 1
+    return not payload[pos] & 0x01
+
+
+def _h264_starts_keyframe(payload: bytes) -> bool:
+    # RFC 6184: a single NAL unit, an aggregate (STAP-A) or the first fragment (FU-A).
+    nal_type = payload[0] & 0x1F
+    if nal_type in (_H264_IDR, _H264_SPS):
+        return True
+    if nal_type == _H264_STAP_A:
+        pos = 1
+        while pos + 2 < len(payload):
+            size = int.from_bytes(payload[pos : pos + 2], "big")
+            if payload[pos + 2] & 0x1F in (_H264_IDR, _H264_SPS):
+                return True
+            pos += 2 + size
+        return False
+    if nal_type == _H264_FU_A:
+        return bool(payload[1] & 0x80) and payload[1] & 0x1F in (_H264_IDR, _H264_SPS)
+    return False
+
+
+class FrameAssembler:
+    """Complete frames of one media SSRC from its packets, without reassembling payloads.
+
+    Video: a frame is the packets after the previous frame's marker up to its own marker
+    (RFC 3550: the marker ends a video frame), complete once every sequence number in
+    between has arrived, in any order, retransmissions included (duplicates count once).
+    Audio: every packet is a frame (one Opus frame per packet). Like aiortc's jitter buffer,
+    a frame is reported once complete, whether or not the frames before it decode.
+    """
+
+    def __init__(self, kind: str, on_frame: FrameHandler) -> None:
+        self.kind = kind
+        self.on_frame = on_frame
+        self.frames_skipped = 0
+        """Frames given up on: a packet of theirs never arrived."""
+        self._end: int | None = None  # sequence number of the last frame's marker
+        self._pending: dict[int, tuple[int, int, bool]] = {}  # seq -> (timestamp, size, key)
+        self._markers: list[int] = []  # markers waiting, in arrival order
+
+    def restart(self) -> None:
+        """A new SSRC: its sequence numbers start over."""
+        self._end = None
+        self._pending.clear()
+        self._markers.clear()
+
+    def add(self, packet: RtpPacket, keyframe_start: bool) -> None:
+        seq = packet.sequence_number
+        end = self._end
+        if end is not None and not 0 < (seq - end) & 0xFFFF < 0x8000:
+            return  # a frame already reported (a late retransmission, a duplicate)
+        if self.kind != "video":
+            self._end = seq
+            self.on_frame(time.time(), len(packet.payload), True)
+            return
+        if seq in self._pending:
+            return
+        self._pending[seq] = (packet.timestamp, len(packet.payload), keyframe_start)
+        if packet.marker:
+            self._markers.append(seq)
+        if self._markers:
+            self._complete()
+
+    def _complete(self) -> None:
+        while self._markers:
+            self._markers.sort(key=self._after_end)
+            marker = self._markers[0]
+            start = self._start_of(marker)
+            span = (marker - start) & 0xFFFF
+            pending = self._pending
+            if all((start + i) & 0xFFFF in pending for i in range(span + 1)):
+                size, keyframe = 0, False
+                for i in range(span + 1):
+                    _, length, key = pending.pop((start + i) & 0xFFFF)
+                    size += length
+                    keyframe = keyframe or key
+                self._finish(marker)
+                self.on_frame(time.time(), size, keyframe)
+            elif len(self._markers) > MAX_WAITING_FRAMES:
+                for i in range(span + 1):
+                    pending.pop((start + i) & 0xFFFF, None)
+                self._finish(marker)
+                self.frames_skipped += 1
+            else:
+                return
+
+    def _after_end(self, seq: int) -> int:
+        return (seq - self._end) & 0xFFFF if self._end is not None else 0
+
+    def _start_of(self, marker: int) -> int:
+        if self._end is not None:
+            return (self._end + 1) & 0xFFFF
+        # The first frame: its own packets (same timestamp) are all it can start with.
+        timestamp = self._pending[marker][0]
+        offsets = [
+            (marker - seq) & 0xFFFF for seq, entry in self._pending.items() if entry[0] == timestamp
+        ]
+        return (marker - max(offsets)) & 0xFFFF
+
+    def _finish(self, marker: int) -> None:
+        self._end = marker
+        self._markers.remove(marker)
+        end = marker
+        # Whatever is now behind the frame boundary can never complete a frame.
+        stale = [s for s in self._pending if not 0 < (s - end) & 0xFFFF < 0x8000]
+        for seq in stale:
+            del self._pending[seq]
+        self._markers = [m for m in self._markers if 0 < (m - end) & 0xFFFF < 0x8000]
+
+
+def count_frames_from_rtp(receiver: RTCRtpReceiver, on_frame: FrameHandler) -> None:
+    """Make `receiver` report complete frames to `on_frame` instead of decoding them.
+
+    Call before media flows (before `setRemoteDescription` completes). The remote track
+    then never yields anything (it ends when the receiver stops), and aiortc's decoder
+    thread sits idle."""
+    state: dict[str, Any] = vars(receiver)
+    kind: str = state["_RTCRtpReceiver__kind"]
+    codecs: dict[int, RTCRtpCodecParameters] = state["_RTCRtpReceiver__codecs"]
+    rtx_ssrc: dict[int, int] = state["_RTCRtpReceiver__rtx_ssrc"]
+    statistics: dict[int, StreamStatistics] = state["_RTCRtpReceiver__remote_streams"]
+    active: dict[int, Any] = state["_RTCRtpReceiver__active_ssrc"]
+    nack = state["_RTCRtpReceiver__nack_generator"]
+    assembler = FrameAssembler(kind, on_frame)
+    media_ssrc: list[int | None] = [None]
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if not receiver._enabled:
+            return
+        codec = codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        source = statistics.get(packet.ssrc)
+        if source is None:
+            source = statistics[packet.ssrc] = StreamStatistics(codec.clockRate)
+        source.add(packet)
+        if packet.marker or kind != "video":
+            # getSynchronizationSources() (what a PLI is addressed to) wants recent arrivals.
+            active[packet.ssrc] = clock.current_datetime()
+        if is_rtx(codec):
+            original = rtx_ssrc.get(packet.ssrc)
+            apt = codec.parameters.get("apt")
+            if original is None or len(packet.payload) < 2 or not isinstance(apt, int):
+                return
+            media_codec = codecs.get(apt)
+            if media_codec is None:
+                return
+            packet, codec = unwrap_rtx(packet, payload_type=apt, ssrc=original), media_codec
+        if packet.ssrc != media_ssrc[0]:
+            media_ssrc[0] = packet.ssrc
+            active[packet.ssrc] = clock.current_datetime()
+            assembler.restart()
+        if nack is not None and nack.add(packet):
+            await receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
+        keyframe = kind == "video" and starts_keyframe(codec.name, packet.payload)
+        assembler.add(packet, keyframe)
+
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
