@@ -13,6 +13,7 @@ from agent.scenario.results import (
     ParticipantResult,
     Presence,
     RunResult,
+    Sample,
     StreamDirection,
     StreamResult,
     ViewingChange,
@@ -52,6 +53,7 @@ def view(stream_id: str, publisher: str, start: float, end: float, frames: int) 
         started_at=start,
         ended_at=end,
         frames=frames,
+        fps=[Sample(t=start + 0.5, value=15.0), Sample(t=end - 0.5, value=15.0)],
     )
 
 
@@ -153,3 +155,6 @@ def test_the_html_timeline_draws_each_stay() -> None:
     page = render_html(SCENARIO, churn_run(), evaluate(SCENARIO, churn_run()))
     assert page.count('class="present"') == 3  # the host's one stay, the guest's two
     assert "in the conference 15.0s to 25.0s" in page
+    # The frame-rate chart: a line per view, one legend entry per viewer and publisher.
+    assert page.count('class="series"') == 4
+    assert page.count(">guest-0 ← host-0 CAM</text>") == 1

@@ -157,7 +157,7 @@ def _charts(result: RunResult) -> str:
                 )
                 for p in result.participants
             ],
-            "Participants timeline (grey: arriving, green: in the conference, red: had errors)",
+            "Participants timeline (grey: arrived, green: in the conference, red: had errors)",
             result.duration,
         ),
         line_chart(
@@ -169,6 +169,7 @@ def _charts(result: RunResult) -> str:
             _stream_series(result, "delay", 1000.0),
             "Delay over time per received stream",
             y_label="delay (ms)",
+            empty_note="no samples: the delay needs a viewer with receive: {video: decode}",
         ),
         line_chart(
             _stream_series(result, "bitrate", 1e-3),

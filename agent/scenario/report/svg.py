@@ -156,14 +156,20 @@ def line_chart(
     y_format: Formatter = _plain,
     width: int = 760,
     height: int = 300,
+    empty_note: str = "no samples",
 ) -> str:
-    """One polyline per series over a shared time axis, with a legend."""
+    """One polyline per series over a shared time axis, with a legend.
+
+    Series with the same label (one viewer's views of one publisher, republished under
+    churn) share a colour and a legend entry; each stays its own line, so gaps show."""
     drawn = [s for s in series if s.points]
     if not drawn:
-        return _empty(width, height, title, "line-chart", "no samples")
+        return _empty(width, height, title, "line-chart", empty_note)
     xs = [x for s in drawn for x, _ in s.points]
     ys = [y for s in drawn for _, y in s.points]
-    legend_rows = min(len(drawn), MAX_LEGEND + 1)
+    labels = list(dict.fromkeys(s.label for s in drawn))
+    colour = {label: PALETTE[number % len(PALETTE)] for number, label in enumerate(labels)}
+    legend_rows = min(len(labels), MAX_LEGEND + 1)
     legend_height = 16 * math.ceil(legend_rows / 3)
     frame = _Frame(
         width,
@@ -174,25 +180,26 @@ def line_chart(
     )
     parts = _open(frame.width, frame.height, title, "line-chart")
     parts += _axes(frame, _plain, y_format, x_label, y_label)
-    for number, one in enumerate(drawn):
-        color = PALETTE[number % len(PALETTE)]
+    for one in drawn:
+        color = colour[one.label]
         points = " ".join(f"{frame.x(x):.1f},{frame.y(y):.1f}" for x, y in sorted(one.points))
         parts.append(
             f'<polyline class="series" fill="none" stroke="{color}" stroke-width="1.6" '
             f'points="{points}"><title>{escape(one.label)}</title></polyline>'
         )
     legend_top = frame.top + frame.inner_height + X_LABEL_BELOW + 20  # under the axis label
-    for number, one in enumerate(drawn[:MAX_LEGEND]):
-        color = PALETTE[number % len(PALETTE)]
+    for number, label in enumerate(labels[:MAX_LEGEND]):
         x = frame.left + (number % 3) * (frame.inner_width / 3)
         y = legend_top + 16 * (number // 3)
-        parts.append(f'<rect x="{x:.0f}" y="{y - 9}" width="10" height="10" fill="{color}"/>')
-        parts.append(f'<text class="legend" x="{x + 14:.0f}" y="{y}">{escape(one.label)}</text>')
-    if len(drawn) > MAX_LEGEND:
+        parts.append(
+            f'<rect x="{x:.0f}" y="{y - 9}" width="10" height="10" fill="{colour[label]}"/>'
+        )
+        parts.append(f'<text class="legend" x="{x + 14:.0f}" y="{y}">{escape(label)}</text>')
+    if len(labels) > MAX_LEGEND:
         y = legend_top + 16 * (MAX_LEGEND // 3)
         x = frame.left + (MAX_LEGEND % 3) * (frame.inner_width / 3)
         parts.append(
-            f'<text class="legend" x="{x:.0f}" y="{y}">+{len(drawn) - MAX_LEGEND} more</text>'
+            f'<text class="legend" x="{x:.0f}" y="{y}">+{len(labels) - MAX_LEGEND} more</text>'
         )
     parts.append("</svg>")
     return "\n".join(parts)
