@@ -159,7 +159,8 @@ class StreamSpec(StrictModel):
     """Video size as WIDTHxHEIGHT, e.g. 640x480."""
     fps: Annotated[float, Field(gt=0, le=120)] | None = None
     bitrate: Bitrate | None = None
-    """Maximum video bitrate, e.g. 800k."""
+    """Maximum video bitrate, e.g. 800k: sent with publishStream; the platform caps the
+    sender (REMB). An agent's VP8 encoder (aiortc) does not go below 250k."""
     codec: Literal["VP8", "H264", "opus"] | None = None
     """The video codec offered (one per participant); audio is always Opus."""
     metadata: dict[str, Any] | None = None
@@ -422,7 +423,8 @@ class MetadataStep(_Step):
 class BitrateStep(_StreamsStep):
     do: Literal["bitrate"]
     bitrate: Bitrate
-    """The new maximum video bitrate, e.g. 300k."""
+    """The new maximum video bitrate, e.g. 300k, through the platform, which caps the sender
+    (REMB). An agent's VP8 encoder (aiortc) does not go below 250k."""
 
 
 class _TargetedStep(_Step):
