@@ -1,18 +1,23 @@
 """Ctrl-C on `auvious-agent run --ray ADDRESS`: the coordinator asks every Ray actor to stop,
 each closes its participants (leave, unregister) and sends what it measured, and the merged
-report is written marked interrupted, as for `--workers`.
+report is written marked interrupted, as for `--workers`. Without `--workers`, one actor per
+conference (at most the cluster's CPUs).
 
 The cluster is the one `tests/test_load_ray.py` starts: a head and two worker nodes, real
 raylet processes on this machine (`ray.cluster_utils.Cluster`), stopped at the end."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.test_distributed_interrupt import interrupt_and_check
+from tests.test_distributed_interrupt import CLI, ROOT, interrupt_and_check
 from tests.test_load_ray import cluster  # noqa: F401  (the module's fixture)
+from tests.test_load_run_workers import SCENARIO as TWO_CALLS
 
 
 @pytest.mark.timeout(300)
@@ -21,3 +26,28 @@ def test_ctrl_c_on_ray_actors_leaves_everyone_and_reports(
     tmp_path: Path,
 ) -> None:
     interrupt_and_check(tmp_path, ["--ray", cluster, "--workers", "2"], whole_group=False)
+
+
+@pytest.mark.timeout(300)
+def test_without_workers_ray_takes_an_actor_per_conference(
+    cluster: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Two calls, three CPUs in the cluster: two actors, each participant reported once."""
+    scenario = tmp_path / "two-calls.yaml"
+    scenario.write_text(TWO_CALLS)
+    reports = tmp_path / "reports"
+    result = subprocess.run(
+        [str(CLI), "run", str(scenario), "--ray", cluster, "--report", str(reports)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=240,
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+    )
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "two-calls: up to 2 Ray actors" in result.stdout
+    report = json.loads((reports / "report.json").read_text())
+    names = sorted(p["name"] for p in report["result"]["participants"])
+    assert names == ["agent-0", "agent-0.1", "peer-0", "peer-0.1"]

@@ -170,7 +170,11 @@ async def run_spread(
             )
         )
         if not options.quiet:  # say it: the report alone does not show how the run was spread
-            spread = f"{pool.count} worker processes" if ray_address is None else "Ray actors"
+            spread = (
+                f"{pool.count} worker processes"
+                if ray_address is None
+                else f"{'up to ' if workers is None else ''}{pool.count} Ray actors"
+            )
             print(f"{scenario.name}: {spread}", file=options.progress or sys.stdout, flush=True)
         if options.metrics_port is not None:
             await stack.enter_async_context(MetricsEndpoint(pool.live, options.metrics_port))
