@@ -254,9 +254,8 @@ def test_csv_columns_are_checked(tmp_path: Path) -> None:
 
 
 def test_missing_data_and_media_files(tmp_path: Path) -> None:
-    text = (
-        VALID.replace("fps: 30", "fps: 30\n        source: clip.mp4") + "data: {file: none.csv}\n"
-    )
+    # A media file plays at its own frame rate: `fps` goes.
+    text = VALID.replace("fps: 30", "source: clip.mp4") + "data: {file: none.csv}\n"
     issues = issues_of(write(tmp_path, text))
     paths = {issue.path: issue.message for issue in issues}
     assert "no media file 'clip.mp4'" in paths["participants[0].publish[0].source"]

@@ -76,3 +76,26 @@ def test_recording_nothing_is_refused(tmp_path: Path) -> None:
         """,
     )
     assert "participants[0].record" in text and "use `record: false`" in text
+
+
+@pytest.mark.parametrize(
+    ("stream", "message"),
+    [
+        ("{type: CAM, source: clip.mp4, fps: 15}", "a media file plays at its own size"),
+        ("{type: CAM, source: face.png, resolution: 640x480}", "an image is sent at its own"),
+    ],
+)
+def test_sizes_a_source_cannot_take_are_refused(tmp_path: Path, stream: str, message: str) -> None:
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    (tmp_path / "face.png").write_bytes(b"")
+    text = issue_of(
+        tmp_path,
+        f"""\
+        name: call
+        duration: 5s
+        participants:
+          - name: a
+            publish: [{stream}]
+        """,
+    )
+    assert ":5:" in text and "participants[0].publish[0]" in text and message in text

@@ -204,6 +204,13 @@ class StreamSpec(StrictModel):
             )
         if not self.has_video and (self.resolution or self.fps):
             raise ValueError("resolution and fps apply to video; a MIC stream has none")
+        if self.is_image and self.resolution:
+            raise ValueError("an image is sent at its own size: leave out `resolution`")
+        if self.is_file and not self.is_image and (self.resolution or self.fps):
+            raise ValueError(
+                "a media file plays at its own size and frame rate: leave out `resolution` "
+                "and `fps`"
+            )
         return self
 
 
