@@ -39,8 +39,8 @@ def _read_ready(transport: Any) -> None:
         _read_one(transport)
         return
     for _ in range(MAX_READS_PER_WAKEUP):
-        if transport._conn_lost:
-            return
+        if transport._conn_lost or transport._closing:
+            return  # closed by what the previous datagram did: asyncio reads no more either
         try:
             data, addr = transport._sock.recvfrom(transport.max_size)
         except (BlockingIOError, InterruptedError):
