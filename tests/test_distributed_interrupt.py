@@ -82,8 +82,15 @@ def test_ctrl_c_on_two_workers_leaves_everyone_and_reports(
     interrupt_and_check(tmp_path, ["--workers", "2"], whole_group)
 
 
-def interrupt_and_check(tmp_path: Path, spread: list[str], whole_group: bool) -> None:
-    """Run the two long calls spread as `spread` says, interrupt them once all four
+def test_sigterm_on_a_shard_leaves_everyone_and_reports(tmp_path: Path) -> None:
+    """What Kubernetes sends a pod it stops (then SIGKILL after the grace period)."""
+    interrupt_and_check(tmp_path, ["--shard", "0/1"], whole_group=False, stop=signal.SIGTERM)
+
+
+def interrupt_and_check(
+    tmp_path: Path, spread: list[str], whole_group: bool, stop: int = signal.SIGINT
+) -> None:
+    """Run the two long calls spread as `spread` says, interrupt them (`stop`) once all four
     participants run, and check the report: everyone there once, left and unregistered."""
     scenario = tmp_path / "two-long-calls.yaml"
     scenario.write_text(SCENARIO)
@@ -107,9 +114,9 @@ def interrupt_and_check(tmp_path: Path, spread: list[str], whole_group: bool) ->
             time.sleep(0.5)
         time.sleep(2.0)  # media flowing for a moment, so there is something to tear down
         if whole_group:
-            os.killpg(process.pid, signal.SIGINT)
+            os.killpg(process.pid, stop)
         else:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop)
         out, err = process.communicate(timeout=END_TIMEOUT)
     finally:
         if process.poll() is None:

@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 from agent.distributed.seeding import common_seed
+from agent.load.scenario_job import ScenarioJob
 from agent.scenario.loader import parse_scenario
+from agent.scenario.runner import RunOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "auvious-agent"
@@ -89,3 +91,17 @@ def test_shards_deal_unseeded_random_rooms_alike(tmp_path: Path) -> None:
     result = run_cli("merge", str(scenario), *parts, "--report", str(merged))
     assert result.returncode == 0, result.stdout + result.stderr
     assert names_in(merged) == NAMES
+
+
+def test_a_worker_on_another_machine_needs_no_copy_of_the_scenario_file(tmp_path: Path) -> None:
+    """A Ray node elsewhere has the text the coordinator sent, not the file (only the CSV and
+    media files a scenario names must be there, at the same path)."""
+    scenario = write_scenario(tmp_path)
+    text = scenario.read_text()
+    scenario.unlink()
+    job = ScenarioJob(scenario, RunOptions(), seed=3, text=text)
+    planned = job.scenario()
+    assert planned.name == "random-rooms" and planned.seed == 3
+    assert planned.path == str(scenario)  # relative paths still resolve next to it
+    own = ScenarioJob(scenario, RunOptions(), seed=3, text=text + "seed: 9\n").scenario()
+    assert own.seed == 9  # the scenario's own seed wins

@@ -10,6 +10,7 @@ same reports as for a single-process run.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import random
@@ -21,6 +22,7 @@ from typing import Any
 
 from agent.distributed.seeding import common_seed, with_seed
 from agent.distributed.sizing import conference_count, default_workers
+from agent.distributed.stopping import Stopped, StopSwitch
 from agent.load.live import MetricsEndpoint
 from agent.load.platform import serve_platform
 from agent.load.ray_pool import RayPool
@@ -32,7 +34,7 @@ from agent.load.workers import (
     merge_results,
     parse_shard,
 )
-from agent.scenario.loader import ScenarioError, load_scenario
+from agent.scenario.loader import ScenarioError, load_scenario, parse_scenario
 from agent.scenario.model import Scenario
 from agent.scenario.outcome import ExitCode, conclude
 from agent.scenario.results import RunResult
@@ -112,17 +114,25 @@ def load_options(options: RunOptions, args: argparse.Namespace) -> RunOptions:
 
 @dataclass(frozen=True)
 class ScenarioJob:
-    """One worker's part of a scenario run (picklable: the file is loaded again there).
-    `seed`: the run's, for a scenario without its own (`agent.distributed.seeding`)."""
+    """One worker's part of a scenario run (picklable: the scenario is parsed again there).
+    `seed`: the run's, for a scenario without its own (`agent.distributed.seeding`). `text`:
+    the file's content, carried along because a Ray node on another machine has no copy of
+    the file (the CSV and media files it names must be at the same path there)."""
 
     path: Path
     options: RunOptions
     seed: int | None = None
+    text: str | None = None
+
+    def scenario(self) -> Scenario:
+        if self.text is None:
+            scenario = load_scenario(self.path)
+        else:
+            scenario = parse_scenario(self.text, str(self.path), self.path.parent)
+        return scenario if self.seed is None else with_seed(scenario, self.seed)
 
     async def __call__(self, shard: Shard, live: LiveSink) -> RunResult:
-        scenario = load_scenario(self.path)
-        if self.seed is not None:
-            scenario = with_seed(scenario, self.seed)
+        scenario = self.scenario()
         options = replace(
             self.options,
             shard=shard,
@@ -139,7 +149,20 @@ async def run_spread(
     scenario: Scenario, options: RunOptions, workers: int | None, ray_address: str | None = None
 ) -> RunResult:
     """`run_scenario` in this process (one worker), else over `workers` processes, or over
-    Ray actors on the cluster at `ray_address`; `workers` None: `agent.distributed.sizing`."""
+    Ray actors on the cluster at `ray_address`; `workers` None: `agent.distributed.sizing`.
+
+    SIGTERM (an orchestrator stopping a pod, `kill`) ends the run as Ctrl-C does: everyone
+    leaves and unregisters, and the result comes back marked interrupted."""
+    try:
+        spread = _spread(scenario, options, workers, ray_address)
+        return await StopSwitch().run(spread, on_signal=True)
+    except Stopped:
+        raise RunError("stopped before the run started") from None
+
+
+async def _spread(
+    scenario: Scenario, options: RunOptions, workers: int | None, ray_address: str | None
+) -> RunResult:
     seed = scenario.seed if scenario.seed is not None else random.SystemRandom().randrange(2**32)
     if workers is None and ray_address is None and options.shard is None:
         workers = default_workers(scenario, seed)
@@ -158,7 +181,9 @@ async def run_spread(
                 client_id=local.client_id,
                 client_secret=local.client_secret,
             )
-        job = ScenarioJob(Path(scenario.path), options, seed)
+        path = Path(scenario.path)
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        job = ScenarioJob(path, options, seed, text)
         pool: WorkerPool | RayPool = (
             WorkerPool(job, workers or 1)
             if ray_address is None
