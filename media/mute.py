@@ -6,10 +6,14 @@ receive changes only if the sender stops sending content, as a browser does."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import av
 import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
+from av.frame import Frame
+from av.packet import Packet
 
 from media.timecode import BLACK
 
@@ -27,17 +31,17 @@ class MutableTrack(MediaStreamTrack):
         self.source = source
         self.muted = False
 
-    async def recv(self) -> av.VideoFrame | av.AudioFrame:
+    async def recv(self) -> Frame | Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         frame = await self.source.recv()
-        if isinstance(frame, av.VideoFrame | av.AudioFrame) and not self.muted:
+        if not self.muted:
             return frame
         if isinstance(frame, av.VideoFrame):
             return _black_like(frame)
         if isinstance(frame, av.AudioFrame):
             return _silence_like(frame)
-        raise TypeError(f"a mutable track needs decoded frames, got {type(frame).__name__}")
+        raise TypeError(f"only decoded frames can be muted, not {type(frame).__name__}")
 
     def stop(self) -> None:
         super().stop()
