@@ -53,12 +53,17 @@ def without_candidates(sdp: str) -> str:
 
 
 def webrtc_tasks() -> list[asyncio.Task[object]]:
-    """Pending tasks running code of agent/webrtc: must be none once a session is over."""
+    """Pending tasks running code of agent/webrtc: must be none once a session is over.
+
+    Not counted: aiortc's own connect task of a pc (wrapped by `PeerConnection`), which ends
+    with that pc's ICE, e.g. the remote peer's, still open while the local side closes."""
     return [
         task
         for task in asyncio.all_tasks()
         if not task.done()
-        and "agent/webrtc/" in getattr(getattr(task.get_coro(), "cr_code", None), "co_filename", "")
+        and "agent/webrtc/"
+        in getattr(code := getattr(task.get_coro(), "cr_code", None), "co_filename", "")
+        and getattr(code, "co_name", "") != "_RTCPeerConnection__connect"
     ]
 
 
