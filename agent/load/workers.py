@@ -200,9 +200,12 @@ def _shifted(participant: Any, shift: float) -> Any:
 def _worker_main(job: WorkerJob, shard: Shard, start_at: float, conn: Connection) -> None:
     """A worker process: wait for the common start, run the job, send live and the result."""
 
+    def send(message: tuple[str, Any]) -> None:
+        with contextlib.suppress(OSError):  # the coordinator is gone: nobody to tell
+            conn.send(message)
+
     def live(snapshot: LiveSnapshot) -> None:
-        with contextlib.suppress(OSError):
-            conn.send(("live", snapshot))
+        send(("live", snapshot))
 
     async def main() -> RunResult:
         await asyncio.sleep(max(0.0, start_at - time.time()))
@@ -211,11 +214,11 @@ def _worker_main(job: WorkerJob, shard: Shard, start_at: float, conn: Connection
     ignore_terminal_interrupt()
     try:
         result = asyncio.run(until_stopped(main()))
-        conn.send(("result", result.model_dump_json()))
+        send(("result", result.model_dump_json()))
     except (KeyboardInterrupt, Stopped):
-        conn.send(("error", f"worker {shard} interrupted"))
+        send(("error", f"worker {shard} interrupted"))
     except Exception as exc:
-        conn.send(("error", f"worker {shard} failed: {type(exc).__name__}: {exc}"))
+        send(("error", f"worker {shard} failed: {type(exc).__name__}: {exc}"))
     finally:
         conn.close()
 
