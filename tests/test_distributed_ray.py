@@ -33,7 +33,8 @@ def test_without_workers_ray_takes_an_actor_per_conference(
     cluster: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    """Two calls, three CPUs in the cluster: two actors, each participant reported once."""
+    """Two calls, three CPUs in the cluster: two actors on two nodes, each participant
+    reported once."""
     scenario = tmp_path / "two-calls.yaml"
     scenario.write_text(TWO_CALLS)
     reports = tmp_path / "reports"
@@ -48,6 +49,8 @@ def test_without_workers_ray_takes_an_actor_per_conference(
     assert "Traceback" not in result.stdout + result.stderr, result.stderr[-3000:]
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert "two-calls: up to 2 Ray actors" in result.stdout
+    # Ray spreads the actors: two worker processes on two of the cluster's three nodes.
+    assert "two-calls: 2 Ray actors up on 2 node(s)" in result.stdout
     report = json.loads((reports / "report.json").read_text())
     names = sorted(p["name"] for p in report["result"]["participants"])
     assert names == ["agent-0", "agent-0.1", "peer-0", "peer-0.1"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from agent.distributed.stopping import StopSwitch, take_back_cancel
@@ -51,6 +52,11 @@ class _ShardActor:
     def live(self) -> LiveSnapshot | None:
         return self.latest
 
+    def node(self) -> str:
+        """The Ray node this actor runs on (answering also says it is up)."""
+        ray: Any = importlib.import_module("ray")
+        return str(ray.get_runtime_context().get_node_id())
+
     def stop(self) -> None:
         """Ctrl-C at the coordinator: the job closes its participants and returns."""
         self.switch.stop()
@@ -58,15 +64,25 @@ class _ShardActor:
 
 class RayPool:
     """`count` actors on the Ray cluster at `address`, one shard each; `fit_cluster`: at
-    most one per CPU of the cluster."""
+    most one per CPU of the cluster. `on_placed` hears each actor's node once all are up."""
 
-    def __init__(self, job: WorkerJob, count: int, address: str, fit_cluster: bool = False) -> None:
+    def __init__(
+        self,
+        job: WorkerJob,
+        count: int,
+        address: str,
+        fit_cluster: bool = False,
+        on_placed: Callable[[list[str]], None] | None = None,
+    ) -> None:
         if count < 1:
             raise ValueError(f"workers must be >= 1, got {count}")
         self.job = job
         self.count = count
         self.address = address
         self.fit_cluster = fit_cluster
+        self.on_placed = on_placed
+        self.nodes: list[str] = []
+        """The node of each actor, once they are up."""
         self.latest: dict[int, LiveSnapshot] = {}
 
     async def live(self) -> LiveSnapshot:
@@ -93,6 +109,10 @@ class RayPool:
                 actor_class.options(scheduling_strategy="SPREAD").remote()
                 for _ in range(self.count)
             ]
+            # Every actor up before the common start is chosen: starting one takes a while.
+            self.nodes = list(await asyncio.gather(*(actor.node.remote() for actor in actors)))
+            if self.on_placed is not None:
+                self.on_placed(self.nodes)
             start_at = time.time() + START_MARGIN
             runs = [
                 actor.run.remote(self.job, Shard(index, self.count), start_at)

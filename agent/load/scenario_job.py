@@ -192,6 +192,7 @@ async def _spread(
                 workers or max(1, conference_count(scenario, seed)),
                 ray_address,
                 fit_cluster=workers is None,
+                on_placed=None if options.quiet else _say_placed(scenario, options),
             )
         )
         if not options.quiet:  # say it: the report alone does not show how the run was spread
@@ -207,6 +208,17 @@ async def _spread(
             return await pool.run()
         except RuntimeError as error:  # RayUnavailable included
             raise RunError(str(error)) from None
+
+
+def _say_placed(scenario: Scenario, options: RunOptions) -> Callable[[list[str]], None]:
+    def say(nodes: list[str]) -> None:
+        print(
+            f"{scenario.name}: {len(nodes)} Ray actors up on {len(set(nodes))} node(s)",
+            file=options.progress or sys.stdout,
+            flush=True,
+        )
+
+    return say
 
 
 # --- merging the shards of an orchestrated run -------------------------------------------------
