@@ -135,6 +135,7 @@ class HttpTransport:
         self.max_backoff = max_backoff
         self._session = session
         self._owns_session = session is None
+        self._closed = False
         self._auth: TokenProvider | None = None
         if auth is not None:
             self.use_auth(auth)
@@ -152,14 +153,28 @@ class HttpTransport:
         self._auth = auth
 
     async def close(self) -> None:
-        if self._auth is not None:
-            await self._auth.aclose()
-        if self._session is not None and self._owns_session:
-            await self._session.close()
-        self._session = None
+        """Close the session for good: a call after this fails rather than open a session
+        that nobody would close (a task still running after its participant closed)."""
+        self._closed = True
+        try:
+            if self._auth is not None:
+                await self._auth.aclose()
+        finally:
+            session, self._session = self._session, None
+            if session is not None and self._owns_session:
+                await session.close()
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        # Created lazily: aiohttp wants a running event loop.
+    def _get_session(self, call: Call) -> aiohttp.ClientSession:
+        # Created lazily: aiohttp wants a running event loop. Never after close(): a call
+        # (or retry) still under way then would open a session that nobody closes.
+        if self._closed:
+            raise ApiError(
+                operation=call.operation,
+                method=call.method,
+                path=call.path,
+                status=None,
+                message="the client is closed",
+            )
         if self._session is None or self._session.closed:
             if not self._owns_session:
                 raise RuntimeError("the aiohttp session given to HttpTransport is closed")
@@ -204,7 +219,7 @@ class HttpTransport:
             started = time.monotonic()
             answered = False
             try:
-                session = self._get_session()
+                session = self._get_session(call)
                 async with session.request(
                     call.method,
                     target,

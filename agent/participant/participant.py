@@ -215,22 +215,26 @@ class Participant:
 
         Every step runs even when one fails; the first unexpected error is raised at the end."""
         errors: list[BaseException] = []
-        if self.conference_id is not None:
-            await _collect(errors, self.leave())
-        self.stop_keepalive()
-        if self.channel is not None:
-            await _collect(errors, self.channel.close())
-            if self._unsubscribe is not None:
-                self._unsubscribe()
-            self.channel = None
-        if self._event_task is not None:
-            self._event_task.cancel()
-            await asyncio.wait([self._event_task])
-            self._event_task = None
-        if self.endpoint_id is not None:
-            endpoint_id, self.endpoint_id = self.endpoint_id, None
-            await _collect(errors, self._unregister(endpoint_id))
-        await _collect(errors, self.api.close())
+        try:
+            if self.conference_id is not None:
+                await _collect(errors, self.leave())
+            self.stop_keepalive()
+            if self.channel is not None:
+                await _collect(errors, self.channel.close())
+                if self._unsubscribe is not None:
+                    self._unsubscribe()
+                self.channel = None
+            if self._event_task is not None:
+                self._event_task.cancel()
+                await asyncio.wait([self._event_task])
+                self._event_task = None
+            if self.endpoint_id is not None:
+                endpoint_id, self.endpoint_id = self.endpoint_id, None
+                await _collect(errors, self._unregister(endpoint_id))
+        finally:
+            # Also when cancelled half-way (a run ending during an unregister step): the HTTP
+            # session is ours, and nobody else can close it.
+            await _collect(errors, self.api.close())
         if errors:
             raise errors[0]
 
