@@ -30,6 +30,7 @@ from agent.participant import (
     ViewPolicy,
     synthetic_tracks,
 )
+from media import passthrough
 from media.audio import SyntheticAudioTrack
 from server.embedded import EmbeddedServer
 from server.media.router import Router
@@ -92,6 +93,30 @@ async def call(server: EmbeddedServer) -> AsyncIterator[Call]:
 
 
 # --- the viewer follows the publisher -----------------------------------------------------
+
+
+async def test_light_reception_counts_audio_and_video_straight_from_rtp(call: Call) -> None:
+    """The default reception builds no decoder and no passthrough "decoder": nothing crosses
+    aiortc's decoder thread, yet every figure of a light viewer is there."""
+    passthrough.install()
+    decoders = passthrough.decoder_constructions()
+    passthroughs = passthrough.passthrough_constructions()
+    alice = await call.participant("agent1")
+    await alice.publish(AV, small_tracks())
+    bob = await call.participant("agent2")
+    await wait_until(lambda: len(bob.viewers) == 1, "bob views alice")
+    (viewer,) = bob.viewers.values()
+    await wait_until(
+        lambda: viewer.frames("video") >= 15 and viewer.frames("audio") >= 25, "frames"
+    )
+    (viewed,) = (await bob.measurements()).viewers
+    for kind in ("audio", "video"):
+        track = viewed.tracks[kind]
+        assert track.reception == "light"
+        assert track.fps > 0 and track.packets_received >= track.frames > 0
+        assert track.time_to_first_frame_s is not None and track.time_to_first_frame_s > 0
+    assert passthrough.decoder_constructions() == decoders
+    assert passthrough.passthrough_constructions() == passthroughs
 
 
 async def test_viewer_follows_a_publisher_that_unpublishes_and_publishes_again(
