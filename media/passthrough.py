@@ -1,6 +1,6 @@
 """Levers into aiortc for handling media without decoding it. With `media/stats.py` (which
-reads per-SSRC counters), the only module that touches aiortc internals: after an aiortc
-upgrade, check these two.
+reads per-SSRC counters) and `media/rtp_seams.py` (the light receiver's packet handler), the
+only modules that touch aiortc internals: after an aiortc upgrade, check these three.
 
 Receiving without decoding. aiortc's `RTCRtpReceiver` runs a decoder thread that builds its
 decoder through `aiortc.rtcrtpreceiver.get_decoder(codec)` on the first frame and puts what
