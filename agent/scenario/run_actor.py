@@ -134,6 +134,8 @@ class Actor:
         self._conference_id: str | None = None
         self._stream_metadata: dict[str, dict[str, Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # An unregister under way when the run ends: it finishes rather than being cut short.
+        self._closing: asyncio.Task[None] | None = None
         self._unsubscribe: Any = None
 
     def __repr__(self) -> str:
@@ -256,7 +258,10 @@ class Actor:
         await self._cancel_tasks()
         await self._detach()
         self.participant = None
-        await participant.close()
+        self._closing = asyncio.ensure_future(participant.close())
+        # Shielded: a timeline cancelled by the end of the run must not stop the participant
+        # half-closed (still registered); `close()` below waits for it instead.
+        await asyncio.shield(self._closing)
 
     async def _detach(self) -> None:
         """Stop listening and answering on the event channel."""
@@ -624,6 +629,8 @@ class Actor:
             await self._detach()
             self.participant = None
             await self._closing_step("unregister", participant.close())
+        elif self._closing is not None and not self._closing.done():
+            await self._closing_step("unregister", _wait(self._closing))
         self._end_streams()
         self.present = False
 
@@ -662,3 +669,7 @@ def _main_kind(tracker: ViewTracker) -> str:
 
 def _policy(action: str, delay: float | None) -> ResponsePolicy:
     return ResponsePolicy(ResponseAction(action), delay or 0.0)
+
+
+async def _wait(task: asyncio.Task[None]) -> None:
+    await task
