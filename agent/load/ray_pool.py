@@ -105,9 +105,10 @@ class RayPool:
                 cpus = int(ray.cluster_resources().get("CPU", self.count))
                 self.count = max(1, min(self.count, cpus))
             actor_class = ray.remote(max_concurrency=2, num_cpus=0)(_ShardActor)
+            placements = _spread(ray, self.count)
             actors = [
-                actor_class.options(scheduling_strategy="SPREAD").remote()
-                for _ in range(self.count)
+                actor_class.options(scheduling_strategy=placement).remote()
+                for placement in placements
             ]
             # Every actor up before the common start is chosen: starting one takes a while.
             self.nodes = list(await asyncio.gather(*(actor.node.remote() for actor in actors)))
@@ -177,3 +178,24 @@ def _one_line(error: BaseException) -> str:
     cause = getattr(error, "cause", None) or error
     text = str(cause).strip().splitlines()
     return f"{type(cause).__name__}: {text[-1] if text else ''}"
+
+
+def _spread(ray: Any, count: int) -> list[Any]:
+    """One placement per actor, round-robin over the alive nodes that have CPUs.
+
+    Ray's "SPREAD" is best effort, and for actors that reserve no CPU it often stacks them on
+    one node: a load run would then load one machine of the cluster. Soft node affinity was
+    seen stacking them too, so the affinity is hard; the nodes were alive a moment ago.
+    """
+    strategies = importlib.import_module("ray.util.scheduling_strategies")
+    nodes = sorted(
+        node["NodeID"]
+        for node in ray.nodes()
+        if node.get("Alive") and node.get("Resources", {}).get("CPU", 0) > 0
+    )
+    if not nodes:
+        return ["SPREAD"] * count
+    return [
+        strategies.NodeAffinitySchedulingStrategy(node_id=nodes[index % len(nodes)], soft=False)
+        for index in range(count)
+    ]
