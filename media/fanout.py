@@ -18,7 +18,7 @@ import fractions
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from aiortc import RTCRtpSender, RTCRtpTransceiver
@@ -199,17 +199,54 @@ class SharedEncoder:
                 track._offer(None)
 
 
-class FanoutTrack(MediaStreamTrack):
+class PacketSource(Protocol):
+    """A shared encoder as its subscriber tracks see it."""
+
+    def _unsubscribe(self, track: Any) -> None: ...
+
+
+class PacketQueueTrack(MediaStreamTrack):
+    """A subscriber of a shared encoder: `recv()` returns the packets `_offer` queued.
+
+    aiortc's sender only packetizes `av.Packet`s, so every subscriber costs a queue, not an
+    encode. Subclasses decide what to queue and what to drop when the consumer lags.
+    """
+
+    def __init__(self, encoder: PacketSource) -> None:
+        super().__init__()
+        self._source = encoder
+        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue()
+        self.packets_dropped = 0
+
+    def _offer(self, packet: av.Packet[Any] | None) -> None:
+        self._queue.put_nowait(packet)
+
+    async def recv(self) -> av.Packet[Any]:
+        if self.readyState != "live":
+            raise MediaStreamError
+        packet = await self._queue.get()
+        if packet is None:
+            self.stop()
+            raise MediaStreamError
+        return packet
+
+    def stop(self) -> None:
+        was_live = self.readyState == "live"
+        super().stop()
+        if was_live:
+            self._queue.put_nowait(None)
+            self._source._unsubscribe(self)
+
+
+class FanoutTrack(PacketQueueTrack):
     """A video track whose `recv()` returns the shared encoder's `av.Packet[Any]`s."""
 
     kind = "video"
 
     def __init__(self, encoder: SharedEncoder) -> None:
-        super().__init__()
+        super().__init__(encoder)
         self._encoder = encoder
-        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue()
         self._started = False
-        self.packets_dropped = 0
 
     def bind_sender(self, sender: RTCRtpSender) -> None:
         """Forward the far end's keyframe requests (PLI/FIR) on `sender` to the shared encoder."""
@@ -230,19 +267,3 @@ class FanoutTrack(MediaStreamTrack):
             self._encoder.request_keyframe()
             return
         self._queue.put_nowait(packet)
-
-    async def recv(self) -> av.Packet[Any]:
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            self.stop()
-            raise MediaStreamError
-        return packet
-
-    def stop(self) -> None:
-        was_live = self.readyState == "live"
-        super().stop()
-        if was_live:
-            self._queue.put_nowait(None)
-            self._encoder._unsubscribe(self)

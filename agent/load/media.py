@@ -23,7 +23,7 @@ from agent.api.models import ConferenceStreamType
 from agent.participant import Reception, ViewPolicy
 from agent.webrtc.factory import media_kinds
 from media.audio import SyntheticAudioTrack
-from media.fanout import SharedEncoder
+from media.fanout import PacketQueueTrack, SharedEncoder
 from media.video import SyntheticVideoTrack
 
 __all__ = [
@@ -114,38 +114,17 @@ class SharedOpusEncoder:
                 track._offer(None)
 
 
-class OpusFanoutTrack(MediaStreamTrack):
+class OpusFanoutTrack(PacketQueueTrack):
     """An audio track whose `recv()` returns the shared encoder's Opus `av.Packet`s."""
 
     kind = "audio"
 
-    def __init__(self, encoder: SharedOpusEncoder) -> None:
-        super().__init__()
-        self._encoder = encoder
-        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue()
-        self.packets_dropped = 0
-
     def _offer(self, packet: av.Packet[Any] | None) -> None:
+        # Audio has no keyframes: a lagging consumer loses its oldest packet, not its stream.
         if packet is not None and self._queue.qsize() >= SUBSCRIBER_QUEUE:
             self._queue.get_nowait()
             self.packets_dropped += 1
         self._queue.put_nowait(packet)
-
-    async def recv(self) -> av.Packet[Any]:
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            self.stop()
-            raise MediaStreamError
-        return packet
-
-    def stop(self) -> None:
-        was_live = self.readyState == "live"
-        super().stop()
-        if was_live:
-            self._queue.put_nowait(None)
-            self._encoder._unsubscribe(self)
 
 
 class MediaPlan(ABC):
