@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable
 
 import aiohttp
@@ -18,16 +17,13 @@ from agent.participant import Reception
 from server.embedded import EmbeddedServer
 from server.media.router import Router
 from tests.platform_support import CLIENTS
+from tests.waiting import wait_until as _wait_until
 
 LIVENESS = 30.0  # seconds: generous, the machine is shared
 
 
 async def wait_until(condition: Callable[[], bool], what: str, within: float = LIVENESS) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        await asyncio.sleep(0.1)
+    await _wait_until(condition, what, within)
 
 
 def login() -> ClientCredentials:

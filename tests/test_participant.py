@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -35,19 +34,12 @@ from media.audio import SyntheticAudioTrack
 from server.embedded import EmbeddedServer
 from server.media.router import Router
 from tests.platform_support import CLIENTS
+from tests.waiting import wait_until
 
 LIVENESS = 20.0  # seconds: generous, the machine is shared by many test runs
 FAST_RETRY = RetryPolicy(attempts=4, initial=0.2, maximum=1.0, connect_timeout=15.0)
 AV = ConferenceStreamType.MIC_AND_CAM
 CAM = ConferenceStreamType.CAM
-
-
-async def wait_until(condition: Callable[[], bool], what: str, within: float = LIVENESS) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        await asyncio.sleep(0.05)
 
 
 def credentials(client_id: str) -> ClientCredentials:

@@ -8,8 +8,6 @@ on the platform, the router holds no peer connection, and neither does any parti
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +24,7 @@ from agent.scenario.runner import RunError, RunOptions, ScenarioRun
 from server.embedded import EmbeddedServer
 from server.media.router import Router
 from tests.platform_support import CLIENTS
+from tests.waiting import wait_until
 
 LIVENESS = 20.0
 
@@ -46,14 +45,6 @@ def options(server: EmbeddedServer, **changes: object) -> RunOptions:
     }
     fields.update(changes)
     return RunOptions(**fields)  # type: ignore[arg-type]
-
-
-async def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + LIVENESS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {LIVENESS} s: {what}")
-        await asyncio.sleep(0.05)
 
 
 async def assert_nothing_left(server: EmbeddedServer, run: ScenarioRun) -> None:

@@ -29,16 +29,13 @@ from agent.webrtc.candidates import is_end_of_candidates, rtc_from_wire
 from agent.webrtc.factory import create_publisher_pc, new_peer_connection
 from agent.webrtc.ice_servers import IceServers, StunServer
 from agent.webrtc.trickle import TrickleSession
+from tests.waiting import wait_until as _wait_until
 
 LIVENESS = 10.0  # seconds: generous, the machine is shared
 
 
-async def wait_until(predicate: Callable[[], bool], what: str, within: float = LIVENESS) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        await asyncio.sleep(0.05)
+async def wait_until(condition: Callable[[], bool], what: str, within: float = LIVENESS) -> None:
+    await _wait_until(condition, what, within)
 
 
 def ice_connection(pc: RTCPeerConnection, index: int = 0) -> Connection:
