@@ -3,13 +3,10 @@ server with clients in two organizations, a factory of closed-at-exit API client
 
 from __future__ import annotations
 
-import fractions
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import av
-import numpy as np
 import pytest
 
 from agent.api.auth import ClientCredentials
@@ -17,6 +14,7 @@ from agent.api.client import AuviousClient
 from agent.api.models.conferences import CreateConferenceWebCommand, JoinConferenceWebCommand
 from agent.api.models.registrations import RegisterUserEndpointWebCommand
 from server.embedded import EmbeddedServer
+from tests.records_support import jpeg_bytes
 
 AGENT1 = ("agent1", "agent1-secret-value")
 SERVICE1 = ("service1", "service1-secret-value")
@@ -72,15 +70,8 @@ async def joined_conference(*members: tuple[AuviousClient, str]) -> str:
 
 
 def jpeg(width: int = 16, height: int = 16, level: int = 128) -> bytes:
-    """A real, small JPEG image (servers may check what they are sent)."""
-    pixels = np.full((height, width, 3), level, dtype=np.uint8)
-    frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuvj420p")
-    codec = av.CodecContext.create("mjpeg", "w")
-    codec.width, codec.height = width, height
-    codec.pix_fmt = "yuvj420p"
-    codec.time_base = fractions.Fraction(1, 25)
-    packets = [*codec.encode(frame), *codec.encode(None)]
-    return b"".join(bytes(p) for p in packets)
+    """A real, small grey JPEG image (servers may check what they are sent)."""
+    return jpeg_bytes(width, height, (level, level, level))
 
 
 APPLICATION = "app-1"

@@ -15,11 +15,13 @@ from yarl import URL
 from tests.platform_support import PlatformUser
 
 
-def jpeg_bytes(width: int = 32, height: int = 24) -> bytes:
+def jpeg_bytes(
+    width: int = 32, height: int = 24, colour: tuple[int, int, int] = (200, 40, 90)
+) -> bytes:
     """A real JPEG (PyAV's MJPEG encoder), like the frame a participant captures."""
     codec = av.CodecContext.create("mjpeg", "w")
     codec.width, codec.height, codec.pix_fmt = width, height, "yuvj420p"
-    pixels = np.full((height, width, 3), (200, 40, 90), np.uint8)
+    pixels = np.full((height, width, 3), colour, np.uint8)
     frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuvj420p")
     return b"".join(bytes(p) for p in [*codec.encode(frame), *codec.encode(None)])
 
