@@ -16,6 +16,7 @@ from aiortc import RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamTrack
 
 from agent.participant.policy import Reception, ViewPolicy
+from agent.webrtc.packet_path import receive_directly
 from media import timecode
 from media.analysis import AudioLevels, FrameTimeline, Series
 from media.monitor import AudioMonitor, VideoMonitor
@@ -115,7 +116,7 @@ class TrackSinks:
         Light reception counts frames as their packets arrive: no jitter buffer, decoder
         thread or track in between (sampled reception needs whole keyframes, so a track)."""
         if self.reception is Reception.LIGHT and self._counter is not None:
-            count_frames_from_rtp(receiver, self._counter.count)
+            receive_directly(receiver, count_frames_from_rtp(receiver, self._counter.count))
         elif self.reception is not Reception.DECODE:
             skip_decoding(receiver)
         if self._sampler is not None:

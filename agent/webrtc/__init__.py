@@ -1,8 +1,10 @@
 """Peer connections for the agent: fast offers with trickled ICE on top of aiortc.
 
-Importing the package applies `AUVIOUS_ICE_HOST_ADDRESSES` (see `host_addresses`) and makes ICE
-sockets read every waiting datagram per wake-up (see `udp_reads`)."""
+Importing the package applies `AUVIOUS_ICE_HOST_ADDRESSES` (see `host_addresses`), makes ICE
+sockets read every waiting datagram per wake-up (see `udp_reads`) and gives RTP packets a
+cheaper way through aiortc (see `packet_path`)."""
 
+import agent.webrtc.packet_path  # (installs on import)
 import agent.webrtc.udp_reads  # noqa: F401  (installs on import)
 from agent.webrtc.candidates import end_of_candidates, is_end_of_candidates
 from agent.webrtc.factory import create_publisher_pc, create_viewer_pc, new_peer_connection

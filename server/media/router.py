@@ -20,8 +20,10 @@ from aiortc import (
 
 # Imported for their effect: the router's peer connections gather host candidates where the
 # process chose (`AUVIOUS_ICE_HOST_ADDRESSES`, `use_host_addresses`), as the agent's do, and
-# their ICE sockets read every waiting datagram per wake-up (`udp_reads`), as the agent's do.
+# their ICE sockets read every waiting datagram per wake-up (`udp_reads`) and RTP takes the
+# cheaper way through aiortc (`packet_path`), as the agent's do.
 import agent.webrtc.host_addresses
+import agent.webrtc.packet_path
 import agent.webrtc.udp_reads  # noqa: F401
 from agent.webrtc.peer_connection import PeerConnection
 from server.media import aiortc_seams

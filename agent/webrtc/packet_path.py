@@ -1,0 +1,143 @@
+"""A cheaper way for each RTP packet through aiortc, for processes that carry hundreds of streams.
+
+A load test's cost is per packet: 160 audio-only participants move 16,000 packets a second.
+Profiled in steady state (py-spy, `benchmarks/bench_density.py --config agent-audio`), aiortc
+spends, on top of the socket call and SRTP themselves:
+
+- sending: five coroutines deep per packet (DTLS transport -> ICE transport -> aioice
+  connection -> protocol -> asyncio transport), and two `datetime`-based NTP clock reads
+  (`aiortc.clock`, about 6% of the process on their own);
+- receiving: a `Queue.put` in aioice's connection, a wake-up of the DTLS transport's task,
+  the queue's `get`, then the same in reverse order: a task switch per packet.
+
+`install()` (done on import of `agent.webrtc`) changes three things, each keeping what aiortc
+computes:
+
+- `aiortc.clock.current_ntp_time` / `current_ms` read `time.time()` instead of building
+  timezone-aware datetimes: the same values;
+- `RTCDtlsTransport._send_rtp` protects and hands the packet straight to the nominated
+  pair's datagram transport (TURN and anything else still go through the protocol);
+- aioice's `Connection.data_received` hands SRTP packets straight to the DTLS transport when
+  every receiver on it has a synchronous packet handler (`receive_directly`, which the agent
+  calls with the light receiver of `media/rtp_seams.py`): unprotect, parse, route and count
+  happen in the socket's read callback, with no queue or task switch. Anything else (DTLS
+  records, SRTCP, a receiver that decodes, packets queued before) keeps aiortc's path and
+  its order.
+
+This module reaches into aiortc's and aioice's private state (name-mangled counters, the
+nominated pairs, the receive queue): after an upgrade of either, check it with
+`tests/test_packet_path.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import pylibsrtp
+from aioice.ice import Connection, StunProtocol
+from aiortc import RTCRtpReceiver, clock
+from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtp import RtpPacket, is_rtcp
+
+__all__ = ["SYNC_HANDLER", "PacketHandler", "install", "installed", "receive_directly"]
+
+PacketHandler = Callable[[RtpPacket, int], None]
+"""`handler(packet, arrival_time_ms)`: a receiver's packet handler that must not block."""
+
+SYNC_HANDLER = "_handle_rtp_packet_now"
+"""The receiver attribute that holds its `PacketHandler`."""
+
+_NTP_OFFSET = 2_208_988_800
+"""Seconds from the NTP epoch (1900) to the Unix epoch (1970)."""
+
+_RECEIVE_NOW = "_auvious_receive_now"
+
+_aiortc_send_rtp: Any = RTCDtlsTransport._send_rtp
+_aioice_data_received: Any = Connection.data_received
+
+
+def current_ntp_time() -> int:
+    """64-bit NTP time, as `aiortc.clock.current_ntp_time` computes it from a datetime."""
+    now = time.time()
+    seconds = int(now)
+    microseconds = min(int((now - seconds) * 1e6), 999_999)
+    return ((seconds + _NTP_OFFSET) << 32) | ((microseconds << 32) // 1_000_000)
+
+
+def current_ms() -> int:
+    """Milliseconds since the NTP epoch, as `aiortc.clock.current_ms`."""
+    return int((time.time() + _NTP_OFFSET) * 1000)
+
+
+async def _send_rtp(self: RTCDtlsTransport, data: bytes) -> None:
+    if self._state != State.CONNECTED:
+        raise ConnectionError("Cannot send encrypted RTP, not connected")
+    data = self._tx_srtp.protect_rtcp(data) if is_rtcp(data) else self._tx_srtp.protect(data)
+    pair = self.transport._connection._nominated.get(1)
+    if pair is None:
+        raise ConnectionError("Cannot send data, not connected")
+    protocol = pair.protocol
+    if type(protocol) is StunProtocol and protocol.transport is not None:
+        protocol.transport.sendto(data, pair.remote_addr)
+    else:
+        await protocol.send_data(data, pair.remote_addr)
+    self._RTCDtlsTransport__tx_bytes += len(data)  # type: ignore[attr-defined]
+    self._RTCDtlsTransport__tx_packets += 1  # type: ignore[attr-defined]
+
+
+def _data_received(self: Connection, data: bytes, component: int) -> None:
+    receive_now: Callable[[bytes], bool] | None = self.__dict__.get(_RECEIVE_NOW)
+    if receive_now is not None and self._queue.empty() and receive_now(data):
+        return
+    self._queue.put_nowait((data, component))
+
+
+def _receive_now(dtls: RTCDtlsTransport, data: bytes) -> bool:
+    """Handle one SRTP packet in the read callback; False leaves it to aiortc's task."""
+    if not 127 < data[0] < 192 or dtls._state != State.CONNECTED or is_rtcp(data):
+        return False
+    router = dtls._rtp_router
+    if not router.receivers or not all(hasattr(r, SYNC_HANDLER) for r in router.receivers):
+        return False
+    dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
+    dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+    arrival_time_ms = current_ms()
+    try:
+        data = dtls._rx_srtp.unprotect(data)
+        packet = RtpPacket.parse(data, dtls._rtp_header_extensions_map)
+    except (pylibsrtp.Error, ValueError):
+        return True  # aiortc drops these too (and logs at debug level)
+    receiver = router.route_rtp(packet)
+    if receiver is not None:
+        getattr(receiver, SYNC_HANDLER)(packet, arrival_time_ms)
+    return True
+
+
+def receive_directly(receiver: RTCRtpReceiver, handler: PacketHandler) -> None:
+    """Give `receiver` the synchronous `handler` and let its connection use it.
+
+    Packets then skip aiortc's receive queue whenever every receiver of the connection has
+    one (see the module's docstring). Call before media flows."""
+    setattr(receiver, SYNC_HANDLER, handler)
+    dtls = receiver.transport
+    setattr(dtls.transport._connection, _RECEIVE_NOW, partial(_receive_now, dtls))
+
+
+def installed() -> bool:
+    return RTCDtlsTransport._send_rtp is _send_rtp
+
+
+def install() -> None:
+    """Once per process (idempotent)."""
+    if installed():
+        return
+    clock.current_ntp_time = current_ntp_time
+    clock.current_ms = current_ms
+    RTCDtlsTransport._send_rtp = _send_rtp  # type: ignore[method-assign]
+    Connection.data_received = _data_received  # type: ignore[method-assign]
+
+
+install()

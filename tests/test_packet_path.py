@@ -1,0 +1,129 @@
+"""RTP's cheaper way through aiortc (`agent.webrtc.packet_path`), over real peer connections on
+loopback: the clock reads what aiortc's did, a light receiver's packets skip aiortc's receive
+queue and task and still get counted, NACKed and repaired, and every other receiver keeps
+aiortc's path."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiortc import clock
+from aiortc.rtp import RtpPacket, is_rtcp
+
+from agent.webrtc import packet_path
+from media.loopback import loopback, wait_until
+from media.rtp_seams import count_frames_from_rtp
+from media.sinks import FrameCounter
+from media.stats import StatsSampler
+from media.video import SyntheticVideoTrack
+
+
+def test_the_clock_reads_what_aiortcs_datetime_clock_reads() -> None:
+    assert packet_path.installed()
+    for _ in range(100):
+        ours = packet_path.current_ntp_time()
+        theirs = clock.datetime_to_ntp(clock.current_datetime())
+        assert abs(theirs - ours) / 2**32 < 0.01
+        low = ours & 0xFFFFFFFF
+        assert low < 2**32  # never carries into the seconds
+    assert abs(packet_path.current_ms() - int(theirs / 2**32 * 1000)) < 10
+    assert clock.current_ntp_time is packet_path.current_ntp_time
+
+
+class Counted:
+    """Which way each packet reached the light receiver."""
+
+    def __init__(self, receiver: Any, handler: packet_path.PacketHandler) -> None:
+        self.direct = 0
+        self.queued = 0
+        self.nacked: list[int] = []
+        queued_handler = receiver._handle_rtp_packet
+
+        def direct(packet: RtpPacket, arrival_time_ms: int) -> None:
+            self.direct += 1
+            handler(packet, arrival_time_ms)
+
+        async def queued(packet: RtpPacket, arrival_time_ms: int) -> None:
+            self.queued += 1
+            await queued_handler(packet, arrival_time_ms)
+
+        send_nack = receiver._send_rtcp_nack
+
+        async def nack(ssrc: int, lost: list[int]) -> None:
+            self.nacked.extend(lost)
+            await send_nack(ssrc, lost)
+
+        receiver._handle_rtp_packet = queued
+        receiver._send_rtcp_nack = nack
+        packet_path.receive_directly(receiver, direct)
+
+
+async def test_a_light_receivers_packets_skip_the_receive_queue() -> None:
+    pair = await loopback([SyntheticVideoTrack(320, 180, fps=30)], video_codec="VP8")
+    receiver = pair.receivers[0]
+    counter = FrameCounter(started_at=time.time())
+    way = Counted(receiver, count_frames_from_rtp(receiver, counter.count))
+    try:
+        await wait_until(lambda: counter.frames >= 60)
+        assert way.direct > 60
+        # Only what arrived before DTLS finished on this side may have been queued.
+        assert way.queued <= 5, (way.direct, way.queued)
+        sample = await StatsSampler(pair.viewer).sample()
+        (inbound,) = [s for s in sample.inbound if s.kind == "video"]
+        assert inbound.packets_received >= way.direct  # the receiver's statistics count them
+        report = await pair.viewer.getStats()
+        (transport,) = [s for s in report.values() if s.type == "transport"]
+        assert transport.packetsReceived >= way.direct  # and so does the DTLS transport
+        sent = await pair.publisher.getStats()
+        (sender_transport,) = [s for s in sent.values() if s.type == "transport"]
+        assert sender_transport.packetsSent >= way.direct  # sent the direct way, counted too
+    finally:
+        await pair.close()
+
+
+async def test_a_lost_packet_is_nacked_and_repaired_on_the_direct_way() -> None:
+    pair = await loopback([SyntheticVideoTrack(320, 180, fps=30)], video_codec="VP8")
+    receiver = pair.receivers[0]
+    counter = FrameCounter(started_at=time.time())
+    way = Counted(receiver, count_frames_from_rtp(receiver, counter.count))
+    transport = pair.senders[0].transport
+    send_rtp = transport._send_rtp
+    (transceiver,) = pair.publisher.getTransceivers()
+    rtx = next(c.payloadType for c in transceiver._codecs if c.mimeType.lower() == "video/rtx")
+    dropped: list[int] = []
+    repaired: list[int] = []
+    media_packets = [0]
+
+    async def lossy_send(data: bytes) -> None:
+        if not is_rtcp(data):
+            packet = RtpPacket.parse(data)
+            if packet.payload_type == rtx:
+                repaired.append(int.from_bytes(packet.payload[:2], "big"))
+            elif not dropped:
+                media_packets[0] += 1
+                if media_packets[0] == 40:
+                    dropped.append(packet.sequence_number)
+                    return
+        await send_rtp(data)
+
+    transport._send_rtp = lossy_send  # type: ignore[method-assign]
+    try:
+        await wait_until(lambda: bool(dropped) and dropped[0] in way.nacked)
+        await wait_until(lambda: dropped[0] in repaired)  # the sender answered with RTX
+        frames = counter.frames
+        await wait_until(lambda: counter.frames >= frames + 30)  # and frames go on
+        assert way.queued <= 5 and way.direct > 40
+    finally:
+        await pair.close()
+
+
+async def test_a_decoding_receiver_keeps_aiortcs_path() -> None:
+    pair = await loopback([SyntheticVideoTrack(320, 180, fps=30)], video_codec="VP8")
+    try:
+        frame = await pair.remote_tracks[0].recv()
+        assert frame.width == 320
+        connection = pair.receivers[0].transport.transport._connection
+        assert "_auvious_receive_now" not in vars(connection)
+    finally:
+        await pair.close()
