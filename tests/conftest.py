@@ -12,6 +12,8 @@ Fixtures (all function-scoped: every test gets a fresh platform):
 - `http`: an `aiohttp.ClientSession` on `server.base_url` (plain HTTP, no project client).
 - `agent`, `agent2`, `service`, `outsider`: `PlatformUser`s logged in with client_credentials:
   AGENT+SUPERVISOR in org1, AGENT in org1, SERVICE in org1, AGENT in org2.
+- `call`: a `tests.participant_support.Call` on `server`; its participants (the agent's
+  `Participant`) leave and unregister at the end of the test.
 
 Helpers (in `tests/platform_support.py`, import them from there):
 - `await get_token(http, client_id, secret)` -> the token response (dict) of client_credentials.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 
 import aiohttp
 import pytest
@@ -33,6 +36,7 @@ import pytest
 from agent.webrtc.host_addresses import HOST_ADDRESSES_ENV, LOOPBACK, use_host_addresses
 from server.embedded import EmbeddedServer
 from server.events import RecordingPublisher
+from tests.participant_support import Call
 from tests.platform_support import CLIENTS, LONG_POLL_SECONDS, PlatformUser, login
 
 
@@ -88,3 +92,9 @@ async def service(http: aiohttp.ClientSession) -> PlatformUser:
 @pytest.fixture
 async def outsider(http: aiohttp.ClientSession) -> PlatformUser:
     return await login(http, "outsider")
+
+
+@pytest.fixture
+async def call(server: EmbeddedServer) -> AsyncIterator[Call]:
+    async with AsyncExitStack() as stack:
+        yield Call(server, stack)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiomqtt
 import jwt
+import pytest
 from aiohttp import web
 
 from server.broker import EventBroker, setup
@@ -59,9 +61,7 @@ async def running_broker(**options: Any) -> AsyncIterator[RunningBroker]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    server = site._server
-    assert server is not None and server.sockets
-    port = server.sockets[0].getsockname()[1]
+    port = runner.addresses[0][1]  # the port the OS chose for port 0
     try:
         yield RunningBroker(broker, verifier, port)
     finally:
@@ -95,3 +95,35 @@ class Tokens:
         self.token = token
         for listener in list(self._listeners):
             listener(token)
+
+
+def client(port: int, user: str, token: str, **options: Any) -> aiomqtt.Client:
+    """An MQTT client on the broker's WebSocket endpoint, the way the agent connects."""
+    return aiomqtt.Client(
+        "127.0.0.1",
+        port,
+        username=user,
+        password=token,
+        transport="websockets",
+        websocket_path="/ws",
+        timeout=5,
+        **options,
+    )
+
+
+async def next_message(mqtt: aiomqtt.Client, within: float = 5.0) -> aiomqtt.Message:
+    async with asyncio.timeout(within):
+        async for message in mqtt.messages:
+            return message
+    raise AssertionError("message iterator ended")
+
+
+async def no_message(mqtt: aiomqtt.Client, within: float = 0.5) -> None:
+    """Nothing arrives for a while (the negative half of an ACL check)."""
+    with pytest.raises(TimeoutError):
+        await next_message(mqtt, within)
+
+
+def codes(granted: Sequence[Any]) -> list[int]:
+    """SUBACK return codes, whichever type (int or ReasonCode) aiomqtt gives them as."""
+    return [code if isinstance(code, int) else code.value for code in granted]

@@ -7,14 +7,22 @@ import asyncio
 import json
 import struct
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import aiomqtt
 import pytest
 
 from server.embedded import EmbeddedServer
-from tests.mqtt_support import RunningBroker, eventually, make_token, running_broker
+from tests.mqtt_support import (
+    RunningBroker,
+    client,
+    codes,
+    eventually,
+    make_token,
+    next_message,
+    no_message,
+    running_broker,
+)
 from tests.platform_support import PlatformUser
 
 # paho maps MQTT 3.1.1 CONNACK codes to MQTT 5 reason codes.
@@ -29,38 +37,12 @@ async def mqtt_server() -> AsyncIterator[RunningBroker]:
         yield running
 
 
-def client(port: int, user: str, token: str, **options: Any) -> aiomqtt.Client:
-    return aiomqtt.Client(
-        "127.0.0.1",
-        port,
-        username=user,
-        password=token,
-        transport="websockets",
-        websocket_path="/ws",
-        timeout=5,
-        **options,
-    )
-
-
-async def next_message(mqtt: aiomqtt.Client, within: float = 5.0) -> aiomqtt.Message:
-    async with asyncio.timeout(within):
-        async for message in mqtt.messages:
-            return message
-    raise AssertionError("message iterator ended")
-
-
-async def no_message(mqtt: aiomqtt.Client, within: float = 0.5) -> None:
-    """Nothing arrives for a while (the negative half of an ACL check)."""
-    with pytest.raises(TimeoutError):
-        await next_message(mqtt, within)
-
-
 async def test_valid_token_connects_subscribes_and_receives_server_events(
     mqtt_server: RunningBroker,
 ) -> None:
     async with client(mqtt_server.port, "alice", make_token("alice")) as alice:
         granted = await alice.subscribe("user/alice/ep1", qos=1)
-        assert [code.value for code in granted] == [1]
+        assert codes(granted) == [1]
         await mqtt_server.broker.publish("user/alice/ep1", b'{"type":"Ping"}')
         message = await next_message(alice)
         assert str(message.topic) == "user/alice/ep1"
@@ -74,7 +56,7 @@ async def test_events_arrive_in_publish_order(mqtt_server: RunningBroker) -> Non
         await alice.subscribe("user/alice/ep1", qos=1)
         for n in range(50):
             await mqtt_server.broker.publish("user/alice/ep1", str(n).encode())
-        received = [int((await next_message(alice)).payload) for _ in range(50)]  # type: ignore[arg-type]
+        received = [int((await next_message(alice)).payload) for _ in range(50)]
         assert received == list(range(50))
 
 
@@ -108,7 +90,7 @@ async def test_events_reach_every_matching_subscription_while_others_come_and_go
             stop.set()
             await churning
         for subscriber in (exact, everything):
-            got = [int((await next_message(subscriber)).payload) for _ in range(count)]  # type: ignore[arg-type]
+            got = [int((await next_message(subscriber)).payload) for _ in range(count)]
             assert got == list(range(count))
 
 
@@ -145,12 +127,12 @@ async def test_a_user_cannot_subscribe_to_another_users_topics(mqtt_server: Runn
     async with client(mqtt_server.port, "alice", make_token("alice")) as alice:
         for topic in ("user/bob/ep1", "user/+/ep1", "user/#", "#", "users/endpoints/ep1"):
             granted = await alice.subscribe(topic, qos=1)
-            assert [code.value for code in granted] == [0x80], topic
+            assert codes(granted) == [0x80], topic
         await mqtt_server.broker.publish("user/bob/ep1", b"for bob")
         await no_message(alice)
         # Wildcards below her own user level are hers.
         granted = await alice.subscribe("user/alice/#", qos=1)
-        assert [code.value for code in granted] == [1]
+        assert codes(granted) == [1]
         await mqtt_server.broker.publish("user/alice/ep7", b"for alice")
         assert (await next_message(alice)).payload == b"for alice"
 
@@ -226,7 +208,7 @@ async def test_garbage_instead_of_connect_is_closed_and_the_broker_carries_on(
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
         await ws.close()
     async with client(mqtt_server.port, "alice", make_token("alice")) as alice:
-        assert [c.value for c in await alice.subscribe("user/alice/ep1", qos=1)] == [1]
+        assert codes(await alice.subscribe("user/alice/ep1", qos=1)) == [1]
 
 
 async def test_a_silent_client_is_dropped_after_one_and_a_half_keepalives(
@@ -280,9 +262,9 @@ async def test_the_platform_mounts_the_broker_on_its_own_port(
             pass
     async with client(server.port, agent.user_id, agent.access_token) as mqtt:
         granted = await mqtt.subscribe(agent.topic(endpoint), qos=1)
-        assert [code.value for code in granted] == [1]
+        assert codes(granted) == [1]
         refused = await mqtt.subscribe(agent2.topic(other_endpoint), qos=1)
-        assert [code.value for code in refused] == [0x80]
+        assert codes(refused) == [0x80]
         sent = await agent2.call(
             "POST",
             "/rtc-api/users/endpoints/sendEvent",
@@ -300,4 +282,4 @@ async def test_the_platform_mounts_the_broker_on_its_own_port(
         assert sent == 1
         message = await next_message(mqtt)
         assert str(message.topic) == agent.topic(endpoint)
-        assert json.loads(message.payload)["text"] == "hi"  # type: ignore[arg-type]
+        assert json.loads(message.payload)["text"] == "hi"

@@ -9,8 +9,8 @@ import json
 import aiohttp
 
 from server.embedded import EmbeddedServer
+from tests.mqtt_support import client, next_message
 from tests.platform_support import PlatformUser
-from tests.test_broker import client, next_message
 
 
 async def test_a_silent_endpoint_expires_and_the_others_hear_it_leave(

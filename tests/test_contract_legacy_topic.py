@@ -4,19 +4,12 @@ embedded platform: open to the user that registered the endpoint, and to nobody 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
 
 from server.embedded import EmbeddedServer
+from tests.mqtt_support import client, codes, next_message, no_message
 from tests.platform_support import PlatformUser
-from tests.test_broker import client, next_message, no_message
 
 REFUSED = 0x80
-
-
-def codes(granted: Sequence[Any]) -> list[int]:
-    """SUBACK return codes, whichever type (int or ReasonCode) aiomqtt gives them as."""
-    return [code if isinstance(code, int) else code.value for code in granted]
 
 
 async def test_the_legacy_topic_is_the_endpoint_owners_only(

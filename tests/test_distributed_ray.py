@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.load_support import SCENARIO as TWO_CALLS
 from tests.test_distributed_interrupt import CLI, ROOT, interrupt_and_check
 from tests.test_load_ray import cluster  # noqa: F401  (the module's fixture)
-from tests.test_load_run_workers import SCENARIO as TWO_CALLS
 
 
 @pytest.mark.timeout(300)

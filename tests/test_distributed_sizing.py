@@ -11,7 +11,7 @@ from pathlib import Path
 
 from agent.distributed.sizing import conference_count, default_workers
 from agent.scenario.loader import load_scenario, parse_scenario
-from tests.test_load_run_workers import SCENARIO as TWO_CALLS
+from tests.load_support import SCENARIO as TWO_CALLS
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "auvious-agent"

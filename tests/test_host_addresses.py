@@ -20,8 +20,6 @@ from pathlib import Path
 import aioice.ice
 import pytest
 from aioice import Candidate as IceCandidate
-from test_participant import AV, Call, router_of, small_tracks, wait_until
-from test_trickle_servers import StunResponder
 
 from agent.cli import _build_parser
 from agent.webrtc import host_addresses
@@ -38,7 +36,10 @@ from agent.webrtc.host_addresses import (
 )
 from server.embedded import EmbeddedServer
 from server.media.contract import Candidate
+from tests.participant_support import AV, Call, router_of, small_tracks
 from tests.platform_support import CLIENTS, LONG_POLL_SECONDS
+from tests.test_trickle_servers import StunResponder
+from tests.waiting import wait_until
 
 NOT_LOCAL = "203.0.113.7"  # TEST-NET-3: never an address of this machine
 

@@ -14,16 +14,13 @@ import asyncio
 
 import pytest
 
-from agent.api.models import ConferenceStreamType
 from agent.participant import Participant, ViewPolicy
 from server.embedded import EmbeddedServer
-from tests.test_participant import LIVENESS, Call, call, router_of, small_tracks, wait_until
-
-__all__ = ["call"]  # the fixture, re-exported for pytest
+from tests.participant_support import AV, Call, router_of, small_tracks
+from tests.waiting import LIVENESS, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
-AV = ConferenceStreamType.MIC_AND_CAM
 FIRST_FRAME_BOUND = 5.0  # seconds: generous, the machine is shared
 ROUNDS = 3
 

@@ -17,14 +17,13 @@ import av
 import pytest
 from aiortc import RTCRtpSender
 from aiortc.rtp import RTCP_PSFB_PLI, AnyRtcpPacket, RtcpPsfbPacket
-from test_participant import AV, CAM, LIVENESS, Call, call, small_tracks, wait_until
-from test_router import DropOnce, MovingVideo
 
 from agent.api.models import ConferenceStreamType, ConferenceUpdatePublishedStreamBitrateWebCommand
 from agent.participant import Participant, Publisher, Viewer, ViewPolicy
 from media import timecode
-
-__all__ = ["call"]  # a fixture, imported for pytest
+from tests.participant_support import AV, CAM, Call, small_tracks
+from tests.test_router import DropOnce, MovingVideo
+from tests.waiting import LIVENESS, wait_until
 
 pytestmark = pytest.mark.slow
 

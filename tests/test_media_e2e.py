@@ -16,23 +16,15 @@ import av
 import numpy as np
 import numpy.typing as npt
 import pytest
-from test_participant import (
-    AV,
-    Call,
-    call,
-    router_of,
-    small_tracks,
-    wait_until,
-)
-from test_trickle_servers import SilentStunServer, StunResponder, UdpServer
 
 from agent.participant import Reception, ViewPolicy
 from media import passthrough
 from server.embedded import EmbeddedServer
 from server.media.contract import Candidate
+from tests.participant_support import AV, Call, router_of, small_tracks
 from tests.platform_support import CLIENTS, LONG_POLL_SECONDS
-
-__all__ = ["call"]  # a fixture, imported for pytest
+from tests.test_trickle_servers import SilentStunServer, StunResponder, UdpServer
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

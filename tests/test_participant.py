@@ -1,20 +1,19 @@
 """The agent's participant against the embedded platform: real REST, real MQTT event channel,
 real aiortc peer connections through the platform's media router on loopback.
 
-Helpers here are shared with `test_media_e2e.py`.
+Helpers (`Call`, `small_tracks`, ...) are in `tests/participant_support.py`, the `call` fixture
+in `conftest.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from agent.api.auth import ClientCredentials
 from agent.api.errors import ApiError
 from agent.api.models import (
     ConferenceStreamType,
@@ -27,62 +26,20 @@ from agent.participant import (
     RetryPolicy,
     StreamState,
     ViewPolicy,
-    synthetic_tracks,
 )
 from media import passthrough
 from media.audio import SyntheticAudioTrack
 from server.embedded import EmbeddedServer
-from server.media.router import Router
-from tests.platform_support import CLIENTS
-from tests.waiting import wait_until
-
-LIVENESS = 20.0  # seconds: generous, the machine is shared by many test runs
-FAST_RETRY = RetryPolicy(attempts=4, initial=0.2, maximum=1.0, connect_timeout=15.0)
-AV = ConferenceStreamType.MIC_AND_CAM
-CAM = ConferenceStreamType.CAM
-
-
-def credentials(client_id: str) -> ClientCredentials:
-    return ClientCredentials(client_id, CLIENTS[client_id][1])
-
-
-def router_of(server: EmbeddedServer) -> Router:
-    router = server.platform.router
-    assert isinstance(router, Router)
-    return router
-
-
-def small_tracks(stream_type: ConferenceStreamType = AV) -> dict[str, Any]:
-    """Little video (cheap to encode on a shared machine) that still carries the timecode."""
-    return synthetic_tracks(stream_type, width=320, height=180, fps=15)
-
-
-class Call:
-    """Participants of one conference, closed (left, unregistered) at the end."""
-
-    def __init__(self, server: EmbeddedServer, stack: AsyncExitStack) -> None:
-        self.server = server
-        self.stack = stack
-        self.conference_id: str | None = None
-
-    async def participant(self, client_id: str, **options: Any) -> Participant:
-        options.setdefault("retry", FAST_RETRY)
-        options.setdefault("name", client_id)
-        participant = Participant(self.server.base_url, credentials(client_id), **options)
-        await self.stack.enter_async_context(participant)
-        if self.conference_id is None:
-            summary = await participant.api.conferences.create(CreateConferenceWebCommand())
-            assert summary.id
-            self.conference_id = summary.id
-        await participant.join(self.conference_id)
-        return participant
-
-
-@pytest.fixture
-async def call(server: EmbeddedServer) -> AsyncIterator[Call]:
-    async with AsyncExitStack() as stack:
-        yield Call(server, stack)
-
+from tests.participant_support import (
+    AV,
+    CAM,
+    FAST_RETRY,
+    Call,
+    credentials,
+    router_of,
+    small_tracks,
+)
+from tests.waiting import LIVENESS, wait_until
 
 # --- the viewer follows the publisher -----------------------------------------------------
 

@@ -19,7 +19,8 @@ from agent.api.errors import ApiError
 from agent.api.http import Call, HttpTransport
 from agent.participant import Participant
 from server.embedded import EmbeddedServer
-from tests.test_participant import LIVENESS, credentials
+from tests.participant_support import credentials
+from tests.waiting import LIVENESS
 
 
 @pytest.fixture

@@ -99,7 +99,7 @@ def test_participants_render_templates_rows_and_start_times(tmp_path: Path) -> N
     ]
     assert [p.ticket for p in people] == ["t-1", "t-2", "t-1"]
     assert {p.conference for p in people} == {"demo-0"}
-    assert [type(s) for s in people[0].steps] == [RegisterStep, JoinStep, PublishStep]
+    assert tuple(map(type, people[0].steps)) == (RegisterStep, JoinStep, PublishStep)
 
 
 def test_an_unset_environment_variable_is_a_named_error() -> None:

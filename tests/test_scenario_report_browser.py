@@ -10,11 +10,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from test_scenario_results import EXPECT, run, scenario
 
 from agent.scenario.expect import evaluate
 from agent.scenario.report import write_reports
 from agent.scenario.report.svg import PALETTE
+from tests.test_scenario_results import EXPECT, run, scenario
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

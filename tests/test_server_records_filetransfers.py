@@ -5,6 +5,7 @@ listing and its filters, signed downloads, bad input, organization walls and a r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,10 @@ async def _send(
     return await post_form(sender, BASE + query, body, expect=expect, headers=headers)
 
 
+def _file_transfer_to(topic: str) -> Callable[[str, dict[str, Any]], bool]:
+    return lambda t, e: t == topic and e["type"] == "FileTransferEvent"
+
+
 async def test_transfer_reaches_every_endpoint_of_the_target_once_per_transaction(
     agent: PlatformUser, agent2: PlatformUser, recorder: RecordingPublisher
 ) -> None:
@@ -52,9 +57,7 @@ async def test_transfer_reaches_every_endpoint_of_the_target_once_per_transactio
     first = await _send(agent, fields, transaction_id="tx-1")
     transfer_id = first["fileTransferId"]
     for endpoint in (phone, laptop):
-        event = await recorder.wait_for(
-            lambda t, e, ep=endpoint: t == agent2.topic(ep) and e["type"] == "FileTransferEvent"
-        )
+        event = await recorder.wait_for(_file_transfer_to(agent2.topic(endpoint)))
         assert event["fileTransferId"] == transfer_id
         assert event["userId"] == agent.user_id and event["userEndpointId"] == sender_ep
         assert event["filename"] == "contract.pdf" and event["size"] == len(DOC)

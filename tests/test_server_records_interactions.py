@@ -76,7 +76,7 @@ async def test_bad_input_and_unknown_ids(agent: PlatformUser) -> None:
     assert "start" in body["message"] and "end" in body["message"]
     body = await agent.call("GET", f"{BASE}?start=yesterday&end=today", expect=400)
     assert "start" in body["message"]
-    bad = [
+    bad: list[tuple[dict[str, Any], str]] = [
         ({"page": -1}, "page"),
         ({"size": 0}, "size"),
         ({"size": 5000}, "size"),

@@ -3,6 +3,8 @@ authorization check, and a contact's activity read from the organization's inter
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import pytest
 
@@ -24,7 +26,8 @@ async def test_linking_a_contact_is_idempotent_per_organization(
     theirs = await outsider.call("POST", f"{BASE}/create", json={"data": {"contact_id": "td-1"}})
     assert theirs["contact_external_id"] != first["contact_external_id"]
 
-    for body in ({}, {"data": {}}, {"data": {"contact_id": ""}}):
+    bodies: list[dict[str, Any]] = [{}, {"data": {}}, {"data": {"contact_id": ""}}]
+    for body in bodies:
         answer = await agent.call("POST", f"{BASE}/create", json=body, expect=400)
         assert answer["message"] == "data.contact_id: required"
     answer = await agent.call("POST", f"{BASE}/create", json={"data": "x"}, expect=400)

@@ -26,7 +26,7 @@ from agent.snapshot import ImageFormat, encode_image
 from media.camera import SwitchableCamera
 from server.embedded import EmbeddedServer
 from server.snapshots import MAX_IMAGE_BYTES
-from tests.test_participant import credentials
+from tests.participant_support import credentials
 
 
 def _tree(root: Path) -> dict[str, str]:

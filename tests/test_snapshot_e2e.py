@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 
 import av
-import pytest
 
-from agent.api.models import ConferenceStreamType
 from agent.api.models.snapshots import CameraRequestType, SnapshotState
 from agent.participant import Participant, Reception, ViewPolicy
 from agent.snapshot import (
@@ -31,15 +27,8 @@ from agent.snapshot import (
 from media.camera import CameraState, SwitchableCamera, read_state, scene_luma
 from media.video import StillImageTrack
 from server.embedded import EmbeddedServer
-from tests.test_participant import LIVENESS, Call, credentials, wait_until
-
-CAM = ConferenceStreamType.CAM
-
-
-@pytest.fixture
-async def call(server: EmbeddedServer) -> AsyncIterator[Call]:
-    async with AsyncExitStack() as stack:
-        yield Call(server, stack)
+from tests.participant_support import CAM, Call, credentials
+from tests.waiting import LIVENESS, wait_until
 
 
 async def _publishing_target(

@@ -22,13 +22,13 @@ from aiortc import (
 )
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from av import VideoFrame
-from test_trickle_servers import NatStunResponder, SilentStunServer, StunResponder
 
 from agent.api.models import ConferenceStreamType, IceCandidate
 from agent.webrtc.candidates import is_end_of_candidates, rtc_from_wire
 from agent.webrtc.factory import create_publisher_pc, new_peer_connection
 from agent.webrtc.ice_servers import IceServers, StunServer
 from agent.webrtc.trickle import TrickleSession
+from tests.test_trickle_servers import NatStunResponder, SilentStunServer, StunResponder
 from tests.waiting import wait_until as _wait_until
 
 LIVENESS = 10.0  # seconds: generous, the machine is shared

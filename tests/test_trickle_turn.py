@@ -15,9 +15,6 @@ import time
 import pytest
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import VideoStreamTrack
-from test_trickle import LIVENESS, RemotePeer, both_connected, ice_connection, wait_until
-from test_trickle import webrtc_tasks as pending_webrtc_tasks
-from test_trickle_servers import TurnServer
 
 from agent.api.models import ConferenceStreamType, IceCandidate, IceServersResultV2
 from agent.webrtc.candidates import is_end_of_candidates
@@ -25,6 +22,9 @@ from agent.webrtc.factory import create_publisher_pc
 from agent.webrtc.host_addresses import LOOPBACK, parse_host_addresses, scoped_host_addresses
 from agent.webrtc.ice_servers import IceServers, ice_servers_from_v2
 from agent.webrtc.trickle import TrickleSession
+from tests.test_trickle import LIVENESS, RemotePeer, both_connected, ice_connection, wait_until
+from tests.test_trickle import webrtc_tasks as pending_webrtc_tasks
+from tests.test_trickle_servers import TurnServer
 
 USERNAME = "1700000000:agent"
 PASSWORD = "turn-secret-9f3c"
