@@ -38,7 +38,7 @@ from server.embedded import EmbeddedServer
 from server.media.contract import Candidate
 from tests.participant_support import AV, Call, router_of, small_tracks
 from tests.platform_support import CLIENTS, LONG_POLL_SECONDS
-from tests.test_trickle_servers import StunResponder
+from tests.stun_turn_support import StunResponder
 from tests.waiting import wait_until
 
 NOT_LOCAL = "203.0.113.7"  # TEST-NET-3: never an address of this machine

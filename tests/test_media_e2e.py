@@ -23,7 +23,7 @@ from server.embedded import EmbeddedServer
 from server.media.contract import Candidate
 from tests.participant_support import AV, Call, router_of, small_tracks
 from tests.platform_support import CLIENTS, LONG_POLL_SECONDS
-from tests.test_trickle_servers import SilentStunServer, StunResponder, UdpServer
+from tests.stun_turn_support import SilentStunServer, StunResponder, UdpServer
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow

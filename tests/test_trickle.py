@@ -9,88 +9,35 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
 
 import pytest
-from aioice import Connection
 from aiortc import (
-    MediaStreamTrack,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
-    RTCSessionDescription,
 )
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from av import VideoFrame
 
 from agent.api.models import ConferenceStreamType, IceCandidate
-from agent.webrtc.candidates import is_end_of_candidates, rtc_from_wire
-from agent.webrtc.factory import create_publisher_pc, new_peer_connection
+from agent.webrtc.candidates import is_end_of_candidates
+from agent.webrtc.factory import create_publisher_pc
 from agent.webrtc.ice_servers import IceServers, StunServer
 from agent.webrtc.trickle import TrickleSession
-from tests.test_trickle_servers import NatStunResponder, SilentStunServer, StunResponder
-from tests.waiting import wait_until as _wait_until
-
-LIVENESS = 10.0  # seconds: generous, the machine is shared
-
-
-async def wait_until(condition: Callable[[], bool], what: str, within: float = LIVENESS) -> None:
-    await _wait_until(condition, what, within)
-
-
-def ice_connection(pc: RTCPeerConnection, index: int = 0) -> Connection:
-    """The aioice connection behind a transceiver (what the checks really use)."""
-    connection: Connection = pc.getTransceivers()[index].receiver.transport.transport._connection
-    return connection
+from tests.stun_turn_support import NatStunResponder, SilentStunServer, StunResponder
+from tests.trickle_support import (
+    LIVENESS,
+    RemotePeer,
+    both_connected,
+    ice_connection,
+    wait_until,
+    webrtc_tasks,
+)
 
 
 def without_candidates(sdp: str) -> str:
     """An SDP as if its sender's addresses were all unreachable (none listed, more to come)."""
     return re.sub(r"^a=(candidate:.*|end-of-candidates)\r?\n", "", sdp, flags=re.MULTILINE)
-
-
-def webrtc_tasks() -> list[asyncio.Task[object]]:
-    """Pending tasks running code of agent/webrtc: must be none once a session is over.
-
-    Not counted: aiortc's own connect task of a pc (wrapped by `PeerConnection`), which ends
-    with that pc's ICE, e.g. the remote peer's, still open while the local side closes."""
-    return [
-        task
-        for task in asyncio.all_tasks()
-        if not task.done()
-        and "agent/webrtc/"
-        in getattr(code := getattr(task.get_coro(), "cr_code", None), "co_filename", "")
-        and getattr(code, "co_name", "") != "_RTCPeerConnection__connect"
-    ]
-
-
-class RemotePeer:
-    """The answering side: a plain aiortc pc, as the platform's router is."""
-
-    def __init__(self) -> None:
-        self.pc = new_peer_connection()
-        self.tracks: list[MediaStreamTrack] = []
-        self.pc.on("track", self.tracks.append)
-
-    async def answer(
-        self, offer: str, before_gathering: Callable[[RTCPeerConnection], None] | None = None
-    ) -> str:
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-        if before_gathering is not None:
-            before_gathering(self.pc)
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        return str(self.pc.localDescription.sdp)
-
-    async def add_candidate(self, candidate: IceCandidate) -> None:
-        """What the router does with a trickled candidate from `add*IceCandidates`."""
-        if is_end_of_candidates(candidate):
-            await self.pc.addIceCandidate(None)
-        else:
-            await self.pc.addIceCandidate(rtc_from_wire(candidate))
-
-
-def both_connected(a: RTCPeerConnection, b: RTCPeerConnection) -> Callable[[], bool]:
-    return lambda: a.connectionState == "connected" and b.connectionState == "connected"
 
 
 async def test_offer_does_not_wait_for_a_silent_stun_server_and_host_candidates_connect() -> None:

@@ -22,9 +22,15 @@ from agent.webrtc.factory import create_publisher_pc
 from agent.webrtc.host_addresses import LOOPBACK, parse_host_addresses, scoped_host_addresses
 from agent.webrtc.ice_servers import IceServers, ice_servers_from_v2
 from agent.webrtc.trickle import TrickleSession
-from tests.test_trickle import LIVENESS, RemotePeer, both_connected, ice_connection, wait_until
-from tests.test_trickle import webrtc_tasks as pending_webrtc_tasks
-from tests.test_trickle_servers import TurnServer
+from tests.stun_turn_support import TurnServer
+from tests.trickle_support import (
+    LIVENESS,
+    RemotePeer,
+    both_connected,
+    ice_connection,
+    wait_until,
+)
+from tests.trickle_support import webrtc_tasks as pending_webrtc_tasks
 
 USERNAME = "1700000000:agent"
 PASSWORD = "turn-secret-9f3c"
