@@ -22,7 +22,7 @@ from agent.api.models import ConferenceStreamType, ConferenceUpdatePublishedStre
 from agent.participant import Participant, Publisher, Viewer, ViewPolicy
 from media import timecode
 from tests.participant_support import AV, CAM, Call, small_tracks
-from tests.test_router import DropOnce, MovingVideo
+from tests.rtp_support import DropOnce, MovingVideo
 from tests.waiting import LIVENESS, wait_until
 
 pytestmark = pytest.mark.slow

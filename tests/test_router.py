@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import av
-import numpy as np
 import pytest
 from aiortc import (
     AudioStreamTrack,
@@ -28,9 +27,7 @@ from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
     RTCRtpSender,
-    RTCRtpTransceiver,
     RTCSessionDescription,
-    VideoStreamTrack,
 )
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError
@@ -39,13 +36,12 @@ from aiortc.rtp import (
     RTCP_PSFB_PLI,
     AnyRtcpPacket,
     RtcpPsfbPacket,
-    RtpPacket,
-    is_rtcp,
     unpack_remb_fci,
 )
 
 from server.media.contract import Candidate, MediaRouterError
 from server.media.router import Router
+from tests.rtp_support import DropOnce, MovingVideo
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -55,31 +51,6 @@ FRAME_TICKS = 3000  # 30 fps
 
 
 # --- media sources ---------------------------------------------------------------------------
-
-
-class MovingVideo(VideoStreamTrack):
-    """Small synthetic picture with motion, encoded by aiortc's VP8 encoder."""
-
-    def __init__(self, width: int = 320, height: int = 180, noise: bool = False) -> None:
-        super().__init__()
-        self.width, self.height = width, height
-        self._count = 0
-        self._rng = np.random.default_rng(3) if noise else None
-
-    async def recv(self) -> av.VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        shape = (self.height, self.width, 3)
-        if self._rng is None:
-            image = np.zeros(shape, dtype=np.uint8)
-        else:  # noise defeats compression: the encoder spends all of its target bitrate
-            image = self._rng.integers(0, 256, size=shape, dtype=np.uint8)
-        x = (self._count * 4) % self.width
-        image[:, x : x + 16] = (255, 255, 255)
-        image[:, :, 1] = np.uint8(self._count % 256)
-        self._count += 1
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        frame.pts, frame.time_base = pts, time_base
-        return frame
 
 
 class UndecodableVp8(MediaStreamTrack):
@@ -411,39 +382,6 @@ async def test_late_viewer_gets_keyframe_through_pli(
         assert track.sent[first] in track.keyframes, "the late viewer did not start at a keyframe"
     finally:
         await close_all(publisher, early, *([late] if late else []))
-
-
-class DropOnce:
-    """Drops the `nth` media packet passing one point of the path, and notes the RTX repairs.
-
-    It sees plain RTP (SRTP is added after, or was removed before, the wrapped call).
-    """
-
-    def __init__(self, transceiver: RTCRtpTransceiver, nth: int = 40) -> None:
-        self.rtx_payload_type = next(
-            c.payloadType for c in transceiver._codecs if c.mimeType.lower() == "video/rtx"
-        )
-        self.nth = nth
-        self.seen = 0
-        self.dropped: int | None = None
-        self.repaired: list[int] = []
-
-    def passes(self, data: bytes) -> bool:
-        if is_rtcp(data):
-            return True
-        packet = RtpPacket.parse(data)
-        if packet.payload_type == self.rtx_payload_type:
-            self.repaired.append(int.from_bytes(packet.payload[:2], "big"))
-        elif self.dropped is None:
-            self.seen += 1
-            if self.seen == self.nth:
-                self.dropped = packet.sequence_number
-                return False
-        return True
-
-    @property
-    def done(self) -> bool:
-        return self.dropped is not None and self.dropped in self.repaired
 
 
 async def test_lost_packets_are_repaired_upstream_and_downstream(
