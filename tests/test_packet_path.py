@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import av
 from aiortc import clock
 from aiortc.rtp import RtpPacket, is_rtcp
 
@@ -122,7 +123,7 @@ async def test_a_decoding_receiver_keeps_aiortcs_path() -> None:
     pair = await loopback([SyntheticVideoTrack(320, 180, fps=30)], video_codec="VP8")
     try:
         frame = await pair.remote_tracks[0].recv()
-        assert frame.width == 320
+        assert isinstance(frame, av.VideoFrame) and frame.width == 320
         connection = pair.receivers[0].transport.transport._connection
         assert "_auvious_receive_now" not in vars(connection)
     finally:
