@@ -4,11 +4,15 @@ loss on an RTP path to see RTX repair it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import av
 import numpy as np
 from aiortc import RTCRtpTransceiver
 from aiortc.mediastreams import VideoStreamTrack
 from aiortc.rtp import RtpPacket, is_rtcp
+
+from agent.webrtc.packet_path import SYNC_HANDLER, PacketHandler
 
 
 class MovingVideo(VideoStreamTrack):
@@ -52,9 +56,9 @@ class DropOnce:
         self.repaired: list[int] = []
 
     def passes(self, data: bytes) -> bool:
-        if is_rtcp(data):
-            return True
-        packet = RtpPacket.parse(data)
+        return is_rtcp(data) or self.passes_packet(RtpPacket.parse(data))
+
+    def passes_packet(self, packet: RtpPacket) -> bool:
         if packet.payload_type == self.rtx_payload_type:
             self.repaired.append(int.from_bytes(packet.payload[:2], "big"))
         elif self.dropped is None:
@@ -67,3 +71,38 @@ class DropOnce:
     @property
     def done(self) -> bool:
         return self.dropped is not None and self.dropped in self.repaired
+
+
+def lose_on_send(transceiver: RTCRtpTransceiver, drop: DropOnce) -> None:
+    """`drop` sees (and may drop) every RTP packet the transceiver's sender sends."""
+    transport: Any = transceiver.sender.transport
+    send_rtp = transport._send_rtp
+
+    async def lossy_send(data: bytes) -> None:
+        if drop.passes(data):
+            await send_rtp(data)
+
+    transport._send_rtp = lossy_send
+
+
+def lose_on_receive(transceiver: RTCRtpTransceiver, drop: DropOnce) -> None:
+    """`drop` sees (and may drop) every RTP packet the transceiver's receiver gets, whichever
+    way it arrives: through aiortc's receive task, or handed over directly (`packet_path`)."""
+    receiver: Any = transceiver.receiver
+    transport: Any = receiver.transport
+    handle_rtp = transport._handle_rtp_data
+
+    async def lossy_receive(data: bytes, arrival_time_ms: int) -> None:
+        if drop.passes(data):
+            await handle_rtp(data, arrival_time_ms)
+
+    transport._handle_rtp_data = lossy_receive
+    handle_now: PacketHandler | None = getattr(receiver, SYNC_HANDLER, None)
+    if handle_now is not None:
+        direct = handle_now
+
+        def lossy_now(packet: RtpPacket, arrival_time_ms: int) -> None:
+            if drop.passes_packet(packet):
+                direct(packet, arrival_time_ms)
+
+        setattr(receiver, SYNC_HANDLER, lossy_now)

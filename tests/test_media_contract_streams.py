@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import Any
 
 import av
 import pytest
@@ -22,7 +21,7 @@ from agent.api.models import ConferenceStreamType, ConferenceUpdatePublishedStre
 from agent.participant import Participant, Publisher, Viewer, ViewPolicy
 from media import timecode
 from tests.participant_support import AV, CAM, Call, small_tracks
-from tests.rtp_support import DropOnce, MovingVideo
+from tests.rtp_support import DropOnce, MovingVideo, lose_on_receive, lose_on_send
 from tests.waiting import LIVENESS, wait_until
 
 pytestmark = pytest.mark.slow
@@ -217,24 +216,10 @@ async def test_lost_packets_are_repaired_on_both_legs_through_the_platform(call:
 
     upstream_transceiver = publisher.link.pc.getTransceivers()[0]
     upstream = DropOnce(upstream_transceiver, nth=20)
-    upstream_transport: Any = upstream_transceiver.sender.transport
-    send_rtp = upstream_transport._send_rtp
-
-    async def lossy_send(data: bytes) -> None:
-        if upstream.passes(data):
-            await send_rtp(data)
-
     downstream_transceiver = viewer.link.pc.getTransceivers()[0]
     downstream = DropOnce(downstream_transceiver, nth=30)
-    downstream_transport: Any = downstream_transceiver.receiver.transport
-    handle_rtp = downstream_transport._handle_rtp_data
-
-    async def lossy_receive(data: bytes, arrival_time_ms: int) -> None:
-        if downstream.passes(data):
-            await handle_rtp(data, arrival_time_ms)
-
-    upstream_transport._send_rtp = lossy_send
-    downstream_transport._handle_rtp_data = lossy_receive
+    lose_on_send(upstream_transceiver, upstream)
+    lose_on_receive(downstream_transceiver, downstream)
     await wait_until(lambda: upstream.done, "the lost upstream packet repaired by RTX")
     await wait_until(lambda: downstream.done, "the lost downstream packet repaired by RTX")
     frames = viewer.frames("video")

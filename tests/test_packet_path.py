@@ -10,7 +10,7 @@ from typing import Any
 
 import av
 from aiortc import clock
-from aiortc.rtp import RtpPacket, is_rtcp
+from aiortc.rtp import RtpPacket
 
 from agent.webrtc import packet_path
 from media.loopback import loopback, wait_until
@@ -18,6 +18,7 @@ from media.rtp_seams import count_frames_from_rtp
 from media.sinks import FrameCounter
 from media.stats import StatsSampler
 from media.video import SyntheticVideoTrack
+from tests.rtp_support import DropOnce, lose_on_send
 
 
 def test_the_clock_reads_what_aiortcs_datetime_clock_reads() -> None:
@@ -88,30 +89,12 @@ async def test_a_lost_packet_is_nacked_and_repaired_on_the_direct_way() -> None:
     receiver = pair.receivers[0]
     counter = FrameCounter(started_at=time.time())
     way = Counted(receiver, count_frames_from_rtp(receiver, counter.count))
-    transport = pair.senders[0].transport
-    send_rtp = transport._send_rtp
     (transceiver,) = pair.publisher.getTransceivers()
-    rtx = next(c.payloadType for c in transceiver._codecs if c.mimeType.lower() == "video/rtx")
-    dropped: list[int] = []
-    repaired: list[int] = []
-    media_packets = [0]
-
-    async def lossy_send(data: bytes) -> None:
-        if not is_rtcp(data):
-            packet = RtpPacket.parse(data)
-            if packet.payload_type == rtx:
-                repaired.append(int.from_bytes(packet.payload[:2], "big"))
-            elif not dropped:
-                media_packets[0] += 1
-                if media_packets[0] == 40:
-                    dropped.append(packet.sequence_number)
-                    return
-        await send_rtp(data)
-
-    transport._send_rtp = lossy_send  # type: ignore[method-assign]
+    drop = DropOnce(transceiver)
+    lose_on_send(transceiver, drop)
     try:
-        await wait_until(lambda: bool(dropped) and dropped[0] in way.nacked)
-        await wait_until(lambda: dropped[0] in repaired)  # the sender answered with RTX
+        await wait_until(lambda: drop.dropped is not None and drop.dropped in way.nacked)
+        await wait_until(lambda: drop.done)  # the sender answered with RTX
         frames = counter.frames
         await wait_until(lambda: counter.frames >= frames + 30)  # and frames go on
         assert way.queued <= 5 and way.direct > 40

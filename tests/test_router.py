@@ -41,7 +41,7 @@ from aiortc.rtp import (
 
 from server.media.contract import Candidate, MediaRouterError
 from server.media.router import Router
-from tests.rtp_support import DropOnce, MovingVideo
+from tests.rtp_support import DropOnce, MovingVideo, lose_on_receive, lose_on_send
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -395,26 +395,13 @@ async def test_lost_packets_are_repaired_upstream_and_downstream(
     # sender answers with RTX) and forward the repaired packet.
     upstream_transceiver = publisher.pc.getTransceivers()[0]
     upstream = DropOnce(upstream_transceiver)
-    upstream_transport = upstream_transceiver.sender.transport
-    send_rtp = upstream_transport._send_rtp
-
-    async def lossy_send(data: bytes) -> None:
-        if upstream.passes(data):
-            await send_rtp(data)
+    lose_on_send(upstream_transceiver, upstream)
 
     # Downstream: the viewer never sees the 60th packet the router sends it; the viewer NACKs
     # and the router must answer from its history, as RTX.
     downstream_transceiver = viewer.pc.getTransceivers()[0]
     downstream = DropOnce(downstream_transceiver, nth=60)
-    downstream_transport = downstream_transceiver.receiver.transport
-    handle_rtp = downstream_transport._handle_rtp_data
-
-    async def lossy_receive(data: bytes, arrival_time_ms: int) -> None:
-        if downstream.passes(data):
-            await handle_rtp(data, arrival_time_ms)
-
-    upstream_transport._send_rtp = lossy_send  # type: ignore[method-assign]
-    downstream_transport._handle_rtp_data = lossy_receive  # type: ignore[method-assign]
+    lose_on_receive(downstream_transceiver, downstream)
     try:
         await wait_for(lambda: upstream.done and downstream.done, 10, "both retransmissions")
         await wait_for(
