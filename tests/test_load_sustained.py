@@ -30,7 +30,7 @@ def track(
     )
 
 
-def view(*tracks: TrackMeasurements) -> ViewerMeasurements:
+def view(*tracks: TrackMeasurements, at: float | None = None) -> ViewerMeasurements:
     return ViewerMeasurements(
         stream_id="s",
         stream_type="MIC_AND_CAM",
@@ -41,6 +41,7 @@ def view(*tracks: TrackMeasurements) -> ViewerMeasurements:
         bitrate_bps=None,
         bytes_received=0,
         tracks={t.kind: t for t in tracks},
+        measured_at=at,
     )
 
 
@@ -52,6 +53,25 @@ def test_a_full_window_is_sustained() -> None:
     assert report.sustained, report.failures
     assert report.frame_ratio == {"audio": pytest.approx(1.0), "video": pytest.approx(1.0)}
     assert report.loss == pytest.approx(1 / 3501)
+
+
+def test_each_stream_is_judged_over_the_time_between_its_own_measurements() -> None:
+    """Measuring hundreds of viewers one after another takes seconds: a stream read late in
+    both passes has its frames counted over its own span, not over the caller's window."""
+    before = {
+        "early": view(track("audio", 0), at=100.0),
+        "late": view(track("audio", 0), at=102.0),
+    }
+    after = {
+        "early": view(track("audio", 500), at=110.0),
+        "late": view(track("audio", 480), at=114.0),  # 12 s: 480 of 600 is too few
+    }
+    report = judge(kind_windows(before, after, seconds=10.0, video_fps=30.0))
+    assert report.worst_frame_ratio == {"audio": pytest.approx(480 / 600)}
+    assert not report.sustained
+    # Without the times, both would be judged over the caller's 10 s and pass.
+    untimed = {k: view(*v.tracks.values()) for k, v in after.items()}
+    assert judge(kind_windows(before, untimed, seconds=10.0, video_fps=30.0)).sustained
 
 
 def test_each_criterion_fails_on_its_own() -> None:

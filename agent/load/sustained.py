@@ -77,15 +77,19 @@ def kind_windows(
     video_fps: float,
 ) -> list[KindWindow]:
     """Per viewed stream (keyed by anything unique, e.g. viewer name and stream id) and kind:
-    what arrived between the two measurements. A stream missing at the end counts as nothing
+    what arrived between the two measurements, over the time between them where both say
+    when they were taken (else `seconds`). A stream missing at the end counts as nothing
     arrived; one missing at the start is counted from zero."""
     windows: list[KindWindow] = []
     for key, end in after.items():
         start = before.get(key)
+        span = seconds
+        if start is not None and start.measured_at is not None and end.measured_at is not None:
+            span = end.measured_at - start.measured_at
         for kind, track in end.tracks.items():
             rate = video_fps if kind == "video" else AUDIO_FRAME_RATE
             earlier = start.tracks.get(kind) if start is not None else None
-            windows.append(_window(earlier, track, seconds, rate))
+            windows.append(_window(earlier, track, span, rate))
     for key, start in before.items():
         if key not in after:
             for kind in start.tracks:

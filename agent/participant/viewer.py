@@ -46,6 +46,9 @@ class ViewerMeasurements:
     """Over the time since the previous measurement (None on the first)."""
     bytes_received: int
     tracks: dict[str, TrackMeasurements]
+    measured_at: float | None = None
+    """`time.monotonic()` when the counters were read: measuring hundreds of viewers one after
+    another takes seconds, so a window between two measurements is per stream."""
 
 
 class Viewer(SupervisedStream):
@@ -193,6 +196,7 @@ class Viewer(SupervisedStream):
             bitrate_bps=sample.bitrate_in_bps if sample is not None else None,
             bytes_received=self._bytes_carried + (sample.bytes_received if sample else 0),
             tracks=tracks,
+            measured_at=time.monotonic(),
         )
 
 
