@@ -205,8 +205,17 @@ class PacketSource(Protocol):
     def _unsubscribe(self, track: Any) -> None: ...
 
 
+class PacketPusher(Protocol):
+    """Takes a subscriber's packets as they come instead of a queue (`agent.webrtc.rtp_push`)."""
+
+    def push(self, packet: av.Packet[Any]) -> None: ...
+
+    def end(self) -> None: ...
+
+
 class PacketQueueTrack(MediaStreamTrack):
-    """A subscriber of a shared encoder: `recv()` returns the packets `_offer` queued.
+    """A subscriber of a shared encoder: `recv()` returns the packets `_offer` queued, or,
+    while a pusher is attached, each packet goes straight to it.
 
     aiortc's sender only packetizes `av.Packet`s, so every subscriber costs a queue, not an
     encode. Subclasses decide what to queue and what to drop when the consumer lags.
@@ -216,10 +225,45 @@ class PacketQueueTrack(MediaStreamTrack):
         super().__init__()
         self._source = encoder
         self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue()
+        self._pushers: list[PacketPusher] = []
         self.packets_dropped = 0
 
+    @property
+    def source(self) -> PacketSource:
+        """The shared encoder this track subscribes to."""
+        return self._source
+
+    def push_to(self, pusher: PacketPusher) -> None:
+        """From now on, packets go to `pusher`; what waits in the queue is stale by then (it
+        was encoded before the connection was up) and is dropped."""
+        self._pushers.append(pusher)
+        while not self._queue.empty():
+            if self._queue.get_nowait() is None:
+                pusher.end()
+                return
+            self.packets_dropped += 1
+
+    def stop_pushing(self, pusher: PacketPusher) -> None:
+        if pusher in self._pushers:
+            self._pushers.remove(pusher)
+
+    @property
+    def pushed(self) -> bool:
+        return bool(self._pushers)
+
     def _offer(self, packet: av.Packet[Any] | None) -> None:
-        self._queue.put_nowait(packet)
+        self._deliver(packet)
+
+    def _deliver(self, packet: av.Packet[Any] | None) -> None:
+        """To the pushers if any (None ends them), else to the queue."""
+        if not self._pushers:
+            self._queue.put_nowait(packet)
+            return
+        for pusher in tuple(self._pushers):
+            if packet is None:
+                pusher.end()
+            else:
+                pusher.push(packet)
 
     async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
@@ -234,7 +278,7 @@ class PacketQueueTrack(MediaStreamTrack):
         was_live = self.readyState == "live"
         super().stop()
         if was_live:
-            self._queue.put_nowait(None)
+            self._deliver(None)
             self._source._unsubscribe(self)
 
 
@@ -248,6 +292,12 @@ class FanoutTrack(PacketQueueTrack):
         self._encoder = encoder
         self._started = False
 
+    def push_to(self, pusher: PacketPusher) -> None:
+        """As the base class; the pushed stream then starts at the next keyframe."""
+        super().push_to(pusher)
+        self._started = False
+        self._encoder.request_keyframe()
+
     def bind_sender(self, sender: RTCRtpSender) -> None:
         """Forward the far end's keyframe requests (PLI/FIR) on `sender` to the shared encoder."""
         on_keyframe_request(sender, self._encoder.request_keyframe)
@@ -257,7 +307,7 @@ class FanoutTrack(PacketQueueTrack):
             if not packet.is_keyframe:
                 return
             self._started = True
-        if packet is not None and self._queue.qsize() >= SUBSCRIBER_QUEUE:
+        if packet is not None and not self.pushed and self._queue.qsize() >= SUBSCRIBER_QUEUE:
             # A consumer this far behind would only send stale video: drop what it has and
             # restart it at the next keyframe.
             self.packets_dropped += self._queue.qsize()
@@ -266,4 +316,4 @@ class FanoutTrack(PacketQueueTrack):
             self._started = False
             self._encoder.request_keyframe()
             return
-        self._queue.put_nowait(packet)
+        self._deliver(packet)

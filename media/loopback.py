@@ -46,10 +46,14 @@ class LoopbackPair:
 
 
 async def loopback(
-    tracks: list[MediaStreamTrack], video_codec: str | None = None, decode: bool = True
+    tracks: list[MediaStreamTrack],
+    video_codec: str | None = None,
+    decode: bool = True,
+    before_offer: Callable[[LoopbackPair], None] | None = None,
 ) -> LoopbackPair:
     """Send `tracks` from one peer connection to another; `decode=False` makes the viewer's
-    receivers deliver `av.Packet`s (see `media.passthrough`)."""
+    receivers deliver `av.Packet`s (see `media.passthrough`); `before_offer` sees the
+    publisher's senders before anything is negotiated or sent."""
     pair = LoopbackPair(local_peer_connection(), local_peer_connection())
     if not decode:
         skip_decoding(pair.viewer)
@@ -58,6 +62,8 @@ async def loopback(
         if video_codec is not None and track.kind == "video":
             prefer_codec(transceiver, video_codec)
         pair.senders.append(transceiver.sender)
+    if before_offer is not None:
+        before_offer(pair)
     with scoped_host_addresses(LOOPBACK):  # both sides gather inside `setLocalDescription`
         await pair.publisher.setLocalDescription(await pair.publisher.createOffer())
         await pair.viewer.setRemoteDescription(pair.publisher.localDescription)

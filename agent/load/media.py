@@ -121,10 +121,10 @@ class OpusFanoutTrack(PacketQueueTrack):
 
     def _offer(self, packet: av.Packet[Any] | None) -> None:
         # Audio has no keyframes: a lagging consumer loses its oldest packet, not its stream.
-        if packet is not None and self._queue.qsize() >= SUBSCRIBER_QUEUE:
+        if packet is not None and not self.pushed and self._queue.qsize() >= SUBSCRIBER_QUEUE:
             self._queue.get_nowait()
             self.packets_dropped += 1
-        self._queue.put_nowait(packet)
+        self._deliver(packet)
 
 
 class MediaPlan(ABC):

@@ -34,8 +34,10 @@ from agent.webrtc.factory import (
     create_publisher_pc,
     media_kinds,
 )
+from agent.webrtc.rtp_push import push_into
 from agent.webrtc.trickle import DEFAULT_GATHER_TIMEOUT
 from media.audio import SyntheticAudioTrack
+from media.fanout import PacketQueueTrack
 from media.stats import OutboundRtp
 from media.video import SyntheticVideoTrack
 
@@ -127,6 +129,8 @@ class Publisher(SupervisedStream):
             bind_sender = getattr(source, "bind_sender", None)
             if callable(bind_sender):  # e.g. a FanoutTrack: keyframe requests reach its encoder
                 bind_sender(sender)
+            if isinstance(source, PacketQueueTrack):  # a shared encoder's: packetized once
+                push_into(sender, source)
         link = self.link = MediaLink(pc, ice_servers, gather_timeout=self.gather_timeout)
         stream_id = self._next_stream_id or str(uuid.uuid4())
         self._next_stream_id = None

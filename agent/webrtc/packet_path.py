@@ -32,7 +32,7 @@ nominated pairs, the receive queue): after an upgrade of either, check it with
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -42,7 +42,14 @@ from aiortc import RTCRtpReceiver, clock
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtp import RtpPacket, is_rtcp
 
-__all__ = ["SYNC_HANDLER", "PacketHandler", "install", "installed", "receive_directly"]
+__all__ = [
+    "SYNC_HANDLER",
+    "PacketHandler",
+    "install",
+    "installed",
+    "receive_directly",
+    "send_rtp",
+]
 
 PacketHandler = Callable[[RtpPacket, int], None]
 """`handler(packet, arrival_time_ms)`: a receiver's packet handler that must not block."""
@@ -72,20 +79,50 @@ def current_ms() -> int:
     return int((time.time() + _NTP_OFFSET) * 1000)
 
 
-async def _send_rtp(self: RTCDtlsTransport, data: bytes) -> None:
-    if self._state != State.CONNECTED:
+def _protect(dtls: RTCDtlsTransport, data: bytes) -> tuple[bytes, Any]:
+    """The SRTP(C) packet and the candidate pair it leaves on; ConnectionError as aiortc's."""
+    if dtls._state != State.CONNECTED:
         raise ConnectionError("Cannot send encrypted RTP, not connected")
-    data = self._tx_srtp.protect_rtcp(data) if is_rtcp(data) else self._tx_srtp.protect(data)
-    pair = self.transport._connection._nominated.get(1)
+    data = dtls._tx_srtp.protect_rtcp(data) if is_rtcp(data) else dtls._tx_srtp.protect(data)
+    pair = dtls.transport._connection._nominated.get(1)
     if pair is None:
         raise ConnectionError("Cannot send data, not connected")
+    return data, pair
+
+
+def _sent(dtls: RTCDtlsTransport, data: bytes) -> None:
+    dtls._RTCDtlsTransport__tx_bytes += len(data)  # type: ignore[attr-defined]
+    dtls._RTCDtlsTransport__tx_packets += 1  # type: ignore[attr-defined]
+
+
+def _send_now(data: bytes, pair: Any) -> bool:
     protocol = pair.protocol
     if type(protocol) is StunProtocol and protocol.transport is not None:
         protocol.transport.sendto(data, pair.remote_addr)
-    else:
-        await protocol.send_data(data, pair.remote_addr)
-    self._RTCDtlsTransport__tx_bytes += len(data)  # type: ignore[attr-defined]
-    self._RTCDtlsTransport__tx_packets += 1  # type: ignore[attr-defined]
+        return True
+    return False  # e.g. through a TURN allocation: the protocol's own (asynchronous) way
+
+
+async def _send_rtp(self: RTCDtlsTransport, data: bytes) -> None:
+    data, pair = _protect(self, data)
+    if not _send_now(data, pair):
+        await pair.protocol.send_data(data, pair.remote_addr)
+    _sent(self, data)
+
+
+def send_rtp(dtls: RTCDtlsTransport, data: bytes) -> Awaitable[None] | None:
+    """`dtls._send_rtp(data)` without a coroutine where the socket takes it at once (None);
+    else what to await. Raises ConnectionError as aiortc does when not connected."""
+    data, pair = _protect(dtls, data)
+    if _send_now(data, pair):
+        _sent(dtls, data)
+        return None
+
+    async def by_protocol() -> None:
+        await pair.protocol.send_data(data, pair.remote_addr)
+        _sent(dtls, data)
+
+    return by_protocol()
 
 
 def _data_received(self: Connection, data: bytes, component: int) -> None:

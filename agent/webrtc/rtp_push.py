@@ -1,0 +1,201 @@
+"""Packetize once, send many: a shared encoder's packets pushed into every subscriber's sender.
+
+With encode-once (`media.fanout`), each of N senders still pulled every packet through its own
+queue and task (`recv()` on the subscriber track, a task switch per frame), packetized it again
+(`Encoder.pack`, per sender) and awaited five coroutines per RTP packet: after the encode, the
+biggest per-participant cost of a load test. Here the sender's RTP loop is replaced by a push:
+the shared encoder's task hands each packet to every pushed sender in turn, the payloads are
+made once per packet for all of them, and each sender only writes its RTP header, protects
+and sends (`packet_path.send_rtp`, no coroutine when the socket takes it at once).
+
+What aiortc's loop keeps for the rest of the sender is kept: sequence numbers and timestamps
+from a random origin, the `mid` and `abs-send-time` header extensions, the retransmission
+history (NACK/RTX), the counters its RTCP sender reports use, `_enabled`, and the end of the
+loop when the connection goes. If the sender's track is replaced (`replaceTrack`), the push
+stops and aiortc's own loop takes over with the new track. This module writes aiortc's
+sender's private state: after an aiortc upgrade, check it with `tests/test_rtp_push.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any
+
+import aiortc.rtcrtpsender as _sender_module
+import av
+from aiortc import RTCRtpSender
+from aiortc.codecs import get_encoder
+from aiortc.codecs.base import Encoder
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpsender import random_sequence_number
+from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
+from aiortc.utils import random32, uint16_add, uint32_add
+
+from agent.webrtc import packet_path
+from media.fanout import PacketQueueTrack
+
+__all__ = ["push_into"]
+
+log = logging.getLogger(__name__)
+
+_S = "_RTCRtpSender__"
+"""aiortc's sender keeps its state in name-mangled attributes."""
+
+Payloads = tuple[list[bytes], int]
+
+
+class _SharedPacker:
+    """One packetizer per shared source and codec; the last packet's payloads are reused by
+    every sender that is handed the same packet."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self._encoder = encoder
+        self._last: tuple[av.Packet[Any], Payloads] | None = None
+
+    def pack(self, packet: av.Packet[Any]) -> Payloads:
+        last = self._last
+        if last is not None and last[0] is packet:
+            return last[1]
+        payloads: Payloads = self._encoder.pack(packet)
+        self._last = (packet, payloads)
+        return payloads
+
+
+_packers: weakref.WeakKeyDictionary[object, dict[str, _SharedPacker]] = weakref.WeakKeyDictionary()
+
+
+def _packer(source: object, codec: RTCRtpCodecParameters) -> _SharedPacker:
+    by_codec = _packers.setdefault(source, {})
+    packer = by_codec.get(codec.mimeType)
+    if packer is None:
+        packer = by_codec[codec.mimeType] = _SharedPacker(get_encoder(codec))
+    return packer
+
+
+class _Push:
+    """One sender fed by one subscriber track."""
+
+    def __init__(
+        self,
+        sender: RTCRtpSender,
+        codec: RTCRtpCodecParameters,
+        subscriber: PacketQueueTrack,
+        lent: MediaStreamTrack,
+    ) -> None:
+        self.sender = sender
+        self.state: dict[str, Any] = vars(sender)
+        self.lent = lent
+        self.packer = _packer(subscriber.source, codec)
+        if codec.payloadType is None:
+            raise ValueError(f"{codec.mimeType} has no payload type: not negotiated")
+        self.payload_type: int = codec.payloadType
+        self.sequence_number = random_sequence_number()
+        self.timestamp_origin = random32()
+        self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending: set[asyncio.Future[None]] = set()
+
+    def push(self, packet: av.Packet[Any]) -> None:
+        if self.done.done():
+            return
+        state = self.state
+        if state[_S + "track"] is not self.lent:
+            self._finish("replaced")
+            return
+        if not self.sender._enabled:
+            return
+        payloads, timestamp = self.packer.pack(packet)
+        if not payloads:
+            return
+        timestamp = uint32_add(self.timestamp_origin, timestamp)
+        mid = state[_S + "mid"]
+        extensions_map = state[_S + "rtp_header_extensions_map"]
+        history = state[_S + "rtp_history"]
+        transport = self.sender.transport
+        last = len(payloads) - 1
+        try:
+            for index, payload in enumerate(payloads):
+                rtp = RtpPacket(
+                    payload_type=self.payload_type,
+                    sequence_number=self.sequence_number,
+                    timestamp=timestamp,
+                    marker=int(index == last),
+                    ssrc=self.sender._ssrc,
+                    payload=payload,
+                )
+                rtp.extensions.abs_send_time = (packet_path.current_ntp_time() >> 14) & 0xFFFFFF
+                rtp.extensions.mid = mid
+                history[self.sequence_number % RTP_HISTORY_SIZE] = rtp
+                later = packet_path.send_rtp(transport, rtp.serialize(extensions_map))
+                if later is not None:
+                    self._keep(later)
+                state[_S + "octet_count"] += len(payload)
+                state[_S + "packet_count"] += 1
+                self.sequence_number = uint16_add(self.sequence_number, 1)
+        except ConnectionError:
+            self._finish("disconnected")  # aiortc's loop ends the same way
+            return
+        state[_S + "ntp_timestamp"] = packet_path.current_ntp_time()
+        state[_S + "rtp_timestamp"] = timestamp
+
+    def end(self) -> None:
+        self._finish("ended")
+
+    def _finish(self, why: str) -> None:
+        if not self.done.done():
+            self.done.set_result(why)
+
+    def _keep(self, sending: Any) -> None:
+        task = asyncio.ensure_future(sending)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+
+def _continue_sequence(next_number: int) -> None:
+    """Make aiortc's next `random_sequence_number()` call (and only it) return `next_number`."""
+    draw = _sender_module.random_sequence_number
+
+    def once() -> int:
+        _sender_module.random_sequence_number = draw
+        return next_number
+
+    _sender_module.random_sequence_number = once
+
+
+def push_into(sender: RTCRtpSender, subscriber: PacketQueueTrack) -> None:
+    """Feed `sender` from `subscriber` by push. Call before the sender starts (before the
+    offer/answer completes), with `sender.track` already the track it was created with."""
+    lent = sender.track
+    if lent is None:
+        raise ValueError("push_into needs a sender with its track")
+    aiortc_run_rtp = sender._run_rtp
+    state = vars(sender)
+
+    async def run_rtp(codec: RTCRtpCodecParameters) -> None:
+        push = _Push(sender, codec, subscriber, lent)
+        subscriber.push_to(push)
+        try:
+            state[_S + "rtp_started"].set()
+            why = await push.done
+        except asyncio.CancelledError:
+            why = "stopped"
+        finally:
+            subscriber.stop_pushing(push)
+        if why == "replaced":
+            log.debug("track replaced: the sender pulls from the new track")
+            # Same SSRC, so the sequence must go on (SRTP refuses an index that went back):
+            # aiortc's loop draws its first sequence number before it first waits.
+            _continue_sequence(push.sequence_number)
+            await aiortc_run_rtp(codec)
+            return
+        # What aiortc's loop does on its way out: stop the track, drop the encoder.
+        track = state[_S + "track"]
+        if track is not None:
+            track.stop()
+            state[_S + "track"] = None
+        state[_S + "encoder"] = None
+        state[_S + "rtp_exited"].set()
+
+    sender._run_rtp = run_rtp  # type: ignore[method-assign]

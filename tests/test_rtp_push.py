@@ -1,0 +1,116 @@
+"""Packetize once, send many (`agent.webrtc.rtp_push`) over real peer connections on loopback:
+a shared encoder pushes into several senders, each packet is packetized once for all of them,
+the far ends count every frame, a lost packet is repaired from the pushed history, statistics
+and RTCP counters follow, and a replaced track hands the sender back to aiortc's own loop."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from aiortc.codecs.vpx import Vp8Encoder
+
+from agent.webrtc import rtp_push
+from agent.webrtc.packet_path import receive_directly
+from media.fanout import FanoutTrack, SharedEncoder
+from media.loopback import LoopbackPair, loopback, wait_until
+from media.rtp_seams import count_frames_from_rtp
+from media.sinks import FrameCounter
+from media.stats import StatsSampler
+from media.video import SyntheticVideoTrack
+from tests.rtp_support import DropOnce, lose_on_receive
+
+
+class Viewed:
+    """One pushed sender and the light receiver at its far end."""
+
+    def __init__(self, pair: LoopbackPair, subscriber: FanoutTrack) -> None:
+        self.pair = pair
+        self.subscriber = subscriber
+        self.counter = FrameCounter(started_at=time.time())
+        receiver = pair.receivers[0]
+        receive_directly(receiver, count_frames_from_rtp(receiver, self.counter.count))
+
+
+async def pushed(encoder: SharedEncoder) -> Viewed:
+    subscriber = encoder.subscribe()
+
+    def push(pair: LoopbackPair) -> None:
+        subscriber.bind_sender(pair.senders[0])
+        rtp_push.push_into(pair.senders[0], subscriber)
+
+    pair = await loopback([subscriber], video_codec="VP8", before_offer=push)
+    return Viewed(pair, subscriber)
+
+
+async def test_three_pushed_senders_packetize_each_packet_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = SyntheticVideoTrack(320, 180, fps=30)
+    encoder = SharedEncoder(source, "VP8", bitrate=300_000)
+    calls = [0]
+    vp8_pack = Vp8Encoder.pack
+
+    def counting_pack(self: Vp8Encoder, packet: Any) -> Any:
+        calls[0] += 1
+        return vp8_pack(self, packet)
+
+    monkeypatch.setattr(Vp8Encoder, "pack", counting_pack)
+    views: list[Viewed] = []
+    try:
+        views = [await pushed(encoder) for _ in range(3)]
+        await wait_until(lambda: all(v.counter.frames >= 45 for v in views), 20)
+        for view in views:
+            assert view.subscriber.pushed
+            assert view.subscriber._queue.empty()  # nothing went the pulled way
+            assert view.counter.keyframes >= 1
+        # One pack per encoded packet for all three senders: three packers would have made
+        # about three times as many calls as frames were encoded.
+        assert 45 <= calls[0] <= encoder.frames_encoded
+        sample = await StatsSampler(views[0].pair.publisher).sample()
+        (outbound,) = sample.outbound
+        assert outbound.packets_sent >= views[0].counter.frames  # aiortc's counters follow
+    finally:
+        for view in views:
+            await view.pair.close()
+        encoder.close()
+        source.stop()
+    for view in views:  # the closed senders let go of their subscriber tracks
+        assert not view.subscriber.pushed
+        assert view.subscriber.readyState == "ended"
+
+
+async def test_a_lost_pushed_packet_is_repaired_from_the_senders_history() -> None:
+    source = SyntheticVideoTrack(320, 180, fps=30)
+    encoder = SharedEncoder(source, "VP8", bitrate=300_000)
+    view = await pushed(encoder)
+    (transceiver,) = view.pair.viewer.getTransceivers()
+    drop = DropOnce(transceiver, nth=30)
+    lose_on_receive(transceiver, drop)
+    try:
+        await wait_until(lambda: drop.done, 15)  # NACKed, retransmitted as RTX
+        frames = view.counter.frames
+        await wait_until(lambda: view.counter.frames >= frames + 20)
+    finally:
+        await view.pair.close()
+        encoder.close()
+        source.stop()
+
+
+async def test_a_replaced_track_hands_the_sender_back_to_aiortcs_loop() -> None:
+    source = SyntheticVideoTrack(320, 180, fps=30)
+    encoder = SharedEncoder(source, "VP8", bitrate=300_000)
+    view = await pushed(encoder)
+    replacement = SyntheticVideoTrack(320, 180, fps=30)
+    try:
+        await wait_until(lambda: view.counter.frames >= 20)
+        view.pair.senders[0].replaceTrack(replacement)
+        await wait_until(lambda: not view.subscriber.pushed)  # no longer pushed
+        frames = view.counter.frames
+        await wait_until(lambda: view.counter.frames >= frames + 30, 15)  # aiortc encodes now
+    finally:
+        await view.pair.close()
+        encoder.close()
+        source.stop()
+        replacement.stop()
