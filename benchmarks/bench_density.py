@@ -9,13 +9,16 @@ the other's. A run is "sustained" when, over the window, >= 95% of the nominal f
 video is frozen < 1% of the time and < 0.5% of packets are lost (`agent.load.sustained`).
 
 Configurations:
-  agent        full participants, encode once/send many (video and Opus), light receive
+  agent        full participants, encode once and packetize once, pushed into every sender
+               (video and Opus), light receive straight from RTP (`agent.webrtc.packet_path`)
   agent-audio  the same, audio only (MIC)
   naive        full participants, an encoder per sender, decoding (and measuring) receivers
   chromium     headless Chromium, fake camera and microphone, the platform's client page
                (CPU: the whole Chromium process tree)
 
     .venv/bin/python benchmarks/bench_density.py --seconds 12        # all side by side
+    .venv/bin/python benchmarks/bench_density.py --participants 48 64 --naive-participants 4 6 \
+        --audio-participants 200 240 --chromium-participants 2 --seconds 12
     .venv/bin/python benchmarks/bench_density.py --config agent --participants 8 16
     .venv/bin/python benchmarks/bench_density.py --config agent --participants 8 --profile DIR
 """
@@ -80,6 +83,8 @@ class Result:
     seconds: float
     load: float
     max_rss_mb: float
+    system_share: float = 0.0
+    """Share of the participants' CPU spent in the kernel (sockets), for the profile."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -124,9 +129,11 @@ async def run_agent(
         await wait_ready(crowd, participants)
         await asyncio.sleep(warmup)
         before = await crowd.measurements()
+        times0 = os.times()
         cpu0, platform0, wall0 = time.process_time(), process_cpu_seconds(platform_pid), time.time()
         await asyncio.sleep(seconds)
         cpu1, platform1, wall1 = time.process_time(), process_cpu_seconds(platform_pid), time.time()
+        times1 = os.times()
         after = await crowd.measurements()
         windows = kind_windows(before, after, wall1 - wall0, video_fps)
         # A participant that never got to view counts as a stream with nothing arrived.
@@ -139,6 +146,7 @@ async def run_agent(
             viewing=crowd.viewing(),
             cpu=(cpu1 - cpu0) / (wall1 - wall0),
             platform_cpu=(platform1 - platform0) / (wall1 - wall0),
+            system_share=(times1.system - times0.system) / max(cpu1 - cpu0, 1e-9),
             windows=windows,
             seconds=wall1 - wall0,
             errors=[f"{m.name}: {m.error}" for m in crowd.members if m.error][:5],
@@ -169,6 +177,7 @@ def summarize(
     windows: list[KindWindow],
     seconds: float,
     errors: list[str],
+    system_share: float = 0.0,
 ) -> Result:
     report = judge(windows)
     return Result(
@@ -188,6 +197,7 @@ def summarize(
         seconds=seconds,
         load=os.getloadavg()[0],
         max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        system_share=system_share,
         errors=errors,
     )
 
@@ -339,6 +349,7 @@ async def isolated(
                 "--format",
                 "raw",
                 "--threads",
+                "--nonblocking",
                 "-o",
                 str(out),
                 "--",
@@ -382,7 +393,8 @@ def print_result(r: Result) -> None:
     print(
         f"{r.config:12} {r.participants:5d} {r.viewing:5d} {100 * r.cpu_cores:7.1f}% "
         f"{per_core} {100 * r.platform_cores:7.1f}% {frames:28} "
-        f"{100 * r.freeze_ratio:6.2f}% {100 * r.loss:6.2f}% {r.load:5.2f} {verdict}",
+        f"{100 * r.freeze_ratio:6.2f}% {100 * r.loss:6.2f}% {r.load:5.2f} "
+        f"{100 * r.system_share:4.0f}% {verdict}",
         flush=True,
     )
     for error in r.errors:
@@ -399,6 +411,12 @@ def main() -> None:
         type=int,
         nargs="+",
         help="counts for agent-audio (default: --participants, else 20 40)",
+    )
+    parser.add_argument(
+        "--naive-participants",
+        type=int,
+        nargs="+",
+        help="counts for naive (default: --participants)",
     )
     parser.add_argument(
         "--chromium-participants",
@@ -431,12 +449,13 @@ def main() -> None:
     print(f"# {args.seconds:g} s measured after {args.warmup:g} s warm-up; pairs per conference")
     print(
         f"{'config':12} {'parts':>5} {'views':>5} {'CPU':>8} {'/core':>7} {'platfm':>8} "
-        f"{'frames (of nominal)':28} {'freeze':>7} {'loss':>7} {'load':>5} sustained"
+        f"{'frames (of nominal)':28} {'freeze':>7} {'loss':>7} {'load':>5} {'sys':>5} sustained"
     )
     results: list[Result] = []
     standard = args.participants or [8, 16]
     counts = {
         "agent-audio": args.audio_participants or args.participants or [20, 40],
+        "naive": args.naive_participants or standard,
         "chromium": args.chromium_participants or [2],
     }
     runs = [(n, c) for c in configs for n in counts.get(c, standard)]
