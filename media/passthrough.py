@@ -1,6 +1,8 @@
 """Levers into aiortc for handling media without decoding it. With `media/stats.py` (which
-reads per-SSRC counters) and `media/rtp_seams.py` (the light receiver's packet handler), the
-only modules that touch aiortc internals: after an aiortc upgrade, check these three.
+reads per-SSRC counters), `media/rtp_seams.py` (the light receiver's packet handler) and, in
+the agent, `agent/webrtc/packet_path.py`, `rtp_push.py` and `udp_reads.py` (the packet path
+through aiortc and aioice), the modules that touch aiortc internals: after an aiortc upgrade,
+check these.
 
 Receiving without decoding. aiortc's `RTCRtpReceiver` runs a decoder thread that builds its
 decoder through `aiortc.rtcrtpreceiver.get_decoder(codec)` on the first frame and puts what
