@@ -138,6 +138,7 @@ class Participant:
         self._view_tasks: dict[str, asyncio.Task[None]] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._leaving = False
+        self._close_task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -210,10 +211,40 @@ class Participant:
             self._keepalive_task.cancel()
             self._keepalive_task = None
 
+    @property
+    def closed(self) -> bool:
+        """close() has finished its work (successfully or not)."""
+        return self._close_task is not None and self._close_task.done()
+
     async def close(self) -> None:
         """Leave (if joined), stop the background tasks, unregister, close connections.
 
-        Every step runs even when one fails; the first unexpected error is raised at the end."""
+        The work runs in one task that a cancelled caller does not stop: Ctrl-C or the end of
+        a run must not leave the endpoint registered until it expires. A cancelled caller
+        waits for that task up to one HTTP timeout (`api.http.timeout`, 15 s by default),
+        then gets its CancelledError; the work goes on past that bound. Every call shares the
+        task: a second close() waits for the first one's work and sees its outcome."""
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(
+                self._close(), name=f"close-{self.name}"
+            )
+        task = self._close_task
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():  # the caller was cancelled, not the work
+                await asyncio.wait([task], timeout=self.api.http.timeout)
+            task.add_done_callback(self._log_close_failure)
+            raise
+
+    def _log_close_failure(self, task: asyncio.Task[None]) -> None:
+        """The outcome of a close whose caller was cancelled, who cannot be told of it."""
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.warning("%s: closing failed: %s", self.name, describe(error))
+
+    async def _close(self) -> None:
+        """Every step runs even when one fails; the first unexpected error is raised at the end."""
         errors: list[BaseException] = []
         try:
             if self.conference_id is not None:

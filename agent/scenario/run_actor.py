@@ -134,8 +134,8 @@ class Actor:
         self._conference_id: str | None = None
         self._stream_metadata: dict[str, dict[str, Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        # An unregister under way when the run ends: it finishes rather than being cut short.
-        self._closing: asyncio.Task[None] | None = None
+        self._closing: Participant | None = None
+        """The participant an `unregister` step closes (its close outlives a cancelled step)."""
         self._unsubscribe: Any = None
 
     def __repr__(self) -> str:
@@ -258,10 +258,8 @@ class Actor:
         await self._cancel_tasks()
         await self._detach()
         self.participant = None
-        self._closing = asyncio.ensure_future(participant.close())
-        # Shielded: a timeline cancelled by the end of the run must not stop the participant
-        # half-closed (still registered); `close()` below waits for it instead.
-        await asyncio.shield(self._closing)
+        self._closing = participant
+        await participant.close()  # goes on when the run's end cancels this step
 
     async def _detach(self) -> None:
         """Stop listening and answering on the event channel."""
@@ -629,8 +627,8 @@ class Actor:
             await self._detach()
             self.participant = None
             await self._closing_step("unregister", participant.close())
-        elif self._closing is not None and not self._closing.done():
-            await self._closing_step("unregister", _wait(self._closing))
+        elif self._closing is not None and not self._closing.closed:
+            await self._closing_step("unregister", self._closing.close())
         self._end_streams()
         self.present = False
 
@@ -669,7 +667,3 @@ def _main_kind(tracker: ViewTracker) -> str:
 
 def _policy(action: str, delay: float | None) -> ResponsePolicy:
     return ResponsePolicy(ResponseAction(action), delay or 0.0)
-
-
-async def _wait(task: asyncio.Task[None]) -> None:
-    await task
