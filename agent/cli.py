@@ -28,12 +28,16 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from agent.ice_addresses import host_addresses_from_env
     from agent.redact import install_redaction
 
     install_redaction()  # before anything logs: secrets never reach a log line
     try:
+        # Checked here, as every peer connection of the process would apply it: a command
+        # imports aiortc (which applies it) only when it needs to.
+        host_addresses_from_env()
         parser, commands = _build_parser()
-    except ValueError as error:  # a bad setting read at import: AUVIOUS_ICE_HOST_ADDRESSES
+    except ValueError as error:  # a bad setting: AUVIOUS_ICE_HOST_ADDRESSES
         print(f"auvious-agent: {error}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)

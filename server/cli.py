@@ -10,9 +10,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from agent.webrtc.host_addresses import add_ice_host_address_option, apply_ice_host_address_option
+from agent.ice_addresses import add_ice_host_address_option
 from server.config import DEV_CLIENT_ID, ClientConfig, ConfigError, dev_client
-from server.embedded import EmbeddedServer
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 _DEV_HELP = (
@@ -68,6 +67,8 @@ def add_serve_command(sub: Any) -> Any:
                 ice["turn_secret"] = args.turn_secret_file.read_text().strip()
             except OSError as exc:
                 p.error(f"--turn-secret-file: cannot read it: {exc.strerror}")
+        from agent.webrtc.host_addresses import apply_ice_host_address_option
+
         apply_ice_host_address_option(args)
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
         try:
@@ -83,6 +84,8 @@ def add_serve_command(sub: Any) -> Any:
 async def _serve(
     host: str, port: int, data_dir: Path, clients: list[ClientConfig], ice: dict[str, Any]
 ) -> None:
+    from server.embedded import EmbeddedServer  # the platform: only when it is served
+
     created = dev_client() if not clients else None
     server = EmbeddedServer(
         [created] if created is not None else clients,

@@ -18,27 +18,16 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.distributed.seeding import common_seed, with_seed
-from agent.distributed.sizing import conference_count, default_workers
-from agent.distributed.stopping import Stopped, StopSwitch
-from agent.load.live import MetricsEndpoint
-from agent.load.platform import serve_platform
-from agent.load.ray_pool import RayPool
-from agent.load.workers import (
-    LiveSink,
-    Shard,
-    ShardError,
-    WorkerPool,
-    merge_results,
-    parse_shard,
-)
-from agent.scenario.loader import ScenarioError, load_scenario, parse_scenario
-from agent.scenario.model import Scenario
-from agent.scenario.outcome import ExitCode, conclude
-from agent.scenario.results import RunResult
-from agent.scenario.runner import RunError, RunOptions, run_scenario
+if TYPE_CHECKING:
+    from agent.load.workers import LiveSink, Shard
+    from agent.scenario.model import Scenario
+    from agent.scenario.results import RunResult
+    from agent.scenario.runner import RunOptions
+
+# Everything that runs a scenario (aiortc, the platform, the worker pool) is imported where a
+# run starts: `auvious-agent validate` and `schema` build this parser and must stay fast.
 
 __all__ = [
     "ScenarioJob",
@@ -51,6 +40,8 @@ __all__ = [
 
 
 def _shard(text: str) -> Shard:
+    from agent.load.workers import ShardError, parse_shard
+
     try:
         return parse_shard(text)
     except ShardError as error:
@@ -125,6 +116,9 @@ class ScenarioJob:
     text: str | None = None
 
     def scenario(self) -> Scenario:
+        from agent.distributed.seeding import with_seed
+        from agent.scenario.loader import load_scenario, parse_scenario
+
         if self.text is None:
             scenario = load_scenario(self.path)
         else:
@@ -132,6 +126,8 @@ class ScenarioJob:
         return scenario if self.seed is None else with_seed(scenario, self.seed)
 
     async def __call__(self, shard: Shard, live: LiveSink) -> RunResult:
+        from agent.scenario.runner import run_scenario
+
         scenario = self.scenario()
         options = replace(
             self.options,
@@ -153,6 +149,9 @@ async def run_spread(
 
     SIGTERM (an orchestrator stopping a pod, `kill`) ends the run as Ctrl-C does: everyone
     leaves and unregisters, and the result comes back marked interrupted."""
+    from agent.distributed.stopping import Stopped, StopSwitch
+    from agent.scenario.runner import RunError
+
     try:
         spread = _spread(scenario, options, workers, ray_address)
         return await StopSwitch().run(spread, on_signal=True)
@@ -163,6 +162,14 @@ async def run_spread(
 async def _spread(
     scenario: Scenario, options: RunOptions, workers: int | None, ray_address: str | None
 ) -> RunResult:
+    from agent.distributed.seeding import common_seed, with_seed
+    from agent.distributed.sizing import conference_count, default_workers
+    from agent.load.live import MetricsEndpoint
+    from agent.load.platform import serve_platform
+    from agent.load.ray_pool import RayPool
+    from agent.load.workers import WorkerPool
+    from agent.scenario.runner import RunError, run_scenario
+
     seed = scenario.seed if scenario.seed is not None else random.SystemRandom().randrange(2**32)
     if workers is None and ray_address is None and options.shard is None:
         workers = default_workers(scenario, seed)
@@ -228,6 +235,9 @@ def merge_reports(paths: list[Path]) -> RunResult:
     """The merged result of the shards' `report.json` files (their raw `result`).
 
     ValueError names the file that is not a report, or the participant found twice."""
+    from agent.load.workers import merge_results
+    from agent.scenario.results import RunResult
+
     results = []
     for path in paths:
         try:
@@ -253,6 +263,9 @@ def add_merge_command(sub: Any) -> Callable[[argparse.Namespace], int]:
     merge.add_argument("--report", type=Path, required=True, metavar="DIR")
 
     def run(args: argparse.Namespace) -> int:
+        from agent.scenario.loader import ScenarioError, load_scenario
+        from agent.scenario.outcome import ExitCode, conclude
+
         try:
             scenario = load_scenario(args.file)
         except ScenarioError as error:

@@ -26,7 +26,6 @@ from agent.scenario.model import (
     UnregisterStep,
     WaitForStep,
 )
-from agent.scenario.run_media import video_codecs
 
 __all__ = ["browser_problems"]
 
@@ -84,6 +83,8 @@ def _group(group: ParticipantGroup, loc: Loc) -> Iterator[Problem]:
 def _codec(browser: ParticipantGroup, loc: Loc, scenario: Scenario) -> Iterator[Problem]:
     """The router forwards what a publisher sends and transcodes nothing, and both a browser
     with a `codec` and an agent send and receive one codec: they must name the same."""
+    from agent.scenario.run_media import video_codecs  # imports aiortc: a browser's check only
+
     if browser.codec is None:
         return  # Chromium then offers every codec it has
     for group in scenario.participants:

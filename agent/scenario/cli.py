@@ -11,19 +11,24 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from agent.load.scenario_job import add_load_options, load_options, run_spread
+from agent.ice_addresses import add_ice_host_address_option
+from agent.load.scenario_job import add_load_options, load_options
 from agent.redact import redact
 from agent.scenario.loader import ScenarioError, load_scenario
 from agent.scenario.model import Scenario, dump_json_schema
 from agent.scenario.outcome import ExitCode, conclude
 from agent.scenario.plan import arrivals, planned_duration
 from agent.scenario.progress import console_logging
-from agent.scenario.runner import RunError, RunOptions
-from agent.webrtc.host_addresses import add_ice_host_address_option, apply_ice_host_address_option
+
+if TYPE_CHECKING:
+    from agent.scenario.runner import RunOptions
+
+# What runs a scenario (aiortc, the platform) is imported by `run` only: `validate` and
+# `schema` stay fast.
 
 __all__ = ["OptionsError", "add_scenario_commands", "run_options"]
 
@@ -143,6 +148,8 @@ def _schema(args: argparse.Namespace) -> int:
 
 def run_options(scenario: Scenario, args: argparse.Namespace, env: Mapping[str, str]) -> RunOptions:
     """Where to run and how to log in: the command line over the file over defaults."""
+    from agent.scenario.runner import RunOptions
+
     report = args.report or Path("reports") / scenario.name.replace("/", "_")
     interactive = sys.stdout.isatty()
     scale = getattr(args, "time_scale", 1.0)
@@ -187,6 +194,10 @@ def _run(args: argparse.Namespace) -> int:
     except (OptionsError, ValueError) as error:
         print(f"auvious-agent run: {error}", file=sys.stderr)
         return ExitCode.INVALID
+    from agent.load.scenario_job import run_spread
+    from agent.scenario.runner import RunError
+    from agent.webrtc.host_addresses import apply_ice_host_address_option
+
     console_logging()
     apply_ice_host_address_option(args)
     try:

@@ -25,11 +25,17 @@ import argparse
 import contextlib
 import ipaddress
 import os
-import socket
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 
 import aioice.ice
+
+from agent.ice_addresses import (
+    HOST_ADDRESSES_ENV,
+    add_ice_host_address_option,
+    host_addresses_from_env,
+    parse_host_addresses,
+)
 
 __all__ = [
     "HOST_ADDRESSES_ENV",
@@ -43,7 +49,6 @@ __all__ = [
     "use_host_addresses",
 ]
 
-HOST_ADDRESSES_ENV = "AUVIOUS_ICE_HOST_ADDRESSES"
 LOOPBACK: tuple[str, ...] = ("127.0.0.1",)
 """Media that never leaves this machine: what tests, benchmarks and loopback pairs use."""
 
@@ -52,27 +57,6 @@ _process_choice: tuple[str, ...] | None = None
 _scoped_choice: ContextVar[tuple[str, ...] | None] = ContextVar(
     "auvious_ice_host_addresses", default=None
 )
-
-
-def parse_host_addresses(addresses: Iterable[str], source: str) -> tuple[str, ...]:
-    """Validated, normalized, de-duplicated addresses; ValueError naming `source` otherwise.
-
-    Each must be a unicast IP literal this machine can bind a UDP socket to: an address that is
-    not local would otherwise only show up as a peer connection that never connects.
-    """
-    if isinstance(addresses, str):
-        raise TypeError(f"{source}: give a list of addresses, not one string")
-    result: list[str] = []
-    for text in addresses:
-        try:
-            address = _checked_address(text.strip())
-        except ValueError as error:
-            raise ValueError(f"{source}: {error}") from None
-        if address not in result:
-            result.append(address)
-    if not result:
-        raise ValueError(f"{source}: no address given (None restores aioice's own discovery)")
-    return tuple(result)
 
 
 def use_host_addresses(addresses: Sequence[str] | None, *, subprocesses: bool = False) -> None:
@@ -108,56 +92,11 @@ def scoped_host_addresses(addresses: Sequence[str]) -> Iterator[tuple[str, ...]]
         _scoped_choice.reset(token)
 
 
-def host_addresses_from_env(environ: Mapping[str, str] = os.environ) -> tuple[str, ...] | None:
-    """The addresses of `AUVIOUS_ICE_HOST_ADDRESSES`; None when unset or blank."""
-    text = environ.get(HOST_ADDRESSES_ENV, "")
-    if not text.strip():
-        return None
-    return parse_host_addresses(text.split(","), HOST_ADDRESSES_ENV)
-
-
-def add_ice_host_address_option(parser: argparse.ArgumentParser) -> None:
-    """`--ice-host-address ADDR` (repeatable), for every command that makes peer connections."""
-    parser.add_argument(
-        "--ice-host-address",
-        action="append",
-        dest="ice_host_addresses",
-        type=_address_argument,
-        metavar="ADDR",
-        help="a local IP address ICE gathers host candidates on (repeatable), e.g. 127.0.0.1 to "
-        f"keep media on this machine; default ${HOST_ADDRESSES_ENV} (comma-separated), else "
-        "every interface except loopback",
-    )
-
-
 def apply_ice_host_address_option(args: argparse.Namespace) -> None:
     """Make the command line's addresses the process's choice, for its subprocesses too."""
     addresses: list[str] | None = getattr(args, "ice_host_addresses", None)
     if addresses:
         use_host_addresses(addresses, subprocesses=True)
-
-
-def _address_argument(text: str) -> str:
-    try:
-        return _checked_address(text.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _checked_address(text: str) -> str:
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an IP address") from None
-    if address.is_unspecified or address.is_multicast:
-        raise ValueError(f"{text} is not a unicast address of an interface")
-    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
-    try:
-        with socket.socket(family, socket.SOCK_DGRAM) as probe:
-            probe.bind((str(address), 0))
-    except OSError as error:
-        raise ValueError(f"cannot use {address}: {error.strerror}") from None
-    return str(address)
 
 
 def _gathered_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
