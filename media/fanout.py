@@ -7,7 +7,10 @@ the same `av.Packet[Any]` to every `FanoutTrack` it made; aiortc's sender only p
 Keyframes: a track that subscribes late waits for a keyframe and asks for one, so it never
 starts mid-GOP; `bind_sender()` routes the far end's PLI/FIR to the shared encoder. Requests
 are coalesced (one forced keyframe per `keyframe_min_interval`), so N viewers that lose a
-picture at once cost one keyframe. The packets are in one codec: negotiate that codec on every
+picture at once cost one keyframe. The default, 0.25 s, bounds what a viewer joining during
+a storm waits for its first picture; libwebrtc's sender answers every request by default
+(its minimum keyframe interval is an off-by-default field trial), so this is the more
+conservative of the two. The packets are in one codec: negotiate that codec on every
 sender (`prefer_codec`), or the far end receives a bitstream it cannot decode.
 """
 
@@ -74,7 +77,7 @@ class SharedEncoder:
         source: MediaStreamTrack,
         codec: str = "VP8",
         bitrate: int = 500_000,
-        keyframe_min_interval: float = 0.5,
+        keyframe_min_interval: float = 0.25,
     ) -> None:
         if codec not in CODECS:
             raise ValueError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")

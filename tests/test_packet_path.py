@@ -5,10 +5,13 @@ aiortc's path."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Any
 
 import av
+import pytest
 from aiortc import clock
 from aiortc.rtp import RtpPacket
 
@@ -111,3 +114,30 @@ async def test_a_decoding_receiver_keeps_aiortcs_path() -> None:
         assert "_auvious_receive_now" not in vars(connection)
     finally:
         await pair.close()
+
+
+async def test_run_eagerly_runs_to_the_first_wait_now_and_the_rest_in_a_task(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    steps: list[str] = []
+    later: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def no_wait() -> None:
+        steps.append("no wait")
+
+    async def waits() -> None:
+        steps.append("before")
+        steps.append(await later)
+
+    async def fails() -> None:
+        raise ValueError("bad packet")
+
+    packet_path.run_eagerly(no_wait())
+    assert steps == ["no wait"]  # done before run_eagerly returned
+    packet_path.run_eagerly(waits())
+    assert steps == ["no wait", "before"]
+    later.set_result("after")
+    await wait_until(lambda: steps[-1] == "after")
+    with caplog.at_level(logging.ERROR):
+        packet_path.run_eagerly(fails())  # logged, not raised into the socket's callback
+    assert "bad packet" in caplog.text

@@ -31,23 +31,27 @@ nominated pairs, the receive queue): after an upgrade of either, check it with
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from typing import Any
 
 import pylibsrtp
 from aioice.ice import Connection, StunProtocol
-from aiortc import RTCRtpReceiver, clock
+from aiortc import clock
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtp import RtpPacket, is_rtcp
 
 __all__ = [
     "SYNC_HANDLER",
     "PacketHandler",
+    "eagerly",
     "install",
     "installed",
     "receive_directly",
+    "run_eagerly",
     "send_rtp",
 ]
 
@@ -61,6 +65,9 @@ _NTP_OFFSET = 2_208_988_800
 """Seconds from the NTP epoch (1900) to the Unix epoch (1970)."""
 
 _RECEIVE_NOW = "_auvious_receive_now"
+
+log = logging.getLogger(__name__)
+_resumed: set[asyncio.Task[None]] = set()
 
 _aiortc_send_rtp: Any = RTCDtlsTransport._send_rtp
 _aioice_data_received: Any = Connection.data_received
@@ -153,8 +160,56 @@ def _receive_now(dtls: RTCDtlsTransport, data: bytes) -> bool:
     return True
 
 
-def receive_directly(receiver: RTCRtpReceiver, handler: PacketHandler) -> None:
-    """Give `receiver` the synchronous `handler` and let its connection use it.
+def eagerly(
+    handler: Callable[[RtpPacket, int], Coroutine[Any, Any, None]],
+) -> PacketHandler:
+    """A receiver's asynchronous packet handler as a `PacketHandler`: each call runs now, up
+    to its first real wait (sending through `send_rtp`'s socket way never waits); whatever
+    is left runs in a task, as it would have in aiortc's."""
+
+    def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
+        run_eagerly(handler(packet, arrival_time_ms))
+
+    return handle
+
+
+def run_eagerly(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` now up to its first wait, and the rest in a task (what Python 3.12's eager
+    tasks do)."""
+    try:
+        waiting = work.send(None)
+    except StopIteration:
+        return
+    except Exception:
+        log.exception("packet handler failed")  # one packet lost, not the connection
+        return
+    task = asyncio.ensure_future(_resume(work, waiting))
+    _resumed.add(task)
+    task.add_done_callback(_resumed.discard)
+
+
+async def _resume(work: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """Step `work` as a task steps its coroutine: wait for what it yielded, send None."""
+    try:
+        while True:
+            if waiting is None:
+                await asyncio.sleep(0)
+            else:
+                await asyncio.wait([waiting])  # its outcome is read by `work` itself
+            try:
+                waiting = work.send(None)
+            except StopIteration:
+                return
+    except asyncio.CancelledError:
+        work.close()
+        raise
+    except Exception:
+        log.exception("packet handler failed")
+
+
+def receive_directly(receiver: Any, handler: PacketHandler) -> None:
+    """Give `receiver` (aiortc's or one of the same shape) the synchronous `handler` and let
+    its connection use it.
 
     Packets then skip aiortc's receive queue whenever every receiver of the connection has
     one (see the module's docstring). Call before media flows."""

@@ -23,8 +23,8 @@ from aiortc import (
 # their ICE sockets read every waiting datagram per wake-up (`udp_reads`) and RTP takes the
 # cheaper way through aiortc (`packet_path`), as the agent's do.
 import agent.webrtc.host_addresses
-import agent.webrtc.packet_path
 import agent.webrtc.udp_reads  # noqa: F401
+from agent.webrtc import packet_path
 from agent.webrtc.peer_connection import PeerConnection
 from server.media import aiortc_seams
 from server.media.candidates import to_ice_candidates
@@ -82,6 +82,9 @@ class Router:
                     line.kind, transceiver.receiver.transport, aiortc_seams.rtcp_ssrc(transceiver)
                 )
                 aiortc_seams.install_receiver(transceiver, ingress)
+                packet_path.receive_directly(
+                    ingress, packet_path.eagerly(ingress._handle_rtp_packet)
+                )
                 publication.ingress[line.kind] = ingress
             what = f"publish of stream {stream_id}"
             await self._apply_offer(pc, sdp_offer, what)
