@@ -42,7 +42,18 @@ __all__ = ["push_into"]
 log = logging.getLogger(__name__)
 
 _S = "_RTCRtpSender__"
-"""aiortc's sender keeps its state in name-mangled attributes."""
+"""aiortc's sender keeps its state in name-mangled attributes; their keys:"""
+_ENCODER = _S + "encoder"
+_MID = _S + "mid"
+_NTP_TIMESTAMP = _S + "ntp_timestamp"
+_OCTET_COUNT = _S + "octet_count"
+_PACKET_COUNT = _S + "packet_count"
+_RTP_EXITED = _S + "rtp_exited"
+_RTP_HEADER_EXTENSIONS_MAP = _S + "rtp_header_extensions_map"
+_RTP_HISTORY = _S + "rtp_history"
+_RTP_STARTED = _S + "rtp_started"
+_RTP_TIMESTAMP = _S + "rtp_timestamp"
+_TRACK = _S + "track"
 
 Payloads = tuple[list[bytes], int]
 
@@ -101,7 +112,7 @@ class _Push:
         if self.done.done():
             return
         state = self.state
-        if state[_S + "track"] is not self.lent:
+        if state[_TRACK] is not self.lent:
             self._finish("replaced")
             return
         if not self.sender._enabled:
@@ -110,9 +121,9 @@ class _Push:
         if not payloads:
             return
         timestamp = uint32_add(self.timestamp_origin, timestamp)
-        mid = state[_S + "mid"]
-        extensions_map = state[_S + "rtp_header_extensions_map"]
-        history = state[_S + "rtp_history"]
+        mid = state[_MID]
+        extensions_map = state[_RTP_HEADER_EXTENSIONS_MAP]
+        history = state[_RTP_HISTORY]
         transport = self.sender.transport
         last = len(payloads) - 1
         try:
@@ -131,14 +142,14 @@ class _Push:
                 later = packet_path.send_rtp(transport, rtp.serialize(extensions_map))
                 if later is not None:
                     self._keep(later)
-                state[_S + "octet_count"] += len(payload)
-                state[_S + "packet_count"] += 1
+                state[_OCTET_COUNT] += len(payload)
+                state[_PACKET_COUNT] += 1
                 self.sequence_number = uint16_add(self.sequence_number, 1)
         except ConnectionError:
             self._finish("disconnected")  # aiortc's loop ends the same way
             return
-        state[_S + "ntp_timestamp"] = packet_path.current_ntp_time()
-        state[_S + "rtp_timestamp"] = timestamp
+        state[_NTP_TIMESTAMP] = packet_path.current_ntp_time()
+        state[_RTP_TIMESTAMP] = timestamp
 
     def end(self) -> None:
         self._finish("ended")
@@ -177,7 +188,7 @@ def push_into(sender: RTCRtpSender, subscriber: PacketQueueTrack) -> None:
         push = _Push(sender, codec, subscriber, lent)
         subscriber.push_to(push)
         try:
-            state[_S + "rtp_started"].set()
+            state[_RTP_STARTED].set()
             why = await push.done
         except asyncio.CancelledError:
             why = "stopped"
@@ -191,11 +202,11 @@ def push_into(sender: RTCRtpSender, subscriber: PacketQueueTrack) -> None:
             await aiortc_run_rtp(codec)
             return
         # What aiortc's loop does on its way out: stop the track, drop the encoder.
-        track = state[_S + "track"]
+        track = state[_TRACK]
         if track is not None:
             track.stop()
-            state[_S + "track"] = None
-        state[_S + "encoder"] = None
-        state[_S + "rtp_exited"].set()
+            state[_TRACK] = None
+        state[_ENCODER] = None
+        state[_RTP_EXITED].set()
 
     sender._run_rtp = run_rtp  # type: ignore[method-assign]
