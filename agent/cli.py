@@ -30,8 +30,10 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 def main(argv: Sequence[str] | None = None) -> int:
     from agent.ice_addresses import host_addresses_from_env
     from agent.redact import install_redaction
+    from agent.runtime import tune_garbage_collection
 
     install_redaction()  # before anything logs: secrets never reach a log line
+    tune_garbage_collection()  # run and serve carry many peer connections per process
     try:
         # Checked here, as every peer connection of the process would apply it: a command
         # imports aiortc (which applies it) only when it needs to.

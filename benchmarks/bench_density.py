@@ -55,6 +55,7 @@ from agent.load import (
 )
 from agent.load.platform import process_cpu_seconds
 from agent.load.sustained import KindWindow
+from agent.runtime import tune_garbage_collection
 
 CONFIGS = ("agent", "naive", "agent-audio", "chromium")
 CHROMIUM_FPS = 20.0
@@ -325,6 +326,7 @@ def one(args: argparse.Namespace) -> None:
         coro = run_agent(
             args.one, args.url, args.participants[0], args.seconds, args.warmup, args.platform_pid
         )
+    tune_garbage_collection()  # as `auvious-agent run` and its workers do
     result = asyncio.run(coro)
     print(json.dumps(asdict(result)))
 

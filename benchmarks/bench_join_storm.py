@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.api.models import ConferenceStreamType
 from agent.load import Crowd, LocalPlatform, SharedMedia, serve_platform
+from agent.runtime import tune_garbage_collection
 from agent.scenario.metrics import percentile
 
 SETTLE_TIMEOUT = 60.0
@@ -114,6 +115,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="arrivals per second")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
+    tune_garbage_collection()  # as `auvious-agent run` and its workers do
     sys.exit(asyncio.run(main_async(parser.parse_args())))
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from agent.distributed.stopping import StopSwitch, take_back_cancel
 from agent.load.live import LiveSnapshot, combine
 from agent.load.workers import START_MARGIN, STOP_TIMEOUT, Shard, WorkerJob, merge_outcomes
+from agent.runtime import tune_garbage_collection
 from agent.scenario.results import RunResult
 
 __all__ = ["RayPool", "RayUnavailable"]
@@ -38,6 +39,7 @@ class _ShardActor:
     def __init__(self) -> None:
         self.latest: LiveSnapshot | None = None
         self.switch = StopSwitch()
+        tune_garbage_collection()  # the actor's process carries the shard's participants
 
     def run(self, job: WorkerJob, shard: Shard, start_at: float) -> str:
         def live(snapshot: LiveSnapshot) -> None:

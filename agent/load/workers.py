@@ -33,6 +33,7 @@ from agent.distributed.stopping import (
     until_stopped,
 )
 from agent.load.live import LiveSnapshot, combine
+from agent.runtime import tune_garbage_collection
 from agent.scenario.results import ErrorRecord, RunResult
 
 __all__ = [
@@ -212,6 +213,7 @@ def _worker_main(job: WorkerJob, shard: Shard, start_at: float, conn: Connection
         return await job(shard, live)
 
     ignore_terminal_interrupt()
+    tune_garbage_collection()
     try:
         result = asyncio.run(until_stopped(main()))
         send(("result", result.model_dump_json()))

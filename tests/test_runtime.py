@@ -1,0 +1,39 @@
+"""Process settings: full garbage collections are made rarer in every process that carries
+participants (the CLI's `run` and `serve`, workers, Ray actors); young ones are unchanged."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from pathlib import Path
+
+from agent.runtime import FULL_COLLECTION_EVERY, tune_garbage_collection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_full_collections_are_rarer_and_young_ones_unchanged() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # CPython's defaults
+        tune_garbage_collection()
+        tune_garbage_collection()  # idempotent
+        assert gc.get_threshold() == (700, 10, FULL_COLLECTION_EVERY)
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_the_cli_process_applies_it() -> None:
+    code = (
+        "import gc, io, contextlib\n"
+        "from agent.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    code = main(['schema'])\n"
+        "print(code, gc.get_threshold()[2])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", str(FULL_COLLECTION_EVERY)]
