@@ -15,7 +15,7 @@ import pytest
 from server.embedded import EmbeddedServer
 from server.events import RecordingPublisher
 from server.storage import STORAGE_KEY
-from server.storage.access import ABANDONED_AFTER_MS
+from server.storage.access import ABANDONED_AFTER_MS, REMEMBERED_FOR_MS
 from tests.platform_support import CLIENTS, PlatformUser, login
 from tests.records_support import fetch_signed, form, post_form, raw_file_form, tamper
 
@@ -229,3 +229,18 @@ async def test_a_claim_left_by_a_stopped_server_is_taken_over(
     taken = await _send(agent, _fields(agent2), transaction_id="tx-abandoned")
     assert await _send(agent, _fields(agent2), transaction_id="tx-abandoned") == taken
     assert [t["id"] for t in await agent.call("GET", BASE)] == [taken["fileTransferId"]]
+
+
+async def test_transaction_ids_are_forgotten_after_a_day(
+    agent: PlatformUser, agent2: PlatformUser, server: EmbeddedServer
+) -> None:
+    """A platform that runs for weeks keeps a retry's result for a day, not forever."""
+    records = server.app[STORAGE_KEY].records
+    now = int(time.time() * 1000)
+    old = f"filetransfer\norg1\n{agent.user_id}\ntx-last-month"
+    recent = f"filetransfer\norg1\n{agent.user_id}\ntx-this-morning"
+    records.insert("transaction", old, "org1", now - REMEMBERED_FOR_MS - 1, {"result": {}})
+    records.insert("transaction", recent, "org1", now - REMEMBERED_FOR_MS // 2, {"result": {}})
+    await _send(agent, _fields(agent2), transaction_id="tx-new")
+    assert records.get("transaction", old) is None
+    assert records.get("transaction", recent) is not None

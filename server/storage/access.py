@@ -14,6 +14,10 @@ from server.storage import DuplicateRecordError, StoredRecord, epoch_ms, storage
 TRANSACTION_HEADER = "X-Auvious-TransactionId"
 _TRANSACTION_KIND = "transaction"
 ABANDONED_AFTER_MS = 5 * 60 * 1000
+REMEMBERED_FOR_MS = 24 * 60 * 60 * 1000
+"""How long a transaction id's result is kept for retries (as long as common idempotency keys
+are, e.g. Stripe's): older ones are forgotten, so a platform that runs for weeks does not
+keep every upload's id forever."""
 
 
 def record_in_org(
@@ -45,6 +49,7 @@ async def once(
     key = f"{scope}\n{caller.organization}\n{caller.user_id}\n{transaction_id}"
     records = storage_of(request).records
     now = epoch_ms(utc_now())
+    records.delete_created_before(_TRANSACTION_KIND, now - REMEMBERED_FOR_MS)
     try:
         records.insert(_TRANSACTION_KIND, key, caller.organization, now, {})
     except DuplicateRecordError:

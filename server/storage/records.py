@@ -157,6 +157,13 @@ class RecordStore:
         cur = self._db.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, record_id))
         return cur.rowcount > 0
 
+    def delete_created_before(self, kind: str, created_before: int) -> int:
+        """Delete every record of ``kind`` created before ``created_before``; how many went."""
+        cur = self._db.execute(
+            "DELETE FROM records WHERE kind = ? AND created_at < ?", (kind, created_before)
+        )
+        return cur.rowcount
+
     def find(self, kind: str, query: Query = Query()) -> list[StoredRecord]:
         where, args = _where(kind, query)
         order = ", ".join(
