@@ -235,6 +235,8 @@ async def test_a_publisher_whose_peer_connection_fails_publishes_again_and_is_vi
     await wait_until(lambda: first_id in bob.viewers, "bob views")
     first_viewer = bob.viewers[first_id]
     await wait_until(lambda: first_viewer.frames("video") >= 10, "first frames")
+    before = (await publisher.measurements()).tracks["video"].packets_sent
+    assert before > 0
 
     await router_of(server)._publications[first_id].pc.close()
 
@@ -250,6 +252,13 @@ async def test_a_publisher_whose_peer_connection_fails_publishes_again_and_is_vi
     await wait_until(lambda: second_id in bob.viewers, "bob follows to the new stream")
     second_viewer = bob.viewers[second_id]
     await wait_until(lambda: second_viewer.frames("video") >= 10, "media resumes")
+    # The publisher's totals carry the first connection's packets on: they never go back.
+    assert publisher.link is not None
+    new_link = await publisher.link.sample()
+    assert new_link is not None
+    (new_only,) = [o.packets_sent for o in new_link.outbound if o.kind == "video"]
+    after = (await publisher.measurements()).tracks["video"].packets_sent
+    assert after >= new_only + before
     await wait_until(lambda: first_id not in bob.viewers, "the old stream is no longer viewed")
     # The viewer's gap: from the old stream's last frame to the new stream's first.
     last_old = first_viewer.sinks["video"].timeline.last_at

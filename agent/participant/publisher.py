@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiortc import MediaStreamTrack
@@ -108,6 +108,9 @@ class Publisher(SupervisedStream):
         self.video_bitrate = video_bitrate
         self.video_codecs = video_codecs
         self.gather_timeout = gather_timeout
+        self._carried: dict[str, tuple[int, int]] = {}
+        """Packets and bytes sent per kind on connections that were replaced."""
+        self._bytes_carried = 0
         self.stream_id: str | None = None
         """The platform's id of the stream now published (a new one after a replacement)."""
         self.stream_ids: list[str] = []
@@ -181,11 +184,29 @@ class Publisher(SupervisedStream):
             )
         )
 
+    def _retired(self, link: MediaLink) -> None:
+        """A replaced connection's counts carry over: a stream's totals never go back."""
+        sample = link.last_sample
+        if sample is None:
+            return
+        for outbound in sample.outbound:
+            packets, octets = self._carried.get(outbound.kind, (0, 0))
+            self._carried[outbound.kind] = (
+                packets + outbound.packets_sent,
+                octets + outbound.bytes_sent,
+            )
+        self._bytes_carried += sample.bytes_sent
+
     async def measurements(self) -> PublisherMeasurements:
         sample = await self.link.sample() if self.link is not None else None
         tracks: dict[str, OutboundRtp] = {}
-        if sample is not None:
-            tracks = {o.kind: o for o in sample.outbound}
+        for outbound in sample.outbound if sample is not None else []:
+            packets, octets = self._carried.get(outbound.kind, (0, 0))
+            tracks[outbound.kind] = replace(
+                outbound,
+                packets_sent=outbound.packets_sent + packets,
+                bytes_sent=outbound.bytes_sent + octets,
+            )
         bitrate = sample.bitrate_out_bps if sample is not None else None
         return PublisherMeasurements(
             stream_id=self.stream_id,
@@ -193,7 +214,7 @@ class Publisher(SupervisedStream):
             state=self.state.value,
             replacements=self.replacements,
             bitrate_bps=bitrate,
-            bytes_sent=sample.bytes_sent if sample is not None else 0,
+            bytes_sent=self._bytes_carried + (sample.bytes_sent if sample is not None else 0),
             tracks=tracks,
         )
 
