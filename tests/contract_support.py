@@ -1,4 +1,5 @@
-"""The seed documents read as data: every operation of seeds 002/001/000 with its parameters.
+"""The seed documents read as data: every operation of seeds 002/001/000 with its parameters,
+and the client's calls keyed the same way.
 
 Contract tests compare the server's routes, its OpenAPI document and the client's calls with
 this list, so a new or renamed endpoint in the seeds shows up as a failing test rather than
@@ -7,9 +8,14 @@ being remembered by hand.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import agent.api.endpoints
+from agent.api.http import Call
 
 SEEDS_DIR = Path(__file__).parent / "seeds"
 SEED_FILES = ("002_*.txt", "001_*.txt", "000_*.txt")
@@ -118,3 +124,15 @@ def seed_schemas() -> dict[str, SeedSchema]:
             elif current is not None and not in_enums and (prop := row.match(line)):
                 current.properties[prop.group(1)] = prop.group(4) == "true"
     return schemas
+
+
+def client_calls() -> dict[tuple[str, str], Call]:
+    """Every `Call` constant of `agent.api.endpoints` by `(method, path shape)`, as the seeds
+    are keyed, so the client's list compares with theirs."""
+    calls: dict[tuple[str, str], Call] = {}
+    for module_info in pkgutil.iter_modules(agent.api.endpoints.__path__):
+        module = importlib.import_module(f"agent.api.endpoints.{module_info.name}")
+        for value in vars(module).values():
+            if isinstance(value, Call):
+                calls[(value.method, path_shape(value.path))] = value
+    return calls

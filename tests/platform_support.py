@@ -20,6 +20,11 @@ CLIENTS = {
 }
 LONG_POLL_SECONDS = 1.0
 
+# A well-formed HS256 JWT signed with a key the platform does not have.
+FORGED_TOKEN = ".".join(
+    ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9", "eyJzdWIiOiJ4In0", "c2lnbmF0dXJlLW9mLW5vYm9keQ")
+)
+
 
 @dataclass
 class PlatformUser:

@@ -20,12 +20,7 @@ import aiohttp
 import pytest
 
 from server.embedded import EmbeddedServer
-from tests.platform_support import PlatformUser
-
-# A well-formed HS256 JWT signed with a key the platform does not have.
-FORGED_TOKEN = ".".join(
-    ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9", "eyJzdWIiOiJ4In0", "c2lnbmF0dXJlLW9mLW5vYm9keQ")
-)
+from tests.platform_support import FORGED_TOKEN, PlatformUser
 
 
 @dataclass

@@ -15,11 +15,10 @@ from agent.api.client import AuviousClient
 from agent.api.errors import ApiError
 from agent.api.http import Call
 from server.embedded import EmbeddedServer
-from tests.platform_support import CLIENTS
-from tests.test_contract_bad_input import FORGED_TOKEN
-from tests.test_contract_openapi import _client_calls
+from tests.contract_support import client_calls
+from tests.platform_support import CLIENTS, FORGED_TOKEN
 
-CALLS = sorted(_client_calls().values(), key=lambda c: c.operation)
+CALLS = sorted(client_calls().values(), key=lambda c: c.operation)
 
 
 def _path_params(call: Call) -> dict[str, str | int]:

@@ -7,16 +7,12 @@ comes from the seed files themselves (`tests/contract_support.py`).
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
 import aiohttp
 
-import agent.api.endpoints
-from agent.api.http import Call
 from server.embedded import EmbeddedServer
-from tests.contract_support import path_shape, seed_operations
+from tests.contract_support import client_calls, path_shape, seed_operations
 
 # 002's interaction listing takes a catch-all `params` object; 001 (newer, which wins) spells
 # its filters out, and those are what the document lists.
@@ -40,16 +36,6 @@ def _documented(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any
     }
 
 
-def _client_calls() -> dict[tuple[str, str], Call]:
-    calls: dict[tuple[str, str], Call] = {}
-    for module_info in pkgutil.iter_modules(agent.api.endpoints.__path__):
-        module = importlib.import_module(f"agent.api.endpoints.{module_info.name}")
-        for value in vars(module).values():
-            if isinstance(value, Call):
-                calls[(value.method, path_shape(value.path))] = value
-    return calls
-
-
 def test_the_seed_list_is_read_whole() -> None:
     """Guards the parser: a format change in the seeds must not shrink the list silently."""
     operations = seed_operations()
@@ -62,7 +48,7 @@ def test_the_seed_list_is_read_whole() -> None:
 
 
 def test_the_client_has_a_call_for_every_seed_operation() -> None:
-    calls = _client_calls()
+    calls = client_calls()
     missing = sorted(shape for shape in seed_operations() if shape not in calls)
     assert missing == []
     # PROTOCOL.md's older ICE servers call is there too.

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from tests.records_support import jpeg_bytes
-from tests.test_server_serve import serve
+from tests.serve_support import serve
 
 BOT = "seedbot:seed-secret:AGENT,SUPERVISOR:seedorg"
 PEER = "seedpeer:peer-secret:AGENT:seedorg"

@@ -3,8 +3,9 @@ each closes its participants (leave, unregister) and sends what it measured, and
 report is written marked interrupted, as for `--workers`. Without `--workers`, one actor per
 conference (at most the cluster's CPUs).
 
-The cluster is the one `tests/test_load_ray.py` starts: a head and two worker nodes, real
-raylet processes on this machine (`ray.cluster_utils.Cluster`), stopped at the end."""
+The cluster is `tests/ray_support.py`'s (as for `tests/test_load_ray.py`): a head and two
+worker nodes, real raylet processes on this machine (`ray.cluster_utils.Cluster`), stopped at
+the end."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.distributed_support import CLI, ROOT, interrupt_and_check
 from tests.load_support import SCENARIO as TWO_CALLS
-from tests.test_distributed_interrupt import CLI, ROOT, interrupt_and_check
-from tests.test_load_ray import cluster  # noqa: F401  (the module's fixture)
+from tests.ray_support import cluster  # noqa: F401  (the shared fixture)
 
 
 @pytest.mark.timeout(300)

@@ -7,38 +7,20 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.distributed_support import CLI, ROOT
 from tests.load_support import SCENARIO
-
-ray_cluster_utils = pytest.importorskip("ray.cluster_utils")
-
-ROOT = Path(__file__).resolve().parent.parent
-CLI = Path(sys.executable).parent / "auvious-agent"
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    """Head plus two worker nodes, one CPU each; their address."""
-    local = ray_cluster_utils.Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 1, "include_dashboard": False},
-    )
-    try:
-        for _ in range(2):
-            local.add_node(num_cpus=1)
-        local.wait_for_nodes()
-        yield str(local.address)
-    finally:
-        local.shutdown()
+from tests.ray_support import cluster  # noqa: F401  (the shared fixture)
 
 
 @pytest.mark.timeout(300)
-def test_a_run_on_ray_actors_merges_every_participant_once(cluster: str, tmp_path: Path) -> None:
+def test_a_run_on_ray_actors_merges_every_participant_once(
+    cluster: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     scenario = tmp_path / "two-calls.yaml"
     scenario.write_text(SCENARIO)
     reports = tmp_path / "reports"

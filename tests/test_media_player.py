@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fractions
 import itertools
 import time
 from pathlib import Path
@@ -14,38 +13,12 @@ import pytest
 from media.pacing import AUDIO_SAMPLES_PER_FRAME, VIDEO_CLOCK_RATE
 from media.player import FilePlayer
 from media.video import StillImageTrack
-
-
-def _make_clip(path: Path, seconds: float = 0.4, fps: int = 25) -> None:
-    """A tiny clip with video (numbered grey levels) and a 440 Hz tone."""
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = 160, 96, "yuv420p"
-        audio = container.add_stream("aac", rate=44100)
-        audio.layout = "mono"
-        frames = round(seconds * fps)
-        for index in range(frames):
-            array = np.full((96, 160, 3), index * 8 % 256, dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
-            frame.pts = index
-            container.mux(video.encode(frame))
-        container.mux(video.encode(None))
-        total = round(seconds * 44100)
-        t = np.arange(total) / 44100
-        tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-        for start in range(0, total, 1024):
-            chunk = tone[start : start + 1024].reshape(1, -1)
-            aframe = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
-            aframe.sample_rate = 44100
-            aframe.pts = start
-            aframe.time_base = fractions.Fraction(1, 44100)
-            container.mux(audio.encode(aframe))
-        container.mux(audio.encode(None))
+from tests.media_support import make_clip
 
 
 async def test_video_loops_with_rising_timestamps_in_real_time(tmp_path: Path) -> None:
     clip = tmp_path / "clip.mp4"
-    _make_clip(clip, seconds=0.4, fps=25)
+    make_clip(clip, seconds=0.4, fps=25)
     player = FilePlayer(clip, loop=True)
     assert player.video is not None and player.audio is not None
     started = time.monotonic()
@@ -64,7 +37,7 @@ async def test_video_loops_with_rising_timestamps_in_real_time(tmp_path: Path) -
 
 async def test_audio_loops_as_continuous_48k_frames(tmp_path: Path) -> None:
     clip = tmp_path / "clip.mkv"
-    _make_clip(clip, seconds=0.4)
+    make_clip(clip, seconds=0.4)
     player = FilePlayer(clip, loop=True)
     assert player.audio is not None
     frames = [await player.audio.recv() for _ in range(50)]  # 1 s: 2.5 passes
@@ -82,7 +55,7 @@ async def test_without_loop_the_track_ends(tmp_path: Path) -> None:
     from aiortc.mediastreams import MediaStreamError
 
     clip = tmp_path / "clip.mp4"
-    _make_clip(clip, seconds=0.2, fps=25)
+    make_clip(clip, seconds=0.2, fps=25)
     player = FilePlayer(clip, loop=False)
     assert player.video is not None
     received = 0

@@ -22,7 +22,7 @@ from agent.scenario.results import ParticipantResult, Sample, StreamDirection
 from agent.scenario.runner import RunOptions, ScenarioRun
 from media.audio import SyntheticAudioTrack
 from media.mute import MutableTrack
-from tests.test_media_player import _make_clip as make_clip
+from tests.media_support import make_clip
 
 CONTROLS = """
 name: media-controls

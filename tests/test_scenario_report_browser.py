@@ -14,7 +14,7 @@ import pytest
 from agent.scenario.expect import evaluate
 from agent.scenario.report import write_reports
 from agent.scenario.report.svg import PALETTE
-from tests.test_scenario_results import EXPECT, run, scenario
+from tests.scenario_results_support import EXPECT, run, scenario
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

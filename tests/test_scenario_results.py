@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 
 from agent.scenario.expect import evaluate
 from agent.scenario.metrics import METRICS, percentile
-from agent.scenario.model import Scenario
 from agent.scenario.outcome import ExitCode, conclude
 from agent.scenario.report import write_reports
 from agent.scenario.report.html import render_html
@@ -21,96 +19,12 @@ from agent.scenario.report.json_report import build_json
 from agent.scenario.report.junit import render_junit
 from agent.scenario.results import (
     ErrorRecord,
-    Freeze,
-    ParticipantResult,
     RoundTrip,
     RunResult,
     Sample,
     StepRecord,
-    StreamDirection,
-    StreamResult,
 )
-
-STREAMS = {"agent-0": "s-agent", "customer-0": "s-customer"}
-
-
-def scenario(expect: dict[str, Any]) -> Scenario:
-    return Scenario.model_validate(
-        {
-            "name": "two-party",
-            "duration": "20s",
-            "participants": [
-                {"name": "agent", "publish": [{"type": "MIC_AND_CAM"}]},
-                {"name": "customer", "role": "customer", "publish": [{"type": "MIC_AND_CAM"}]},
-            ],
-            "expect": expect,
-        }
-    )
-
-
-def view(publisher: str, *, frames: int = 600, fps_low_until: float = 3.0) -> StreamResult:
-    """20 s of a received stream: 5 fps for the first seconds, 30 after; one 0.5 s freeze."""
-    return StreamResult(
-        stream_id=STREAMS[publisher],
-        direction=StreamDirection.VIEW,
-        stream_type="MIC_AND_CAM",
-        publisher=publisher,
-        started_at=1.0,
-        setup_time=0.3,
-        first_frame_time=0.4,
-        frames=frames,
-        packets_received=990,
-        packets_lost=10,
-        fps=[Sample(t=1.0 + s, value=5.0 if s < fps_low_until else 30.0) for s in range(20)],
-        delay=[Sample(t=1.0 + s, value=0.08 + 0.002 * s) for s in range(20)],
-        bitrate=[Sample(t=1.0 + s, value=750_000.0) for s in range(20)],
-        freezes=[Freeze(start=10.0, duration=0.5)],
-    )
-
-
-def participant(name: str, other: str, join_time: float, **extra: Any) -> ParticipantResult:
-    group, index = name.split("-")
-    publish = StreamResult(
-        stream_id=STREAMS[name],
-        direction=StreamDirection.PUBLISH,
-        stream_type="MIC_AND_CAM",
-        started_at=1.0,
-        setup_time=0.2,
-    )
-    return ParticipantResult(
-        name=name,
-        group=group,
-        index=int(index),
-        conference="c1",
-        arrived_at=0.0,
-        joined_at=join_time,
-        left_at=21.0,
-        join_time=join_time,
-        streams=[publish, view(other)],
-        steps=[StepRecord(t=0.0, kind="join", duration=join_time)],
-        **extra,
-    )
-
-
-def run(**changes: Any) -> RunResult:
-    participants = [
-        participant(
-            "agent-0",
-            "customer-0",
-            0.4,
-            snapshots=[RoundTrip(t=5.0, target="customer-0", round_trip=1.2)],
-            camera_requests=[RoundTrip(t=7.0, target="customer-0", round_trip=2.0)],
-        ),
-        participant("customer-0", "agent-0", 0.9),
-    ]
-    fields: dict[str, Any] = {
-        "scenario": "two-party",
-        "started_at": datetime(2026, 11, 23, 13, 0, tzinfo=UTC),
-        "duration": 22.0,
-        "participants": participants,
-    }
-    fields.update(changes)
-    return RunResult(**fields)
+from tests.scenario_results_support import EXPECT, run, scenario
 
 
 def by_name(expect: dict[str, Any], result: RunResult | None = None) -> dict[str, Any]:
@@ -213,14 +127,6 @@ def test_an_interrupted_run_fails() -> None:
 def test_every_metric_has_an_extractor_that_runs() -> None:
     for metric in METRICS.values():
         assert list(metric.extract(run(), 0.0)), metric.name
-
-
-EXPECT = {
-    "warmup": "3s",
-    "join_time": {"p95": "< 1s"},
-    "delay": {"p95": "< 50ms"},
-    "conditions": ["every_viewer_received_every_publisher"],
-}
 
 
 def test_json_report_has_every_metric_with_percentiles() -> None:

@@ -6,54 +6,15 @@ sent with plain aiohttp: what a client written from the documents alone would se
 
 from __future__ import annotations
 
-import asyncio
 import re
-import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-STARTED = re.compile(r"Auvious platform at (http://\S+)")
+from tests.serve_support import serve
+
 DEV_CLIENT = re.compile(r"development client: id=(\S+) secret=(\S+) ")
-
-
-@asynccontextmanager
-async def serve(*args: str) -> AsyncIterator[tuple[str, list[str]]]:
-    """Run `serve` on an ephemeral port; yields its base URL and the stdout lines so far."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agent.cli",
-        "serve",
-        "--port",
-        "0",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert process.stdout is not None
-    lines: list[str] = []
-    try:
-        async with asyncio.timeout(30):
-            while not (match := STARTED.search(" ".join(lines))):
-                line = await process.stdout.readline()
-                assert line, f"serve exited early: {lines}"
-                lines.append(line.decode().rstrip())
-        # The lines printed right after the address (data dir, clients).
-        for _ in range(2):
-            async with asyncio.timeout(5):
-                lines.append((await process.stdout.readline()).decode().rstrip())
-        yield match.group(1), lines
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-            async with asyncio.timeout(15):
-                await process.wait()
-    assert process.returncode == 0
 
 
 async def call(

@@ -1,0 +1,109 @@
+"""Synthetic results of a two-party run (no runner needed), shared by the report tests:
+20 s of media per stream with a slow start and one freeze, so every metric has something to
+measure and the expectations below have one failure to report."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.scenario.model import Scenario
+from agent.scenario.results import (
+    Freeze,
+    ParticipantResult,
+    RoundTrip,
+    RunResult,
+    Sample,
+    StepRecord,
+    StreamDirection,
+    StreamResult,
+)
+
+STREAMS = {"agent-0": "s-agent", "customer-0": "s-customer"}
+
+
+def scenario(expect: dict[str, Any]) -> Scenario:
+    return Scenario.model_validate(
+        {
+            "name": "two-party",
+            "duration": "20s",
+            "participants": [
+                {"name": "agent", "publish": [{"type": "MIC_AND_CAM"}]},
+                {"name": "customer", "role": "customer", "publish": [{"type": "MIC_AND_CAM"}]},
+            ],
+            "expect": expect,
+        }
+    )
+
+
+def view(publisher: str, *, frames: int = 600, fps_low_until: float = 3.0) -> StreamResult:
+    """20 s of a received stream: 5 fps for the first seconds, 30 after; one 0.5 s freeze."""
+    return StreamResult(
+        stream_id=STREAMS[publisher],
+        direction=StreamDirection.VIEW,
+        stream_type="MIC_AND_CAM",
+        publisher=publisher,
+        started_at=1.0,
+        setup_time=0.3,
+        first_frame_time=0.4,
+        frames=frames,
+        packets_received=990,
+        packets_lost=10,
+        fps=[Sample(t=1.0 + s, value=5.0 if s < fps_low_until else 30.0) for s in range(20)],
+        delay=[Sample(t=1.0 + s, value=0.08 + 0.002 * s) for s in range(20)],
+        bitrate=[Sample(t=1.0 + s, value=750_000.0) for s in range(20)],
+        freezes=[Freeze(start=10.0, duration=0.5)],
+    )
+
+
+def participant(name: str, other: str, join_time: float, **extra: Any) -> ParticipantResult:
+    group, index = name.split("-")
+    publish = StreamResult(
+        stream_id=STREAMS[name],
+        direction=StreamDirection.PUBLISH,
+        stream_type="MIC_AND_CAM",
+        started_at=1.0,
+        setup_time=0.2,
+    )
+    return ParticipantResult(
+        name=name,
+        group=group,
+        index=int(index),
+        conference="c1",
+        arrived_at=0.0,
+        joined_at=join_time,
+        left_at=21.0,
+        join_time=join_time,
+        streams=[publish, view(other)],
+        steps=[StepRecord(t=0.0, kind="join", duration=join_time)],
+        **extra,
+    )
+
+
+def run(**changes: Any) -> RunResult:
+    participants = [
+        participant(
+            "agent-0",
+            "customer-0",
+            0.4,
+            snapshots=[RoundTrip(t=5.0, target="customer-0", round_trip=1.2)],
+            camera_requests=[RoundTrip(t=7.0, target="customer-0", round_trip=2.0)],
+        ),
+        participant("customer-0", "agent-0", 0.9),
+    ]
+    fields: dict[str, Any] = {
+        "scenario": "two-party",
+        "started_at": datetime(2026, 11, 23, 13, 0, tzinfo=UTC),
+        "duration": 22.0,
+        "participants": participants,
+    }
+    fields.update(changes)
+    return RunResult(**fields)
+
+
+EXPECT = {
+    "warmup": "3s",
+    "join_time": {"p95": "< 1s"},
+    "delay": {"p95": "< 50ms"},
+    "conditions": ["every_viewer_received_every_publisher"],
+}

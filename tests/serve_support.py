@@ -1,0 +1,48 @@
+"""Shared by the tests of `auvious-agent serve` as a separate process (started as a user
+would, read from its output)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+STARTED = re.compile(r"Auvious platform at (http://\S+)")
+
+
+@asynccontextmanager
+async def serve(*args: str) -> AsyncIterator[tuple[str, list[str]]]:
+    """Run `serve` on an ephemeral port; yields its base URL and the stdout lines so far."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agent.cli",
+        "serve",
+        "--port",
+        "0",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(30):
+            while not (match := STARTED.search(" ".join(lines))):
+                line = await process.stdout.readline()
+                assert line, f"serve exited early: {lines}"
+                lines.append(line.decode().rstrip())
+        # The lines printed right after the address (data dir, clients).
+        for _ in range(2):
+            async with asyncio.timeout(5):
+                lines.append((await process.stdout.readline()).decode().rstrip())
+        yield match.group(1), lines
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            async with asyncio.timeout(15):
+                await process.wait()
+    assert process.returncode == 0
