@@ -19,7 +19,6 @@ upgrade, check both.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -187,16 +186,12 @@ class FrameAssembler:
         self._markers = [m for m in self._markers if 0 < (m - end) & 0xFFFF < 0x8000]
 
 
-def count_frames_from_rtp(
-    receiver: RTCRtpReceiver, on_frame: FrameHandler
-) -> Callable[[RtpPacket, int], None]:
+def count_frames_from_rtp(receiver: RTCRtpReceiver, on_frame: FrameHandler) -> None:
     """Make `receiver` report complete frames to `on_frame` instead of decoding them.
 
     Call before media flows (before `setRemoteDescription` completes). The remote track
     then never yields anything (it ends when the receiver stops), and aiortc's decoder
-    thread sits idle. Returns the packet handler in its synchronous form (it never waits:
-    a NACK is sent by a task of its own), for callers that can deliver packets without
-    aiortc's receive task (`agent.webrtc.packet_path.receive_directly`)."""
+    thread sits idle."""
     state: dict[str, Any] = vars(receiver)
     kind: str = state["_RTCRtpReceiver__kind"]
     codecs: dict[int, RTCRtpCodecParameters] = state["_RTCRtpReceiver__codecs"]
@@ -207,14 +202,7 @@ def count_frames_from_rtp(
     assembler = FrameAssembler(kind, on_frame)
     media_ssrc: list[int | None] = [None]
 
-    nacks: set[asyncio.Task[None]] = set()
-
-    def send_nack(ssrc: int, lost: list[int]) -> None:
-        task = asyncio.ensure_future(receiver._send_rtcp_nack(ssrc, lost))
-        nacks.add(task)
-        task.add_done_callback(nacks.discard)
-
-    def handle_now(packet: RtpPacket, arrival_time_ms: int) -> None:
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
         if not receiver._enabled:
             return
         codec = codecs.get(packet.payload_type)
@@ -241,12 +229,8 @@ def count_frames_from_rtp(
             active[packet.ssrc] = clock.current_datetime()
             assembler.restart()
         if nack is not None and nack.add(packet):
-            send_nack(packet.ssrc, sorted(nack.missing))
+            await receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
         keyframe = kind == "video" and starts_keyframe(codec.name, packet.payload)
         assembler.add(packet, keyframe)
 
-    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
-        handle_now(packet, arrival_time_ms)
-
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
-    return handle_now

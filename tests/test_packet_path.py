@@ -30,20 +30,30 @@ def test_the_clock_reads_what_aiortcs_datetime_clock_reads() -> None:
         ours = packet_path.current_ntp_time()
         theirs = clock.datetime_to_ntp(clock.current_datetime())
         assert abs(theirs - ours) / 2**32 < 0.01
-        low = ours & 0xFFFFFFFF
-        assert low < 2**32  # never carries into the seconds
     assert abs(packet_path.current_ms() - int(theirs / 2**32 * 1000)) < 10
     assert clock.current_ntp_time is packet_path.current_ntp_time
 
 
-class Counted:
-    """Which way each packet reached the light receiver."""
+def test_the_fraction_never_carries_into_the_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A time a hair before a whole second: the fraction stays below one second, as
+    aiortc's (datetime's microseconds) does, and the seconds are NTP's."""
+    monkeypatch.setattr(time, "time", lambda: 1_700_000_000.9999996)
+    ntp = packet_path.current_ntp_time()
+    assert ntp >> 32 == 1_700_000_000 + 2_208_988_800
+    assert (ntp & 0xFFFFFFFF) / 2**32 > 0.999
 
-    def __init__(self, receiver: Any, handler: packet_path.PacketHandler) -> None:
+
+class Counted:
+    """A light receiver received directly, and which way each packet reached it."""
+
+    def __init__(self, receiver: Any, counter: FrameCounter) -> None:
         self.direct = 0
         self.queued = 0
         self.nacked: list[int] = []
+        count_frames_from_rtp(receiver, counter.count)
+        packet_path.receive_directly(receiver)
         queued_handler = receiver._handle_rtp_packet
+        handler = getattr(receiver, packet_path.SYNC_HANDLER)
 
         def direct(packet: RtpPacket, arrival_time_ms: int) -> None:
             self.direct += 1
@@ -61,14 +71,14 @@ class Counted:
 
         receiver._handle_rtp_packet = queued
         receiver._send_rtcp_nack = nack
-        packet_path.receive_directly(receiver, direct)
+        setattr(receiver, packet_path.SYNC_HANDLER, direct)
 
 
 async def test_a_light_receivers_packets_skip_the_receive_queue() -> None:
     pair = await loopback([SyntheticVideoTrack(320, 180, fps=30)], video_codec="VP8")
     receiver = pair.receivers[0]
     counter = FrameCounter(started_at=time.time())
-    way = Counted(receiver, count_frames_from_rtp(receiver, counter.count))
+    way = Counted(receiver, counter)
     try:
         await wait_until(lambda: counter.frames >= 60)
         assert way.direct > 60
@@ -91,7 +101,7 @@ async def test_a_lost_packet_is_nacked_and_repaired_on_the_direct_way() -> None:
     pair = await loopback([SyntheticVideoTrack(320, 180, fps=30)], video_codec="VP8")
     receiver = pair.receivers[0]
     counter = FrameCounter(started_at=time.time())
-    way = Counted(receiver, count_frames_from_rtp(receiver, counter.count))
+    way = Counted(receiver, counter)
     (transceiver,) = pair.publisher.getTransceivers()
     drop = DropOnce(transceiver)
     lose_on_send(transceiver, drop)

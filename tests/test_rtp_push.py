@@ -30,7 +30,8 @@ class Viewed:
         self.subscriber = subscriber
         self.counter = FrameCounter(started_at=time.time())
         receiver = pair.receivers[0]
-        receive_directly(receiver, count_frames_from_rtp(receiver, self.counter.count))
+        count_frames_from_rtp(receiver, self.counter.count)
+        receive_directly(receiver)
 
 
 async def pushed(encoder: SharedEncoder) -> Viewed:

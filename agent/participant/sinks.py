@@ -116,7 +116,8 @@ class TrackSinks:
         Light reception counts frames as their packets arrive: no jitter buffer, decoder
         thread or track in between (sampled reception needs whole keyframes, so a track)."""
         if self.reception is Reception.LIGHT and self._counter is not None:
-            receive_directly(receiver, count_frames_from_rtp(receiver, self._counter.count))
+            count_frames_from_rtp(receiver, self._counter.count)
+            receive_directly(receiver)
         elif self.reception is not Reception.DECODE:
             skip_decoding(receiver)
         if self._sampler is not None:

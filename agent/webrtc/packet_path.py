@@ -18,11 +18,11 @@ computes:
 - `RTCDtlsTransport._send_rtp` protects and hands the packet straight to the nominated
   pair's datagram transport (TURN and anything else still go through the protocol);
 - aioice's `Connection.data_received` hands SRTP packets straight to the DTLS transport when
-  every receiver on it has a synchronous packet handler (`receive_directly`, which the agent
-  calls with the light receiver of `media/rtp_seams.py`): unprotect, parse, route and count
-  happen in the socket's read callback, with no queue or task switch. Anything else (DTLS
-  records, SRTCP, a receiver that decodes, packets queued before) keeps aiortc's path and
-  its order.
+  every receiver on it is received directly (`receive_directly`: the agent's light receiver
+  of `media/rtp_seams.py` and the router's ingress): unprotect, parse, route and the
+  receiver's handler run in the socket's read callback, with no queue or task switch.
+  Anything else (DTLS records, SRTCP, a receiver that decodes, packets queued before) keeps
+  aiortc's path and its order.
 
 This module reaches into aiortc's and aioice's private state (name-mangled counters, the
 nominated pairs, the receive queue): after an upgrade of either, check it with
@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
 
@@ -47,7 +47,6 @@ from aiortc.rtp import RtpPacket, is_rtcp
 __all__ = [
     "SYNC_HANDLER",
     "PacketHandler",
-    "eagerly",
     "install",
     "installed",
     "receive_directly",
@@ -56,7 +55,8 @@ __all__ = [
 ]
 
 PacketHandler = Callable[[RtpPacket, int], None]
-"""`handler(packet, arrival_time_ms)`: a receiver's packet handler that must not block."""
+"""`handler(packet, arrival_time_ms)`: a directly received receiver's handler, which never
+blocks."""
 
 SYNC_HANDLER = "_handle_rtp_packet_now"
 """The receiver attribute that holds its `PacketHandler`."""
@@ -77,7 +77,7 @@ def current_ntp_time() -> int:
     """64-bit NTP time, as `aiortc.clock.current_ntp_time` computes it from a datetime."""
     now = time.time()
     seconds = int(now)
-    microseconds = min(int((now - seconds) * 1e6), 999_999)
+    microseconds = int((now - seconds) * 1e6)  # truncated, as datetime's: below 10**6
     return ((seconds + _NTP_OFFSET) << 32) | ((microseconds << 32) // 1_000_000)
 
 
@@ -111,13 +111,12 @@ def _send_now(data: bytes, pair: Any) -> bool:
 
 
 async def _send_rtp(self: RTCDtlsTransport, data: bytes) -> None:
-    data, pair = _protect(self, data)
-    if not _send_now(data, pair):
-        await pair.protocol.send_data(data, pair.remote_addr)
-    _sent(self, data)
+    later = send_rtp(self, data)
+    if later is not None:
+        await later
 
 
-def send_rtp(dtls: RTCDtlsTransport, data: bytes) -> Awaitable[None] | None:
+def send_rtp(dtls: RTCDtlsTransport, data: bytes) -> Coroutine[Any, Any, None] | None:
     """`dtls._send_rtp(data)` without a coroutine where the socket takes it at once (None);
     else what to await. Raises ConnectionError as aiortc does when not connected."""
     data, pair = _protect(dtls, data)
@@ -160,19 +159,6 @@ def _receive_now(dtls: RTCDtlsTransport, data: bytes) -> bool:
     return True
 
 
-def eagerly(
-    handler: Callable[[RtpPacket, int], Coroutine[Any, Any, None]],
-) -> PacketHandler:
-    """A receiver's asynchronous packet handler as a `PacketHandler`: each call runs now, up
-    to its first real wait (sending through `send_rtp`'s socket way never waits); whatever
-    is left runs in a task, as it would have in aiortc's."""
-
-    def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
-        run_eagerly(handler(packet, arrival_time_ms))
-
-    return handle
-
-
 def run_eagerly(work: Coroutine[Any, Any, None]) -> None:
     """Run `work` now up to its first wait, and the rest in a task (what Python 3.12's eager
     tasks do)."""
@@ -181,7 +167,7 @@ def run_eagerly(work: Coroutine[Any, Any, None]) -> None:
     except StopIteration:
         return
     except Exception:
-        log.exception("packet handler failed")  # one packet lost, not the connection
+        log.exception("packet work failed")  # one packet lost, not the connection
         return
     task = asyncio.ensure_future(_resume(work, waiting))
     _resumed.add(task)
@@ -204,16 +190,23 @@ async def _resume(work: Coroutine[Any, Any, None], waiting: Any) -> None:
         work.close()
         raise
     except Exception:
-        log.exception("packet handler failed")
+        log.exception("packet work failed")
 
 
-def receive_directly(receiver: Any, handler: PacketHandler) -> None:
-    """Give `receiver` (aiortc's or one of the same shape) the synchronous `handler` and let
-    its connection use it.
+def receive_directly(receiver: Any) -> None:
+    """Let the connection of `receiver` (aiortc's or one of the same shape) run the receiver's
+    packet handler in the socket's read callback, eagerly (`run_eagerly`: up to its first
+    real wait, and sending through `send_rtp`'s socket way never waits).
 
-    Packets then skip aiortc's receive queue whenever every receiver of the connection has
-    one (see the module's docstring). Call before media flows."""
-    setattr(receiver, SYNC_HANDLER, handler)
+    Packets then skip aiortc's receive queue whenever every receiver of the connection is
+    received directly (see the module's docstring). Call once the receiver's handler is the
+    one to use (e.g. after `count_frames_from_rtp`), before media flows."""
+    handle_rtp_packet = receiver._handle_rtp_packet
+
+    def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
+        run_eagerly(handle_rtp_packet(packet, arrival_time_ms))
+
+    setattr(receiver, SYNC_HANDLER, handle)
     dtls = receiver.transport
     setattr(dtls.transport._connection, _RECEIVE_NOW, partial(_receive_now, dtls))
 

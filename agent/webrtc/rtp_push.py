@@ -106,7 +106,6 @@ class _Push:
         self.sequence_number = random_sequence_number()
         self.timestamp_origin = random32()
         self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._pending: set[asyncio.Future[None]] = set()
 
     def push(self, packet: av.Packet[Any]) -> None:
         if self.done.done():
@@ -140,8 +139,8 @@ class _Push:
                 rtp.extensions.mid = mid
                 history[self.sequence_number % RTP_HISTORY_SIZE] = rtp
                 later = packet_path.send_rtp(transport, rtp.serialize(extensions_map))
-                if later is not None:
-                    self._keep(later)
+                if later is not None:  # e.g. through TURN
+                    packet_path.run_eagerly(later)
                 state[_OCTET_COUNT] += len(payload)
                 state[_PACKET_COUNT] += 1
                 self.sequence_number = uint16_add(self.sequence_number, 1)
@@ -157,11 +156,6 @@ class _Push:
     def _finish(self, why: str) -> None:
         if not self.done.done():
             self.done.set_result(why)
-
-    def _keep(self, sending: Any) -> None:
-        task = asyncio.ensure_future(sending)
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
 
 
 def _continue_sequence(next_number: int) -> None:

@@ -82,9 +82,7 @@ class Router:
                     line.kind, transceiver.receiver.transport, aiortc_seams.rtcp_ssrc(transceiver)
                 )
                 aiortc_seams.install_receiver(transceiver, ingress)
-                packet_path.receive_directly(
-                    ingress, packet_path.eagerly(ingress._handle_rtp_packet)
-                )
+                packet_path.receive_directly(ingress)
                 publication.ingress[line.kind] = ingress
             what = f"publish of stream {stream_id}"
             await self._apply_offer(pc, sdp_offer, what)
