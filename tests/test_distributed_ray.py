@@ -9,16 +9,16 @@ the end."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.distributed_support import CLI, ROOT, interrupt_and_check
-from tests.load_support import SCENARIO as TWO_CALLS
-from tests.ray_support import cluster  # noqa: F401  (the shared fixture)
+from tests.distributed_support import interrupt_and_check
+from tests.ray_support import (  # noqa: F401  (cluster: the shared fixture)
+    cluster,
+    reported_names,
+    run_two_calls,
+)
 
 
 @pytest.mark.timeout(300)
@@ -36,22 +36,10 @@ def test_without_workers_ray_takes_an_actor_per_conference(
 ) -> None:
     """Two calls, three CPUs in the cluster: two actors on two nodes, each participant
     reported once."""
-    scenario = tmp_path / "two-calls.yaml"
-    scenario.write_text(TWO_CALLS)
-    reports = tmp_path / "reports"
-    result = subprocess.run(
-        [str(CLI), "run", str(scenario), "--ray", cluster, "--report", str(reports)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=240,
-        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
-    )
+    result, reports = run_two_calls(tmp_path, cluster)
     assert "Traceback" not in result.stdout + result.stderr, result.stderr[-3000:]
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert "two-calls: up to 2 Ray actors" in result.stdout
     # Ray spreads the actors: two worker processes on two of the cluster's three nodes.
     assert "two-calls: 2 Ray actors up on 2 node(s)" in result.stdout
-    report = json.loads((reports / "report.json").read_text())
-    names = sorted(p["name"] for p in report["result"]["participants"])
-    assert names == ["agent-0", "agent-0.1", "peer-0", "peer-0.1"]
+    assert reported_names(reports) == ["agent-0", "agent-0.1", "peer-0", "peer-0.1"]
