@@ -14,12 +14,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.load_support import calling
+
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "auvious-agent"
 JOIN_TIMEOUT = 90.0
 END_TIMEOUT = 90.0
 
-SCENARIO = """
+SCENARIO = (
+    """
 name: two-long-calls
 seed: 11
 duration: 120s
@@ -31,22 +34,16 @@ phases:
     duration: 118s
     arrival_count: 0
 participants:
-  - name: agent
-    role: agent
-    conference: call-${arrival}
-    publish:
-      - type: MIC_AND_CAM
-        resolution: 160x90
-        fps: 10
-        bitrate: 100k
-    view: all
-  - name: peer
+"""
+    + calling("agent", fps=10, bitrate="100k")
+    + """  - name: peer
     role: agent
     conference: call-${arrival}
     publish:
       - type: MIC
     view: all
 """
+)
 
 
 def free_port() -> int:

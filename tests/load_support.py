@@ -1,7 +1,24 @@
 """Shared by the load tests: a small scenario of two calls (one per arrival, so two shards
 get one call each), tiny video so it stays cheap on a shared machine."""
 
-SCENARIO = """
+
+def calling(name: str, *, fps: int = 15, bitrate: str = "150k") -> str:
+    """One scenario participant (YAML, under `participants:`) in `call-${arrival}` that
+    publishes tiny A/V and views everyone else."""
+    return f"""  - name: {name}
+    role: agent
+    conference: call-${{arrival}}
+    publish:
+      - type: MIC_AND_CAM
+        resolution: 160x90
+        fps: {fps}
+        bitrate: {bitrate}
+    view: all
+"""
+
+
+SCENARIO = (
+    """
 name: two-calls
 seed: 7
 duration: 8s
@@ -13,26 +30,12 @@ phases:
     duration: 6s
     arrival_count: 0
 participants:
-  - name: agent
-    role: agent
-    conference: call-${arrival}
-    publish:
-      - type: MIC_AND_CAM
-        resolution: 160x90
-        fps: 15
-        bitrate: 150k
-    view: all
-  - name: peer
-    role: agent
-    conference: call-${arrival}
-    publish:
-      - type: MIC_AND_CAM
-        resolution: 160x90
-        fps: 15
-        bitrate: 150k
-    view: all
-expect:
+"""
+    + calling("agent")
+    + calling("peer")
+    + """expect:
   conditions:
     - every_participant_joined
     - every_viewer_received_every_publisher
 """
+)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import time
 from pathlib import Path
 
@@ -17,9 +16,12 @@ from agent.load import Shard
 from agent.scenario.loader import load_scenario
 from agent.scenario.runner import RunOptions, ScenarioRun
 from server.embedded import EmbeddedServer
+from tests.distributed_support import free_port
+from tests.load_support import calling
 from tests.platform_support import CLIENTS
 
-SCENARIO = """
+SCENARIO = (
+    """
 name: live
 seed: 3
 duration: 7s
@@ -29,31 +31,10 @@ phases:
   - duration: 6s
     arrival_count: 0
 participants:
-  - name: a
-    role: agent
-    conference: call-${arrival}
-    publish:
-      - type: MIC_AND_CAM
-        resolution: 160x90
-        fps: 15
-        bitrate: 150k
-    view: all
-  - name: b
-    role: agent
-    conference: call-${arrival}
-    publish:
-      - type: MIC_AND_CAM
-        resolution: 160x90
-        fps: 15
-        bitrate: 150k
-    view: all
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    + calling("a")
+    + calling("b")
+)
 
 
 def value(text: str, name: str) -> float:
