@@ -23,6 +23,7 @@ from server.auth.middleware import public
 _SPEC_ATTR = "__auvious_operation__"
 H = TypeVar("H")
 API_PREFIX = "/rtc-api/"
+DOCUMENT_PATH = f"{API_PREFIX}openapi.json"
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
 
@@ -56,7 +57,7 @@ def operation(summary: str, **details: Any) -> Callable[[H], H]:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/rtc-api/openapi.json", openapi_json)
+    app.router.add_get(DOCUMENT_PATH, openapi_json)
 
 
 @public
