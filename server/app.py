@@ -74,7 +74,10 @@ def build_platform(
     )
     events = EventDelivery(publisher)
     registrations = Registrations(
-        events, grace_seconds=config.keepalive_grace, reminder_lead=config.keepalive_reminder_lead
+        events,
+        grace_seconds=config.keepalive_grace,
+        reminder_lead=config.keepalive_reminder_lead,
+        max_per_user=config.max_endpoints_per_user,
     )
     conferences = Conferences(
         registrations,
