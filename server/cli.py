@@ -68,8 +68,10 @@ def add_serve_command(sub: Any) -> Any:
                 ice["turn_secret"] = args.turn_secret_file.read_text().strip()
             except OSError as exc:
                 p.error(f"--turn-secret-file: cannot read it: {exc.strerror}")
-        from agent.webrtc.host_addresses import apply_ice_host_address_option
+        from agent.webrtc import apply_ice_host_address_option, seams
 
+        if not seams.install_for_command("auvious-agent serve"):
+            return 1
         apply_ice_host_address_option(args)
         try:
             with contextlib.suppress(KeyboardInterrupt):

@@ -18,15 +18,14 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 from aiohttp.log import access_logger
-from aiohttp.web import BaseRequest, StreamResponse
 
 from server.app import create_app
 from server.config import ClientConfig, ServerConfig, dev_client
 from server.events import EventPublisher
 from server.media.contract import MediaRouter
 from server.platform import PLATFORM_KEY, Platform
+from server.request_logs import PathAccessLogger, server_logger
 from server.signing import data_dir_key
 
 TOKEN_KEY_FILE = "token-signing.key"
@@ -36,13 +35,6 @@ SHUTDOWN_TIMEOUT = 2.0
 
 class ListenError(OSError):
     """The platform cannot listen where it was asked to (port taken, no such address)."""
-
-
-class PathAccessLogger(AbstractAccessLogger):
-    """Method, path, status and time, never the query: signed URLs carry signatures there."""
-
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        self.logger.info("%s %s %s %.3fs", request.method, request.path, response.status, time)
 
 
 class EmbeddedServer:
@@ -124,6 +116,7 @@ class EmbeddedServer:
             self._app,
             access_log=access_logger if self._access_log else None,
             access_log_class=PathAccessLogger,
+            logger=server_logger(),
             shutdown_timeout=SHUTDOWN_TIMEOUT,
         )
         await self._runner.setup()

@@ -207,9 +207,12 @@ def _run(args: argparse.Namespace) -> int:
         return ExitCode.INVALID
     from agent.load.scenario_job import run_spread
     from agent.scenario.runner import RunError
+    from agent.webrtc import seams
     from agent.webrtc.host_addresses import apply_ice_host_address_option
 
     console_logging()
+    if not seams.install_for_command("auvious-agent run"):
+        return ExitCode.RUNTIME_ERROR
     apply_ice_host_address_option(args)
     started_at = datetime.now(UTC)
     try:

@@ -21,9 +21,8 @@ from typing import TextIO
 
 from pydantic import SecretStr
 
-from agent.load.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
-from agent.load.workers import ConferenceDealer, Shard
 from agent.redact import redact
+from agent.scenario.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
 from agent.scenario.model import Scenario
 from agent.scenario.plan import Arrival, Planner, arrivals, planned_duration
 from agent.scenario.progress import Progress, ProgressView
@@ -34,6 +33,7 @@ from agent.scenario.run_clock import RunClock
 from agent.scenario.run_context import RunContext
 from agent.scenario.run_platform import Login, RunPlatform, open_platform
 from agent.scenario.run_steps import live
+from agent.scenario.shards import ConferenceDealer, Shard
 from agent.scenario.templating import TemplateError
 
 __all__ = ["RunError", "RunOptions", "ScenarioRun", "run_scenario"]

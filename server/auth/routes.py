@@ -58,7 +58,13 @@ async def token(request: web.Request) -> web.Response:
         return _oauth_error(
             400, "invalid_request", "the token request must be application/x-www-form-urlencoded"
         )
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    try:
+        posted = await request.post()
+    except UnicodeDecodeError:
+        return _oauth_error(400, "invalid_request", "the token request form is not UTF-8")
+    except ValueError as exc:  # a malformed multipart body
+        return _oauth_error(400, "invalid_request", f"malformed token request form: {exc}")
+    form = {k: v for k, v in posted.items() if isinstance(v, str)}
     grant = form.get("grant_type")
     if not grant:
         return _oauth_error(400, "invalid_request", "grant_type is required")
