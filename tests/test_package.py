@@ -4,8 +4,10 @@ that `scripts/bootstrap` installs agrees with `pyproject.toml`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -153,3 +155,27 @@ def test_the_lock_check_sees_a_stale_pin() -> None:
         "aiortc==1.17.0 is outside aiortc<1.17,>=1.16",
         "av is not pinned",
     ]
+
+
+def test_bootstrap_is_silent_when_ready_and_refuses_an_unknown_level(tmp_path: Path) -> None:
+    """The fast path of every `./auvious-agent` and `scripts/test` call prints nothing; the
+    test level holds the run level; a level it does not know is a usage error. In a copy of
+    the checkout's files whose .venv is marked set up as bootstrap marks it (nothing installs)."""
+    (tmp_path / "scripts").mkdir()
+    for name in ("scripts/bootstrap", "pyproject.toml", "constraints.txt"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    key = hashlib.sha1(
+        (ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes()
+    ).hexdigest()[:12]
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / f".installed-test-{key}").touch()
+
+    def bootstrap(*args: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [tmp_path / "scripts" / "bootstrap", *args], capture_output=True, text=True, timeout=60
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    assert bootstrap("test") == (0, "")
+    assert bootstrap() == (0, "")
+    assert bootstrap("tests") == (2, "usage: scripts/bootstrap [run|test]\n")

@@ -32,7 +32,7 @@ NOT_SOURCE = shutil.ignore_patterns(
 
 CALL = """\
 name: installed-call
-duration: 4s
+duration: 8s  # joins are slow on a loaded machine; a viewer and a stream must meet for 3 s
 participants:
   - name: agent
     role: agent
