@@ -46,7 +46,10 @@ expect:
   conditions: [every_participant_joined, every_viewer_received_every_publisher, no_errors]
 """
 
-WHERE = "import agent, server; print(agent.__file__, server.__file__)"
+WHERE = (  # the public API from its one import place, and where the packages come from
+    "import agent, server; from agent import Participant, run_scenario; "
+    "print(agent.__file__, server.__file__)"
+)
 
 pytestmark = pytest.mark.slow
 
