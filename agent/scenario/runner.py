@@ -21,6 +21,7 @@ from typing import TextIO
 
 from pydantic import SecretStr
 
+from agent.load.health import HealthSampler
 from agent.load.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
 from agent.load.workers import ConferenceDealer, Shard
 from agent.redact import redact
@@ -108,6 +109,9 @@ class ScenarioRun:
         self._interrupted = False
         self._lives: list[asyncio.Task[None]] = []
         self._dealer = ConferenceDealer(options.shard or Shard())
+        warmup = scenario.expect.warmup if scenario.expect else 0.0
+        self.health = HealthSampler(str(options.shard or Shard()), self.clock.now, warmup)
+        """This process's own health over the run: was the load generator the bottleneck?"""
         out = options.progress or sys.stdout
         self._view = (
             None if options.quiet else ProgressView(out, options.interactive, scenario.name)
@@ -115,9 +119,12 @@ class ScenarioRun:
 
     async def execute(self) -> RunResult:
         try:
-            async with open_platform(
-                self.options.server_url, self._login(), self.options.organization_id
-            ) as platform:
+            async with (
+                self.health,
+                open_platform(
+                    self.options.server_url, self._login(), self.options.organization_id
+                ) as platform,
+            ):
                 await self._with_platform(platform)
         except RunError:
             raise
@@ -128,6 +135,7 @@ class ScenarioRun:
             if not self.actors:  # nothing ran: the platform or the login is the problem
                 raise RunError(f"cannot run {self.scenario.name}: {_one_line(error)}") from None
             self._errors.append(ErrorRecord(t=self.clock.now(), message=_one_line(error)))
+        await self.health.stop()
         result = self._result()
         if self._view is not None:
             self._view.finish(self._summary(result))
@@ -265,6 +273,7 @@ class ScenarioRun:
             [actor.result for actor in self.actors],
             present=sum(1 for actor in self.actors if actor.present),
             run_errors=len(self._errors),
+            health={self.health.process: self.health.now()},
         )
 
     def _progress(self, present: list[Actor]) -> Progress:
@@ -329,6 +338,7 @@ class ScenarioRun:
             skipped_arrivals=self._skipped,
             interrupted=self._interrupted,
             errors=self._errors,
+            health=[self.health.summary()],
         )
 
     def _summary(self, result: RunResult) -> str:

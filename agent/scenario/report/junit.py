@@ -13,8 +13,10 @@ __all__ = ["render_junit"]
 
 def render_junit(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> str:
     failures = len(evaluation.failures)
-    tests = len(evaluation.expectations)
-    common = {"tests": str(tests), "failures": str(failures), "errors": "0"}
+    health = evaluation.load_generator
+    errors = 0 if health.valid else 1
+    tests = len(evaluation.expectations) + errors
+    common = {"tests": str(tests), "failures": str(failures), "errors": str(errors)}
     suites = ET.Element("testsuites", {"name": "auvious-agent", **common})
     suite = ET.SubElement(
         suites,
@@ -32,6 +34,7 @@ def render_junit(scenario: Scenario, result: RunResult, evaluation: Evaluation) 
         ("file", scenario.path or ""),
         ("participants", str(len(result.participants))),
         ("interrupted", str(result.interrupted).lower()),
+        ("load_generator", health.message),
     ):
         ET.SubElement(properties, "property", {"name": name, "value": value})
     classname = f"scenario.{scenario.name}"
@@ -46,5 +49,11 @@ def render_junit(scenario: Scenario, result: RunResult, evaluation: Evaluation) 
         else:
             output = ET.SubElement(case, "system-out")
             output.text = expectation.message
+    if not health.valid:  # an error, not a failure: the run measured itself, not the platform
+        case = ET.SubElement(
+            suite, "testcase", {"classname": classname, "name": "load_generator", "time": "0"}
+        )
+        error = ET.SubElement(case, "error", {"message": health.message, "type": "invalid-run"})
+        error.text = "\n".join([health.message, *health.headroom])
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")
