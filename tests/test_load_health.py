@@ -54,6 +54,7 @@ def health(**figures: Any) -> ProcessHealth:
         "loop_lag_p50": 0.001,
         "loop_lag_p99": 0.01,
         "loop_lag_max": 0.02,
+        "own_lag_p99": 0.01,
         "cpu_mean": 0.4,
         "cpu_max": 0.6,
         "cpu_saturated_share": 0.0,
@@ -64,9 +65,11 @@ def health(**figures: Any) -> ProcessHealth:
 def test_the_verdict_names_the_saturated_process_and_why() -> None:
     assert assess([health()]).valid
     assert "headroom" in assess([health()]).message
-    lagging = assess([health(), health(process="1/2", loop_lag_p99=0.08)])
+    lagging = assess([health(), health(process="1/2", loop_lag_p99=0.08, own_lag_p99=0.08)])
     assert not lagging.valid and len(lagging.problems) == 1
-    assert "process 1/2" in lagging.message and "lag p99 80 ms" in lagging.message
+    assert "process 1/2" in lagging.message and "lag p99 80 ms of its own" in lagging.message
+    crowded = assess([health(loop_lag_p99=0.08, own_lag_p99=0.01, cpu_wait_share=0.3)])
+    assert crowded.valid and "waiting for a CPU 30% of the time" in crowded.warnings[0]
     busy = assess([health(cpu_saturated_share=0.2)])
     assert not busy.valid and "CPU >= 95% of a core for 20%" in busy.problems[0]
     assert assess([health(cpu_saturated_share=0.1)]).valid  # the limit is "more than 10%"
@@ -170,7 +173,8 @@ def test_a_blocked_loop_makes_the_run_invalid(
     verdict = report["load_generator"]
     assert verdict["valid"] is False and "event-loop lag p99" in verdict["problems"][0]
     (figures,) = report["result"]["health"]
-    assert figures["loop_lag_p99"] > 0.1 and figures["process"] == "0/1"
+    assert figures["own_lag_p99"] > 0.1 and figures["process"] == "0/1"
+    assert figures["cpu_wait_share"] is not None  # Linux: the kernel's schedstat was read
     suite = ET.parse(directory / "junit.xml").getroot()
     assert suite.get("errors") == "1"
     cases = {case.get("name"): case for case in suite.iter("testcase")}
@@ -188,7 +192,7 @@ def test_a_quiet_run_shows_headroom(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "the load generator had headroom" in out
     assert report["load_generator"]["valid"] is True
     (figures,) = report["result"]["health"]
-    assert figures["lag_samples"] > 40 and figures["loop_lag_p99"] < 0.05
+    assert figures["lag_samples"] > 100 and figures["own_lag_p99"] < 0.05
     assert 0 < figures["cpu_mean"] < 0.95 and len(figures["cpu"]) >= 4
     assert figures["udp_socket_drops"] is not None  # Linux: the kernel's counters were read
     assert ET.parse(directory / "junit.xml").getroot().get("errors") == "0"

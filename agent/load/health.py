@@ -3,7 +3,11 @@
 A run whose participants' process was saturated measures that process, not the platform: a
 late event loop delays every packet it receives and sends, so frame rates drop, freezes and
 loss appear, and the report would blame the platform. So every run samples, per process:
-- event-loop lag: how late a timer of `LAG_EVERY` fires (sampled, p50/p99/max);
+- event-loop lag: how late a timer of `LAG_EVERY` fires (sampled, p50/p99/max), and how much
+  of that lateness the process caused itself ("own" lag): the lateness less the time the
+  loop's thread spent runnable but waiting for a CPU that other processes held (the kernel's
+  run-queue wait, `/proc/thread-self/schedstat`). A busy host makes timers late too, and that
+  is reported (`cpu_wait_share`), but it does not say the load generator was saturated;
 - CPU share: process CPU (all threads) per wall second, in cores;
 - UDP receive drops: the kernel's per-socket drop counters (`/proc/net/udp`, `udp6`) of this
   process's sockets, and the host's `RcvbufErrors`/`InErrors` (`/proc/net/snmp`, `snmp6`),
@@ -20,7 +24,7 @@ import socket
 import statistics
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +37,15 @@ __all__ = [
     "HealthNow",
     "HealthSampler",
     "host_udp_errors",
+    "runqueue_wait",
     "socket_drops",
 ]
 
-LAG_EVERY = 0.05
-"""Seconds between two loop-lag probes: fine enough to see a 50 ms stall, cheap (20 timers/s)."""
+LAG_EVERY = 0.01
+"""Seconds between two loop-lag probes (100 timers a second, a negligible cost). A stall of the
+loop yields one late probe however long it lasts, so the rate sets what p99 means: at 10 ms, a
+loop is past a p99 of 50 ms when it stalls that long about once in every second of the run,
+while the odd stall of a join or a browser launch stays below it."""
 CPU_EVERY = 1.0
 """Seconds of one CPU-share sample (and one reading of the kernel's UDP counters)."""
 STARTUP = 2.0
@@ -76,13 +84,17 @@ class HealthSampler:
         process: str,
         clock: Callable[[], float],
         warmup: float = 0.0,
-        page_cpu: Callable[[], dict[str, float]] | None = None,
+        page_cpu: Callable[[], Awaitable[dict[str, float]]] | None = None,
     ) -> None:
         self.process = process
         self.clock = clock
         self.judged_from = max(STARTUP, warmup)
+        self.judged_until: float | None = None
+        """Set by `measured_until` when the run stops measuring (everyone leaves then)."""
         self.page_cpu = page_cpu
         self._lags: list[tuple[float, float]] = []
+        self._own_lags: list[tuple[float, float]] = []
+        self._waits: list[tuple[float, float]] = []
         self._recent: deque[tuple[float, float]] = deque()
         self._cpu: list[Sample] = []
         self._lag_series: list[Sample] = []
@@ -106,6 +118,12 @@ class HealthSampler:
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
+    def measured_until(self) -> None:
+        """The run's measured part ends now: the figures leave out what follows (leaving,
+        closing), as the expectations do; the per-second series keep it."""
+        if self.judged_until is None:
+            self.judged_until = self.clock()
+
     async def stop(self) -> None:
         if self._ended is not None:
             return
@@ -120,11 +138,18 @@ class HealthSampler:
     async def _probe_lag(self) -> None:
         second_start, worst = time.monotonic(), 0.0
         while True:
+            waited = runqueue_wait()
             planned = time.monotonic() + LAG_EVERY
             await asyncio.sleep(LAG_EVERY)
             now = time.monotonic()
             lag = max(0.0, now - planned)
-            self._lags.append((self.clock(), lag))
+            t = self.clock()
+            self._lags.append((t, lag))
+            if lag > 0 and waited is not None:
+                lag_own = max(0.0, lag - ((runqueue_wait() or waited) - waited))
+            else:
+                lag_own = lag
+            self._own_lags.append((t, lag_own))
             self._recent.append((now, lag))
             while self._recent and self._recent[0][0] < now - RECENT:
                 self._recent.popleft()
@@ -134,18 +159,21 @@ class HealthSampler:
                 second_start, worst = now, 0.0
 
     async def _probe_cpu(self) -> None:
-        wall0, cpu0 = time.monotonic(), time.process_time()
+        wall0, cpu0, wait0 = time.monotonic(), time.process_time(), runqueue_wait()
         while True:
             await asyncio.sleep(CPU_EVERY)
-            wall1, cpu1 = time.monotonic(), time.process_time()
+            wall1, cpu1, wait1 = time.monotonic(), time.process_time(), runqueue_wait()
             if wall1 > wall0:
+                t = round(self.clock(), 3)
                 share = (cpu1 - cpu0) / (wall1 - wall0)
-                self._cpu.append(Sample(t=round(self.clock(), 3), value=round(share, 4)))
-            wall0, cpu0 = wall1, cpu1
+                self._cpu.append(Sample(t=t, value=round(share, 4)))
+                if wait0 is not None and wait1 is not None:
+                    self._waits.append((t, (wait1 - wait0) / (wall1 - wall0)))
+            wall0, cpu0, wait0 = wall1, cpu1, wait1
             self._read_udp()
             if self.page_cpu is not None:
                 t = self.clock()
-                for name, value in self.page_cpu().items():
+                for name, value in (await self.page_cpu()).items():
                     self._pages.setdefault(name, []).append((t, value))
 
     def _read_udp(self) -> None:
@@ -171,7 +199,9 @@ class HealthSampler:
         """What this process measured over the run (so far, while it goes on)."""
         end = self._ended if self._ended is not None else time.monotonic()
         lags = sorted(self._judged(self._lags))
+        own = sorted(self._judged(self._own_lags))
         shares = self._judged([(s.t, s.value) for s in self._cpu])
+        waits = self._judged(self._waits)
         host = _difference(self._host, self._host0)
         return ProcessHealth(
             process=self.process,
@@ -182,6 +212,8 @@ class HealthSampler:
             loop_lag_p50=_percentile(lags, 0.5),
             loop_lag_p99=_percentile(lags, 0.99),
             loop_lag_max=lags[-1] if lags else 0.0,
+            own_lag_p99=_percentile(own, 0.99),
+            cpu_wait_share=round(statistics.fmean(waits), 4) if waits else None,
             cpu_mean=round(statistics.fmean(shares), 4) if shares else 0.0,
             cpu_max=max(shares, default=0.0),
             cpu_saturated_share=_share_at_least(shares, SATURATED_CPU),
@@ -203,8 +235,10 @@ class HealthSampler:
         )
 
     def _judged(self, timed: list[tuple[float, float]]) -> list[float]:
-        """The values from `judged_from` on; all of them for a run that ended sooner."""
-        return [v for t, v in timed if t >= self.judged_from] or [v for _, v in timed]
+        """The values from `judged_from` to `judged_until`; all of them for a run that ended
+        before it was judged."""
+        until = self.judged_until if self.judged_until is not None else float("inf")
+        return [v for t, v in timed if self.judged_from <= t <= until] or [v for _, v in timed]
 
 
 def _percentile(ordered: list[float], q: float) -> float:
@@ -224,6 +258,15 @@ def _difference(
     if now is None or before is None:
         return None
     return max(0, now[0] - before[0]), max(0, now[1] - before[1])
+
+
+def runqueue_wait(proc: Path = PROC) -> float | None:
+    """Seconds the calling thread has been runnable but waiting for a CPU (Linux schedstat;
+    None where the kernel does not tell)."""
+    try:
+        return int((proc / "thread-self" / "schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def socket_drops(proc: Path = PROC) -> dict[int, int]:

@@ -211,6 +211,11 @@ class ProcessHealth(_Record):
     loop_lag_p50: float = Field(ge=0)
     loop_lag_p99: float = Field(ge=0)
     loop_lag_max: float = Field(ge=0)
+    own_lag_p99: float = Field(ge=0)
+    """p99 of the lag the process caused itself (its callbacks, its threads holding the
+    GIL): the lateness less the time the loop's thread waited for a CPU others held."""
+    cpu_wait_share: float | None = Field(default=None, ge=0)
+    """Share of the run the loop's thread was runnable but waiting for a CPU (a busy host)."""
     cpu_mean: float = Field(ge=0)
     cpu_max: float = Field(ge=0)
     cpu_saturated_share: float = Field(ge=0, le=1)

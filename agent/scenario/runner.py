@@ -21,6 +21,7 @@ from typing import TextIO
 
 from pydantic import SecretStr
 
+from agent.browser.page_cpu import pages_cpu
 from agent.load.health import HealthSampler
 from agent.load.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
 from agent.load.workers import ConferenceDealer, Shard
@@ -110,7 +111,9 @@ class ScenarioRun:
         self._lives: list[asyncio.Task[None]] = []
         self._dealer = ConferenceDealer(options.shard or Shard())
         warmup = scenario.expect.warmup if scenario.expect else 0.0
-        self.health = HealthSampler(str(options.shard or Shard()), self.clock.now, warmup)
+        self.health = HealthSampler(
+            str(options.shard or Shard()), self.clock.now, warmup, page_cpu=pages_cpu
+        )
         """This process's own health over the run: was the load generator the bottleneck?"""
         out = options.progress or sys.stdout
         self._view = (
@@ -166,6 +169,7 @@ class ScenarioRun:
             self._interrupted = True
             _uncancel()
         finally:
+            self.health.measured_until()
             sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler

@@ -291,7 +291,9 @@ def _load_generator(result: RunResult, evaluation: Evaluation) -> str:
             escape(f"{h.process} (pid {h.pid} on {h.host})"),
             ms(h.loop_lag_p50),
             ms(h.loop_lag_p99),
+            ms(h.own_lag_p99),
             ms(h.loop_lag_max),
+            "n/a" if h.cpu_wait_share is None else cores(h.cpu_wait_share),
             cores(h.cpu_mean),
             cores(h.cpu_max),
             cores(h.cpu_saturated_share),
@@ -305,7 +307,9 @@ def _load_generator(result: RunResult, evaluation: Evaluation) -> str:
             "process",
             "loop lag p50",
             "p99",
+            "p99 of its own",
             "max",
+            "waiting for a CPU",
             "CPU mean",
             "CPU max",
             "time at ≥95% CPU",
@@ -314,7 +318,7 @@ def _load_generator(result: RunResult, evaluation: Evaluation) -> str:
             "browser pages' CPU",
         ),
         [row(h) for h in result.health],
-        set(range(1, 9)),
+        set(range(1, 11)),
     )
     cpu = [Series(f"CPU {h.process}", [(s.t, 100 * s.value) for s in h.cpu]) for h in result.health]
     lag = [
@@ -329,9 +333,10 @@ def _load_generator(result: RunResult, evaluation: Evaluation) -> str:
     )
     badge = "pass" if health.valid else "invalid"
     verdict = "headroom" if health.valid else "saturated"
-    return f'<p><span class="badge {badge}">{verdict}</span> {escape(health.message)}</p>' + (
-        table + charts
-    )
+    warnings = "".join(f"<li>{escape(warning)}</li>" for warning in health.warnings)
+    note = f"<p>The host was busy (figures may be distorted):</p><ul>{warnings}</ul>"
+    head = f'<p><span class="badge {badge}">{verdict}</span> {escape(health.message)}</p>'
+    return head + (note if warnings else "") + table + charts
 
 
 def render_html(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> str:

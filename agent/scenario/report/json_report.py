@@ -74,7 +74,7 @@ def build_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) ->
 
 def load_generator(evaluation: Evaluation) -> dict[str, Any]:
     """`valid` False: the run is invalid, the load generator was the bottleneck (`problems`);
-    the per-process figures are in `result.health`."""
+    `warnings`: the host was busy with other processes. Per-process figures: `result.health`."""
     verdict = evaluation.load_generator
     return {
         "valid": verdict.valid,
@@ -82,6 +82,7 @@ def load_generator(evaluation: Evaluation) -> dict[str, Any]:
         "message": verdict.message,
         "problems": verdict.problems,
         "headroom": verdict.headroom,
+        "warnings": verdict.warnings,
     }
 
 
