@@ -27,21 +27,9 @@ from agent.load.live import LiveSnapshot, MetricsEndpoint, combine
 from agent.load.workers import merge_results
 from agent.scenario.outcome import ExitCode
 from agent.scenario.results import PageHealth, ProcessHealth, RunResult, Sample
+from tests.load_support import audio_call
 
-CALL = """
-name: health-call
-duration: 5s
-participants:
-  - name: agent
-    publish: [{type: MIC}]
-    view: all
-  - name: customer
-    role: customer
-    publish: [{type: MIC}]
-    view: all
-expect:
-  conditions: [every_participant_joined, no_errors]
-"""
+CALL = audio_call("health-call")
 
 
 def health(**figures: Any) -> ProcessHealth:

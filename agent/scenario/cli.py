@@ -201,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
     from agent.webrtc.host_addresses import apply_ice_host_address_option
 
     console_logging()
-    apply_ice_host_address_option(args)
+    apply_ice_host_address_option(args, local=options.server_url is None)
     try:
         result = asyncio.run(run_spread(scenario, options, args.workers, args.ray))
     except RunError as error:

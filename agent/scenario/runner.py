@@ -26,6 +26,7 @@ from agent.load.health import HealthSampler
 from agent.load.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
 from agent.load.workers import ConferenceDealer, Shard
 from agent.redact import redact
+from agent.scenario.media_flow import no_media_flowed
 from agent.scenario.model import Scenario
 from agent.scenario.plan import Arrival, Planner, arrivals, planned_duration
 from agent.scenario.progress import Progress, ProgressView
@@ -37,6 +38,7 @@ from agent.scenario.run_context import RunContext
 from agent.scenario.run_platform import Login, RunPlatform, open_platform
 from agent.scenario.run_steps import live
 from agent.scenario.templating import TemplateError
+from agent.webrtc.host_addresses import chosen_host_addresses
 
 __all__ = ["RunError", "RunOptions", "ScenarioRun", "run_scenario"]
 
@@ -139,6 +141,8 @@ class ScenarioRun:
                 raise RunError(f"cannot run {self.scenario.name}: {_one_line(error)}") from None
             self._errors.append(ErrorRecord(t=self.clock.now(), message=_one_line(error)))
         await self.health.stop()
+        results = [actor.result for actor in self.actors]
+        no_media_flowed(self.scenario, results, self.clock.now(), chosen_host_addresses())
         result = self._result()
         if self._view is not None:
             self._view.finish(self._summary(result))
