@@ -1,7 +1,8 @@
 """The `validate`, `schema` and `run` subcommands of `auvious-agent`.
 
 Exit codes: 0 all expectations hold (or the file is valid), 1 an expectation failed, 2 the
-file or the command line is invalid, 3 a runtime error."""
+file or the command line is invalid, 3 a runtime error, 4 the run is invalid: the load generator
+itself was saturated (`agent.scenario.health_verdict`)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ def add_scenario_commands(sub: Any) -> dict[str, Command]:
         help="run a scenario and report pass or fail",
         description=(
             "Run a scenario file. Exit 0 when every expectation holds, 1 when one fails, "
-            "2 when the file or command line is invalid, 3 on a runtime error. Without "
+            "2 when the file or command line is invalid, 3 on a runtime error, 4 when the run "
+            "is invalid because the load generator was saturated. Without "
             "--server (and no `server` in the file) it runs against the embedded platform."
         ),
     )
@@ -213,20 +215,20 @@ def _run(args: argparse.Namespace) -> int:
     console_logging()
     if not seams.install_for_command("auvious-agent run"):
         return ExitCode.RUNTIME_ERROR
-    apply_ice_host_address_option(args)
+    apply_ice_host_address_option(args, local=options.server_url is None)
     started_at = datetime.now(UTC)
     try:
         result = asyncio.run(run_spread(scenario, options, args.workers, args.ray))
-    except RunError as error:
-        message = redact(str(error))
+    except Exception as error:  # a runtime error must not end in a traceback
+        if isinstance(error, RunError):  # the login refused, the platform unreachable
+            message = redact(str(error))
+        else:
+            message = redact(f"runtime error: {type(error).__name__}: {error}")
         print(f"auvious-agent run: {message}", file=sys.stderr)
         assert options.report_dir is not None
+        # CI still finds junit.xml, with the cause.
         junit = write_error_report(scenario, message, started_at, options.report_dir)
         print(f"reports: {junit}")
-        return ExitCode.RUNTIME_ERROR
-    except Exception as error:  # a runtime error must not end in a traceback
-        message = redact(f"{type(error).__name__}: {error}")
-        print(f"auvious-agent run: runtime error: {message}", file=sys.stderr)
         return ExitCode.RUNTIME_ERROR
     assert options.report_dir is not None
     return conclude(scenario, result, options.report_dir, sys.stdout)

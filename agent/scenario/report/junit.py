@@ -13,16 +13,19 @@ __all__ = ["render_junit", "render_junit_error"]
 
 
 def render_junit(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> str:
+    health = evaluation.load_generator
+    errors = 0 if health.valid else 1
     suites, suite = _suite(
         scenario,
-        tests=len(evaluation.expectations),
+        tests=len(evaluation.expectations) + errors,
         failures=len(evaluation.failures),
-        errors=0,
+        errors=errors,
         time=result.duration,
         started_at=result.started_at,
         properties={
             "participants": str(len(result.participants)),
             "interrupted": str(result.interrupted).lower(),
+            "load_generator": health.message,
         },
     )
     classname = f"scenario.{scenario.name}"
@@ -37,6 +40,12 @@ def render_junit(scenario: Scenario, result: RunResult, evaluation: Evaluation) 
         else:
             output = ET.SubElement(case, "system-out")
             output.text = expectation.message
+    if not health.valid:  # an error, not a failure: the run measured itself, not the platform
+        case = ET.SubElement(
+            suite, "testcase", {"classname": classname, "name": "load_generator", "time": "0"}
+        )
+        error = ET.SubElement(case, "error", {"message": health.message, "type": "invalid-run"})
+        error.text = "\n".join([health.message, *health.headroom])
     return _document(suites)
 
 
