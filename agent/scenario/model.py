@@ -165,6 +165,11 @@ class StreamSpec(StrictModel):
     """The video codec offered (one per participant); audio is always Opus."""
     metadata: dict[str, Any] | None = None
     """Stream metadata sent with publishStream."""
+    encoder: Literal["shared", "own"] = "shared"
+    """`shared`: the streams of one profile (source, resolution, fps, bitrate, codec) in a
+    process are encoded once and packetized once; a participant that mutes, switches camera,
+    turns its torch on or changes bitrate gets its own encoder from then on. `own`: an
+    encoder per participant from the start (aiortc's, adapting to the platform's REMB)."""
 
     @property
     def key(self) -> str:

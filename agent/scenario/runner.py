@@ -34,6 +34,7 @@ from agent.scenario.run_clock import RunClock
 from agent.scenario.run_context import RunContext
 from agent.scenario.run_platform import Login, RunPlatform, open_platform
 from agent.scenario.run_steps import live
+from agent.scenario.surface import StepSurface
 from agent.scenario.templating import TemplateError
 
 __all__ = ["RunError", "RunOptions", "ScenarioRun", "run_scenario"]
@@ -99,7 +100,7 @@ class ScenarioRun:
         self.clock = RunClock(options.time_scale)
         self.base = Path(scenario.path).parent if scenario.path else Path.cwd()
         self.started_at = datetime.now(UTC)
-        self.actors: list[Actor] = []
+        self.actors: list[StepSurface] = []
         self.leftover_peer_connections: int | None = None
         """Peer connections the platform still had after everyone closed (embedded only)."""
         self._errors: list[ErrorRecord] = []
@@ -112,6 +113,11 @@ class ScenarioRun:
         self._view = (
             None if options.quiet else ProgressView(out, options.interactive, scenario.name)
         )
+
+    @property
+    def agents(self) -> list[Actor]:
+        """The agent participants (a browser group's are Chromium pages)."""
+        return [actor for actor in self.actors if isinstance(actor, Actor)]
 
     async def execute(self) -> RunResult:
         try:
@@ -162,6 +168,7 @@ class ScenarioRun:
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler
             await self._close_all()
+            run.media.close()
             self._check_left_open(platform)
 
     # --- arrivals and the end -------------------------------------------------------------
@@ -267,7 +274,7 @@ class ScenarioRun:
             run_errors=len(self._errors),
         )
 
-    def _progress(self, present: list[Actor]) -> Progress:
+    def _progress(self, present: list[StepSurface]) -> Progress:
         now = self.clock.now()
         phase = next((p.name for p in self._phases if p.start <= now < p.end), None)
         viewed = [stream for actor in present for stream in actor.viewed_streams()]
@@ -341,12 +348,12 @@ class ScenarioRun:
         )
 
 
-def _gone_when_done(actor: Actor) -> Callable[[asyncio.Task[None]], None]:
+def _gone_when_done(actor: StepSurface) -> Callable[[asyncio.Task[None]], None]:
     """A participant whose timeline ended unregistered is no longer present (one that
     ended still registered is, until the run closes it)."""
 
     def done(_: asyncio.Task[None]) -> None:
-        if actor.participant is None:
+        if not actor.registered:
             actor.present = False
 
     return done
