@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from agent.load.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
 from agent.load.workers import ConferenceDealer, Shard
+from agent.participant.sources import MediaSources
 from agent.redact import redact
 from agent.scenario.model import Scenario
 from agent.scenario.plan import Arrival, Planner, arrivals, planned_duration
@@ -101,6 +102,8 @@ class ScenarioRun:
         self.base = Path(scenario.path).parent if scenario.path else Path.cwd()
         self.started_at = datetime.now(UTC)
         self.actors: list[StepSurface] = []
+        self.media = MediaSources()
+        """What the participants publish from: the streams of one profile share an encoder."""
         self.leftover_peer_connections: int | None = None
         """Peer connections the platform still had after everyone closed (embedded only)."""
         self._errors: list[ErrorRecord] = []
@@ -153,6 +156,7 @@ class ScenarioRun:
             clock=self.clock,
             rng=random.Random(self.scenario.seed),
             report_dir=self.options.report_dir,
+            media=self.media,
         )
         sampler = asyncio.get_running_loop().create_task(self._sample(run), name="sampler")
         port = self.options.metrics_port
@@ -168,7 +172,7 @@ class ScenarioRun:
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler
             await self._close_all()
-            run.media.close()
+            self.media.close()
             self._check_left_open(platform)
 
     # --- arrivals and the end -------------------------------------------------------------
