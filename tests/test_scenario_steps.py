@@ -4,11 +4,12 @@ make it wrong. No platform needed."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import pytest
 
-from agent.scenario import steps
+from agent.scenario import step_docs, steps
 from agent.scenario.checks_browser import browser_problems
 from agent.scenario.model import JoinStep, Scenario, StrictModel
 
@@ -72,3 +73,11 @@ def test_what_a_browser_can_do_is_what_is_registered_for_it() -> None:
     )
     (problem,) = browser_problems(scenario)
     assert "a browser participant cannot view; it can register, unregister" in problem.message
+
+
+def test_the_docs_step_table_is_generated_from_the_models() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "scenarios.md").read_text("utf-8")
+    assert step_docs.updated(page) == page, "run scripts/regen-docs"
+    table = step_docs.step_table()
+    assert table.count("\n| `") == len(steps.step_types())
+    assert "| `camera_request` | `target` (required), `index`, `request` (`CAMERA_SWITCH`)" in table

@@ -51,7 +51,7 @@ class BrowserSeries(ViewSeries):
     """One stream the browser views: the agent's series, plus what only the browser says."""
 
     def __init__(self, result: StreamResult) -> None:
-        self.result = result
+        super().__init__(result)
         self._last_bytes: tuple[float, int] | None = None
 
     def bitrate(self, now: float, total_bytes: int) -> None:
