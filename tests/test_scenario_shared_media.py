@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.scenario.checks import check_scenario
 from agent.scenario.expect import evaluate
+from agent.scenario.loader import ScenarioError
 from agent.scenario.results import StreamDirection
 from agent.scenario.runner import ScenarioRun
 from media.camera import CameraState, SwitchableCamera
@@ -161,3 +163,30 @@ async def test_a_snapshot_of_a_shared_camera_is_the_frame_sent_and_a_switch_is_i
     (round_trip,) = next(p for p in result.participants if p.name == agent.name).snapshots
     assert round_trip.succeeded and round_trip.target == "phone-0"
     await assert_nothing_left(server, run)
+
+
+def test_a_delay_expectation_makes_viewers_sample_unless_the_group_says_otherwise(
+    tmp_path: Path,
+) -> None:
+    text = """
+name: delay
+duration: 5s
+participants:
+  - name: a
+    publish: [{type: CAM}]
+  - name: b
+    receive: {video: light}
+expect:
+  delay: {p95: "< 1s"}
+"""
+    scenario = write(tmp_path, text)
+    first, second = scenario.participants
+    # Left out: light, but sampled keyframes when the delay is to be measured; said: as said.
+    assert scenario.receive(first).video == "sampled" and first.receive.video == "light"
+    assert scenario.receive(second).video == "light"
+    assert check_scenario(scenario, tmp_path) == []
+    fps = text.replace('delay: {p95: "< 1s"}', 'video_fps: {p50: "> 28"}')
+    alone = write(tmp_path, fps)
+    assert alone.receive(alone.participants[0]).video == "light"
+    with pytest.raises(ScenarioError, match="every group receives `light`"):
+        write(tmp_path, text.replace("publish: [{type: CAM}]", "receive: {video: light}"))
