@@ -19,7 +19,7 @@ from server import storage
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import BadRequest, Forbidden
 from server.http import json_response, no_content
-from server.openapi import operation
+from server.openapi import operation, parameter_schema
 from server.storage import Condition, Query, Storage, StoredRecord, epoch_ms, utc_now
 from server.storage.access import TRANSACTION_HEADER, once, record_in_org
 from server.storage.downloads import Content, download_route, signed_url
@@ -31,6 +31,8 @@ ASSET = "asset"
 _FILES = "assets"
 _ASSET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _INTERNAL_HEADER = "X-Auvious-CreateInternalSignedUrl"
+parameter_schema("path", "assetId", {"type": "string", "pattern": _ASSET_ID.pattern})
+parameter_schema("header", _INTERNAL_HEADER, {"type": "string", "enum": ["true", "false"]})
 
 # An asset record's body: {"asset": <wire Asset>, "file": <storage key>, "image": bool}.
 
