@@ -54,6 +54,7 @@ ROUTE_MODULES: list[str] = [
     "server.talkdesk",
     "server.openapi",
     "server.client_page",
+    "server.index_page",
 ]
 """Modules whose `setup(app)` adds routes; append yours (e.g. "server.records.ratings")."""
 

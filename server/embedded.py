@@ -10,6 +10,7 @@ async with EmbeddedServer(clients=["bot:s3cret:AGENT:org1"]) as srv:
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,10 @@ from server.signing import data_dir_key
 TOKEN_KEY_FILE = "token-signing.key"
 SHUTDOWN_TIMEOUT = 2.0
 """Open requests (long-polls, WebSockets) get this long at exit, not aiohttp's 60 s."""
+
+
+class ListenError(OSError):
+    """The platform cannot listen where it was asked to (port taken, no such address)."""
 
 
 class EmbeddedServer:
@@ -116,7 +121,13 @@ class EmbeddedServer:
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:  # asyncio's text repeats the address: the errno's is enough
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise ListenError(
+                error.errno, f"cannot listen on {self._host}:{self._port}: {reason.lower()}"
+            ) from error
         self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:

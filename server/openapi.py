@@ -33,6 +33,7 @@ _SPEC_ATTR = "__auvious_operation__"
 InputHandler = Callable[..., Awaitable[web.StreamResponse]]
 """A handler taking the request and, by keyword, the inputs its signature names."""
 API_PREFIX = "/rtc-api/"
+DOCUMENT_PATH = f"{API_PREFIX}openapi.json"
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
 
@@ -129,7 +130,7 @@ def _parameter(location: str, name: str, required: bool) -> dict[str, Any]:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/rtc-api/openapi.json", openapi_json)
+    app.router.add_get(DOCUMENT_PATH, openapi_json)
 
 
 @public

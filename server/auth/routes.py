@@ -17,6 +17,7 @@ from server.http import json_response, parse_body
 from server.platform import PLATFORM_KEY, platform_of
 
 OAUTH_KEY = web.AppKey("auvious_oauth", OAuthService)
+TOKEN_PATH = "/security/oauth/token"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -24,7 +25,7 @@ def setup(app: web.Application) -> None:
     platform = app[PLATFORM_KEY]
     app[OAUTH_KEY] = OAuthService(platform.config, platform.tokens, platform.tickets)
     app[AUTH_PREFIXES_KEY].append("/security/ticket")
-    app.router.add_post("/security/oauth/token", token)
+    app.router.add_post(TOKEN_PATH, token)
     app.router.add_post("/security/ticket", create_ticket)
 
 
