@@ -187,14 +187,14 @@ class EventBroker:
         try:
             user_id = self.access.authenticate(connect.username, connect.password)
         except ChannelAuthError as exc:
-            log.info("event channel: refused client %s: %s", connect.client_id, exc)
+            log.info("event channel: refused client %r: %s", connect.client_id, exc)
             return BAD_USERNAME_PASSWORD
         client_id = connect.client_id
         broker = self._broker
         if client_id and broker is not None and client_id in broker.sessions:
             holder = broker.sessions[client_id][0].username
             if holder and holder != user_id:
-                log.info("event channel: client id %s belongs to another user", client_id)
+                log.info("event channel: client id %r belongs to another user", client_id)
                 return IDENTIFIER_REJECTED
         return None
 

@@ -33,7 +33,7 @@ from agent.distributed.stopping import (
 )
 from agent.runtime import tune_garbage_collection
 from agent.scenario.live import LiveSnapshot, combine
-from agent.scenario.results import ErrorRecord, RunResult
+from agent.scenario.results import ErrorRecord, ProcessHealth, RunResult
 from agent.scenario.shards import ConferenceDealer, Shard, ShardError, parse_shard
 
 __all__ = [
@@ -72,6 +72,7 @@ def merge_results(results: Sequence[RunResult]) -> RunResult:
     seen: set[str] = set()
     phases: dict[str, Any] = {}
     errors = []
+    health = []
     duration = 0.0
     for result in results:
         shift = (result.started_at - origin).total_seconds()
@@ -88,6 +89,7 @@ def merge_results(results: Sequence[RunResult]) -> RunResult:
                 start, end = min(start, known.start), max(end, known.end)
             phases[phase.name] = phase.model_copy(update={"start": start, "end": end})
         errors += [e.model_copy(update={"t": e.t + shift}) for e in result.errors]
+        health += [_health_shifted(h, shift) for h in result.health]
     participants.sort(key=lambda p: (p.arrived_at, p.group, p.index))
     return RunResult(
         scenario=results[0].scenario,
@@ -98,6 +100,7 @@ def merge_results(results: Sequence[RunResult]) -> RunResult:
         skipped_arrivals=sum(r.skipped_arrivals for r in results),
         interrupted=any(r.interrupted for r in results),
         errors=sorted(errors, key=lambda e: e.t),
+        health=health,
     )
 
 
@@ -142,6 +145,18 @@ def _shifted(participant: Any, shift: float) -> Any:
             if stay.get(key) is not None:
                 stay[key] += shift
     return type(participant).model_validate(data)
+
+
+def _health_shifted(health: ProcessHealth, shift: float) -> ProcessHealth:
+    """A process's health with its series moved onto the merged run's clock."""
+    if shift == 0:
+        return health
+    return health.model_copy(
+        update={
+            series: [s.model_copy(update={"t": s.t + shift}) for s in getattr(health, series)]
+            for series in ("cpu", "loop_lag")
+        }
+    )
 
 
 # --- the pool ----------------------------------------------------------------------------------

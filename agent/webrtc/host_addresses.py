@@ -93,11 +93,17 @@ def scoped_host_addresses(addresses: Sequence[str]) -> Iterator[tuple[str, ...]]
         _scoped_choice.reset(token)
 
 
-def apply_ice_host_address_option(args: argparse.Namespace) -> None:
-    """Make the command line's addresses the process's choice, for its subprocesses too."""
+def apply_ice_host_address_option(args: argparse.Namespace, *, local: bool = False) -> None:
+    """Make the command line's addresses the process's choice, for its subprocesses too.
+
+    `local`: every party runs on this machine (the embedded platform), so with no choice made
+    (no option, no `AUVIOUS_ICE_HOST_ADDRESSES`) ICE gathers on loopback: aioice's default
+    skips it, and on a host whose only interface is loopback nothing would connect at all."""
     addresses: list[str] | None = getattr(args, "ice_host_addresses", None)
     if addresses:
         use_host_addresses(addresses, subprocesses=True)
+    elif local and _process_choice is None:
+        use_host_addresses(LOOPBACK, subprocesses=True)
 
 
 def _chosen() -> tuple[str, ...] | None:
