@@ -2,7 +2,7 @@
 
 Exit codes: 0 all expectations hold (or the file is valid), 1 an expectation failed, 2 the
 file or the command line is invalid, 3 a runtime error, 4 the run is invalid: the load generator
-itself was saturated (`agent.load.health_verdict`)."""
+itself was saturated (`agent.scenario.health_verdict`)."""
 
 from __future__ import annotations
 

@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from agent.load.health import HealthNow
 from agent.participant import ViewerMeasurements
+from agent.scenario.health import HealthNow
 from agent.scenario.results import ParticipantResult, StreamDirection
 
 __all__ = [
@@ -224,7 +224,7 @@ class _SnapshotCollector(Collector):
 
 
 def _health_metrics(health: dict[str, HealthNow]) -> Iterator[Metric]:
-    """The load generator's own health, one series per process (`agent.load.health`)."""
+    """The load generator's own health, one series per process (`agent.scenario.health`)."""
     lag = GaugeMetricFamily(
         f"{PREFIX}_loop_lag_seconds",
         "Event-loop lag of a participants' process over the last 10 s",

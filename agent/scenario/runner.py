@@ -22,8 +22,8 @@ from typing import TextIO
 from pydantic import SecretStr
 
 from agent.browser.page_cpu import pages_cpu
-from agent.load.health import HealthSampler
 from agent.redact import redact
+from agent.scenario.health import HealthSampler
 from agent.scenario.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
 from agent.scenario.media_flow import no_media_flowed
 from agent.scenario.model import Scenario
