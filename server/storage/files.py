@@ -11,7 +11,17 @@ import os
 import secrets
 from pathlib import Path
 
-_KINDS = frozenset({"snapshots", "filetransfers", "assets"})
+_KINDS = frozenset(
+    {
+        "snapshots",
+        "filetransfers",
+        "assets",
+        "recordings",
+        "compositions",
+        "cobrowse",
+        "transcripts",
+    }
+)
 
 
 class FileStore:
@@ -25,6 +35,17 @@ class FileStore:
         key = secrets.token_hex(16)
         await asyncio.to_thread(self._write, self.path(kind, key), data)
         return key
+
+    def new_path(self, kind: str) -> tuple[str, Path]:
+        """A fresh key and the path of its ``.part`` file, for writers that stream.
+
+        The writer renames the part to ``path(kind, key)`` once the content is complete, so a
+        crash leaves only a ``.part`` (which recovery may salvage) under the key."""
+        key = secrets.token_hex(16)
+        return key, self.part_path(kind, key)
+
+    def part_path(self, kind: str, key: str) -> Path:
+        return self.path(kind, key).with_suffix(".part")
 
     def path(self, kind: str, key: str) -> Path:
         if kind not in _KINDS:
