@@ -8,7 +8,12 @@ tested without REST.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    from server.media.ingress import Downstream
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,18 @@ class MediaRouter(Protocol):
         ...
 
     async def stop_view(self, viewer_id: str) -> None: ...
+
+    async def tap(
+        self, stream_id: str, kind: str, sink: Downstream
+    ) -> RTCRtpCodecParameters | None:
+        """Hand `sink` every packet of the stream's `kind` track as a viewer gets them (the
+        recorder's capture point); the track's codec, or None if the stream has no such track.
+        """
+        ...
+
+    def untap(self, stream_id: str, kind: str, sink: Downstream) -> None:
+        """Stop handing packets to `sink`; nothing happens if the stream is gone already."""
+        ...
 
     async def close(self) -> None:
         """Close every peer connection the router holds."""
