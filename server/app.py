@@ -50,6 +50,7 @@ ROUTE_MODULES: list[str] = [
     "server.interactions",
     "server.ice",
     "server.talkdesk",
+    "server.recorder.routes",
     "server.openapi",
     "server.client_page",
 ]

@@ -94,6 +94,8 @@ class ServerConfig:
     """Shared secret of the TURN server: credentials are made with it (TURN REST API)."""
     ice_ttl: int = 24 * 3600
     """Seconds TURN credentials stay valid."""
+    max_recording_seconds: float = 4 * 3600
+    """A recording stops by itself after this long (the seed names no limit)."""
 
     def __post_init__(self) -> None:
         seen: set[str] = set()

@@ -28,11 +28,18 @@ def public(handler: H) -> H:
     return handler
 
 
+API_KEY_PREFIXES = ("/rtc-recorder/api/", "/composition/api/")
+"""APIs whose seeds declare an apiKey in `Authorization`: their samples send the bare access
+token, so there it is accepted without the `Bearer` scheme too (the same token either way)."""
+
+
 def bearer_token(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
         raise Unauthorized("missing Authorization header (Authorization: Bearer <access token>)")
+    if not token and header.count(".") == 2 and request.path.startswith(API_KEY_PREFIXES):
+        return header.strip()
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization header must be 'Bearer <access token>'")
     return token.strip()

@@ -61,12 +61,14 @@ class MediaRouter(Protocol):
 
     async def stop_view(self, viewer_id: str) -> None: ...
 
-    async def tap(
-        self, stream_id: str, kind: str, sink: Downstream
-    ) -> RTCRtpCodecParameters | None:
+    def track_codec(self, stream_id: str, kind: str) -> RTCRtpCodecParameters | None:
+        """The codec of the stream's `kind` track, None if it has no such track; raises
+        `MediaRouterError` for an unknown stream."""
+        ...
+
+    async def tap(self, stream_id: str, kind: str, sink: Downstream) -> None:
         """Hand `sink` every packet of the stream's `kind` track as a viewer gets them (the
-        recorder's capture point); the track's codec, or None if the stream has no such track.
-        """
+        recorder's capture point), keyframe requests and repairs included."""
         ...
 
     def untap(self, stream_id: str, kind: str, sink: Downstream) -> None:

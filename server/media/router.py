@@ -166,14 +166,15 @@ class Router:
 
     # --- taps (the recorder) ------------------------------------------------------------------
 
-    async def tap(
-        self, stream_id: str, kind: str, sink: Downstream
-    ) -> RTCRtpCodecParameters | None:
+    def track_codec(self, stream_id: str, kind: str) -> RTCRtpCodecParameters | None:
         ingress = self._publication(stream_id).ingress.get(kind)
-        if ingress is None or ingress.codec is None:
-            return None
+        return ingress.codec if ingress is not None else None
+
+    async def tap(self, stream_id: str, kind: str, sink: Downstream) -> None:
+        ingress = self._publication(stream_id).ingress.get(kind)
+        if ingress is None:
+            raise MediaRouterError(f"stream {stream_id} has no {kind} track")
         await ingress.attach(sink)
-        return ingress.codec
 
     def untap(self, stream_id: str, kind: str, sink: Downstream) -> None:
         publication = self._publications.get(stream_id)

@@ -175,17 +175,19 @@ def _picture_size(codec: str, keyframe: bytes) -> tuple[int, int]:
     return frame.width, frame.height
 
 
-def salvage(part: Path, final: Path, container_format: str) -> int:
+def salvage(part: Path, final: Path, container_format: str) -> tuple[int, int | None]:
     """Copy every packet still readable from a file cut short by a crash into a complete file
-    at ``final``; how many packets were saved (0: nothing readable, no file written)."""
+    at ``final``: how many packets were saved (0: nothing readable, no file written) and the
+    last one's pts in milliseconds."""
     saved = 0
+    last_ms: int | None = None
     try:
         source = av.open(str(part), "r")
     except av.FFmpegError:
-        return 0
+        return 0, None
     with source:
         if not source.streams:
-            return 0
+            return 0, None
         template = source.streams[0]
         temporary = final.with_suffix(".salvage")
         with av.open(str(temporary), "w", format=container_format) as target:
@@ -194,6 +196,8 @@ def salvage(part: Path, final: Path, container_format: str) -> int:
                 for packet in source.demux(template):
                     if packet.size == 0 or packet.pts is None:
                         continue
+                    if packet.time_base is not None:
+                        last_ms = int(packet.pts * packet.time_base * 1000)
                     packet.stream = stream
                     target.mux(packet)
                     saved += 1
@@ -203,4 +207,4 @@ def salvage(part: Path, final: Path, container_format: str) -> int:
             os.replace(temporary, final)
         else:
             temporary.unlink(missing_ok=True)
-    return saved
+    return saved, last_ms

@@ -8,6 +8,8 @@ states), written upper-case. The seed types most instants as plain strings; they
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from enum import StrEnum
 
 from pydantic import Field
@@ -21,6 +23,7 @@ __all__ = [
     "ChatTranscriptEntry",
     "CobrowseEvent",
     "CobrowseSessionDataMessage",
+    "CobrowseUrlQuery",
     "ConversationCobrowseSessionDataMessage",
     "ConversationMessage",
     "ConversationRecordingData",
@@ -45,6 +48,8 @@ __all__ = [
     "TrackType",
     "URLResourceMessage",
     "UploadDataMessage",
+    "format_duration",
+    "parse_duration",
 ]
 
 INT32 = 2**31
@@ -297,6 +302,15 @@ class ConversationCobrowseSessionDataMessage(WireModel):
     cobrowse_sessions: list[CobrowseSessionDataMessage] | None = None
 
 
+class CobrowseUrlQuery(WireModel):
+    """The query seed 004 lists for the cobrowse URL call: copies of the path's ids (Spring's
+    command object); the path decides, and a copy that differs is refused."""
+
+    conversation_id: str | None = None
+    id: str | None = None
+    instance_id: str | None = None
+
+
 class URLResourceMessage(WireModel):
     """A signed, time-limited URL (`validUntil` is when it stops working)."""
 
@@ -317,3 +331,40 @@ class StorageVerificationStatusMessage(WireModel):
     read_test_result: StorageTestResult | None = None
     modify_test_result: StorageTestResult | None = None
     delete_test_result: StorageTestResult | None = None
+
+
+def format_duration(length: timedelta) -> str:
+    """A `duration` as Java's `Duration.toString()` writes it: `PT1H2M5.123S`, `PT0S`."""
+    millis = max(0, round(length.total_seconds() * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    text = "PT"
+    if hours:
+        text += f"{hours}H"
+    if minutes:
+        text += f"{minutes}M"
+    if seconds or millis or text == "PT":
+        text += f"{seconds}.{millis:03d}".rstrip("0").rstrip(".") + "S"
+    return text
+
+
+_ISO_DURATION = re.compile(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?")
+
+
+def parse_duration(text: str) -> timedelta:
+    """A `duration` string: ISO-8601 (`PT65.123S`), `HH:mm:ss[.SSS]` or bare seconds (the seed
+    types it as a plain string); ValueError for anything else."""
+    match = _ISO_DURATION.fullmatch(text.strip())
+    if match and text.strip() != "PT":
+        hours, minutes, seconds = match.groups()
+        return timedelta(
+            hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0)
+        )
+    parts = text.strip().split(":")
+    try:
+        if len(parts) == 3:
+            return timedelta(hours=int(parts[0]), minutes=int(parts[1]), seconds=float(parts[2]))
+        return timedelta(seconds=float(text))
+    except ValueError:
+        raise ValueError(f"not a duration: {text!r}") from None
