@@ -70,7 +70,7 @@ def decode(path: Path) -> Decoded:
         times = []
         width = None
         for frame in container.decode(stream):
-            assert frame.time is not None
+            assert isinstance(frame, av.VideoFrame | av.AudioFrame) and frame.time is not None
             times.append(frame.time)
             if isinstance(frame, av.VideoFrame):
                 width = frame.width
