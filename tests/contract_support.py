@@ -18,12 +18,18 @@ import agent.api.endpoints
 from agent.api.http import Call
 
 SEEDS_DIR = Path(__file__).parent / "seeds"
-SEED_FILES = ("002_*.txt", "001_*.txt", "000_*.txt")
-"""The RTC API (002), newer interactions (001), newer ratings (000)."""
-SEEDS_BY_VERSION = ("002_*.txt", "000_*.txt", "001_*.txt")
-"""Oldest first: v1.9.5, v1.9.7, v1.9.18."""
+SEED_FILES = ("002_*.txt", "001_*.txt", "000_*.txt", "004_*.txt")
+"""The RTC API (002), newer interactions (001), newer ratings (000), the Recorder API (004)."""
+SEEDS_BY_VERSION = ("002_*.txt", "000_*.txt", "001_*.txt", "004_*.txt")
+"""Oldest first: v1.9.5, v1.9.7, v1.9.18; then the Recorder API (its own names)."""
 
-_REQUEST_LINE = re.compile(r"^(GET|POST|PUT|DELETE|PATCH) https?://[^/]+(/\S*) HTTP/1\.1$")
+_REQUEST_LINE = re.compile(r"^(GET|POST|PUT|DELETE|PATCH) (?:https?://[^/]+)?(/\S*) HTTP/1\.1$")
+HOST_IN_PATH = "/auvious.video"
+"""Seeds 003/004 render their host name into the path; the real paths start after it."""
+SCHEMA_MODELS = {"Error": "RecorderError"}
+"""Seed schemas whose wire model has another name (seed 004's `Error` is too generic)."""
+NOT_WIRE_SCHEMAS = frozenset({"Resource", "InputStream"})
+"""Seed 004 describes its file downloads with Spring's `Resource` bean: the body is the file."""
 # A row of a "Parameters" table: name, where, type, required, description; run together in
 # seed 002, a markdown table in seeds 001 and 000.
 _PARAMETER = re.compile(r"^([A-Za-z][\w-]*?)(query|path|header|body)(\S*?)(true|false)")
@@ -63,7 +69,8 @@ def seed_operations() -> dict[tuple[str, str], SeedOperation]:
             request = _REQUEST_LINE.match(line.strip())
             if request:
                 method, target = request.groups()
-                operation = SeedOperation(method, target.split("?", 1)[0])
+                path = target.split("?", 1)[0].removeprefix(HOST_IN_PATH)
+                operation = SeedOperation(method, path)
                 current = found.setdefault(operation.shape, operation)
                 continue
             parameter = _PARAMETER.match(line.strip()) or _MARKDOWN_PARAMETER.match(line.strip())

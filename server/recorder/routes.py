@@ -232,6 +232,7 @@ async def cobrowse_url(request: web.Request) -> web.Response:
 @operation(
     "Download a cobrowse session's events; the signature is the credential",
     query=DateSignedQuery,
+    headers=("Range",),
     response=bytes,
     errors=(400, 403, 404),
 )
