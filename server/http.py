@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -68,6 +68,31 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     if not isinstance(data, dict):
         raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
     return model.model_validate(data)
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query string validated as `model`: a parameter given more than once is a list where
+    the field is one (`sort=a&sort=b`), else a 400 (which of two values was meant?)."""
+    raw: dict[str, Any] = {}
+    lists = _list_fields(model)
+    for name in request.query:
+        values = request.query.getall(name)
+        if name in lists:
+            raw[name] = values
+        elif len(values) > 1:
+            raise BadRequest(f"{name}: given more than once")
+        else:
+            raw[name] = values[0]
+    return model.model_validate(raw)
+
+
+def _list_fields(model: type[BaseModel]) -> set[str]:
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        kinds = (info.annotation, *get_args(info.annotation))
+        if any(get_origin(kind) is list for kind in kinds):
+            names.update({name, info.alias or name})
+    return names
 
 
 def wire(value: Any) -> Any:
