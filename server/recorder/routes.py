@@ -30,7 +30,7 @@ from agent.api.models.recorder import (
 from server.auth.caller import CALLER_KEY, Caller
 from server.auth.middleware import AUTH_PREFIXES_KEY, public
 from server.errors import BadRequest, Forbidden, NotFound
-from server.http import check_resource_id, json_response, parse_body
+from server.http import check_resource_id, json_response
 from server.openapi import operation
 from server.platform import PLATFORM_KEY
 from server.recorder import attachments
@@ -75,14 +75,10 @@ def _message(request: web.Request, record: RecordingRecord) -> RecordingDataMess
 
 
 @operation(
-    "Start recording a conference for a conversation",
-    body=StartRecording,
-    response=RecordingDataEvent,
-    errors=_ERRORS,
+    "Start recording a conference for a conversation", response=RecordingDataEvent, errors=_ERRORS
 )
-async def start(request: web.Request) -> web.Response:
-    command = await parse_body(request, StartRecording)
-    record = await recorders_of(request).start(request[CALLER_KEY], command)
+async def start(request: web.Request, body: StartRecording) -> web.Response:
+    record = await recorders_of(request).start(request[CALLER_KEY], body)
     return json_response(data_event(record))
 
 
@@ -142,29 +138,21 @@ async def for_composition(request: web.Request) -> web.Response:
 # --- chat and cobrowse ------------------------------------------------------------------------
 
 
-@operation(
-    "Add chat lines to the conversation's transcript", body=AddChatTranscriptCmd, errors=_ERRORS
-)
-async def add_chat_transcript(request: web.Request) -> web.Response:
-    command = await parse_body(request, AddChatTranscriptCmd)
+@operation("Add chat lines to the conversation's transcript", errors=_ERRORS)
+async def add_chat_transcript(request: web.Request, body: AddChatTranscriptCmd) -> web.Response:
     record = recorders_of(request).find(
-        request[CALLER_KEY], command.conversation_id, command.recorder_id, command.instance_id
+        request[CALLER_KEY], body.conversation_id, body.recorder_id, body.instance_id
     )
-    await attachments.add_chat_lines(storage_of(request), record, command)
+    await attachments.add_chat_lines(storage_of(request), record, body)
     return web.Response(status=200)
 
 
-@operation(
-    "Record one cobrowse event (409 once the recorder has finished)",
-    body=AddCobrowseEventCmd,
-    errors=(*_ERRORS, 409),
-)
-async def add_cobrowse_event(request: web.Request) -> web.Response:
-    command = await parse_body(request, AddCobrowseEventCmd)
+@operation("Record one cobrowse event (409 once the recorder has finished)", errors=(*_ERRORS, 409))
+async def add_cobrowse_event(request: web.Request, body: AddCobrowseEventCmd) -> web.Response:
     record = recorders_of(request).find(
-        request[CALLER_KEY], command.conversation_id, command.recorder_id, command.instance_id
+        request[CALLER_KEY], body.conversation_id, body.recorder_id, body.instance_id
     )
-    await attachments.add_cobrowse_event(storage_of(request), record, command)
+    await attachments.add_cobrowse_event(storage_of(request), record, body)
     return web.Response(status=200)
 
 
@@ -192,18 +180,16 @@ async def cobrowse_sessions(request: web.Request) -> web.Response:
     response=URLResourceMessage,
     headers=("referer",),
     errors=_ERRORS,
-    query=CobrowseUrlQuery,
 )
-async def cobrowse_url(request: web.Request) -> web.Response:
+async def cobrowse_url(request: web.Request, query: CobrowseUrlQuery) -> web.Response:
     if not request.headers.get("Referer"):
         raise BadRequest("header Referer is required")
     info = request.match_info
-    for query_name, path_name in (
-        ("conversationId", "conversationId"),
-        ("id", "recorderId"),
-        ("instanceId", "instanceId"),
+    for query_name, given, path_name in (
+        ("conversationId", query.conversation_id, "conversationId"),
+        ("id", query.id, "recorderId"),
+        ("instanceId", query.instance_id, "instanceId"),
     ):
-        given = request.query.get(query_name)
         if given is not None and given != info[path_name]:
             raise BadRequest(f"query {query_name} {given!r} differs from the path's")
     _, record = _triple(request)
@@ -231,21 +217,16 @@ async def cobrowse_url(request: web.Request) -> web.Response:
 
 @operation(
     "Download a cobrowse session's events; the signature is the credential",
-    query=DateSignedQuery,
     headers=("Range",),
     response=bytes,
     errors=(400, 403, 404),
 )
 @public
-async def cobrowse_attachment(request: web.Request) -> web.StreamResponse:
-    query = request.query
-    missing = [name for name in ("Date", "Expires", "Signature") if not query.get(name)]
-    if missing:
-        raise BadRequest(f"query parameter {', '.join(missing)} required")
+async def cobrowse_attachment(request: web.Request, query: DateSignedQuery) -> web.StreamResponse:
     storage = storage_of(request)
     try:
         storage.signer.verify_path(
-            request.rel_url.raw_path, query["Date"], query["Expires"], query["Signature"]
+            request.rel_url.raw_path, query.date, query.expires, query.signature
         )
     except SignatureError as exc:
         raise Forbidden(str(exc)) from None
