@@ -29,6 +29,10 @@ FLUSH_SECONDS = 0.25
 """How long frames wait before a batch goes to the file: a few executor hops per second per
 track instead of one per frame."""
 
+_CRASH_SAFE = {"cluster_time_limit": "1000", "flush_packets": "1"}
+"""Matroska keeps a cluster in memory until it closes: closing one every second and writing it
+out at once means a crash loses at most the last second (salvage reads the rest)."""
+
 CONTAINERS = {"VP8": "webm", "opus": "webm", "H264": "matroska"}
 """Container per RTP codec name; other codecs cannot be recorded."""
 _PYAV_CODECS = {"VP8": "vp8", "opus": "opus", "H264": "h264"}
@@ -125,7 +129,7 @@ class TrackWriter:
             self.frames += 1
 
     def _open(self, first: Frame) -> None:
-        container = av.open(str(self.part), "w", format=self.container_format)
+        container = av.open(str(self.part), "w", format=self.container_format, options=_CRASH_SAFE)
         name = _PYAV_CODECS[next(k for k in _PYAV_CODECS if k.lower() == self.codec_name.lower())]
         stream: Stream
         if name == "opus":
