@@ -22,7 +22,12 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from server.auth.middleware import AUTH_PREFIXES_KEY, TOKENS_KEY, auth_middleware
+from server.auth.middleware import (
+    AUTH_PREFIXES_KEY,
+    BARE_TOKEN_PREFIXES_KEY,
+    TOKENS_KEY,
+    auth_middleware,
+)
 from server.auth.tickets import TicketService
 from server.auth.tokens import TokenService
 from server.conferences.service import Conferences
@@ -50,6 +55,7 @@ ROUTE_MODULES: list[str] = [
     "server.interactions",
     "server.ice",
     "server.talkdesk",
+    "server.composition.routes",
     "server.openapi",
     "server.client_page",
 ]
@@ -120,6 +126,7 @@ def create_app(
     app[PLATFORM_KEY] = platform
     app[TOKENS_KEY] = platform.tokens
     app[AUTH_PREFIXES_KEY] = ["/rtc-api/"]
+    app[BARE_TOKEN_PREFIXES_KEY] = []
     housekeeping: list[asyncio.Task[None]] = []
 
     async def start(app: web.Application) -> None:

@@ -23,6 +23,8 @@ from server.auth.middleware import public
 _SPEC_ATTR = "__auvious_operation__"
 H = TypeVar("H")
 API_PREFIX = "/rtc-api/"
+API_PREFIXES = (API_PREFIX, "/composition/api/")
+"""The APIs the document describes: the RTC API and the Composition API (seed 003)."""
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
 
@@ -70,7 +72,7 @@ def build_document(app: web.Application) -> dict[str, Any]:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter")
-        if not path or not path.startswith(API_PREFIX) or route.method in ("HEAD", "*"):
+        if not path or not path.startswith(API_PREFIXES) or route.method in ("HEAD", "*"):
             continue
         spec: OperationSpec | None = getattr(route.handler, _SPEC_ATTR, None)
         is_public = getattr(route.handler, "__auvious_public__", False)
@@ -109,7 +111,10 @@ def _operation(
     is_public: bool,
     models: dict[str, type[BaseModel]],
 ) -> dict[str, Any]:
-    segments = [s for s in path.removeprefix(API_PREFIX).split("/") if s]
+    prefix = next(p for p in API_PREFIXES if path.startswith(p))
+    segments = [s for s in path.removeprefix(prefix).split("/") if s]
+    if prefix != API_PREFIX:
+        segments = [prefix.strip("/").split("/")[0], *segments]
     op: dict[str, Any] = {
         "operationId": _operation_id(method, segments),
         "tags": [spec.tag if spec and spec.tag else segments[0]],
