@@ -46,8 +46,8 @@ def write_video(
 def write_audio(
     path: Path, started: float, seconds: float, tone_hz: float = 1000.0
 ) -> RecordedTrack:
-    """An Opus WebM of tone marks at every whole wall-clock second (plus speech-like sound)."""
-    source = SyntheticAudioTrack(marks=True, speech=True, tone_hz=tone_hz)
+    """An Opus WebM of tone marks at every whole wall-clock second."""
+    source = SyntheticAudioTrack(marks=True, speech=False, tone_hz=tone_hz)
     source.start_wall = started
     block = 960
     count = max(1, round(seconds * AUDIO_SAMPLE_RATE / block))

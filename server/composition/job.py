@@ -55,8 +55,8 @@ class RenderJob:
 def timeline(
     recordings: Sequence[Recording], kinds: frozenset[TrackKind]
 ) -> tuple[float, list[JobTrack]]:
-    """The total duration and the tracks of `kinds`, the recordings laid end to end in the
-    order they started."""
+    """The total duration and the tracks of `kinds` in the order they start showing, the
+    recordings laid end to end in the order they started."""
     offset = 0.0
     tracks: list[JobTrack] = []
     for recording in sorted(recordings, key=lambda r: r.started):
@@ -72,4 +72,5 @@ def timeline(
                     JobTrack(track.kind, str(track.path), origin, start, end, track.user_id)
                 )
         offset += length
+    tracks.sort(key=lambda t: t.start)  # the GRID order: who started first comes first
     return offset, tracks

@@ -26,8 +26,8 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from media.layout import Rect, fit, grid
 from server.composition.job import JobTrack, RenderJob
-from server.composition.layout import Rect, fit, grid
 
 SAMPLE_RATE = 48000
 AUDIO_BITRATE = 128_000

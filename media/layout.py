@@ -1,4 +1,5 @@
-"""The GRID layout: where each of n tiles goes in a W x H picture."""
+"""The GRID layout of compositions: where each of n tiles goes in a W x H picture (the
+platform's renderer draws with it, the content checks read with it)."""
 
 from __future__ import annotations
 
