@@ -24,6 +24,7 @@ import aiohttp
 from agent.api.auth import TokenClaims, TokenProvider
 from agent.api.endpoints import (
     Assets,
+    Compositions,
     Conferences,
     FileTransfers,
     IceServers,
@@ -77,6 +78,7 @@ class AuviousClient:
         self.ice = IceServers(self.http)
         self.talkdesk = Talkdesk(self.http)
         self.security = Security(self.http)
+        self.compositions = Compositions(self.http)
 
     def __repr__(self) -> str:
         return f"AuviousClient({self.http.base_url!r}, {self.auth!r})"

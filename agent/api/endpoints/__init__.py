@@ -1,6 +1,7 @@
 """The endpoints of the contract, one group per domain, as ``AuviousClient`` attributes."""
 
 from agent.api.endpoints.assets import Assets
+from agent.api.endpoints.compositions import Compositions
 from agent.api.endpoints.conferences import Conferences
 from agent.api.endpoints.filetransfers import FileTransfers
 from agent.api.endpoints.ice import IceServers
@@ -14,6 +15,7 @@ from agent.api.endpoints.talkdesk import Talkdesk
 
 __all__ = [
     "Assets",
+    "Compositions",
     "Conferences",
     "FileTransfers",
     "IceServers",
