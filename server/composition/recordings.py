@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from aiohttp import web
-
 TrackKind = Literal["audio", "video"]
 
 
@@ -68,7 +66,3 @@ class NoRecordings:
 
     def recordings_for(self, conversation_id: str) -> Sequence[Recording]:
         return ()
-
-
-RECORDINGS_KEY = web.AppKey("auvious_recording_source", RecordingSource)
-"""Set by the recorder's `setup` (or a test) before startup; absent means `NoRecordings`."""

@@ -28,7 +28,7 @@ from agent.api.models.composition import (
 from server import storage
 from server.auth.caller import CALLER_KEY, Caller
 from server.auth.middleware import AUTH_PREFIXES_KEY, BARE_TOKEN_PREFIXES_KEY, public
-from server.composition.recordings import RECORDINGS_KEY, NoRecordings, RecordingSource
+from server.composition.recordings import NoRecordings, RecordingSource
 from server.composition.service import (
     Compositions,
     Settings,
@@ -48,6 +48,9 @@ from server.storage.downloads import Content, content_response
 
 BASE = "/composition/api"
 COMPOSITIONS_KEY = web.AppKey("auvious_compositions", Compositions)
+RECORDINGS_KEY = web.AppKey("auvious_recording_source", RecordingSource)
+"""Set by the recorder's `setup` (before startup) to feed the composer; absent means no
+recordings. `Compositions.use_source` replaces it at run time (tests)."""
 _CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _RESERVED_IDS = frozenset({"attachment", "inline"})
 _TAG = "composition"
