@@ -7,8 +7,10 @@ Route modules plug in by name: each module in `ROUTE_MODULES` exposes
     platform = platform_of(request)      # services: tokens, registrations, conferences, events
     caller = request[CALLER_KEY]         # the authenticated caller (user_id, organization, ...)
 
-raise `server.errors.ApiError` (or `BadRequest`, `NotFound`, ...) for refusals and read bodies
-with `server.http.parse_body(request, Model)`; the error middleware answers with JSON.
+raise `server.errors.ApiError` (or `BadRequest`, `NotFound`, ...) for refusals; the error
+middleware answers with JSON. Inputs come from the handler's signature under
+`@server.openapi.operation(...)`: `body: Model` (JSON), `query: Model`, `form: Form[Model]`
+(multipart), parsed before the handler runs and stated in the OpenAPI document.
 Handlers under `/rtc-api/` need a bearer token unless decorated with `server.auth.public`.
 """
 
@@ -24,7 +26,6 @@ from aiohttp import web
 
 from server.auth.middleware import (
     AUTH_PREFIXES_KEY,
-    BARE_TOKEN_PREFIXES_KEY,
     TOKENS_KEY,
     auth_middleware,
 )
@@ -56,6 +57,7 @@ ROUTE_MODULES: list[str] = [
     "server.ice",
     "server.talkdesk",
     "server.composition.routes",
+    "server.recorder.routes",
     "server.openapi",
     "server.client_page",
 ]
@@ -126,7 +128,6 @@ def create_app(
     app[PLATFORM_KEY] = platform
     app[TOKENS_KEY] = platform.tokens
     app[AUTH_PREFIXES_KEY] = ["/rtc-api/"]
-    app[BARE_TOKEN_PREFIXES_KEY] = []
     housekeeping: list[asyncio.Task[None]] = []
 
     async def start(app: web.Application) -> None:

@@ -102,6 +102,8 @@ class ServerConfig:
     """A render still running after this many seconds is killed and FAILED."""
     composition_preprocess_wait: float = 600.0
     """How long a composition waits for its conversation's recordings to finish."""
+    max_recording_seconds: float = 4 * 3600
+    """A recording stops by itself after this long (the seed names no limit)."""
 
     def __post_init__(self) -> None:
         seen: set[str] = set()

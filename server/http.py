@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -20,6 +20,8 @@ M = TypeVar("M", bound=BaseModel)
 
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 _CALLER_ID = re.compile(r"[^/+#\s]{1,200}")
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_RESERVED_IDS = frozenset({"attachment", "inline"})
 
 
 async def read_json(request: web.Request) -> Any:
@@ -48,12 +50,49 @@ def check_caller_id(field: str, value: str) -> str:
     return value
 
 
+def check_resource_id(field: str, value: str) -> str:
+    """An id a caller names a stored resource by (a recording's conversationId, a storage
+    applicationId): a path segment of the Recorder and Composition APIs, so URL-safe, and
+    never `attachment` or `inline`, which the signed routes' paths would mistake it for."""
+    if not _RESOURCE_ID.fullmatch(value) or value in _RESERVED_IDS:
+        raise BadRequest(
+            f"{field}: 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or "
+            "digit, and not 'attachment' or 'inline'"
+        )
+    return value
+
+
 async def parse_body(request: web.Request, model: type[M]) -> M:
     """The JSON body validated as `model`; a ValidationError becomes a 400 naming the field."""
     data = await read_json(request)
     if not isinstance(data, dict):
         raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
     return model.model_validate(data)
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query string validated as `model`: a parameter given more than once is a list where
+    the field is one (`sort=a&sort=b`), else a 400 (which of two values was meant?)."""
+    raw: dict[str, Any] = {}
+    lists = _list_fields(model)
+    for name in request.query:
+        values = request.query.getall(name)
+        if name in lists:
+            raw[name] = values
+        elif len(values) > 1:
+            raise BadRequest(f"{name}: given more than once")
+        else:
+            raw[name] = values[0]
+    return model.model_validate(raw)
+
+
+def _list_fields(model: type[BaseModel]) -> set[str]:
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        kinds = (info.annotation, *get_args(info.annotation))
+        if any(get_origin(kind) is list for kind in kinds):
+            names.update({name, info.alias or name})
+    return names
 
 
 def wire(value: Any) -> Any:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
 
 from aiohttp import web
 
@@ -36,7 +35,7 @@ from agent.api.models.interactions import (
 from server import storage
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
-from server.http import check_caller_id, json_response, no_content, parse_body
+from server.http import check_caller_id, json_response, no_content
 from server.openapi import operation
 from server.paging import spring_page
 from server.storage import (
@@ -94,27 +93,27 @@ def _reachable(request: web.Request, caller: Caller, interaction_id: str) -> Sto
 
 @operation(
     "Create an interaction (SERVICE callers give organizationId)",
-    body=CreateInteractionWebCommand,
     response=CreateInteractionResponse,
     errors=(400, 403, 409),
 )
-async def create_interaction(request: web.Request) -> web.Response:
-    command = await parse_body(request, CreateInteractionWebCommand)
+async def create_interaction(
+    request: web.Request, body: CreateInteractionWebCommand
+) -> web.Response:
     caller = _staff(request)
     service_only = caller.is_service and not caller.has_role("AGENT", "SUPERVISOR", "ADMIN")
-    if service_only and not command.organization_id:
+    if service_only and not body.organization_id:
         # Seed 001: a service token stands for no organization, so it must name one.
         raise BadRequest("organizationId: required when a SERVICE client creates one")
-    organization = caller.organization_for(command.organization_id)
-    interaction_id = check_caller_id("interactionId", command.interaction_id or str(uuid.uuid4()))
+    organization = caller.organization_for(body.organization_id)
+    interaction_id = check_caller_id("interactionId", body.interaction_id or str(uuid.uuid4()))
     now = utc_now()
     interaction = Interaction(
         id=interaction_id,
         organization_id=organization,
         created_by=caller.user_id,
         created_at=now,
-        type=command.type,
-        data=command.data or {},
+        type=body.type,
+        data=body.data or {},
     )
     try:
         storage.storage_of(request).records.insert(
@@ -133,35 +132,32 @@ async def get_interaction(request: web.Request) -> web.Response:
 
 @operation(
     "Update an interaction; with `version`, only if it is still at that version",
-    body=UpdateInteractionWebCommand,
     status=204,
     errors=(400, 403, 404, 409),
 )
-async def update_interaction(request: web.Request) -> web.Response:
-    command = await parse_body(request, UpdateInteractionWebCommand)
+async def update_interaction(
+    request: web.Request, body: UpdateInteractionWebCommand
+) -> web.Response:
     interaction_id = request.match_info["interactionId"]
     record = _reachable(request, _staff(request), interaction_id)
-    if command.version is not None and command.version != record.version:
+    if body.version is not None and body.version != record.version:
         raise Conflict(
             f"version conflict: interaction {interaction_id} is at version {record.version}, "
-            f"the update was made against version {command.version}"
+            f"the update was made against version {body.version}"
         )
-    body = dict(record.body)
-    if command.type is not None:
-        body["type"] = command.type
-    if command.data is not None:
-        body["data"] = command.data  # the seed: supplied data replaces all data
+    stored = dict(record.body)
+    if body.type is not None:
+        stored["type"] = body.type
+    if body.data is not None:
+        stored["data"] = body.data  # the seed: supplied data replaces all data
     records = storage.storage_of(request).records
-    if records.update(INTERACTION, interaction_id, body, expected_version=record.version) is None:
+    if records.update(INTERACTION, interaction_id, stored, expected_version=record.version) is None:
         raise Conflict(f"version conflict: interaction {interaction_id} changed meanwhile")
     return no_content()
 
 
-def _list_query(request: web.Request) -> tuple[InteractionQuery, list[tuple[str, str]]]:
-    raw: dict[str, Any] = {
-        key: request.query[key] for key in request.query if key not in ("sort", "params")
-    }
-    raw["sort"] = request.query.getall("sort", [])
+def _params(request: web.Request) -> list[tuple[str, str]]:
+    """Seed 002's `params=key,value,...`: equality on top-level keys of `data`."""
     params = request.query.get("params")
     pairs: list[tuple[str, str]] = []
     if params:
@@ -172,7 +168,7 @@ def _list_query(request: web.Request) -> tuple[InteractionQuery, list[tuple[str,
         for key, _ in pairs:
             if not _DATA_KEY.match(key):
                 raise BadRequest(f"params: {key!r} is not a data key (letters, digits, '_')")
-    return InteractionQuery.model_validate(raw), pairs
+    return pairs
 
 
 def _conditions(query: InteractionQuery, pairs: list[tuple[str, str]]) -> list[Condition]:
@@ -218,13 +214,12 @@ def _order(sort: list[str]) -> list[tuple[str, bool]]:
 
 @operation(
     "Interactions created in a date range, filtered, sorted and paged",
-    query=InteractionQuery,
     response=PageInteraction,
     errors=(400, 403),
 )
-async def find_interactions(request: web.Request) -> web.Response:
+async def find_interactions(request: web.Request, query: InteractionQuery) -> web.Response:
     caller = _staff(request)
-    query, pairs = _list_query(request)
+    pairs = _params(request)
     requested_org = request.query.get("organizationId")
     if caller.is_service:
         organization = requested_org or None

@@ -28,7 +28,7 @@ from agent.api.models.registrations import (
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import Conflict, Forbidden, NotFound
 from server.events import EventDelivery, Recipient
-from server.http import check_caller_id, json_response, no_content, parse_body
+from server.http import check_caller_id, json_response, no_content
 from server.openapi import operation
 from server.platform import platform_of
 
@@ -192,66 +192,59 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/rtc-api/users/endpoints/sendEvent", send_event)
 
 
-async def _register(request: web.Request) -> UserEndpoint:
-    command = await parse_body(request, RegisterUserEndpointWebCommand)
-    return platform_of(request).registrations.register(request[CALLER_KEY], command)
+def _register(request: web.Request, body: RegisterUserEndpointWebCommand) -> UserEndpoint:
+    return platform_of(request).registrations.register(request[CALLER_KEY], body)
 
 
 @operation(
     "Register a user endpoint; answers its id as a bare JSON string",
-    body=RegisterUserEndpointWebCommand,
     response=str,
     errors=(400, 409),
 )
-async def register_plain(request: web.Request) -> web.Response:
+async def register_plain(
+    request: web.Request, body: RegisterUserEndpointWebCommand
+) -> web.Response:
     """The web flavour answers the id as a bare JSON string."""
-    return web.json_response((await _register(request)).id)
+    return web.json_response(_register(request, body).id)
 
 
 @operation(
     "Register a user endpoint; answers {id}",
-    body=RegisterUserEndpointWebCommand,
     response=RegisterResult,
     errors=(400, 409),
 )
-async def register(request: web.Request) -> web.Response:
+async def register(request: web.Request, body: RegisterUserEndpointWebCommand) -> web.Response:
     """The iOS flavour answers `{id}`."""
-    return json_response(RegisterResult(id=(await _register(request)).id))
+    return json_response(RegisterResult(id=_register(request, body).id))
 
 
 @operation(
     "Keep a user endpoint registered",
-    body=KeepUserEndpointAliveWebCommand,
     status=204,
     errors=(400, 403, 404),
 )
-async def keepalive(request: web.Request) -> web.Response:
-    command = await parse_body(request, KeepUserEndpointAliveWebCommand)
-    platform_of(request).registrations.keepalive(request[CALLER_KEY], command.user_endpoint_id)
+async def keepalive(request: web.Request, body: KeepUserEndpointAliveWebCommand) -> web.Response:
+    platform_of(request).registrations.keepalive(request[CALLER_KEY], body.user_endpoint_id)
     return no_content()
 
 
 @operation(
     "Unregister a user endpoint (it leaves its conferences)",
-    body=UnregisterUserEndpointWebCommand,
     status=204,
     errors=(400, 403, 404),
 )
-async def unregister(request: web.Request) -> web.Response:
-    command = await parse_body(request, UnregisterUserEndpointWebCommand)
+async def unregister(request: web.Request, body: UnregisterUserEndpointWebCommand) -> web.Response:
     await platform_of(request).registrations.unregister(
-        request[CALLER_KEY], command.user_endpoint_id, command.reason
+        request[CALLER_KEY], body.user_endpoint_id, body.reason
     )
     return no_content()
 
 
 @operation(
     "Send an event to the endpoints of a user; answers how many got it",
-    body=SendEventToUserWebCommand,
     response=int,
     errors=(400, 403),
 )
-async def send_event(request: web.Request) -> web.Response:
-    command = await parse_body(request, SendEventToUserWebCommand)
-    count = platform_of(request).registrations.send_event(request[CALLER_KEY], command)
+async def send_event(request: web.Request, body: SendEventToUserWebCommand) -> web.Response:
+    count = platform_of(request).registrations.send_event(request[CALLER_KEY], body)
     return web.json_response(count)

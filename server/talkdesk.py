@@ -27,7 +27,7 @@ from agent.api.models.talkdesk import (
 from server import storage
 from server.auth.caller import CALLER_KEY
 from server.errors import BadRequest
-from server.http import json_response, parse_body, read_json
+from server.http import json_response
 from server.interactions import INTERACTION
 from server.openapi import operation
 from server.storage import Condition, DuplicateRecordError, Query, epoch_ms, utc_now
@@ -44,12 +44,10 @@ def _contact_id(data: Any) -> str:
 
 @operation(
     "Link a Talkdesk contact; answers the platform's id for it",
-    body=TalkdeskCreateTalkdeskRequest,
     response=TalkdeskCreateTalkdeskResponse,
 )
-async def create_contact(request: web.Request) -> web.Response:
-    command = await parse_body(request, TalkdeskCreateTalkdeskRequest)
-    contact_id = _contact_id(command.data)
+async def create_contact(request: web.Request, body: TalkdeskCreateTalkdeskRequest) -> web.Response:
+    contact_id = _contact_id(body.data)
     caller = request[CALLER_KEY]
     records = storage.storage_of(request).records
     key = f"{caller.organization}\n{contact_id}"
@@ -73,11 +71,10 @@ async def create_contact(request: web.Request) -> web.Response:
     )
 
 
-@operation("Confirm the caller's authorization", body=TalkdeskAuthorizationRequest, response=dict)
-async def validate_authorization(request: web.Request) -> web.Response:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
+@operation("Confirm the caller's authorization", response=dict)
+async def validate_authorization(
+    request: web.Request, body: TalkdeskAuthorizationRequest
+) -> web.Response:
     caller = request[CALLER_KEY]
     return web.json_response(
         {
@@ -91,16 +88,16 @@ async def validate_authorization(request: web.Request) -> web.Response:
 
 @operation(
     "A contact's interactions as Talkdesk activity items",
-    body=TalkdeskContactActivityRequest,
     response=list[TalkdeskContactActivityResponseItem],
     headers=("Host",),
 )
-async def contact_activity(request: web.Request) -> web.Response:
-    command = await parse_body(request, TalkdeskContactActivityRequest)
-    contact_id = _contact_id(command.data)
+async def contact_activity(
+    request: web.Request, body: TalkdeskContactActivityRequest
+) -> web.Response:
+    contact_id = _contact_id(body.data)
     caller = request[CALLER_KEY]
     conditions = [Condition("$.data.customerId", "=", contact_id)]
-    types = command.meta.interaction_types if command.meta else None
+    types = body.meta.interaction_types if body.meta else None
     if types:
         conditions.append(Condition("$.type", "IN", types))
     records = storage.storage_of(request).records.find(

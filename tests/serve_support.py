@@ -16,6 +16,16 @@ STARTED = re.compile(r"Auvious platform at (http://\S+)")
 @asynccontextmanager
 async def serve(*args: str) -> AsyncIterator[tuple[str, list[str]]]:
     """Run `serve` on an ephemeral port; yields its base URL and the stdout lines so far."""
+    async with serve_process(*args) as (url, lines, process):
+        yield url, lines
+    assert process.returncode == 0
+
+
+@asynccontextmanager
+async def serve_process(
+    *args: str,
+) -> AsyncIterator[tuple[str, list[str], asyncio.subprocess.Process]]:
+    """`serve` with its process, for the tests that kill it; interrupted at the end if alive."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -39,10 +49,9 @@ async def serve(*args: str) -> AsyncIterator[tuple[str, list[str]]]:
         for _ in range(2):
             async with asyncio.timeout(5):
                 lines.append((await process.stdout.readline()).decode().rstrip())
-        yield match.group(1), lines
+        yield match.group(1), lines, process
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGINT)
             async with asyncio.timeout(15):
                 await process.wait()
-    assert process.returncode == 0

@@ -30,6 +30,7 @@ from agent.api.endpoints import (
     IceServers,
     Interactions,
     Ratings,
+    Recorder,
     Registrations,
     Security,
     Snapshots,
@@ -69,6 +70,7 @@ class AuviousClient:
         self.registrations = Registrations(self.http)
         self.conferences = Conferences(self.http, events_time_limit=events_time_limit)
         self.snapshots = Snapshots(self.http)
+        self.recorder = Recorder(self.http)
         self.ratings = Ratings(self.http)
         self.interactions = Interactions(self.http)
         self.file_transfers = FileTransfers(self.http)

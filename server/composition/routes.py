@@ -27,7 +27,7 @@ from agent.api.models.composition import (
 )
 from server import storage
 from server.auth.caller import CALLER_KEY, Caller
-from server.auth.middleware import AUTH_PREFIXES_KEY, BARE_TOKEN_PREFIXES_KEY, public
+from server.auth.middleware import AUTH_PREFIXES_KEY, public
 from server.composition.recordings import NoRecordings, RecordingSource
 from server.composition.service import (
     Compositions,
@@ -38,7 +38,7 @@ from server.composition.service import (
     view_of,
 )
 from server.errors import BadRequest, Forbidden, Handler, NotFound
-from server.http import json_response, parse_body
+from server.http import json_response
 from server.openapi import operation
 from server.paging import spring_page
 from server.platform import PLATFORM_KEY
@@ -83,14 +83,15 @@ def _ids(request: web.Request) -> tuple[str, str]:
 
 @operation(
     "Create a new Composition (queued by priority; higher runs first)",
-    body=CreateCompositionWebCommand,
     response=CompositionIdentifier,
     errors=(400, 403, 404),
     tag=_TAG,
 )
-async def request_composition(request: web.Request) -> web.Response:
+async def request_composition(
+    request: web.Request, body: CreateCompositionWebCommand
+) -> web.Response:
     caller = _caller(request, CREATORS, "creating a composition")
-    command = await parse_body(request, CreateCompositionWebCommand)
+    command = body
     _check_conversation_id(command.conversation_id)
     if not command.name.strip() or len(command.name) > 200:
         raise BadRequest("name: 1-200 characters")
@@ -99,15 +100,13 @@ async def request_composition(request: web.Request) -> web.Response:
 
 @operation(
     "Re-execute a previously completed (or failed, or cancelled) composition, same id",
-    body=ReExecuteCompositionWebCommand,
     response=CompositionIdentifier,
     errors=(400, 403, 404, 409),
     tag=_TAG,
 )
-async def reexecute(request: web.Request) -> web.Response:
+async def reexecute(request: web.Request, body: ReExecuteCompositionWebCommand) -> web.Response:
     caller = _caller(request, USERS, "re-executing a composition")
-    command = await parse_body(request, ReExecuteCompositionWebCommand)
-    return json_response(await compositions_of(request).reexecute(caller, command))
+    return json_response(await compositions_of(request).reexecute(caller, body))
 
 
 @operation("Cancel a queued or running composition", errors=(403, 404, 409), tag=_TAG)
@@ -147,14 +146,12 @@ async def by_conversation(request: web.Request) -> web.Response:
 
 @operation(
     "Get all compositions initiated by the currently authenticated user (newest first)",
-    query=CompositionPageQuery,
     response=PageCompositionView,
     errors=(400, 403),
     tag=_TAG,
 )
-async def mine(request: web.Request) -> web.Response:
+async def mine(request: web.Request, query: CompositionPageQuery) -> web.Response:
     caller = _caller(request, USERS, "reading compositions")
-    query = CompositionPageQuery.model_validate(dict(request.query))
     number, size = query.number, query.page_length
     if number * size > 2**62:
         raise BadRequest("page: beyond any listing")
@@ -176,18 +173,16 @@ async def mine(request: web.Request) -> web.Response:
 def _player_url(disposition: str) -> Handler:
     @operation(
         f"A signed URL ({disposition}) of a completed composition's file, valid 15 minutes",
-        query=PlayerUrlQuery,
         headers=("Referer",),
         response=CompositionResourceMessage,
         errors=(400, 403, 404),
         tag=_TAG,
     )
-    async def player_url(request: web.Request) -> web.Response:
+    async def player_url(request: web.Request, query: PlayerUrlQuery) -> web.Response:
         caller = _caller(request, USERS, "reading a composition's URL")
         conversation_id, composition_id = _ids(request)
         if not request.headers.get("Referer"):
             raise BadRequest("header Referer is required")
-        query = PlayerUrlQuery.model_validate(dict(request.query))
         for name, given, path_value in (
             ("conversationId", query.conversation_id, conversation_id),
             ("id", query.id, composition_id),
@@ -200,11 +195,10 @@ def _player_url(disposition: str) -> Handler:
             raise NotFound(f"composition {composition_id} has no media yet")
         view = view_of(record)
         path = f"{BASE}/player/{disposition}/{conversation_id}/{composition_id}/{file_name(view)}"
-        signed, valid_until = storage_of(request).signer.sign_path(path, DEFAULT_TTL_SECONDS)
-        query_string = "&".join(f"{k}={v}" for k, v in signed.items())
+        signed = storage_of(request).signer.sign_path(path, DEFAULT_TTL_SECONDS)
         return json_response(
             CompositionResourceMessage(
-                url=f"{request.url.origin()}{path}?{query_string}", valid_until=valid_until
+                url=f"{request.url.origin()}{signed.path}", valid_until=signed.valid_until
             )
         )
 
@@ -215,18 +209,13 @@ def _player(disposition: str) -> Handler:
     @operation(
         f"Download ({disposition}) a composition's file; the signature is the credential; "
         "Range gives 206",
-        query=SignedPlayerQuery,
         headers=("Range",),
         response=bytes,
         errors=(400, 403, 404),
         tag=_TAG,
     )
     @public
-    async def player(request: web.Request) -> web.StreamResponse:
-        missing = [n for n in ("Date", "Expires", "Signature") if not request.query.get(n)]
-        if missing:
-            raise BadRequest(f"query parameter {', '.join(missing)} is required")
-        query = SignedPlayerQuery.model_validate(dict(request.query))
+    async def player(request: web.Request, query: SignedPlayerQuery) -> web.StreamResponse:
         try:
             storage_of(request).signer.verify_path(
                 request.path, query.date, query.expires, query.signature
@@ -262,7 +251,6 @@ def _player(disposition: str) -> Handler:
 def setup(app: web.Application) -> None:
     storage.install(app)
     app[AUTH_PREFIXES_KEY].append(f"{BASE}/")
-    app[BARE_TOKEN_PREFIXES_KEY].append(f"{BASE}/")
     platform = app[PLATFORM_KEY]
     store = app[storage.STORAGE_KEY]
 

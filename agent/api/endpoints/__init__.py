@@ -7,6 +7,7 @@ from agent.api.endpoints.filetransfers import FileTransfers
 from agent.api.endpoints.ice import IceServers
 from agent.api.endpoints.interactions import Interactions
 from agent.api.endpoints.ratings import Ratings
+from agent.api.endpoints.recorder import Recorder
 from agent.api.endpoints.registrations import Registrations
 from agent.api.endpoints.security import Security
 from agent.api.endpoints.snapshots import Snapshots
@@ -20,6 +21,7 @@ __all__ = [
     "IceServers",
     "Interactions",
     "Ratings",
+    "Recorder",
     "Registrations",
     "Security",
     "Snapshots",

@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -17,6 +18,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "AnyCaseEnum",
+    "LooseInstant",
     "OpenEnum",
     "SnakeWireModel",
     "WireDatetime",
@@ -56,6 +59,20 @@ OpenEnum = Annotated[E | str, Field(union_mode="left_to_right")]
 
 Used where the contract invites other values or where a newer server may send members
 this client does not know yet; a strict enum there would reject a whole response."""
+
+
+def _upper_case(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+AnyCaseEnum = Annotated[E | str, Field(union_mode="left_to_right"), BeforeValidator(_upper_case)]
+"""An `OpenEnum` read in any case (`video` is VIDEO): vendor scripts send lower-case values.
+
+The canonical upper-case member is what gets written back."""
+
+LooseInstant = Annotated[WireDatetime | str, Field(union_mode="left_to_right")]
+"""An instant the seed types as a plain string (recorder and composition times): a parseable
+value becomes a UTC `datetime` written as the platform writes instants; anything else passes."""
 
 
 class WireModel(BaseModel):

@@ -6,11 +6,12 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, TypeAdapter, ValidationError
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 
 from agent.api.models.base import WireDatetime, WireModel
 
 __all__ = [
+    "DateSignedQuery",
     "ErrorResponse",
     "EventBody",
     "SessionType",
@@ -42,6 +43,15 @@ class SignedDownloadQuery(WireModel):
     """Query of the token-free `GET /{snapshots|filetransfers|assets}/signed/{id}/{expiration}`."""
 
     signature: str
+
+
+class DateSignedQuery(WireModel):
+    """Query of the Recorder and Composition APIs' token-free file routes: `Date` (signed at)
+    and `Expires` in epoch seconds, and the `Signature` over the path and both."""
+
+    date: str = Field(alias="Date")
+    expires: str = Field(alias="Expires")
+    signature: str = Field(alias="Signature")
 
 
 class SignedUrl(WireModel):
