@@ -65,8 +65,8 @@ def timeline(
             if track.kind not in kinds:
                 continue
             origin = offset + track.started - recording.started
-            start = max(offset, origin)
-            end = min(offset + length, offset + track.stopped - recording.started)
+            start = max(offset, offset + track.shown_from - recording.started)
+            end = min(offset + length, offset + track.shown_to - recording.started)
             if end > start:
                 tracks.append(
                     JobTrack(track.kind, str(track.path), origin, start, end, track.user_id)

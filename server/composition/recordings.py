@@ -28,6 +28,22 @@ class RecordedTrack:
     user_id: str = ""
     stream_id: str = ""
     codec: str = ""
+    published_from: float | None = None
+    """When its stream was published (epoch seconds), if known: its tile shows from then (black
+    until the first frame) ..."""
+    published_to: float | None = None
+    """... until it was unpublished (holding the last frame), if known; else first to last
+    frame."""
+
+    @property
+    def shown_from(self) -> float:
+        return (
+            self.started if self.published_from is None else min(self.published_from, self.started)
+        )
+
+    @property
+    def shown_to(self) -> float:
+        return self.stopped if self.published_to is None else max(self.published_to, self.stopped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +75,3 @@ class Recording:
 class RecordingSource(Protocol):
     def recordings_for(self, conversation_id: str) -> Sequence[Recording]:
         """The conversation's recordings (every organization), oldest first."""
-
-
-class NoRecordings:
-    """The source of a platform without a recorder: every conversation is unknown."""
-
-    def recordings_for(self, conversation_id: str) -> Sequence[Recording]:
-        return ()

@@ -28,7 +28,8 @@ from agent.api.models.composition import (
 from server import storage
 from server.auth.caller import CALLER_KEY, Caller
 from server.auth.middleware import AUTH_PREFIXES_KEY, public
-from server.composition.recordings import NoRecordings, RecordingSource
+from server.composition.from_recorder import RecorderRecordings
+from server.composition.recordings import RecordingSource
 from server.composition.service import (
     Compositions,
     Settings,
@@ -49,8 +50,8 @@ from server.storage.downloads import Content, content_response
 BASE = "/composition/api"
 COMPOSITIONS_KEY = web.AppKey("auvious_compositions", Compositions)
 RECORDINGS_KEY = web.AppKey("auvious_recording_source", RecordingSource)
-"""Set by the recorder's `setup` (before startup) to feed the composer; absent means no
-recordings. `Compositions.use_source` replaces it at run time (tests)."""
+"""Another source of recordings for the composer (set before startup); absent means the
+platform's recorder. `Compositions.use_source` replaces it at run time (tests)."""
 _CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _RESERVED_IDS = frozenset({"attachment", "inline"})
 _TAG = "composition"
@@ -254,8 +255,10 @@ def setup(app: web.Application) -> None:
     platform = app[PLATFORM_KEY]
     store = app[storage.STORAGE_KEY]
 
+    recorder = RecorderRecordings(store)
+
     def source() -> RecordingSource:
-        return app.get(RECORDINGS_KEY) or NoRecordings()
+        return app.get(RECORDINGS_KEY) or recorder
 
     config = platform.config
     service = Compositions(
