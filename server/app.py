@@ -26,6 +26,7 @@ from aiohttp import web
 
 from server.auth.middleware import (
     AUTH_PREFIXES_KEY,
+    BARE_TOKEN_PREFIXES_KEY,
     TOKENS_KEY,
     auth_middleware,
 )
@@ -56,8 +57,8 @@ ROUTE_MODULES: list[str] = [
     "server.interactions",
     "server.ice",
     "server.talkdesk",
-    "server.composition.routes",
     "server.recorder.routes",
+    "server.composition.routes",
     "server.openapi",
     "server.client_page",
 ]
@@ -128,6 +129,7 @@ def create_app(
     app[PLATFORM_KEY] = platform
     app[TOKENS_KEY] = platform.tokens
     app[AUTH_PREFIXES_KEY] = ["/rtc-api/"]
+    app[BARE_TOKEN_PREFIXES_KEY] = []
     housekeeping: list[asyncio.Task[None]] = []
 
     async def start(app: web.Application) -> None:

@@ -172,6 +172,8 @@ def _operation(
 ) -> dict[str, Any]:
     prefix = next(p for p in API_PREFIXES if path.startswith(p))
     segments = [s for s in path.removeprefix(prefix).split("/") if s]
+    if prefix != API_PREFIX:
+        segments = [prefix.strip("/").split("/")[0], *segments]
     op: dict[str, Any] = {
         "operationId": _operation_id(method, segments),
         "tags": [spec.tag if spec and spec.tag else segments[0]],

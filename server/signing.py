@@ -1,5 +1,5 @@
 """Signed download URLs: ``/rtc-api/{kind}/signed/{id}/{expiration}?signature=...``, and the
-``?Date=&Expires=&Signature=`` form the Recorder and Composition APIs use (`sign_path`).
+Composition/Recorder APIs' player URLs, ``{path}?Date=...&Expires=...&Signature=...``.
 
 A signed URL is a bearer capability: whoever holds it may download that one record's content
 until it expires, without a token (it is meant for ``<img src>`` and plain downloads). The
@@ -24,10 +24,6 @@ from urllib.parse import quote
 KEY_FILE = "url-signing.key"
 DEFAULT_TTL_SECONDS = 15 * 60
 SIGNED_KINDS = frozenset({"snapshots", "filetransfers", "assets"})
-MAX_SIGNED_SECONDS = 7 * 24 * 3600
-"""The longest a Date/Expires URL may be valid."""
-CLOCK_SKEW_SECONDS = 300
-"""How far in the future a `Date` may lie (clocks of signer and checker differ)."""
 
 
 class SignatureError(Exception):
@@ -75,34 +71,36 @@ class UrlSigner:
         if int(expiration) < self._clock() * 1000:
             raise SignatureError("signed URL has expired")
 
-    # --- Date/Expires/Signature (the Recorder and Composition APIs' signed routes) ---------
+    def _mac(self, kind: str, record_id: str, expiration: int) -> str:
+        message = f"{kind}\n{record_id}\n{expiration}".encode()
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
-    def sign_path(self, path: str, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> SignedPath:
-        """``path?Date=…&Expires=…&Signature=…``: a capability for GET of exactly `path`.
-
-        `Date` is the signing instant and `Expires` the absolute end, both epoch seconds (the
-        seed's example: `Expires` equals `validUntil`). The signature covers the whole path,
-        so it binds the ids, the file name and the disposition (attachment or inline)."""
+    def sign_path(
+        self, path: str, ttl_seconds: int = DEFAULT_TTL_SECONDS
+    ) -> tuple[dict[str, str], datetime]:
+        """The query (``Date``, ``Expires``, ``Signature``) that makes a GET of ``path`` a
+        capability until ``Expires`` (epoch seconds, as in the seed's example URL), and that
+        instant. The whole path is signed, so ids, file name and disposition are bound."""
         date = int(self._clock())
         expires = date + ttl_seconds
         signature = self._path_mac(path, date, expires)
-        query = f"Date={date}&Expires={expires}&Signature={signature}"
-        return SignedPath(f"{path}?{query}", datetime.fromtimestamp(expires, UTC))
+        query = {"Date": str(date), "Expires": str(expires), "Signature": signature}
+        return query, datetime.fromtimestamp(expires, UTC)
 
     def verify_path(self, path: str, date: str, expires: str, signature: str) -> None:
-        """Raise :class:`SignatureError` unless `sign_path` made this and it is still valid:
-        ``Date - 300 s <= now < Expires`` and at most `MAX_SIGNED_SECONDS` between the two."""
-        if not _epoch_seconds(date) or not _epoch_seconds(expires):
-            raise SignatureError("Date and Expires must be times in epoch seconds")
-        expected = self._path_mac(path, int(date), int(expires))
+        """Raise :class:`SignatureError` unless ``Signature`` is ours for this exact path and
+        ``Date - 5 min <= now < Expires`` (at most `MAX_PATH_TTL_SECONDS` apart)."""
+        if not (date.isdigit() and expires.isdigit() and len(date) <= 12 and len(expires) <= 12):
+            raise SignatureError("Date and Expires must be epoch seconds")
+        signed_at, until = int(date), int(expires)
+        expected = self._path_mac(path, signed_at, until)
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise SignatureError("signature does not match this URL")
         now = self._clock()
-        if int(expires) - int(date) > MAX_SIGNED_SECONDS:
-            raise SignatureError("signed URL is valid for too long")
-        if now < int(date) - CLOCK_SKEW_SECONDS:
-            raise SignatureError("signed URL is dated in the future")
-        if now >= int(expires):
+        if until - signed_at > MAX_PATH_TTL_SECONDS or signed_at - CLOCK_SKEW_SECONDS > now:
+            raise SignatureError("signed URL has an invalid validity window")
+        if now >= until:
             raise SignatureError("signed URL has expired")
 
     def _path_mac(self, path: str, date: int, expires: int) -> str:
@@ -110,14 +108,9 @@ class UrlSigner:
         digest = hmac.new(self._key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
-    def _mac(self, kind: str, record_id: str, expiration: int) -> str:
-        message = f"{kind}\n{record_id}\n{expiration}".encode()
-        digest = hmac.new(self._key, message, hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
-
-def _epoch_seconds(value: str) -> bool:
-    return value.isdigit() and len(value) <= 12
+MAX_PATH_TTL_SECONDS = 7 * 24 * 3600
+CLOCK_SKEW_SECONDS = 300
 
 
 def _check_kind(kind: str) -> None:

@@ -18,21 +18,20 @@ import agent.api.endpoints
 from agent.api.http import Call
 
 SEEDS_DIR = Path(__file__).parent / "seeds"
-SEED_FILES = ("002_*.txt", "001_*.txt", "000_*.txt", "004_*.txt", "003_*.txt")
-"""The RTC API (002), newer interactions (001), newer ratings (000), the Recorder API (004),
-the Composition API (003)."""
-SEEDS_BY_VERSION = ("002_*.txt", "000_*.txt", "001_*.txt", "004_*.txt", "003_*.txt")
-"""Oldest first: v1.9.5, v1.9.7, v1.9.18; then the Recorder and Composition APIs (their own
+SEED_FILES = ("002_*.txt", "001_*.txt", "000_*.txt", "003_*.txt", "004_*.txt")
+"""The RTC API (002), newer interactions (001), newer ratings (000), the Composition API (003),
+the Recorder API (004)."""
+SEEDS_BY_VERSION = ("002_*.txt", "000_*.txt", "001_*.txt", "003_*.txt", "004_*.txt")
+"""Oldest first: v1.9.5, v1.9.7, v1.9.18; then the Composition and Recorder APIs (their own
 names)."""
 
 _REQUEST_LINE = re.compile(r"^(GET|POST|PUT|DELETE|PATCH) (?:https?://[^/]+)?(/\S*) HTTP/1\.1$")
 HOST_IN_PATH = "/auvious.video"
-"""Seeds 003/004 render their host name into the path; the real paths start after it."""
+"""Seeds 003/004 render the host name into their paths (a doc bug): the real path follows it."""
 SCHEMA_MODELS = {"Error": "RecorderError"}
 """Seed schemas whose wire model has another name (seed 004's `Error` is too generic)."""
-NOT_WIRE_SCHEMAS = frozenset({"Resource", "InputStream"})
-"""Seeds 003/004 describe their file downloads with Spring's `Resource` bean: the body is the
-file."""
+NOT_BODIES = frozenset({"Resource", "InputStream"})
+"""Spring's `Resource` bean described as a schema: the answer is really the file's bytes."""
 # A row of a "Parameters" table: name, where, type, required, description; run together in
 # seed 002, a markdown table in seeds 001 and 000 (and 003, without the leading pipe).
 _PARAMETER = re.compile(r"^([A-Za-z][\w-]*?)(query|path|header|body)(\S*?)(true|false)")
@@ -133,8 +132,10 @@ def seed_schemas() -> dict[str, SeedSchema]:
                 in_enums = False
             elif line in ("PropertyValue", "Property | Value |"):
                 in_enums = True
-            elif current is not None and in_enums and (
-                enum := _ENUM_ROW.match(line) or _PIPE_ENUM_ROW.match(line)
+            elif (
+                current is not None
+                and in_enums
+                and (enum := _ENUM_ROW.match(line) or _PIPE_ENUM_ROW.match(line))
             ):
                 current.enums.setdefault(enum.group(1), set()).add(enum.group(2))
             elif current is not None and not in_enums and (prop := row.match(line)):

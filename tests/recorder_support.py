@@ -10,8 +10,9 @@ from typing import Any
 
 import av
 
+from server.composition.recordings import RecordedTrack, Recording
 from server.embedded import EmbeddedServer
-from server.recorder.store import RecordedTrack, Recording, recordings_for
+from server.recorder.store import recordings_for
 from server.storage import STORAGE_KEY
 from tests.platform_support import PlatformUser
 
@@ -78,5 +79,5 @@ def decode(path: Path) -> Decoded:
 
 
 def published_seconds(track: RecordedTrack) -> float:
-    assert track.published_to is not None
-    return (track.published_to - track.published_from).total_seconds()
+    assert track.published_from is not None and track.published_to is not None
+    return track.published_to - track.published_from

@@ -37,14 +37,14 @@ async def test_a_recorded_call_composes_into_a_grid_that_follows_the_publishers(
     await agent.call("POST", f"{triple_path(event)}/stop")
 
     (recording,) = recordings(server, "call-1")
-    origin = recording.started.timestamp()
+    origin = recording.started
     assert recording.stopped is not None
-    length = recording.stopped.timestamp() - origin
+    length = recording.stopped - origin
     spans = sorted(
         (
             TileSpan(
-                max(0.0, t.published_from.timestamp() - origin),
-                (t.published_to.timestamp() if t.published_to else origin + length) - origin,
+                max(0.0, t.shown_from - origin),
+                min(length, t.shown_to - origin),
                 t.user_id,
                 source=(320, 180),
             )

@@ -6,7 +6,6 @@ the mix aligned with the pictures."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from pydantic import ValidationError
@@ -49,9 +48,8 @@ def test_the_player_signature_binds_path_and_time() -> None:
     now = [1_000_000.0]
     signer = UrlSigner(b"k" * 32, clock=lambda: now[0])
     path = "/composition/api/player/attachment/c1/id1/c1.mp4"
-    signed = signer.sign_path(path, 900)
-    assert signed.valid_until.timestamp() == 1_000_900
-    query = {k: v[0] for k, v in parse_qs(urlsplit(signed.path).query).items()}
+    query, valid_until = signer.sign_path(path, 900)
+    assert valid_until.timestamp() == 1_000_900
     signer.verify_path(path, query["Date"], query["Expires"], query["Signature"])
     cases = {
         "another file": (path.replace("c1.mp4", "c2.mp4"), query["Date"], query["Expires"]),
@@ -66,9 +64,8 @@ def test_the_player_signature_binds_path_and_time() -> None:
     now[0] += 900
     with pytest.raises(SignatureError, match="expired"):
         signer.verify_path(path, query["Date"], query["Expires"], query["Signature"])
-    future = UrlSigner(b"k" * 32, clock=lambda: 2_000_000.0).sign_path(path, 900)
-    query = {k: v[0] for k, v in parse_qs(urlsplit(future.path).query).items()}
-    with pytest.raises(SignatureError, match="future"):
+    query, _ = UrlSigner(b"k" * 32, clock=lambda: 2_000_000.0).sign_path(path, 900)
+    with pytest.raises(SignatureError, match="validity window"):
         signer.verify_path(path, query["Date"], query["Expires"], query["Signature"])
 
 

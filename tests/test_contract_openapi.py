@@ -1,4 +1,4 @@
-"""Seeds 002/001/000/004/003 against the platform and the client, operation by operation.
+"""Seeds 002/001/000/003/004 against the platform and the client, operation by operation.
 
 Every operation of the seeds must be served, described in `/rtc-api/openapi.json` with the
 seed's body schema, query parameters and headers, and have a call in the client; the list

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -15,12 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
-from agent.api.models.recorder import (
-    RecorderState,
-    RecordingDataEvent,
-    format_duration,
-    parse_duration,
-)
+from agent.api.models.composition import parse_duration
+from agent.api.models.recorder import RecorderState, RecordingDataEvent
 from server.embedded import EmbeddedServer
 from tests.platform_support import CLIENTS, PlatformUser, customer_login, login
 from tests.recorder_support import BASE, start_recording, triple_path, wait_state
@@ -43,16 +38,6 @@ def test_enums_read_in_any_case_and_written_upper_case() -> None:
     assert event.to_wire()["state"] == "ACTIVE"
     newer = RecordingDataEvent.model_validate({"state": "Archived"})
     assert newer.state == "ARCHIVED"  # unknown values are kept, not refused
-
-
-def test_durations_are_written_as_java_writes_them_and_read_leniently() -> None:
-    assert format_duration(timedelta(seconds=65.123)) == "PT1M5.123S"
-    assert format_duration(timedelta(hours=2, seconds=1)) == "PT2H1S"
-    assert format_duration(timedelta()) == "PT0S"
-    for text, seconds in (("PT1M5.123S", 65.123), ("00:01:05.5", 65.5), ("12", 12.0)):
-        assert parse_duration(text).total_seconds() == pytest.approx(seconds)
-    with pytest.raises(ValueError, match="not a duration"):
-        parse_duration("soon")
 
 
 async def test_start_state_stop_and_the_reads_of_a_conversation(agent: PlatformUser) -> None:
@@ -80,7 +65,7 @@ async def test_start_state_stop_and_the_reads_of_a_conversation(agent: PlatformU
     conversation = await agent.call("GET", f"{BASE}/recordings/conv-7")
     recorders = [r["recorderId"] for r in conversation["recordings"]]
     assert recorders == [event["recorderId"], second["recorderId"]]
-    assert parse_duration(conversation["duration"]) >= timedelta()
+    assert parse_duration(conversation["duration"]) >= 0
     latest = await agent.call("GET", f"{BASE}/compositions/conv-7")
     assert latest["recorderId"] == second["recorderId"]
 

@@ -58,7 +58,6 @@ async def test_a_crash_mid_recording_is_salvaged_at_the_next_start(tmp_path: Pat
         (recording,) = recordings(server, "conv-crash")
         assert {t.kind for t in recording.tracks} == {"audio", "video"}
         for track in recording.tracks:
-            assert track.path is not None, track
             decoded = decode(track.path)
             assert decoded.seconds >= 1.5, (track.kind, decoded)  # most of the 4 s survived
         await wait_state(agent, event, "ABORTED")

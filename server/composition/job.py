@@ -11,9 +11,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from server.composition.recordings import Recording, TrackKind
+if TYPE_CHECKING:  # the render child reads jobs without importing the platform's side
+    from server.composition.recordings import Recording, TrackKind
 
 OutputType = Literal["VIDEO", "AUDIO"]
 DEFAULT_FPS = 15

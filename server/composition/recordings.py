@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from aiohttp import web
+
 TrackKind = Literal["audio", "video"]
 
 
@@ -28,18 +30,23 @@ class RecordedTrack:
     user_id: str = ""
     stream_id: str = ""
     codec: str = ""
+    user_endpoint_id: str = ""
+    stream_type: str = ""
+    """The seed's StreamType (CAM, MIC, SCREEN, UNKNOWN)."""
+    container: str = ""
+    """"webm" or "matroska" (PyAV opens either without a hint)."""
+    recorder_id: str = ""
     published_from: float | None = None
-    """When its stream was published (epoch seconds), if known: its tile shows from then (black
-    until the first frame) ..."""
     published_to: float | None = None
-    """... until it was unpublished (holding the last frame), if known; else first to last
-    frame."""
+    """The interval (epoch seconds) its stream was published while recorded, if known: its
+    tile shows from then (black until the first frame) until then (holding the last frame);
+    without it, from the first to the last frame."""
 
     @property
     def shown_from(self) -> float:
-        return (
-            self.started if self.published_from is None else min(self.published_from, self.started)
-        )
+        if self.published_from is None:
+            return self.started
+        return min(self.published_from, self.started)
 
     @property
     def shown_to(self) -> float:
@@ -75,3 +82,15 @@ class Recording:
 class RecordingSource(Protocol):
     def recordings_for(self, conversation_id: str) -> Sequence[Recording]:
         """The conversation's recordings (every organization), oldest first."""
+
+
+class NoRecordings:
+    """The source of a platform without a recorder: every conversation is unknown."""
+
+    def recordings_for(self, conversation_id: str) -> Sequence[Recording]:
+        return ()
+
+
+RECORDINGS_KEY = web.AppKey("auvious_recording_source", RecordingSource)
+"""Set by the recorder's `setup` (the platform's recordings); absent means `NoRecordings`.
+`Compositions.use_source` replaces it at run time (tests)."""

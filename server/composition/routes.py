@@ -27,9 +27,8 @@ from agent.api.models.composition import (
 )
 from server import storage
 from server.auth.caller import CALLER_KEY, Caller
-from server.auth.middleware import AUTH_PREFIXES_KEY, public
-from server.composition.from_recorder import RecorderRecordings
-from server.composition.recordings import RecordingSource
+from server.auth.middleware import AUTH_PREFIXES_KEY, BARE_TOKEN_PREFIXES_KEY, public
+from server.composition.recordings import RECORDINGS_KEY, NoRecordings, RecordingSource
 from server.composition.service import (
     Compositions,
     Settings,
@@ -49,9 +48,6 @@ from server.storage.downloads import Content, content_response
 
 BASE = "/composition/api"
 COMPOSITIONS_KEY = web.AppKey("auvious_compositions", Compositions)
-RECORDINGS_KEY = web.AppKey("auvious_recording_source", RecordingSource)
-"""Another source of recordings for the composer (set before startup); absent means the
-platform's recorder. `Compositions.use_source` replaces it at run time (tests)."""
 _CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _RESERVED_IDS = frozenset({"attachment", "inline"})
 _TAG = "composition"
@@ -196,10 +192,11 @@ def _player_url(disposition: str) -> Handler:
             raise NotFound(f"composition {composition_id} has no media yet")
         view = view_of(record)
         path = f"{BASE}/player/{disposition}/{conversation_id}/{composition_id}/{file_name(view)}"
-        signed = storage_of(request).signer.sign_path(path, DEFAULT_TTL_SECONDS)
+        signed, valid_until = storage_of(request).signer.sign_path(path, DEFAULT_TTL_SECONDS)
+        query_string = "&".join(f"{k}={v}" for k, v in signed.items())
         return json_response(
             CompositionResourceMessage(
-                url=f"{request.url.origin()}{signed.path}", valid_until=signed.valid_until
+                url=f"{request.url.origin()}{path}?{query_string}", valid_until=valid_until
             )
         )
 
@@ -252,13 +249,12 @@ def _player(disposition: str) -> Handler:
 def setup(app: web.Application) -> None:
     storage.install(app)
     app[AUTH_PREFIXES_KEY].append(f"{BASE}/")
+    app[BARE_TOKEN_PREFIXES_KEY].append(f"{BASE}/")
     platform = app[PLATFORM_KEY]
     store = app[storage.STORAGE_KEY]
 
-    recorder = RecorderRecordings(store)
-
     def source() -> RecordingSource:
-        return app.get(RECORDINGS_KEY) or recorder
+        return app.get(RECORDINGS_KEY) or NoRecordings()
 
     config = platform.config
     service = Compositions(

@@ -363,8 +363,9 @@ class Compositions:
         composition_id = record.id
         view = view_of(record)
         self._set_state(composition_id, CompositionState.PREPROCESSING)
-        key, part = self._files.new_path(FILES)
-        job_file = part.with_suffix(".job.json")
+        key = self._files.new_key()
+        part = self._files.scratch(FILES, key, ".part")
+        job_file = self._files.scratch(FILES, key, ".job.json")
         try:
             recordings = await self._finished_recordings(view, record.organization_id)
             kinds = frozenset(

@@ -9,11 +9,11 @@ is the credential (`UrlSigner.sign_path`).
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from agent.api.models.common import DateSignedQuery
+from agent.api.models.common import SignedPlayerQuery
 from agent.api.models.recorder import (
     AddChatTranscriptCmd,
     AddCobrowseEventCmd,
@@ -28,14 +28,21 @@ from agent.api.models.recorder import (
     URLResourceMessage,
 )
 from server.auth.caller import CALLER_KEY, Caller
-from server.auth.middleware import AUTH_PREFIXES_KEY, public
+from server.auth.middleware import AUTH_PREFIXES_KEY, BARE_TOKEN_PREFIXES_KEY, public
+from server.composition.recordings import RECORDINGS_KEY
 from server.errors import BadRequest, Forbidden, NotFound
 from server.http import check_resource_id, json_response
 from server.openapi import operation
 from server.platform import PLATFORM_KEY
 from server.recorder import attachments
 from server.recorder.service import Recorders
-from server.recorder.store import FILE_KIND, RECORDING_KIND, RecordingRecord, load_recording
+from server.recorder.store import (
+    FILE_KIND,
+    RECORDING_KIND,
+    RecordingRecord,
+    StoredRecordings,
+    load_recording,
+)
 from server.recorder.verify import verify_store
 from server.recorder.views import (
     conversation_message,
@@ -205,14 +212,10 @@ async def cobrowse_url(request: web.Request, query: CobrowseUrlQuery) -> web.Res
             f"{session_id}.json",
         )
     )
-    signed = storage_of(request).signer.sign_path(
-        f"{BASE}/recordings/attachment/cobrowse/{path}", DEFAULT_TTL_SECONDS
-    )
-    return json_response(
-        URLResourceMessage(
-            url=f"{request.url.origin()}{signed.path}", valid_until=signed.valid_until
-        )
-    )
+    signed_path = f"{BASE}/recordings/attachment/cobrowse/{path}"
+    signature, valid_until = storage_of(request).signer.sign_path(signed_path, DEFAULT_TTL_SECONDS)
+    url = f"{request.url.origin()}{signed_path}?{urlencode(signature)}"
+    return json_response(URLResourceMessage(url=url, valid_until=valid_until))
 
 
 @operation(
@@ -222,7 +225,7 @@ async def cobrowse_url(request: web.Request, query: CobrowseUrlQuery) -> web.Res
     errors=(400, 403, 404),
 )
 @public
-async def cobrowse_attachment(request: web.Request, query: DateSignedQuery) -> web.StreamResponse:
+async def cobrowse_attachment(request: web.Request, query: SignedPlayerQuery) -> web.StreamResponse:
     storage = storage_of(request)
     try:
         storage.signer.verify_path(
@@ -267,17 +270,19 @@ async def verify(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app[AUTH_PREFIXES_KEY].append(f"{BASE}/")
+    app[BARE_TOKEN_PREFIXES_KEY].append(f"{BASE}/")
+    platform = app[PLATFORM_KEY]
+    storage = app[STORAGE_KEY]
+    app[RECORDERS_KEY] = Recorders(
+        platform.conferences,
+        platform.router,
+        storage,
+        max_seconds=platform.config.max_recording_seconds,
+    )
+    app[RECORDINGS_KEY] = StoredRecordings(storage)  # what the composer reads
 
     async def open_recorders(app: web.Application) -> None:
-        platform = app[PLATFORM_KEY]
-        recorders = Recorders(
-            platform.conferences,
-            platform.router,
-            app[STORAGE_KEY],
-            max_seconds=platform.config.max_recording_seconds,
-        )
-        app[RECORDERS_KEY] = recorders
-        await recorders.open()
+        await app[RECORDERS_KEY].open()
 
     async def close_recorders(app: web.Application) -> None:
         # on_shutdown runs before the cleanup that ends conferences: files are finished and

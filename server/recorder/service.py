@@ -211,7 +211,7 @@ class Recorders:
             track.error = stored_error("NO_MEDIA", "no frame was recorded before the crash")
             return
         files = self._storage.files
-        part = files.part_path(FILE_KIND, track.file_key)
+        part = files.scratch(FILE_KIND, track.file_key, ".part")
         final = files.path(FILE_KIND, track.file_key)
         saved = salvage(part, final, track.container) if part.is_file() else (0, None)
         part.unlink(missing_ok=True)
@@ -452,7 +452,8 @@ class Recorders:
             track.error = stored_error("UNSUPPORTED_CODEC", f"cannot record {codec.name}")
             capture.tracks[kind] = _Track(track)
             return
-        key, part = self._storage.files.new_path(FILE_KIND)
+        key = self._storage.files.new_key()
+        part = self._storage.files.scratch(FILE_KIND, key, ".part")
         track.file_key = key
         writer = TrackWriter(part, self._storage.files.path(FILE_KIND, key), codec.name)
         tap = RecordingTap(kind, codec, writer)

@@ -4,39 +4,39 @@ One `recording` record per recorder session (id = recorderId, organization = the
 holding the session, its streams and its tracks; the track files live in
 ``files/recordings/<hex key>`` (names generated here, never from an id a client sent).
 
-The composer needs only `recordings_for(storage, conversation_id)`: every recording of the
-conversation with each track's file, codec and timing. Its contract:
+The composer reads them through `StoredRecordings` (its `RecordingSource`, set as
+`RECORDINGS_KEY` by the recorder's routes): every recording of the conversation with each
+track's file, codec and timing (`server.composition.recordings` types). The contract:
 
 - A track file holds the packets exactly as the publisher encoded them (no re-encode):
   VP8 video or Opus audio in WebM, H264 (Annex-B) in Matroska. PyAV opens it without a hint.
 - Packet pts are milliseconds (time base 1/1000) from the RTP timestamps; the first packet has
-  pts 0 and was received at `started` (wall clock, UTC). So a packet with pts `p` belongs at
-  ``started + p ms`` on the common clock every track of every recording shares.
+  pts 0 and was received at `started` (epoch seconds). So a packet with pts `p` belongs at
+  ``started + p / 1000`` on the common clock every track of every recording shares.
 - `published_from` / `published_to` bound the interval the stream was published while being
   recorded (a stream published twice is two streams, hence two tracks per kind).
-- `path` is set only once the file is complete (`stop` returns after that). While a track is
-  still being written, or if it never received a frame, or failed, `path` is None.
-- `Recording.complete` says the session will not change any more (STOPPED, FAILED, ABORTED).
+- A track is listed only once its file is complete (`stop` returns after that): not while it
+  is written, nor if it never received a frame, nor if it failed.
+- `Recording.finished` says the session will not change any more (STOPPED, FAILED, ABORTED).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
 from agent.api.models.recorder import RecorderState, StreamState, StreamType
+from server.composition.recordings import RecordedTrack, Recording
 from server.storage import Condition, Query, Storage, StoredRecord
 
 __all__ = [
     "RECORDING_KIND",
     "TERMINAL_STATES",
-    "RecordedTrack",
-    "Recording",
     "RecordingRecord",
     "StoredError",
+    "StoredRecordings",
     "StreamRecord",
     "TrackRecord",
     "load_recording",
@@ -130,66 +130,24 @@ def load_recording(stored: StoredRecord) -> RecordingRecord:
     return RecordingRecord.model_validate(stored.body)
 
 
-# --- the read interface ------------------------------------------------------------------------
+# --- the read interface (the composer's `RecordingSource`) ------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedTrack:
-    """One track file of a recording, with what it takes to place it on a timeline."""
+class StoredRecordings:
+    """The recorder's recordings as the composer reads them (`RecordingSource`)."""
 
-    recorder_id: str
-    track_id: str
-    stream_id: str
-    """The conference's stream id (RTC)."""
-    stream_type: StreamType
-    user_id: str
-    user_endpoint_id: str
-    kind: str
-    """"audio" or "video"."""
-    codec: str
-    """"VP8", "H264" or "opus"."""
-    container: str
-    """"webm" or "matroska"."""
-    path: Path | None
-    """The complete file; None while recording, or when no frame came, or on a failure."""
-    started: datetime | None
-    """Wall clock of pts 0 (the first packet)."""
-    stopped: datetime | None
-    """Wall clock of the last packet."""
-    published_from: datetime
-    published_to: datetime | None
-    error: str | None
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
 
-
-@dataclass(frozen=True, slots=True)
-class Recording:
-    conversation_id: str
-    conference_id: str
-    recorder_id: str
-    instance_id: str
-    organization_id: str
-    agent_id: str
-    audio: bool
-    video: bool
-    state: RecorderState
-    started: datetime
-    stopped: datetime | None
-    tracks: tuple[RecordedTrack, ...]
-
-    @property
-    def complete(self) -> bool:
-        """Nothing will change any more: every file that will exist is complete."""
-        return self.state in TERMINAL_STATES
-
-    @property
-    def user_ids(self) -> frozenset[str]:
-        return frozenset(t.user_id for t in self.tracks)
+    def recordings_for(self, conversation_id: str) -> list[Recording]:
+        return recordings_for(self._storage, conversation_id)
 
 
 def recordings_for(
     storage: Storage, conversation_id: str, organization_id: str | None = None
 ) -> list[Recording]:
-    """The conversation's recordings, oldest first; only `organization_id`'s when given."""
+    """The conversation's recordings, oldest first; only `organization_id`'s when given.
+    A track is listed once its file is complete."""
     query = Query(
         organization_id=organization_id,
         conditions=[Condition("$.conversation_id", "=", conversation_id)],
@@ -199,40 +157,40 @@ def recordings_for(
 
 
 def _view(storage: Storage, record: RecordingRecord) -> Recording:
-    tracks = tuple(
-        RecordedTrack(
-            recorder_id=record.recorder_id,
-            track_id=track.id,
-            stream_id=stream.stream_id,
-            stream_type=stream.type,
-            user_id=stream.user_id,
-            user_endpoint_id=stream.user_endpoint_id,
-            kind=track.kind,
-            codec=track.codec,
-            container=track.container,
-            path=_complete_path(storage, track),
-            started=track.started,
-            stopped=track.stopped,
-            published_from=stream.started,
-            published_to=stream.stopped,
-            error=track.error.message if track.error else None,
-        )
-        for stream in record.streams
-        for track in stream.tracks
-    )
+    tracks = []
+    for stream in record.streams:
+        for track in stream.tracks:
+            path = _complete_path(storage, track)
+            if path is None or track.started is None or track.stopped is None:
+                continue
+            tracks.append(
+                RecordedTrack(
+                    kind="audio" if track.kind == "audio" else "video",
+                    path=path,
+                    started=track.started.timestamp(),
+                    stopped=track.stopped.timestamp(),
+                    user_id=stream.user_id,
+                    stream_id=stream.stream_id,
+                    codec=track.codec,
+                    user_endpoint_id=stream.user_endpoint_id,
+                    stream_type=stream.type.value,
+                    container=track.container,
+                    recorder_id=record.recorder_id,
+                    published_from=stream.started.timestamp(),
+                    published_to=stream.stopped.timestamp() if stream.stopped else None,
+                )
+            )
     return Recording(
-        conversation_id=record.conversation_id,
-        conference_id=record.conference_id,
         recorder_id=record.recorder_id,
-        instance_id=record.instance_id,
+        conversation_id=record.conversation_id,
         organization_id=record.organization_id,
+        started=record.started.timestamp(),
+        stopped=record.stopped.timestamp() if record.stopped else None,
+        finished=record.state in TERMINAL_STATES,
         agent_id=record.agent_id,
         audio=record.audio,
         video=record.video,
-        state=record.state,
-        started=record.started,
-        stopped=record.stopped,
-        tracks=tracks,
+        tracks=tuple(tracks),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from agent.api.models.composition import format_duration
 from agent.api.models.recorder import (
     ChatTranscriptData,
     ConversationMessage,
@@ -26,7 +27,6 @@ from agent.api.models.recorder import (
     TrackStorageDataMessage,
     TrackType,
     UploadDataMessage,
-    format_duration,
 )
 from server.recorder.store import RecordingRecord, StoredError, StreamRecord, TrackRecord
 
@@ -135,7 +135,7 @@ def conversation_message(
     return ConversationMessage(
         application_id=records[-1].application_id,
         conversation_id=records[-1].conversation_id,
-        duration=format_duration(total),
+        duration=format_duration(total.total_seconds()),
         chat_transcript=chat,
         recordings=[
             ConversationRecordingData(

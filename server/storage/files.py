@@ -22,6 +22,7 @@ _KINDS = frozenset(
         "transcripts",
     }
 )
+_SCRATCH_SUFFIXES = frozenset({".part", ".job.json"})
 
 
 class FileStore:
@@ -36,23 +37,23 @@ class FileStore:
         await asyncio.to_thread(self._write, self.path(kind, key), data)
         return key
 
-    def new_path(self, kind: str) -> tuple[str, Path]:
-        """A fresh key and the path of its ``.part`` file, for writers that stream.
-
-        The writer renames the part to ``path(kind, key)`` once the content is complete, so a
-        crash leaves only a ``.part`` (which recovery may salvage) under the key."""
-        key = secrets.token_hex(16)
-        return key, self.part_path(kind, key)
-
-    def part_path(self, kind: str, key: str) -> Path:
-        return self.path(kind, key).with_suffix(".part")
-
     def path(self, kind: str, key: str) -> Path:
         if kind not in _KINDS:
             raise ValueError(f"unknown file kind {kind!r}")
         if len(key) != 32 or any(c not in "0123456789abcdef" for c in key):
             raise ValueError("invalid storage key")
         return self._root / kind / key
+
+    @staticmethod
+    def new_key() -> str:
+        """A fresh storage key, for content a writer streams into place itself."""
+        return secrets.token_hex(16)
+
+    def scratch(self, kind: str, key: str, suffix: str) -> Path:
+        """A working file beside ``key`` (``.part`` while written, ``.job.json``)."""
+        if suffix not in _SCRATCH_SUFFIXES:
+            raise ValueError(f"unknown scratch suffix {suffix!r}")
+        return self.path(kind, key).with_suffix(suffix)
 
     def exists(self, kind: str, key: str) -> bool:
         return self.path(kind, key).is_file()

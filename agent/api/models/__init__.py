@@ -19,17 +19,16 @@ from agent.api.models.auth import (
 )
 from agent.api.models.base import (
     AnyCaseEnum,
-    LooseInstant,
     OpenEnum,
     SnakeWireModel,
     WireDatetime,
+    WireInstant,
     WireModel,
     dump_list,
     format_timestamp,
     parse_list,
 )
 from agent.api.models.common import (
-    DateSignedQuery,
     ErrorResponse,
     EventBody,
     SessionType,
@@ -57,6 +56,8 @@ from agent.api.models.composition import (
     ReExecuteCompositionWebCommand,
     Sort,
     VideoFormat,
+    format_duration,
+    parse_duration,
 )
 from agent.api.models.conferences import (
     ActiveConferencesQuery,
@@ -295,7 +296,6 @@ __all__ = [
     "CreateRatingWebCommand",
     "CreateSnapshotSignedURLWebCommand",
     "CreatingRatingWebResponse",
-    "DateSignedQuery",
     "EndConferenceWebCommand",
     "ErrorResponse",
     "Event",
@@ -324,7 +324,6 @@ __all__ = [
     "KeepUserEndpointAliveWebCommand",
     "LeaveConferenceWebCommand",
     "LocalFileDataMessage",
-    "LooseInstant",
     "Meta",
     "Metadata",
     "MetadataOperation",
@@ -409,6 +408,7 @@ __all__ = [
     "UserRole",
     "VideoFormat",
     "WireDatetime",
+    "WireInstant",
     "WireModel",
     "check_event_body",
     "dump_list",

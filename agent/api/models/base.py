@@ -19,10 +19,10 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "AnyCaseEnum",
-    "LooseInstant",
     "OpenEnum",
     "SnakeWireModel",
     "WireDatetime",
+    "WireInstant",
     "WireModel",
     "dump_list",
     "format_timestamp",
@@ -70,7 +70,7 @@ AnyCaseEnum = Annotated[E | str, Field(union_mode="left_to_right"), BeforeValida
 
 The canonical upper-case member is what gets written back."""
 
-LooseInstant = Annotated[WireDatetime | str, Field(union_mode="left_to_right")]
+WireInstant = Annotated[WireDatetime | str, Field(union_mode="left_to_right")]
 """An instant the seed types as a plain string (recorder and composition times): a parseable
 value becomes a UTC `datetime` written as the platform writes instants; anything else passes."""
 

@@ -11,11 +11,11 @@ from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 from agent.api.models.base import WireDatetime, WireModel
 
 __all__ = [
-    "DateSignedQuery",
     "ErrorResponse",
     "EventBody",
     "SessionType",
     "SignedDownloadQuery",
+    "SignedPlayerQuery",
     "SignedUrl",
     "UserRole",
     "check_event_body",
@@ -45,9 +45,9 @@ class SignedDownloadQuery(WireModel):
     signature: str
 
 
-class DateSignedQuery(WireModel):
-    """Query of the Recorder and Composition APIs' token-free file routes: `Date` (signed at)
-    and `Expires` in epoch seconds, and the `Signature` over the path and both."""
+class SignedPlayerQuery(WireModel):
+    """Query of the Recorder and Composition APIs' token-free file routes (C5/C6, R2): `Date`
+    (signed at) and `Expires` in epoch seconds, and the `Signature` over the path and both."""
 
     date: str = Field(alias="Date")
     expires: str = Field(alias="Expires")

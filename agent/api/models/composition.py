@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from agent.api.models.base import OpenEnum, WireDatetime, WireModel
+from agent.api.models.base import OpenEnum, WireInstant, WireModel
+from agent.api.models.common import SignedPlayerQuery
 
 __all__ = [
     "ACTIVE_COMPOSITION_STATES",
@@ -122,9 +123,6 @@ Resolution = Annotated[str, BeforeValidator(_resolution)]
 
 Priority = Annotated[int, BeforeValidator(_priority), Field(ge=-1000, le=1000)]
 """Higher runs first; an integer, a numeric string, or LOW/NORMAL/HIGH (0/1/2)."""
-
-WireInstant = Annotated[WireDatetime | str, Field(union_mode="left_to_right")]
-"""An instant the seed types as a plain string: parsed when it is one, kept as text if not."""
 
 
 _AnyCase = BeforeValidator(_upper)
@@ -262,14 +260,6 @@ class PlayerUrlQuery(WireModel):
 
     conversation_id: str | None = None
     id: str | None = None
-
-
-class SignedPlayerQuery(WireModel):
-    """Query of the token-free C5/C6 downloads: the signature is the credential."""
-
-    date: str = Field(alias="Date")
-    expires: str = Field(alias="Expires")
-    signature: str = Field(alias="Signature")
 
 
 class CompositionPageQuery(WireModel):

@@ -2,19 +2,17 @@
 
 Enums are `AnyCaseEnum`: read in any case, unknown values kept (a newer recorder may add
 states), written upper-case. The seed types most instants as plain strings; they are
-`LooseInstant` here, written as the platform writes instants. The seed's schema `Error` is
+`WireInstant` here, written as the platform writes instants. The seed's schema `Error` is
 `RecorderError` (the bare name would shadow too much).
 """
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
 from enum import StrEnum
 
 from pydantic import Field
 
-from agent.api.models.base import AnyCaseEnum, LooseInstant, WireDatetime, WireModel
+from agent.api.models.base import AnyCaseEnum, WireDatetime, WireInstant, WireModel
 
 __all__ = [
     "AddChatTranscriptCmd",
@@ -48,8 +46,6 @@ __all__ = [
     "TrackType",
     "URLResourceMessage",
     "UploadDataMessage",
-    "format_duration",
-    "parse_duration",
 ]
 
 INT32 = 2**31
@@ -109,7 +105,7 @@ class RecorderError(WireModel):
 
     code: str | None = None
     message: str | None = None
-    occurred: LooseInstant | None = None
+    occurred: WireInstant | None = None
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -182,8 +178,8 @@ class LocalFileDataMessage(WireModel):
     """A track's file while the recorder host holds it (`deleted` once it moved to storage)."""
 
     location: str | None = None
-    created: LooseInstant | None = None
-    deleted: LooseInstant | None = None
+    created: WireInstant | None = None
+    deleted: WireInstant | None = None
     error: RecorderError | None = None
 
 
@@ -192,7 +188,7 @@ class UploadDataMessage(WireModel):
 
     location: str | None = None
     size: str | None = None
-    uploaded: LooseInstant | None = None
+    uploaded: WireInstant | None = None
     error: RecorderError | None = None
 
 
@@ -204,8 +200,8 @@ class TrackStorageDataMessage(WireModel):
 class TrackDataMessage(WireModel):
     id: str | None = None
     type: AnyCaseEnum[TrackType] | None = None
-    started: LooseInstant | None = None
-    stopped: LooseInstant | None = None
+    started: WireInstant | None = None
+    stopped: WireInstant | None = None
     url: str | None = None
     storage: TrackStorageDataMessage | None = None
 
@@ -237,9 +233,9 @@ class RecordingDataMessage(WireModel):
     instance_id: str | None = None
     state: AnyCaseEnum[RecorderState] | None = None
     error: RecorderError | None = None
-    started: LooseInstant | None = None
-    stopped: LooseInstant | None = None
-    recovered: LooseInstant | None = None
+    started: WireInstant | None = None
+    stopped: WireInstant | None = None
+    recovered: WireInstant | None = None
     storage_profile: StorageProfileDataMessage | None = None
     streams: list[StreamDataMessage] | None = None
 
@@ -250,21 +246,21 @@ class RecordingDataMessage(WireModel):
 class ConversationTrackStorageData(WireModel):
     location: str | None = None
     size: str | None = None
-    uploaded: LooseInstant | None = None
+    uploaded: WireInstant | None = None
 
 
 class ConversationTrackData(WireModel):
     type: AnyCaseEnum[TrackType] | None = None
-    started: LooseInstant | None = None
-    stopped: LooseInstant | None = None
+    started: WireInstant | None = None
+    stopped: WireInstant | None = None
     storage: ConversationTrackStorageData | None = None
 
 
 class ConversationStreamData(WireModel):
     type: AnyCaseEnum[StreamType] | None = None
     user_id: str | None = None
-    started: LooseInstant | None = None
-    stopped: LooseInstant | None = None
+    started: WireInstant | None = None
+    stopped: WireInstant | None = None
     tracks: list[ConversationTrackData] | None = None
 
 
@@ -273,9 +269,9 @@ class ConversationRecordingData(WireModel):
     video: bool | None = None
     conference_id: str | None = None
     recorder_id: str | None = None
-    started: LooseInstant | None = None
-    stopped: LooseInstant | None = None
-    recovered: LooseInstant | None = None
+    started: WireInstant | None = None
+    stopped: WireInstant | None = None
+    recovered: WireInstant | None = None
     streams: list[ConversationStreamData] | None = None
 
 
@@ -294,7 +290,7 @@ class CobrowseSessionDataMessage(WireModel):
     cobrowse_session_id: str | None = None
     recorder_id: str | None = None
     recorder_instance_id: str | None = None
-    uploaded: LooseInstant | None = None
+    uploaded: WireInstant | None = None
 
 
 class ConversationCobrowseSessionDataMessage(WireModel):
@@ -315,7 +311,7 @@ class URLResourceMessage(WireModel):
     """A signed, time-limited URL (`validUntil` is when it stops working)."""
 
     url: str | None = None
-    valid_until: LooseInstant | None = None
+    valid_until: WireInstant | None = None
 
 
 class StorageTestResult(WireModel):
@@ -331,40 +327,3 @@ class StorageVerificationStatusMessage(WireModel):
     read_test_result: StorageTestResult | None = None
     modify_test_result: StorageTestResult | None = None
     delete_test_result: StorageTestResult | None = None
-
-
-def format_duration(length: timedelta) -> str:
-    """A `duration` as Java's `Duration.toString()` writes it: `PT1H2M5.123S`, `PT0S`."""
-    millis = max(0, round(length.total_seconds() * 1000))
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    text = "PT"
-    if hours:
-        text += f"{hours}H"
-    if minutes:
-        text += f"{minutes}M"
-    if seconds or millis or text == "PT":
-        text += f"{seconds}.{millis:03d}".rstrip("0").rstrip(".") + "S"
-    return text
-
-
-_ISO_DURATION = re.compile(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?")
-
-
-def parse_duration(text: str) -> timedelta:
-    """A `duration` string: ISO-8601 (`PT65.123S`), `HH:mm:ss[.SSS]` or bare seconds (the seed
-    types it as a plain string); ValueError for anything else."""
-    match = _ISO_DURATION.fullmatch(text.strip())
-    if match and text.strip() != "PT":
-        hours, minutes, seconds = match.groups()
-        return timedelta(
-            hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0)
-        )
-    parts = text.strip().split(":")
-    try:
-        if len(parts) == 3:
-            return timedelta(hours=int(parts[0]), minutes=int(parts[1]), seconds=float(parts[2]))
-        return timedelta(seconds=float(text))
-    except ValueError:
-        raise ValueError(f"not a duration: {text!r}") from None
