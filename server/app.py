@@ -61,6 +61,7 @@ ROUTE_MODULES: list[str] = [
     "server.composition.routes",
     "server.openapi",
     "server.client_page",
+    "server.index_page",
 ]
 """Modules whose `setup(app)` adds routes; append yours (e.g. "server.records.ratings")."""
 
@@ -81,7 +82,10 @@ def build_platform(
     )
     events = EventDelivery(publisher)
     registrations = Registrations(
-        events, grace_seconds=config.keepalive_grace, reminder_lead=config.keepalive_reminder_lead
+        events,
+        grace_seconds=config.keepalive_grace,
+        reminder_lead=config.keepalive_reminder_lead,
+        max_per_user=config.max_endpoints_per_user,
     )
     conferences = Conferences(
         registrations,

@@ -61,9 +61,19 @@ async def transfer_file(
     target_type = query.target_type
     fields = form.fields
     caller = request[CALLER_KEY]
-    registrations = platform_of(request).registrations
+    platform = platform_of(request)
     if fields.user_endpoint_id:
-        registrations.own(caller, fields.user_endpoint_id)
+        platform.registrations.own(caller, fields.user_endpoint_id)
+    targets = [
+        e
+        for e in platform.registrations.endpoints_of(caller.organization, fields.target_id)
+        if platform.conferences.reaches(caller, e.id)
+    ]
+    if caller.is_customer and not targets:
+        raise Forbidden(
+            f"user {fields.target_id} has no endpoint in conference {caller.conference_id}: "
+            "a customer acts only within its own conference"
+        )
     file = form.file("file")
 
     async def work() -> dict[str, Any]:
@@ -104,8 +114,7 @@ async def transfer_file(
             content_type=transfer.content_type,
             size=transfer.size,
         )
-        targets = registrations.endpoints_of(caller.organization, fields.target_id)
-        platform_of(request).events.send([e.recipient for e in targets], event.to_wire())
+        platform.events.send([e.recipient for e in targets], event.to_wire())
         return FileTransferResult(file_transfer_id=transfer.id).to_wire()
 
     return web.json_response(await once(request, "filetransfer", work))

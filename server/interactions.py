@@ -16,12 +16,15 @@ cobrowse/no_cobrowse the booleans `data.recording.media` and `data.recording.cob
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from typing import Any
 
 from aiohttp import web
 
 from agent.api.models.interactions import (
+    MAX_DATA_BYTES,
     CreateInteractionResponse,
     CreateInteractionWebCommand,
     Interaction,
@@ -34,7 +37,7 @@ from agent.api.models.interactions import (
 )
 from server import storage
 from server.auth.caller import CALLER_KEY, Caller
-from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from server.http import check_caller_id, json_response, no_content
 from server.openapi import operation
 from server.paging import spring_page
@@ -49,8 +52,6 @@ from server.storage import (
 
 INTERACTION = "interaction"
 DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 1000
-MAX_PAGE = 1_000_000
 """Far beyond any real listing, and keeps page * size inside SQLite's integers."""
 _DATA_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _SORTABLE = {
@@ -113,7 +114,7 @@ async def create_interaction(
         created_by=caller.user_id,
         created_at=now,
         type=body.type,
-        data=body.data or {},
+        data=_checked_data(body.data or {}),
     )
     try:
         storage.storage_of(request).records.insert(
@@ -122,6 +123,16 @@ async def create_interaction(
     except DuplicateRecordError:
         raise Conflict(f"interaction {interaction_id} already exists") from None
     return json_response(CreateInteractionResponse(interaction_id=interaction_id, version=0))
+
+
+def _checked_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Interaction data within `MAX_DATA_BYTES` (a list page holds up to 100 of them)."""
+    size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_DATA_BYTES:
+        raise ApiError(
+            413, f"data: {size} bytes; interaction data is limited to {MAX_DATA_BYTES} bytes"
+        )
+    return data
 
 
 @operation("One interaction", response=Interaction, errors=(400, 403, 404))
@@ -149,7 +160,7 @@ async def update_interaction(
     if body.type is not None:
         stored["type"] = body.type
     if body.data is not None:
-        stored["data"] = body.data  # the seed: supplied data replaces all data
+        stored["data"] = _checked_data(body.data)  # the seed: supplied data replaces all data
     records = storage.storage_of(request).records
     if records.update(INTERACTION, interaction_id, stored, expected_version=record.version) is None:
         raise Conflict(f"version conflict: interaction {interaction_id} changed meanwhile")
@@ -228,11 +239,7 @@ async def find_interactions(request: web.Request, query: InteractionQuery) -> we
     else:
         organization = caller.organization
     size = query.size or DEFAULT_PAGE_SIZE
-    if size > MAX_PAGE_SIZE:
-        raise BadRequest(f"size: at most {MAX_PAGE_SIZE}")
     page = query.page or 0
-    if page > MAX_PAGE:
-        raise BadRequest(f"page: at most {MAX_PAGE}")
     order = _order(query.sort or [])
     selection = Query(
         organization_id=organization,

@@ -35,6 +35,7 @@ InputHandler = Callable[..., Awaitable[web.StreamResponse]]
 API_PREFIX = "/rtc-api/"
 API_PREFIXES = (API_PREFIX, "/rtc-recorder/api/", "/composition/api/")
 """The APIs the document describes: the RTC API, the Recorder API, the Composition API."""
+DOCUMENT_PATH = f"{API_PREFIX}openapi.json"
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
 
@@ -117,7 +118,7 @@ def _inputs(handler: InputHandler) -> dict[str, type[BaseModel]]:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/rtc-api/openapi.json", openapi_json)
+    app.router.add_get(DOCUMENT_PATH, openapi_json)
 
 
 @public

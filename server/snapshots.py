@@ -126,6 +126,7 @@ def _target(request: web.Request, user_id: str, endpoint_id: str) -> UserEndpoin
         raise BadRequest(
             f"targetUserId: {user_id} is not the user of target user endpoint {endpoint_id}"
         )
+    platform_of(request).conferences.require_reach(request[CALLER_KEY], endpoint_id)
     return endpoint
 
 

@@ -25,8 +25,8 @@ from agent.api.models.talkdesk import (
     TalkdeskCreateTalkdeskResponse,
 )
 from server import storage
-from server.auth.caller import CALLER_KEY
-from server.errors import BadRequest
+from server.auth.caller import CALLER_KEY, Caller
+from server.errors import BadRequest, Forbidden
 from server.http import json_response
 from server.interactions import INTERACTION
 from server.openapi import operation
@@ -42,13 +42,22 @@ def _contact_id(data: Any) -> str:
     return str(contact_id)
 
 
+def _staff(request: web.Request) -> Caller:
+    """Contacts and their interactions are the organization's: not for customers (the
+    interactions API refuses them too)."""
+    caller = request[CALLER_KEY]
+    if caller.is_customer:
+        raise Forbidden("the Talkdesk integration is for staff, not customers")
+    return caller
+
+
 @operation(
     "Link a Talkdesk contact; answers the platform's id for it",
     response=TalkdeskCreateTalkdeskResponse,
 )
 async def create_contact(request: web.Request, body: TalkdeskCreateTalkdeskRequest) -> web.Response:
     contact_id = _contact_id(body.data)
-    caller = request[CALLER_KEY]
+    caller = _staff(request)
     records = storage.storage_of(request).records
     key = f"{caller.organization}\n{contact_id}"
     external_id = str(uuid.uuid4())
@@ -95,7 +104,7 @@ async def contact_activity(
     request: web.Request, body: TalkdeskContactActivityRequest
 ) -> web.Response:
     contact_id = _contact_id(body.data)
-    caller = request[CALLER_KEY]
+    caller = _staff(request)
     conditions = [Condition("$.data.customerId", "=", contact_id)]
     types = body.meta.interaction_types if body.meta else None
     if types:

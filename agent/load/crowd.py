@@ -19,16 +19,17 @@ from dataclasses import dataclass, field
 from agent.api.auth import TokenProvider
 from agent.api.client import AuviousClient
 from agent.api.models import CreateConferenceWebCommand
-from agent.load.live import LiveSnapshot, snapshot_of_views
 from agent.load.media import MediaPlan
 from agent.participant import Participant, Publisher, RetryPolicy, ViewerMeasurements
 from agent.participant.records import describe
+from agent.scenario.live import LiveSnapshot, snapshot_of_views
 from agent.scenario.results import (
     ErrorRecord,
     ParticipantResult,
     StreamDirection,
     StreamResult,
 )
+from agent.scenario.run_metrics import ViewSeries
 
 __all__ = ["Crowd", "Member"]
 
@@ -186,21 +187,18 @@ class Crowd:
                 )
                 for p in me.publishers
             ]
+            now = time.time() - origin
             for view in views:
-                video = view.tracks.get("video") or next(iter(view.tracks.values()), None)
-                streams.append(
-                    StreamResult(
-                        stream_id=view.stream_id,
-                        direction=StreamDirection.VIEW,
-                        stream_type=view.stream_type,
-                        publisher=view.publisher_endpoint_id,
-                        viewer_id=view.viewer_id,
-                        first_frame_time=video.time_to_first_frame_s if video else None,
-                        frames=video.frames if video else 0,
-                        packets_received=sum(t.packets_received for t in view.tracks.values()),
-                        packets_lost=sum(t.packets_lost for t in view.tracks.values()),
-                    )
+                result = StreamResult(
+                    stream_id=view.stream_id,
+                    direction=StreamDirection.VIEW,
+                    stream_type=view.stream_type,
+                    publisher=view.publisher_endpoint_id,
                 )
+                # The scenario's measurement path: the same figures from the same viewer.
+                main = "video" if "video" in view.tracks else next(iter(view.tracks), "audio")
+                ViewSeries(result).take(view, main, now)
+                streams.append(result)
             joined = member.joined_at - origin if member.joined_at is not None else None
             out.append(
                 ParticipantResult(

@@ -21,9 +21,12 @@ from typing import TextIO
 
 from pydantic import SecretStr
 
-from agent.load.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
-from agent.load.workers import ConferenceDealer, Shard
+from agent.browser.page_cpu import pages_cpu
+from agent.participant.sources import MediaSources
 from agent.redact import redact
+from agent.scenario.health import HealthSampler
+from agent.scenario.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
+from agent.scenario.media_flow import no_media_flowed
 from agent.scenario.model import Scenario
 from agent.scenario.plan import Arrival, Planner, arrivals, planned_duration
 from agent.scenario.progress import Progress, ProgressView
@@ -34,7 +37,10 @@ from agent.scenario.run_clock import RunClock
 from agent.scenario.run_context import RunContext
 from agent.scenario.run_platform import Login, RunPlatform, open_platform
 from agent.scenario.run_steps import live
+from agent.scenario.shards import ConferenceDealer, Shard
+from agent.scenario.surface import StepSurface
 from agent.scenario.templating import TemplateError
+from agent.webrtc.host_addresses import chosen_host_addresses
 
 __all__ = ["RunError", "RunOptions", "ScenarioRun", "run_scenario"]
 
@@ -99,7 +105,9 @@ class ScenarioRun:
         self.clock = RunClock(options.time_scale)
         self.base = Path(scenario.path).parent if scenario.path else Path.cwd()
         self.started_at = datetime.now(UTC)
-        self.actors: list[Actor] = []
+        self.actors: list[StepSurface] = []
+        self.media = MediaSources()
+        """What the participants publish from: the streams of one profile share an encoder."""
         self.leftover_peer_connections: int | None = None
         """Peer connections the platform still had after everyone closed (embedded only)."""
         self._errors: list[ErrorRecord] = []
@@ -108,16 +116,29 @@ class ScenarioRun:
         self._interrupted = False
         self._lives: list[asyncio.Task[None]] = []
         self._dealer = ConferenceDealer(options.shard or Shard())
+        warmup = scenario.expect.warmup if scenario.expect else 0.0
+        self.health = HealthSampler(
+            str(options.shard or Shard()), self.clock.now, warmup, page_cpu=pages_cpu
+        )
+        """This process's own health over the run: was the load generator the bottleneck?"""
         out = options.progress or sys.stdout
         self._view = (
             None if options.quiet else ProgressView(out, options.interactive, scenario.name)
         )
 
+    @property
+    def agents(self) -> list[Actor]:
+        """The agent participants (a browser group's are Chromium pages)."""
+        return [actor for actor in self.actors if isinstance(actor, Actor)]
+
     async def execute(self) -> RunResult:
         try:
-            async with open_platform(
-                self.options.server_url, self._login(), self.options.organization_id
-            ) as platform:
+            async with (
+                self.health,
+                open_platform(
+                    self.options.server_url, self._login(), self.options.organization_id
+                ) as platform,
+            ):
                 await self._with_platform(platform)
         except RunError:
             raise
@@ -128,6 +149,9 @@ class ScenarioRun:
             if not self.actors:  # nothing ran: the platform or the login is the problem
                 raise RunError(f"cannot run {self.scenario.name}: {_one_line(error)}") from None
             self._errors.append(ErrorRecord(t=self.clock.now(), message=_one_line(error)))
+        await self.health.stop()
+        results = [actor.result for actor in self.actors]
+        no_media_flowed(self.scenario, results, self.clock.now(), chosen_host_addresses())
         result = self._result()
         if self._view is not None:
             self._view.finish(self._summary(result))
@@ -147,6 +171,7 @@ class ScenarioRun:
             clock=self.clock,
             rng=random.Random(self.scenario.seed),
             report_dir=self.options.report_dir,
+            media=self.media,
         )
         sampler = asyncio.get_running_loop().create_task(self._sample(run), name="sampler")
         port = self.options.metrics_port
@@ -158,10 +183,12 @@ class ScenarioRun:
             self._interrupted = True
             _uncancel()
         finally:
+            self.health.measured_until()
             sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler
             await self._close_all()
+            self.media.close()
             self._check_left_open(platform)
 
     # --- arrivals and the end -------------------------------------------------------------
@@ -265,9 +292,10 @@ class ScenarioRun:
             [actor.result for actor in self.actors],
             present=sum(1 for actor in self.actors if actor.present),
             run_errors=len(self._errors),
+            health={self.health.process: self.health.now()},
         )
 
-    def _progress(self, present: list[Actor]) -> Progress:
+    def _progress(self, present: list[StepSurface]) -> Progress:
         now = self.clock.now()
         phase = next((p.name for p in self._phases if p.start <= now < p.end), None)
         viewed = [stream for actor in present for stream in actor.viewed_streams()]
@@ -329,6 +357,7 @@ class ScenarioRun:
             skipped_arrivals=self._skipped,
             interrupted=self._interrupted,
             errors=self._errors,
+            health=[self.health.summary()],
         )
 
     def _summary(self, result: RunResult) -> str:
@@ -341,12 +370,12 @@ class ScenarioRun:
         )
 
 
-def _gone_when_done(actor: Actor) -> Callable[[asyncio.Task[None]], None]:
+def _gone_when_done(actor: StepSurface) -> Callable[[asyncio.Task[None]], None]:
     """A participant whose timeline ended unregistered is no longer present (one that
     ended still registered is, until the run closes it)."""
 
     def done(_: asyncio.Task[None]) -> None:
-        if actor.participant is None:
+        if not actor.registered:
             actor.present = False
 
     return done

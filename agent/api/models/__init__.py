@@ -99,6 +99,7 @@ from agent.api.models.conferences import (
 )
 from agent.api.models.events import (
     EVENT_TYPES,
+    ClientEvent,
     ConferenceEndedEvent,
     ConferenceEvent,
     ConferenceJoinedEvent,
@@ -240,6 +241,7 @@ __all__ = [
     "CameraRequestType",
     "ChatTranscriptData",
     "ChatTranscriptEntry",
+    "ClientEvent",
     "CobrowseEvent",
     "CobrowseSessionDataMessage",
     "CobrowseUrlQuery",
