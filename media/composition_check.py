@@ -105,6 +105,8 @@ class TileSpan:
     start: float
     end: float
     label: str = ""
+    source: tuple[int, int] | None = None
+    """The publisher's picture size, when it differs from the composition's aspect."""
 
 
 @dataclass
@@ -142,7 +144,8 @@ def read_tiles(
             settled = t - max([changed_at, *ended]) >= SETTLE
             for n, tile in zip(showing, rects, strict=True):
                 span = spans[n]
-                place = fit(frame.width, frame.height, tile)  # sources share the output aspect
+                width, height = span.source or (frame.width, frame.height)
+                place = fit(width, height, tile)
                 code = timecode.read(
                     np.ascontiguousarray(
                         luma[place.y : place.y + place.height, place.x : place.x + place.width]

@@ -195,6 +195,11 @@ class StreamSpec(StrictModel):
     """The video codec offered (one per participant); audio is always Opus."""
     metadata: dict[str, Any] | None = None
     """Stream metadata sent with publishStream."""
+    encoder: Literal["shared", "own"] = "shared"
+    """`shared`: the streams of one profile (source, resolution, fps, bitrate, codec) in a
+    process are encoded once and packetized once; a participant that mutes, switches camera,
+    turns its torch on or changes bitrate gets its own encoder from then on. `own`: an
+    encoder per participant from the start (aiortc's, adapting to the platform's REMB)."""
 
     @property
     def key(self) -> str:
@@ -381,7 +386,8 @@ class _Step(StrictModel):
 
 
 class RegisterStep(_Step):
-    """Register a user endpoint and keep it alive."""
+    """Register a user endpoint (`keepAliveSeconds`) and keep it alive; connect the event
+    channel."""
 
     do: Literal["register"]
     keep_alive: Duration = 30.0
@@ -389,16 +395,22 @@ class RegisterStep(_Step):
 
 
 class UnregisterStep(_Step):
+    """Unregister the endpoint."""
+
     do: Literal["unregister"]
 
 
 class JoinStep(_Step):
+    """Join the group's conference (or `conference`, a template) and read the simple view."""
+
     do: Literal["join"]
     conference: str | None = None
     """Join this conference (a template) instead of the group's."""
 
 
 class LeaveStep(_Step):
+    """Close peer connections, unpublish, stop viewing, leave."""
+
     do: Literal["leave"]
 
 
@@ -408,20 +420,29 @@ class _StreamsStep(_Step):
 
 
 class PublishStep(_StreamsStep):
+    """Publish the named `publish` streams (default: all of the group's)."""
+
     do: Literal["publish"]
 
 
 class UnpublishStep(_StreamsStep):
+    """Stop publishing them (default: all)."""
+
     do: Literal["unpublish"]
 
 
 class ViewStep(_Step):
+    """View those groups' streams (`all`, or group names) published now, waiting until they
+    flow, and from now on."""
+
     do: Literal["view"]
     of: ViewTargets = "all"
     """Whose streams: all, or a list of participant group names."""
 
 
 class StopViewStep(_Step):
+    """Stop viewing them."""
+
     do: Literal["stop_view"]
     of: ViewTargets = "all"
 
@@ -432,10 +453,15 @@ class _MuteStep(_StreamsStep):
 
 
 class MuteStep(_MuteStep):
+    """Set conference metadata `TRACK_MUTED/{media}/{streamId}`; the track then sends black
+    or silence, as a browser does (and stops sharing its profile's encoder)."""
+
     do: Literal["mute"]
 
 
 class UnmuteStep(_MuteStep):
+    """Remove that metadata; the track sends its source again."""
+
     do: Literal["unmute"]
 
 
@@ -458,6 +484,8 @@ class MetadataStep(_Step):
 
 
 class BitrateStep(_StreamsStep):
+    """Change the maximum video bitrate (the stream gets its own encoder, which follows it)."""
+
     do: Literal["bitrate"]
     bitrate: Bitrate
     """The new maximum video bitrate, e.g. 300k, through the platform, which caps the sender
@@ -472,6 +500,9 @@ class _TargetedStep(_Step):
 
 
 class RequestSnapshotStep(_TargetedStep):
+    """Request a snapshot of the target group's participants in the same conference; counted
+    as unanswered after `timeout`."""
+
     do: Literal["request_snapshot"]
     snapshot_type: Annotated[str, Field(min_length=1)] = "CAM"
     timeout: Duration = 30.0
@@ -479,18 +510,22 @@ class RequestSnapshotStep(_TargetedStep):
 
 
 class ApproveStep(_Step):
-    """Approve the snapshots this participant received."""
+    """Approve the snapshots this participant received (the `last` or `all`)."""
 
     do: Literal["approve"]
     snapshot: Literal["last", "all"] = "last"
 
 
 class DiscardStep(_Step):
+    """Discard them."""
+
     do: Literal["discard"]
     snapshot: Literal["last", "all"] = "last"
 
 
 class CameraRequestStep(_TargetedStep):
+    """Ask the target to switch camera or torch; waits for the processed answer."""
+
     do: Literal["camera_request"]
     request: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = "CAMERA_SWITCH"
     """CAMERA_SWITCH, FLASH_ON, FLASH_OFF (the platform accepts others)."""
@@ -526,6 +561,9 @@ class FeedbackSpec(StrictModel):
 
 
 class RateStep(_Step):
+    """Rate the conference (seed 000 ratings): at least one of `rating` (1..5), `comment`,
+    `feedback` (a list of `{question, type, answer/rating/choice/choices}`)."""
+
     do: Literal["rate"]
     rating: Annotated[int, Field(ge=1, le=5)] | None = None
     comment: str | None = None
@@ -539,6 +577,8 @@ class RateStep(_Step):
 
 
 class CreateInteractionStep(_Step):
+    """Create an interaction (seed 001)."""
+
     do: Literal["create_interaction"]
     interaction_id: str | None = None
     """A template; default: the platform chooses."""
@@ -559,7 +599,11 @@ WaitCondition = Literal["everyone_joined", "receiving_every_publisher", "snapsho
 
 
 class WaitForStep(_Step):
-    """Wait until an event arrives or a condition holds; a timeout is an error."""
+    """Wait for an event type heard `count` times since arrival, a step id (`group.step`: a
+    participant of that group in the same call) or a condition: `everyone_joined`,
+    `receiving_every_publisher` (at least one stream, and media from every publisher
+    viewed), `snapshot_acquired`; exactly one of `event` and `condition`. A timeout is an
+    error."""
 
     do: Literal["wait_for"]
     event: str | None = None
@@ -577,12 +621,15 @@ class WaitForStep(_Step):
 
 
 class SleepStep(_Step):
+    """Pause."""
+
     do: Literal["sleep"]
     duration: Duration
 
 
 class ThinkStep(_Step):
-    """Pause for a random time between `min` and `max`, like a person would."""
+    """Pause a random time between `min` and `max`, like a person would (`seed` makes it
+    repeatable)."""
 
     do: Literal["think"]
     min: Duration
@@ -596,9 +643,9 @@ class ThinkStep(_Step):
 
 
 class RepeatStep(_Step):
-    """Run `steps` `count` times, or until `duration` has passed (whichever comes first).
-
-    Inside, `at` counts from the start of each round."""
+    """Run `steps` `count` times, or until `duration` has passed (whichever comes first);
+    inside, `at` counts from the start of each round. A round in which every step failed
+    stops the repeat."""
 
     do: Literal["repeat"]
     count: Annotated[int, Field(ge=1)] | None = None

@@ -11,9 +11,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from server.composition.recordings import Recording, TrackKind
+if TYPE_CHECKING:  # the render child reads jobs without importing the platform's side
+    from server.composition.recordings import Recording, TrackKind
 
 OutputType = Literal["VIDEO", "AUDIO"]
 DEFAULT_FPS = 15
@@ -65,8 +66,8 @@ def timeline(
             if track.kind not in kinds:
                 continue
             origin = offset + track.started - recording.started
-            start = max(offset, origin)
-            end = min(offset + length, offset + track.stopped - recording.started)
+            start = max(offset, offset + track.shown_from - recording.started)
+            end = min(offset + length, offset + track.shown_to - recording.started)
             if end > start:
                 tracks.append(
                     JobTrack(track.kind, str(track.path), origin, start, end, track.user_id)

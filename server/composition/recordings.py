@@ -38,7 +38,19 @@ class RecordedTrack:
     recorder_id: str = ""
     published_from: float | None = None
     published_to: float | None = None
-    """The interval (epoch seconds) its stream was published while recorded."""
+    """The interval (epoch seconds) its stream was published while recorded, if known: its
+    tile shows from then (black until the first frame) until then (holding the last frame);
+    without it, from the first to the last frame."""
+
+    @property
+    def shown_from(self) -> float:
+        if self.published_from is None:
+            return self.started
+        return min(self.published_from, self.started)
+
+    @property
+    def shown_to(self) -> float:
+        return self.stopped if self.published_to is None else max(self.published_to, self.stopped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,4 +92,5 @@ class NoRecordings:
 
 
 RECORDINGS_KEY = web.AppKey("auvious_recording_source", RecordingSource)
-"""Set by the recorder's `setup` (or a test) before startup; absent means `NoRecordings`."""
+"""Set by the recorder's `setup` (the platform's recordings); absent means `NoRecordings`.
+`Compositions.use_source` replaces it at run time (tests)."""
