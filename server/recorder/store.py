@@ -12,8 +12,8 @@ track's file, codec and timing (`server.composition.recordings` types). The cont
   VP8 video or Opus audio in WebM, H264 (Annex-B) in Matroska. PyAV opens it without a hint.
 - Packet pts are milliseconds (time base 1/1000) from the RTP timestamps; the first packet has
   pts 0, and `started` (epoch seconds) is when pts 0 was on the wire: the least delayed
-  frame's arrival minus its pts, so one late frame does not shift the track. So a packet with pts `p` belongs at
-  ``started + p / 1000`` on the common clock every track of every recording shares.
+  frame's arrival minus its pts, so one late frame does not shift the track. So a packet
+  with pts `p` belongs at ``started + p / 1000`` on the common clock all tracks share.
 - `published_from` / `published_to` bound the interval the stream was on air while being
   recorded: from its first packet reaching the recorder (a stream is published before its
   publisher's connection is up) to its unpublishing or the recorder's stop (a stream
