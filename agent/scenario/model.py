@@ -897,6 +897,7 @@ class ExpectSpec(StrictModel):
     packets_lost: CountThresholds | None = None
     snapshot_round_trip: TimeThresholds | None = None
     camera_round_trip: TimeThresholds | None = None
+    recording_start_time: TimeThresholds | None = None
     error_count: CountThresholds | None = None
     error_rate: RatioThresholds | None = None
 
