@@ -292,6 +292,12 @@ _ALL = (
         "Seconds from a camera request to its processed answer.",
         _round_trips("camera_requests"),
     ),
+    Metric(
+        "recording_start_time",
+        Quantity.TIME,
+        "Seconds from a start_recording request until the platform's recorder is ACTIVE.",
+        _round_trips("recording_starts"),
+    ),
     Metric("error_count", Quantity.COUNT, "Errors per participant.", _error_count),
     Metric(
         "error_rate",

@@ -59,6 +59,21 @@ class RoundTrip(_Record):
     succeeded: bool = True
 
 
+class RecordedTrackResult(_Record):
+    """One track of a recording this participant stopped, as the platform reports it:
+    how long its stream was published while recorded and how long the file covers."""
+
+    recorder: str
+    user: str | None = None
+    kind: str
+    published: float | None = Field(default=None, ge=0)
+    """Seconds the stream was published while recorded."""
+    recorded: float | None = Field(default=None, ge=0)
+    """Seconds from the track's first to its last packet; None without a file."""
+    size: int | None = Field(default=None, ge=0)
+    """Bytes of the track's file; None when there is none."""
+
+
 class ErrorRecord(_Record):
     t: float
     step: str | None = None
@@ -160,6 +175,10 @@ class ParticipantResult(_Record):
     streams: list[StreamResult] = Field(default_factory=list)
     snapshots: list[RoundTrip] = Field(default_factory=list)
     camera_requests: list[RoundTrip] = Field(default_factory=list)
+    recording_starts: list[RoundTrip] = Field(default_factory=list)
+    """Each `start_recording`: seconds from the request until the recorder was ACTIVE."""
+    recordings: list[RecordedTrackResult] = Field(default_factory=list)
+    """Tracks of the recordings this participant started and stopped."""
     steps: list[StepRecord] = Field(default_factory=list)
     errors: list[ErrorRecord] = Field(default_factory=list)
 
