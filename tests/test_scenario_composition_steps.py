@@ -12,6 +12,8 @@ from pydantic import SecretStr
 from agent.scenario.expect import evaluate
 from agent.scenario.loader import load_scenario
 from agent.scenario.metrics import METRICS
+from agent.scenario.model import Scenario
+from agent.scenario.results import RunResult
 from agent.scenario.runner import RunOptions, ScenarioRun
 from server.composition.routes import COMPOSITIONS_KEY
 from server.embedded import EmbeddedServer
@@ -46,6 +48,20 @@ expect:
 """
 
 
+async def _run(server: EmbeddedServer, tmp_path: Path, text: str) -> tuple[Scenario, RunResult]:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text, encoding="utf-8")
+    scenario = load_scenario(path)
+    options = RunOptions(
+        server_url=server.base_url,
+        client_id="agent1",
+        client_secret=SecretStr(CLIENTS["agent1"][1]),
+        quiet=True,
+        report_dir=tmp_path / "report",
+    )
+    return scenario, await ScenarioRun(scenario, options).execute()
+
+
 async def test_compose_steps_request_wait_download_check_and_manage_compositions(
     server: EmbeddedServer, tmp_path: Path
 ) -> None:
@@ -56,17 +72,7 @@ async def test_compose_steps_request_wait_download_check_and_manage_compositions
     recordings = FileRecordings()
     recordings.add(recording)
     server.app[COMPOSITIONS_KEY].use_source(recordings)
-    path = tmp_path / "scenario.yaml"
-    path.write_text(SCENARIO, encoding="utf-8")
-    scenario = load_scenario(path)
-    options = RunOptions(
-        server_url=server.base_url,
-        client_id="agent1",
-        client_secret=SecretStr(CLIENTS["agent1"][1]),
-        quiet=True,
-        report_dir=tmp_path / "report",
-    )
-    result = await ScenarioRun(scenario, options).execute()
+    scenario, result = await _run(server, tmp_path, SCENARIO)
     (agent,) = result.participants
     assert not agent.errors and all(step.ok for step in agent.steps), (agent.errors, agent.steps)
     video, audio, cancelled = agent.compositions
@@ -85,17 +91,8 @@ async def test_compose_steps_request_wait_download_check_and_manage_compositions
 async def test_a_composition_of_an_unknown_conversation_fails_its_step(
     server: EmbeddedServer, tmp_path: Path
 ) -> None:
-    path = tmp_path / "scenario.yaml"
-    path.write_text(SCENARIO.replace("conv-${group}", "nothing-recorded"), encoding="utf-8")
-    scenario = load_scenario(path)
-    options = RunOptions(
-        server_url=server.base_url,
-        client_id="agent1",
-        client_secret=SecretStr(CLIENTS["agent1"][1]),
-        quiet=True,
-        report_dir=tmp_path / "report",
-    )
-    result = await ScenarioRun(scenario, options).execute()
+    text = SCENARIO.replace("conv-${group}", "nothing-recorded")
+    scenario, result = await _run(server, tmp_path, text)
     (agent,) = result.participants
     failed = [step for step in agent.steps if not step.ok]
     assert failed and failed[0].kind == "compose"
