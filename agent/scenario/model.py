@@ -646,6 +646,47 @@ class DeleteCompositionStep(_Step):
     do: Literal["delete_composition"]
 
 
+class StartRecordingStep(_Step):
+    """Start the platform's recorder on this participant's conference (Recorder API, seed
+    004), wait until it records, and with `indicator` set the conference's `RECORDER` metadata
+    to `{"on":true}` as the platform's clients do (the recorder itself never sets it)."""
+
+    do: Literal["start_recording"]
+    conversation: str | None = None
+    """The conversation the recording belongs to (a template); default: the interaction this
+    participant created last, else the conference id."""
+    audio: bool = True
+    video: bool = True
+    application: Annotated[str, Field(min_length=1)] = "auvious-agent"
+    """The `applicationId` sent with the request."""
+    indicator: bool = True
+    timeout: Duration = 10.0
+    """How long the recorder may take to become ACTIVE."""
+
+
+class StopRecordingStep(_Step):
+    """Stop the recorder this participant started (the platform answers once the files are
+    complete), read back what it recorded for the `recordings_complete` condition, and with
+    `indicator` set `RECORDER` to `{"on":false}`."""
+
+    do: Literal["stop_recording"]
+    indicator: bool = True
+    timeout: Duration = 30.0
+
+
+class ChatStep(_Step):
+    """Add a chat line from this participant to the recording's transcript (the recorder
+    this participant started, else the conversation's active one)."""
+
+    do: Literal["chat"]
+    text: Annotated[str, Field(min_length=1)]
+    """The line (a template)."""
+    display_name: str | None = None
+    """Shown with the line (a template); default: the participant's name."""
+    conversation: str | None = None
+    """Whose active recording (a template); default as for `start_recording`."""
+
+
 WaitCondition = Literal["everyone_joined", "receiving_every_publisher", "snapshot_acquired"]
 
 
@@ -735,6 +776,9 @@ Step = Annotated[
     | CancelCompositionStep
     | ReexecuteCompositionStep
     | DeleteCompositionStep
+    | StartRecordingStep
+    | StopRecordingStep
+    | ChatStep
     | WaitForStep
     | SleepStep
     | ThinkStep
@@ -876,6 +920,7 @@ ExpectCondition = Literal[
     "every_snapshot_answered",
     "compositions_completed",
     "composition_media_valid",
+    "recordings_complete",
     "no_errors",
 ]
 

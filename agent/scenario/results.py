@@ -80,6 +80,21 @@ class CompositionRecord(_Record):
     """What the content check found wrong with the file."""
 
 
+class RecordedTrackResult(_Record):
+    """One track of a recording this participant stopped, as the platform reports it:
+    how long its stream was published while recorded and how long the file covers."""
+
+    recorder: str
+    user: str | None = None
+    kind: str
+    published: float | None = Field(default=None, ge=0)
+    """Seconds the stream was published while recorded."""
+    recorded: float | None = Field(default=None, ge=0)
+    """Seconds from the track's first to its last packet; None without a file."""
+    size: int | None = Field(default=None, ge=0)
+    """Bytes of the track's file; None when there is none."""
+
+
 class ErrorRecord(_Record):
     t: float
     step: str | None = None
@@ -182,6 +197,8 @@ class ParticipantResult(_Record):
     snapshots: list[RoundTrip] = Field(default_factory=list)
     camera_requests: list[RoundTrip] = Field(default_factory=list)
     compositions: list[CompositionRecord] = Field(default_factory=list)
+    recordings: list[RecordedTrackResult] = Field(default_factory=list)
+    """Tracks of the recordings this participant started and stopped."""
     steps: list[StepRecord] = Field(default_factory=list)
     errors: list[ErrorRecord] = Field(default_factory=list)
 

@@ -90,6 +90,13 @@ class _Capture:
     record: StreamRecord
     tracks: dict[str, _Track] = field(default_factory=dict)
 
+    def on_air(self) -> None:
+        """The stream's recorded interval starts when its media reached the recorder: a stream
+        is published (and captured) before its publisher's connection is up."""
+        firsts = [t.tap.first_packet for t in self.tracks.values() if t.tap and t.tap.first_packet]
+        if firsts:
+            self.record.started = max(self.record.started, min(firsts))
+
 
 @dataclass(eq=False)
 class Session:
@@ -104,6 +111,7 @@ class Session:
     def refresh(self) -> None:
         """Copy the taps' live figures into the record."""
         for capture in self.captures.values():
+            capture.on_air()
             for track in capture.tracks.values():
                 if track.tap is not None:
                     track.record.started = track.tap.started
@@ -464,6 +472,7 @@ class Recorders:
     async def _end_capture(self, capture: _Capture) -> None:
         """Stop the stream's taps and finish its files (all at once, each in the executor)."""
         entry = capture.record
+        capture.on_air()
         live = [t for t in capture.tracks.values() if t.tap is not None]
         for track in live:
             assert track.tap is not None

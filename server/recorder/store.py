@@ -13,8 +13,10 @@ track's file, codec and timing (`server.composition.recordings` types). The cont
 - Packet pts are milliseconds (time base 1/1000) from the RTP timestamps; the first packet has
   pts 0 and was received at `started` (epoch seconds). So a packet with pts `p` belongs at
   ``started + p / 1000`` on the common clock every track of every recording shares.
-- `published_from` / `published_to` bound the interval the stream was published while being
-  recorded (a stream published twice is two streams, hence two tracks per kind).
+- `published_from` / `published_to` bound the interval the stream was on air while being
+  recorded: from its first packet reaching the recorder (a stream is published before its
+  publisher's connection is up) to its unpublishing or the recorder's stop (a stream
+  published twice is two streams, hence two tracks per kind).
 - A track is listed only once its file is complete (`stop` returns after that): not while it
   is written, nor if it never received a frame, nor if it failed.
 - `Recording.finished` says the session will not change any more (STOPPED, FAILED, ABORTED).

@@ -52,6 +52,8 @@ class RecordingTap:
         self.kind = kind
         self.codec = codec
         self.writer = writer
+        self.first_packet: datetime | None = None
+        """When the stream's first packet reached the tap: its media was on air."""
         self.started: datetime | None = None
         self.stopped: datetime | None = None
         self.frames_dropped = 0
@@ -78,6 +80,8 @@ class RecordingTap:
         return self._waiting
 
     async def forward(self, packet: RtpPacket, source_seq: int, keyframe_start: bool) -> None:
+        if self.first_packet is None:
+            self.first_packet = datetime.now(UTC)
         # The packet is shared with the viewers and the history: keep a copy, never mutate it.
         copy = RtpPacket(
             payload_type=packet.payload_type,

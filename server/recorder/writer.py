@@ -102,14 +102,18 @@ class TrackWriter:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), FLUSH_SECONDS)
                 self._wake.clear()
-                batch, self._batch = self._batch, []
-                if batch and self.error is None:
-                    await loop.run_in_executor(None, self._write, batch)
+                await self._flush(loop)
+            await self._flush(loop)  # what came while the last batch was written
             await loop.run_in_executor(None, self._finish)
         except Exception as exc:  # the file is lost, the recording goes on without it
             log.exception("recording %s failed", self.final.name)
             self.error = f"{type(exc).__name__}: {exc}"
             await loop.run_in_executor(None, self._discard)
+
+    async def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._batch = self._batch, []
+        if batch:
+            await loop.run_in_executor(None, self._write, batch)
 
     # --- in the executor, one step at a time ---------------------------------------------
 
