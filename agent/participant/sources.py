@@ -24,10 +24,10 @@ from typing import Literal
 from aiortc import MediaStreamTrack
 
 from agent.participant.publisher import Publisher
-from agent.snapshot.capture import FrameTap
 from agent.webrtc.factory import VideoCodec
 from media.audio import SilenceTrack, SyntheticAudioTrack
 from media.camera import SwitchableCamera
+from media.capture import FrameTap
 from media.fanout import PacketQueueTrack, SharedEncoder
 from media.mute import MutableTrack
 from media.opus_fanout import SharedOpusEncoder

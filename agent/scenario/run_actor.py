@@ -28,6 +28,7 @@ from agent.api.models.conferences import (
     UpdateConferenceStreamMetadataWebCommand,
 )
 from agent.api.models.events import ConferenceEvent, Event
+from agent.api.models.recorder import RecordingDataEvent
 from agent.participant import Participant, Publisher, RemoteStream, StreamState, Viewer
 from agent.participant.sources import SentMedia
 from agent.scenario.model import StreamSpec, StreamType
@@ -100,6 +101,8 @@ class Actor:
         self.snapshots_acquired = 0
         self.snapshots_waited = 0
         self.interaction_id: str | None = None
+        self.recording: RecordingDataEvent | None = None
+        """The recorder this participant started and has not stopped yet."""
         self._conference_id: str | None = None
         self._stream_metadata: dict[str, dict[str, Any]] = {}
         self._snapshot_stream: str | None = None
