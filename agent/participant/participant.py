@@ -450,7 +450,8 @@ class Participant:
         """Apply a changed `view_filter`: view the streams it wants now and stop viewing the
         others; returns the views it started once each is set up (failed or not)."""
         self._require_conference()
-        for stream_id in [s for s in self.viewers if s not in self._wanted_ids()]:
+        wanted = {s.stream_id for s in self.streams.values() if self.wants(s)}
+        for stream_id in [s for s in self.viewers if s not in wanted]:
             await self.stop_viewing(stream_id)
         started = []
         for stream in list(self.streams.values()):
@@ -462,9 +463,6 @@ class Participant:
         if tasks:
             await asyncio.wait(tasks)
         return [self.viewers[s] for s in started if s in self.viewers]
-
-    def _wanted_ids(self) -> set[str]:
-        return {s.stream_id for s in self.streams.values() if self.wants(s)}
 
     async def publish(
         self,
@@ -608,10 +606,27 @@ class Participant:
         elif isinstance(event, ConferenceEndedEvent) or (
             isinstance(event, ConferenceLeftEvent) and own and not self._leaving
         ):
+            if not await self._platform_removed_us(event.conference_id):
+                # A client's forgery (sendEvent) on a platform that does not mark those.
+                self.timeline.note("ignored", event=event.type, why="the platform still lists us")
+                return
             # The platform already closed every stream: close ours without asking it again.
             self.timeline.note("removed", reason=getattr(event, "reason", None), event=event.type)
             await self._close_streams(SupervisedStream.drop)
             self._forget_conference(event.conference_id)
+
+    async def _platform_removed_us(self, conference_id: str) -> bool:
+        """Whether the platform confirms that this endpoint is out of the conference: an event
+        on the channel alone is not proof (issue 13: a customer sent one through sendEvent)."""
+        try:
+            view = await self.api.conferences.simple_view(conference_id)
+        except ApiError as exc:
+            return exc.status in (403, 404)  # ended, or no longer ours to see
+        return not any(
+            endpoint.id == self.endpoint_id
+            for participant in view.participants or []
+            for endpoint in participant.endpoints or []
+        )
 
     def _start_viewing(
         self,
