@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from agent.api.auth import ClientCredentials
 from agent.api.client import AuviousClient
@@ -25,7 +26,7 @@ from agent.api.models.composition import (
     ReExecuteCompositionWebCommand,
 )
 from media.composition_check import TileSpan, check_media, check_sync, check_tiles
-from server.composition.recordings import Recording
+from server.composition.recordings import RECORDINGS_KEY, Recording
 from server.composition.routes import COMPOSITIONS_KEY
 from server.composition.service import Compositions
 from server.embedded import EmbeddedServer
@@ -344,3 +345,44 @@ async def test_player_urls_refuse_a_wrong_or_missing_signature(
         assert response.status == 200
         assert response.headers["Content-Type"] == "audio/mpeg"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_unfinished_compositions_are_queued_again_after_a_restart(
+    recorded: dict[str, Recording], tmp_path: Path
+) -> None:
+    """A platform stopped with one composition waiting for its recording (PREPROCESSING) and
+    one QUEUED behind it renders both when it starts again."""
+    clients = [spec for spec, _ in CLIENTS.values()]
+    going_on = FileRecordings()
+    going_on.add(as_conversation(recorded["voice"], "busy", finished=False, stopped=None))
+    going_on.add(as_conversation(recorded["voice"], "after"))
+    credentials = ClientCredentials("agent1", CLIENTS["agent1"][1])
+
+    def use(source: FileRecordings) -> Callable[[web.Application], None]:
+        def prepare(app: web.Application) -> None:
+            app[RECORDINGS_KEY] = source
+
+        return prepare
+
+    data = tmp_path / "data"
+    async with (
+        EmbeddedServer(clients, data_dir=data, prepare=use(going_on)) as server,
+        AuviousClient(server.base_url, credentials, backoff=0.01) as api,
+    ):
+        busy = await api.compositions.request(command("busy", "AUDIO"))
+        await _until(api, "busy", busy.id, "PREPROCESSING")
+        queued = await api.compositions.request(command("after", "AUDIO"))
+        assert await _state_of(api, "after", queued.id) == "QUEUED"
+
+    finished = FileRecordings()
+    finished.add(as_conversation(recorded["voice"], "busy"))
+    finished.add(as_conversation(recorded["voice"], "after"))
+    async with (
+        EmbeddedServer(clients, data_dir=data, prepare=use(finished)) as server,
+        AuviousClient(server.base_url, credentials, backoff=0.01) as api,
+    ):
+        for conversation, made in (("busy", busy), ("after", queued)):
+            view = await api.compositions.wait_done(conversation, made.id, time_limit=60, poll=0.1)
+            assert view.state == CompositionState.COMPLETED, view
+            url = (await api.compositions.url(conversation, made.id)).url
+            assert url is not None and (await api.compositions.download(url)).body

@@ -144,6 +144,22 @@ def _condition(name: str, scenario: Scenario, result: RunResult) -> Expectation:
             if not asked:
                 unanswered = ["no snapshot was requested"]
             return _verdict(name, unanswered, f"all {asked} snapshot request(s) answered")
+        case "compositions_completed":
+            compositions = [c for p in result.participants for c in p.compositions]
+            unfinished = [
+                f"{c.type} {c.id or '(not created)'} of {c.conversation}: {c.state}"
+                for c in compositions
+                if c.state not in ("COMPLETED", "DELETED", "CANCELLED")
+            ]
+            if not compositions:
+                unfinished = ["no composition was requested"]
+            return _verdict(name, unfinished, f"all {len(compositions)} composition(s) completed")
+        case "composition_media_valid":
+            checked = [c for p in result.participants for c in p.compositions if c.file is not None]
+            problems = [f"{c.file}: {problem}" for c in checked for problem in c.problems]
+            if not checked:
+                problems = ["no composition was downloaded"]
+            return _verdict(name, problems, f"{len(checked)} composed file(s) decode as requested")
         case "recordings_complete":
             tracks = [(p.name, t) for p in result.participants for t in p.recordings]
             problems = [

@@ -595,6 +595,57 @@ class UpdateInteractionStep(_Step):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+def _upper_case(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+class ComposeStep(_Step):
+    """Request a composition of the conversation's recordings (seed 003): a VIDEO (MP4, the
+    publishers in a GRID, the audio mixed) or an AUDIO (MP3) one. With `wait`, poll until it is
+    done (it must end COMPLETED); with `download`, fetch it through its signed URL (no token)
+    into the report directory (`compositions/`) and check that it decodes with the requested
+    codecs, size and the recorded duration."""
+
+    do: Literal["compose"]
+    conversation: str | None = None
+    """The conversation (a template); default: the interaction this participant created last,
+    else its conference."""
+    type: Annotated[Literal["VIDEO", "AUDIO"], BeforeValidator(_upper_case)] = "VIDEO"
+    resolution: str = "320x240"
+    priority: int = 1
+    """Higher runs first."""
+    name: str | None = None
+    """A template; default: `<participant>-<type>`."""
+    wait: bool = True
+    timeout: Duration = 300.0
+    """How long to wait for it (queued, waiting for the recording, rendering)."""
+    download: bool = True
+    inline: bool = False
+    """Download through the inline (player) URL rather than the attachment one."""
+
+
+class CancelCompositionStep(_Step):
+    """Cancel the composition this participant requested last (it must be queued or running)."""
+
+    do: Literal["cancel_composition"]
+
+
+class ReexecuteCompositionStep(_Step):
+    """Run the composition this participant requested last again (same id); with `wait`, until
+    it is COMPLETED again."""
+
+    do: Literal["reexecute_composition"]
+    priority: int = 1
+    wait: bool = True
+    timeout: Duration = 300.0
+
+
+class DeleteCompositionStep(_Step):
+    """Delete the composition this participant requested last, and its file (SUPERVISOR)."""
+
+    do: Literal["delete_composition"]
+
+
 class StartRecordingStep(_Step):
     """Start the platform's recorder on this participant's conference (Recorder API, seed
     004), wait until it records, and with `indicator` set the conference's `RECORDER` metadata
@@ -721,6 +772,10 @@ Step = Annotated[
     | RateStep
     | CreateInteractionStep
     | UpdateInteractionStep
+    | ComposeStep
+    | CancelCompositionStep
+    | ReexecuteCompositionStep
+    | DeleteCompositionStep
     | StartRecordingStep
     | StopRecordingStep
     | ChatStep
@@ -863,6 +918,8 @@ ExpectCondition = Literal[
     "every_viewer_received_every_publisher",
     "every_participant_joined",
     "every_snapshot_answered",
+    "compositions_completed",
+    "composition_media_valid",
     "recordings_complete",
     "no_errors",
 ]
@@ -898,6 +955,9 @@ class ExpectSpec(StrictModel):
     snapshot_round_trip: TimeThresholds | None = None
     camera_round_trip: TimeThresholds | None = None
     recording_start_time: TimeThresholds | None = None
+
+    composition_time: TimeThresholds | None = None
+    composition_queue_time: TimeThresholds | None = None
     error_count: CountThresholds | None = None
     error_rate: RatioThresholds | None = None
 
