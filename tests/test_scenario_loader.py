@@ -406,3 +406,27 @@ def test_group_credentials_need_an_id_and_a_secret_variable(tmp_path: Path) -> N
     issue = only_issue(write(tmp_path, text))
     assert issue.path == "participants[0].credentials"
     assert "client_secret_env" in issue.message
+
+
+def test_a_threshold_without_a_unit_is_located_with_the_units_accepted(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID + "expect:\n  join_time: {p95: '< 800'}\n")
+    issue = only_issue(path)
+    assert (issue.line, issue.path) == (12, "expect.join_time.p95")
+    assert "not a duration with a unit (ms, s, m, h)" in issue.message
+
+
+def test_a_step_after_the_end_of_the_run_is_an_error(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "    view: [agents]\n",
+        "    timeline:\n      - do: join\n      - {do: leave, at: 12s}\n",
+    )
+    issue = only_issue(write(tmp_path, text))
+    assert (issue.line, issue.path) == (12, "participants[1].timeline[1].at")
+    assert "at or after the run's end (10s" in issue.message
+
+
+def test_a_phase_after_the_duration_is_an_error(tmp_path: Path) -> None:
+    text = VALID + "phases:\n  - {duration: 10s, arrival_count: 1}\n  - {duration: 5s}\n"
+    issue = only_issue(write(tmp_path, text))
+    assert issue.path == "phases[1]"
+    assert "after the run's `duration`" in issue.message

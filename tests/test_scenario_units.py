@@ -93,3 +93,25 @@ def test_format_quantity() -> None:
     assert format_quantity(0.012, Quantity.RATIO) == "1.20%"
     assert format_quantity(812_000, Quantity.BITRATE) == "812k"
     assert format_quantity(24.46, Quantity.RATE) == "24.5"
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity", "accepted"),
+    [
+        ("< 800", Quantity.TIME, "ms, s, m, h"),  # was read as 800 s: could never fail
+        ("< 0.8", Quantity.TIME, "ms, s, m, h"),
+        ("> 300000", Quantity.BITRATE, "bps, k, M, G"),
+        ("< 2", Quantity.RATIO, "between 0 and 1"),  # was read as 200%
+    ],
+)
+def test_a_number_without_its_unit_is_refused_with_the_units_accepted(
+    text: str, quantity: Quantity, accepted: str
+) -> None:
+    with pytest.raises(ValueError, match=accepted):
+        parse_threshold(text, quantity)
+
+
+def test_units_that_say_what_they_mean_are_read() -> None:
+    assert parse_threshold("> 300000bps", Quantity.BITRATE).value == 300_000
+    assert parse_threshold("< 1", Quantity.RATIO).value == 1.0
+    assert parse_threshold(">= 3", Quantity.COUNT).value == 3.0

@@ -28,6 +28,7 @@ from agent.scenario.model import (
     ViewStep,
     WaitForStep,
 )
+from agent.scenario.plan import planned_duration
 from agent.scenario.templating import check_template
 
 __all__ = ["Loc", "Problem", "check_scenario"]
@@ -95,6 +96,7 @@ class _Checker:
             self._step(group, step, loc)
         self._templates()
         self._runs_out()
+        self._beyond_end()
         self._measurable()
         from agent.scenario.checks_browser import browser_problems  # it builds on this module
 
@@ -257,6 +259,34 @@ class _Checker:
                     ("participants", number),
                     f"group {group.name!r} has no `timeline`, so it stays until the run ends; "
                     "give the scenario a `duration` (or `phases`), or the group a timeline",
+                )
+
+    def _beyond_end(self) -> None:
+        """A phase or a step that starts after the run's planned end would never run, and the
+        run would pass without it: an error, not a silent no-op."""
+        end = planned_duration(self.scenario)
+        if end is None:
+            return
+        duration = self.scenario.duration
+        if duration is not None and self.scenario.phases:
+            start = 0.0
+            for number, phase in enumerate(self.scenario.phases):
+                if start >= duration:
+                    self.add(
+                        ("phases", number),
+                        f"this phase starts at {start:g}s, after the run's `duration` "
+                        f"({duration:g}s)",
+                    )
+                start += phase.duration
+        # The first arrival is at 0: a step that starts after the end for it does for everyone.
+        for number, group in enumerate(self.scenario.participants):
+            for index, step in enumerate(group.timeline or []):
+                if step.at is None or group.start + step.at < end:
+                    continue
+                self.add(
+                    ("participants", number, "timeline", index, "at"),
+                    f"this step starts at {group.start + step.at:g}s, at or after the run's end "
+                    f"({end:g}s, by its `duration` or `phases`): it would never run",
                 )
 
     def _measurable(self) -> None:

@@ -13,7 +13,7 @@ from agent.participant import Publisher, TrackMeasurements, Viewer, ViewerMeasur
 from agent.scenario.results import Freeze, Sample, StreamDirection, StreamResult
 from agent.scenario.run_clock import RunClock
 
-__all__ = ["PublishTracker", "ViewSeries", "ViewTracker"]
+__all__ = ["PublishTracker", "Total", "ViewSeries", "ViewTracker"]
 
 
 @dataclass
@@ -35,6 +35,27 @@ class PublishTracker:
             self.result.ended_at = clock.now()
 
 
+class Total:
+    """A running total fed by a counter that may start again from zero.
+
+    A viewed stream's counters are those of its current peer connections: a reconnection, or
+    a last sample taken after the link is gone, reads lower figures than before. A reading
+    below the previous one is a new counter; what the old one counted stays counted, so a
+    total never goes down (a stream that received frames keeps its packets)."""
+
+    __slots__ = ("_base", "_last")
+
+    def __init__(self) -> None:
+        self._base = 0
+        self._last = 0
+
+    def read(self, counter: int) -> int:
+        if counter < self._last:
+            self._base += self._last
+        self._last = counter
+        return self._base + counter
+
+
 class ViewSeries:
     """Cumulative figures of one viewed stream turned into series in `result`: an agent's
     viewer and a browser's page (`agent.scenario.run_browser`) both feed it."""
@@ -47,13 +68,21 @@ class ViewSeries:
 
     def __init__(self, result: StreamResult) -> None:
         self.result = result
+        self.__post_init__()
+
+    def __post_init__(self) -> None:
+        """Also run by the dataclass `__init__` of a subclass."""
+        self._received = Total()
+        self._lost = Total()
+        self._frame_total = Total()
 
     def take(self, figures: ViewerMeasurements, main_kind: str, now: float) -> None:
         self.result.viewer_id = figures.viewer_id or self.result.viewer_id
         tracks = figures.tracks
         main = tracks.get(main_kind)
-        self.result.packets_received = sum(t.packets_received for t in tracks.values())
-        self.result.packets_lost = sum(t.packets_lost for t in tracks.values())
+        received = self._received.read(sum(t.packets_received for t in tracks.values()))
+        self.result.packets_received = received
+        self.result.packets_lost = self._lost.read(sum(t.packets_lost for t in tracks.values()))
         if figures.bitrate_bps is not None:
             self.result.bitrate.append(Sample(t=now, value=figures.bitrate_bps))
         if main is not None:
@@ -66,12 +95,13 @@ class ViewSeries:
             self._delay(track, main_kind, now)
 
     def _frames(self, main: TrackMeasurements, now: float) -> None:
-        self.result.frames = main.frames
+        frames = self._frame_total.read(main.frames)
+        self.result.frames = frames
         if self._last_t is not None and now > self._last_t and main.kind == "video":
-            rate = (main.frames - self._last_frames) / (now - self._last_t)
+            rate = (frames - self._last_frames) / (now - self._last_t)
             self.result.fps.append(Sample(t=now, value=rate))
         self._last_t = now
-        self._last_frames = main.frames
+        self._last_frames = frames
 
     def _delay(self, track: TrackMeasurements, main_kind: str, now: float) -> None:
         """The mean delay of the frames measured since the last sample, from the summary.

@@ -157,19 +157,45 @@ class Threshold(BaseModel):
 def _parse_ratio(text: str) -> float:
     if text.endswith("%"):
         return float(text[:-1].strip()) / 100.0
-    return float(text)
+    fraction = float(text)
+    if not 0.0 <= fraction <= 1.0:
+        # "< 2" meant 2%, and as a fraction it is 200%: a threshold that cannot fail.
+        raise ValueError(f"{text} is not a fraction between 0 and 1")
+    return fraction
 
 
 def _parse_plain(text: str) -> float:
     return float(text)
 
 
+def _with_unit(parse: Any, units: str) -> Any:
+    """`parse`, refusing a bare number: "< 800" for a delay would silently mean 800 s."""
+
+    def strict(text: str) -> float:
+        try:
+            float(text)
+        except ValueError:
+            return float(parse(text))
+        raise ValueError(f"{text} has no unit (accepted: {units})")
+
+    return strict
+
+
 _UNIT_PARSERS = {
-    Quantity.TIME: (parse_duration, 'a duration such as "200ms" or "1s"'),
+    Quantity.TIME: (
+        _with_unit(parse_duration, "ms, s, m, h"),
+        'a duration with a unit (ms, s, m, h), such as "200ms" or "1s"',
+    ),
     Quantity.RATE: (_parse_plain, "a number"),
-    Quantity.RATIO: (_parse_ratio, 'a percentage such as "1%" or a fraction such as 0.01'),
+    Quantity.RATIO: (
+        _parse_ratio,
+        'a percentage such as "1%" or a plain fraction between 0 and 1 such as 0.01',
+    ),
     Quantity.COUNT: (_parse_plain, "a number"),
-    Quantity.BITRATE: (parse_bitrate, 'a bitrate such as "500k"'),
+    Quantity.BITRATE: (
+        _with_unit(parse_bitrate, "bps, k, M, G"),
+        'a bitrate with a unit (bps, k, M, G), such as "500k" or "1.5M"',
+    ),
 }
 
 
