@@ -87,7 +87,37 @@ def test_shards_run_apart_and_merge_into_one_report(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert twice.returncode == 2 and "more than one shard" in twice.stderr
+    assert twice.returncode == 2 and "shard 0/2 given more than once" in twice.stderr
+
+    # Half the shards do not pass (they did before): the missing one is named.
+    half = merge_cli(scenario, shard_reports[:1], tmp_path / "half")
+    assert half.returncode == 1, half.stdout + half.stderr
+    assert "shard(s) 1/2 missing" in half.stderr
+    report = json.loads((tmp_path / "half" / "report.json").read_text())
+    assert "1 of 2 shards" in report["expectations"][0]["message"]
+    partial = merge_cli(scenario, shard_reports[:1], tmp_path / "partial", "--allow-partial")
+    assert partial.returncode == 0, partial.stdout + partial.stderr
+
+    # Reports of another scenario, or of another version of the file, are refused.
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(SCENARIO.replace("duration: 8s", "duration: 9s"))
+    other = merge_cli(edited, shard_reports, tmp_path / "edited")
+    assert other.returncode == 2 and "another version of" in other.stderr
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(SCENARIO.replace("name: two-calls", "name: three-calls"))
+    foreign = merge_cli(renamed, shard_reports, tmp_path / "renamed")
+    assert foreign.returncode == 2 and "scenario 'two-calls', not 'three-calls'" in foreign.stderr
+
+
+def merge_cli(
+    scenario: Path, reports: list[str], out: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CLI), "merge", str(scenario), *reports, "--report", str(out), *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import hashlib
 
 from agent.scenario.model import Scenario
 
-__all__ = ["common_seed", "with_seed"]
+__all__ = ["common_seed", "scenario_digest", "with_seed"]
 
 
 def common_seed(scenario: Scenario) -> int:
@@ -29,3 +29,11 @@ def with_seed(scenario: Scenario, seed: int) -> Scenario:
     if scenario.seed is not None:
         return scenario
     return scenario.model_copy(update={"seed": seed})
+
+
+def scenario_digest(scenario: Scenario) -> str:
+    """Which version of a scenario made a result: the same in every process of a run (they
+    all draw with the run's seed), different for another file or another edit of it, so
+    `merge` can refuse to mix them."""
+    seeded = with_seed(scenario, common_seed(scenario))
+    return hashlib.sha256(seeded.model_dump_json().encode()).hexdigest()[:16]

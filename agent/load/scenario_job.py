@@ -231,22 +231,63 @@ def _say_placed(scenario: Scenario, options: RunOptions) -> Callable[[list[str]]
 # --- merging the shards of an orchestrated run -------------------------------------------------
 
 
-def merge_reports(paths: list[Path]) -> RunResult:
-    """The merged result of the shards' `report.json` files (their raw `result`).
+def merge_reports(
+    paths: list[Path], scenario: Scenario, allow_partial: bool = False
+) -> tuple[RunResult, list[str]]:
+    """The merged result of the shards' `report.json` files (their raw `result`), and the
+    shards missing from it ("1/4").
 
-    ValueError names the file that is not a report, or the participant found twice."""
+    ValueError names the file that is not a report, is of another scenario or another version
+    of its file, or the shard or participant found twice. A missing shard is an error of the
+    merged run (it fails), unless `allow_partial`."""
+    from agent.distributed.seeding import scenario_digest
     from agent.load.workers import merge_results
-    from agent.scenario.results import RunResult
+    from agent.scenario.results import ErrorRecord, RunResult
 
+    digest = scenario_digest(scenario)
     results = []
     for path in paths:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            results.append(RunResult.model_validate(data["result"]))
+            result = RunResult.model_validate(data["result"])
         except (OSError, ValueError, KeyError, TypeError) as error:
             reason = error.strerror if isinstance(error, OSError) else "not a run report"
             raise ValueError(f"{path}: {reason}") from None
-    return merge_results(results)
+        if result.scenario != scenario.name:
+            raise ValueError(
+                f"{path}: a report of scenario {result.scenario!r}, not {scenario.name!r}"
+            )
+        if result.scenario_digest != digest:
+            raise ValueError(
+                f"{path}: made from another version of {scenario.path or scenario.name} "
+                "(every shard and the merge must read the same file)"
+            )
+        results.append(result)
+    merged = merge_results(results)
+    missing = _missing_shards(merged.shards)
+    if missing and not allow_partial:
+        message = (
+            f"shard(s) {', '.join(missing)} missing: the merged run has "
+            f"{len(merged.shards)} of {len(merged.shards) + len(missing)} shards "
+            "(merge --allow-partial to judge it on those)"
+        )
+        merged.errors.append(ErrorRecord(t=merged.duration, step="merge", message=message))
+    return merged, missing
+
+
+def _missing_shards(shards: list[str]) -> list[str]:
+    """Shards of the run not among `shards` (ValueError if they disagree on how many)."""
+    from agent.scenario.shards import parse_shard
+
+    parsed = [parse_shard(shard) for shard in shards]
+    counts = {shard.count for shard in parsed}
+    if len(counts) > 1:
+        raise ValueError(f"shards of runs split differently: {', '.join(shards)}")
+    if not counts:
+        return []
+    count = counts.pop()
+    have = {shard.index for shard in parsed}
+    return [f"{index}/{count}" for index in range(count) if index not in have]
 
 
 def add_merge_command(sub: Any) -> Callable[[argparse.Namespace], int]:
@@ -261,6 +302,12 @@ def add_merge_command(sub: Any) -> Callable[[argparse.Namespace], int]:
     merge.add_argument("file", type=Path, metavar="FILE", help="the scenario file")
     merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT_JSON")
     merge.add_argument("--report", type=Path, required=True, metavar="DIR")
+    merge.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="judge the run on the shards given even if some are missing (default: a "
+        "missing shard fails the merged run)",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from agent.scenario.loader import ScenarioError, load_scenario
@@ -273,10 +320,16 @@ def add_merge_command(sub: Any) -> Callable[[argparse.Namespace], int]:
                 print(issue, file=sys.stderr)
             return ExitCode.INVALID
         try:
-            result = merge_reports(args.reports)
+            result, missing = merge_reports(args.reports, scenario, args.allow_partial)
         except ValueError as error:
             print(f"auvious-agent merge: {error}", file=sys.stderr)
             return ExitCode.INVALID
+        if missing:
+            verdict = "judged without them" if args.allow_partial else "the run fails"
+            print(
+                f"auvious-agent merge: shard(s) {', '.join(missing)} missing; {verdict}",
+                file=sys.stderr,
+            )
         return conclude(scenario, result, args.report, sys.stdout)
 
     return run

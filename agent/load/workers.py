@@ -67,6 +67,16 @@ def merge_results(results: Sequence[RunResult]) -> RunResult:
     scenarios = {r.scenario for r in results}
     if len(scenarios) > 1:
         raise ValueError(f"results of different scenarios: {sorted(scenarios)}")
+    digests = {r.scenario_digest for r in results}
+    if len(digests) > 1:
+        raise ValueError(
+            f"results of different versions of scenario {results[0].scenario!r}: "
+            "every shard must run the same file"
+        )
+    shards = [shard for r in results for shard in r.shards]
+    twice = sorted({shard for shard in shards if shards.count(shard) > 1})
+    if twice:
+        raise ValueError(f"shard {', '.join(twice)} given more than once")
     origin = min(r.started_at for r in results)
     participants = []
     seen: set[str] = set()
@@ -101,7 +111,13 @@ def merge_results(results: Sequence[RunResult]) -> RunResult:
         interrupted=any(r.interrupted for r in results),
         errors=sorted(errors, key=lambda e: e.t),
         health=health,
+        scenario_digest=results[0].scenario_digest,
+        shards=sorted(shards, key=_shard_order),
     )
+
+
+def _shard_order(shard: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in shard.split("/") if part.isdigit())
 
 
 def merge_outcomes(outcomes: Sequence[RunResult | str], interrupted: bool = False) -> RunResult:

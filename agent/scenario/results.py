@@ -285,3 +285,7 @@ class RunResult(_Record):
     """Errors of the run itself, not of one participant (server start, setup)."""
     health: list[ProcessHealth] = Field(default_factory=list)
     """Each participants' process's own health (one per worker or shard)."""
+    scenario_digest: str | None = None
+    """Which version of the scenario file made this result (`agent.distributed.seeding`)."""
+    shards: list[str] = Field(default_factory=list)
+    """The shards ("I/N") this result covers: one for a process's run, all of them merged."""

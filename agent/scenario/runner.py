@@ -22,6 +22,7 @@ from typing import TextIO
 from pydantic import SecretStr
 
 from agent.browser.page_cpu import pages_cpu
+from agent.distributed.seeding import scenario_digest
 from agent.participant.sources import MediaSources
 from agent.redact import redact
 from agent.scenario.health import HealthSampler
@@ -358,6 +359,8 @@ class ScenarioRun:
             interrupted=self._interrupted,
             errors=self._errors,
             health=[self.health.summary()],
+            scenario_digest=scenario_digest(self.scenario),
+            shards=[str(self.options.shard or Shard())],
         )
 
     def _summary(self, result: RunResult) -> str:
