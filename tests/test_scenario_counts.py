@@ -1,10 +1,16 @@
 """Counts that cannot be wrong silently: a viewed stream's totals never go down, whatever its
-peer connections' counters do (a reconnection, a last sample after the link is gone)."""
+peer connections' counters do (a reconnection, a last sample after the link is gone); a call
+whose media stopped does not pass, and says when media flowed."""
 
 from __future__ import annotations
 
-from agent.scenario.results import StreamDirection
+import pytest
+
+from agent.scenario.expect import evaluate
+from agent.scenario.metrics import METRICS
+from agent.scenario.results import RunResult, Sample, StreamDirection
 from agent.scenario.run_metrics import Total, ViewSeries, new_stream
+from tests.scenario_results_support import run, scenario
 from tests.test_load_sustained import track, view
 
 
@@ -25,3 +31,40 @@ def test_a_sample_after_the_link_is_gone_keeps_packets_and_frames() -> None:
     assert [sample.value for sample in result.fps] == [30.0, 0.0]  # never negative
     series.take(view(track("video", 30, received=100)), "video", 4.0)  # viewed again
     assert (result.frames, result.packets_received) == (90, 340)
+
+
+def killed_mid_call(resumed_at: float | None = None) -> RunResult:
+    """The platform killed 6 s into a 45.5 s call: both views stop receiving while both
+    participants stay in the call and keep publishing (no freeze ends, so none is recorded),
+    as a run reported PASS 5/5 with `freeze_total` 0 ms."""
+    result = run(duration=45.5)
+    for participant in result.participants:
+        participant.left_at = None
+        for stream in participant.streams:
+            if stream.direction is StreamDirection.VIEW:
+                stream.freezes = []
+                stream.fps = [
+                    Sample(t=float(t), value=30.0 if t <= 6 or (resumed_at or 99) <= t else 0.0)
+                    for t in range(2, 46)
+                ]
+    return result
+
+
+def test_a_call_that_died_does_not_pass_and_says_when_media_flowed() -> None:
+    expect = {"conditions": ["every_viewer_received_every_publisher"]}
+    evaluation = evaluate(scenario(expect), killed_mid_call())
+    received = {e.name: e for e in evaluation.expectations}["every_viewer_received_every_publisher"]
+    assert not received.passed
+    assert "agent-0 received no customer-0 MIC_AND_CAM from 6.0s to 45.5s" in received.details[0]
+    assert "media flowed 1.0s to 6.0s" in received.details[0]
+    # A short stop is no outage for the condition, but the time without media is measured.
+    assert evaluate(scenario(expect), killed_mid_call(resumed_at=12.0)).passed
+
+
+def test_time_without_media_in_a_call_is_measured_and_bounded() -> None:
+    gaps = [v.value for v in METRICS["media_gap"].extract(killed_mid_call(), 0.0)]
+    assert gaps == [pytest.approx(39.5), pytest.approx(39.5)]
+    assert [v.value for v in METRICS["media_gap"].extract(run(), 0.0)] == [1.0, 1.0]
+    bounded = scenario({"media_gap": {"max": "< 2s"}})
+    assert not evaluate(bounded, killed_mid_call()).passed
+    assert evaluate(bounded, run()).passed

@@ -9,23 +9,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from agent.scenario.health_verdict import HealthVerdict, assess
+from agent.scenario.meetings import (
+    MIN_OVERLAP,
+    OUTAGE,
+    Interval,
+    Meeting,
+    flowing,
+    gaps,
+    intersect,
+    meetings,
+)
 from agent.scenario.metrics import METRICS, aggregate
 from agent.scenario.model import ExpectSpec, ParticipantGroup, Scenario, ViewStep
 from agent.scenario.results import (
     ParticipantResult,
     RecordedTrackResult,
     RunResult,
-    StreamDirection,
+    StreamResult,
 )
 from agent.scenario.units import Quantity, format_quantity
 
 __all__ = ["MIN_OVERLAP", "Evaluation", "Expectation", "evaluate", "viewed_groups"]
-
-MIN_OVERLAP = 3.0
-"""Seconds a viewer (present and viewing) and a publisher's stream (published) must meet for
-the viewer to be expected to receive its video: the grace for the first frame (a view is
-set up after the publish event, on a loaded machine in a second or two). Shorter meetings,
-frequent under churn, are not counted."""
 
 
 @dataclass(frozen=True)
@@ -222,86 +226,69 @@ def viewed_groups(group: ParticipantGroup, all_groups: list[str]) -> set[str]:
     return viewed
 
 
-Interval = tuple[float, float]
-
-
-def _intersect(a: list[Interval], b: list[Interval]) -> list[Interval]:
-    """The parts of `a` inside `b` (both sorted, each without overlaps of its own)."""
-    found: list[Interval] = []
-    for a_start, a_end in a:
-        for b_start, b_end in b:
-            start, end = max(a_start, b_start), min(a_end, b_end)
-            if end > start:
-                found.append((start, end))
-    return sorted(found)
-
-
-def _viewing(viewer: ParticipantResult, group: str, static: bool, end: float) -> list[Interval]:
-    """When `viewer` was in the conference and viewing `group`'s streams.
-
-    From its record of viewing changes; a result without one (a load crowd) views what its
-    group's `view` and view steps say (`static`) all the time it is present."""
-    present = [(joined, left) for joined, left, _ in viewer.presences(end)]
-    if not viewer.viewing:
-        return present if static else []
-    wanted: list[Interval] = []
-    changes = sorted(viewer.viewing, key=lambda change: change.t)
-    for change, following in zip(changes, [*changes[1:], None], strict=True):
-        until = following.t if following is not None else end
-        if group in change.groups and until > change.t:
-            if wanted and wanted[-1][1] >= change.t:  # a view step of a group viewed already
-                wanted[-1] = (wanted[-1][0], until)
-            else:
-                wanted.append((change.t, until))
-    return _intersect(present, wanted)
-
-
 def _unreceived(scenario: Scenario, result: RunResult) -> tuple[list[str], int]:
-    """Meetings of a viewer and a publisher's video with no frame received, and how many
-    meetings there were.
-
-    A meeting is a stretch where the viewer was present and viewing the publisher's group
-    while the stream was published, long enough (`MIN_OVERLAP`) for a first frame; under
-    churn one pair meets many times, each meeting counts on its own."""
+    """Meetings of a viewer and a publisher's video (`agent.scenario.meetings`) long enough
+    for a first frame, in which no frame was received or media stopped for longer than
+    `OUTAGE`, and how many such meetings there were."""
     names = [group.name for group in scenario.participants]
-    end = result.duration
+
+    def static(viewer: ParticipantResult, publisher: ParticipantResult) -> bool:
+        group = scenario.group(viewer.group)
+        return group is not None and publisher.group in viewed_groups(group, names)
+
     missing: list[str] = []
     pairs = 0
-    for viewer in result.participants:
-        group = scenario.group(viewer.group)
-        if group is None:
+    for meeting in meetings(result, static):
+        if scenario.group(meeting.viewer.group) is None:
             continue
-        static = viewed_groups(group, names)
-        for publisher in result.participants:
-            if publisher is viewer or publisher.conference != viewer.conference:
-                continue
-            viewing = _viewing(viewer, publisher.group, publisher.group in static, end)
-            for stream in publisher.streams:
-                if stream.direction is not StreamDirection.PUBLISH or not stream.has_video:
-                    continue
-                if stream.started_at is None:
-                    continue
-                ended = stream.ended_at if stream.ended_at is not None else end
-                published = (stream.started_at, ended)
-                for start, stop in _intersect(viewing, [published]):
-                    if stop - start < MIN_OVERLAP:
-                        continue
-                    pairs += 1
-                    if not _received(viewer, stream.stream_id, (start, stop), end):
-                        missing.append(
-                            f"{viewer.name} did not receive {publisher.name} "
-                            f"{stream.stream_type} between {start:.1f}s and {stop:.1f}s"
-                        )
+        if meeting.stop - meeting.start < MIN_OVERLAP:
+            continue
+        pairs += 1
+        problem = _reception_problem(meeting, result.duration)
+        if problem is not None:
+            missing.append(problem)
     return missing, pairs
 
 
-def _received(viewer: ParticipantResult, stream_id: str, meeting: Interval, end: float) -> bool:
-    """Whether a view of `stream_id` with frames overlapped `meeting`."""
-    for view in viewer.streams:
-        if view.direction is not StreamDirection.VIEW or view.stream_id != stream_id:
-            continue
-        started = view.started_at if view.started_at is not None else 0.0
-        ended = view.ended_at if view.ended_at is not None else end
-        if view.frames > 0 and started <= meeting[1] and ended >= meeting[0]:
-            return True
-    return False
+def _reception_problem(meeting: Meeting, end: float) -> str | None:
+    """What was wrong with what `meeting`'s viewer received, said with when media flowed."""
+    span = f"between {meeting.start:.1f}s and {meeting.stop:.1f}s"
+    views = meeting.views
+    flowed = flowing(views)
+    if flowed is None:  # no fps series: frames of a view overlapping the meeting will do
+        if any(_overlaps(view, meeting, end) for view in views if view.frames > 0):
+            return None
+        return f"{meeting.viewer.name} did not receive {_what(meeting)} {span}"
+    during = intersect(flowed, [(meeting.start, meeting.stop)])
+    if not during:
+        return f"{meeting.viewer.name} did not receive {_what(meeting)} {span}" + _elsewhere(flowed)
+    graced = (meeting.start + MIN_OVERLAP, meeting.stop)
+    worst = max(gaps(graced, during), key=lambda gap: gap[1] - gap[0], default=None)
+    if worst is None or worst[1] - worst[0] <= OUTAGE:
+        return None
+    return (
+        f"{meeting.viewer.name} received no {_what(meeting)} from {worst[0]:.1f}s to "
+        f"{worst[1]:.1f}s ({worst[1] - worst[0]:.1f}s, longer than {OUTAGE:g}s) {span}; "
+        f"media flowed {_spans(during)}"
+    )
+
+
+def _what(meeting: Meeting) -> str:
+    return f"{meeting.publisher.name} {meeting.stream.stream_type}"
+
+
+def _elsewhere(flowed: list[Interval]) -> str:
+    if not flowed:
+        return ""
+    return f"; its media flowed {_spans(flowed)}"
+
+
+def _spans(intervals: list[Interval]) -> str:
+    shown = ", ".join(f"{start:.1f}s to {stop:.1f}s" for start, stop in intervals[:3])
+    return shown + (f" (and {len(intervals) - 3} more)" if len(intervals) > 3 else "")
+
+
+def _overlaps(view: StreamResult, meeting: Meeting, end: float) -> bool:
+    started = view.started_at if view.started_at is not None else 0.0
+    ended = view.ended_at if view.ended_at is not None else end
+    return started <= meeting.stop and ended >= meeting.start

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.scenario.expect import MIN_OVERLAP
+from agent.scenario.meetings import MIN_OVERLAP
 from agent.scenario.model import PublishStep, Scenario
 from agent.scenario.results import ErrorRecord, ParticipantResult
 

@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from agent.scenario.meetings import MIN_OVERLAP, flowing, gaps, intersect, meetings
 from agent.scenario.results import (
     Freeze,
     ParticipantResult,
@@ -227,6 +228,26 @@ def _compositions(attribute: str) -> Extractor:
     return extract
 
 
+def _media_gap(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    """Per meeting of a viewer with a published video stream it viewed: the seconds without a
+    frame, after the first-frame grace (or the warm-up, if longer). A stream that stopped
+    while its publisher still published counts for as long as it lasts, whatever the cause;
+    views without an fps series (which cannot tell) are left out."""
+
+    def viewed(viewer: ParticipantResult, publisher: ParticipantResult) -> bool:
+        published = {s.stream_id for s in publisher.streams}
+        return any(s.stream_id in published for s in viewer.streams)
+
+    for meeting in meetings(result, viewed):
+        start = meeting.start + max(MIN_OVERLAP, warmup)
+        flowed = flowing(meeting.views)
+        if flowed is None or start >= meeting.stop:
+            continue
+        missing = gaps((start, meeting.stop), intersect(flowed, [(start, meeting.stop)]))
+        value = math.fsum(stop - begin for begin, stop in missing)
+        yield MetricValue(value, meeting.viewer.name, meeting.start, meeting.stream.stream_id)
+
+
 def _error_count(result: RunResult, warmup: float) -> Iterator[MetricValue]:
     for participant in result.participants:
         yield MetricValue(float(len(participant.errors)), participant.name, participant.arrived_at)
@@ -320,6 +341,13 @@ _ALL = (
         Quantity.TIME,
         "Seconds a composition waited in the queue (QUEUED, as polled).",
         _compositions("queue_time"),
+    ),
+    Metric(
+        "media_gap",
+        Quantity.TIME,
+        "Seconds a viewer in a call received no frame of a video stream being published, "
+        "per meeting of the two (after a first-frame grace of 3 s).",
+        _media_gap,
     ),
     Metric("error_count", Quantity.COUNT, "Errors per participant.", _error_count),
     Metric(

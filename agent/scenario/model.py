@@ -958,6 +958,7 @@ class ExpectSpec(StrictModel):
 
     composition_time: TimeThresholds | None = None
     composition_queue_time: TimeThresholds | None = None
+    media_gap: TimeThresholds | None = None
     error_count: CountThresholds | None = None
     error_rate: RatioThresholds | None = None
 
