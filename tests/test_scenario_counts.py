@@ -68,3 +68,21 @@ def test_time_without_media_in_a_call_is_measured_and_bounded() -> None:
     bounded = scenario({"media_gap": {"max": "< 2s"}})
     assert not evaluate(bounded, killed_mid_call()).passed
     assert evaluate(bounded, run()).passed
+
+
+def test_an_expectation_says_what_it_covered_and_fails_on_a_subset() -> None:
+    """A viewed stream with frames and `packets_received: 0` dropped out of `packet_loss`
+    silently: the threshold was judged on a subset and passed."""
+    expect: dict[str, object] = {"packet_loss": {"overall": "< 2%"}}
+    whole = {e.name: e for e in evaluate(scenario(expect), run()).expectations}
+    assert "from 2 of 2 streams" in whole["packet_loss overall < 2%"].message
+    lying = run()
+    lying.participants[1].streams[1].packets_received = 0
+    lying.participants[1].streams[1].packets_lost = 0
+    case = {e.name: e for e in evaluate(scenario(expect), lying).expectations}
+    loss = case["packet_loss overall < 2%"]
+    assert not loss.passed and (loss.covered, loss.population) == (1, 2)
+    assert "covers only 1 of 2 streams" in loss.message
+    assert loss.details == ["no value from customer-0 stream s-agent"]
+    expect["coverage"] = 0.5  # the scenario says a half will do
+    assert evaluate(scenario(expect), lying).passed

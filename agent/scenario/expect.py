@@ -6,7 +6,7 @@ Each threshold (`join_time: {p95: "< 1s"}` is one) and each condition becomes on
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agent.scenario.health_verdict import HealthVerdict, assess
 from agent.scenario.meetings import (
@@ -19,7 +19,7 @@ from agent.scenario.meetings import (
     intersect,
     meetings,
 )
-from agent.scenario.metrics import METRICS, aggregate
+from agent.scenario.metrics import METRICS, Metric, MetricValue, aggregate
 from agent.scenario.model import ExpectSpec, ParticipantGroup, Scenario, ViewStep
 from agent.scenario.results import (
     ParticipantResult,
@@ -45,6 +45,9 @@ class Expectation:
     measured: float | None = None
     measured_text: str | None = None
     details: list[str] = field(default_factory=list)
+    covered: int | None = None
+    """How many of the `population` streams the values came from (per-stream metrics)."""
+    population: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,34 +92,68 @@ def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
     for metric_name, thresholds in expect.thresholds():
         metric = METRICS[metric_name]
         values = list(metric.extract(result, expect.warmup))
+        coverage = _Coverage.of(metric, values, result)
         for aggregate_name, threshold in thresholds.items():
             name = f"{metric_name} {aggregate_name} {threshold}"
             measured = aggregate(values, aggregate_name, metric.quantity)
             quantity = Quantity.COUNT if aggregate_name == "count" else metric.quantity
+            case = Expectation(name, False, "", metric_name, aggregate_name, str(threshold))
+            if coverage is not None:
+                case = replace(case, covered=coverage.covered, population=coverage.population)
             if measured is None:
-                yield Expectation(
-                    name,
-                    False,
-                    f"nothing was measured for {metric_name}; threshold {threshold}",
-                    metric_name,
-                    aggregate_name,
-                    str(threshold),
-                )
+                message = f"nothing was measured for {metric_name}; threshold {threshold}"
+                yield replace(case, message=message)
                 continue
             text = format_quantity(measured, quantity)
             passed = threshold.holds(measured)
             verdict = "holds" if passed else "does not hold"
-            yield Expectation(
-                name,
-                passed,
-                f"measured {aggregate_name} {text} over {len(values)} value(s); "
-                f"threshold {threshold} {verdict}",
-                metric_name,
-                aggregate_name,
-                str(threshold),
-                measured,
-                text,
+            message = (
+                f"measured {aggregate_name} {text} over {len(values)} value(s)"
+                f"{coverage.text if coverage else ''}; threshold {threshold} {verdict}"
             )
+            details: list[str] = []
+            if coverage is not None and not coverage.enough(expect.coverage):
+                passed = False
+                details = [f"no value from {key}" for key in coverage.missing]
+                message += (
+                    f"; but it covers only {coverage.covered} of {coverage.population} "
+                    f"streams (expect.coverage {expect.coverage:.0%}): "
+                    + ", ".join(details[:3])
+                    + (f" and {len(details) - 3} more" if len(details) > 3 else "")
+                )
+            yield replace(
+                case,
+                passed=passed,
+                message=message,
+                measured=measured,
+                measured_text=text,
+                details=details,
+            )
+
+
+@dataclass(frozen=True)
+class _Coverage:
+    """Which of the streams that should have a value of a metric have one."""
+
+    covered: int
+    population: int
+    missing: list[str]
+
+    @classmethod
+    def of(cls, metric: Metric, values: list[MetricValue], result: RunResult) -> _Coverage | None:
+        if metric.population is None:
+            return None
+        expected = set(metric.population(result))
+        have = {(value.participant, value.stream) for value in values}
+        missing = sorted(f"{who} stream {stream}" for who, stream in expected - have)
+        return cls(len(expected & have), len(expected), missing)
+
+    @property
+    def text(self) -> str:
+        return f" from {self.covered} of {self.population} streams"
+
+    def enough(self, share: float) -> bool:
+        return self.covered >= share * self.population - 1e-9
 
 
 def _condition(name: str, scenario: Scenario, result: RunResult) -> Expectation:

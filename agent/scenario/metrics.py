@@ -43,6 +43,7 @@ class MetricValue:
 
 
 Extractor = Callable[[RunResult, float], Iterator[MetricValue]]
+Population = Callable[[RunResult], Iterator[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class Metric:
     description: str
     extract: Extractor
     """Values of the run; the float is the warm-up (seconds) cut from each stream's start."""
+    population: Population | None = None
+    """(participant, stream id) of every stream that should have a value: an expectation says
+    how many of them it covered and fails when it covered fewer (`expect.coverage`)."""
 
 
 AGGREGATES: tuple[str, ...] = (
@@ -182,6 +186,13 @@ def _packet_loss(result: RunResult, warmup: float) -> Iterator[MetricValue]:
             yield MetricValue(loss, participant.name, t, stream.stream_id, weight=sent)
 
 
+def _carried_views(result: RunResult) -> Iterator[tuple[str, str]]:
+    """Viewed streams that received anything: each has packets, so a loss figure."""
+    for participant, stream in _streams(result, StreamDirection.VIEW):
+        if stream.frames > 0 or stream.packets_received > 0:
+            yield participant.name, stream.stream_id
+
+
 def _packets_lost(result: RunResult, warmup: float) -> Iterator[MetricValue]:
     for participant, stream in _streams(result, StreamDirection.VIEW):
         t = stream.started_at or 0.0
@@ -309,7 +320,11 @@ _ALL = (
         "freeze_total", Quantity.TIME, "Seconds frozen per received video stream.", _freeze_total
     ),
     Metric(
-        "packet_loss", Quantity.RATIO, "Fraction of packets lost per received stream.", _packet_loss
+        "packet_loss",
+        Quantity.RATIO,
+        "Fraction of packets lost per received stream.",
+        _packet_loss,
+        _carried_views,
     ),
     Metric("packets_lost", Quantity.COUNT, "Packets lost per received stream.", _packets_lost),
     Metric(

@@ -940,6 +940,10 @@ class ExpectSpec(StrictModel):
 
     warmup: Duration = 0.0
     """Measurements of a stream within this long after its start are not counted."""
+    coverage: Annotated[float, Field(ge=0, le=1)] = 1.0
+    """The share (a fraction, 0..1) of the streams that should have a value of a per-stream
+    metric (`packet_loss`: every viewed stream that received anything) a threshold on it must
+    cover; below it, the threshold fails and names the streams without a value."""
     conditions: list[ExpectCondition] = Field(default_factory=list)
     join_time: TimeThresholds | None = None
     publish_time: TimeThresholds | None = None
@@ -971,7 +975,7 @@ class ExpectSpec(StrictModel):
         ]
 
 
-_metric_fields = set(ExpectSpec.model_fields) - {"warmup", "conditions"}
+_metric_fields = set(ExpectSpec.model_fields) - {"warmup", "coverage", "conditions"}
 if _metric_fields != set(METRICS):  # pragma: no cover - a programming error, caught at import
     raise RuntimeError(f"expect fields and METRICS differ: {_metric_fields ^ set(METRICS)}")
 
