@@ -21,6 +21,8 @@ M = TypeVar("M", bound=BaseModel)
 
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 _CALLER_ID = re.compile(r"[^/+#\s]{1,200}")
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_RESERVED_IDS = frozenset({"attachment", "inline"})
 """`CALLER_ID_PATTERN` once the platform has filled in an empty id."""
 
 
@@ -96,6 +98,18 @@ def check_caller_id(field: str, value: str) -> str:
     '/', MQTT wildcard or whitespace, and at most 200 characters."""
     if not _CALLER_ID.fullmatch(value):
         raise BadRequest(f"{field}: 1-200 characters, no '/', '+', '#' or whitespace")
+    return value
+
+
+def check_resource_id(field: str, value: str) -> str:
+    """An id a caller names a stored resource by (a recording's conversationId, a storage
+    applicationId): a path segment of the Recorder and Composition APIs, so URL-safe, and
+    never `attachment` or `inline`, which the signed routes' paths would mistake it for."""
+    if not _RESOURCE_ID.fullmatch(value) or value in _RESERVED_IDS:
+        raise BadRequest(
+            f"{field}: 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or "
+            "digit, and not 'attachment' or 'inline'"
+        )
     return value
 
 

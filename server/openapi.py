@@ -33,6 +33,8 @@ _SPEC_ATTR = "__auvious_operation__"
 InputHandler = Callable[..., Awaitable[web.StreamResponse]]
 """A handler taking the request and, by keyword, the inputs its signature names."""
 API_PREFIX = "/rtc-api/"
+API_PREFIXES = (API_PREFIX, "/rtc-recorder/api/", "/composition/api/")
+"""The APIs the document describes: the RTC API, the Recorder API, the Composition API."""
 DOCUMENT_PATH = f"{API_PREFIX}openapi.json"
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -151,7 +153,7 @@ def build_document(app: web.Application) -> dict[str, Any]:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter")
-        if not path or not path.startswith(API_PREFIX) or route.method in ("HEAD", "*"):
+        if not path or not path.startswith(API_PREFIXES) or route.method in ("HEAD", "*"):
             continue
         spec: OperationSpec | None = getattr(route.handler, _SPEC_ATTR, None)
         is_public = getattr(route.handler, "__auvious_public__", False)
@@ -190,7 +192,10 @@ def _operation(
     is_public: bool,
     models: dict[str, type[BaseModel]],
 ) -> dict[str, Any]:
-    segments = [s for s in path.removeprefix(API_PREFIX).split("/") if s]
+    prefix = next(p for p in API_PREFIXES if path.startswith(p))
+    segments = [s for s in path.removeprefix(prefix).split("/") if s]
+    if prefix != API_PREFIX:
+        segments = [prefix.strip("/").split("/")[0], *segments]
     op: dict[str, Any] = {
         "operationId": _operation_id(method, segments),
         "tags": [spec.tag if spec and spec.tag else segments[0]],

@@ -6,7 +6,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, GetJsonSchemaHandler, TypeAdapter, ValidationError
+from pydantic import AfterValidator, Field, GetJsonSchemaHandler, TypeAdapter, ValidationError
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -17,6 +17,7 @@ __all__ = [
     "EventBody",
     "SessionType",
     "SignedDownloadQuery",
+    "SignedPlayerQuery",
     "SignedUrl",
     "UserRole",
     "check_event_body",
@@ -44,6 +45,15 @@ class SignedDownloadQuery(WireModel):
     """Query of the token-free `GET /{snapshots|filetransfers|assets}/signed/{id}/{expiration}`."""
 
     signature: str
+
+
+class SignedPlayerQuery(WireModel):
+    """Query of the Recorder and Composition APIs' token-free file routes (C5/C6, R2): `Date`
+    (signed at) and `Expires` in epoch seconds, and the `Signature` over the path and both."""
+
+    date: str = Field(alias="Date")
+    expires: str = Field(alias="Expires")
+    signature: str = Field(alias="Signature")
 
 
 class SignedUrl(WireModel):
