@@ -22,10 +22,12 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 
     from agent.load.scenario_job import add_merge_command
     from agent.scenario.cli import add_scenario_commands
+    from agent.scenario.compare import add_compare_command
     from server.cli import add_serve_command
 
     commands.update(add_scenario_commands(sub))
     commands["merge"] = add_merge_command(sub)
+    commands["compare"] = add_compare_command(sub)
     commands["serve"] = add_serve_command(sub)
     return parser, commands
 

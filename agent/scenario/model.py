@@ -21,11 +21,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    field_validator,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 
 from agent.api.models.ratings import FeedbackItem, FeedbackType
+from agent.scenario.compare import parse_tolerance
 from agent.scenario.metrics import METRICS
 from agent.scenario.units import (
     Bitrate,
@@ -940,6 +942,9 @@ class ExpectSpec(StrictModel):
 
     warmup: Duration = 0.0
     """Measurements of a stream within this long after its start are not counted."""
+    tolerance: dict[str, str] = Field(default_factory=dict)
+    """Per metric, how much worse `auvious-agent compare` lets it get against a baseline:
+    "20%" of the baseline, or an amount in the metric's unit ("50ms")."""
     coverage: Annotated[float, Field(ge=0, le=1)] = 1.0
     """The share (a fraction, 0..1) of the streams that should have a value of a per-stream
     metric (`packet_loss`: every viewed stream that received anything) a threshold on it must
@@ -966,6 +971,13 @@ class ExpectSpec(StrictModel):
     error_count: CountThresholds | None = None
     error_rate: RatioThresholds | None = None
 
+    @field_validator("tolerance")
+    @classmethod
+    def _tolerances_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        for metric, text in value.items():
+            parse_tolerance(metric, text)
+        return value
+
     def thresholds(self) -> list[tuple[str, Thresholds[Any]]]:
         """(metric, thresholds) for each metric the file sets."""
         return [
@@ -975,7 +987,7 @@ class ExpectSpec(StrictModel):
         ]
 
 
-_metric_fields = set(ExpectSpec.model_fields) - {"warmup", "coverage", "conditions"}
+_metric_fields = set(ExpectSpec.model_fields) - {"warmup", "coverage", "tolerance", "conditions"}
 if _metric_fields != set(METRICS):  # pragma: no cover - a programming error, caught at import
     raise RuntimeError(f"expect fields and METRICS differ: {_metric_fields ^ set(METRICS)}")
 

@@ -64,6 +64,7 @@ def build_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) ->
         "interrupted": result.interrupted,
         "skipped_arrivals": result.skipped_arrivals,
         "warmup": warmup,
+        "tolerance": scenario.expect.tolerance if scenario.expect else {},
         "expectations": [dataclasses.asdict(e) for e in evaluation.expectations],
         "load_generator": load_generator(evaluation),
         "metrics": table.summaries(),
