@@ -139,3 +139,16 @@ def test_bad_load_options_are_usage_errors(
     result = run_cli(str(scenario), *args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_metrics_host_defaults_to_this_machine_and_can_be_chosen() -> None:
+    from agent.cli import _build_parser
+    from agent.load.scenario_job import load_options
+    from agent.scenario.runner import RunOptions
+
+    parser, _ = _build_parser()
+    base = RunOptions(server_url=None)
+    default = parser.parse_args(["run", "x.yaml", "--metrics-port", "9100"])
+    assert load_options(base, default).metrics_host == "127.0.0.1"
+    chosen = parser.parse_args(["run", "x.yaml", "--metrics-host", "0.0.0.0"])
+    assert load_options(base, chosen).metrics_host == "0.0.0.0"

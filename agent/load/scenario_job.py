@@ -86,7 +86,14 @@ def add_load_options(run: argparse.ArgumentParser) -> None:
         "--metrics-port",
         type=_port,
         metavar="PORT",
-        help="serve live metrics for Prometheus at http://127.0.0.1:PORT/metrics during the run",
+        help="serve live metrics for Prometheus at http://HOST:PORT/metrics during the run",
+    )
+    run.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="the address the metrics endpoint binds (default 127.0.0.1: this machine only; "
+        "0.0.0.0 for Prometheus to scrape a pod)",
     )
 
 
@@ -100,6 +107,7 @@ def load_options(options: RunOptions, args: argparse.Namespace) -> RunOptions:
         options,
         shard=getattr(args, "shard", None),
         metrics_port=getattr(args, "metrics_port", None),
+        metrics_host=getattr(args, "metrics_host", "127.0.0.1"),
     )
 
 
@@ -210,7 +218,9 @@ async def _spread(
             )
             print(f"{scenario.name}: {spread}", file=options.progress or sys.stdout, flush=True)
         if options.metrics_port is not None:
-            await stack.enter_async_context(MetricsEndpoint(pool.live, options.metrics_port))
+            await stack.enter_async_context(
+                MetricsEndpoint(pool.live, options.metrics_port, options.metrics_host)
+            )
         try:
             return await pool.run()
         except RuntimeError as error:  # RayUnavailable included

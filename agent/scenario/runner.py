@@ -77,6 +77,8 @@ class RunOptions:
     """Run only this shard's conferences (`--shard I/N`, or one worker of `--workers N`)."""
     metrics_port: int | None = None
     """Serve live metrics for Prometheus on this port while the run goes on (0: any)."""
+    metrics_host: str = "127.0.0.1"
+    """The address the metrics endpoint binds: this machine only unless told otherwise."""
     on_live: Callable[[LiveSnapshot], None] | None = None
     """Called with the live snapshot at every sample (a worker reports to its pool)."""
 
@@ -176,7 +178,11 @@ class ScenarioRun:
         )
         sampler = asyncio.get_running_loop().create_task(self._sample(run), name="sampler")
         port = self.options.metrics_port
-        endpoint = MetricsEndpoint(self.live, port) if port is not None else None
+        endpoint = (
+            MetricsEndpoint(self.live, port, self.options.metrics_host)
+            if port is not None
+            else None
+        )
         try:
             async with endpoint or contextlib.nullcontext():
                 await self._drive(run)
