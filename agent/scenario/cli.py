@@ -25,7 +25,7 @@ from agent.scenario.model import Scenario, check_base_url, dump_json_schema
 from agent.scenario.outcome import ExitCode, conclude
 from agent.scenario.plan import arrivals, planned_duration
 from agent.scenario.progress import console_logging
-from agent.scenario.report import write_error_report
+from agent.scenario.report import point_latest, timestamped, write_error_report
 
 if TYPE_CHECKING:
     from agent.scenario.runner import RunOptions
@@ -76,7 +76,8 @@ def add_scenario_commands(sub: Any) -> dict[str, Command]:
         "--report",
         type=Path,
         metavar="DIR",
-        help="directory for report.json, junit.xml and report.html (default reports/NAME)",
+        help="directory for report.json, junit.xml, report.html and samples.csv (default "
+        "reports/NAME/TIMESTAMP, with reports/NAME/latest pointing at the newest run)",
     )
     run.add_argument("--client-id", metavar="ID", help="OAuth client id for --server")
     run.add_argument(
@@ -163,7 +164,9 @@ def run_options(scenario: Scenario, args: argparse.Namespace, env: Mapping[str, 
     """Where to run and how to log in: the command line over the file over defaults."""
     from agent.scenario.runner import RunOptions
 
-    report = args.report or Path("reports") / scenario.name.replace("/", "_")
+    report = args.report or timestamped(
+        Path("reports") / scenario.name.replace("/", "_"), datetime.now(UTC)
+    )
     interactive = sys.stdout.isatty()
     scale = getattr(args, "time_scale", 1.0)
     spec = scenario.server
@@ -228,7 +231,16 @@ def _run(args: argparse.Namespace) -> int:
         assert options.report_dir is not None
         # CI still finds junit.xml, with the cause.
         junit = write_error_report(scenario, message, started_at, options.report_dir)
+        _latest(args, options.report_dir)
         print(f"reports: {junit}")
         return ExitCode.RUNTIME_ERROR
     assert options.report_dir is not None
-    return conclude(scenario, result, options.report_dir, sys.stdout)
+    code = conclude(scenario, result, options.report_dir, sys.stdout)
+    _latest(args, options.report_dir)
+    return code
+
+
+def _latest(args: argparse.Namespace, folder: Path) -> None:
+    """A run in its default, timestamped folder becomes the scenario's `latest`."""
+    if args.report is None:
+        point_latest(folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,9 +12,21 @@ from agent.scenario.model import Scenario
 from agent.scenario.report.html import render_html
 from agent.scenario.report.json_report import build_json, render_json
 from agent.scenario.report.junit import render_junit, render_junit_error
+from agent.scenario.report.samples_csv import render_samples_csv
 from agent.scenario.results import RunResult
 
-__all__ = ["ReportPaths", "build_json", "write_error_report", "write_reports"]
+__all__ = [
+    "LATEST",
+    "ReportPaths",
+    "build_json",
+    "point_latest",
+    "timestamped",
+    "write_error_report",
+    "write_reports",
+]
+
+LATEST = "latest"
+"""The link in a scenario's report folder to its newest run."""
 
 
 @dataclass(frozen=True)
@@ -21,16 +34,22 @@ class ReportPaths:
     json: Path
     junit: Path
     html: Path
+    samples: Path
 
 
 def write_reports(
     scenario: Scenario, result: RunResult, evaluation: Evaluation, directory: Path
 ) -> ReportPaths:
-    """Write report.json, junit.xml and report.html into `directory` (created if needed)."""
+    """Write report.json, junit.xml, report.html and samples.csv into `directory` (created
+    if needed)."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = ReportPaths(
-        directory / "report.json", directory / "junit.xml", directory / "report.html"
+        directory / "report.json",
+        directory / "junit.xml",
+        directory / "report.html",
+        directory / "samples.csv",
     )
+    paths.samples.write_text(render_samples_csv(result), encoding="utf-8")
     paths.json.write_text(render_json(scenario, result, evaluation), encoding="utf-8")
     paths.junit.write_text(render_junit(scenario, result, evaluation), encoding="utf-8")
     paths.html.write_text(render_html(scenario, result, evaluation), encoding="utf-8")
@@ -49,3 +68,26 @@ def write_error_report(
     junit = directory / "junit.xml"
     junit.write_text(render_junit_error(scenario, message, started_at), encoding="utf-8")
     return junit
+
+
+def timestamped(base: Path, started_at: datetime) -> Path:
+    """A run's own folder under `base` (`reports/NAME/20261207-153012`), so the next run does
+    not overwrite it; a second run in the same second gets a suffix."""
+    stamp = started_at.strftime("%Y%m%d-%H%M%S")
+    folder = base / stamp
+    number = 1
+    while folder.exists():
+        number += 1
+        folder = base / f"{stamp}-{number}"
+    return folder
+
+
+def point_latest(folder: Path) -> Path:
+    """Point `latest` beside `folder` at it (a relative symlink, replaced atomically), so
+    `reports/NAME/latest/report.html` is always the newest run."""
+    link = folder.parent / LATEST
+    temporary = folder.parent / f".{LATEST}.{os.getpid()}"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(folder.name, target_is_directory=True)
+    os.replace(temporary, link)
+    return link
