@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -59,9 +60,21 @@ def live_participants(port: int) -> int | None:
             text = answer.read().decode()
     except OSError:
         return None
-    for line in text.splitlines():
-        if line.startswith("auvious_agent_participants "):
-            return int(float(line.split()[1]))
+    found = metric_value(text, "auvious_agent_participants")
+    return None if found is None else int(found)
+
+
+def metric_value(text: str, name: str) -> float | None:
+    """The sample `name` of Prometheus text, with at least the labels `name` gives
+    (`x{kind="video"}`): every series of a run also has `run`, `scenario` and `phase`."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    base, _, rest = name.partition("{")
+    wanted = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == base and wanted.items() <= sample.labels.items():
+                return float(sample.value)
     return None
 
 

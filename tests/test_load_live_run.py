@@ -5,7 +5,6 @@ shard's conferences."""
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from agent.load import Shard
 from agent.scenario.loader import load_scenario
 from agent.scenario.runner import RunOptions, ScenarioRun
 from server.embedded import EmbeddedServer
-from tests.distributed_support import free_port
+from tests.distributed_support import free_port, metric_value
 from tests.load_support import calling
 from tests.platform_support import CLIENTS
 
@@ -38,9 +37,11 @@ participants:
 
 
 def value(text: str, name: str) -> float:
-    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
-    assert match, f"{name} not in:\n{text}"
-    return float(match.group(1))
+    """The sample `name` (with at least these labels: every series also has `run`,
+    `scenario` and `phase`)."""
+    found = metric_value(text, name)
+    assert found is not None, f"{name} not in:\n{text}"
+    return found
 
 
 def options(server: EmbeddedServer, **changes: object) -> RunOptions:
@@ -71,15 +72,21 @@ async def test_metrics_are_served_during_the_run(server: EmbeddedServer, tmp_pat
             except aiohttp.ClientConnectionError:
                 continue  # not up yet, or the run has ended
             flowing = value(text, 'auvious_agent_streams{direction="view"}')
-            if flowing >= 4 and 'auvious_agent_received_fps{kind="video"}' in text:
+            if flowing >= 4 and metric_value(text, 'auvious_agent_received_fps{kind="video"}'):
                 seen["participants"] = value(text, "auvious_agent_participants")
                 seen["published"] = value(text, 'auvious_agent_streams{direction="publish"}')
                 seen["fps"] = value(text, 'auvious_agent_received_fps{kind="video"}')
                 seen["packets"] = value(text, "auvious_agent_packets_received_total")
+                joins = 'auvious_agent_join_time_seconds_count{scenario="live"}'
+                seen["joins"] = value(text, joins)
+                seen["first_frames"] = value(
+                    text, 'auvious_agent_first_frame_time_seconds_bucket{le="+Inf"}'
+                )
     result = await task
     assert seen, "the endpoint never showed the four views"
     assert seen["participants"] == 4 and seen["published"] == 4
     assert seen["fps"] > 0 and seen["packets"] > 0
+    assert seen["joins"] == 4 and seen["first_frames"] >= 4  # histograms, for p95 in Grafana
     assert len(result.participants) == 4
     # After the run the endpoint is gone.
     async with aiohttp.ClientSession() as http:

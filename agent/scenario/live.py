@@ -10,12 +10,18 @@ totals since the run started, as Prometheus expects; `rate()` turns them into pe
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from agent.participant import ViewerMeasurements
@@ -23,7 +29,9 @@ from agent.scenario.health import HealthNow
 from agent.scenario.results import ParticipantResult, StreamDirection
 
 __all__ = [
+    "BUCKETS",
     "PREFIX",
+    "Histogram",
     "LiveSnapshot",
     "LiveSource",
     "MetricsEndpoint",
@@ -34,6 +42,55 @@ __all__ = [
 
 PREFIX = "auvious_agent"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+"""Upper bounds (seconds) of the histograms' buckets: join, first frame and delay all fit."""
+
+HISTOGRAMS = {
+    "join_time": ("join_time", "Seconds from the join call to joined, every join so far"),
+    "first_frame_time": (
+        "first_frame_time",
+        "Seconds from starting to view a stream until its first frame",
+    ),
+    "delay": (
+        "media_delay",  # `delay_seconds` is the gauge of the mean now
+        "End-to-end delay of received media, one observation per stream per second",
+    ),
+}
+"""Metric name (as `expect` names it) -> (series name, help) of the live histograms."""
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Observations so far in `BUCKETS` (the last count is above the last bound), with their
+    sum: what Prometheus needs for `histogram_quantile` (p95 in Grafana), and what processes
+    add up exactly."""
+
+    counts: tuple[int, ...] = (0,) * (len(BUCKETS) + 1)
+    total: float = 0.0
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Histogram:
+        counts = [0] * (len(BUCKETS) + 1)
+        total = 0.0
+        for value in values:
+            counts[bisect.bisect_left(BUCKETS, value)] += 1  # the first bound >= value
+            total += value
+        return cls(tuple(counts), total)
+
+    def plus(self, other: Histogram) -> Histogram:
+        counts = tuple(a + b for a, b in zip(self.counts, other.counts, strict=True))
+        return Histogram(counts, self.total + other.total)
+
+    def buckets(self) -> list[tuple[str, float]]:
+        """Cumulative counts by upper bound, "+Inf" last, as the exposition format wants."""
+        found: list[tuple[str, float]] = []
+        running = 0
+        for bound, count in zip([*map(str, BUCKETS), "+Inf"], self.counts, strict=True):
+            running += count
+            found.append((bound, float(running)))
+        return found
 
 
 @dataclass(frozen=True)
@@ -53,6 +110,10 @@ class LiveSnapshot:
     errors: int = 0
     health: dict[str, HealthNow] = field(default_factory=dict)
     """Each participants' process's own health now, by its part of the run ("0/2")."""
+    histograms: dict[str, Histogram] = field(default_factory=dict)
+    """Distributions so far, by metric name (`HISTOGRAMS`)."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """`run`, `scenario` and `phase`, put on every series so dashboards can tell runs apart."""
 
     @property
     def loss(self) -> float:
@@ -103,6 +164,8 @@ def snapshot_of_results(
     present: int,
     run_errors: int = 0,
     health: dict[str, HealthNow] | None = None,
+    labels: dict[str, str] | None = None,
+    end: float = 0.0,
 ) -> LiveSnapshot:
     """A snapshot from a run's records (the scenario runner's per-second samples): streams
     still open, their latest fps and delay samples, and counters so far."""
@@ -111,13 +174,18 @@ def snapshot_of_results(
     frames: dict[str, int] = {}
     published = viewed = received = lost = 0
     errors = run_errors
+    observed: dict[str, list[float]] = {name: [] for name in HISTOGRAMS}
     for participant in participants:
         errors += len(participant.errors) + sum(1 for step in participant.steps if not step.ok)
+        observed["join_time"] += [t for _, _, t in participant.presences(end) if t is not None]
         for stream in participant.streams:
             if stream.direction is StreamDirection.PUBLISH:
                 published += stream.ended_at is None
                 continue
             kind = "video" if stream.has_video else "audio"
+            if stream.first_frame_time is not None:
+                observed["first_frame_time"].append(stream.first_frame_time)
+            observed["delay"] += [sample.value for sample in stream.delay]
             frames[kind] = frames.get(kind, 0) + stream.frames
             received += stream.packets_received
             lost += stream.packets_lost
@@ -139,6 +207,8 @@ def snapshot_of_results(
         packets_lost=lost,
         errors=errors,
         health=health or {},
+        histograms={name: Histogram.of(values) for name, values in observed.items()},
+        labels=labels or {},
     )
 
 
@@ -170,7 +240,17 @@ def combine(snapshots: list[LiveSnapshot]) -> LiveSnapshot:
         packets_lost=sum(s.packets_lost for s in snapshots),
         errors=sum(s.errors for s in snapshots),
         health={name: now for s in snapshots for name, now in s.health.items()},
+        histograms=_summed(snapshots),
+        labels=next((s.labels for s in snapshots if s.labels), {}),
     )
+
+
+def _summed(snapshots: list[LiveSnapshot]) -> dict[str, Histogram]:
+    found: dict[str, Histogram] = {}
+    for snapshot in snapshots:
+        for name, histogram in snapshot.histograms.items():
+            found[name] = found[name].plus(histogram) if name in found else histogram
+    return found
 
 
 class _SnapshotCollector(Collector):
@@ -180,6 +260,15 @@ class _SnapshotCollector(Collector):
         self.snapshot = LiveSnapshot()
 
     def collect(self) -> Iterator[Metric]:
+        labels = self.snapshot.labels
+        for family in self._families():
+            if labels:
+                family.samples = [
+                    sample._replace(labels={**labels, **sample.labels}) for sample in family.samples
+                ]
+            yield family
+
+    def _families(self) -> Iterator[Metric]:
         s = self.snapshot
         yield GaugeMetricFamily(
             f"{PREFIX}_participants", "Participants connected", value=s.participants
@@ -221,6 +310,11 @@ class _SnapshotCollector(Collector):
             f"{PREFIX}_errors", "Failed steps and participant errors", value=s.errors
         )
         yield from _health_metrics(s.health)
+        for name, histogram in sorted(s.histograms.items()):
+            series, description = HISTOGRAMS[name]
+            family = HistogramMetricFamily(f"{PREFIX}_{series}_seconds", description)
+            family.add_metric([], histogram.buckets(), histogram.total)
+            yield family
 
 
 def _health_metrics(health: dict[str, HealthNow]) -> Iterator[Metric]:

@@ -300,11 +300,21 @@ class ScenarioRun:
             present=sum(1 for actor in self.actors if actor.present),
             run_errors=len(self._errors),
             health={self.health.process: self.health.now()},
+            labels={
+                "run": self.started_at.strftime("%Y%m%d-%H%M%S"),
+                "scenario": self.scenario.name,
+                "phase": self._phase_now() or "",
+            },
+            end=self.clock.now(),
         )
+
+    def _phase_now(self) -> str | None:
+        now = self.clock.now()
+        return next((p.name for p in self._phases if p.start <= now < p.end), None)
 
     def _progress(self, present: list[StepSurface]) -> Progress:
         now = self.clock.now()
-        phase = next((p.name for p in self._phases if p.start <= now < p.end), None)
+        phase = self._phase_now()
         viewed = [stream for actor in present for stream in actor.viewed_streams()]
         flowing = sum(1 for stream in viewed if stream.fps and stream.fps[-1].value > 0)
         return Progress(
