@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from media.speech import SpeechTrack, read_lines, synthesize
-from media.transcription import EngineSpec, Transcriber
+from media.transcription import EngineSpec, Recognized, Transcriber, Word
 from media.transcription.checks import (
     Reference,
     highlighted,
@@ -21,6 +21,7 @@ from media.transcription.checks import (
     score_utterances,
     word_error_rate,
 )
+from media.transcription.engines import Pcm
 from media.transcription.files import vtt_time
 from media.vad import VoiceActivity, response_latencies
 from tests.speech_support import SENTENCES, WER_BOUND, feed, needs_espeak, pcm16k
@@ -143,3 +144,24 @@ async def test_three_sentences_transcribed_with_times_files_and_results(tmp_path
     vtt = (tmp_path / "caller-audio.vtt").read_text()
     assert re.match(r"WEBVTT\n\n1\n00:00:00\.[45]\d\d --> 00:00:0[23]\.", vtt), vtt
     assert "<v caller>" in vtt
+
+
+class CountingEngine:
+    """An engine plugged in by a library user: it 'recognises' how long each spurt is."""
+
+    def transcribe(self, pcm: Pcm) -> Recognized:
+        return Recognized(f"{len(pcm)} samples", (Word("samples", 0.0, len(pcm) / 16_000),))
+
+
+async def test_another_engine_plugs_in_and_runs_in_a_thread() -> None:
+    transcriber = Transcriber(CountingEngine, mode="thread")
+    async with transcriber:
+        stream = transcriber.stream("x")
+        speech = pcm16k("Hello there.")
+        ((start, end),) = feed(stream, [0.5, speech, 1.0], t0=10.0)
+    (segment,) = stream.segments
+    samples = int(segment.text.split()[0])
+    assert samples == pytest.approx(len(speech) + 0.25 * 16_000, abs=0.06 * 16_000)  # pre-roll
+    assert (segment.start, segment.end) == pytest.approx((start, end), abs=0.05)
+    assert segment.words[0].end == pytest.approx(segment.end, abs=0.001)  # on the wall clock
+    assert transcriber.engine_name == "CountingEngine"

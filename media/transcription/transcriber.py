@@ -50,7 +50,9 @@ class Transcriber:
     @property
     def engine_name(self) -> str:
         engine = self.pool.engine
-        return engine.name if isinstance(engine, EngineSpec) else type(engine).__name__
+        if isinstance(engine, EngineSpec):
+            return engine.name
+        return str(getattr(engine, "__qualname__", type(engine).__qualname__))
 
     def stream(self, name: str, speaker: str | None = None) -> TranscribedStream:
         """The PCM handler for the received stream `name` (made once per name)."""
