@@ -8,8 +8,9 @@ are clicks, not speech, and are dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -133,16 +134,29 @@ class VoiceActivity:
         return self._start[0] if self._start is not None else None
 
 
+class Spanned(Protocol):
+    """Anything with a start and an end: a `Spurt`, an utterance said, a report's record."""
+
+    @property
+    def start(self) -> float: ...
+    @property
+    def end(self) -> float: ...
+
+
+S1 = TypeVar("S1", bound=Spanned)
+S2 = TypeVar("S2", bound=Spanned)
+
+
 def response_latencies(
-    first: list[Spurt], second: list[Spurt], within: float = 10.0
-) -> list[tuple[Spurt, Spurt, float]]:
+    first: Sequence[S1], second: Sequence[S2], within: float = 10.0
+) -> list[tuple[S1, S2, float]]:
     """For each spurt of `first` answered by `second`: (said, answer, gap in seconds).
 
     An answer is `second`'s first spurt starting after the end of `first`'s spurt (and before
     `first` speaks again, within `within` s). Negative gaps do not occur: an overlap is an
     interruption, not a response.
     """
-    answered: list[tuple[Spurt, Spurt, float]] = []
+    answered: list[tuple[S1, S2, float]] = []
     for index, said in enumerate(first):
         following = first[index + 1].start if index + 1 < len(first) else float("inf")
         for answer in second:

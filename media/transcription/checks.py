@@ -11,11 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import jiwer
 
-from media.transcription.stream import Segment
+
+class Timed(Protocol):
+    """A word with its span (`media.transcription.Word`, or a report's record of one)."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def start(self) -> float: ...
+    @property
+    def end(self) -> float: ...
+
+
+class Heard(Timed, Protocol):
+    """A transcribed segment (`media.transcription.Segment`, or a report's record of one)."""
+
+    @property
+    def words(self) -> Sequence[Timed]: ...
+
 
 _normal = jiwer.Compose(
     [
@@ -117,7 +134,7 @@ def score(reference: str, hypothesis: str, start: float = 0.0, end: float = 0.0)
     )
 
 
-def heard_during(segments: Sequence[Segment], start: float, end: float, slack: float) -> str:
+def heard_during(segments: Sequence[Heard], start: float, end: float, slack: float) -> str:
     """The transcribed words whose middle falls in [start - slack, end + slack]."""
     words: list[str] = []
     for segment in sorted(segments, key=lambda s: s.start):
@@ -133,7 +150,7 @@ def heard_during(segments: Sequence[Segment], start: float, end: float, slack: f
 
 
 def score_utterances(
-    references: Sequence[Reference], segments: Sequence[Segment], slack: float = 0.6
+    references: Sequence[Reference], segments: Sequence[Heard], slack: float = 0.6
 ) -> list[UtteranceScore]:
     """Score each reference utterance against the words heard during it."""
     return [
