@@ -60,7 +60,7 @@ def add_ice_host_address_option(parser: argparse.ArgumentParser) -> None:
         metavar="ADDR",
         help="a local IP address ICE gathers host candidates on (repeatable), e.g. 127.0.0.1 to "
         f"keep media on this machine; default ${HOST_ADDRESSES_ENV} (comma-separated), else "
-        "every interface except loopback",
+        "127.0.0.1 for a run on the embedded platform, else every interface except loopback",
     )
 
 

@@ -39,3 +39,22 @@ participants:
     - every_viewer_received_every_publisher
 """
 )
+
+
+def audio_call(name: str, seconds: int = 5) -> str:
+    """An agent and a customer in one call, microphone only (the cheapest media), each
+    viewing the other; it expects both to join and no errors."""
+    return f"""
+name: {name}
+duration: {seconds}s
+participants:
+  - name: agent
+    publish: [{{type: MIC}}]
+    view: all
+  - name: customer
+    role: customer
+    publish: [{{type: MIC}}]
+    view: all
+expect:
+  conditions: [every_participant_joined, no_errors]
+"""

@@ -281,3 +281,8 @@ def test_the_browser_and_agents_example_runs_and_reports_the_browser(tmp_path: P
     assert report["metrics"]["delay"]["count"] >= sum(
         p["metrics"]["delay"]["count"] for p in [browser, *agents]
     )
+
+    # The load generator's health covers the page: Chromium's own figure of its main thread.
+    (health,) = report["result"]["health"]
+    (page,) = health["pages"]
+    assert page["participant"] == "browser-0" and 0 < page["cpu_mean"] < 1, page

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode
 
 from agent.browser.measurements import measurements_from_snapshot
+from agent.browser.page_cpu import PageCpu, open_page
 from agent.browser.report import BrowserSnapshot, snapshot_from_page
 from agent.participant import ParticipantMeasurements
 
@@ -119,6 +120,8 @@ class BrowserParticipant:
         self._context: BrowserContext | None = None
         self._page: Page | None = None
         self._profile: tempfile.TemporaryDirectory[str] | None = None
+        self._cpu: PageCpu | None = None
+        """The page, watched for the load generator's health while it is open."""
 
     def __repr__(self) -> str:
         who = "ticket" if self.ticket else f"client {self.client_id!r}"
@@ -163,6 +166,7 @@ class BrowserParticipant:
         )
         self._page.on("console", lambda message: self._note(f"{message.type}: {message.text}"))
         self._page.on("pageerror", lambda error: self._note(f"pageerror: {error}"))
+        self._cpu = open_page(self.name, self._page)
         await self._page.goto(self.url)
 
     def _note(self, line: str) -> None:
@@ -222,6 +226,7 @@ class BrowserParticipant:
         await self.page.screenshot(path=str(path))
 
     async def close(self) -> None:
+        self._cpu = None
         if self._context is not None:
             await self._context.close()
             self._context = None

@@ -21,7 +21,6 @@ import contextlib
 import multiprocessing
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -32,9 +31,10 @@ from agent.distributed.stopping import (
     take_back_cancel,
     until_stopped,
 )
-from agent.load.live import LiveSnapshot, combine
 from agent.runtime import tune_garbage_collection
-from agent.scenario.results import ErrorRecord, RunResult
+from agent.scenario.live import LiveSnapshot, combine
+from agent.scenario.results import ErrorRecord, ProcessHealth, RunResult
+from agent.scenario.shards import ConferenceDealer, Shard, ShardError, parse_shard
 
 __all__ = [
     "ConferenceDealer",
@@ -59,57 +59,6 @@ STOP_TIMEOUT = 90.0
 closing is 60 s) and send what they measured."""
 
 
-class ShardError(ValueError):
-    """A shard specification that cannot be (not I/N with 0 <= I < N)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Shard:
-    """Shard `index` of `count` (0-based, as a Kubernetes Indexed Job numbers its pods)."""
-
-    index: int = 0
-    count: int = 1
-
-    def __post_init__(self) -> None:
-        if self.count < 1 or not 0 <= self.index < self.count:
-            raise ShardError(f"shard {self.index}/{self.count}: need 0 <= I < N")
-
-    def owns(self, ordinal: int) -> bool:
-        """Whether the participant with this ordinal (0, 1, 2... over the whole run) is ours."""
-        return ordinal % self.count == self.index
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
-
-
-class ConferenceDealer:
-    """Deals a run's conferences to shards: the unit is the conference, so the participants
-    of one call always run in one process (views by group need the others of the call in
-    the same roster). Conferences are numbered in the order the plan first names them,
-    which is the same in every process of a run with a fixed `seed`."""
-
-    def __init__(self, shard: Shard) -> None:
-        self.shard = shard
-        self._ordinals: dict[str, int] = {}
-
-    def ours(self, conference: str) -> bool:
-        ordinal = self._ordinals.setdefault(conference, len(self._ordinals))
-        return self.shard.owns(ordinal)
-
-
-def parse_shard(text: str) -> Shard:
-    """ "I/N" (e.g. "0/4") as a `Shard`; ShardError with the reason otherwise."""
-    index, slash, count = text.partition("/")
-    if not slash:
-        raise ShardError(f"shard {text!r}: expected I/N, e.g. 0/4")
-    try:
-        return Shard(int(index), int(count))
-    except ValueError as exc:
-        if isinstance(exc, ShardError):
-            raise
-        raise ShardError(f"shard {text!r}: I and N must be whole numbers") from None
-
-
 def merge_results(results: Sequence[RunResult]) -> RunResult:
     """The shards' results as one run's: every participant once (ValueError if two shards
     report the same name), phases and times on the earliest shard's clock."""
@@ -123,6 +72,7 @@ def merge_results(results: Sequence[RunResult]) -> RunResult:
     seen: set[str] = set()
     phases: dict[str, Any] = {}
     errors = []
+    health = []
     duration = 0.0
     for result in results:
         shift = (result.started_at - origin).total_seconds()
@@ -139,6 +89,7 @@ def merge_results(results: Sequence[RunResult]) -> RunResult:
                 start, end = min(start, known.start), max(end, known.end)
             phases[phase.name] = phase.model_copy(update={"start": start, "end": end})
         errors += [e.model_copy(update={"t": e.t + shift}) for e in result.errors]
+        health += [_health_shifted(h, shift) for h in result.health]
     participants.sort(key=lambda p: (p.arrived_at, p.group, p.index))
     return RunResult(
         scenario=results[0].scenario,
@@ -149,6 +100,7 @@ def merge_results(results: Sequence[RunResult]) -> RunResult:
         skipped_arrivals=sum(r.skipped_arrivals for r in results),
         interrupted=any(r.interrupted for r in results),
         errors=sorted(errors, key=lambda e: e.t),
+        health=health,
     )
 
 
@@ -193,6 +145,18 @@ def _shifted(participant: Any, shift: float) -> Any:
             if stay.get(key) is not None:
                 stay[key] += shift
     return type(participant).model_validate(data)
+
+
+def _health_shifted(health: ProcessHealth, shift: float) -> ProcessHealth:
+    """A process's health with its series moved onto the merged run's clock."""
+    if shift == 0:
+        return health
+    return health.model_copy(
+        update={
+            series: [s.model_copy(update={"t": s.t + shift}) for s in getattr(health, series)]
+            for series in ("cpu", "loop_lag")
+        }
+    )
 
 
 # --- the pool ----------------------------------------------------------------------------------

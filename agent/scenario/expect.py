@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from agent.scenario.health_verdict import HealthVerdict, assess
 from agent.scenario.metrics import METRICS, aggregate
 from agent.scenario.model import ExpectSpec, ParticipantGroup, Scenario, ViewStep
 from agent.scenario.results import ParticipantResult, RunResult, StreamDirection
@@ -40,6 +41,9 @@ class Expectation:
 @dataclass(frozen=True)
 class Evaluation:
     expectations: list[Expectation]
+    load_generator: HealthVerdict = field(default_factory=lambda: HealthVerdict(valid=True))
+    """Whether the run measured the platform; invalid when its own processes were saturated,
+    whatever the expectations say."""
 
     @property
     def passed(self) -> bool:
@@ -60,7 +64,7 @@ def evaluate(scenario: Scenario, result: RunResult) -> Evaluation:
     found = [_run_completed(result)]
     found.extend(_thresholds(expect, result))
     found.extend(_condition(name, scenario, result) for name in expect.conditions)
-    return Evaluation(found)
+    return Evaluation(found, assess(result.health))
 
 
 def _run_completed(result: RunResult) -> Expectation:

@@ -21,17 +21,29 @@ class ExitCode(IntEnum):
     FAILED = 1
     INVALID = 2
     RUNTIME_ERROR = 3
+    LOAD_GENERATOR_SATURATED = 4
+    """The run is invalid: a process running participants was saturated (loop lag, CPU), so
+    what it measured is the load generator, not the platform (`agent.scenario.health_verdict`)."""
 
 
 def conclude(scenario: Scenario, result: RunResult, report_dir: Path, out: TextIO) -> ExitCode:
-    """Evaluate `result`, write the three reports, print one line per failed expectation."""
+    """Evaluate `result`, write the three reports, print one line per failed expectation.
+
+    A run whose load generator was saturated is invalid whatever its expectations say."""
     evaluation = evaluate(scenario, result)
     paths = write_reports(scenario, result, evaluation, report_dir)
     total = len(evaluation.expectations)
     failed = evaluation.failures
     for expectation in failed:
         print(f"FAIL {expectation.name}: {expectation.message}", file=out)
+    health = evaluation.load_generator
     verdict = "PASS" if not failed else "FAIL"
+    if not health.valid:
+        verdict = "INVALID"
     print(f"{verdict} {scenario.name}: {total - len(failed)}/{total} expectations hold", file=out)
+    if health.measured:
+        print(health.message, file=out)
     print(f"reports: {paths.html}  {paths.json}  {paths.junit}", file=out)
+    if not health.valid:
+        return ExitCode.LOAD_GENERATOR_SATURATED
     return ExitCode.PASSED if not failed else ExitCode.FAILED

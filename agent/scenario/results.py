@@ -15,9 +15,11 @@ __all__ = [
     "Freeze",
     "HeardSegment",
     "HeardWord",
+    "PageHealth",
     "ParticipantResult",
     "PhaseRecord",
     "Presence",
+    "ProcessHealth",
     "RoundTrip",
     "RunResult",
     "SaidRecord",
@@ -236,6 +238,51 @@ class PhaseRecord(_Record):
     end: float
 
 
+class PageHealth(_Record):
+    """A browser participant's page CPU (Chromium's `Performance.getMetrics`), in cores."""
+
+    participant: str
+    cpu_mean: float = Field(ge=0)
+    cpu_max: float = Field(ge=0)
+    cpu_saturated_share: float = Field(ge=0, le=1)
+
+
+class ProcessHealth(_Record):
+    """How one process that ran participants fared (`agent.scenario.health`): if it was
+    saturated, the run measured the load generator, not the platform.
+
+    Lags are seconds a timer of the event loop fired late; CPU is cores (1.0: one core
+    busy, all threads counted); `cpu_saturated_share` is the share of the run's seconds at
+    >= 95% of a core. `host_udp_*` count the whole host (or network namespace); None where the
+    kernel does not tell (not Linux)."""
+
+    process: str
+    """The process's part of the run: its shard, "0/1" for a single process."""
+    host: str
+    pid: int
+    seconds: float = Field(ge=0)
+    lag_samples: int = Field(ge=0)
+    loop_lag_p50: float = Field(ge=0)
+    loop_lag_p99: float = Field(ge=0)
+    loop_lag_max: float = Field(ge=0)
+    own_lag_p99: float = Field(ge=0)
+    """p99 of the lag the process caused itself (its callbacks, its threads holding the
+    GIL): the lateness less the time the loop's thread waited for a CPU others held."""
+    cpu_wait_share: float | None = Field(default=None, ge=0)
+    """Share of the run the loop's thread was runnable but waiting for a CPU (a busy host)."""
+    cpu_mean: float = Field(ge=0)
+    cpu_max: float = Field(ge=0)
+    cpu_saturated_share: float = Field(ge=0, le=1)
+    udp_socket_drops: int | None = Field(default=None, ge=0)
+    host_udp_rcvbuf_errors: int | None = Field(default=None, ge=0)
+    host_udp_in_errors: int | None = Field(default=None, ge=0)
+    cpu: list[Sample] = Field(default_factory=list)
+    """CPU share of every second of the run."""
+    loop_lag: list[Sample] = Field(default_factory=list)
+    """The worst loop lag of every second of the run."""
+    pages: list[PageHealth] = Field(default_factory=list)
+
+
 class RunResult(_Record):
     """Everything one run of a scenario measured."""
 
@@ -248,3 +295,5 @@ class RunResult(_Record):
     interrupted: bool = False
     errors: list[ErrorRecord] = Field(default_factory=list)
     """Errors of the run itself, not of one participant (server start, setup)."""
+    health: list[ProcessHealth] = Field(default_factory=list)
+    """Each participants' process's own health (one per worker or shard)."""

@@ -21,9 +21,11 @@ from typing import TextIO
 
 from pydantic import SecretStr
 
-from agent.load.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
-from agent.load.workers import ConferenceDealer, Shard
+from agent.browser.page_cpu import pages_cpu
 from agent.redact import redact
+from agent.scenario.health import HealthSampler
+from agent.scenario.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
+from agent.scenario.media_flow import no_media_flowed
 from agent.scenario.model import Scenario
 from agent.scenario.plan import Arrival, Planner, arrivals, planned_duration
 from agent.scenario.progress import Progress, ProgressView
@@ -34,7 +36,9 @@ from agent.scenario.run_clock import RunClock
 from agent.scenario.run_context import RunContext
 from agent.scenario.run_platform import Login, RunPlatform, open_platform
 from agent.scenario.run_steps import live
+from agent.scenario.shards import ConferenceDealer, Shard
 from agent.scenario.templating import TemplateError
+from agent.webrtc.host_addresses import chosen_host_addresses
 
 __all__ = ["RunError", "RunOptions", "ScenarioRun", "run_scenario"]
 
@@ -108,6 +112,11 @@ class ScenarioRun:
         self._interrupted = False
         self._lives: list[asyncio.Task[None]] = []
         self._dealer = ConferenceDealer(options.shard or Shard())
+        warmup = scenario.expect.warmup if scenario.expect else 0.0
+        self.health = HealthSampler(
+            str(options.shard or Shard()), self.clock.now, warmup, page_cpu=pages_cpu
+        )
+        """This process's own health over the run: was the load generator the bottleneck?"""
         out = options.progress or sys.stdout
         self._view = (
             None if options.quiet else ProgressView(out, options.interactive, scenario.name)
@@ -115,9 +124,12 @@ class ScenarioRun:
 
     async def execute(self) -> RunResult:
         try:
-            async with open_platform(
-                self.options.server_url, self._login(), self.options.organization_id
-            ) as platform:
+            async with (
+                self.health,
+                open_platform(
+                    self.options.server_url, self._login(), self.options.organization_id
+                ) as platform,
+            ):
                 await self._with_platform(platform)
         except RunError:
             raise
@@ -128,6 +140,9 @@ class ScenarioRun:
             if not self.actors:  # nothing ran: the platform or the login is the problem
                 raise RunError(f"cannot run {self.scenario.name}: {_one_line(error)}") from None
             self._errors.append(ErrorRecord(t=self.clock.now(), message=_one_line(error)))
+        await self.health.stop()
+        results = [actor.result for actor in self.actors]
+        no_media_flowed(self.scenario, results, self.clock.now(), chosen_host_addresses())
         result = self._result()
         if self._view is not None:
             self._view.finish(self._summary(result))
@@ -158,6 +173,7 @@ class ScenarioRun:
             self._interrupted = True
             _uncancel()
         finally:
+            self.health.measured_until()
             sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler
@@ -265,6 +281,7 @@ class ScenarioRun:
             [actor.result for actor in self.actors],
             present=sum(1 for actor in self.actors if actor.present),
             run_errors=len(self._errors),
+            health={self.health.process: self.health.now()},
         )
 
     def _progress(self, present: list[Actor]) -> Progress:
@@ -329,6 +346,7 @@ class ScenarioRun:
             skipped_arrivals=self._skipped,
             interrupted=self._interrupted,
             errors=self._errors,
+            health=[self.health.summary()],
         )
 
     def _summary(self, result: RunResult) -> str:

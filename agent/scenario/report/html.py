@@ -12,7 +12,7 @@ from agent.scenario.model import Scenario
 from agent.scenario.report.speech import SPEECH_CSS, render_speech
 from agent.scenario.report.summary import metric_table
 from agent.scenario.report.svg import Series, TimelineRow, histogram, line_chart, timeline
-from agent.scenario.results import RunResult, Sample, StreamDirection
+from agent.scenario.results import ProcessHealth, RunResult, Sample, StreamDirection
 from agent.scenario.units import Quantity, format_quantity
 
 __all__ = ["render_html"]
@@ -30,6 +30,10 @@ h2 { font-size: 16px; margin: 0 0 12px; }
 .badge { display: inline-block; padding: 2px 10px; border-radius: 999px; font-weight: 600;
          margin-left: 8px; font-size: 14px; vertical-align: middle; }
 .pass { background: #dcfce7; color: #166534; }
+.invalid { background: #fef3c7; color: #92400e; }
+.banner { background: #fef3c7; color: #78350f; border: 2px solid #f59e0b; border-radius: 8px;
+          padding: 12px 20px; margin: 16px 0; }
+.banner b { font-size: 16px; }
 .fail { background: #fee2e2; color: #991b1b; }
 .figures { display: flex; gap: 24px; flex-wrap: wrap; }
 .figure b { display: block; font-size: 22px; }
@@ -251,8 +255,96 @@ def _errors(result: RunResult) -> str:
     return _table(("time", "who", "step", "error"), rows, {0}) + more
 
 
+def _banner(evaluation: Evaluation) -> str:
+    """Above everything: an invalid run's verdicts are about the load generator."""
+    health = evaluation.load_generator
+    if health.valid:
+        return ""
+    problems = "".join(f"<li>{escape(problem)}</li>" for problem in health.problems)
+    return (
+        '<div class="banner"><b>Invalid run: the load generator was the bottleneck.</b> '
+        "The expectations below measured the load generator, not the platform: spread the "
+        "participants over more processes or machines (--workers, --ray, --shard) or run "
+        f"fewer, and run again.<ul>{problems}</ul></div>"
+    )
+
+
+def _load_generator(result: RunResult, evaluation: Evaluation) -> str:
+    health = evaluation.load_generator
+    if not health.measured:
+        return f"<p>{escape(health.message)}.</p>"
+
+    def ms(value: float) -> str:
+        return f"{1000 * value:.1f} ms"
+
+    def cores(value: float) -> str:
+        return f"{100 * value:.0f}%"
+
+    def count(value: int | None) -> str:
+        return "n/a" if value is None else str(value)
+
+    def row(h: ProcessHealth) -> tuple[str, ...]:
+        pages = ", ".join(
+            f"{page.participant} {cores(page.cpu_mean)} (max {cores(page.cpu_max)})"
+            for page in h.pages
+        )
+        return (
+            escape(f"{h.process} (pid {h.pid} on {h.host})"),
+            ms(h.loop_lag_p50),
+            ms(h.loop_lag_p99),
+            ms(h.own_lag_p99),
+            ms(h.loop_lag_max),
+            "n/a" if h.cpu_wait_share is None else cores(h.cpu_wait_share),
+            cores(h.cpu_mean),
+            cores(h.cpu_max),
+            cores(h.cpu_saturated_share),
+            count(h.udp_socket_drops),
+            escape(f"{count(h.host_udp_rcvbuf_errors)} / {count(h.host_udp_in_errors)}"),
+            escape(pages),
+        )
+
+    table = _table(
+        (
+            "process",
+            "loop lag p50",
+            "p99",
+            "p99 of its own",
+            "max",
+            "waiting for a CPU",
+            "CPU mean",
+            "CPU max",
+            "time at ≥95% CPU",
+            "UDP socket drops",
+            "host UDP rcvbuf / in errors",
+            "browser pages' CPU",
+        ),
+        [row(h) for h in result.health],
+        set(range(1, 11)),
+    )
+    cpu = [Series(f"CPU {h.process}", [(s.t, 100 * s.value) for s in h.cpu]) for h in result.health]
+    lag = [
+        Series(f"lag {h.process}", [(s.t, 1000 * s.value) for s in h.loop_lag])
+        for h in result.health
+    ]
+    charts = (
+        '<div class="charts">'
+        + line_chart(cpu, "Load generator CPU", y_label="% of a core")
+        + line_chart(lag, "Worst event-loop lag of each second", y_label="ms")
+        + "</div>"
+    )
+    badge = "pass" if health.valid else "invalid"
+    verdict = "headroom" if health.valid else "saturated"
+    warnings = "".join(f"<li>{escape(warning)}</li>" for warning in health.warnings)
+    note = f"<p>The host was busy (figures may be distorted):</p><ul>{warnings}</ul>"
+    head = f'<p><span class="badge {badge}">{verdict}</span> {escape(health.message)}</p>'
+    return head + (note if warnings else "") + table + charts
+
+
 def render_html(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> str:
-    title = f"{scenario.name}: {'PASS' if evaluation.passed else 'FAIL'}"
+    verdict = "PASS" if evaluation.passed else "FAIL"
+    if not evaluation.load_generator.valid:
+        verdict = "INVALID"
+    title = f"{scenario.name}: {verdict}"
     meta = f"started {result.started_at:%Y-%m-%d %H:%M:%S %Z} · {result.duration:.1f}s"
     if scenario.path:
         meta = f"{scenario.path} · {meta}"
@@ -261,11 +353,13 @@ def render_html(scenario: Scenario, result: RunResult, evaluation: Evaluation) -
     speech = render_speech(result)
     body = "\n".join(
         [
+            _banner(evaluation),
             _section("Summary", _figures(result, evaluation)),
             _section("Expectations", _expectations(evaluation.expectations)),
             _section("Plots", _charts(result)),
             _section("Metrics", _metrics(scenario, result)),
             *([_section("Speech", speech)] if speech is not None else []),
+            _section("Load generator", _load_generator(result, evaluation)),
             _section("Participants", _participants(result)),
             _section("Errors", _errors(result)),
         ]

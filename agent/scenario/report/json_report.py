@@ -65,9 +65,24 @@ def build_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) ->
         "skipped_arrivals": result.skipped_arrivals,
         "warmup": warmup,
         "expectations": [dataclasses.asdict(e) for e in evaluation.expectations],
+        "load_generator": load_generator(evaluation),
         "metrics": table.summaries(),
         "participants": participants,
         "result": result.model_dump(mode="json"),
+    }
+
+
+def load_generator(evaluation: Evaluation) -> dict[str, Any]:
+    """`valid` False: the run is invalid, the load generator was the bottleneck (`problems`);
+    `warnings`: the host was busy with other processes. Per-process figures: `result.health`."""
+    verdict = evaluation.load_generator
+    return {
+        "valid": verdict.valid,
+        "measured": verdict.measured,
+        "message": verdict.message,
+        "problems": verdict.problems,
+        "headroom": verdict.headroom,
+        "warnings": verdict.warnings,
     }
 
 

@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from agent.participant import ViewerMeasurements
+from agent.scenario.health import HealthNow
 from agent.scenario.results import ParticipantResult, StreamDirection
 
 __all__ = [
@@ -50,6 +51,8 @@ class LiveSnapshot:
     packets_received: int = 0
     packets_lost: int = 0
     errors: int = 0
+    health: dict[str, HealthNow] = field(default_factory=dict)
+    """Each participants' process's own health now, by its part of the run ("0/2")."""
 
     @property
     def loss(self) -> float:
@@ -95,7 +98,11 @@ def snapshot_of_views(
 
 
 def snapshot_of_results(
-    participants: Iterable[ParticipantResult], *, present: int, run_errors: int = 0
+    participants: Iterable[ParticipantResult],
+    *,
+    present: int,
+    run_errors: int = 0,
+    health: dict[str, HealthNow] | None = None,
 ) -> LiveSnapshot:
     """A snapshot from a run's records (the scenario runner's per-second samples): streams
     still open, their latest fps and delay samples, and counters so far."""
@@ -131,6 +138,7 @@ def snapshot_of_results(
         packets_received=received,
         packets_lost=lost,
         errors=errors,
+        health=health or {},
     )
 
 
@@ -161,6 +169,7 @@ def combine(snapshots: list[LiveSnapshot]) -> LiveSnapshot:
         packets_received=sum(s.packets_received for s in snapshots),
         packets_lost=sum(s.packets_lost for s in snapshots),
         errors=sum(s.errors for s in snapshots),
+        health={name: now for s in snapshots for name, now in s.health.items()},
     )
 
 
@@ -211,6 +220,40 @@ class _SnapshotCollector(Collector):
         yield CounterMetricFamily(
             f"{PREFIX}_errors", "Failed steps and participant errors", value=s.errors
         )
+        yield from _health_metrics(s.health)
+
+
+def _health_metrics(health: dict[str, HealthNow]) -> Iterator[Metric]:
+    """The load generator's own health, one series per process (`agent.scenario.health`)."""
+    lag = GaugeMetricFamily(
+        f"{PREFIX}_loop_lag_seconds",
+        "Event-loop lag of a participants' process over the last 10 s",
+        labels=["process", "quantile"],
+    )
+    cpu = GaugeMetricFamily(
+        f"{PREFIX}_process_cpu_cores",
+        "CPU of a participants' process, last second, in cores",
+        labels=["process"],
+    )
+    drops = CounterMetricFamily(
+        f"{PREFIX}_udp_receive_drops",
+        "UDP datagrams the kernel dropped on a participants' process's sockets",
+        labels=["process"],
+    )
+    saturated = GaugeMetricFamily(
+        f"{PREFIX}_load_generator_saturated",
+        "1 when a participants' process was saturated so far: the run measures it, not the "
+        "platform",
+        labels=["process"],
+    )
+    for process, now in sorted(health.items()):
+        lag.add_metric([process, "0.99"], now.loop_lag_p99)
+        lag.add_metric([process, "1"], now.loop_lag_max)
+        cpu.add_metric([process], now.cpu)
+        if now.udp_drops is not None:
+            drops.add_metric([process], now.udp_drops)
+        saturated.add_metric([process], 1.0 if now.saturated else 0.0)
+    yield from (lag, cpu, drops, saturated)
 
 
 class MetricsEndpoint:
@@ -239,10 +282,7 @@ class MetricsEndpoint:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        self.port = int(self._runner.addresses[0][1])  # the port chosen for 0
 
     async def stop(self) -> None:
         if self._runner is not None:
