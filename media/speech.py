@@ -2,8 +2,9 @@
 
 The speech is rendered by espeak-ng (Debian's `espeak-ng`, installed by `scripts/ensure-espeak`)
 into 48 kHz mono float samples. A `SpeechTrack` plays utterances in real time and stamps each
-with the wall-clock time its voice starts and ends as it is sent (leading and trailing silence of
-the synthesis trimmed), so a receiver can measure delays and response times against it.
+with the wall-clock time its voice starts and ends on the stream's sample clock (when those
+samples were due to be sent; leading and trailing silence of the synthesis trimmed), so a
+receiver can measure delays and response times against it.
 """
 
 from __future__ import annotations
@@ -130,6 +131,9 @@ class Utterance:
     text: str
     at: float | None = None
     """Requested start (wall clock); None: as soon as what was said before has finished."""
+    after: Utterance | None = None
+    """Start `pause` seconds after this one (of any track) has been said."""
+    pause: float = 0.0
     start: float | None = None
     end: float | None = None
     samples: Samples = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
@@ -167,20 +171,38 @@ class SpeechTrack(PacedAudioTrack):
         self._free_from = 0
         """First sample not taken by an utterance already placed."""
 
-    async def say(self, text: str, at: float | None = None) -> Utterance:
-        """Render `text` (off the event loop) and queue it; returns its `Utterance`."""
+    async def say(
+        self,
+        text: str,
+        at: float | None = None,
+        *,
+        after: Utterance | None = None,
+        pause: float = 0.0,
+    ) -> Utterance:
+        """Render `text` (off the event loop) and queue it; returns its `Utterance`.
+
+        `at`: not before this wall-clock time. `after`: not before `pause` seconds after that
+        utterance (another participant's, say) ends: an answer after a known pause."""
+        if at is not None and after is not None:
+            raise ValueError("give `at` or `after`, not both")
         samples = await asyncio.to_thread(synthesize, text, self.voice, self.words_per_minute)
-        utterance = Utterance(text=text, at=at, samples=samples)
+        utterance = Utterance(text=text, at=at, after=after, pause=pause, samples=samples)
         self.utterances.append(utterance)
         self._queue.append(utterance)
         return utterance
 
     def render(self, first_sample: int, count: int) -> Samples:
-        now = time.time()  # the send time of `first_sample`, whatever the pacer did before
+        # When `first_sample` is due: on a busy machine frames are rendered late and sent in a
+        # burst, but the receiver plays (and its voice detector times) them by their samples.
+        now = time.time() - (time.monotonic() - self._pacer.due)
         out = np.zeros(count, dtype=np.float32)
         end_sample = first_sample + count
         for utterance in list(self._queue):
             if utterance._first_sample is None:
+                if utterance.after is not None:
+                    if utterance.after.end is None:
+                        break  # what it answers has not been said yet
+                    utterance.at = utterance.after.end + utterance.pause
                 start = max(first_sample, self._free_from)
                 if utterance.at is not None:
                     wanted = first_sample + round((utterance.at - now) * AUDIO_SAMPLE_RATE)

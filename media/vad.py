@@ -16,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import webrtcvad
 
+from media.clock import ArrivalClock
+
 VAD_RATE = 16_000
 FRAME_SAMPLES = 480  # 30 ms
 FRAME_SECONDS = FRAME_SAMPLES / VAD_RATE
@@ -40,8 +42,9 @@ class Spurt:
 class VoiceActivity:
     """Feed PCM chunks with their arrival times; `on_spurt` gets each finished talk spurt.
 
-    The time of a chunk's last sample is its arrival time; samples before it are earlier by
-    their distance at 16 kHz. `sample_count` numbers samples from the first fed.
+    The time of a chunk's last sample is its arrival time (as `ArrivalClock` smooths it);
+    samples before it are earlier by their distance at 16 kHz.
+    `sample_count` numbers samples from the first fed.
 
     WebRTC's detector keeps a frame classed as voiced about 0.1 s after the voice fades; the
     spurt's end is moved back to the last 10 ms block within `END_DB` of the spurt's loudest.
@@ -67,13 +70,14 @@ class VoiceActivity:
         self._pending_first = 0
         self._start: tuple[float, int] | None = None
         self._last_voiced: tuple[float, int] | None = None
+        self._clock = ArrivalClock()
         self._levels: list[tuple[float, int, float]] = []
         """(end time, end sample, RMS) of the 10 ms blocks of the spurt in progress."""
 
     def feed(self, pcm: npt.NDArray[np.int16], received_at: float) -> None:
         first = self.sample_count
         self.sample_count += len(pcm)
-        end_time = received_at
+        end_time = self._clock.stamp(self.sample_count / VAD_RATE, received_at)
         if self._pending.size == 0:
             self._pending_first = first
         self._pending = np.concatenate([self._pending, pcm.astype(np.int16, copy=False)])

@@ -112,7 +112,8 @@ class TrackSinks:
         if policy.on_pcm is not None:
             self.sinks.append(PcmCallback(policy.on_pcm))
         if policy.pcm_per_stream is not None:
-            self.sinks.append(PcmCallback(policy.pcm_per_stream(self.stream_id)))
+            handler = policy.pcm_per_stream(self.stream_id)
+            self.sinks.append(PcmCallback(handler, media_clock=True))
         return audio.timeline
 
     def prepare(self, receiver: RTCRtpReceiver) -> None:
