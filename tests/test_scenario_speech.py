@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.scenario.loader import ScenarioError, parse_scenario
+from agent.scenario.expect import evaluate
+from agent.scenario.loader import ScenarioError, load_scenario, parse_scenario
 from agent.scenario.metrics import METRICS, aggregate
+from agent.scenario.report import write_reports
 from agent.scenario.report.speech import render_speech
 from agent.scenario.results import (
     HeardSegment,
@@ -20,6 +22,10 @@ from agent.scenario.results import (
     Span,
     TranscriptResult,
 )
+from agent.scenario.runner import RunOptions, ScenarioRun
+from tests.speech_support import needs_espeak
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SPEAKING = """
 name: speech
@@ -123,3 +129,35 @@ def test_speech_metrics_and_report_from_the_records() -> None:
     assert '<span class="ins" title="not said">jumps</span>' in html
     assert "caller-0 → bot-0" in html
     assert render_speech(RunResult(scenario="s", started_at=datetime.now(UTC), duration=1)) is None
+
+
+def written(files: list[str]) -> list[str]:
+    """The suffixes of `files`, each of which must exist and hold something."""
+    assert all(Path(f).stat().st_size > 0 for f in files), files
+    return [Path(f).suffix for f in files]
+
+
+@needs_espeak
+@pytest.mark.slow
+async def test_the_transcription_scenario_passes_with_transcripts_and_a_speech_report(
+    tmp_path: Path,
+) -> None:
+    """scenarios/transcription.yaml as committed, on the embedded platform (its own client):
+    a caller's lines and question, an agent's answer, a bot's transcripts and the checks."""
+    scenario = load_scenario(ROOT / "scenarios" / "transcription.yaml")
+    report = tmp_path / "report"
+    run = ScenarioRun(scenario, RunOptions(quiet=True, report_dir=report))
+    result = await run.execute()
+    evaluation = evaluate(scenario, result)
+    assert evaluation.passed, [e.message for e in evaluation.failures]
+    caller, agent, bot = result.participants
+    assert [u.text for u in caller.said][-1] == "Can you hear me?" and len(caller.said) == 4
+    assert [u.text for u in agent.said] == ["Yes, loud and clear."]
+    heard = {t.publisher: t for t in bot.transcripts}
+    assert set(heard) == {"caller-0", "agent-0"}
+    for transcript in heard.values():
+        assert transcript.segments and written(transcript.files) == [".json", ".vtt"]
+    write_reports(scenario, result, evaluation, report)
+    html = (report / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Speech</h2>" in html and "caller-0 → bot-0" in html
+    assert run.leftover_peer_connections == 0
