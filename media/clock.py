@@ -14,7 +14,7 @@ __all__ = ["ArrivalClock"]
 
 
 class ArrivalClock:
-    def __init__(self, window: float = 0.5) -> None:
+    def __init__(self, window: float = 1.0) -> None:
         self.window = window
         self._offsets: deque[tuple[float, float]] = deque()
         """(media time, offset) with increasing offsets: the window's minimum first."""

@@ -80,11 +80,13 @@ async def test_response_latency_is_the_pause_before_the_answer(call: Call) -> No
     await wait_until(lambda: len(heard) == 2, "the bot hears both")
     await asyncio.sleep(0.5)
     pause = 1.0
-    question = await asking.say("Can you hear me?")
+    # Both rendered before the question starts (synthesis is slow on a busy machine).
+    question = await asking.say("Can you hear me?", at=time.time() + 1.5)
     answer = await (await answering.say("Yes, loud and clear.", after=question, pause=pause)).said()
     assert answer.start is not None and question.end is not None
     assert answer.start - question.end == pytest.approx(pause, abs=0.03)  # as sent
-    await asyncio.sleep(0.8)  # the detector's hangover after the answer
+    # The answer's spurt ends once the detector has heard its hangover of silence after it.
+    await wait_until(lambda: bool(heard[answer_stream].spurts), "the answer heard to its end")
     responses = response_latencies(heard[question_stream].spurts, heard[answer_stream].spurts)
     assert len(responses) == 1, (heard[question_stream].spurts, heard[answer_stream].spurts)
     ((_, _, gap),) = responses
