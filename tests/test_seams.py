@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import importlib
+import inspect
 import os
 import pkgutil
 import subprocess
@@ -87,6 +88,10 @@ async def test_every_declared_private_name_exists_in_the_installed_versions(
     assert len(REACHES) > 60  # the declarations were imported
     missing: list[Reach] = []
     for reach in REACHES:
+        if reach.where == "source":
+            if reach.name not in inspect.getsource(importlib.import_module(reach.owner)):
+                missing.append(reach)
+            continue
         if reach.where == "module":
             holder: Any = importlib.import_module(reach.owner)
         elif reach.where == "class":

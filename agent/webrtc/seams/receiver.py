@@ -41,6 +41,7 @@ __all__ = [
     "decode_with",
     "decoder_constructions",
     "decoders_installed",
+    "depayloaded",
     "install_decoders",
     "jitter_seconds",
     "kind",
@@ -74,6 +75,7 @@ reaches(_RECEIVER, "instance", "_enabled")
 reaches(_RECEIVER, "class", "_handle_rtp_packet", "_send_rtcp_nack", "_send_rtcp_pli")
 reaches("aiortc.rtcrtpreceiver", "module", "get_decoder")
 reaches("aiortc.rtcrtpreceiver.StreamStatistics", "instance", "_clockrate")
+(_DEPAYLOADED,) = reaches("aiortc.jitterbuffer", "source", "_data")
 
 DecoderFactory = Callable[[RTCRtpCodecParameters], Decoder]
 MediaPacketHandler = Callable[[RtpPacket, RTCRtpCodecParameters, bool], None]
@@ -142,6 +144,13 @@ def decode_with(target: RTCPeerConnection | RTCRtpReceiver, factory: DecoderFact
 def decoder_constructions() -> int:
     """aiortc's own decoders built through the dispatcher, for tests and benchmarks."""
     return _constructions
+
+
+def depayloaded(packet: RtpPacket, data: bytes) -> RtpPacket:
+    """`packet` carrying its depayloaded bytes where aiortc's `JitterBuffer` reads them (aiortc's
+    receiver sets them so before adding a packet to its jitter buffer)."""
+    setattr(packet, _DEPAYLOADED, data)
+    return packet
 
 
 def kind(receiver: RTCRtpReceiver) -> str:
