@@ -256,7 +256,12 @@ async def test_a_per_object_lever_refuses_too(monkeypatch: pytest.MonkeyPatch) -
 
     handler = transceiver.receiver._handle_rtp_packet
     with pytest.raises(SeamsUnsupported, match="aiortc 9 is installed"):
-        take_over_packets(transceiver.receiver, lambda packet, codec, new: None)
+        take_over_packets(
+            transceiver.receiver,
+            lambda packet, keyframe: None,
+            on_new_source=lambda: None,
+            starts_keyframe=lambda codec, payload: False,
+        )
     assert transceiver.receiver._handle_rtp_packet == handler
     await pc.close()
 
