@@ -33,7 +33,7 @@ from agent.distributed.stopping import (
     until_stopped,
 )
 from agent.load.live import LiveSnapshot, combine
-from agent.runtime import tune_garbage_collection
+from agent.runtime import run_on_chosen_loop, tune_garbage_collection
 from agent.scenario.results import ErrorRecord, ProcessHealth, RunResult
 
 __all__ = [
@@ -230,7 +230,7 @@ def _worker_main(job: WorkerJob, shard: Shard, start_at: float, conn: Connection
     ignore_terminal_interrupt()
     tune_garbage_collection()
     try:
-        result = asyncio.run(until_stopped(main()))
+        result = run_on_chosen_loop(until_stopped(main()))
         send(("result", result.model_dump_json()))
     except (KeyboardInterrupt, Stopped):
         send(("error", f"worker {shard} interrupted"))

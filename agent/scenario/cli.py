@@ -7,7 +7,6 @@ itself was saturated (`agent.load.health_verdict`)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from pydantic import SecretStr
 from agent.ice_addresses import add_ice_host_address_option
 from agent.load.scenario_job import add_load_options, load_options
 from agent.redact import redact
+from agent.runtime import run_on_chosen_loop
 from agent.scenario.loader import ScenarioError, load_scenario
 from agent.scenario.model import Scenario, dump_json_schema
 from agent.scenario.outcome import ExitCode, conclude
@@ -203,7 +203,7 @@ def _run(args: argparse.Namespace) -> int:
     console_logging()
     apply_ice_host_address_option(args, local=options.server_url is None)
     try:
-        result = asyncio.run(run_spread(scenario, options, args.workers, args.ray))
+        result = run_on_chosen_loop(run_spread(scenario, options, args.workers, args.ray))
     except RunError as error:
         print(f"auvious-agent run: {redact(str(error))}", file=sys.stderr)
         return ExitCode.RUNTIME_ERROR
