@@ -14,6 +14,9 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         prog="auvious-agent",
         description="A headless, scriptable participant for Auvious video conferences.",
     )
+    from agent import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands: dict[str, Command] = {}
 

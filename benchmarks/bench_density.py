@@ -10,7 +10,7 @@ video is frozen < 1% of the time and < 0.5% of packets are lost (`agent.load.sus
 
 Configurations:
   agent        full participants, encode once and packetize once, pushed into every sender
-               (video and Opus), light receive straight from RTP (`agent.webrtc.packet_path`)
+               (video and Opus), light receive straight from RTP (`agent.webrtc.seams.packet_path`)
   agent-audio  the same, audio only (MIC)
   naive        full participants, an encoder per sender, decoding (and measuring) receivers
   chromium     headless Chromium, fake camera and microphone, the platform's client page

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
+from agent.webrtc import seams
 from media.fanout import SharedEncoder
 from media.loopback import LoopbackPair, loopback, wait_until
 from media.reader import TrackReader
@@ -127,6 +128,7 @@ def main() -> None:
     parser.add_argument("--one", choices=sorted(CONFIGS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
+        seams.install()  # the packet path the agent runs with (the CLI installs it too)
         result = asyncio.run(run(args.one, args.pairs[0], args.seconds, args.warmup))
         print(json.dumps(asdict(result)))
         return

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_encode_fanout import CONFIGS, run_isolated
 from bench_router import FPS, HEIGHT, WIDTH, clip_kbps, measure_layouts, parse_layout
 
+from agent.webrtc import seams
 from agent.webrtc.host_addresses import LOOPBACK, use_host_addresses
 
 Row = tuple[str, str, str, str, str]
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="measured window per row")
     parser.add_argument("--warmup", type=float, default=2.0)
     args = parser.parse_args()
+    seams.install()  # the packet path the agent runs with (the CLI installs it too)
     use_host_addresses(LOOPBACK, subprocesses=True)
 
     load_before = os.getloadavg()

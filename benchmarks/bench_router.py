@@ -33,6 +33,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agent.webrtc import seams
 from agent.webrtc.host_addresses import LOOPBACK, use_host_addresses
 from server.media.contract import MediaRouterError
 from server.media.router import Router
@@ -127,6 +128,7 @@ ROUTERS = {"a": Router, "b": FrameRelayRouter}
 
 def router_process(conn: Connection, design: str, profile_path: str | None) -> None:
     """Serve router calls from the pipe; report this process's CPU between mark and read."""
+    seams.install()  # as the platform's router does (design "b" would not otherwise)
     if profile_path is None:
         asyncio.run(_serve(conn, design))
         return
@@ -388,6 +390,7 @@ def main() -> None:
     args = parser.parse_args()
     # Media on loopback only: the publishers and viewers here, and the router's own process
     # (spawned, so it reads the choice from the environment).
+    seams.install()  # the packet path the agent runs with (the CLI installs it too)
     use_host_addresses(LOOPBACK, subprocesses=True)
     asyncio.run(main_async(args.layouts, args.seconds, args.design, args.profile))
 

@@ -30,8 +30,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpsender import RTCRtpSender as _Sender
 from av.video.codeccontext import VideoCodecContext
 
+from agent.webrtc.seams.rtp_push import PacketPusher, on_keyframe_request
 from media.pacing import VIDEO_TIME_BASE
-from media.passthrough import on_keyframe_request
 
 logger = logging.getLogger(__name__)
 
@@ -206,14 +206,6 @@ class PacketSource(Protocol):
     """A shared encoder as its subscriber tracks see it."""
 
     def _unsubscribe(self, track: Any) -> None: ...
-
-
-class PacketPusher(Protocol):
-    """Takes a subscriber's packets as they come instead of a queue (`agent.webrtc.rtp_push`)."""
-
-    def push(self, packet: av.Packet[Any]) -> None: ...
-
-    def end(self) -> None: ...
 
 
 class PacketQueueTrack(MediaStreamTrack):

@@ -1,47 +1,49 @@
-"""Levers into aiortc for handling media without decoding it. With `media/stats.py` (which
-reads per-SSRC counters), `media/rtp_seams.py` (the light receiver's packet handler) and, in
-the agent, `agent/webrtc/packet_path.py`, `rtp_push.py` and `udp_reads.py` (the packet path
-through aiortc and aioice), the modules that touch aiortc internals: after an aiortc upgrade,
-check these.
+"""Handling media without decoding it.
 
-Receiving without decoding. aiortc's `RTCRtpReceiver` runs a decoder thread that builds its
-decoder through `aiortc.rtcrtpreceiver.get_decoder(codec)` on the first frame and puts what
-the decoder returns on the remote track's queue. `install()` replaces that lookup with a
-dispatcher: for a receiver marked with `skip_decoding(pc_or_receiver)` it builds an
-`EncodedFrameDecoder`, whose "decoding" wraps the reassembled encoded frame in an `av.Packet`
-(pts on the RTP clock, `time_base`, `is_keyframe` set), so the remote track's `recv()` yields
-packets; every other receiver gets aiortc's own decoder, and `decoder_constructions()`
-counts those. Packets from such a track can be returned by another track's `recv()`: aiortc's
-sender then only packetizes them (`Encoder.pack`), which is how to forward media without
-decoding or re-encoding. Mark before media flows (before `setRemoteDescription` completes,
+Receiving without decoding. aiortc's `RTCRtpReceiver` runs a decoder thread that builds its decoder
+on the first frame and puts what the decoder returns on the remote track's queue. A receiver marked
+with `skip_decoding(pc_or_receiver)` builds an `EncodedFrameDecoder` instead (through the seam
+"decoders", `agent.webrtc.seams.receiver.decode_with`), whose "decoding" wraps the reassembled
+encoded frame in an `av.Packet` (pts on the RTP clock, `time_base`, `is_keyframe` set), so the
+remote track's `recv()` yields packets; every other receiver gets aiortc's own decoder, and
+`decoder_constructions()` counts those. Packets from such a track can be returned by another track's
+`recv()`: aiortc's sender then only packetizes them (`Encoder.pack`), which is how to forward media
+without decoding or re-encoding. Mark before media flows (before `setRemoteDescription` completes,
 or at the latest in the pc's "track" event): the choice is made when the first frame arrives.
 
 Keyframes. `request_keyframe(receiver)` sends a PLI upstream; `on_keyframe_request(sender,
 callback)` tells the owner of a packet-producing track that the far end asked for a keyframe
-(aiortc's sender otherwise only sets a flag used when it encodes itself).
+(aiortc's sender otherwise only sets a flag used when it encodes itself). Both reach into
+aiortc through `agent.webrtc.seams`.
 """
 
 from __future__ import annotations
 
 import threading
-import weakref
-from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
-import aiortc.rtcrtpreceiver as _receiver_module
 import av
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
-from aiortc.codecs import get_decoder as _aiortc_get_decoder
+from aiortc import RTCPeerConnection, RTCRtpReceiver
 from aiortc.codecs.base import Decoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
+from agent.webrtc.seams.receiver import decode_with, decoder_constructions, request_keyframe
+from agent.webrtc.seams.rtp_push import on_keyframe_request
+
+__all__ = [
+    "EncodedFrameDecoder",
+    "decoder_constructions",
+    "is_keyframe",
+    "keyframe_codec",
+    "on_keyframe_request",
+    "passthrough_constructions",
+    "request_keyframe",
+    "skip_decoding",
+]
+
 _lock = threading.Lock()
-_installed = False
-_marked_pcs: weakref.WeakSet[RTCPeerConnection] = weakref.WeakSet()
-_marked_receivers: weakref.WeakSet[RTCRtpReceiver] = weakref.WeakSet()
-_constructions = 0
 _passthroughs = 0
 
 VP8_KEYFRAME_START = b"\x9d\x01\x2a"
@@ -80,6 +82,9 @@ class EncodedFrameDecoder(Decoder):
     """A "decoder" that hands the encoded frame on as an `av.Packet` instead of decoding it."""
 
     def __init__(self, codec: RTCRtpCodecParameters) -> None:
+        global _passthroughs
+        with _lock:
+            _passthroughs += 1
         self.mime_type = codec.mimeType
         self.time_base = Fraction(1, codec.clockRate)
 
@@ -92,89 +97,12 @@ class EncodedFrameDecoder(Decoder):
         return [packet]
 
 
-def _decoder_thread(receiver: RTCRtpReceiver) -> threading.Thread | None:
-    thread: threading.Thread | None = getattr(receiver, "_RTCRtpReceiver__decoder_thread", None)
-    return thread
-
-
-def _current_receiver_is_marked() -> bool:
-    """Called from a receiver's decoder thread: is that receiver one to leave undecoded?"""
-    current = threading.current_thread()
-    with _lock:
-        receivers = list(_marked_receivers)
-        for pc in list(_marked_pcs):
-            receivers.extend(pc.getReceivers())
-    return any(_decoder_thread(r) is current for r in receivers)
-
-
-def _dispatching_get_decoder(codec: RTCRtpCodecParameters) -> Decoder:
-    global _constructions, _passthroughs
-    if _current_receiver_is_marked():
-        with _lock:
-            _passthroughs += 1
-        return EncodedFrameDecoder(codec)
-    with _lock:
-        _constructions += 1
-    decoder: Decoder = _aiortc_get_decoder(codec)
-    return decoder
-
-
-def install() -> None:
-    """Put the dispatcher in place (idempotent). Unmarked receivers behave exactly as before."""
-    global _installed
-    with _lock:
-        if not _installed:
-            _receiver_module.get_decoder = _dispatching_get_decoder  # type: ignore[attr-defined]
-            _installed = True
-
-
 def skip_decoding(target: RTCPeerConnection | RTCRtpReceiver) -> None:
     """Make a receiver, or every receiver of a peer connection (also those created later by a
     remote offer), deliver `av.Packet`s instead of decoded frames."""
-    install()
-    with _lock:
-        if isinstance(target, RTCPeerConnection):
-            _marked_pcs.add(target)
-        else:
-            _marked_receivers.add(target)
-
-
-def decoder_constructions() -> int:
-    """Real decoders aiortc has built since `install()`, for tests and benchmarks."""
-    return _constructions
+    decode_with(target, EncodedFrameDecoder)
 
 
 def passthrough_constructions() -> int:
-    """`EncodedFrameDecoder`s built since `install()`."""
+    """`EncodedFrameDecoder`s built in this process."""
     return _passthroughs
-
-
-def _media_ssrcs(receiver: RTCRtpReceiver) -> list[int]:
-    rtx: dict[int, int] = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {})
-    return [s.source for s in receiver.getSynchronizationSources() if s.source not in rtx]
-
-
-async def request_keyframe(receiver: RTCRtpReceiver) -> bool:
-    """Send a PLI for the media the receiver gets; False when nothing has arrived yet (no SSRC
-    to name) or RTCP is not set up."""
-    ssrcs = _media_ssrcs(receiver)
-    if not ssrcs or getattr(receiver, "_RTCRtpReceiver__rtcp_ssrc", None) is None:
-        return False
-    for ssrc in ssrcs:
-        await receiver._send_rtcp_pli(ssrc)
-    return True
-
-
-def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
-    """Call `callback` whenever the far end of `sender` sends a PLI or FIR.
-
-    aiortc handles those by calling the sender's `_send_keyframe()`, which only matters when
-    the sender encodes; a track that returns packets needs to hear about it instead.
-    """
-    original: Callable[[], None] = sender._send_keyframe
-
-    def send_keyframe() -> None:
-        original()
-        callback()
-
-    sender._send_keyframe = send_keyframe  # type: ignore[method-assign]

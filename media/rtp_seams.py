@@ -7,27 +7,21 @@ counts keyframes with it.
 The light receiver (`count_frames_from_rtp`) needs frames, keyframes and bytes, not pictures.
 aiortc's `RTCRtpReceiver` depayloads every packet into a jitter buffer, hands each reassembled
 frame to a decoder thread, and gets it back through a queue and the remote track: about a
-tenth of a light participant's CPU, for frames nobody looks at. Here the receiver's packet
-handler is replaced: it keeps what the connection needs (per-SSRC statistics for RTCP
-receiver reports and `getStats`, RTX unwrapping, NACKs so that a lost packet is still
-repaired) and completes frames from sequence numbers and marker bits (`FrameAssembler`). It
-skips the receive-side bandwidth estimation: its REMB feedback adapts nothing here (the
-router forwards, and records a viewer's REMB only as a figure). This module and
-`media/passthrough.py` are where the agent reaches into aiortc's receiver: after an aiortc
-upgrade, check both.
+tenth of a light participant's CPU, for frames nobody looks at. Here the receiver's packets are
+taken over (`agent.webrtc.seams.receiver.take_over_packets`, which keeps statistics, RTX and
+NACKs) and frames are completed from sequence numbers and marker bits (`FrameAssembler`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
-from aiortc import RTCRtpReceiver, clock
-from aiortc.codecs import is_rtx
+from aiortc import RTCRtpReceiver
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtcrtpreceiver import StreamStatistics
-from aiortc.rtp import RtpPacket, unwrap_rtx
+from aiortc.rtp import RtpPacket
+
+from agent.webrtc.seams.receiver import kind, take_over_packets
 
 __all__ = ["FrameAssembler", "FrameHandler", "count_frames_from_rtp", "starts_keyframe"]
 
@@ -192,45 +186,13 @@ def count_frames_from_rtp(receiver: RTCRtpReceiver, on_frame: FrameHandler) -> N
     Call before media flows (before `setRemoteDescription` completes). The remote track
     then never yields anything (it ends when the receiver stops), and aiortc's decoder
     thread sits idle."""
-    state: dict[str, Any] = vars(receiver)
-    kind: str = state["_RTCRtpReceiver__kind"]
-    codecs: dict[int, RTCRtpCodecParameters] = state["_RTCRtpReceiver__codecs"]
-    rtx_ssrc: dict[int, int] = state["_RTCRtpReceiver__rtx_ssrc"]
-    statistics: dict[int, StreamStatistics] = state["_RTCRtpReceiver__remote_streams"]
-    active: dict[int, Any] = state["_RTCRtpReceiver__active_ssrc"]
-    nack = state["_RTCRtpReceiver__nack_generator"]
-    assembler = FrameAssembler(kind, on_frame)
-    media_ssrc: list[int | None] = [None]
+    media_kind = kind(receiver)
+    assembler = FrameAssembler(media_kind, on_frame)
 
-    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
-        if not receiver._enabled:
-            return
-        codec = codecs.get(packet.payload_type)
-        if codec is None:
-            return
-        source = statistics.get(packet.ssrc)
-        if source is None:
-            source = statistics[packet.ssrc] = StreamStatistics(codec.clockRate)
-        source.add(packet)
-        if packet.marker or kind != "video":
-            # getSynchronizationSources() (what a PLI is addressed to) wants recent arrivals.
-            active[packet.ssrc] = clock.current_datetime()
-        if is_rtx(codec):
-            original = rtx_ssrc.get(packet.ssrc)
-            apt = codec.parameters.get("apt")
-            if original is None or len(packet.payload) < 2 or not isinstance(apt, int):
-                return
-            media_codec = codecs.get(apt)
-            if media_codec is None:
-                return
-            packet, codec = unwrap_rtx(packet, payload_type=apt, ssrc=original), media_codec
-        if packet.ssrc != media_ssrc[0]:
-            media_ssrc[0] = packet.ssrc
-            active[packet.ssrc] = clock.current_datetime()
+    def on_packet(packet: RtpPacket, codec: RTCRtpCodecParameters, new_source: bool) -> None:
+        if new_source:
             assembler.restart()
-        if nack is not None and nack.add(packet):
-            await receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
-        keyframe = kind == "video" and starts_keyframe(codec.name, packet.payload)
+        keyframe = media_kind == "video" and starts_keyframe(codec.name, packet.payload)
         assembler.add(packet, keyframe)
 
-    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+    take_over_packets(receiver, on_packet)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+
+from agent.webrtc.seams.receiver import jitter_seconds, media_streams
 
 
 @dataclass(frozen=True)
@@ -50,23 +51,17 @@ class StatsSample:
 
 def inbound_rtp(receiver: RTCRtpReceiver) -> list[InboundRtp]:
     """One entry per media SSRC the receiver got (retransmissions counted in their stream)."""
-    streams: dict[int, Any] = getattr(receiver, "_RTCRtpReceiver__remote_streams", {})
-    rtx: dict[int, int] = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {})
     kind = receiver.track.kind if receiver.track is not None else "unknown"
-    out = []
-    for ssrc, stream in list(streams.items()):
-        if ssrc in rtx or stream.max_seq is None:
-            continue
-        out.append(
-            InboundRtp(
-                kind=kind,
-                ssrc=ssrc,
-                packets_received=stream.packets_received,
-                packets_lost=stream.packets_lost,
-                jitter_s=stream.jitter / stream._clockrate,
-            )
+    return [
+        InboundRtp(
+            kind=kind,
+            ssrc=ssrc,
+            packets_received=stream.packets_received,
+            packets_lost=stream.packets_lost,
+            jitter_s=jitter_seconds(stream),
         )
-    return out
+        for ssrc, stream in media_streams(receiver)
+    ]
 
 
 async def outbound_rtp(sender: RTCRtpSender) -> list[OutboundRtp]:

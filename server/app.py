@@ -7,8 +7,10 @@ Route modules plug in by name: each module in `ROUTE_MODULES` exposes
     platform = platform_of(request)      # services: tokens, registrations, conferences, events
     caller = request[CALLER_KEY]         # the authenticated caller (user_id, organization, ...)
 
-raise `server.errors.ApiError` (or `BadRequest`, `NotFound`, ...) for refusals and read bodies
-with `server.http.parse_body(request, Model)`; the error middleware answers with JSON.
+raise `server.errors.ApiError` (or `BadRequest`, `NotFound`, ...) for refusals; the error
+middleware answers with JSON. Inputs come from the handler's signature under
+`@server.openapi.operation(...)`: `body: Model` (JSON), `query: Model`, `form: Form[Model]`
+(multipart), parsed before the handler runs and stated in the OpenAPI document.
 Handlers under `/rtc-api/` need a bearer token unless decorated with `server.auth.public`.
 """
 
@@ -52,6 +54,7 @@ ROUTE_MODULES: list[str] = [
     "server.talkdesk",
     "server.openapi",
     "server.client_page",
+    "server.index_page",
 ]
 """Modules whose `setup(app)` adds routes; append yours (e.g. "server.records.ratings")."""
 
@@ -72,7 +75,10 @@ def build_platform(
     )
     events = EventDelivery(publisher)
     registrations = Registrations(
-        events, grace_seconds=config.keepalive_grace, reminder_lead=config.keepalive_reminder_lead
+        events,
+        grace_seconds=config.keepalive_grace,
+        reminder_lead=config.keepalive_reminder_lead,
+        max_per_user=config.max_endpoints_per_user,
     )
     conferences = Conferences(
         registrations,

@@ -24,7 +24,7 @@ from server.storage import Condition, Query, Storage, StoredRecord, epoch_ms, ut
 from server.storage.access import TRANSACTION_HEADER, once, record_in_org
 from server.storage.downloads import Content, download_route, signed_url
 from server.storage.images import sniff_image
-from server.storage.uploads import declared_content_type, display_name, read_multipart
+from server.storage.uploads import Form, declared_content_type, display_name
 
 MAX_ASSET_BYTES = 25 * 1024 * 1024
 ASSET = "asset"
@@ -60,23 +60,19 @@ def _staff_only(caller: Caller, action: str) -> None:
 
 @operation(
     "Upload (or replace) an asset",
-    form=AssetUploadForm,
-    files=("file",),
+    files={"file": MAX_ASSET_BYTES},
     status=204,
     headers=(TRANSACTION_HEADER,),
     errors=(400, 403, 409, 413),
 )
-async def upload_asset(request: web.Request) -> web.Response:
+async def upload_asset(request: web.Request, form: Form[AssetUploadForm]) -> web.Response:
     asset_id = _asset_id(request)
     caller = request[CALLER_KEY]
     _staff_only(caller, "uploading assets")
-    upload = await read_multipart(
-        request, file_fields=frozenset({"file"}), max_file_bytes=MAX_ASSET_BYTES
-    )
-    form = AssetUploadForm.model_validate(upload.fields)
-    if not form.roles:
+    fields = form.fields
+    if not fields.roles:
         raise BadRequest("rolesAllowedAccess: name at least one role (e.g. 'agent,customer')")
-    file = upload.file("file")
+    file = form.file("file")
 
     async def work() -> dict[str, Any]:
         store = storage.storage_of(request)
@@ -88,10 +84,10 @@ async def upload_asset(request: web.Request) -> web.Response:
         asset = Asset(
             id=asset_id,
             organization_id=caller.organization,
-            application_id=form.application_id,
-            category=form.category,
-            filename=display_name(form.filename or file.filename),
-            roles_allowed_access=",".join(form.roles),
+            application_id=fields.application_id,
+            category=fields.category,
+            filename=display_name(fields.filename or file.filename),
+            roles_allowed_access=",".join(fields.roles),
             content_type=image.mime_type if image else declared_content_type(file.content_type),
             size=len(file.data),
             created_at=now,
@@ -152,12 +148,10 @@ async def asset_signed_url(request: web.Request) -> web.Response:
 
 @operation(
     "The assets of an application that the caller's roles may read",
-    query=AssetQuery,
     response=list[Asset],
     errors=(400,),
 )
-async def find_assets(request: web.Request) -> web.Response:
-    query = AssetQuery.model_validate(dict(request.query))
+async def find_assets(request: web.Request, query: AssetQuery) -> web.Response:
     caller = request[CALLER_KEY]
     records = storage.storage_of(request).records.find(
         ASSET,

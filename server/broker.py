@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import ItemsView, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +24,7 @@ from amqtt.contexts import BrokerConfig, ListenerConfig, ListenerType
 from amqtt.mqtt.connack import ConnackPacket
 from amqtt.mqtt.connect import ConnectPacket
 
+from agent.webrtc.seams.amqtt import iterate_subscriptions_over_copies
 from server.broker_auth import (
     ChannelAccess,
     ChannelAuthError,
@@ -52,22 +52,6 @@ BAD_USERNAME_PASSWORD = 0x04
 #: A CONNECT carries a client id, a username and a JWT: a few KiB at most.
 _MAX_CONNECT_SIZE = 64 * 1024
 _APP_KEY: web.AppKey[EventBroker] = web.AppKey("event_broker")
-
-
-class _Subscriptions(dict[str, list[tuple[Any, int]]]):
-    """amqtt's subscription table (topic filter -> sessions), iterated over a copy.
-
-    amqtt walks the table across awaits (topic filtering while it broadcasts, retained messages
-    when a session returns); a client subscribing or leaving meanwhile raised "dictionary
-    changed size during iteration", and the event never reached the matching subscriptions not
-    yet visited.
-    """
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(dict.keys(self)))
-
-    def items(self) -> ItemsView[str, list[tuple[Any, int]]]:  # type: ignore[override]
-        return {topic: list(sessions) for topic, sessions in dict.items(self)}.items()
 
 
 class EventBroker:
@@ -113,7 +97,7 @@ class EventBroker:
             },
         )
         broker = Broker(config)
-        broker._subscriptions = _Subscriptions()
+        iterate_subscriptions_over_copies(broker)  # amqtt iterates it across awaits
         await broker.start()
         self._broker = broker
 
@@ -203,14 +187,14 @@ class EventBroker:
         try:
             user_id = self.access.authenticate(connect.username, connect.password)
         except ChannelAuthError as exc:
-            log.info("event channel: refused client %s: %s", connect.client_id, exc)
+            log.info("event channel: refused client %r: %s", connect.client_id, exc)
             return BAD_USERNAME_PASSWORD
         client_id = connect.client_id
         broker = self._broker
         if client_id and broker is not None and client_id in broker.sessions:
             holder = broker.sessions[client_id][0].username
             if holder and holder != user_id:
-                log.info("event channel: client id %s belongs to another user", client_id)
+                log.info("event channel: client id %r belongs to another user", client_id)
                 return IDENTIFIER_REJECTED
         return None
 

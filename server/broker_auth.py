@@ -96,7 +96,7 @@ class JwtAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no typ
         try:
             access.authenticate(session.username, session.password)
         except ChannelAuthError as exc:
-            log.info("event channel: refused client %s: %s", session.client_id, exc)
+            log.info("event channel: refused client %r: %s", session.client_id, exc)
             return False
         return True
 
@@ -124,5 +124,5 @@ class TopicAclPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt ships no t
         else:  # SUBSCRIBE, and RECEIVE re-checked at delivery
             allowed = access.may_subscribe(user_id, topic)
         if not allowed:
-            log.info("event channel: %s may not %s %s", user_id, action, topic)
+            log.info("event channel: %r may not %s %r", user_id, action, topic)
         return allowed

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +68,26 @@ def add_serve_command(sub: Any) -> Any:
                 ice["turn_secret"] = args.turn_secret_file.read_text().strip()
             except OSError as exc:
                 p.error(f"--turn-secret-file: cannot read it: {exc.strerror}")
-        from agent.webrtc.host_addresses import apply_ice_host_address_option
+        from agent.webrtc import apply_ice_host_address_option, seams
 
+        if not seams.install_for_command("auvious-agent serve"):
+            return 1
         apply_ice_host_address_option(args)
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(_serve(args.host, args.port, args.data_dir.resolve(), clients, ice))
         except ConfigError as exc:  # settings checked by the route modules at startup
             p.error(str(exc))
+        except OSError as exc:  # the port is taken, the address is not ours, the data dir...
+            from server.embedded import ListenError
+
+            if isinstance(exc, ListenError):
+                why = str(exc.strerror)
+            else:
+                where = f": {exc.filename}" if exc.filename else ""
+                why = f"cannot start: {exc.strerror or exc}{where}"
+            print(f"auvious-agent serve: {why}", file=sys.stderr)
+            return 1
         return 0
 
     return run
@@ -96,6 +108,8 @@ async def _serve(
         **ice,
     )
     async with server:
+        # From here on: a start that fails says so in one line, not after the broker's chatter.
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
         print(f"Auvious platform at {server.base_url} (event channel {server.ws_url})", flush=True)
         print(f"data directory: {data_dir}", flush=True)
         if created is not None:

@@ -82,6 +82,8 @@ class ServerConfig:
     """Seconds an endpoint outlives its keepAliveSeconds, so on-time keepalives never race."""
     keepalive_reminder_lead: float = 0.5
     """Fraction of keepAliveSeconds left when the keepalive reminder event is sent."""
+    max_endpoints_per_user: int = 1000
+    """Registered endpoints one user may hold at once (a load crowd shares one user)."""
     long_poll_seconds: float = 5.0
     """How long `GET /conferences/{id}/events` blocks when there is nothing new."""
     empty_conference_ttl: float = 600.0

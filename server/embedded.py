@@ -10,6 +10,7 @@ async with EmbeddedServer(clients=["bot:s3cret:AGENT:org1"]) as srv:
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,15 +18,14 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 from aiohttp.log import access_logger
-from aiohttp.web import BaseRequest, StreamResponse
 
 from server.app import create_app
 from server.config import ClientConfig, ServerConfig, dev_client
 from server.events import EventPublisher
 from server.media.contract import MediaRouter
 from server.platform import PLATFORM_KEY, Platform
+from server.request_logs import PathAccessLogger, server_logger
 from server.signing import data_dir_key
 
 TOKEN_KEY_FILE = "token-signing.key"
@@ -33,11 +33,8 @@ SHUTDOWN_TIMEOUT = 2.0
 """Open requests (long-polls, WebSockets) get this long at exit, not aiohttp's 60 s."""
 
 
-class PathAccessLogger(AbstractAccessLogger):
-    """Method, path, status and time, never the query: signed URLs carry signatures there."""
-
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        self.logger.info("%s %s %s %.3fs", request.method, request.path, response.status, time)
+class ListenError(OSError):
+    """The platform cannot listen where it was asked to (port taken, no such address)."""
 
 
 class EmbeddedServer:
@@ -119,11 +116,18 @@ class EmbeddedServer:
             self._app,
             access_log=access_logger if self._access_log else None,
             access_log_class=PathAccessLogger,
+            logger=server_logger(),
             shutdown_timeout=SHUTDOWN_TIMEOUT,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:  # asyncio's text repeats the address: the errno's is enough
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise ListenError(
+                error.errno, f"cannot listen on {self._host}:{self._port}: {reason.lower()}"
+            ) from error
         self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:

@@ -99,5 +99,5 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         # The path (not the query: signed URLs carry signatures there) and the traceback; our
         # exception texts never hold secrets, and the client only learns that it failed.
-        log.exception("%s %s failed", request.method, request.path)
+        log.exception("%s %s failed", request.method, request.rel_url.raw_path)
         return error_response(500, f"internal error while handling {request.method} {request.path}")

@@ -15,7 +15,23 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from agent.api.models.events import EVENT_TYPES, SENT_BY
+from server.auth.caller import Caller
+from server.errors import BadRequest
+
 log = logging.getLogger(__name__)
+
+
+def client_event(caller: Caller, event: Mapping[str, Any]) -> dict[str, Any]:
+    """An event a client asked the platform to deliver (`sendEvent`), as it goes out: never
+    one of the platform's own types, and marked with its sender (`sentBy`, set here whatever
+    the client wrote), so no receiver takes it for the platform's word."""
+    kind = event.get("type")
+    if kind in EVENT_TYPES:
+        raise BadRequest(
+            f"event.type: {kind} is one of the platform's own events; clients cannot send it"
+        )
+    return {**event, SENT_BY: {"userId": caller.user_id, "organizationId": caller.organization}}
 
 
 class EventPublisher(Protocol):

@@ -21,18 +21,17 @@ from agent.api.models.filetransfers import (
     FileTransferForm,
     FileTransferResult,
     FileTransferTarget,
-    FileTransferTargetType,
 )
 from server import storage
 from server.auth.caller import CALLER_KEY, Caller
-from server.errors import BadRequest, Forbidden, NotFound
+from server.errors import Forbidden, NotFound
 from server.http import json_response
 from server.openapi import operation
 from server.platform import platform_of
 from server.storage import Condition, Query, Storage, StoredRecord, epoch_ms, utc_now
 from server.storage.access import TRANSACTION_HEADER, once, record_in_org
 from server.storage.downloads import Content, download_route, signed_url
-from server.storage.uploads import declared_content_type, display_name, read_multipart
+from server.storage.uploads import Form, declared_content_type, display_name
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
 FILE_TRANSFER = "file_transfer"
@@ -49,36 +48,33 @@ def _involves(caller: Caller, transfer: FileTransfer) -> bool:
     return caller.user_id in (transfer.user_id, transfer.target_id)
 
 
-def _target_type(request: web.Request) -> FileTransferTargetType:
-    raw = request.query.get("targetType")
-    if not raw:
-        raise BadRequest("query parameter 'targetType' is required (user)")
-    try:
-        return FileTransferTargetType(raw.lower())
-    except ValueError:
-        raise BadRequest(f"targetType: {raw!r} is not a known target type (user)") from None
-
-
 @operation(
     "Send a file to a user; each of the user's endpoints gets a FileTransferEvent",
-    form=FileTransferForm,
-    files=("file",),
-    query=FileTransferTarget,
+    files={"file": MAX_FILE_BYTES},
     response=FileTransferResult,
     headers=(TRANSACTION_HEADER,),
     errors=(400, 403, 404, 409, 413),
 )
-async def transfer_file(request: web.Request) -> web.Response:
-    target_type = _target_type(request)
-    upload = await read_multipart(
-        request, file_fields=frozenset({"file"}), max_file_bytes=MAX_FILE_BYTES
-    )
-    form = FileTransferForm.model_validate(upload.fields)
+async def transfer_file(
+    request: web.Request, query: FileTransferTarget, form: Form[FileTransferForm]
+) -> web.Response:
+    target_type = query.target_type
+    fields = form.fields
     caller = request[CALLER_KEY]
-    registrations = platform_of(request).registrations
-    if form.user_endpoint_id:
-        registrations.own(caller, form.user_endpoint_id)
-    file = upload.file("file")
+    platform = platform_of(request)
+    if fields.user_endpoint_id:
+        platform.registrations.own(caller, fields.user_endpoint_id)
+    targets = [
+        e
+        for e in platform.registrations.endpoints_of(caller.organization, fields.target_id)
+        if platform.conferences.reaches(caller, e.id)
+    ]
+    if caller.is_customer and not targets:
+        raise Forbidden(
+            f"user {fields.target_id} has no endpoint in conference {caller.conference_id}: "
+            "a customer acts only within its own conference"
+        )
+    file = form.file("file")
 
     async def work() -> dict[str, Any]:
         store = storage.storage_of(request)
@@ -86,13 +82,13 @@ async def transfer_file(request: web.Request) -> web.Response:
         transfer = FileTransfer(
             id=str(uuid.uuid4()),
             organization_id=caller.organization,
-            application_id=form.application_id,
+            application_id=fields.application_id,
             user_id=caller.user_id,
-            user_endpoint_id=form.user_endpoint_id,
-            interaction_id=form.interaction_id,
-            conference_id=form.conference_id,
+            user_endpoint_id=fields.user_endpoint_id,
+            interaction_id=fields.interaction_id,
+            conference_id=fields.conference_id,
             target_type=target_type.value,
-            target_id=form.target_id,
+            target_id=fields.target_id,
             filename=display_name(file.filename),
             content_type=declared_content_type(file.content_type),
             size=len(file.data),
@@ -106,7 +102,7 @@ async def transfer_file(request: web.Request) -> web.Response:
             id=str(uuid.uuid4()),
             timestamp=now,
             user_id=caller.user_id,
-            user_endpoint_id=form.user_endpoint_id,
+            user_endpoint_id=fields.user_endpoint_id,
             file_transfer_id=transfer.id,
             application_id=transfer.application_id,
             organization_id=transfer.organization_id,
@@ -118,8 +114,7 @@ async def transfer_file(request: web.Request) -> web.Response:
             content_type=transfer.content_type,
             size=transfer.size,
         )
-        targets = registrations.endpoints_of(caller.organization, form.target_id)
-        platform_of(request).events.send([e.recipient for e in targets], event.to_wire())
+        platform.events.send([e.recipient for e in targets], event.to_wire())
         return FileTransferResult(file_transfer_id=transfer.id).to_wire()
 
     return web.json_response(await once(request, "filetransfer", work))
@@ -128,12 +123,10 @@ async def transfer_file(request: web.Request) -> web.Response:
 @operation(
     "The caller's file transfers (or the organization's, with all=true), by interaction or "
     "conference",
-    query=FileTransferFilter,
     response=list[FileTransfer],
     errors=(400, 403),
 )
-async def find_file_transfers(request: web.Request) -> web.Response:
-    query = FileTransferFilter.model_validate(dict(request.query))
+async def find_file_transfers(request: web.Request, query: FileTransferFilter) -> web.Response:
     caller = request[CALLER_KEY]
     if query.all and caller.is_customer:
         raise Forbidden("all=true lists the whole organization's transfers; customers cannot")

@@ -6,31 +6,85 @@ One place decides how a body is read, so every route gives the same 400 for the 
 from __future__ import annotations
 
 import json
+import math
 import re
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from agent.api.models.base import WireModel
-from server.errors import BadRequest
+from server.errors import ApiError, BadRequest
 
 M = TypeVar("M", bound=BaseModel)
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 _CALLER_ID = re.compile(r"[^/+#\s]{1,200}")
+"""`CALLER_ID_PATTERN` once the platform has filled in an empty id."""
+
+
+MAX_JSON_BYTES = 1024 * 1024
+"""Largest JSON request body (uploads are multipart and have their own limits)."""
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects a JSON body may have (`docs/platform.md`, limits)."""
+MAX_INTEGER_DIGITS = 19
+"""Longest integer literal: every integer field fits a signed 64-bit number."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:20]}... is beyond the range of a double")
+    return value
+
+
+def _bounded(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"integer of {len(text)} digits: at most {MAX_INTEGER_DIGITS} digits")
+    return int(text)
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth(data: Any) -> int:
+    """Nesting depth of decoded JSON, without recursion (so any depth can be measured)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
+    return deepest
+
+
+def loads(raw: bytes | str) -> Any:
+    """JSON as the platform accepts it: finite numbers, integers of at most 19 digits, nesting
+    at most `MAX_JSON_DEPTH` deep; anything else is a `BadRequest` saying which limit."""
+    try:
+        data = json.loads(raw, parse_float=_finite, parse_int=_bounded, parse_constant=_constant)
+    except RecursionError:
+        raise BadRequest(f"JSON nested deeper than the limit of {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and the parse_* refusals
+        raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise BadRequest(f"JSON nested deeper than the limit of {MAX_JSON_DEPTH} levels")
+    return data
 
 
 async def read_json(request: web.Request) -> Any:
-    """The decoded JSON body; 400 when it is missing or not JSON."""
+    """The decoded JSON body; 400 when it is missing, not JSON or beyond the limits."""
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise _too_large()
     raw = await request.read()
+    if len(raw) > MAX_JSON_BYTES:
+        raise _too_large()
     if not raw.strip():
         raise BadRequest(f"{request.method} {request.path} needs a JSON body")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    data = loads(raw)
     if _SURROGATE_ESCAPE.search(raw):
         # JSON lets `\ud800` stand alone; no Unicode text (SQLite, UTF-8 files) can hold it.
         try:
@@ -38,6 +92,10 @@ async def read_json(request: web.Request) -> Any:
         except UnicodeEncodeError:
             raise BadRequest("request body holds a lone UTF-16 surrogate escape") from None
     return data
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, f"JSON request body over the limit of {MAX_JSON_BYTES} bytes")
 
 
 def check_caller_id(field: str, value: str) -> str:
@@ -54,6 +112,31 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     if not isinstance(data, dict):
         raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
     return model.model_validate(data)
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query string validated as `model`: a parameter given more than once is a list where
+    the field is one (`sort=a&sort=b`), else a 400 (which of two values was meant?)."""
+    raw: dict[str, Any] = {}
+    lists = _list_fields(model)
+    for name in request.query:
+        values = request.query.getall(name)
+        if name in lists:
+            raw[name] = values
+        elif len(values) > 1:
+            raise BadRequest(f"{name}: given more than once")
+        else:
+            raw[name] = values[0]
+    return model.model_validate(raw)
+
+
+def _list_fields(model: type[BaseModel]) -> set[str]:
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        kinds = (info.annotation, *get_args(info.annotation))
+        if any(get_origin(kind) is list for kind in kinds):
+            names.update({name, info.alias or name})
+    return names
 
 
 def wire(value: Any) -> Any:

@@ -16,6 +16,7 @@ cobrowse/no_cobrowse the booleans `data.recording.media` and `data.recording.cob
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import uuid
@@ -24,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.models.interactions import (
+    MAX_DATA_BYTES,
     CreateInteractionResponse,
     CreateInteractionWebCommand,
     Interaction,
@@ -36,8 +38,8 @@ from agent.api.models.interactions import (
 )
 from server import storage
 from server.auth.caller import CALLER_KEY, Caller
-from server.errors import BadRequest, Conflict, Forbidden, NotFound
-from server.http import check_caller_id, json_response, no_content, parse_body
+from server.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
+from server.http import check_caller_id, json_response, no_content
 from server.openapi import operation
 from server.storage import (
     Condition,
@@ -50,8 +52,6 @@ from server.storage import (
 
 INTERACTION = "interaction"
 DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 1000
-MAX_PAGE = 1_000_000
 """Far beyond any real listing, and keeps page * size inside SQLite's integers."""
 _DATA_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _SORTABLE = {
@@ -94,27 +94,27 @@ def _reachable(request: web.Request, caller: Caller, interaction_id: str) -> Sto
 
 @operation(
     "Create an interaction (SERVICE callers give organizationId)",
-    body=CreateInteractionWebCommand,
     response=CreateInteractionResponse,
     errors=(400, 403, 409),
 )
-async def create_interaction(request: web.Request) -> web.Response:
-    command = await parse_body(request, CreateInteractionWebCommand)
+async def create_interaction(
+    request: web.Request, body: CreateInteractionWebCommand
+) -> web.Response:
     caller = _staff(request)
     service_only = caller.is_service and not caller.has_role("AGENT", "SUPERVISOR", "ADMIN")
-    if service_only and not command.organization_id:
+    if service_only and not body.organization_id:
         # Seed 001: a service token stands for no organization, so it must name one.
         raise BadRequest("organizationId: required when a SERVICE client creates one")
-    organization = caller.organization_for(command.organization_id)
-    interaction_id = check_caller_id("interactionId", command.interaction_id or str(uuid.uuid4()))
+    organization = caller.organization_for(body.organization_id)
+    interaction_id = check_caller_id("interactionId", body.interaction_id or str(uuid.uuid4()))
     now = utc_now()
     interaction = Interaction(
         id=interaction_id,
         organization_id=organization,
         created_by=caller.user_id,
         created_at=now,
-        type=command.type,
-        data=command.data or {},
+        type=body.type,
+        data=_checked_data(body.data or {}),
     )
     try:
         storage.storage_of(request).records.insert(
@@ -125,6 +125,16 @@ async def create_interaction(request: web.Request) -> web.Response:
     return json_response(CreateInteractionResponse(interaction_id=interaction_id, version=0))
 
 
+def _checked_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Interaction data within `MAX_DATA_BYTES` (a list page holds up to 100 of them)."""
+    size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_DATA_BYTES:
+        raise ApiError(
+            413, f"data: {size} bytes; interaction data is limited to {MAX_DATA_BYTES} bytes"
+        )
+    return data
+
+
 @operation("One interaction", response=Interaction, errors=(400, 403, 404))
 async def get_interaction(request: web.Request) -> web.Response:
     record = _reachable(request, _staff(request), request.match_info["interactionId"])
@@ -133,35 +143,32 @@ async def get_interaction(request: web.Request) -> web.Response:
 
 @operation(
     "Update an interaction; with `version`, only if it is still at that version",
-    body=UpdateInteractionWebCommand,
     status=204,
     errors=(400, 403, 404, 409),
 )
-async def update_interaction(request: web.Request) -> web.Response:
-    command = await parse_body(request, UpdateInteractionWebCommand)
+async def update_interaction(
+    request: web.Request, body: UpdateInteractionWebCommand
+) -> web.Response:
     interaction_id = request.match_info["interactionId"]
     record = _reachable(request, _staff(request), interaction_id)
-    if command.version is not None and command.version != record.version:
+    if body.version is not None and body.version != record.version:
         raise Conflict(
             f"version conflict: interaction {interaction_id} is at version {record.version}, "
-            f"the update was made against version {command.version}"
+            f"the update was made against version {body.version}"
         )
-    body = dict(record.body)
-    if command.type is not None:
-        body["type"] = command.type
-    if command.data is not None:
-        body["data"] = command.data  # the seed: supplied data replaces all data
+    stored = dict(record.body)
+    if body.type is not None:
+        stored["type"] = body.type
+    if body.data is not None:
+        stored["data"] = _checked_data(body.data)  # the seed: supplied data replaces all data
     records = storage.storage_of(request).records
-    if records.update(INTERACTION, interaction_id, body, expected_version=record.version) is None:
+    if records.update(INTERACTION, interaction_id, stored, expected_version=record.version) is None:
         raise Conflict(f"version conflict: interaction {interaction_id} changed meanwhile")
     return no_content()
 
 
-def _list_query(request: web.Request) -> tuple[InteractionQuery, list[tuple[str, str]]]:
-    raw: dict[str, Any] = {
-        key: request.query[key] for key in request.query if key not in ("sort", "params")
-    }
-    raw["sort"] = request.query.getall("sort", [])
+def _params(request: web.Request) -> list[tuple[str, str]]:
+    """Seed 002's `params=key,value,...`: equality on top-level keys of `data`."""
     params = request.query.get("params")
     pairs: list[tuple[str, str]] = []
     if params:
@@ -172,7 +179,7 @@ def _list_query(request: web.Request) -> tuple[InteractionQuery, list[tuple[str,
         for key, _ in pairs:
             if not _DATA_KEY.match(key):
                 raise BadRequest(f"params: {key!r} is not a data key (letters, digits, '_')")
-    return InteractionQuery.model_validate(raw), pairs
+    return pairs
 
 
 def _conditions(query: InteractionQuery, pairs: list[tuple[str, str]]) -> list[Condition]:
@@ -218,13 +225,12 @@ def _order(sort: list[str]) -> list[tuple[str, bool]]:
 
 @operation(
     "Interactions created in a date range, filtered, sorted and paged",
-    query=InteractionQuery,
     response=PageInteraction,
     errors=(400, 403),
 )
-async def find_interactions(request: web.Request) -> web.Response:
+async def find_interactions(request: web.Request, query: InteractionQuery) -> web.Response:
     caller = _staff(request)
-    query, pairs = _list_query(request)
+    pairs = _params(request)
     requested_org = request.query.get("organizationId")
     if caller.is_service:
         organization = requested_org or None
@@ -233,11 +239,7 @@ async def find_interactions(request: web.Request) -> web.Response:
     else:
         organization = caller.organization
     size = query.size or DEFAULT_PAGE_SIZE
-    if size > MAX_PAGE_SIZE:
-        raise BadRequest(f"size: at most {MAX_PAGE_SIZE}")
     page = query.page or 0
-    if page > MAX_PAGE:
-        raise BadRequest(f"page: at most {MAX_PAGE}")
     order = _order(query.sort or [])
     selection = Query(
         organization_id=organization,

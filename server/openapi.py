@@ -1,28 +1,39 @@
 """The OpenAPI 3.1 document at ``/rtc-api/openapi.json``, built from the shared wire models.
 
-Handlers describe themselves with ``@operation(...)`` (body, form, query and response models,
-status); the document walks the application's router, so a route exists in the document if and
-only if it is served, and its schemas are the very models the server validates with and the
-client parses with. Routes without ``@operation`` still appear, with their path and method.
+Handlers describe themselves with ``@operation(...)`` (summary, response, status, errors) and
+their signature: a parameter ``body: Model`` is the JSON body, ``query: Model`` the query string,
+``form: Form[Model]`` a multipart body. ``@operation`` reads those annotations once, so the model
+a handler gets is the model the document states, named in one place, and the handler receives it
+parsed (a 400 naming the field otherwise). The document walks the application's router, so a
+route exists in the document if and only if it is served, and its schemas are the very models
+the server validates with and the client parses with. Routes without ``@operation`` still
+appear, with their path and method.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import typing
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Any, get_args, get_origin
 
 from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from server.auth.middleware import public
+from server.errors import Handler
+from server.http import parse_body, read_query
+from server.storage.uploads import Form, read_form
 
 _SPEC_ATTR = "__auvious_operation__"
-H = TypeVar("H")
+InputHandler = Callable[..., Awaitable[web.StreamResponse]]
+"""A handler taking the request and, by keyword, the inputs its signature names."""
 API_PREFIX = "/rtc-api/"
+DOCUMENT_PATH = f"{API_PREFIX}openapi.json"
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
 
@@ -32,7 +43,8 @@ class OperationSpec:
     body: type[BaseModel] | None = None
     form: type[BaseModel] | None = None
     """Text fields of a multipart body; ``files`` names its file parts."""
-    files: tuple[str, ...] = ()
+    files: Mapping[str, int] = field(default_factory=dict)
+    """A multipart body's file parts: name -> largest size in bytes (413 beyond)."""
     query: type[BaseModel] | None = None
     response: Any = None
     """A model, ``list[Model]``, ``str`` (a bare JSON string), ``int``, ``dict`` (a string map),
@@ -44,19 +56,67 @@ class OperationSpec:
     tag: str | None = None
 
 
-def operation(summary: str, **details: Any) -> Callable[[H], H]:
-    """Describe a handler for the OpenAPI document (see :class:`OperationSpec`)."""
-    spec = OperationSpec(summary, **details)
+def operation(
+    summary: str, *, files: Mapping[str, int] | None = None, **details: Any
+) -> Callable[[InputHandler], Handler]:
+    """Describe a handler for the OpenAPI document (see :class:`OperationSpec`) and hand it the
+    inputs its signature asks for: ``body``, ``query`` (models) and ``form`` (``Form[Model]``,
+    with ``files`` naming the file parts and their limits)."""
 
-    def mark(handler: H) -> H:
-        setattr(handler, _SPEC_ATTR, spec)
-        return handler
+    def mark(handler: InputHandler) -> Handler:
+        inputs = _inputs(handler)
+        form = inputs.get("form")
+        spec = OperationSpec(
+            summary,
+            body=inputs.get("body"),
+            query=inputs.get("query"),
+            form=form,
+            files=dict(files or {}),
+            **details,
+        )
+        if form is None and spec.files:
+            raise TypeError(f"{handler.__qualname__}: files= needs a 'form: Form[Model]' input")
+
+        @functools.wraps(handler)
+        async def with_inputs(request: web.Request) -> web.StreamResponse:
+            given: dict[str, Any] = {}
+            if spec.query is not None:
+                given["query"] = read_query(request, spec.query)
+            if spec.body is not None:
+                given["body"] = await parse_body(request, spec.body)
+            if spec.form is not None:
+                given["form"] = await read_form(request, spec.form, spec.files)
+            return await handler(request, **given)
+
+        setattr(with_inputs, _SPEC_ATTR, spec)
+        return with_inputs
 
     return mark
 
 
+_INPUTS = ("body", "query", "form")
+
+
+def _inputs(handler: InputHandler) -> dict[str, type[BaseModel]]:
+    """The models a handler's ``body``/``query``/``form`` parameters are annotated with."""
+    hints = typing.get_type_hints(handler)
+    found: dict[str, type[BaseModel]] = {}
+    for name in _INPUTS:
+        hint = hints.get(name)
+        if hint is None:
+            continue
+        if name == "form":
+            if get_origin(hint) is not Form:
+                raise TypeError(f"{handler.__qualname__}: 'form' must be Form[Model]")
+            (hint,) = get_args(hint)
+        if not (isinstance(hint, type) and issubclass(hint, BaseModel)):
+            raise TypeError(f"{handler.__qualname__}: {name!r} must be a pydantic model")
+        found[name] = hint
+    return found
+
+
 def setup(app: web.Application) -> None:
-    app.router.add_get("/rtc-api/openapi.json", openapi_json)
+    app.router.add_get(DOCUMENT_PATH, openapi_json)
 
 
 @public
@@ -183,7 +243,10 @@ def _ref(model: type[BaseModel], models: dict[str, type[BaseModel]]) -> dict[str
 def _form_schema(spec: OperationSpec, models: dict[str, type[BaseModel]]) -> dict[str, Any]:
     """The form model's text fields plus the file parts, which no wire model describes."""
     assert spec.form is not None
-    files = {name: {"type": "string", "format": "binary"} for name in spec.files}
+    files = {
+        name: {"type": "string", "format": "binary", "maxLength": limit}
+        for name, limit in spec.files.items()
+    }
     return {
         "allOf": [
             _ref(spec.form, models),

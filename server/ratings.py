@@ -22,7 +22,7 @@ from agent.api.models.ratings import (
 from server import storage
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import BadRequest
-from server.http import json_response, parse_body
+from server.http import json_response
 from server.openapi import operation
 from server.storage import Condition, Query, epoch_ms, utc_now
 
@@ -59,27 +59,24 @@ def main_role(caller: Caller) -> UserRole:
     return UserRole.SERVICE
 
 
-@operation(
-    "Rate a call or conference", body=CreateRatingWebCommand, response=CreatingRatingWebResponse
-)
-async def create_rating(request: web.Request) -> web.Response:
-    command = await parse_body(request, CreateRatingWebCommand)
+@operation("Rate a call or conference", response=CreatingRatingWebResponse)
+async def create_rating(request: web.Request, body: CreateRatingWebCommand) -> web.Response:
     caller = request[CALLER_KEY]
-    _check_feedback(command.feedback or [])
-    organization = caller.organization_for((command.model_extra or {}).get("organizationId"))
+    _check_feedback(body.feedback or [])
+    organization = caller.organization_for((body.model_extra or {}).get("organizationId"))
     now = utc_now()
     rating = Rating(
         id=str(uuid.uuid4()),
         user_id=caller.user_id,
-        user_endpoint_id=command.user_endpoint_id,
+        user_endpoint_id=body.user_endpoint_id,
         user_role=main_role(caller),
         organization_id=organization,
-        interaction_id=command.interaction_id,
-        session_type=command.session_type,
-        session_id=command.session_id,
-        score=command.rating,
-        comment=command.comment,
-        feedback=command.feedback,
+        interaction_id=body.interaction_id,
+        session_type=body.session_type,
+        session_id=body.session_id,
+        score=body.rating,
+        comment=body.comment,
+        feedback=body.feedback,
         created_at=now,
     )
     assert rating.id is not None

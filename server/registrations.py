@@ -7,9 +7,12 @@ conference keeps a participant nobody can reach.
 
 from __future__ import annotations
 
+import heapq
 import logging
+import math
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,8 +30,8 @@ from agent.api.models.registrations import (
 )
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import Conflict, Forbidden, NotFound
-from server.events import EventDelivery, Recipient
-from server.http import check_caller_id, json_response, no_content, parse_body
+from server.events import EventDelivery, Recipient, client_event
+from server.http import check_caller_id, json_response, no_content
 from server.openapi import operation
 from server.platform import platform_of
 
@@ -47,6 +50,12 @@ class UserEndpoint:
     reminder_on: bool
     expires_at: float
     reminder_at: float | None
+    scheduled: float | None = None
+    """When its entry in the sweep's heap is due (None: no entry)."""
+
+    @property
+    def next_due(self) -> float:
+        return min(self.expires_at, self.reminder_at if self.reminder_at is not None else math.inf)
 
     @property
     def recipient(self) -> Recipient:
@@ -64,13 +73,18 @@ class Registrations:
         *,
         grace_seconds: float,
         reminder_lead: float,
+        max_per_user: int = 1000,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._events = events
         self._grace = grace_seconds
         self._reminder_lead = reminder_lead
+        self._max_per_user = max_per_user
         self._clock = clock
         self._endpoints: dict[str, UserEndpoint] = {}
+        self._per_user: Counter[tuple[str, str]] = Counter()
+        # (due, endpoint id): one live entry per endpoint, so a sweep looks only at what is due.
+        self._due: list[tuple[float, str]] = []
         self.gone_listeners: list[EndpointGoneListener] = []
 
     def register(self, caller: Caller, command: RegisterUserEndpointWebCommand) -> UserEndpoint:
@@ -83,6 +97,12 @@ class Registrations:
             existing.user_id != caller.user_id or existing.organization != caller.organization
         ):
             raise Conflict(f"user endpoint {endpoint_id} is registered by another user")
+        owner = (caller.organization, caller.user_id)
+        if existing is None and self._per_user[owner] >= self._max_per_user:
+            raise Conflict(
+                f"this user already has {self._max_per_user} registered endpoints, the limit "
+                "per user: unregister one first"
+            )
         endpoint = UserEndpoint(
             id=endpoint_id,
             user_id=caller.user_id,
@@ -92,8 +112,12 @@ class Registrations:
             expires_at=0.0,
             reminder_at=None,
         )
-        self._renew(endpoint)
+        if existing is None:
+            self._per_user[owner] += 1
+        else:
+            existing.scheduled = None  # its heap entry is stale now
         self._endpoints[endpoint_id] = endpoint
+        self._renew(endpoint)
         return endpoint
 
     def keepalive(self, caller: Caller, endpoint_id: str) -> None:
@@ -102,17 +126,18 @@ class Registrations:
     async def unregister(self, caller: Caller, endpoint_id: str, reason: str | None) -> None:
         await self._remove(self.own(caller, endpoint_id), reason or UNREGISTERED_REASON)
 
-    def send_event(self, caller: Caller, command: SendEventToUserWebCommand) -> int:
-        """Deliver a caller's event to the endpoints of one user of the same organization."""
+    def event_targets(
+        self, caller: Caller, command: SendEventToUserWebCommand
+    ) -> list[UserEndpoint]:
+        """The endpoints a caller's event for one user of the organization goes to."""
         organization = caller.organization_for(command.organization_id)
-        targets = [
-            e.recipient
+        return [
+            e
             for e in self._endpoints.values()
             if e.user_id == command.user_id
             and e.organization == organization
             and (command.user_endpoint_id is None or e.id == command.user_endpoint_id)
         ]
-        return self._events.send(targets, command.event, qos=1 if command.qos == 1 else 0)
 
     def get(self, endpoint_id: str) -> UserEndpoint | None:
         return self._endpoints.get(endpoint_id)
@@ -138,15 +163,25 @@ class Registrations:
         return len(self._endpoints)
 
     async def sweep(self) -> None:
-        """Send due keepalive reminders and expire endpoints whose keepalives stopped."""
+        """Send due keepalive reminders and expire endpoints whose keepalives stopped.
+
+        It pops only the heap entries that are due: an idle platform with many endpoints
+        costs nothing per pass."""
         now = self._clock()
-        for endpoint in list(self._endpoints.values()):
+        while self._due and self._due[0][0] <= now:
+            due, endpoint_id = heapq.heappop(self._due)
+            endpoint = self._endpoints.get(endpoint_id)
+            if endpoint is None or endpoint.scheduled != due:
+                continue  # gone, or renewed and rescheduled since
+            endpoint.scheduled = None
             if endpoint.expires_at <= now:
-                log.info("user endpoint %s expired", endpoint.id)
+                log.info("user endpoint %r expired", endpoint.id)
                 await self._remove(endpoint, EXPIRED_REASON)
-            elif endpoint.reminder_at is not None and endpoint.reminder_at <= now:
+                continue
+            if endpoint.reminder_at is not None and endpoint.reminder_at <= now:
                 endpoint.reminder_at = None
                 self._events.send([endpoint.recipient], self._reminder(endpoint))
+            self._schedule(endpoint)
 
     async def close(self) -> None:
         for endpoint in list(self._endpoints.values()):
@@ -160,6 +195,15 @@ class Registrations:
         if endpoint.reminder_on:
             lead = endpoint.keep_alive_seconds * self._reminder_lead
             endpoint.reminder_at = now + endpoint.keep_alive_seconds - lead
+        self._schedule(endpoint)
+
+    def _schedule(self, endpoint: UserEndpoint) -> None:
+        """Keep one heap entry per endpoint, at or before its next due time: a renewal only
+        moves times later, so it pushes nothing and the old entry reschedules when popped."""
+        due = endpoint.next_due
+        if endpoint.scheduled is None or due < endpoint.scheduled:
+            endpoint.scheduled = due
+            heapq.heappush(self._due, (due, endpoint.id))
 
     def _reminder(self, endpoint: UserEndpoint) -> dict[str, Any]:
         return UserEndpointKeepAliveReminderEvent(
@@ -174,6 +218,10 @@ class Registrations:
         if self._endpoints.get(endpoint.id) is not endpoint:
             return
         del self._endpoints[endpoint.id]
+        owner = (endpoint.organization, endpoint.user_id)
+        self._per_user[owner] -= 1
+        if self._per_user[owner] <= 0:
+            del self._per_user[owner]
         for listener in self.gone_listeners:
             try:
                 await listener(endpoint, reason)
@@ -192,66 +240,68 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/rtc-api/users/endpoints/sendEvent", send_event)
 
 
-async def _register(request: web.Request) -> UserEndpoint:
-    command = await parse_body(request, RegisterUserEndpointWebCommand)
-    return platform_of(request).registrations.register(request[CALLER_KEY], command)
+def _register(request: web.Request, body: RegisterUserEndpointWebCommand) -> UserEndpoint:
+    return platform_of(request).registrations.register(request[CALLER_KEY], body)
 
 
 @operation(
     "Register a user endpoint; answers its id as a bare JSON string",
-    body=RegisterUserEndpointWebCommand,
     response=str,
     errors=(400, 409),
 )
-async def register_plain(request: web.Request) -> web.Response:
+async def register_plain(
+    request: web.Request, body: RegisterUserEndpointWebCommand
+) -> web.Response:
     """The web flavour answers the id as a bare JSON string."""
-    return web.json_response((await _register(request)).id)
+    return web.json_response(_register(request, body).id)
 
 
 @operation(
     "Register a user endpoint; answers {id}",
-    body=RegisterUserEndpointWebCommand,
     response=RegisterResult,
     errors=(400, 409),
 )
-async def register(request: web.Request) -> web.Response:
+async def register(request: web.Request, body: RegisterUserEndpointWebCommand) -> web.Response:
     """The iOS flavour answers `{id}`."""
-    return json_response(RegisterResult(id=(await _register(request)).id))
+    return json_response(RegisterResult(id=_register(request, body).id))
 
 
 @operation(
     "Keep a user endpoint registered",
-    body=KeepUserEndpointAliveWebCommand,
     status=204,
     errors=(400, 403, 404),
 )
-async def keepalive(request: web.Request) -> web.Response:
-    command = await parse_body(request, KeepUserEndpointAliveWebCommand)
-    platform_of(request).registrations.keepalive(request[CALLER_KEY], command.user_endpoint_id)
+async def keepalive(request: web.Request, body: KeepUserEndpointAliveWebCommand) -> web.Response:
+    platform_of(request).registrations.keepalive(request[CALLER_KEY], body.user_endpoint_id)
     return no_content()
 
 
 @operation(
     "Unregister a user endpoint (it leaves its conferences)",
-    body=UnregisterUserEndpointWebCommand,
     status=204,
     errors=(400, 403, 404),
 )
-async def unregister(request: web.Request) -> web.Response:
-    command = await parse_body(request, UnregisterUserEndpointWebCommand)
+async def unregister(request: web.Request, body: UnregisterUserEndpointWebCommand) -> web.Response:
     await platform_of(request).registrations.unregister(
-        request[CALLER_KEY], command.user_endpoint_id, command.reason
+        request[CALLER_KEY], body.user_endpoint_id, body.reason
     )
     return no_content()
 
 
 @operation(
     "Send an event to the endpoints of a user; answers how many got it",
-    body=SendEventToUserWebCommand,
     response=int,
     errors=(400, 403),
 )
-async def send_event(request: web.Request) -> web.Response:
-    command = await parse_body(request, SendEventToUserWebCommand)
-    count = platform_of(request).registrations.send_event(request[CALLER_KEY], command)
+async def send_event(request: web.Request, body: SendEventToUserWebCommand) -> web.Response:
+    platform, caller = platform_of(request), request[CALLER_KEY]
+    event = client_event(caller, body.event)
+    if body.user_endpoint_id is not None:
+        platform.conferences.require_reach(caller, body.user_endpoint_id)
+    targets = [
+        e.recipient
+        for e in platform.registrations.event_targets(caller, body)
+        if platform.conferences.reaches(caller, e.id)
+    ]
+    count = platform.events.send(targets, event, qos=1 if body.qos == 1 else 0)
     return web.json_response(count)

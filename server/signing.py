@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from urllib.parse import quote
 KEY_FILE = "url-signing.key"
 DEFAULT_TTL_SECONDS = 15 * 60
 SIGNED_KINDS = frozenset({"snapshots", "filetransfers", "assets"})
+_EPOCH_MS = re.compile(r"[0-9]{1,15}", re.ASCII)
+"""ASCII digits only: `str.isdigit()` also takes '³', which `int()` then refuses."""
 
 
 class SignatureError(Exception):
@@ -62,7 +65,7 @@ class UrlSigner:
     def verify(self, kind: str, record_id: str, expiration: str, signature: str) -> None:
         """Raise :class:`SignatureError` unless the signature is ours and has not expired."""
         _check_kind(kind)
-        if not expiration.isdigit() or len(expiration) > 15:
+        if not _EPOCH_MS.fullmatch(expiration):
             raise SignatureError(f"expiration {expiration!r} is not a time in epoch milliseconds")
         expected = self._mac(kind, record_id, int(expiration))
         if not hmac.compare_digest(expected.encode(), signature.encode()):

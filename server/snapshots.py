@@ -47,7 +47,7 @@ from server import storage
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.events import Recipient
-from server.http import json_response, no_content, parse_body
+from server.http import json_response, no_content
 from server.openapi import operation
 from server.platform import platform_of
 from server.registrations import UserEndpoint
@@ -55,7 +55,7 @@ from server.storage import Condition, Query, Storage, StoredRecord, epoch_ms, ut
 from server.storage.access import record_in_org
 from server.storage.downloads import Content, download_route, signed_url
 from server.storage.images import ImageType, sniff_image
-from server.storage.uploads import UploadedFile, read_multipart
+from server.storage.uploads import Form, UploadedFile
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 SNAPSHOT = "snapshot"
@@ -126,6 +126,7 @@ def _target(request: web.Request, user_id: str, endpoint_id: str) -> UserEndpoin
         raise BadRequest(
             f"targetUserId: {user_id} is not the user of target user endpoint {endpoint_id}"
         )
+    platform_of(request).conferences.require_reach(request[CALLER_KEY], endpoint_id)
     return endpoint
 
 
@@ -166,28 +167,26 @@ def _save(storage_: Storage, record: StoredRecord, snapshot: Snapshot, file_key:
 
 @operation(
     "Request a snapshot of a target endpoint's camera",
-    body=SnapshotRequestWebCommand,
     response=SnapshotRequestResult,
 )
-async def request_snapshot(request: web.Request) -> web.Response:
-    command = await parse_body(request, SnapshotRequestWebCommand)
+async def request_snapshot(request: web.Request, body: SnapshotRequestWebCommand) -> web.Response:
     caller = request[CALLER_KEY]
-    platform_of(request).registrations.own(caller, command.user_endpoint_id)
-    _target(request, command.target_user_id, command.target_user_endpoint_id)
+    platform_of(request).registrations.own(caller, body.user_endpoint_id)
+    _target(request, body.target_user_id, body.target_user_endpoint_id)
     now = utc_now()
     snapshot_id = str(uuid.uuid4())
     snapshot = Snapshot(
         id=snapshot_id,
         organization_id=caller.organization,
-        application_id=command.application_id,
+        application_id=body.application_id,
         requester_user_id=caller.user_id,
-        requester_user_endpoint_id=command.user_endpoint_id,
-        user_id=command.target_user_id,
-        user_endpoint_id=command.target_user_endpoint_id,
-        session_type=command.session_type,
-        session_id=command.session_id,
-        interaction_id=command.interaction_id,
-        type=command.snapshot_type,
+        requester_user_endpoint_id=body.user_endpoint_id,
+        user_id=body.target_user_id,
+        user_endpoint_id=body.target_user_endpoint_id,
+        session_type=body.session_type,
+        session_id=body.session_id,
+        interaction_id=body.interaction_id,
+        type=body.snapshot_type,
         request_processing_result=SnapshotRequestResult(snapshot_id=snapshot_id),
         created_at=now,
     )
@@ -195,42 +194,38 @@ async def request_snapshot(request: web.Request) -> web.Response:
         SNAPSHOT, snapshot_id, caller.organization, epoch_ms(now), _body(snapshot, None)
     )
     event = SnapshotRequestedEvent(
-        **_event_base(caller.user_id, command.user_endpoint_id),
+        **_event_base(caller.user_id, body.user_endpoint_id),
         snapshot_id=snapshot_id,
-        snapshot_type=command.snapshot_type,
-        target_user_id=command.target_user_id,
-        target_user_endpoint_id=command.target_user_endpoint_id,
+        snapshot_type=body.snapshot_type,
+        target_user_id=body.target_user_id,
+        target_user_endpoint_id=body.target_user_endpoint_id,
     )
-    _send(request, command.target_user_id, command.target_user_endpoint_id, event)
+    _send(request, body.target_user_id, body.target_user_endpoint_id, event)
     return json_response(SnapshotRequestResult(snapshot_id=snapshot_id))
 
 
 @operation(
     "The target endpoint answers a snapshot request with the captured image",
-    form=SnapshotAcquireForm,
-    files=("image",),
+    files={"image": MAX_IMAGE_BYTES},
     status=204,
     errors=(400, 403, 404, 409, 413),
 )
-async def acquire_snapshot(request: web.Request) -> web.Response:
-    form_data = await read_multipart(
-        request, file_fields=frozenset({"image"}), max_file_bytes=MAX_IMAGE_BYTES
-    )
-    form = SnapshotAcquireForm.model_validate(form_data.fields)
+async def acquire_snapshot(request: web.Request, form: Form[SnapshotAcquireForm]) -> web.Response:
+    fields = form.fields
     caller = request[CALLER_KEY]
-    platform_of(request).registrations.own(caller, form.user_endpoint_id)
-    record = record_in_org(request, SNAPSHOT, form.snapshot_id, caller.organization, "snapshot")
+    platform_of(request).registrations.own(caller, fields.user_endpoint_id)
+    record = record_in_org(request, SNAPSHOT, fields.snapshot_id, caller.organization, "snapshot")
     snapshot = _snapshot(record)
-    if snapshot.user_endpoint_id != form.user_endpoint_id or snapshot.user_id != caller.user_id:
-        raise Forbidden(f"only the target endpoint of snapshot {form.snapshot_id} may acquire it")
+    if snapshot.user_endpoint_id != fields.user_endpoint_id or snapshot.user_id != caller.user_id:
+        raise Forbidden(f"only the target endpoint of snapshot {fields.snapshot_id} may acquire it")
     if snapshot.state is not None:
-        raise Conflict(f"snapshot {form.snapshot_id} is already {snapshot.state}")
-    suffix = _checked_suffix(form.snapshot_suffix)
-    image = _checked_image(form_data.file("image"))
+        raise Conflict(f"snapshot {fields.snapshot_id} is already {snapshot.state}")
+    suffix = _checked_suffix(fields.snapshot_suffix)
+    image = _checked_image(form.file("image"))
     store = storage.storage_of(request)
-    file_key = await store.files.save(_FILES, form_data.file("image").data)
+    file_key = await store.files.save(_FILES, form.file("image").data)
     snapshot.state = SnapshotState.UPLOADED
-    snapshot.type = form.snapshot_type
+    snapshot.type = fields.snapshot_type
     snapshot.suffix = suffix
     snapshot.mime_type = image.mime_type
     snapshot.path = _location(snapshot, image)
@@ -242,8 +237,8 @@ async def acquire_snapshot(request: web.Request) -> web.Response:
         await store.files.delete(_FILES, file_key)
         raise
     event = SnapshotAcquiredEvent(
-        **_event_base(caller.user_id, form.user_endpoint_id),
-        snapshot_id=form.snapshot_id,
+        **_event_base(caller.user_id, fields.user_endpoint_id),
+        snapshot_id=fields.snapshot_id,
         snapshot_type=snapshot.type,
         snapshot_location=snapshot.path,
     )
@@ -253,36 +248,32 @@ async def acquire_snapshot(request: web.Request) -> web.Response:
 
 @operation(
     "Send an unrequested snapshot to a target endpoint, which then approves or discards it",
-    form=SnapshotUploadForm,
-    files=("image",),
+    files={"image": MAX_IMAGE_BYTES},
     response=SnapshotUploadResult,
     errors=(400, 404, 413),
 )
-async def upload_snapshot(request: web.Request) -> web.Response:
-    form_data = await read_multipart(
-        request, file_fields=frozenset({"image"}), max_file_bytes=MAX_IMAGE_BYTES
-    )
-    form = SnapshotUploadForm.model_validate(form_data.fields)
+async def upload_snapshot(request: web.Request, form: Form[SnapshotUploadForm]) -> web.Response:
+    fields = form.fields
     caller = request[CALLER_KEY]
-    platform_of(request).registrations.own(caller, form.user_endpoint_id)
-    _target(request, form.target_user_id, form.target_user_endpoint_id)
-    if form.related_snapshot_id:
-        _readable(request, form.related_snapshot_id)
-    suffix = _checked_suffix(form.snapshot_suffix)
-    image = _checked_image(form_data.file("image"))
+    platform_of(request).registrations.own(caller, fields.user_endpoint_id)
+    _target(request, fields.target_user_id, fields.target_user_endpoint_id)
+    if fields.related_snapshot_id:
+        _readable(request, fields.related_snapshot_id)
+    suffix = _checked_suffix(fields.snapshot_suffix)
+    image = _checked_image(form.file("image"))
     store = storage.storage_of(request)
     now = utc_now()
     snapshot = Snapshot(
         id=str(uuid.uuid4()),
-        related_snapshot_id=form.related_snapshot_id,
+        related_snapshot_id=fields.related_snapshot_id,
         organization_id=caller.organization,
-        application_id=form.application_id,
-        requester_user_id=form.target_user_id,
-        requester_user_endpoint_id=form.target_user_endpoint_id,
+        application_id=fields.application_id,
+        requester_user_id=fields.target_user_id,
+        requester_user_endpoint_id=fields.target_user_endpoint_id,
         user_id=caller.user_id,
-        user_endpoint_id=form.user_endpoint_id,
-        interaction_id=form.interaction_id,
-        type=form.snapshot_type,
+        user_endpoint_id=fields.user_endpoint_id,
+        interaction_id=fields.interaction_id,
+        type=fields.snapshot_type,
         state=SnapshotState.UPLOADED,
         suffix=suffix,
         mime_type=image.mime_type,
@@ -292,17 +283,17 @@ async def upload_snapshot(request: web.Request) -> web.Response:
     )
     assert snapshot.id is not None
     snapshot.path = _location(snapshot, image)
-    file_key = await store.files.save(_FILES, form_data.file("image").data)
+    file_key = await store.files.save(_FILES, form.file("image").data)
     store.records.insert(
         SNAPSHOT, snapshot.id, caller.organization, epoch_ms(now), _body(snapshot, file_key)
     )
     event = SnapshotAcquiredEvent(
-        **_event_base(caller.user_id, form.user_endpoint_id),
+        **_event_base(caller.user_id, fields.user_endpoint_id),
         snapshot_id=snapshot.id,
         snapshot_type=snapshot.type,
         snapshot_location=snapshot.path,
     )
-    _send(request, form.target_user_id, form.target_user_endpoint_id, event)
+    _send(request, fields.target_user_id, fields.target_user_endpoint_id, event)
     # The seed says 204 yet gives this body; the uploader needs the id, so it gets the body.
     return json_response(SnapshotUploadResult(snapshot_id=snapshot.id))
 
@@ -325,26 +316,24 @@ def _decidable(
 
 @operation(
     "The requester approves an acquired snapshot",
-    body=SnapshotApproveWebCommand,
     status=204,
     errors=(400, 403, 404, 409),
 )
-async def approve_snapshot(request: web.Request) -> web.Response:
-    command = await parse_body(request, SnapshotApproveWebCommand)
-    record, snapshot = _decidable(request, command.snapshot_id, command.user_endpoint_id)
+async def approve_snapshot(request: web.Request, body: SnapshotApproveWebCommand) -> web.Response:
+    record, snapshot = _decidable(request, body.snapshot_id, body.user_endpoint_id)
     if snapshot.state != SnapshotState.UPLOADED:
         what = snapshot.state or "not acquired yet"
-        raise Conflict(f"snapshot {command.snapshot_id} is {what}; only UPLOADED can be approved")
+        raise Conflict(f"snapshot {body.snapshot_id} is {what}; only UPLOADED can be approved")
     snapshot.state = SnapshotState.APPROVED
     snapshot.approved = True
     snapshot.approval_processing_result = SnapshotApprovalProcessingResult(succeeded=True)
-    if command.snapshot_type:
-        snapshot.type = command.snapshot_type
+    if body.snapshot_type:
+        snapshot.type = body.snapshot_type
     store = storage.storage_of(request)
     _save(store, record, snapshot, record.body["file"])
     event = SnapshotApprovedEvent(
-        **_event_base(request[CALLER_KEY].user_id, command.user_endpoint_id),
-        snapshot_id=command.snapshot_id,
+        **_event_base(request[CALLER_KEY].user_id, body.user_endpoint_id),
+        snapshot_id=body.snapshot_id,
         snapshot_type=snapshot.type,
         snapshot_location=snapshot.path,
     )
@@ -354,15 +343,13 @@ async def approve_snapshot(request: web.Request) -> web.Response:
 
 @operation(
     "The requester discards a snapshot (or withdraws a request not answered yet)",
-    body=SnapshotDiscardWebCommand,
     status=204,
     errors=(400, 403, 404, 409),
 )
-async def discard_snapshot(request: web.Request) -> web.Response:
-    command = await parse_body(request, SnapshotDiscardWebCommand)
-    record, snapshot = _decidable(request, command.snapshot_id, command.user_endpoint_id)
+async def discard_snapshot(request: web.Request, body: SnapshotDiscardWebCommand) -> web.Response:
+    record, snapshot = _decidable(request, body.snapshot_id, body.user_endpoint_id)
     if snapshot.state not in (None, SnapshotState.UPLOADED):
-        raise Conflict(f"snapshot {command.snapshot_id} is already {snapshot.state}")
+        raise Conflict(f"snapshot {body.snapshot_id} is already {snapshot.state}")
     snapshot.state = SnapshotState.DISCARDED
     snapshot.approved = False
     store = storage.storage_of(request)
@@ -371,8 +358,8 @@ async def discard_snapshot(request: web.Request) -> web.Response:
         # A discarded image is not kept: the record stays as the history, the picture goes.
         await store.files.delete(_FILES, record.body["file"])
     event = SnapshotDiscardedEvent(
-        **_event_base(request[CALLER_KEY].user_id, command.user_endpoint_id),
-        snapshot_id=command.snapshot_id,
+        **_event_base(request[CALLER_KEY].user_id, body.user_endpoint_id),
+        snapshot_id=body.snapshot_id,
     )
     _send_decision(request, snapshot, event)
     return no_content()
@@ -380,25 +367,23 @@ async def discard_snapshot(request: web.Request) -> web.Response:
 
 @operation(
     "A time-limited URL to download a snapshot's image without a token",
-    body=CreateSnapshotSignedURLWebCommand,
     response=SignedUrl,
     headers=("Referer",),
     errors=(400, 404, 409),
 )
-async def snapshot_signed_url(request: web.Request) -> web.Response:
-    command = await parse_body(request, CreateSnapshotSignedURLWebCommand)
-    record, snapshot = _readable(request, command.snapshot_id)
+async def snapshot_signed_url(
+    request: web.Request, body: CreateSnapshotSignedURLWebCommand
+) -> web.Response:
+    record, snapshot = _readable(request, body.snapshot_id)
     if not record.body["file"]:
         what = snapshot.state or "not acquired yet"
-        raise Conflict(f"snapshot {command.snapshot_id} has no image ({what})")
-    return json_response(signed_url(request, "snapshots", command.snapshot_id))
+        raise Conflict(f"snapshot {body.snapshot_id} has no image ({what})")
+    return json_response(signed_url(request, "snapshots", body.snapshot_id))
 
 
-@operation(
-    "The snapshots of an interaction", query=SnapshotQuery, response=list[Snapshot], errors=(400,)
-)
-async def find_snapshots(request: web.Request) -> web.Response:
-    interaction_id = SnapshotQuery.model_validate(dict(request.query)).interaction_id
+@operation("The snapshots of an interaction", response=list[Snapshot], errors=(400,))
+async def find_snapshots(request: web.Request, query: SnapshotQuery) -> web.Response:
+    interaction_id = query.interaction_id
     caller = request[CALLER_KEY]
     records = storage.storage_of(request).records.find(
         SNAPSHOT,
@@ -437,72 +422,72 @@ def _snapshot_content(store: Storage, snapshot_id: str) -> Content | None:
 
 @operation(
     "Ask a target endpoint to switch camera or turn its torch on or off",
-    body=SnapshotCameraRequestWebCommand,
     response=str,
 )
-async def camera_request(request: web.Request) -> web.Response:
-    command = await parse_body(request, SnapshotCameraRequestWebCommand)
+async def camera_request(
+    request: web.Request, body: SnapshotCameraRequestWebCommand
+) -> web.Response:
     caller = request[CALLER_KEY]
-    platform_of(request).registrations.own(caller, command.user_endpoint_id)
-    _target(request, command.target_user_id, command.target_user_endpoint_id)
+    platform_of(request).registrations.own(caller, body.user_endpoint_id)
+    _target(request, body.target_user_id, body.target_user_endpoint_id)
     request_id = str(uuid.uuid4())
-    body = {
-        "request": command.to_wire(),
+    stored = {
+        "request": body.to_wire(),
         "requesterUserId": caller.user_id,
         "processed": False,
         "succeeded": None,
         "additionalInformation": None,
     }
     storage.storage_of(request).records.insert(
-        CAMERA_REQUEST, request_id, caller.organization, epoch_ms(utc_now()), body
+        CAMERA_REQUEST, request_id, caller.organization, epoch_ms(utc_now()), stored
     )
     event = SnapshotCameraRequestedEvent(
-        **_event_base(caller.user_id, command.user_endpoint_id),
+        **_event_base(caller.user_id, body.user_endpoint_id),
         snapshot_camera_request_id=request_id,
-        camera_request_type=command.camera_request_type,
-        target_user_id=command.target_user_id,
-        target_user_endpoint_id=command.target_user_endpoint_id,
+        camera_request_type=body.camera_request_type,
+        target_user_id=body.target_user_id,
+        target_user_endpoint_id=body.target_user_endpoint_id,
     )
-    _send(request, command.target_user_id, command.target_user_endpoint_id, event)
+    _send(request, body.target_user_id, body.target_user_endpoint_id, event)
     return web.json_response(request_id)
 
 
 @operation(
     "The target endpoint reports whether it carried out a camera request",
-    body=SnapshotCameraRequestRespondWebCommand,
     status=204,
     errors=(400, 403, 404, 409),
 )
-async def camera_request_respond(request: web.Request) -> web.Response:
-    command = await parse_body(request, SnapshotCameraRequestRespondWebCommand)
+async def camera_request_respond(
+    request: web.Request, body: SnapshotCameraRequestRespondWebCommand
+) -> web.Response:
     caller = request[CALLER_KEY]
-    platform_of(request).registrations.own(caller, command.user_endpoint_id)
-    request_id = command.snapshot_camera_request_id
+    platform_of(request).registrations.own(caller, body.user_endpoint_id)
+    request_id = body.snapshot_camera_request_id
     record = record_in_org(
         request, CAMERA_REQUEST, request_id, caller.organization, "camera request"
     )
     original = SnapshotCameraRequestWebCommand.model_validate(record.body["request"])
     if (
-        original.target_user_endpoint_id != command.user_endpoint_id
+        original.target_user_endpoint_id != body.user_endpoint_id
         or original.target_user_id != caller.user_id
     ):
         raise Forbidden(f"only the target endpoint of camera request {request_id} may respond")
     if record.body["processed"]:
         raise Conflict(f"camera request {request_id} was already responded to")
-    body = dict(record.body)
-    body.update(
+    stored = dict(record.body)
+    stored.update(
         processed=True,
-        succeeded=command.succeeded,
-        additionalInformation=command.additional_information,
+        succeeded=body.succeeded,
+        additionalInformation=body.additional_information,
     )
     records = storage.storage_of(request).records
-    if records.update(CAMERA_REQUEST, request_id, body, expected_version=record.version) is None:
+    if records.update(CAMERA_REQUEST, request_id, stored, expected_version=record.version) is None:
         raise Conflict(f"camera request {request_id} was already responded to")
     event = SnapshotCameraRequestProcessedEvent(
-        **_event_base(caller.user_id, command.user_endpoint_id),
+        **_event_base(caller.user_id, body.user_endpoint_id),
         snapshot_camera_request_id=request_id,
-        succeeded=command.succeeded,
-        additional_information=command.additional_information,
+        succeeded=body.succeeded,
+        additional_information=body.additional_information,
     )
     _send(request, record.body["requesterUserId"], original.user_endpoint_id, event)
     return no_content()

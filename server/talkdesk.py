@@ -25,9 +25,9 @@ from agent.api.models.talkdesk import (
     TalkdeskCreateTalkdeskResponse,
 )
 from server import storage
-from server.auth.caller import CALLER_KEY
-from server.errors import BadRequest
-from server.http import json_response, parse_body, read_json
+from server.auth.caller import CALLER_KEY, Caller
+from server.errors import BadRequest, Forbidden
+from server.http import json_response
 from server.interactions import INTERACTION
 from server.openapi import operation
 from server.storage import Condition, DuplicateRecordError, Query, epoch_ms, utc_now
@@ -42,15 +42,22 @@ def _contact_id(data: Any) -> str:
     return str(contact_id)
 
 
+def _staff(request: web.Request) -> Caller:
+    """Contacts and their interactions are the organization's: not for customers (the
+    interactions API refuses them too)."""
+    caller = request[CALLER_KEY]
+    if caller.is_customer:
+        raise Forbidden("the Talkdesk integration is for staff, not customers")
+    return caller
+
+
 @operation(
     "Link a Talkdesk contact; answers the platform's id for it",
-    body=TalkdeskCreateTalkdeskRequest,
     response=TalkdeskCreateTalkdeskResponse,
 )
-async def create_contact(request: web.Request) -> web.Response:
-    command = await parse_body(request, TalkdeskCreateTalkdeskRequest)
-    contact_id = _contact_id(command.data)
-    caller = request[CALLER_KEY]
+async def create_contact(request: web.Request, body: TalkdeskCreateTalkdeskRequest) -> web.Response:
+    contact_id = _contact_id(body.data)
+    caller = _staff(request)
     records = storage.storage_of(request).records
     key = f"{caller.organization}\n{contact_id}"
     external_id = str(uuid.uuid4())
@@ -73,11 +80,10 @@ async def create_contact(request: web.Request) -> web.Response:
     )
 
 
-@operation("Confirm the caller's authorization", body=TalkdeskAuthorizationRequest, response=dict)
-async def validate_authorization(request: web.Request) -> web.Response:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
+@operation("Confirm the caller's authorization", response=dict)
+async def validate_authorization(
+    request: web.Request, body: TalkdeskAuthorizationRequest
+) -> web.Response:
     caller = request[CALLER_KEY]
     return web.json_response(
         {
@@ -91,16 +97,16 @@ async def validate_authorization(request: web.Request) -> web.Response:
 
 @operation(
     "A contact's interactions as Talkdesk activity items",
-    body=TalkdeskContactActivityRequest,
     response=list[TalkdeskContactActivityResponseItem],
     headers=("Host",),
 )
-async def contact_activity(request: web.Request) -> web.Response:
-    command = await parse_body(request, TalkdeskContactActivityRequest)
-    contact_id = _contact_id(command.data)
-    caller = request[CALLER_KEY]
+async def contact_activity(
+    request: web.Request, body: TalkdeskContactActivityRequest
+) -> web.Response:
+    contact_id = _contact_id(body.data)
+    caller = _staff(request)
     conditions = [Condition("$.data.customerId", "=", contact_id)]
-    types = command.meta.interaction_types if command.meta else None
+    types = body.meta.interaction_types if body.meta else None
     if types:
         conditions.append(Condition("$.type", "IN", types))
     records = storage.storage_of(request).records.find(

@@ -1,6 +1,8 @@
 """Shared fixtures: the real local platform on loopback, and logged-in users to drive it.
 
-`loopback_ice` (session, autouse): ICE host candidates on 127.0.0.1 only, for subprocesses too.
+`loopback_ice` (session, autouse): ICE host candidates on 127.0.0.1 only, for subprocesses too,
+with every seam of `agent.webrtc.seams` installed, as the CLI and the platform install them (the
+tests of the fast packet path and of the light receiver need them; importing installs nothing).
 
 Fixtures (all function-scoped: every test gets a fresh platform):
 - `recorder`: a `server.events.RecordingPublisher` that sees every event the platform sends
@@ -33,6 +35,7 @@ from contextlib import AsyncExitStack
 import aiohttp
 import pytest
 
+from agent.webrtc import seams
 from agent.webrtc.host_addresses import HOST_ADDRESSES_ENV, LOOPBACK, use_host_addresses
 from server.embedded import EmbeddedServer
 from server.events import RecordingPublisher
@@ -45,6 +48,7 @@ def loopback_ice() -> Iterator[None]:
     """Every peer connection of the tests gathers on 127.0.0.1 only (aioice skips loopback and
     would use the machine's interfaces), subprocesses too, through the environment."""
     before = os.environ.get(HOST_ADDRESSES_ENV)
+    seams.install()
     use_host_addresses(LOOPBACK, subprocesses=True)
     yield
     use_host_addresses(None, subprocesses=True)

@@ -85,6 +85,21 @@ async def login(http: aiohttp.ClientSession, client_id: str) -> PlatformUser:
     return PlatformUser(http, await get_token(http, client_id, CLIENTS[client_id][1]))
 
 
+async def make_ticket(user: PlatformUser, conference_id: str, length: int = 12) -> str:
+    """A multi-use ticket for `conference_id`, made by `user` (staff)."""
+    made = await user.call(
+        "POST",
+        "/security/ticket",
+        json={
+            "type": "MULTI_USE_TICKET",
+            "ttl": 600,
+            "length": length,
+            "properties": {"applicationId": "app", "conference_id": conference_id},
+        },
+    )
+    return str(made["id"])
+
+
 async def customer_login(http: aiohttp.ClientSession, ticket_id: str) -> PlatformUser:
     data = {"grant_type": "password", "username": ticket_id, "password": ""}
     headers = basic("customer", "")

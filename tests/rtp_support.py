@@ -12,7 +12,7 @@ from aiortc import RTCRtpTransceiver
 from aiortc.mediastreams import VideoStreamTrack
 from aiortc.rtp import RtpPacket, is_rtcp
 
-from agent.webrtc.packet_path import SYNC_HANDLER, PacketHandler
+from agent.webrtc.seams.packet_path import SYNC_HANDLER, PacketHandler
 
 
 class MovingVideo(VideoStreamTrack):

@@ -7,25 +7,32 @@ import asyncio
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 STARTED = re.compile(r"Auvious platform at (http://\S+)")
 
 
+CHECKOUT_CLI = (sys.executable, "-m", "agent.cli")
+
+
 @asynccontextmanager
-async def serve(*args: str) -> AsyncIterator[tuple[str, list[str]]]:
-    """Run `serve` on an ephemeral port; yields its base URL and the stdout lines so far."""
+async def serve(
+    *args: str, cli: Sequence[str] = CHECKOUT_CLI, cwd: Path | None = None
+) -> AsyncIterator[tuple[str, list[str]]]:
+    """Run `serve` on an ephemeral port; yields its base URL and the stdout lines so far.
+
+    `cli` is the command (default: this checkout's, in this interpreter), `cwd` where it runs."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agent.cli",
+        *cli,
         "serve",
         "--port",
         "0",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
+        cwd=cwd,
     )
     assert process.stdout is not None
     lines: list[str] = []

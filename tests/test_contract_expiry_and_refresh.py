@@ -46,7 +46,8 @@ async def test_a_refresh_token_can_be_used_again(
     data = {"grant_type": "refresh_token", "refresh_token": agent.token["refresh_token"]}
     subjects = []
     for _ in range(2):
-        async with http.post("/security/oauth/token", data=data) as response:
+        auth = aiohttp.BasicAuth("agent1", "agent1-secret")
+        async with http.post("/security/oauth/token", data=data, auth=auth) as response:
             assert response.status == 200
             body = await response.json()
             assert body["refresh_token"] and body["access_token"] != agent.access_token

@@ -22,7 +22,6 @@ import pytest
 from aioice import Candidate as IceCandidate
 
 from agent.cli import _build_parser
-from agent.webrtc import host_addresses
 from agent.webrtc.host_addresses import (
     HOST_ADDRESSES_ENV,
     LOOPBACK,
@@ -34,6 +33,7 @@ from agent.webrtc.host_addresses import (
     scoped_host_addresses,
     use_host_addresses,
 )
+from agent.webrtc.seams.ice import aioice_host_addresses
 from server.embedded import EmbeddedServer
 from server.media.contract import Candidate
 from tests.participant_support import AV, Call, router_of, small_tracks
@@ -119,7 +119,7 @@ def test_none_restores_aioices_own_discovery(restore_choice: None) -> None:
     use_host_addresses(None, subprocesses=True)
     assert chosen_host_addresses() is None
     assert HOST_ADDRESSES_ENV not in os.environ
-    own = host_addresses._AIOICE_DISCOVERY(use_ipv4=True, use_ipv6=True)
+    own = aioice_host_addresses(use_ipv4=True, use_ipv6=True)
     assert gathered() == own
     assert "127.0.0.1" not in own and "::1" not in own  # why the lever exists
 
@@ -132,7 +132,7 @@ async def test_a_scope_wins_over_the_process_choice_in_its_tasks_only(
         inside = await asyncio.create_task(_gathered_later())
     outside = await _gathered_later()
     assert inside == ["127.0.0.1"]
-    assert outside == host_addresses._AIOICE_DISCOVERY(use_ipv4=True, use_ipv6=True)
+    assert outside == aioice_host_addresses(use_ipv4=True, use_ipv6=True)
 
 
 async def _gathered_later() -> list[str]:
@@ -152,8 +152,11 @@ def test_the_environment_variable_is_parsed_and_checked() -> None:
 
 
 def test_a_subprocess_router_follows_the_environment() -> None:
-    """`auvious-agent serve` started by a test imports the router, which applies the variable."""
-    code = "import aioice.ice, server.media.router; print(aioice.ice.get_host_addresses(1, 1))"
+    """`auvious-agent serve` started by a test makes a router, whose seams apply the variable."""
+    code = (
+        "import aioice.ice, server.media.router as r; r.Router(); "
+        "print(aioice.ice.get_host_addresses(1, 1))"
+    )
     result = run_python(["-c", code], "127.0.0.1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['127.0.0.1']"

@@ -5,7 +5,7 @@ keyframe only at start and when asked (aiortc: a GOP of 3000 frames), so a viewe
 gets its first frame only because the router asks the publisher (PLI) when the viewer connects.
 The bound is generous for a loaded machine; unloaded it is about 0.2 s. Under load, what used to
 delay it by seconds was every socket reading one datagram per event-loop turn
-(`agent.webrtc.udp_reads`; its own test counts turns).
+(`agent.webrtc.seams.udp_reads`; its own test counts turns).
 """
 
 from __future__ import annotations

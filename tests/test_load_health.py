@@ -21,10 +21,10 @@ import pytest
 
 import agent.load.scenario_job as scenario_job
 from agent.cli import main
-from agent.load.health import HealthNow, host_udp_errors, socket_drops
-from agent.load.health_verdict import assess
-from agent.load.live import LiveSnapshot, MetricsEndpoint, combine
 from agent.load.workers import merge_results
+from agent.scenario.health import HealthNow, host_udp_errors, socket_drops
+from agent.scenario.health_verdict import assess
+from agent.scenario.live import LiveSnapshot, MetricsEndpoint, combine
 from agent.scenario.outcome import ExitCode
 from agent.scenario.results import PageHealth, ProcessHealth, RunResult, Sample
 from tests.load_support import audio_call

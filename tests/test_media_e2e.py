@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pytest
 
 from agent.participant import Reception, ViewPolicy
+from agent.webrtc import seams
 from media import passthrough
 from server.embedded import EmbeddedServer
 from server.media.contract import Candidate
@@ -192,7 +193,7 @@ async def test_offer_leaves_at_once_whatever_the_stun_server_and_candidates_tric
 async def test_light_sampled_and_callback_reception_through_the_router(call: Call) -> None:
     """Sampled video decodes keyframes only, on request every half second; decoded audio
     reaches a 16 kHz PCM callback; the only decoder built is the audio one."""
-    passthrough.install()
+    assert "decoders" in seams.install(["decoders"])
     pictures: list[av.VideoFrame] = []
     pcm: list[npt.NDArray[np.int16]] = []
     policy = ViewPolicy(

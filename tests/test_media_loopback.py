@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 
+from agent.webrtc import seams
 from media import passthrough
 from media.audio import SyntheticAudioTrack
 from media.loopback import loopback, wait_until
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])
 async def test_light_receiver_counts_frames_without_a_decoder(codec: str) -> None:
-    passthrough.install()
+    assert "decoders" in seams.install(["decoders"])
     decoders_before = passthrough.decoder_constructions()
     passthroughs_before = passthrough.passthrough_constructions()
     source = SyntheticVideoTrack(320, 180, fps=30)

@@ -1,7 +1,7 @@
-"""RTP's cheaper way through aiortc (`agent.webrtc.packet_path`), over real peer connections on
-loopback: the clock reads what aiortc's did, a light receiver's packets skip aiortc's receive
-queue and task and still get counted, NACKed and repaired, and every other receiver keeps
-aiortc's path."""
+"""RTP's cheaper way through aiortc (`agent.webrtc.seams.packet_path`), over real peer connections
+on loopback: the clock reads what aiortc's did, a light receiver's packets skip aiortc's receive
+queue and task and still get counted, NACKed and repaired, and every other receiver keeps aiortc's
+path."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from aiortc import clock
 from aiortc.rtp import RtpPacket
 
-from agent.webrtc import packet_path
+from agent.webrtc.seams import packet_path
 from media.loopback import loopback, wait_until
 from media.rtp_seams import count_frames_from_rtp
 from media.sinks import FrameCounter
@@ -25,7 +25,7 @@ from tests.rtp_support import DropOnce, lose_on_send
 
 
 def test_the_clock_reads_what_aiortcs_datetime_clock_reads() -> None:
-    assert packet_path.installed()
+    assert packet_path.clock_installed()
     for _ in range(100):
         ours = packet_path.current_ntp_time()
         theirs = clock.datetime_to_ntp(clock.current_datetime())

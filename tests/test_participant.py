@@ -27,6 +27,7 @@ from agent.participant import (
     StreamState,
     ViewPolicy,
 )
+from agent.webrtc import seams
 from media import passthrough
 from media.audio import SyntheticAudioTrack
 from server.embedded import EmbeddedServer
@@ -47,7 +48,7 @@ from tests.waiting import LIVENESS, wait_until
 async def test_light_reception_counts_audio_and_video_straight_from_rtp(call: Call) -> None:
     """The default reception builds no decoder and no passthrough "decoder": nothing crosses
     aiortc's decoder thread, yet every figure of a light viewer is there."""
-    passthrough.install()
+    assert "decoders" in seams.install(["decoders"])
     decoders = passthrough.decoder_constructions()
     passthroughs = passthrough.passthrough_constructions()
     alice = await call.participant("agent1")

@@ -1,4 +1,4 @@
-"""Closing a peer connection while it connects logs nothing (`agent.webrtc.peer_connection`).
+"""Closing a peer connection while it connects logs nothing (`agent.webrtc.seams.peer_connection`).
 
 Real aiortc peer connections on loopback, no stand-ins. The answering side (the router's role)
 is closed while DTLS handshakes (ICE already completed): aiortc's connect task then used to die
@@ -16,7 +16,7 @@ import pytest
 from aiortc import RTCConfiguration
 
 from agent.webrtc.factory import create_viewer_pc
-from agent.webrtc.peer_connection import PeerConnection
+from agent.webrtc.seams.peer_connection import PeerConnection
 
 pytestmark = pytest.mark.timeout(60)
 

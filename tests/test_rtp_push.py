@@ -1,4 +1,4 @@
-"""Packetize once, send many (`agent.webrtc.rtp_push`) over real peer connections on loopback:
+"""Packetize once, send many (`agent.webrtc.seams.rtp_push`) over real peer connections on loopback:
 a shared encoder pushes into several senders, each packet is packetized once for all of them,
 the far ends count every frame, a lost packet is repaired from the pushed history, statistics
 and RTCP counters follow, and a replaced track hands the sender back to aiortc's own loop."""
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiortc.codecs.vpx import Vp8Encoder
 
-from agent.webrtc import rtp_push
-from agent.webrtc.packet_path import receive_directly
+from agent.webrtc.seams import rtp_push
+from agent.webrtc.seams.packet_path import receive_directly
 from media.fanout import FanoutTrack, SharedEncoder
 from media.loopback import LoopbackPair, loopback, wait_until
 from media.rtp_seams import count_frames_from_rtp

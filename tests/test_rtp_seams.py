@@ -10,6 +10,7 @@ import time
 import pytest
 from aiortc.rtp import RtpPacket
 
+from agent.webrtc import seams
 from media import passthrough
 from media.loopback import loopback, wait_until
 from media.rtp_seams import MAX_WAITING_FRAMES, FrameAssembler, count_frames_from_rtp
@@ -90,7 +91,7 @@ def test_audio_packets_are_frames() -> None:
 async def test_light_receiver_counts_straight_from_rtp_over_a_peer_connection() -> None:
     """No decoder and no passthrough "decoder" is built (nothing crosses the decoder thread),
     the remote track stays empty, and the connection's statistics still count packets."""
-    passthrough.install()
+    assert "decoders" in seams.install(["decoders"])
     decoders = passthrough.decoder_constructions()
     passthroughs = passthrough.passthrough_constructions()
     pair = await loopback([SyntheticVideoTrack(320, 180, fps=30)], video_codec="VP8")

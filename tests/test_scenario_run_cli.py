@@ -166,7 +166,7 @@ async def test_example_runs_on_the_embedded_platform(name: str, tmp_path: Path) 
         assert evaluation.passed, [e.message for e in evaluation.failures]
 
 
-def test_an_unreachable_server_exits_3_with_one_line(tmp_path: Path) -> None:
+def test_an_unreachable_server_exits_3_with_one_line_and_a_junit_error(tmp_path: Path) -> None:
     secret = "do-not-print-this-secret"
     result = subprocess.run(
         [
@@ -185,7 +185,9 @@ def test_an_unreachable_server_exits_3_with_one_line(tmp_path: Path) -> None:
     assert last.startswith("auvious-agent run: cannot run two-party-call: LoginFailed")
     assert "127.0.0.1:9" in last
     assert secret not in result.stdout + result.stderr
-    assert not (tmp_path / "r").exists()
+    junit = (tmp_path / "r" / "junit.xml").read_text()  # CI still has a file to read
+    assert "LoginFailed" in junit and secret not in junit
+    assert not (tmp_path / "r" / "report.json").exists()
 
 
 def progress(**changes: object) -> Progress:

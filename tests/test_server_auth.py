@@ -11,7 +11,15 @@ import pytest
 from server.auth.tokens import TokenService
 from server.config import ClientConfig, ConfigError, ServerConfig
 from server.embedded import EmbeddedServer
-from tests.platform_support import CLIENTS, PlatformUser, basic, customer_login, get_token, login
+from tests.platform_support import (
+    CLIENTS,
+    PlatformUser,
+    basic,
+    customer_login,
+    get_token,
+    login,
+    make_ticket,
+)
 
 TOKEN = "/security/oauth/token"
 SECRET_A = "token-secret-value-0123456789abcdef"
@@ -102,7 +110,9 @@ async def test_refresh_gives_a_working_token_for_the_same_user(
     http: aiohttp.ClientSession, agent: PlatformUser
 ) -> None:
     status, body = await post_token(
-        http, {"grant_type": "refresh_token", "refresh_token": agent.token["refresh_token"]}
+        http,
+        {"grant_type": "refresh_token", "refresh_token": agent.token["refresh_token"]},
+        basic("agent1", "agent1-secret"),  # a confidential client authenticates (RFC 6749 6)
     )
     assert status == 200
     assert body["sub"] == agent.user_id
@@ -129,19 +139,10 @@ async def test_refresh_refuses_an_access_token_and_another_clients_token(
 async def test_ticket_login_makes_a_customer_of_the_tickets_conference(
     http: aiohttp.ClientSession, agent: PlatformUser
 ) -> None:
-    ticket = await agent.call(
-        "POST",
-        "/security/ticket",
-        json={
-            "type": "MULTI_USE_TICKET",
-            "ttl": 600,
-            "length": 12,
-            "properties": {"applicationId": "app", "conference_id": "conf-1"},
-        },
-    )
-    assert len(ticket["id"]) == 12
-    first = await customer_login(http, ticket["id"])
-    second = await customer_login(http, ticket["id"])
+    code = await make_ticket(agent, "conf-1")
+    assert len(code) == 12
+    first = await customer_login(http, code)
+    second = await customer_login(http, code)
     assert first.token["conference_id"] == "conf-1"
     assert first.token["organization"] == "org1"
     assert first.token["scope"] == "CUSTOMER"

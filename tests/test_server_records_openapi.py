@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from agent.api.models.snapshots import SnapshotRequestWebCommand
+from server.snapshots import MAX_IMAGE_BYTES
 
 # Every (method, path) of seed 002 (RTC API v1.9.5), as written there, plus the older
 # /iceServers of PROTOCOL.md. Path parameter names are compared as placeholders only.
@@ -125,7 +126,11 @@ async def test_schemas_are_the_wire_models_and_references_resolve(
 
     acquire = document["paths"]["/rtc-api/snapshots/acquire"]["post"]
     multipart = acquire["requestBody"]["content"]["multipart/form-data"]["schema"]["allOf"]
-    assert multipart[1]["properties"]["image"] == {"type": "string", "format": "binary"}
+    assert multipart[1]["properties"]["image"] == {
+        "type": "string",
+        "format": "binary",
+        "maxLength": MAX_IMAGE_BYTES,  # the limit the server answers 413 beyond
+    }
     assert "204" in acquire["responses"] and "413" in acquire["responses"]
 
     listing = document["paths"]["/rtc-api/interactions"]["get"]

@@ -198,7 +198,8 @@ async def test_send_event_reaches_every_endpoint_of_a_user_in_the_organization(
     assert len(recorder.events_for(agent2.topic(first))) == 1
     assert len(recorder.events_for(agent2.topic(second))) == 2
     delivered = recorder.events_for(agent2.topic(first))[0]
-    assert delivered == event
+    # As sent, plus the platform's mark of who sent it (issue 13: never taken for its own).
+    assert delivered == {**event, "sentBy": {"userId": agent.user_id, "organizationId": "org1"}}
     # Organizations are walls: naming another organization does not cross them...
     to_outsider = {"userId": outsider.user_id, "organizationId": "org2", "event": event}
     assert await agent.call("POST", send, json=to_outsider) == 0

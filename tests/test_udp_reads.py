@@ -1,4 +1,4 @@
-"""ICE sockets drain their receive buffer per wake-up (`agent.webrtc.udp_reads`).
+"""ICE sockets drain their receive buffer per wake-up (`agent.webrtc.seams.udp_reads`).
 
 Two real aioice connections on loopback; no stand-ins. The measure is turns of the event loop,
 not time: asyncio alone delivers one datagram per socket per turn, so a burst of N datagrams
@@ -13,8 +13,7 @@ from collections.abc import AsyncIterator
 import aioice
 import pytest
 
-import agent.webrtc  # noqa: F401  (installs the draining read)
-from agent.webrtc import udp_reads
+from agent.webrtc.seams import udp_reads
 
 pytestmark = pytest.mark.timeout(60)
 

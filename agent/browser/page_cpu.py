@@ -1,4 +1,4 @@
-"""How busy each open browser page is, for the load generator's health (`agent.load.health`).
+"""How busy each open browser page is, for the load generator's health (`agent.scenario.health`).
 
 Chromium's `Performance.getMetrics` (over CDP) gives `TaskDuration`, the seconds the page's
 main thread spent running tasks so far, and `Timestamp`: between two readings their ratio is

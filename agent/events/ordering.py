@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from agent.api.models.events import ConferenceEvent, Event
+from agent.api.models.events import ClientEvent, ConferenceEvent, Event
 
 __all__ = [
     "ConferenceSequence",
@@ -38,6 +38,8 @@ def conference_position(event: Event) -> tuple[str, int | None] | None:
     it kept: it still takes its turn, or every event after it would look like a gap."""
     if isinstance(event, ConferenceEvent):
         return event.conference_id, event.conference_version
+    if isinstance(event, ClientEvent):
+        return None  # a client's event is not the platform's: it takes no conference turn
     extra = event.model_extra or {}
     conference_id = extra.get("conferenceId")
     if not isinstance(conference_id, str) or not conference_id:

@@ -6,13 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agent.load.crowd import Crowd, Member
-    from agent.load.live import (
-        LiveSnapshot,
-        LiveSource,
-        MetricsEndpoint,
-        combine,
-        snapshot_of_views,
-    )
     from agent.load.media import MediaPlan, NaiveMedia, SharedMedia, SharedOpusEncoder
     from agent.load.pairs import PairsJob
     from agent.load.platform import LocalPlatform, PlatformError, serve_platform
@@ -26,18 +19,25 @@ if TYPE_CHECKING:
         merge_results,
         parse_shard,
     )
+    from agent.scenario.live import (
+        LiveSnapshot,
+        LiveSource,
+        MetricsEndpoint,
+        combine,
+        snapshot_of_views,
+    )
 
 _HOMES = {
     "Criteria": "agent.load.sustained",
     "Crowd": "agent.load.crowd",
     "KindWindow": "agent.load.sustained",
     "LiveSink": "agent.load.workers",
-    "LiveSnapshot": "agent.load.live",
-    "LiveSource": "agent.load.live",
+    "LiveSnapshot": "agent.scenario.live",
+    "LiveSource": "agent.scenario.live",
     "LocalPlatform": "agent.load.platform",
     "MediaPlan": "agent.load.media",
     "Member": "agent.load.crowd",
-    "MetricsEndpoint": "agent.load.live",
+    "MetricsEndpoint": "agent.scenario.live",
     "NaiveMedia": "agent.load.media",
     "PairsJob": "agent.load.pairs",
     "PlatformError": "agent.load.platform",
@@ -48,13 +48,13 @@ _HOMES = {
     "WindowReport": "agent.load.sustained",
     "WorkerJob": "agent.load.workers",
     "WorkerPool": "agent.load.workers",
-    "combine": "agent.load.live",
+    "combine": "agent.scenario.live",
     "judge": "agent.load.sustained",
     "kind_windows": "agent.load.sustained",
     "merge_results": "agent.load.workers",
     "parse_shard": "agent.load.workers",
     "serve_platform": "agent.load.platform",
-    "snapshot_of_views": "agent.load.live",
+    "snapshot_of_views": "agent.scenario.live",
 }
 """Where each name lives: imported on first use, so that importing one submodule (the command
 line's `agent.load.scenario_job`) does not import them all (aiortc, the platform...)."""

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from agent.api.auth import TokenProvider
 from agent.api.client import AuviousClient
 from agent.api.models import CreateConferenceWebCommand
-from agent.load.live import LiveSnapshot, snapshot_of_views
 from agent.load.media import MediaPlan
 from agent.participant import Participant, Publisher, RetryPolicy, ViewerMeasurements
 from agent.participant.records import describe
+from agent.scenario.live import LiveSnapshot, snapshot_of_views
 from agent.scenario.results import (
     ErrorRecord,
     ParticipantResult,

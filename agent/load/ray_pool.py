@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.distributed.stopping import StopSwitch, take_back_cancel
-from agent.load.live import LiveSnapshot, combine
 from agent.load.workers import START_MARGIN, STOP_TIMEOUT, Shard, WorkerJob, merge_outcomes
 from agent.runtime import run_on_chosen_loop, tune_garbage_collection
+from agent.scenario.live import LiveSnapshot, combine
 from agent.scenario.results import RunResult
 
 __all__ = ["RayPool", "RayUnavailable"]

@@ -177,10 +177,10 @@ async def _spread(
 ) -> RunResult:
     from agent.distributed.seeding import common_seed, with_seed
     from agent.distributed.sizing import conference_count, default_workers
-    from agent.load.live import MetricsEndpoint
     from agent.load.platform import serve_platform
     from agent.load.ray_pool import RayPool
     from agent.load.workers import WorkerPool
+    from agent.scenario.live import MetricsEndpoint
     from agent.scenario.runner import RunError, run_scenario
 
     seed = scenario.seed if scenario.seed is not None else random.SystemRandom().randrange(2**32)

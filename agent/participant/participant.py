@@ -55,6 +55,7 @@ from agent.participant.publisher import Publisher, PublisherMeasurements
 from agent.participant.records import Timeline, describe
 from agent.participant.supervised import SupervisedStream, is_gone
 from agent.participant.viewer import Viewer, ViewerMeasurements
+from agent.webrtc import seams
 from agent.webrtc.factory import VideoCodec
 from agent.webrtc.ice_servers import (
     NO_ICE_SERVERS,
@@ -88,7 +89,13 @@ class ParticipantMeasurements:
 
 
 class Participant:
-    """One user endpoint of the platform at `base_url`, logged in by `auth`."""
+    """One user endpoint of the platform at `base_url`, logged in by `auth`.
+
+    `start()` installs the process-wide seams (`agent.webrtc.seams.install()`: the cheaper
+    packet path, draining ICE sockets, the chosen host addresses), which the default light
+    reception and the pushed sending are measured with; `install_seams=False` leaves the
+    process as it is (aiortc's own paths) for a bot that shares the process with other
+    aiortc code. The per-stream levers still reach into aiortc and are version-gated."""
 
     def __init__(
         self,
@@ -104,6 +111,7 @@ class Participant:
         register_with: Literal["endpoints", "register"] = "endpoints",
         event_channel_url: str | None = None,
         connect_timeout: float = 15.0,
+        install_seams: bool = True,
     ) -> None:
         if keep_alive_seconds < 1:
             raise ValueError(f"keep_alive_seconds must be >= 1, got {keep_alive_seconds}")
@@ -118,6 +126,7 @@ class Participant:
         self.register_with = register_with
         self.event_channel_url = event_channel_url or channel_url(base_url)
         self.connect_timeout = connect_timeout
+        self.install_seams = install_seams
         self.timeline = Timeline(self.name)
 
         self.user_id: str | None = None
@@ -155,6 +164,8 @@ class Participant:
         its event channel connects, which takes them off the join path."""
         if self.endpoint_id is not None:
             raise RuntimeError(f"{self.name} is already started (endpoint {self.endpoint_id})")
+        if self.install_seams:
+            seams.install()  # idempotent; SeamsUnsupported on versions they were not written for
         with self.timeline.step("token"):
             claims = await self.api.claims()
         if not claims.sub:

@@ -34,7 +34,7 @@ from agent.webrtc.factory import (
     create_publisher_pc,
     media_kinds,
 )
-from agent.webrtc.rtp_push import push_into
+from agent.webrtc.seams.rtp_push import push_into
 from agent.webrtc.trickle import DEFAULT_GATHER_TIMEOUT
 from media.audio import SyntheticAudioTrack
 from media.fanout import PacketQueueTrack

@@ -16,7 +16,7 @@ from aiortc import RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamTrack
 
 from agent.participant.policy import Reception, ViewPolicy
-from agent.webrtc.packet_path import receive_directly
+from agent.webrtc.seams.packet_path import receive_directly
 from media import timecode
 from media.analysis import AudioLevels, FrameTimeline, Series
 from media.monitor import AudioMonitor, VideoMonitor

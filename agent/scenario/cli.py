@@ -2,7 +2,7 @@
 
 Exit codes: 0 all expectations hold (or the file is valid), 1 an expectation failed, 2 the
 file or the command line is invalid, 3 a runtime error, 4 the run is invalid: the load generator
-itself was saturated (`agent.load.health_verdict`)."""
+itself was saturated (`agent.scenario.health_verdict`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +21,11 @@ from agent.load.scenario_job import add_load_options, load_options
 from agent.redact import redact
 from agent.runtime import run_on_chosen_loop
 from agent.scenario.loader import ScenarioError, load_scenario
-from agent.scenario.model import Scenario, dump_json_schema
+from agent.scenario.model import Scenario, check_base_url, dump_json_schema
 from agent.scenario.outcome import ExitCode, conclude
 from agent.scenario.plan import arrivals, planned_duration
 from agent.scenario.progress import console_logging
+from agent.scenario.report import write_error_report
 
 if TYPE_CHECKING:
     from agent.scenario.runner import RunOptions
@@ -67,7 +69,9 @@ def add_scenario_commands(sub: Any) -> dict[str, Command]:
         ),
     )
     run.add_argument("file", type=Path, metavar="FILE")
-    run.add_argument("--server", metavar="URL", help="base URL of an Auvious platform")
+    run.add_argument(
+        "--server", type=_base_url, metavar="URL", help="base URL of an Auvious platform"
+    )
     run.add_argument(
         "--report",
         type=Path,
@@ -91,6 +95,13 @@ def add_scenario_commands(sub: Any) -> dict[str, Command]:
     add_ice_host_address_option(run)
     add_load_options(run)
     return {"validate": _validate, "schema": _schema, "run": _run}
+
+
+def _base_url(text: str) -> str:
+    try:
+        return check_base_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive(text: str) -> float:
@@ -198,14 +209,22 @@ def _run(args: argparse.Namespace) -> int:
         return ExitCode.INVALID
     from agent.load.scenario_job import run_spread
     from agent.scenario.runner import RunError
+    from agent.webrtc import seams
     from agent.webrtc.host_addresses import apply_ice_host_address_option
 
     console_logging()
+    if not seams.install_for_command("auvious-agent run"):
+        return ExitCode.RUNTIME_ERROR
     apply_ice_host_address_option(args, local=options.server_url is None)
+    started_at = datetime.now(UTC)
     try:
         result = run_on_chosen_loop(run_spread(scenario, options, args.workers, args.ray))
     except RunError as error:
-        print(f"auvious-agent run: {redact(str(error))}", file=sys.stderr)
+        message = redact(str(error))
+        print(f"auvious-agent run: {message}", file=sys.stderr)
+        assert options.report_dir is not None
+        junit = write_error_report(scenario, message, started_at, options.report_dir)
+        print(f"reports: {junit}")
         return ExitCode.RUNTIME_ERROR
     except Exception as error:  # a runtime error must not end in a traceback
         message = redact(f"{type(error).__name__}: {error}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from agent.load.health_verdict import HealthVerdict, assess
+from agent.scenario.health_verdict import HealthVerdict, assess
 from agent.scenario.metrics import METRICS, aggregate
 from agent.scenario.model import ExpectSpec, ParticipantGroup, Scenario, ViewStep
 from agent.scenario.results import ParticipantResult, RunResult, StreamDirection

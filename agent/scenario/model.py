@@ -12,8 +12,10 @@ import json
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, Self, TypeVar
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -45,6 +47,7 @@ __all__ = [
     "Step",
     "StreamSpec",
     "WaitCondition",
+    "check_base_url",
     "scenario_json_schema",
 ]
 
@@ -96,12 +99,39 @@ class _ClientCredentials(StrictModel):
         return self
 
 
+BASE_URL_PATTERN = r"^https?://[^\s/]+"
+
+
+def check_base_url(url: str) -> str:
+    """A platform's base URL as `server.url` and `--server` take it: http or https, a host and
+    maybe a port (the API's paths are added to it)."""
+    parts = urlsplit(url)
+    if not url.startswith(("http://", "https://")):
+        problem = "it does not start with http:// or https://"
+    elif not parts.hostname:
+        problem = "it has no host name"
+    elif any(character.isspace() for character in url):
+        problem = "it contains a space"
+    elif not _port_ok(parts):
+        problem = "its port is not a number from 0 to 65535"
+    else:
+        return url
+    raise ValueError(f"{url!r} is not a platform URL: {problem} (e.g. https://auvious.example.com)")
+
+
+def _port_ok(parts: SplitResult) -> bool:
+    try:
+        return parts.port is None or parts.port >= 0
+    except ValueError:  # not a number, or out of range
+        return False
+
+
 class ServerSpec(_ClientCredentials):
     """A running Auvious platform; omit `server` to run against the embedded local one.
 
     The CLI's `--server`, `--client-id` and `--client-secret-env` override these."""
 
-    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
+    url: Annotated[str, Field(pattern=BASE_URL_PATTERN), AfterValidator(check_base_url)]
     """Base URL of the platform, e.g. https://auvious.example.com."""
     organization_id: str | None = None
     verify_tls: Literal[True] = True

@@ -23,7 +23,7 @@ class ExitCode(IntEnum):
     RUNTIME_ERROR = 3
     LOAD_GENERATOR_SATURATED = 4
     """The run is invalid: a process running participants was saturated (loop lag, CPU), so
-    what it measured is the load generator, not the platform (`agent.load.health_verdict`)."""
+    what it measured is the load generator, not the platform (`agent.scenario.health_verdict`)."""
 
 
 def conclude(scenario: Scenario, result: RunResult, report_dir: Path, out: TextIO) -> ExitCode:

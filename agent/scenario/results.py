@@ -194,7 +194,7 @@ class PageHealth(_Record):
 
 
 class ProcessHealth(_Record):
-    """How one process that ran participants fared (`agent.load.health`): if it was
+    """How one process that ran participants fared (`agent.scenario.health`): if it was
     saturated, the run measured the load generator, not the platform.
 
     Lags are seconds a timer of the event loop fired late; CPU is cores (1.0: one core

@@ -22,10 +22,9 @@ from typing import TextIO
 from pydantic import SecretStr
 
 from agent.browser.page_cpu import pages_cpu
-from agent.load.health import HealthSampler
-from agent.load.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
-from agent.load.workers import ConferenceDealer, Shard
 from agent.redact import redact
+from agent.scenario.health import HealthSampler
+from agent.scenario.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
 from agent.scenario.media_flow import no_media_flowed
 from agent.scenario.model import Scenario
 from agent.scenario.plan import Arrival, Planner, arrivals, planned_duration
@@ -37,6 +36,7 @@ from agent.scenario.run_clock import RunClock
 from agent.scenario.run_context import RunContext
 from agent.scenario.run_platform import Login, RunPlatform, open_platform
 from agent.scenario.run_steps import live
+from agent.scenario.shards import ConferenceDealer, Shard
 from agent.scenario.templating import TemplateError
 from agent.webrtc.host_addresses import chosen_host_addresses
 

@@ -19,7 +19,7 @@ from aiortc import (
 )
 
 from agent.api.models import ConferenceStreamType
-from agent.webrtc.peer_connection import PeerConnection
+from agent.webrtc.seams.peer_connection import PeerConnection
 
 MediaKind = Literal["audio", "video"]
 VideoCodec = Literal["VP8", "H264"]

@@ -3,8 +3,7 @@
 aiortc gathers inside `setLocalDescription` and waits there for STUN and TURN answers. The agent
 gives aiortc no ICE servers, so that call only binds host sockets, and gathers the rest here with
 aioice's own functions, adding each candidate to the live aioice `Connection` so that the
-connectivity checks use it. This is the one module that reaches into aioice internals
-(`_protocols`, `_local_candidates`, `_check_list`); the trickle tests pin that against aioice 0.13.
+connectivity checks use it (aioice's internals are reached in `agent.webrtc.seams.ice`).
 """
 
 from __future__ import annotations
@@ -14,15 +13,11 @@ import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 
-from aioice import Candidate, Connection, TransportPolicy, mdns
-from aioice.ice import (
-    CandidatePair,
-    StunProtocol,
-    relayed_candidate,
-    server_reflexive_candidate,
-)
+from aioice import Candidate, Connection
+from aioice.ice import StunProtocol, relayed_candidate, server_reflexive_candidate
 
 from agent.webrtc.ice_servers import IceServers, StunServer, TurnServer
+from agent.webrtc.seams.ice import add_local_candidate, components, protocols, relay_only
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +34,13 @@ async def gather_late_candidates(
     never answers costs at most that, and only here, never in the offer.
     """
     jobs: list[Awaitable[None]] = []
-    for protocol in list(connection._protocols):
+    for protocol in protocols(connection):
         base = protocol.local_candidate
         # Like aioice: STUN is asked over IPv4 host sockets only.
         if servers.stun and base.type == "host" and _is_ipv4(base.host):
             jobs.append(_server_reflexive(connection, protocol, servers.stun, emit))
     if servers.turn:
-        for component in sorted(connection._components):
+        for component in components(connection):
             jobs.append(_relayed(connection, component, servers.turn, emit))
     if not jobs:
         return
@@ -68,7 +63,7 @@ async def _server_reflexive(
     except Exception as exc:
         logger.info("%s: STUN %s:%d gave no candidate: %r", connection, stun.host, stun.port, exc)
         return
-    if _add_local_candidate(connection, candidate, protocol=None):
+    if add_local_candidate(connection, candidate, protocol=None):
         emit(candidate)
 
 
@@ -78,7 +73,7 @@ async def _relayed(
     try:
         candidate, protocol = await relayed_candidate(
             component=component,
-            hide_related_address=connection._transport_policy == TransportPolicy.RELAY,
+            hide_related_address=relay_only(connection),
             protocol_factory=lambda: StunProtocol(connection),
             turn_server=(turn.host, turn.port),
             turn_username=turn.username,
@@ -90,39 +85,11 @@ async def _relayed(
         # aioice's errors carry the server's error code, never the credentials.
         logger.info("%s: TURN %s:%d gave no candidate: %r", connection, turn.host, turn.port, exc)
         return
-    if _add_local_candidate(connection, candidate, protocol=protocol):
+    if add_local_candidate(connection, candidate, protocol=protocol):
         emit(candidate)
     else:
         # The connection closed while the allocation was made: give the allocation back.
         await asyncio.shield(protocol.close())
-
-
-def _add_local_candidate(
-    connection: Connection, candidate: Candidate, protocol: StunProtocol | None
-) -> bool:
-    """Make a late candidate part of the connection, as if aioice had gathered it.
-
-    A relayed candidate has a socket of its own (`protocol`): it joins the connection's
-    protocols, so it is closed with it, and is paired with the remote candidates known so far
-    (later ones pair with it through aioice). A server-reflexive candidate shares its base's
-    socket and pairs only through it (RFC 8445 section 6.1.2.4), so it needs no pair.
-    """
-    if connection._closing:
-        return False
-    connection._local_candidates.append(candidate)
-    if protocol is None:
-        return True
-    connection._protocols.append(protocol)
-    if not connection._check_list_done:
-        for remote in connection._remote_candidates:
-            # Peer-reflexive remotes pair only with the socket that saw them (RFC 8445
-            # 7.3.1.4); relaying to an mDNS name would reveal it to the TURN server.
-            if remote.type == "prflx" or mdns.is_mdns_hostname(remote.host):
-                continue
-            if candidate.can_pair_with(remote) and connection._find_pair(protocol, remote) is None:
-                connection._check_list.append(CandidatePair(protocol, remote))
-        connection.sort_check_list()
-    return True
 
 
 def _is_ipv4(host: str) -> bool:

@@ -4,9 +4,10 @@ aioice gathers on every interface except loopback (it skips 127.0.0.1 and ::1), 
 machine with only loopback gets no host candidates, tests leave the machine's own interfaces,
 and a load tester cannot choose a NIC. aiortc gives no option for it; the one lever is here.
 
-`aioice.Connection.gather_candidates` calls `get_host_addresses(use_ipv4=..., use_ipv6=...)`,
-looked up as a global of `aioice.ice` at call time (aioice 0.13). Importing this module replaces
-that global, once, with `_gathered_host_addresses`, which answers, in order of precedence:
+The choice is applied through the seam "host_addresses" (`agent.webrtc.seams.ice`), which
+`use_host_addresses` and `scoped_host_addresses` install, as do the CLI, the embedded
+platform's router and a participant's start (`agent.webrtc.seams.install()`); importing installs
+nothing. With it, what aioice gathers on is, in order of precedence:
 1. the addresses of `scoped_host_addresses()` for the code running inside it (a contextvar, so
    it follows the asyncio tasks aiortc spawns to gather), then
 2. the process's choice of `use_host_addresses()`, then
@@ -15,20 +16,16 @@ Each connection's `use_ipv4`/`use_ipv6` switches still filter the chosen address
 
 At import the process's choice is read from `AUVIOUS_ICE_HOST_ADDRESSES` (comma-separated), so
 subprocesses (an `auvious-agent serve` started by a test or a benchmark) follow their parent:
-`use_host_addresses(..., subprocesses=True)` writes it. Importing `agent.webrtc` (the agent) or
-`server.media.router` (the router) imports this module.
+`use_host_addresses(..., subprocesses=True)` writes it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import os
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
-
-import aioice.ice
 
 from agent.ice_addresses import (
     HOST_ADDRESSES_ENV,
@@ -36,6 +33,8 @@ from agent.ice_addresses import (
     host_addresses_from_env,
     parse_host_addresses,
 )
+from agent.webrtc.seams import install
+from agent.webrtc.seams.ice import choose_host_addresses_with
 
 __all__ = [
     "HOST_ADDRESSES_ENV",
@@ -52,7 +51,6 @@ __all__ = [
 LOOPBACK: tuple[str, ...] = ("127.0.0.1",)
 """Media that never leaves this machine: what tests, benchmarks and loopback pairs use."""
 
-_AIOICE_DISCOVERY = aioice.ice.get_host_addresses
 _process_choice: tuple[str, ...] | None = None
 _scoped_choice: ContextVar[tuple[str, ...] | None] = ContextVar(
     "auvious_ice_host_addresses", default=None
@@ -67,6 +65,8 @@ def use_host_addresses(addresses: Sequence[str] | None, *, subprocesses: bool = 
     """
     global _process_choice
     choice = None if addresses is None else parse_host_addresses(addresses, "ICE host addresses")
+    if choice is not None:
+        install(["host_addresses"])
     _process_choice = choice
     if subprocesses:
         if choice is None:
@@ -85,6 +85,7 @@ def scoped_host_addresses(addresses: Sequence[str]) -> Iterator[tuple[str, ...]]
     """Gather on `addresses` only for peer connections negotiated inside this block (and the
     tasks it starts), whatever the process's choice: for pairs that are loopback by design."""
     chosen = parse_host_addresses(addresses, "ICE host addresses")
+    install(["host_addresses"])
     token = _scoped_choice.set(chosen)
     try:
         yield chosen
@@ -105,17 +106,9 @@ def apply_ice_host_address_option(args: argparse.Namespace, *, local: bool = Fal
         use_host_addresses(LOOPBACK, subprocesses=True)
 
 
-def _gathered_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    """What aioice gathers on; same signature as `aioice.ice.get_host_addresses`."""
-    chosen = _scoped_choice.get() or _process_choice
-    if chosen is None:
-        return _AIOICE_DISCOVERY(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
-    return [
-        address
-        for address in chosen
-        if (use_ipv4 if ipaddress.ip_address(address).version == 4 else use_ipv6)
-    ]
+def _chosen() -> tuple[str, ...] | None:
+    return _scoped_choice.get() or _process_choice
 
 
-aioice.ice.get_host_addresses = _gathered_host_addresses
-use_host_addresses(host_addresses_from_env())
+choose_host_addresses_with(_chosen)
+_process_choice = host_addresses_from_env()

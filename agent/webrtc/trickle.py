@@ -38,6 +38,7 @@ from agent.webrtc.candidates import (
 )
 from agent.webrtc.gathering import gather_late_candidates
 from agent.webrtc.ice_servers import IceServers
+from agent.webrtc.seams.ice import connection_of
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class TrickleSession:
 
     def _refuse_configured_servers(self) -> None:
         for ice in self._ice_transports():
-            connection = ice._connection
+            connection = connection_of(ice)
             if connection.stun_server is not None or connection.turn_server is not None:
                 raise ValueError(
                     "the peer connection has ICE servers configured, so setLocalDescription "
@@ -230,7 +231,7 @@ class TrickleSession:
 
         try:
             await gather_late_candidates(
-                transport.ice._connection, self._servers, emit, self._gather_timeout
+                connection_of(transport.ice), self._servers, emit, self._gather_timeout
             )
         finally:
             if transport.ice.state != "closed":

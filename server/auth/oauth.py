@@ -99,7 +99,10 @@ class OAuthService:
     def _refresh(self, client_id: str | None, secret: str | None, token: str) -> IssuedTokens:
         """A new pair for a valid refresh token. The old refresh token stays usable until it
         expires (no rotation): Spring's OAuth server behind the real platform reuses refresh
-        tokens by default, and a client whose refresh answer was lost can simply retry."""
+        tokens by default, and a client whose refresh answer was lost can simply retry.
+
+        A confidential client authenticates (RFC 6749 section 6), whether or not it names
+        itself; the customers' public client has no secret to check."""
         try:
             caller = self._tokens.verify_refresh(token)
         except TokenError as exc:
@@ -108,8 +111,7 @@ class OAuthService:
             raise OAuthError(400, "invalid_grant", "the refresh token belongs to another client")
         roles, organization = caller.roles, caller.organization
         if caller.client_id != CUSTOMER_CLIENT_ID:
-            if client_id is not None:
-                self._authenticate(client_id, secret)
+            self._authenticate(client_id, secret)
             client = self._config.client(caller.client_id)
             if client is None:
                 raise OAuthError(400, "invalid_grant", "the token's client no longer exists")

@@ -17,6 +17,7 @@ from server.http import json_response, parse_body
 from server.platform import PLATFORM_KEY, platform_of
 
 OAUTH_KEY = web.AppKey("auvious_oauth", OAuthService)
+TOKEN_PATH = "/security/oauth/token"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -24,7 +25,7 @@ def setup(app: web.Application) -> None:
     platform = app[PLATFORM_KEY]
     app[OAUTH_KEY] = OAuthService(platform.config, platform.tokens, platform.tickets)
     app[AUTH_PREFIXES_KEY].append("/security/ticket")
-    app.router.add_post("/security/oauth/token", token)
+    app.router.add_post(TOKEN_PATH, token)
     app.router.add_post("/security/ticket", create_ticket)
 
 
@@ -57,7 +58,13 @@ async def token(request: web.Request) -> web.Response:
         return _oauth_error(
             400, "invalid_request", "the token request must be application/x-www-form-urlencoded"
         )
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    try:
+        posted = await request.post()
+    except UnicodeDecodeError:
+        return _oauth_error(400, "invalid_request", "the token request form is not UTF-8")
+    except ValueError as exc:  # a malformed multipart body
+        return _oauth_error(400, "invalid_request", f"malformed token request form: {exc}")
+    form = {k: v for k, v in posted.items() if isinstance(v, str)}
     grant = form.get("grant_type")
     if not grant:
         return _oauth_error(400, "invalid_request", "grant_type is required")

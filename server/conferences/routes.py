@@ -34,7 +34,7 @@ from agent.api.models.events import ConferenceEvent
 from server.auth.caller import CALLER_KEY, Caller
 from server.conferences.service import Conferences
 from server.conferences.state import ConferenceState
-from server.http import json_response, no_content, parse_body
+from server.http import json_response, no_content
 from server.openapi import operation
 from server.platform import platform_of
 
@@ -81,208 +81,204 @@ def _summary(conference: ConferenceState) -> web.Response:
 
 @operation(
     "Create a conference (always run as ROUTER)",
-    body=CreateConferenceWebCommand,
     response=ConferenceSummary,
     errors=(400, 409),
 )
-async def create(request: web.Request) -> web.Response:
-    command = await parse_body(request, CreateConferenceWebCommand)
+async def create(request: web.Request, body: CreateConferenceWebCommand) -> web.Response:
     service, caller = _service(request)
-    return _summary(service.create(caller, command))
+    return _summary(service.create(caller, body))
 
 
 @operation(
     "Join a conference with a registered user endpoint",
-    body=JoinConferenceWebCommand,
     response=ConferenceSummary,
     errors=(400, 403, 404),
 )
-async def join(request: web.Request) -> web.Response:
-    command = await parse_body(request, JoinConferenceWebCommand)
+async def join(request: web.Request, body: JoinConferenceWebCommand) -> web.Response:
     service, caller = _service(request)
-    return _summary(service.join(caller, command))
+    return _summary(service.join(caller, body))
 
 
-@operation("Leave a conference", body=LeaveConferenceWebCommand, status=204, errors=(400, 404, 409))
-async def leave(request: web.Request) -> web.Response:
-    c = await parse_body(request, LeaveConferenceWebCommand)
+@operation("Leave a conference", status=204, errors=(400, 404, 409))
+async def leave(request: web.Request, body: LeaveConferenceWebCommand) -> web.Response:
     service, caller = _service(request)
-    await service.leave(caller, c.conference_id, c.user_endpoint_id, c.reason)
+    await service.leave(caller, body.conference_id, body.user_endpoint_id, body.reason)
     return no_content()
 
 
 @operation(
     "End a conference for every participant",
-    body=EndConferenceWebCommand,
     status=204,
     errors=(400, 404, 409),
 )
-async def end(request: web.Request) -> web.Response:
-    c = await parse_body(request, EndConferenceWebCommand)
+async def end(request: web.Request, body: EndConferenceWebCommand) -> web.Response:
     service, caller = _service(request)
-    await service.end(caller, c.conference_id, c.user_endpoint_id, c.reason)
+    await service.end(caller, body.conference_id, body.user_endpoint_id, body.reason)
     return no_content()
 
 
 @operation(
     "Link a conference to an interaction",
-    body=SetInteractionIdWebCommand,
     status=204,
     errors=(400, 404, 409),
 )
-async def interaction(request: web.Request) -> web.Response:
-    c = await parse_body(request, SetInteractionIdWebCommand)
+async def interaction(request: web.Request, body: SetInteractionIdWebCommand) -> web.Response:
     service, caller = _service(request)
-    service.set_interaction(caller, c.conference_id, c.interaction_id, c.user_endpoint_id)
+    service.set_interaction(caller, body.conference_id, body.interaction_id, body.user_endpoint_id)
     return no_content()
 
 
 @operation(
     "Publish a stream: send-only SDP offer in, SDP answer out",
-    body=ConferencePublishStreamWebCommand,
     response=ConferencePublishResult,
     errors=(400, 404, 409),
 )
-async def publish_stream(request: web.Request) -> web.Response:
-    command = await parse_body(request, ConferencePublishStreamWebCommand)
+async def publish_stream(
+    request: web.Request, body: ConferencePublishStreamWebCommand
+) -> web.Response:
     service, caller = _service(request)
-    stream_id, answer = await service.publish(caller, command)
+    stream_id, answer = await service.publish(caller, body)
     return json_response(ConferencePublishResult(stream_id=stream_id, sdp_answer=answer))
 
 
 @operation(
     "Stop publishing a stream",
-    body=ConferenceUnpublishStreamWebCommand,
     status=204,
     errors=(400, 404, 409),
 )
-async def unpublish_stream(request: web.Request) -> web.Response:
-    c = await parse_body(request, ConferenceUnpublishStreamWebCommand)
+async def unpublish_stream(
+    request: web.Request, body: ConferenceUnpublishStreamWebCommand
+) -> web.Response:
     service, caller = _service(request)
-    await service.unpublish(caller, c.conference_id, c.user_endpoint_id, c.stream_id)
+    await service.unpublish(caller, body.conference_id, body.user_endpoint_id, body.stream_id)
     return no_content()
 
 
 @operation(
     "View a stream: receive-only SDP offer in, SDP answer out",
-    body=ConferenceViewStreamWebCommand,
     response=ConferenceStreamViewResult,
     errors=(400, 404, 409),
 )
-async def view_stream(request: web.Request) -> web.Response:
-    command = await parse_body(request, ConferenceViewStreamWebCommand)
+async def view_stream(request: web.Request, body: ConferenceViewStreamWebCommand) -> web.Response:
     service, caller = _service(request)
-    viewer_id, answer = await service.view(caller, command)
+    viewer_id, answer = await service.view(caller, body)
     return json_response(ConferenceStreamViewResult(viewer_id=viewer_id, sdp_answer=answer))
 
 
 @operation(
     "Stop viewing a stream",
-    body=ConferenceStopViewStreamWebCommand,
     status=204,
     errors=(400, 404, 409),
 )
-async def stop_view_stream(request: web.Request) -> web.Response:
-    c = await parse_body(request, ConferenceStopViewStreamWebCommand)
+async def stop_view_stream(
+    request: web.Request, body: ConferenceStopViewStreamWebCommand
+) -> web.Response:
     service, caller = _service(request)
-    await service.stop_view(caller, c.conference_id, c.user_endpoint_id, c.stream_id, c.viewer_id)
+    await service.stop_view(
+        caller, body.conference_id, body.user_endpoint_id, body.stream_id, body.viewer_id
+    )
     return no_content()
 
 
 @operation(
     "Trickle local ICE candidates of a published stream",
-    body=ConferencePublishStreamIceCandidatesWebCommand,
     status=204,
     errors=(400, 404, 409),
 )
-async def add_publish_candidates(request: web.Request) -> web.Response:
-    c = await parse_body(request, ConferencePublishStreamIceCandidatesWebCommand)
+async def add_publish_candidates(
+    request: web.Request, body: ConferencePublishStreamIceCandidatesWebCommand
+) -> web.Response:
     service, caller = _service(request)
     await service.add_publish_candidates(
-        caller, c.conference_id, c.user_endpoint_id, c.stream_id, c.ice_candidates
+        caller, body.conference_id, body.user_endpoint_id, body.stream_id, body.ice_candidates
     )
     return no_content()
 
 
 @operation(
     "Trickle local ICE candidates of a viewer",
-    body=ConferenceViewStreamIceCandidatesWebCommand,
     status=204,
     errors=(400, 404, 409),
 )
-async def add_view_candidates(request: web.Request) -> web.Response:
-    c = await parse_body(request, ConferenceViewStreamIceCandidatesWebCommand)
+async def add_view_candidates(
+    request: web.Request, body: ConferenceViewStreamIceCandidatesWebCommand
+) -> web.Response:
     service, caller = _service(request)
     await service.add_view_candidates(
-        caller, c.conference_id, c.user_endpoint_id, c.stream_id, c.viewer_id, c.ice_candidates
+        caller,
+        body.conference_id,
+        body.user_endpoint_id,
+        body.stream_id,
+        body.viewer_id,
+        body.ice_candidates,
     )
     return no_content()
 
 
 @operation(
     "Set or remove a conference metadata entry",
-    body=UpdateConferenceMetadataWebCommand,
     status=204,
     errors=(400, 404, 409),
 )
-async def update_metadata(request: web.Request) -> web.Response:
-    command = await parse_body(request, UpdateConferenceMetadataWebCommand)
+async def update_metadata(
+    request: web.Request, body: UpdateConferenceMetadataWebCommand
+) -> web.Response:
     service, caller = _service(request)
-    service.update_metadata(caller, command)
+    service.update_metadata(caller, body)
     return no_content()
 
 
 @operation(
     "Replace a published stream's metadata",
-    body=UpdateConferenceStreamMetadataWebCommand,
     status=204,
     errors=(400, 404, 409),
 )
-async def update_stream_metadata(request: web.Request) -> web.Response:
-    c = await parse_body(request, UpdateConferenceStreamMetadataWebCommand)
+async def update_stream_metadata(
+    request: web.Request, body: UpdateConferenceStreamMetadataWebCommand
+) -> web.Response:
     service, caller = _service(request)
     service.update_stream_metadata(
-        caller, c.conference_id, c.user_endpoint_id, c.stream_id, c.new_metadata
+        caller, body.conference_id, body.user_endpoint_id, body.stream_id, body.new_metadata
     )
     return no_content()
 
 
 @operation(
     "Replace a participant's metadata",
-    body=UpdateConferenceParticipantMetadataWebCommand,
     status=204,
     errors=(400, 404, 409),
 )
-async def update_participant_metadata(request: web.Request) -> web.Response:
-    c = await parse_body(request, UpdateConferenceParticipantMetadataWebCommand)
+async def update_participant_metadata(
+    request: web.Request, body: UpdateConferenceParticipantMetadataWebCommand
+) -> web.Response:
     service, caller = _service(request)
-    service.update_participant_metadata(caller, c.conference_id, c.user_endpoint_id, c.new_metadata)
+    service.update_participant_metadata(
+        caller, body.conference_id, body.user_endpoint_id, body.new_metadata
+    )
     return no_content()
 
 
 @operation(
     "Cap the video bitrate of a published stream",
-    body=ConferenceUpdatePublishedStreamBitrateWebCommand,
     status=204,
     errors=(400, 404, 409),
 )
-async def update_bitrate(request: web.Request) -> web.Response:
-    command = await parse_body(request, ConferenceUpdatePublishedStreamBitrateWebCommand)
+async def update_bitrate(
+    request: web.Request, body: ConferenceUpdatePublishedStreamBitrateWebCommand
+) -> web.Response:
     service, caller = _service(request)
-    await service.set_bitrate(caller, command)
+    await service.set_bitrate(caller, body)
     return no_content()
 
 
 @operation(
     "Send an event to every member (SERVICE callers)",
-    body=SendEventToConferenceWebCommand,
     response=SendEventResponse,
     errors=(400, 403, 404),
 )
-async def send_event(request: web.Request) -> web.Response:
-    command = await parse_body(request, SendEventToConferenceWebCommand)
+async def send_event(request: web.Request, body: SendEventToConferenceWebCommand) -> web.Response:
     service, caller = _service(request)
-    return json_response(SendEventResponse(events_sent=service.send_event(caller, command)))
+    return json_response(SendEventResponse(events_sent=service.send_event(caller, body)))
 
 
 @operation("One conference, with participants and streams", response=Conference)
@@ -302,11 +298,10 @@ async def simple_view(request: web.Request) -> web.Response:
 
 @operation(
     "The events since version v; blocks a few seconds when there are none",
-    query=ConferenceEventsQuery,
     response=list[ConferenceEvent],
 )
-async def events(request: web.Request) -> web.Response:
-    version = ConferenceEventsQuery.model_validate(dict(request.query)).v
+async def events(request: web.Request, query: ConferenceEventsQuery) -> web.Response:
+    version = query.v
     service, caller = _service(request)
     found = await service.events_since(caller, request.match_info["id"], version)
     return web.json_response(found)
@@ -314,12 +309,10 @@ async def events(request: web.Request) -> web.Response:
 
 @operation(
     "The active conferences of the caller's organization",
-    query=ActiveConferencesQuery,
     response=list[Conference],
     errors=(400,),
 )
-async def active(request: web.Request) -> web.Response:
+async def active(request: web.Request, query: ActiveConferencesQuery) -> web.Response:
     service, caller = _service(request)
-    query = ActiveConferencesQuery.model_validate(dict(request.query))
     organization = caller.organization_for(query.organization_id)
     return json_response([c.aggregate() for c in service.active(caller, organization)])

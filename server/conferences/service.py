@@ -53,7 +53,7 @@ from server.conferences.state import (
     Viewer,
 )
 from server.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
-from server.events import EventDelivery, Recipient
+from server.events import EventDelivery, Recipient, client_event
 from server.http import check_caller_id
 from server.media.contract import Candidate, MediaRouter, MediaRouterError
 from server.registrations import Registrations, UserEndpoint
@@ -108,6 +108,26 @@ class Conferences:
         if caller.is_customer and caller.conference_id and caller.conference_id != conference_id:
             raise Forbidden(f"this customer login is for conference {caller.conference_id}")
         return conference
+
+    def reaches(self, caller: Caller, endpoint_id: str) -> bool:
+        """Whether the caller may aim a request or event at this endpoint: staff at any of
+        their organization's, a customer only at the participants of its ticket's conference."""
+        if not caller.is_customer:
+            return True
+        conference = self._conferences.get(caller.conference_id or "")
+        return (
+            conference is not None
+            and not conference.ended
+            and conference.organization_id == caller.organization
+            and endpoint_id in conference.participants
+        )
+
+    def require_reach(self, caller: Caller, endpoint_id: str) -> None:
+        if not self.reaches(caller, endpoint_id):
+            raise Forbidden(
+                f"user endpoint {endpoint_id} is not a participant of conference "
+                f"{caller.conference_id}: a customer acts only within its own conference"
+            )
 
     def active(self, caller: Caller, organization: str) -> list[ConferenceState]:
         """The organization's live conferences; a customer sees only its ticket's one."""
@@ -435,7 +455,8 @@ class Conferences:
             raise Forbidden("sending events to a conference needs the SERVICE role")
         conference = self.get(caller, command.conference_id)
         qos = 1 if command.qos is EventQos.AT_LEAST_ONCE else 0
-        return self._events.send(conference.recipients(), command.event, qos=qos)
+        event = client_event(caller, command.event)
+        return self._events.send(conference.recipients(), event, qos=qos)
 
     # --- events long-poll --------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiortc import RTCIceCandidate, RTCRtpTransceiver
 from aiortc.sdp import candidate_from_sdp
 
-from server.media import aiortc_seams
+from agent.webrtc.seams import transceiver as aiortc_seams
 from server.media.contract import Candidate, MediaRouterError
 
 

@@ -43,6 +43,7 @@ from aiortc.stats import (
 )
 from aiortc.utils import random16, random32, uint16_add, uint16_gt
 
+from agent.webrtc.seams import dtls
 from server.media.ingress import StreamIngress
 
 # Seconds between 1900 (NTP) and 1970 (Unix) epochs.
@@ -110,7 +111,7 @@ class ViewerEgress:
         self._mid = parameters.muxId
         self._cname = parameters.rtcp.cname
         self._ext_map.configure(parameters)
-        self._transport._register_rtp_sender(self, parameters)
+        dtls.register_sender(self._transport, self, parameters)
         self._rtcp_task = asyncio.create_task(self._run_rtcp())
         await self._source.attach(self)
 
@@ -119,7 +120,7 @@ class ViewerEgress:
         self._source.detach(self)
         if self._rtcp_task is None:
             return
-        self._transport._unregister_rtp_sender(self)
+        dtls.unregister_sender(self._transport, self)
         self._rtcp_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._rtcp_task
@@ -134,7 +135,7 @@ class ViewerEgress:
                 id=f"outbound-rtp_{self._track_id}",
                 ssrc=self._ssrc,
                 kind=self.kind,
-                transportId=self._transport._stats_id,
+                transportId=dtls.stats_id(self._transport),
                 packetsSent=self.packets_sent,
                 bytesSent=self._octets_sent,
                 trackId=self._track_id,
@@ -142,7 +143,7 @@ class ViewerEgress:
         )
         if self._remote_report is not None:
             report.add(self._remote_report)
-        report.update(self._transport._get_stats())
+        report.update(dtls.transport_stats(self._transport))
         return report
 
     # --- forwarding --------------------------------------------------------------------------
@@ -211,7 +212,7 @@ class ViewerEgress:
 
     async def _send(self, data: bytes) -> None:
         with contextlib.suppress(ConnectionError):
-            await self._transport._send_rtp(data)
+            await dtls.transmit(self._transport, data)
 
     # --- RTCP --------------------------------------------------------------------------------
 
@@ -243,7 +244,7 @@ class ViewerEgress:
                 id=f"remote-inbound-rtp_{self._track_id}",
                 ssrc=packet.ssrc,
                 kind=self.kind,
-                transportId=self._transport._stats_id,
+                transportId=dtls.stats_id(self._transport),
                 packetsReceived=self.packets_sent - report.packets_lost,
                 packetsLost=report.packets_lost,
                 jitter=report.jitter,

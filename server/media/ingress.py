@@ -39,6 +39,7 @@ from aiortc.rtp import (
 )
 from aiortc.stats import RTCInboundRtpStreamStats, RTCStatsReport
 
+from agent.webrtc.seams import dtls
 from media.rtp_seams import starts_keyframe
 
 logger = logging.getLogger(__name__)
@@ -116,14 +117,14 @@ class StreamIngress:
         for encoding in parameters.encodings:
             if encoding.rtx:
                 self._rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc
-        self._transport._register_rtp_receiver(self, parameters)
+        dtls.register_receiver(self._transport, self, parameters)
         self._rtcp_task = asyncio.create_task(self._run_rtcp())
 
     async def stop(self) -> None:
         self._downstream.clear()
         if self._rtcp_task is None:
             return
-        self._transport._unregister_rtp_receiver(self)
+        dtls.unregister_receiver(self._transport, self)
         self._rtcp_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._rtcp_task
@@ -144,13 +145,13 @@ class StreamIngress:
                     id=f"{self._stats_id}_{ssrc}",
                     ssrc=ssrc,
                     kind=self.kind,
-                    transportId=self._transport._stats_id,
+                    transportId=dtls.stats_id(self._transport),
                     packetsReceived=source.packets_received,
                     packetsLost=source.packets_lost,
                     jitter=source.jitter,
                 )
             )
-        report.update(self._transport._get_stats())
+        report.update(dtls.transport_stats(self._transport))
         return report
 
     # --- what the viewers' senders call ------------------------------------------------------
@@ -298,7 +299,7 @@ class StreamIngress:
 
     async def _send_rtcp(self, packet: AnyRtcpPacket) -> None:
         with contextlib.suppress(ConnectionError):
-            await self._transport._send_rtp(bytes(packet))
+            await dtls.transmit(self._transport, bytes(packet))
 
     async def _run_rtcp(self) -> None:
         while True:

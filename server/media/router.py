@@ -18,15 +18,10 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-# Imported for their effect: the router's peer connections gather host candidates where the
-# process chose (`AUVIOUS_ICE_HOST_ADDRESSES`, `use_host_addresses`), as the agent's do, and
-# their ICE sockets read every waiting datagram per wake-up (`udp_reads`) and RTP takes the
-# cheaper way through aiortc (`packet_path`), as the agent's do.
-import agent.webrtc.host_addresses
-import agent.webrtc.udp_reads  # noqa: F401
-from agent.webrtc import packet_path
-from agent.webrtc.peer_connection import PeerConnection
-from server.media import aiortc_seams
+from agent.webrtc import seams
+from agent.webrtc.seams import packet_path
+from agent.webrtc.seams import transceiver as aiortc_seams
+from agent.webrtc.seams.peer_connection import PeerConnection
 from server.media.candidates import to_ice_candidates
 from server.media.contract import Candidate, MediaRouterError
 from server.media.egress import ViewerEgress
@@ -52,6 +47,12 @@ class Router:
     """The local platform's media router (see `server.media.contract.MediaRouter`)."""
 
     def __init__(self, ice_servers: list[RTCIceServer] | None = None) -> None:
+        # The router's peer connections gather host candidates where the process chose
+        # (`AUVIOUS_ICE_HOST_ADDRESSES`, `use_host_addresses`), their ICE sockets read every
+        # waiting datagram per wake-up and RTP takes the cheaper way through aiortc, as the
+        # agent's do: the seams are installed here, not on import (SeamsUnsupported if the
+        # installed aiortc/aioice are not the versions they were written for).
+        self.seams = seams.install()
         # Never aiortc's default (a public STUN server): every answer would wait for it.
         self._ice_servers = list(ice_servers or [])
         self._publications: dict[str, _Publication] = {}

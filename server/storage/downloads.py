@@ -52,16 +52,15 @@ def download_route(
 
     @operation(
         f"Download a {kind} record's content; the signature is the credential",
-        query=SignedDownloadQuery,
         response=bytes,
-        errors=(403, 404),
+        errors=(400, 403, 404),
     )
     @public
-    async def download(request: web.Request) -> web.StreamResponse:
+    async def download(request: web.Request, query: SignedDownloadQuery) -> web.StreamResponse:
         record_id = request.match_info[id_param]
-        signature = request.query.get("signature")
+        signature = query.signature
         if not signature:
-            raise Forbidden("query parameter 'signature' is required")
+            raise Forbidden("query parameter 'signature' is empty")
         storage = storage_of(request)
         try:
             storage.signer.verify(kind, record_id, request.match_info["expiration"], signature)

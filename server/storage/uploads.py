@@ -6,12 +6,17 @@ oversized upload costs at most the limit in memory, never the whole body.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
+from pydantic import BaseModel
 
 from server.errors import ApiError, BadRequest
+
+M = TypeVar("M", bound=BaseModel)
 
 MAX_FIELD_BYTES = 64 * 1024
 
@@ -42,10 +47,26 @@ class MultipartForm:
         return found
 
 
-async def read_multipart(
-    request: web.Request, *, file_fields: frozenset[str], max_file_bytes: int
-) -> MultipartForm:
-    """Read a ``multipart/form-data`` body: ``file_fields`` as bytes, the rest as text fields."""
+@dataclass(frozen=True, slots=True)
+class Form(Generic[M]):
+    """A multipart body as a handler gets it: the text fields validated as ``M``, the files."""
+
+    fields: M
+    upload: MultipartForm
+
+    def file(self, name: str) -> UploadedFile:
+        return self.upload.file(name)
+
+
+async def read_form(request: web.Request, model: type[M], files: Mapping[str, int]) -> Form[M]:
+    """A multipart body: ``files`` (name -> byte limit) as bytes, the other parts as ``model``."""
+    upload = await read_multipart(request, files)
+    return Form(model.model_validate(upload.fields), upload)
+
+
+async def read_multipart(request: web.Request, files: Mapping[str, int]) -> MultipartForm:
+    """Read a ``multipart/form-data`` body: ``files`` (name -> byte limit) as bytes, the rest as
+    text fields."""
     if request.content_type != "multipart/form-data":
         raise BadRequest(
             f"{request.method} {request.path} needs a multipart/form-data body, "
@@ -60,8 +81,8 @@ async def read_multipart(
             name = part.name
             if name in form.fields or name in form.files:
                 raise BadRequest(f"{name}: given more than once")
-            if name in file_fields:
-                data = await _read_limited(part, max_file_bytes, name, status=413)
+            if name in files:
+                data = await _read_limited(part, files[name], name, status=413)
                 form.files[name] = UploadedFile(
                     data, part.filename, part.headers.get("Content-Type")
                 )

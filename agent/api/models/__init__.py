@@ -75,6 +75,7 @@ from agent.api.models.conferences import (
 )
 from agent.api.models.events import (
     EVENT_TYPES,
+    ClientEvent,
     ConferenceEndedEvent,
     ConferenceEvent,
     ConferenceJoinedEvent,
@@ -176,6 +177,7 @@ __all__ = [
     "AssetQuery",
     "AssetUploadForm",
     "CameraRequestType",
+    "ClientEvent",
     "Conference",
     "ConferenceEndedEvent",
     "ConferenceEvent",

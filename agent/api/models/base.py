@@ -17,6 +17,9 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "CALLER_ID_PATTERN",
+    "INT64_MAX",
+    "CallerId",
     "OpenEnum",
     "SnakeWireModel",
     "WireDatetime",
@@ -75,6 +78,17 @@ class SnakeWireModel(WireModel):
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+CALLER_ID_PATTERN = r"^[^/+#\s]{0,200}$"
+"""An id a caller may choose (conference, endpoint, stream, viewer, interaction): it becomes a
+URL path segment and an MQTT topic level, so no '/', MQTT wildcard or whitespace, at most 200
+characters; empty or absent, the platform chooses one."""
+
+CallerId = Annotated[str, Field(pattern=CALLER_ID_PATTERN)]
+
+INT64_MAX = 2**63 - 1
+"""The largest integer a stored number may be (SQLite's INTEGER, Java's long)."""
 
 
 def parse_list(model: type[M], payload: Any) -> list[M]:

@@ -7,7 +7,7 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from agent.api.models.base import OpenEnum, WireDatetime, WireModel
+from agent.api.models.base import INT64_MAX, CallerId, OpenEnum, WireDatetime, WireModel
 from agent.api.models.common import EventBody
 
 __all__ = [
@@ -89,7 +89,7 @@ class EventQos(StrEnum):
 class CreateConferenceWebCommand(WireModel):
     """`POST /conferences/create`; answers `ConferenceSummary`."""
 
-    conference_id: str | None = None
+    conference_id: CallerId | None = None
     mode: ConferenceMode | None = None
     organization_id: str | None = None
     creator_endpoint: str | None = None
@@ -137,11 +137,11 @@ class ConferencePublishStreamWebCommand(WireModel):
 
     conference_id: str
     user_endpoint_id: str
-    stream_id: str | None = None
+    stream_id: CallerId | None = None
     conference_stream_type: ConferenceStreamType
     sdp_offer: str | None = None
     metadata: dict[str, Any] | None = None
-    video_bitrate: int | None = Field(default=None, ge=0)
+    video_bitrate: int | None = Field(default=None, ge=0, le=INT64_MAX)
 
 
 class ConferencePublishResult(WireModel):
@@ -156,7 +156,7 @@ class ConferenceViewStreamWebCommand(WireModel):
     user_endpoint_id: str
     stream_id: str
     sdp_offer: str
-    viewer_id: str | None = None
+    viewer_id: CallerId | None = None
     metadata: dict[str, str] | None = None
 
 
@@ -248,7 +248,7 @@ class ConferenceUpdatePublishedStreamBitrateWebCommand(WireModel):
     conference_id: str
     user_endpoint_id: str
     stream_id: str | None = None
-    video_bitrate: int = Field(ge=0)
+    video_bitrate: int = Field(ge=0, le=INT64_MAX)
 
 
 class SendEventToConferenceWebCommand(WireModel):
@@ -267,7 +267,7 @@ class SendEventResponse(WireModel):
 class ConferenceEventsQuery(WireModel):
     """Query of `GET /conferences/{id}/events`: the events since conference version `v`."""
 
-    v: int
+    v: int = Field(ge=0, le=INT64_MAX)
 
 
 class ActiveConferencesQuery(WireModel):

@@ -18,6 +18,8 @@ from agent.api.models.snapshots import CameraRequestType
 
 __all__ = [
     "EVENT_TYPES",
+    "SENT_BY",
+    "ClientEvent",
     "ConferenceEndedEvent",
     "ConferenceEvent",
     "ConferenceJoinedEvent",
@@ -58,6 +60,18 @@ class Event(WireModel):
 
 class GenericEvent(Event):
     """An event of a type this code does not know; all of its fields are kept."""
+
+
+SENT_BY = "sentBy"
+"""The field the platform adds to every event a client sends (`sendEvent`): who sent it. The
+platform's own events never carry it, so a receiver can tell the two apart."""
+
+
+class ClientEvent(GenericEvent):
+    """An event another client sent through the platform (`sendEvent`). Whatever its `type`
+    says, it is not one of the platform's own: it never ends a call or moves a version."""
+
+    sent_by: Any = None
 
 
 class ConferenceEvent(Event):
@@ -252,20 +266,22 @@ def parse_event(payload: Mapping[str, Any]) -> Event:
     kind = payload.get("type")
     if not isinstance(kind, str):
         raise ValueError("event payload has no string 'type' field")
+    if SENT_BY in payload:
+        return _generic(payload, ClientEvent)
     known = EVENT_TYPES.get(kind)
     if known is not None:
         return known.model_validate(payload)
     return _generic(payload)
 
 
-def _generic(payload: Mapping[str, Any]) -> GenericEvent:
+def _generic(payload: Mapping[str, Any], kind: type[GenericEvent] = GenericEvent) -> GenericEvent:
     """Never fails: a common field that does not validate is kept raw among the extras,
     so the event still reaches its handler and still serialises as it arrived."""
     try:
-        return GenericEvent.model_validate(payload)
+        return kind.model_validate(payload)
     except ValidationError as exc:
         bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
-    event = GenericEvent.model_validate({k: v for k, v in payload.items() if k not in bad})
+    event = kind.model_validate({k: v for k, v in payload.items() if k not in bad})
     assert event.__pydantic_extra__ is not None  # extra="allow" always sets it
     event.__pydantic_extra__.update({k: payload[k] for k in bad if k in payload})
     return event

@@ -8,9 +8,12 @@ from typing import Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, Field, model_validator
 
-from agent.api.models.base import WireDatetime, WireModel
+from agent.api.models.base import INT64_MAX, CallerId, WireDatetime, WireModel
 
 __all__ = [
+    "MAX_DATA_BYTES",
+    "MAX_PAGE",
+    "MAX_PAGE_SIZE",
     "CreateInteractionResponse",
     "CreateInteractionWebCommand",
     "Interaction",
@@ -23,6 +26,13 @@ __all__ = [
     "SortObject",
     "UpdateInteractionWebCommand",
 ]
+
+
+MAX_PAGE_SIZE = 100
+"""The most interactions one page holds (`size`); with `MAX_DATA_BYTES` it bounds a page."""
+MAX_PAGE = 1_000_000
+MAX_DATA_BYTES = 64 * 1024
+"""The largest interaction `data`, as compact JSON (docs/platform.md, limits)."""
 
 
 class InteractionType(StrEnum):
@@ -44,7 +54,7 @@ class InteractionRecordingFilter(StrEnum):
 class CreateInteractionWebCommand(WireModel):
     """`POST /interactions`; SERVICE callers must give `organization_id` (400 otherwise)."""
 
-    interaction_id: str | None = None
+    interaction_id: CallerId | None = None
     type: str | None = None
     data: dict[str, Any] | None = None
     organization_id: str | None = None
@@ -78,8 +88,8 @@ class InteractionQuery(WireModel):
 
     start: WireDatetime
     end: WireDatetime
-    page: int | None = Field(default=None, ge=0)
-    size: int | None = Field(default=None, ge=1)
+    page: int | None = Field(default=None, ge=0, le=MAX_PAGE)
+    size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
     sort: list[str] | None = None
     type: str | None = None
     user_id: str | None = None
@@ -87,8 +97,8 @@ class InteractionQuery(WireModel):
     customer_id: str | None = None
     conference_id: str | None = None
     tags: str | None = None
-    on_hold_duration_gt: int | None = Field(default=None, ge=0)
-    on_hold_duration_lt: int | None = Field(default=None, ge=0)
+    on_hold_duration_gt: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    on_hold_duration_lt: int | None = Field(default=None, ge=0, le=INT64_MAX)
 
     @model_validator(mode="after")
     def _ordered_range(self) -> Self:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
-from agent.api.models.base import WireModel
+from agent.api.models.base import CallerId, WireModel
 from agent.api.models.common import EventBody
 
 __all__ = [
+    "MAX_KEEP_ALIVE_SECONDS",
     "KeepUserEndpointAliveWebCommand",
     "RegisterResult",
     "RegisterUserEndpointWebCommand",
@@ -16,12 +17,16 @@ __all__ = [
 ]
 
 
+MAX_KEEP_ALIVE_SECONDS = 3600
+"""The longest keepalive period the local platform grants (docs/platform.md, limits)."""
+
+
 class RegisterUserEndpointWebCommand(WireModel):
     """Body of `POST /users/endpoints` (answers a bare JSON string) and `.../register`."""
 
-    user_endpoint_id: str | None = None
-    keep_alive_seconds: int = Field(ge=1)
-    server_keep_alive_reminder_on: bool | None = None
+    user_endpoint_id: CallerId | None = None
+    keep_alive_seconds: int = Field(ge=1, le=MAX_KEEP_ALIVE_SECONDS)
+    server_keep_alive_reminder_on: StrictBool | None = None
 
 
 class RegisterResult(WireModel):

@@ -3,40 +3,31 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 
 from agent.scenario.expect import Evaluation
 from agent.scenario.model import Scenario
 from agent.scenario.results import RunResult
 
-__all__ = ["render_junit"]
+__all__ = ["render_junit", "render_junit_error"]
 
 
 def render_junit(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> str:
-    failures = len(evaluation.failures)
     health = evaluation.load_generator
     errors = 0 if health.valid else 1
-    tests = len(evaluation.expectations) + errors
-    common = {"tests": str(tests), "failures": str(failures), "errors": str(errors)}
-    suites = ET.Element("testsuites", {"name": "auvious-agent", **common})
-    suite = ET.SubElement(
-        suites,
-        "testsuite",
-        {
-            "name": scenario.name,
-            **common,
-            "skipped": "0",
-            "time": f"{result.duration:.3f}",
-            "timestamp": result.started_at.replace(microsecond=0).isoformat(),
+    suites, suite = _suite(
+        scenario,
+        tests=len(evaluation.expectations) + errors,
+        failures=len(evaluation.failures),
+        errors=errors,
+        time=result.duration,
+        started_at=result.started_at,
+        properties={
+            "participants": str(len(result.participants)),
+            "interrupted": str(result.interrupted).lower(),
+            "load_generator": health.message,
         },
     )
-    properties = ET.SubElement(suite, "properties")
-    for name, value in (
-        ("file", scenario.path or ""),
-        ("participants", str(len(result.participants))),
-        ("interrupted", str(result.interrupted).lower()),
-        ("load_generator", health.message),
-    ):
-        ET.SubElement(properties, "property", {"name": name, "value": value})
     classname = f"scenario.{scenario.name}"
     for expectation in evaluation.expectations:
         case = ET.SubElement(
@@ -55,5 +46,58 @@ def render_junit(scenario: Scenario, result: RunResult, evaluation: Evaluation) 
         )
         error = ET.SubElement(case, "error", {"message": health.message, "type": "invalid-run"})
         error.text = "\n".join([health.message, *health.headroom])
+    return _document(suites)
+
+
+def render_junit_error(scenario: Scenario, message: str, started_at: datetime) -> str:
+    """A run that could not start (login refused, platform unreachable): one test case in
+    error, so CI shows the cause where it shows the expectations of a run that did start."""
+    suites, suite = _suite(
+        scenario,
+        tests=1,
+        failures=0,
+        errors=1,
+        time=(datetime.now(UTC) - started_at).total_seconds(),
+        started_at=started_at,
+        properties={"participants": "0", "interrupted": "false"},
+    )
+    case = ET.SubElement(
+        suite, "testcase", {"classname": f"scenario.{scenario.name}", "name": "run", "time": "0"}
+    )
+    error = ET.SubElement(case, "error", {"message": message, "type": "runtime"})
+    error.text = message
+    return _document(suites)
+
+
+def _suite(
+    scenario: Scenario,
+    *,
+    tests: int,
+    failures: int,
+    errors: int,
+    time: float,
+    started_at: datetime,
+    properties: dict[str, str],
+) -> tuple[ET.Element, ET.Element]:
+    common = {"tests": str(tests), "failures": str(failures), "errors": str(errors)}
+    suites = ET.Element("testsuites", {"name": "auvious-agent", **common})
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        {
+            "name": scenario.name,
+            **common,
+            "skipped": "0",
+            "time": f"{time:.3f}",
+            "timestamp": started_at.replace(microsecond=0).isoformat(),
+        },
+    )
+    listed = ET.SubElement(suite, "properties")
+    for name, value in {"file": scenario.path or "", **properties}.items():
+        ET.SubElement(listed, "property", {"name": name, "value": value})
+    return suites, suite
+
+
+def _document(suites: ET.Element) -> str:
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")

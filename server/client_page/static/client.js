@@ -108,13 +108,17 @@ async function requestToken(form, basic) {
   return body;
 }
 
+let clientAuth = null; // HTTP Basic of the login, which the refresh grant authenticates with
+
 async function login(options) {
   if (options.ticket) {
+    clientAuth = "customer:";
     token = await requestToken(
       { grant_type: "password", username: options.ticket, password: "" },
-      "customer:",
+      clientAuth,
     );
   } else {
+    clientAuth = `${options.clientId}:${options.clientSecret}`;
     token = await requestToken({
       grant_type: "client_credentials",
       client_id: options.clientId,
@@ -131,7 +135,10 @@ function scheduleRefresh() {
   const seconds = Math.max(5, (token.expires_in || 300) - 40);
   refreshTimer = setTimeout(async () => {
     try {
-      token = await requestToken({ grant_type: "refresh_token", refresh_token: token.refresh_token });
+      token = await requestToken(
+        { grant_type: "refresh_token", refresh_token: token.refresh_token },
+        clientAuth,
+      );
       if (mqttClient) mqttClient.options.password = token.access_token; // used on reconnect
       scheduleRefresh();
     } catch (error) {

@@ -20,7 +20,13 @@ import logging
 from aiortc import RTCPeerConnection
 from aiortc.exceptions import InvalidStateError
 
+from agent.webrtc.seams.private import mangled, reaches
+
 __all__ = ["PeerConnection"]
+
+reaches(
+    "aiortc.rtcpeerconnection.RTCPeerConnection", "class", mangled("RTCPeerConnection", "connect")
+)
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,9 @@ spends, on top of the socket call and SRTP themselves:
 - receiving: a `Queue.put` in aioice's connection, a wake-up of the DTLS transport's task,
   the queue's `get`, then the same in reverse order: a task switch per packet.
 
-`install()` (done on import of `agent.webrtc`) changes three things, each keeping what aiortc
-computes:
+`install_clock()`, `install_send()` and `install_receive()` (the seams "clock", "send_rtp" and
+"receive_now" of `agent.webrtc.seams.install()`, never done on import) change three things,
+each keeping what aiortc computes:
 
 - `aiortc.clock.current_ntp_time` / `current_ms` read `time.time()` instead of building
   timezone-aware datetimes: the same values;
@@ -24,9 +25,11 @@ computes:
   Anything else (DTLS records, SRTCP, a receiver that decodes, packets queued before) keeps
   aiortc's path and its order.
 
+`send_rtp`, `run_eagerly` and `receive_directly` work whether or not the seams are installed
+(without "receive_now" a directly received receiver's packets just keep aiortc's queue).
 This module reaches into aiortc's and aioice's private state (name-mangled counters, the
-nominated pairs, the receive queue): after an upgrade of either, check it with
-`tests/test_packet_path.py`.
+nominated pairs, the receive queue; declared below): after an upgrade of either, check it with
+`tests/test_seams.py` and `tests/test_packet_path.py`.
 """
 
 from __future__ import annotations
@@ -44,15 +47,38 @@ from aiortc import clock
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtp import RtpPacket, is_rtcp
 
+from agent.webrtc.seams.private import mangled, reaches
+
 __all__ = [
     "SYNC_HANDLER",
     "PacketHandler",
-    "install",
-    "installed",
+    "current_ms",
+    "current_ntp_time",
+    "install_clock",
+    "install_receive",
+    "install_send",
     "receive_directly",
     "run_eagerly",
     "send_rtp",
 ]
+
+_DTLS = "aiortc.rtcdtlstransport.RTCDtlsTransport"
+reaches(_DTLS, "class", "_send_rtp")
+reaches(
+    _DTLS,
+    "instance",
+    "_state",
+    "_tx_srtp",
+    "_rx_srtp",
+    "_rtp_router",
+    "_rtp_header_extensions_map",
+    *(mangled("RTCDtlsTransport", n) for n in ("tx_bytes", "tx_packets", "rx_bytes", "rx_packets")),
+)
+reaches("aiortc.rtcicetransport.RTCIceTransport", "instance", "_connection")
+reaches("aioice.ice.Connection", "class", "data_received")
+reaches("aioice.ice.Connection", "instance", "_nominated", "_queue")
+reaches("aiortc.rtcrtpreceiver.RTCRtpReceiver", "class", "_handle_rtp_packet")
+reaches("aiortc.clock", "module", "current_ntp_time", "current_ms")
 
 PacketHandler = Callable[[RtpPacket, int], None]
 """`handler(packet, arrival_time_ms)`: a directly received receiver's handler, which never
@@ -68,9 +94,6 @@ _RECEIVE_NOW = "_auvious_receive_now"
 
 log = logging.getLogger(__name__)
 _resumed: set[asyncio.Task[None]] = set()
-
-_aiortc_send_rtp: Any = RTCDtlsTransport._send_rtp
-_aioice_data_received: Any = Connection.data_received
 
 
 def current_ntp_time() -> int:
@@ -211,18 +234,38 @@ def receive_directly(receiver: Any) -> None:
     setattr(dtls.transport._connection, _RECEIVE_NOW, partial(_receive_now, dtls))
 
 
-def installed() -> bool:
+def install_clock() -> bool:
+    """aiortc's NTP clock reads `time.time()`; True if this call installed it."""
+    if clock.current_ntp_time is current_ntp_time:
+        return False
+    clock.current_ntp_time = current_ntp_time
+    clock.current_ms = current_ms
+    return True
+
+
+def install_send() -> bool:
+    """RTP leaves by `send_rtp`'s socket way; True if this call installed it."""
+    if RTCDtlsTransport._send_rtp is _send_rtp:
+        return False
+    RTCDtlsTransport._send_rtp = _send_rtp  # type: ignore[method-assign]
+    return True
+
+
+def install_receive() -> bool:
+    """Directly received receivers get SRTP in the read callback; True if this call did it."""
+    if Connection.data_received is _data_received:
+        return False
+    Connection.data_received = _data_received  # type: ignore[method-assign]
+    return True
+
+
+def clock_installed() -> bool:
+    return clock.current_ntp_time is current_ntp_time
+
+
+def send_installed() -> bool:
     return RTCDtlsTransport._send_rtp is _send_rtp
 
 
-def install() -> None:
-    """Once per process (idempotent)."""
-    if installed():
-        return
-    clock.current_ntp_time = current_ntp_time
-    clock.current_ms = current_ms
-    RTCDtlsTransport._send_rtp = _send_rtp  # type: ignore[method-assign]
-    Connection.data_received = _data_received  # type: ignore[method-assign]
-
-
-install()
+def receive_installed() -> bool:
+    return Connection.data_received is _data_received

@@ -10,12 +10,12 @@ p50 0.24 s / p90 1.4 s / max 3.2 s from the publisher's sender to the router (so
 waited seconds for its first frame, and ICE/DTLS packets queued behind media too); reading up
 to `MAX_READS_PER_WAKEUP` datagrams per wake-up, p50 0.011 s / p90 0.075 s / max 0.26 s.
 
-libuv (so uvloop) does the same: up to 32 datagrams per readiness event. Importing
-`agent.webrtc` installs it (the agent's and the router's peer connections both import it);
-only transports whose protocol is aioice's `StunProtocol` change, every other UDP transport of
-the process keeps asyncio's behaviour. This reaches into asyncio's private
-`_SelectorDatagramTransport` (Python 3.11-3.13 share its shape); `install()` leaves a loop
-without it (e.g. uvloop) alone.
+libuv (so uvloop) does the same: up to 32 datagrams per readiness event. The seam
+"udp_reads" of `agent.webrtc.seams.install()` installs it (the CLI, the embedded platform's
+router and a participant's start do; importing does not); only transports whose protocol is
+aioice's `StunProtocol` change, every other UDP transport of the process keeps asyncio's
+behaviour. This reaches into asyncio's private `_SelectorDatagramTransport` (Python 3.11-3.13
+share its shape, `versions.PYTHON`); a loop without it (e.g. uvloop) is not affected.
 """
 
 from __future__ import annotations
@@ -25,13 +25,24 @@ from typing import Any
 
 from aioice.ice import StunProtocol
 
+from agent.webrtc.seams.private import reaches, read
+
 __all__ = ["MAX_READS_PER_WAKEUP", "install", "installed"]
+
+_TRANSPORT = "asyncio.selector_events._SelectorDatagramTransport"
+reaches("asyncio.selector_events", "module", "_SelectorDatagramTransport")
+reaches(_TRANSPORT, "class", "_read_ready", "_fatal_error", "max_size")
+reaches(_TRANSPORT, "instance", "_protocol", "_sock", "_conn_lost", "_closing")
 
 MAX_READS_PER_WAKEUP = 32
 """Bounded, so one flooded socket cannot hold the event loop (libuv's figure)."""
 
-_Transport: Any = getattr(_selector_events, "_SelectorDatagramTransport", None)
-_read_one: Any = getattr(_Transport, "_read_ready", None)
+_read_one: Any = None
+"""asyncio's own `_read_ready`, kept when the seam is installed."""
+
+
+def _transport_class() -> Any:
+    return read(_selector_events, "_SelectorDatagramTransport")
 
 
 def _read_ready(transport: Any) -> None:
@@ -57,14 +68,15 @@ def _read_ready(transport: Any) -> None:
 
 
 def installed() -> bool:
-    return _Transport is not None and _Transport._read_ready is _read_ready
+    return bool(_transport_class()._read_ready is _read_ready)
 
 
-def install() -> None:
-    """Make aioice's sockets drain on wake-up, once per process (idempotent)."""
-    if _Transport is None or _read_one is None or installed():
-        return
-    _Transport._read_ready = _read_ready
-
-
-install()
+def install() -> bool:
+    """Make aioice's sockets drain on wake-up (idempotent); True if this call installed it."""
+    global _read_one
+    transport = _transport_class()
+    if transport._read_ready is _read_ready:
+        return False
+    _read_one = read(transport, "_read_ready")
+    transport._read_ready = _read_ready
+    return True

@@ -13,7 +13,11 @@ from a random origin, the `mid` and `abs-send-time` header extensions, the retra
 history (NACK/RTX), the counters its RTCP sender reports use, `_enabled`, and the end of the
 loop when the connection goes. If the sender's track is replaced (`replaceTrack`), the push
 stops and aiortc's own loop takes over with the new track. This module writes aiortc's
-sender's private state: after an aiortc upgrade, check it with `tests/test_rtp_push.py`.
+sender's private state (declared below): after an aiortc upgrade, check it with
+`tests/test_seams.py` and `tests/test_rtp_push.py`.
+
+`on_keyframe_request` is the sender's other lever: aiortc answers a PLI or FIR by calling the
+sender's `_send_keyframe()`, which only matters when the sender encodes itself.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import aiortc.rtcrtpsender as _sender_module
 import av
@@ -34,26 +39,73 @@ from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
 from aiortc.utils import random32, uint16_add, uint32_add
 
-from agent.webrtc import packet_path
-from media.fanout import PacketQueueTrack
+from agent.webrtc.seams import packet_path
+from agent.webrtc.seams.private import mangled, reaches, read
+from agent.webrtc.seams.versions import check
 
-__all__ = ["push_into"]
+__all__ = ["PacketPusher", "PushedTrack", "on_keyframe_request", "push_into"]
 
 log = logging.getLogger(__name__)
 
-_S = "_RTCRtpSender__"
-"""aiortc's sender keeps its state in name-mangled attributes; their keys:"""
-_ENCODER = _S + "encoder"
-_MID = _S + "mid"
-_NTP_TIMESTAMP = _S + "ntp_timestamp"
-_OCTET_COUNT = _S + "octet_count"
-_PACKET_COUNT = _S + "packet_count"
-_RTP_EXITED = _S + "rtp_exited"
-_RTP_HEADER_EXTENSIONS_MAP = _S + "rtp_header_extensions_map"
-_RTP_HISTORY = _S + "rtp_history"
-_RTP_STARTED = _S + "rtp_started"
-_RTP_TIMESTAMP = _S + "rtp_timestamp"
-_TRACK = _S + "track"
+_SENDER = "aiortc.rtcrtpsender.RTCRtpSender"
+# aiortc's sender keeps its state in name-mangled attributes; their keys:
+(
+    _ENCODER,
+    _MID,
+    _NTP_TIMESTAMP,
+    _OCTET_COUNT,
+    _PACKET_COUNT,
+    _RTP_EXITED,
+    _RTP_HEADER_EXTENSIONS_MAP,
+    _RTP_HISTORY,
+    _RTP_STARTED,
+    _RTP_TIMESTAMP,
+    _TRACK,
+) = reaches(
+    _SENDER,
+    "instance",
+    *(
+        mangled("RTCRtpSender", name)
+        for name in (
+            "encoder",
+            "mid",
+            "ntp_timestamp",
+            "octet_count",
+            "packet_count",
+            "rtp_exited",
+            "rtp_header_extensions_map",
+            "rtp_history",
+            "rtp_started",
+            "rtp_timestamp",
+            "track",
+        )
+    ),
+)
+reaches(_SENDER, "instance", "_enabled", "_ssrc")
+reaches(_SENDER, "class", "_run_rtp", "_send_keyframe")
+reaches("aiortc.rtcrtpsender", "module", "random_sequence_number")
+
+
+class PacketPusher(Protocol):
+    """What a pushed track hands its packets to."""
+
+    def push(self, packet: av.Packet[Any]) -> None: ...
+
+    def end(self) -> None: ...
+
+
+class PushedTrack(Protocol):
+    """A track that can push its packets (`media.fanout.PacketQueueTrack`)."""
+
+    @property
+    def source(self) -> object:
+        """What the packets come from: senders of one source share their packetizer."""
+        ...
+
+    def push_to(self, pusher: PacketPusher) -> None: ...
+
+    def stop_pushing(self, pusher: PacketPusher) -> None: ...
+
 
 Payloads = tuple[list[bytes], int]
 
@@ -93,7 +145,7 @@ class _Push:
         self,
         sender: RTCRtpSender,
         codec: RTCRtpCodecParameters,
-        subscriber: PacketQueueTrack,
+        subscriber: PushedTrack,
         lent: MediaStreamTrack,
     ) -> None:
         self.sender = sender
@@ -169,13 +221,14 @@ def _continue_sequence(next_number: int) -> None:
     _sender_module.random_sequence_number = once
 
 
-def push_into(sender: RTCRtpSender, subscriber: PacketQueueTrack) -> None:
+def push_into(sender: RTCRtpSender, subscriber: PushedTrack) -> None:
     """Feed `sender` from `subscriber` by push. Call before the sender starts (before the
     offer/answer completes), with `sender.track` already the track it was created with."""
+    check("aiortc")
     lent = sender.track
     if lent is None:
         raise ValueError("push_into needs a sender with its track")
-    aiortc_run_rtp = sender._run_rtp
+    aiortc_run_rtp = read(sender, "_run_rtp")
     state = vars(sender)
 
     async def run_rtp(codec: RTCRtpCodecParameters) -> None:
@@ -204,3 +257,19 @@ def push_into(sender: RTCRtpSender, subscriber: PacketQueueTrack) -> None:
         state[_RTP_EXITED].set()
 
     sender._run_rtp = run_rtp  # type: ignore[method-assign]
+
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call `callback` whenever the far end of `sender` sends a PLI or FIR.
+
+    aiortc handles those by calling the sender's `_send_keyframe()`, which only matters when
+    the sender encodes; a track that returns packets needs to hear about it instead.
+    """
+    check("aiortc")
+    original: Callable[[], None] = read(sender, "_send_keyframe")
+
+    def send_keyframe() -> None:
+        original()
+        callback()
+
+    sender._send_keyframe = send_keyframe  # type: ignore[method-assign]

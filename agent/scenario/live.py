@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from agent.load.health import HealthNow
 from agent.participant import ViewerMeasurements
+from agent.scenario.health import HealthNow
 from agent.scenario.results import ParticipantResult, StreamDirection
 
 __all__ = [
@@ -224,7 +224,7 @@ class _SnapshotCollector(Collector):
 
 
 def _health_metrics(health: dict[str, HealthNow]) -> Iterator[Metric]:
-    """The load generator's own health, one series per process (`agent.load.health`)."""
+    """The load generator's own health, one series per process (`agent.scenario.health`)."""
     lag = GaugeMetricFamily(
         f"{PREFIX}_loop_lag_seconds",
         "Event-loop lag of a participants' process over the last 10 s",
@@ -282,10 +282,7 @@ class MetricsEndpoint:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        self.port = int(self._runner.addresses[0][1])  # the port chosen for 0
 
     async def stop(self) -> None:
         if self._runner is not None:

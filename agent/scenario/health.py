@@ -12,7 +12,7 @@ loss appear, and the report would blame the platform. So every run samples, per 
 - UDP receive drops: the kernel's per-socket drop counters (`/proc/net/udp`, `udp6`) of this
   process's sockets, and the host's `RcvbufErrors`/`InErrors` (`/proc/net/snmp`, `snmp6`),
   which count every process of the host (or network namespace).
-What counts as saturated is `agent.load.health_verdict`'s; this module only measures.
+What counts as saturated is `agent.scenario.health_verdict`'s; this module only measures.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.load.health_verdict import assess_process
+from agent.scenario.health_verdict import assess_process
 from agent.scenario.results import PageHealth, ProcessHealth, Sample
 
 __all__ = [

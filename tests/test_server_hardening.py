@@ -1,0 +1,318 @@
+"""Issue 13's reproducers against the real local platform: each answered 5xx, leaked, or let a
+caller reach too far before the fix; each must now be a 4xx that says why (or a clean success).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import aiomqtt
+import pytest
+
+from server.embedded import EmbeddedServer
+from server.events import RecordingPublisher
+from tests.mqtt_support import client as mqtt_client
+from tests.platform_support import CLIENTS, PlatformUser, basic, customer_login, make_ticket
+
+LOGGERS = ("server", "aiohttp", "amqtt")
+
+
+def server_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Every line the platform wrote to its log, as a file would hold them (tracebacks too)."""
+    formatter = logging.Formatter("%(levelname)s %(name)s %(message)s")
+    return [
+        line
+        for r in caplog.records
+        if r.name.startswith(LOGGERS)
+        for line in formatter.format(r).splitlines()
+    ]
+
+
+def no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    lines = server_lines(caplog)
+    assert not [line for line in lines if "Traceback" in line], "\n".join(lines)
+
+
+async def _status(response: aiohttp.ClientResponse) -> tuple[int, Any]:
+    text = await response.text()
+    try:
+        return response.status, await response.json(content_type=None)
+    except ValueError:
+        return response.status, text
+
+
+async def _customer(
+    agent: PlatformUser, http: aiohttp.ClientSession, conference_id: str
+) -> PlatformUser:
+    return await customer_login(http, await make_ticket(agent, conference_id))
+
+
+async def _joined(user: PlatformUser, conference_id: str) -> str:
+    endpoint = await user.register()
+    await user.call(
+        "POST",
+        "/rtc-api/conferences/join",
+        json={"conferenceId": conference_id, "userEndpointId": endpoint},
+    )
+    return endpoint
+
+
+# --- 1: forged platform events ---------------------------------------------------------------
+
+
+async def test_clients_cannot_send_the_platforms_event_types(
+    server: EmbeddedServer, agent: PlatformUser, agent2: PlatformUser, service: PlatformUser
+) -> None:
+    await agent.call("POST", "/rtc-api/conferences/create", json={"conferenceId": "forge-1"})
+    target = await _joined(agent, "forge-1")
+    forged = {
+        "type": "ConferenceEndedEvent",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "conferenceId": "forge-1",
+        "reason": "forged",
+    }
+    body = await agent2.call(
+        "POST",
+        "/rtc-api/users/endpoints/sendEvent",
+        json={"userId": agent.user_id, "organizationId": "org1", "event": forged},
+        expect=400,
+    )
+    assert "ConferenceEndedEvent" in body["message"] and "platform" in body["message"]
+    body = await service.call(
+        "POST",
+        "/rtc-api/conferences/sendEvent",
+        json={"conferenceId": "forge-1", "qos": "BEST_EFFORT", "event": forged},
+        expect=400,
+    )
+    assert "platform" in body["message"]
+    assert "forge-1" in {c["id"] for c in await agent.call("GET", "/rtc-api/conferences/active")}
+    assert target
+
+
+async def test_a_clients_event_arrives_marked_with_its_sender(
+    server: EmbeddedServer,
+    recorder: RecordingPublisher,
+    agent: PlatformUser,
+    agent2: PlatformUser,
+) -> None:
+    endpoint = await agent.register()
+    event = {
+        "type": "CustomHelloEvent",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "sentBy": {"userId": "the-platform"},  # a client cannot set the mark itself
+        "text": "hi",
+    }
+    sent = await agent2.call(
+        "POST",
+        "/rtc-api/users/endpoints/sendEvent",
+        json={"userId": agent.user_id, "organizationId": "org1", "event": event},
+    )
+    assert sent == 1
+    got = await recorder.wait_for(lambda t, e: e.get("type") == "CustomHelloEvent")
+    assert got["text"] == "hi"
+    assert got["sentBy"] == {"userId": agent2.user_id, "organizationId": "org1"}
+    assert agent.topic(endpoint) in {t for t, e in recorder.messages if e is got}
+
+
+# --- 2: customers stay within their conference -----------------------------------------------
+
+
+async def test_a_customer_reaches_only_its_own_conference(
+    server: EmbeddedServer, http: aiohttp.ClientSession, agent: PlatformUser, agent2: PlatformUser
+) -> None:
+    await agent.call("POST", "/rtc-api/conferences/create", json={"conferenceId": "mine"})
+    await agent.call("POST", "/rtc-api/conferences/create", json={"conferenceId": "theirs"})
+    in_call = await _joined(agent, "mine")
+    elsewhere = await _joined(agent2, "theirs")
+    customer = await _customer(agent, http, "mine")
+    own = await _joined(customer, "mine")
+
+    # Talkdesk activity lists the organization's interactions: not for customers.
+    await agent.call(
+        "POST", "/rtc-api/interactions", json={"type": "video", "data": {"customerId": "c1"}}
+    )
+    body = await customer.call(
+        "POST",
+        "/rtc-api/talkdesk-integration/activity",
+        json={"data": {"contact_id": "c1"}},
+        expect=403,
+    )
+    assert "customer" in body["message"]
+
+    def aimed(**fields: str) -> Any:
+        def body(target_user: str, target_endpoint: str) -> dict[str, Any]:
+            return {
+                "userEndpointId": own,
+                "targetUserId": target_user,
+                "targetUserEndpointId": target_endpoint,
+                "applicationId": "app",
+                **fields,
+            }
+
+        return body
+
+    snapshot = aimed(snapshotType="PHOTO")
+    camera = aimed(cameraRequestType="FLASH_ON")
+
+    def event(target_user: str, target_endpoint: str) -> dict[str, Any]:
+        return {
+            "userId": target_user,
+            "userEndpointId": target_endpoint,
+            "organizationId": "org1",
+            "event": {"type": "HelloEvent", "timestamp": "2026-01-01T00:00:00Z"},
+        }
+
+    for path, make in (
+        ("/rtc-api/snapshots/request", snapshot),
+        ("/rtc-api/snapshots/cameraRequest", camera),
+        ("/rtc-api/users/endpoints/sendEvent", event),
+    ):
+        body = await customer.call("POST", path, json=make(agent2.user_id, elsewhere), expect=403)
+        assert "conference mine" in body["message"], (path, body)
+        assert "customer" in body["message"], (path, body)
+        await customer.call("POST", path, json=make(agent.user_id, in_call))
+    # Without naming an endpoint, a customer's event reaches only the user's endpoints in its
+    # conference.
+    other = await agent.register()
+    assert other
+    sent = await customer.call(
+        "POST",
+        "/rtc-api/users/endpoints/sendEvent",
+        json={**event(agent.user_id, in_call), "userEndpointId": None},
+    )
+    assert sent == 1
+
+
+# --- 3 and 4: malformed input is a 4xx, never a 500 or a traceback ---------------------------
+
+
+@pytest.mark.parametrize("kind", ["snapshots", "filetransfers", "assets"])
+async def test_a_unicode_digit_expiration_is_refused(
+    server: EmbeddedServer,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    async with http.get(f"/rtc-api/{kind}/signed/x/%C2%B3?signature=x") as response:
+        status, body = await _status(response)
+    assert status == 403, body
+    assert "expiration" in body["message"]
+    no_traceback(caplog)
+
+
+async def test_invalid_utf8_in_the_token_form_is_a_400(
+    server: EmbeddedServer, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    form = b"grant_type=client_credentials&client_id=agent1&client_secret=\xff\xfe"
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with http.post("/security/oauth/token", data=form, headers=headers) as response:
+        status, body = await _status(response)
+    assert status == 400, body
+    assert body["error"] == "invalid_request" and "UTF-8" in body["error_description"]
+    no_traceback(caplog)
+
+
+async def test_deep_huge_and_infinite_json_is_a_400(
+    server: EmbeddedServer,
+    http: aiohttp.ClientSession,
+    agent: PlatformUser,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    headers = {**agent.headers, "Content-Type": "application/json"}
+    deep_interaction = '{"type": "video", "data": {"x": ' + "[" * 300 + "]" * 300 + "}}"
+    cases = {
+        "/rtc-api/conferences/create": "[" * 1000 + "]" * 1000,
+        "/rtc-api/interactions": deep_interaction,
+        "/rtc-api/users/endpoints": '{"keepAliveSeconds": 1e309}',
+        "/rtc-api/users/endpoints/register": '{"keepAliveSeconds": ' + "9" * 5000 + "}",
+    }
+    for path, raw in cases.items():
+        async with http.post(path, data=raw.encode(), headers=headers) as response:
+            status, body = await _status(response)
+        assert status == 400, (path, body)
+        assert isinstance(body, dict) and body["message"], (path, body)
+    params = {
+        "start": "2026-01-01T00:00:00Z",
+        "end": "2026-01-02T00:00:00Z",
+        "onHoldDurationGt": "9" * 400,
+    }
+    async with http.get("/rtc-api/interactions", params=params, headers=agent.headers) as r:
+        status, body = await _status(r)
+    assert status == 400 and "onHoldDurationGt" in body["message"], body
+    no_traceback(caplog)
+
+
+# --- 5: nothing a caller sends writes a line of its own into the log -------------------------
+
+
+@pytest.fixture
+async def logged_server(recorder: RecordingPublisher) -> AsyncIterator[EmbeddedServer]:
+    """The platform as `serve` runs it: with the access log."""
+    async with EmbeddedServer(
+        [spec for spec, _ in CLIENTS.values()], publisher=recorder, access_log=True
+    ) as srv:
+        yield srv
+
+
+async def test_a_newline_in_a_path_or_client_id_forges_no_log_line(
+    logged_server: EmbeddedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    forged = "FORGED admin logged in"
+    async with aiohttp.ClientSession(logged_server.base_url) as http:
+        for path in (f"/rtc-api/x%0A{forged}", f"/nothing-here%0A{forged}", f"/a%0D%0A{forged}"):
+            async with http.get(path) as response:
+                assert response.status in (401, 404)
+    bad_login = mqtt_client(logged_server.port, "u", "not-a-token", identifier=f"c1\n{forged}")
+    with pytest.raises(aiomqtt.MqttError):
+        async with bad_login:
+            pass
+    lines = server_lines(caplog)
+    assert not [line for line in lines if line.startswith(forged)], "\n".join(lines)
+    assert sum("FORGED" in line for line in lines) >= 4, "\n".join(lines)
+
+
+# --- 8: smaller -----------------------------------------------------------------------------
+
+
+async def test_the_refresh_grant_authenticates_the_client(
+    server: EmbeddedServer, http: aiohttp.ClientSession, agent: PlatformUser
+) -> None:
+    refresh = agent.token["refresh_token"]
+    for credentials in ({}, {"client_secret": "wrong"}):
+        form = {"grant_type": "refresh_token", "refresh_token": refresh, **credentials}
+        async with http.post("/security/oauth/token", data=form) as response:
+            status, body = await _status(response)
+        assert status == 401 and body["error"] == "invalid_client", (credentials, body)
+    form = {"grant_type": "refresh_token", "refresh_token": refresh}
+    headers = basic("agent1", CLIENTS["agent1"][1])
+    async with http.post("/security/oauth/token", data=form, headers=headers) as response:
+        assert response.status == 200
+
+
+async def test_a_number_is_not_a_boolean(server: EmbeddedServer, agent: PlatformUser) -> None:
+    for value in (0, 1, "true"):
+        body = await agent.call(
+            "POST",
+            "/rtc-api/users/endpoints",
+            json={"keepAliveSeconds": 30, "serverKeepAliveReminderOn": value},
+            expect=400,
+        )
+        assert "serverKeepAliveReminderOn" in body["message"]
+
+
+async def test_a_malformed_http_request_logs_no_traceback(
+    logged_server: EmbeddedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aiohttp")
+    reader, writer = await asyncio.open_connection("127.0.0.1", logged_server.port)
+    writer.write(b"GET /rtc-api/openapi.json HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+    await writer.drain()
+    answer = await reader.read(200)
+    writer.close()
+    assert answer.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400")), answer
+    no_traceback(caplog)
