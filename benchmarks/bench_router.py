@@ -20,7 +20,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -126,20 +126,27 @@ class _QueueTrack(MediaStreamTrack):
 ROUTERS = {"a": Router, "b": FrameRelayRouter}
 
 
-def router_process(conn: Connection, design: str, profile_path: str | None) -> None:
+ExtraOps = Callable[[Any, str, tuple[Any, ...]], Awaitable[Any]]
+"""More operations for the router's process (another benchmark's): (router, op, args) -> reply;
+a module-level function, so that the spawned process can import it."""
+
+
+def router_process(
+    conn: Connection, design: str, profile_path: str | None, extra: ExtraOps | None = None
+) -> None:
     """Serve router calls from the pipe; report this process's CPU between mark and read."""
     seams.install()  # as the platform's router does (design "b" would not otherwise)
     if profile_path is None:
-        asyncio.run(_serve(conn, design))
+        asyncio.run(_serve(conn, design, extra))
         return
     import cProfile
 
     with cProfile.Profile() as profiler:
-        asyncio.run(_serve(conn, design))
+        asyncio.run(_serve(conn, design, extra))
     profiler.dump_stats(profile_path)
 
 
-async def _serve(conn: Connection, design: str) -> None:
+async def _serve(conn: Connection, design: str, extra: ExtraOps | None = None) -> None:
     router: Router | FrameRelayRouter = ROUTERS[design]()
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
@@ -166,6 +173,8 @@ async def _serve(conn: Connection, design: str) -> None:
                 await router.close()
                 conn.send(("ok", None))
                 return
+            elif extra is not None:
+                reply = await extra(router, op, args)
             else:
                 raise ValueError(op)
             conn.send(("ok", reply))

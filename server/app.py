@@ -24,7 +24,12 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from server.auth.middleware import AUTH_PREFIXES_KEY, TOKENS_KEY, auth_middleware
+from server.auth.middleware import (
+    AUTH_PREFIXES_KEY,
+    BARE_TOKEN_PREFIXES_KEY,
+    TOKENS_KEY,
+    auth_middleware,
+)
 from server.auth.tickets import TicketService
 from server.auth.tokens import TokenService
 from server.conferences.service import Conferences
@@ -52,6 +57,8 @@ ROUTE_MODULES: list[str] = [
     "server.interactions",
     "server.ice",
     "server.talkdesk",
+    "server.recorder.routes",
+    "server.composition.routes",
     "server.openapi",
     "server.client_page",
     "server.index_page",
@@ -126,6 +133,7 @@ def create_app(
     app[PLATFORM_KEY] = platform
     app[TOKENS_KEY] = platform.tokens
     app[AUTH_PREFIXES_KEY] = ["/rtc-api/"]
+    app[BARE_TOKEN_PREFIXES_KEY] = []
     housekeeping: list[asyncio.Task[None]] = []
 
     async def start(app: web.Application) -> None:

@@ -96,6 +96,16 @@ class ServerConfig:
     """Shared secret of the TURN server: credentials are made with it (TURN REST API)."""
     ice_ttl: int = 24 * 3600
     """Seconds TURN credentials stay valid."""
+    max_recording_seconds: float = 4 * 3600
+    """A recording stops by itself after this long (the seed names no limit)."""
+    composition_workers: int = 1
+    """Compositions rendered at once (each in its own process, about one core each)."""
+    composition_fps: int = 15
+    """Frame rate of VIDEO compositions."""
+    composition_timeout: float = 3600.0
+    """A render still running after this many seconds is killed and FAILED."""
+    composition_preprocess_wait: float = 600.0
+    """How long a composition waits for its conversation's recordings to finish."""
 
     def __post_init__(self) -> None:
         seen: set[str] = set()

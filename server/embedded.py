@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -47,13 +47,15 @@ class EmbeddedServer:
         port: int = 0,
         router: MediaRouter | None = None,
         publisher: EventPublisher | None = None,
+        prepare: Callable[[web.Application], None] | None = None,
         access_log: bool = False,
         **settings: Any,
     ):
         """`clients` as `ClientConfig` or `ID:SECRET:ROLES:ORG`; none means one dev client.
 
         `settings` are `ServerConfig` fields (e.g. `long_poll_seconds=1.0`); `data_dir=None`
-        uses a temporary directory removed at exit.
+        uses a temporary directory removed at exit. `prepare` sees the application before it
+        starts (e.g. to set `server.composition.recordings.RECORDINGS_KEY`).
         """
         parsed = tuple(c if isinstance(c, ClientConfig) else ClientConfig.parse(c) for c in clients)
         self.clients: tuple[ClientConfig, ...] = parsed or (dev_client(),)
@@ -62,6 +64,7 @@ class EmbeddedServer:
         self._port = port
         self._router = router
         self._publisher = publisher
+        self._prepare = prepare
         self._settings = settings
         self._access_log = access_log
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -112,6 +115,8 @@ class EmbeddedServer:
             ServerConfig(clients=self.clients, data_dir=data_dir), **settings
         )
         self._app = create_app(config, router=self._router, publisher=self._publisher)
+        if self._prepare is not None:
+            self._prepare(self._app)  # before startup: app state is frozen after it
         self._runner = web.AppRunner(
             self._app,
             access_log=access_logger if self._access_log else None,

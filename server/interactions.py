@@ -17,7 +17,6 @@ cobrowse/no_cobrowse the booleans `data.recording.media` and `data.recording.cob
 from __future__ import annotations
 
 import json
-import math
 import re
 import uuid
 from typing import Any
@@ -26,6 +25,7 @@ from aiohttp import web
 
 from agent.api.models.interactions import (
     MAX_DATA_BYTES,
+    SORTABLE,
     CreateInteractionResponse,
     CreateInteractionWebCommand,
     Interaction,
@@ -41,6 +41,7 @@ from server.auth.caller import CALLER_KEY, Caller
 from server.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from server.http import check_caller_id, json_response, no_content
 from server.openapi import operation
+from server.paging import spring_page
 from server.storage import (
     Condition,
     DuplicateRecordError,
@@ -54,13 +55,9 @@ INTERACTION = "interaction"
 DEFAULT_PAGE_SIZE = 20
 """Far beyond any real listing, and keeps page * size inside SQLite's integers."""
 _DATA_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-_SORTABLE = {
-    "createdAt": "$created_at",
-    "id": "$id",
-    "version": "$version",
-    "type": "$.type",
-    "createdBy": "$.createdBy",
-}
+_SORTABLE = dict(
+    zip(SORTABLE, ("$created_at", "$id", "$version", "$.type", "$.createdBy"), strict=True)
+)
 _TYPES = {"audio", "video", "chat", "cobrowse"}
 _RECORDING = {
     InteractionRecordingFilter.MEDIA: ("$.data.recording.media", True),
@@ -253,28 +250,16 @@ async def find_interactions(request: web.Request, query: InteractionQuery) -> we
     records = storage.storage_of(request).records
     total = records.count(INTERACTION, selection)
     content = [_interaction(r) for r in records.find(INTERACTION, selection)]
-    sort = SortObject(empty=not order, sorted=bool(order), unsorted=not order)
-    total_pages = math.ceil(total / size)
     return json_response(
-        PageInteraction(
-            total_pages=total_pages,
-            total_elements=total,
-            size=size,
+        spring_page(
+            PageInteraction,
+            PageableObject,
+            SortObject,
             content=content,
             number=page,
-            sort=sort,
-            number_of_elements=len(content),
-            pageable=PageableObject(
-                offset=page * size,
-                sort=sort,
-                page_size=size,
-                paged=True,
-                page_number=page,
-                unpaged=False,
-            ),
-            first=page == 0,
-            last=page >= total_pages - 1,
-            empty=not content,
+            size=size,
+            total=total,
+            is_sorted=bool(order),
         )
     )
 

@@ -33,6 +33,8 @@ _SPEC_ATTR = "__auvious_operation__"
 InputHandler = Callable[..., Awaitable[web.StreamResponse]]
 """A handler taking the request and, by keyword, the inputs its signature names."""
 API_PREFIX = "/rtc-api/"
+API_PREFIXES = (API_PREFIX, "/rtc-recorder/api/", "/composition/api/")
+"""The APIs the document describes: the RTC API, the Recorder API, the Composition API."""
 DOCUMENT_PATH = f"{API_PREFIX}openapi.json"
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -62,6 +64,13 @@ def operation(
     """Describe a handler for the OpenAPI document (see :class:`OperationSpec`) and hand it the
     inputs its signature asks for: ``body``, ``query`` (models) and ``form`` (``Form[Model]``,
     with ``files`` naming the file parts and their limits)."""
+
+    named = sorted(set(details) & set(_INPUTS))
+    if named:
+        raise TypeError(
+            f"@operation({', '.join(f'{n}=...' for n in named)}): inputs come from the "
+            "handler's signature, e.g. `async def handler(request, body: Model)`"
+        )
 
     def mark(handler: InputHandler) -> Handler:
         inputs = _inputs(handler)
@@ -115,6 +124,20 @@ def _inputs(handler: InputHandler) -> dict[str, type[BaseModel]]:
     return found
 
 
+_PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def parameter_schema(location: str, name: str, schema: dict[str, Any]) -> None:
+    """State what a path parameter or header (`location` "path" or "header") that the server
+    checks accepts, once for every operation using it (e.g. the pattern of `assetId`)."""
+    _PARAMETERS[(location, name)] = schema
+
+
+def _parameter(location: str, name: str, required: bool) -> dict[str, Any]:
+    schema = _PARAMETERS.get((location, name), {"type": "string"})
+    return {"name": name, "in": location, "required": required, "schema": schema}
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get(DOCUMENT_PATH, openapi_json)
 
@@ -130,7 +153,7 @@ def build_document(app: web.Application) -> dict[str, Any]:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter")
-        if not path or not path.startswith(API_PREFIX) or route.method in ("HEAD", "*"):
+        if not path or not path.startswith(API_PREFIXES) or route.method in ("HEAD", "*"):
             continue
         spec: OperationSpec | None = getattr(route.handler, _SPEC_ATTR, None)
         is_public = getattr(route.handler, "__auvious_public__", False)
@@ -169,14 +192,14 @@ def _operation(
     is_public: bool,
     models: dict[str, type[BaseModel]],
 ) -> dict[str, Any]:
-    segments = [s for s in path.removeprefix(API_PREFIX).split("/") if s]
+    prefix = next(p for p in API_PREFIXES if path.startswith(p))
+    segments = [s for s in path.removeprefix(prefix).split("/") if s]
+    if prefix != API_PREFIX:
+        segments = [prefix.strip("/").split("/")[0], *segments]
     op: dict[str, Any] = {
         "operationId": _operation_id(method, segments),
         "tags": [spec.tag if spec and spec.tag else segments[0]],
-        "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"{(\w+)}", path)
-        ],
+        "parameters": [_parameter("path", name, True) for name in re.findall(r"{(\w+)}", path)],
     }
     if not is_public:
         op["security"] = [{"BearerToken": []}, {"OAuth2ClientCredentials": []}]
@@ -186,10 +209,7 @@ def _operation(
     op["summary"] = spec.summary
     if spec.query is not None:
         op["parameters"] += _query_parameters(spec.query, models)
-    op["parameters"] += [
-        {"name": h, "in": "header", "required": False, "schema": {"type": "string"}}
-        for h in spec.headers
-    ]
+    op["parameters"] += [_parameter("header", h, False) for h in spec.headers]
     if spec.body is not None:
         op["requestBody"] = {
             "required": True,
@@ -241,17 +261,20 @@ def _ref(model: type[BaseModel], models: dict[str, type[BaseModel]]) -> dict[str
 
 
 def _form_schema(spec: OperationSpec, models: dict[str, type[BaseModel]]) -> dict[str, Any]:
-    """The form model's text fields plus the file parts, which no wire model describes."""
+    """The form model's text fields plus the file parts, which no wire model describes; no
+    other parts (a part's name becomes a header value, so arbitrary names cannot travel)."""
     assert spec.form is not None
+    models[spec.form.__name__] = spec.form  # its enums join the components
+    fields = spec.form.model_json_schema(by_alias=True, ref_template=_REF_TEMPLATE)
     files = {
         name: {"type": "string", "format": "binary", "maxLength": limit}
         for name, limit in spec.files.items()
     }
     return {
-        "allOf": [
-            _ref(spec.form, models),
-            {"type": "object", "properties": files, "required": list(spec.files)},
-        ]
+        "type": "object",
+        "properties": {**fields.get("properties", {}), **files},
+        "required": [*fields.get("required", []), *spec.files],
+        "additionalProperties": False,
     }
 
 
@@ -262,11 +285,39 @@ def _query_parameters(
     refer to (enums) are defined there."""
     models[model.__name__] = model
     schema = model.model_json_schema(by_alias=True, ref_template=_REF_TEMPLATE)
+    properties = {name: _no_null(prop) for name, prop in schema.get("properties", {}).items()}
     required = set(schema.get("required", []))
+    if any(key in schema for key in _ACROSS_FIELDS):
+        # A rule across parameters (two that exclude each other) has no per-parameter form:
+        # one object parameter, sent as the usual `a=1&b=2`, carries the model's whole schema.
+        whole = {key: value for key, value in schema.items() if key not in ("title", "description")}
+        whole.update(properties=properties, additionalProperties=False)
+        return [
+            {
+                "name": model.__name__,
+                "in": "query",
+                "required": False,
+                "style": "form",
+                "explode": True,
+                "schema": whole,
+            }
+        ]
     return [
         {"name": name, "in": "query", "required": name in required, "schema": prop}
-        for name, prop in schema.get("properties", {}).items()
+        for name, prop in properties.items()
     ]
+
+
+def _no_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or has a value: `X | None` is just `X` there."""
+    options = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+    if len(options) == 1:
+        rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+        return {**rest, **options[0]}
+    return schema
+
+
+_ACROSS_FIELDS = ("not", "anyOf", "oneOf", "allOf", "if")
 
 
 def _schemas(models: dict[str, type[BaseModel]]) -> dict[str, Any]:

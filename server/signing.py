@@ -1,4 +1,5 @@
-"""Signed download URLs: ``/rtc-api/{kind}/signed/{id}/{expiration}?signature=...``.
+"""Signed download URLs: ``/rtc-api/{kind}/signed/{id}/{expiration}?signature=...``, and the
+Composition/Recorder APIs' player URLs, ``{path}?Date=...&Expires=...&Signature=...``.
 
 A signed URL is a bearer capability: whoever holds it may download that one record's content
 until it expires, without a token (it is meant for ``<img src>`` and plain downloads). The
@@ -77,6 +78,42 @@ class UrlSigner:
         message = f"{kind}\n{record_id}\n{expiration}".encode()
         digest = hmac.new(self._key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def sign_path(
+        self, path: str, ttl_seconds: int = DEFAULT_TTL_SECONDS
+    ) -> tuple[dict[str, str], datetime]:
+        """The query (``Date``, ``Expires``, ``Signature``) that makes a GET of ``path`` a
+        capability until ``Expires`` (epoch seconds, as in the seed's example URL), and that
+        instant. The whole path is signed, so ids, file name and disposition are bound."""
+        date = int(self._clock())
+        expires = date + ttl_seconds
+        signature = self._path_mac(path, date, expires)
+        query = {"Date": str(date), "Expires": str(expires), "Signature": signature}
+        return query, datetime.fromtimestamp(expires, UTC)
+
+    def verify_path(self, path: str, date: str, expires: str, signature: str) -> None:
+        """Raise :class:`SignatureError` unless ``Signature`` is ours for this exact path and
+        ``Date - 5 min <= now < Expires`` (at most `MAX_PATH_TTL_SECONDS` apart)."""
+        if not (date.isdigit() and expires.isdigit() and len(date) <= 12 and len(expires) <= 12):
+            raise SignatureError("Date and Expires must be epoch seconds")
+        signed_at, until = int(date), int(expires)
+        expected = self._path_mac(path, signed_at, until)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise SignatureError("signature does not match this URL")
+        now = self._clock()
+        if until - signed_at > MAX_PATH_TTL_SECONDS or signed_at - CLOCK_SKEW_SECONDS > now:
+            raise SignatureError("signed URL has an invalid validity window")
+        if now >= until:
+            raise SignatureError("signed URL has expired")
+
+    def _path_mac(self, path: str, date: int, expires: int) -> str:
+        message = f"GET\n{path}\n{date}\n{expires}".encode()
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+MAX_PATH_TTL_SECONDS = 7 * 24 * 3600
+CLOCK_SKEW_SECONDS = 300
 
 
 def _check_kind(kind: str) -> None:

@@ -1,4 +1,4 @@
-"""The seed documents read as data: every operation of seeds 002/001/000 with its parameters,
+"""The seed documents read as data: every operation of seeds 002/001/000/003 with its parameters,
 and the client's calls keyed the same way.
 
 Contract tests compare the server's routes, its OpenAPI document and the client's calls with
@@ -18,17 +18,25 @@ import agent.api.endpoints
 from agent.api.http import Call
 
 SEEDS_DIR = Path(__file__).parent / "seeds"
-SEED_FILES = ("002_*.txt", "001_*.txt", "000_*.txt")
-"""The RTC API (002), newer interactions (001), newer ratings (000)."""
-SEEDS_BY_VERSION = ("002_*.txt", "000_*.txt", "001_*.txt")
-"""Oldest first: v1.9.5, v1.9.7, v1.9.18."""
+SEED_FILES = ("002_*.txt", "001_*.txt", "000_*.txt", "003_*.txt", "004_*.txt")
+"""The RTC API (002), newer interactions (001), newer ratings (000), the Composition API (003),
+the Recorder API (004)."""
+SEEDS_BY_VERSION = ("002_*.txt", "000_*.txt", "001_*.txt", "003_*.txt", "004_*.txt")
+"""Oldest first: v1.9.5, v1.9.7, v1.9.18; then the Composition and Recorder APIs (their own
+names)."""
 
-_REQUEST_LINE = re.compile(r"^(GET|POST|PUT|DELETE|PATCH) https?://[^/]+(/\S*) HTTP/1\.1$")
+_REQUEST_LINE = re.compile(r"^(GET|POST|PUT|DELETE|PATCH) (?:https?://[^/]+)?(/\S*) HTTP/1\.1$")
+HOST_IN_PATH = "/auvious.video"
+"""Seeds 003/004 render the host name into their paths (a doc bug): the real path follows it."""
+SCHEMA_MODELS = {"Error": "RecorderError"}
+"""Seed schemas whose wire model has another name (seed 004's `Error` is too generic)."""
+NOT_BODIES = frozenset({"Resource", "InputStream"})
+"""Spring's `Resource` bean described as a schema: the answer is really the file's bytes."""
 # A row of a "Parameters" table: name, where, type, required, description; run together in
-# seed 002, a markdown table in seeds 001 and 000.
+# seed 002, a markdown table in seeds 001 and 000 (and 003, without the leading pipe).
 _PARAMETER = re.compile(r"^([A-Za-z][\w-]*?)(query|path|header|body)(\S*?)(true|false)")
 _MARKDOWN_PARAMETER = re.compile(
-    r"^\|\s*([A-Za-z][\w-]*)\s*\|\s*(query|path|header|body)\s*\|\s*([^|]*?)\s*\|\s*(true|false)\s*\|"
+    r"^\|?\s*([A-Za-z][\w.-]*)\s*\|\s*(query|path|header|body)\s*\|\s*([^|]*?)\s*\|\s*(true|false)\s*\|"
 )
 
 
@@ -63,7 +71,8 @@ def seed_operations() -> dict[tuple[str, str], SeedOperation]:
             request = _REQUEST_LINE.match(line.strip())
             if request:
                 method, target = request.groups()
-                operation = SeedOperation(method, target.split("?", 1)[0])
+                path = target.split("?", 1)[0].removeprefix(HOST_IN_PATH)
+                operation = SeedOperation(method, path)
                 current = found.setdefault(operation.shape, operation)
                 continue
             parameter = _PARAMETER.match(line.strip()) or _MARKDOWN_PARAMETER.match(line.strip())
@@ -88,8 +97,12 @@ class SeedSchema:
     """Wire name -> the values of its Enumerated Values table."""
 
 
-_PRIMITIVES = r"string|integer|boolean|object|number|\[[^\]]*\]"
+_PRIMITIVES = r"string|integer|boolean|object|number|file|\[[^\]]*\]"
 _ENUM_ROW = re.compile(r"^([a-z][A-Za-z0-9]*?)([A-Z0-9_]+)$")
+# Seed 003 writes its schema tables as pipe tables: `name | type | required | ...` and
+# `property | value |`.
+_PIPE_ROW = re.compile(r"^([a-z][A-Za-z0-9_]*)\s*\|\s*[^|]+?\s*\|\s*(true|false)\s*\|")
+_PIPE_ENUM_ROW = re.compile(r"^([a-z][A-Za-z0-9_]*)\s*\|\s*([A-Za-z0-9_]+)\s*\|$")
 
 
 def seed_schemas() -> dict[str, SeedSchema]:
@@ -117,12 +130,18 @@ def seed_schemas() -> dict[str, SeedSchema]:
             if line in names:
                 current = schemas[line] = SeedSchema(line)
                 in_enums = False
-            elif line == "PropertyValue":
+            elif line in ("PropertyValue", "Property | Value |"):
                 in_enums = True
-            elif current is not None and in_enums and (enum := _ENUM_ROW.match(line)):
+            elif (
+                current is not None
+                and in_enums
+                and (enum := _ENUM_ROW.match(line) or _PIPE_ENUM_ROW.match(line))
+            ):
                 current.enums.setdefault(enum.group(1), set()).add(enum.group(2))
             elif current is not None and not in_enums and (prop := row.match(line)):
                 current.properties[prop.group(1)] = prop.group(4) == "true"
+            elif current is not None and not in_enums and (prop := _PIPE_ROW.match(line)):
+                current.properties[prop.group(1)] = prop.group(2) == "true"
     return schemas
 
 

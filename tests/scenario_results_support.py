@@ -9,6 +9,7 @@ from typing import Any
 
 from agent.scenario.model import Scenario
 from agent.scenario.results import (
+    CompositionRecord,
     Freeze,
     ParticipantResult,
     RoundTrip,
@@ -88,6 +89,19 @@ def run(**changes: Any) -> RunResult:
             0.4,
             snapshots=[RoundTrip(t=5.0, target="customer-0", round_trip=1.2)],
             camera_requests=[RoundTrip(t=7.0, target="customer-0", round_trip=2.0)],
+            compositions=[
+                CompositionRecord(
+                    t=20.0,
+                    conversation="conv-1",
+                    id="c1",
+                    type="VIDEO",
+                    state="COMPLETED",
+                    queue_time=0.5,
+                    composition_time=3.0,
+                    duration=20.0,
+                    file="compositions/agent-0-c1.mp4",
+                )
+            ],
         ),
         participant("customer-0", "agent-0", 0.9),
     ]

@@ -24,6 +24,16 @@ async def serve(
     """Run `serve` on an ephemeral port; yields its base URL and the stdout lines so far.
 
     `cli` is the command (default: this checkout's, in this interpreter), `cwd` where it runs."""
+    async with serve_process(*args, cli=cli, cwd=cwd) as (url, lines, process):
+        yield url, lines
+    assert process.returncode == 0
+
+
+@asynccontextmanager
+async def serve_process(
+    *args: str, cli: Sequence[str] = CHECKOUT_CLI, cwd: Path | None = None
+) -> AsyncIterator[tuple[str, list[str], asyncio.subprocess.Process]]:
+    """`serve` with its process, for the tests that kill it; interrupted at the end if alive."""
     process = await asyncio.create_subprocess_exec(
         *cli,
         "serve",
@@ -46,10 +56,9 @@ async def serve(
         for _ in range(2):
             async with asyncio.timeout(5):
                 lines.append((await process.stdout.readline()).decode().rstrip())
-        yield match.group(1), lines
+        yield match.group(1), lines, process
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGINT)
             async with asyncio.timeout(15):
                 await process.wait()
-    assert process.returncode == 0

@@ -19,6 +19,8 @@ from tests.contract_support import client_calls
 from tests.platform_support import CLIENTS, FORGED_TOKEN
 
 CALLS = sorted(client_calls().values(), key=lambda c: c.operation)
+ANY_ID_ACCEPTED = {"verifyStorageProvider"}
+"""The local platform has no application registry: any applicationId names its one store."""
 
 
 def _path_params(call: Call) -> dict[str, str | int]:
@@ -63,7 +65,7 @@ async def test_every_client_call_reports_a_refusal_naming_the_call_and_the_reaso
                 _named(refused, call)
             refused = await _refusal(api, call)
             if refused is None:  # a search that found nothing (ratings of an unknown id: [])
-                assert call.method == "GET", call
+                assert call.method == "GET" or call.operation in ANY_ID_ACCEPTED, call
                 continue
             assert refused.status in (400, 403, 404), refused
             _named(refused, call)

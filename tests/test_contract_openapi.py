@@ -1,4 +1,4 @@
-"""Seeds 002/001/000 against the platform and the client, operation by operation.
+"""Seeds 002/001/000/003/004 against the platform and the client, operation by operation.
 
 Every operation of the seeds must be served, described in `/rtc-api/openapi.json` with the
 seed's body schema, query parameters and headers, and have a call in the client; the list
@@ -39,7 +39,16 @@ def _documented(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any
 def test_the_seed_list_is_read_whole() -> None:
     """Guards the parser: a format change in the seeds must not shrink the list silently."""
     operations = seed_operations()
-    assert len(operations) == 56
+    by_api = [path.split("/")[1] for _, path in operations]
+    assert by_api.count("rtc-api") == 56
+    assert by_api.count("rtc-recorder") == 14
+    assert by_api.count("composition") == 10
+    attachment = operations[
+        ("GET", "/rtc-recorder/api/recordings/attachment/cobrowse/{}/{}/{}/{}/{}")
+    ]
+    assert attachment.query == {"Date", "Expires", "Signature"}
+    player = operations[("GET", "/composition/api/player/inline/{}/{}/{}")]
+    assert player.query == {"Date", "Expires", "Signature"} and player.headers == {"Range"}
     assert operations[("GET", "/rtc-api/conferences/{}/events")].query == {"v"}
     assert operations[("POST", "/rtc-api/conferences/join")].body_type == (
         "JoinConferenceWebCommand"
@@ -75,6 +84,13 @@ async def test_every_seed_operation_is_documented_with_its_body_query_and_header
             if schema.get("$ref", "").rsplit("/", 1)[-1] != seed.body_type:
                 problems.append(f"{shape}: body is {schema or None}, seed says {seed.body_type}")
         parameters = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
+        # An exploded object parameter (`style: form`) stands for its properties.
+        parameters |= {
+            ("query", name)
+            for p in operation.get("parameters", [])
+            if p.get("explode") and p["in"] == "query"
+            for name in p["schema"].get("properties", {})
+        }
         for name in sorted(seed.query - SUPERSEDED_QUERY.get(seed.shape, set())):
             if ("query", name) not in parameters:
                 problems.append(f"{shape}: query parameter {name} not documented")

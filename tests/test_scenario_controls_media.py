@@ -143,7 +143,7 @@ async def test_a_run_without_duration_fails_at_its_timeout_and_everyone_leaves(
     assert completed.name == "run_completed" and not completed.passed
     (host,) = result.participants
     assert [s.kind for s in host.steps][-2:] == ["leave", "unregister"]
-    assert run.actors[0].participant is None
+    assert run.agents[0].participant is None
     assert run.leftover_peer_connections == 0
 
 

@@ -57,7 +57,7 @@ async def test_interaction_and_rating_steps_are_stored_on_the_platform(
     result = await run.execute()
     (agent,) = result.participants
     assert not agent.errors and all(step.ok for step in agent.steps), agent.errors
-    interaction_id = run.actors[0].interaction_id
+    interaction_id = run.agents[0].interaction_id
     assert interaction_id is not None
 
     client = AuviousClient(server.base_url, ClientCredentials("agent1", secret))

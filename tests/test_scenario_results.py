@@ -117,6 +117,20 @@ def test_conditions_on_joins_and_snapshots() -> None:
     assert not results["every_snapshot_answered"].passed
 
 
+def test_conditions_on_compositions() -> None:
+    names = {"conditions": ["compositions_completed", "composition_media_valid"]}
+    assert all(e.passed for e in by_name(names).values())
+    broken = run()
+    (composition,) = broken.participants[0].compositions
+    composition.state, composition.problems = "FAILED", ["lasts 3.00 s, expected 20.00 s"]
+    results = by_name(names, broken)
+    assert results["compositions_completed"].details == ["VIDEO c1 of conv-1: FAILED"]
+    assert results["composition_media_valid"].details == [
+        "compositions/agent-0-c1.mp4: lasts 3.00 s, expected 20.00 s"
+    ]
+    assert not by_name(names, run(participants=[]))["compositions_completed"].passed
+
+
 def test_an_interrupted_run_fails() -> None:
     evaluation = evaluate(scenario({}), run(interrupted=True))
     assert not evaluation.passed

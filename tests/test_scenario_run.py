@@ -51,7 +51,7 @@ async def assert_nothing_left(server: EmbeddedServer, run: ScenarioRun) -> None:
     router = server.platform.router
     assert isinstance(router, Router)
     assert all(actor.peer_connection_count() == 0 for actor in run.actors)
-    assert all(actor.participant is None for actor in run.actors)
+    assert all(actor.participant is None for actor in run.agents)
     await wait_until(lambda: router.peer_connection_count() == 0, "the router closed every pc")
     assert server.platform.registrations.count() == 0
 
@@ -175,11 +175,11 @@ async def test_an_interrupted_run_returns_what_it_measured_and_leaves_nothing(
     run = ScenarioRun(write(tmp_path, LONG_CALL), options(server))
     task = asyncio.get_running_loop().create_task(run.execute())
     await wait_until(
-        lambda: len(run.actors) == 2 and all(a.views and a.published for a in run.actors),
+        lambda: len(run.actors) == 2 and all(a.views and a.published for a in run.agents),
         "both publish and view each other",
     )
     # The display names went with the joins, as participant metadata the others can read.
-    participant = run.actors[0].participant
+    participant = run.agents[0].participant
     assert participant is not None and participant.conference_id is not None
     view = await participant.api.conferences.simple_view(participant.conference_id)
     names = {
@@ -398,7 +398,7 @@ async def test_conference_controls_and_custom_events_reach_the_others(tmp_path: 
     assert not host.errors and not guest.errors, host.errors + guest.errors
     assert all(step.ok for step in host.steps + guest.steps)
     assert [s.kind for s in host.steps].count("wait_for") == 2
-    heard = [kind for _, kind in run.actors[1].heard]
+    heard = [kind for _, kind in run.actors[1].record.heard]
     assert heard.count("ConferenceMetadataUpdatedEvent") >= 3  # mute set, removed, STATE
     assert "CallWrapUpEvent" in heard
     (view,) = [s for s in guest.streams if s.direction is StreamDirection.VIEW]

@@ -24,11 +24,13 @@ import aiohttp
 from agent.api.auth import TokenClaims, TokenProvider
 from agent.api.endpoints import (
     Assets,
+    Compositions,
     Conferences,
     FileTransfers,
     IceServers,
     Interactions,
     Ratings,
+    Recorder,
     Registrations,
     Security,
     Snapshots,
@@ -68,6 +70,7 @@ class AuviousClient:
         self.registrations = Registrations(self.http)
         self.conferences = Conferences(self.http, events_time_limit=events_time_limit)
         self.snapshots = Snapshots(self.http)
+        self.recorder = Recorder(self.http)
         self.ratings = Ratings(self.http)
         self.interactions = Interactions(self.http)
         self.file_transfers = FileTransfers(self.http)
@@ -75,6 +78,7 @@ class AuviousClient:
         self.ice = IceServers(self.http)
         self.talkdesk = Talkdesk(self.http)
         self.security = Security(self.http)
+        self.compositions = Compositions(self.http)
 
     def __repr__(self) -> str:
         return f"AuviousClient({self.http.base_url!r}, {self.auth!r})"

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agent.load.crowd import Crowd, Member
-    from agent.load.media import MediaPlan, NaiveMedia, SharedMedia, SharedOpusEncoder
+    from agent.load.media import MediaPlan, NaiveMedia, SharedMedia
     from agent.load.pairs import PairsJob
     from agent.load.platform import LocalPlatform, PlatformError, serve_platform
     from agent.load.sustained import Criteria, KindWindow, WindowReport, judge, kind_windows
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         combine,
         snapshot_of_views,
     )
+    from media.opus_fanout import SharedOpusEncoder
 
 _HOMES = {
     "Criteria": "agent.load.sustained",
@@ -44,7 +45,7 @@ _HOMES = {
     "Shard": "agent.load.workers",
     "ShardError": "agent.load.workers",
     "SharedMedia": "agent.load.media",
-    "SharedOpusEncoder": "agent.load.media",
+    "SharedOpusEncoder": "media.opus_fanout",
     "WindowReport": "agent.load.sustained",
     "WorkerJob": "agent.load.workers",
     "WorkerPool": "agent.load.workers",

@@ -29,6 +29,7 @@ from agent.scenario.results import (
     StreamDirection,
     StreamResult,
 )
+from agent.scenario.run_metrics import ViewSeries
 
 __all__ = ["Crowd", "Member"]
 
@@ -186,21 +187,18 @@ class Crowd:
                 )
                 for p in me.publishers
             ]
+            now = time.time() - origin
             for view in views:
-                video = view.tracks.get("video") or next(iter(view.tracks.values()), None)
-                streams.append(
-                    StreamResult(
-                        stream_id=view.stream_id,
-                        direction=StreamDirection.VIEW,
-                        stream_type=view.stream_type,
-                        publisher=view.publisher_endpoint_id,
-                        viewer_id=view.viewer_id,
-                        first_frame_time=video.time_to_first_frame_s if video else None,
-                        frames=video.frames if video else 0,
-                        packets_received=sum(t.packets_received for t in view.tracks.values()),
-                        packets_lost=sum(t.packets_lost for t in view.tracks.values()),
-                    )
+                result = StreamResult(
+                    stream_id=view.stream_id,
+                    direction=StreamDirection.VIEW,
+                    stream_type=view.stream_type,
+                    publisher=view.publisher_endpoint_id,
                 )
+                # The scenario's measurement path: the same figures from the same viewer.
+                main = "video" if "video" in view.tracks else next(iter(view.tracks), "audio")
+                ViewSeries(result).take(view, main, now)
+                streams.append(result)
             joined = member.joined_at - origin if member.joined_at is not None else None
             out.append(
                 ParticipantResult(

@@ -1,6 +1,11 @@
 """Endpoint lifecycle, conference state, publisher and viewer."""
 
-from agent.participant.participant import Participant, ParticipantMeasurements
+from agent.participant.participant import (
+    Participant,
+    ParticipantMeasurements,
+    RemoteStream,
+    ViewWatcher,
+)
 from agent.participant.policy import Reception, RetryPolicy, ViewPolicy
 from agent.participant.publisher import Publisher, PublisherMeasurements, synthetic_tracks
 from agent.participant.records import StepRecord, Timeline
@@ -14,12 +19,14 @@ __all__ = [
     "Publisher",
     "PublisherMeasurements",
     "Reception",
+    "RemoteStream",
     "RetryPolicy",
     "StepRecord",
     "StreamState",
     "Timeline",
     "TrackMeasurements",
     "ViewPolicy",
+    "ViewWatcher",
     "Viewer",
     "ViewerMeasurements",
     "synthetic_tracks",

@@ -11,7 +11,10 @@ Call order (PROTOCOL.md, "Call order of a participant"):
 
 The participant follows ConferenceStreamPublished/Unpublished events of the other endpoints
 (in conference-version order, through the event channel's ordering) to view and stop viewing;
-its own endpoint's events are not acted on. A conference that ends, or a leave the platform
+its own endpoint's events are not acted on. This is the one view-following state machine:
+`streams` is what the others publish now, the view policy and `view_filter` say which of them
+to view, `follow()` applies a changed filter, and a `ViewWatcher` (a scenario's record
+keeping) hears each view start, fail and end. A conference that ends, or a leave the platform
 made for it (endpoint expiry), closes everything locally. Every step is a timed record in
 `timeline`; `measurements()` gives the media figures of every stream.
 """
@@ -25,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Protocol, Self
 
 from aiortc import MediaStreamTrack
 
@@ -65,7 +68,7 @@ from agent.webrtc.ice_servers import (
 )
 from agent.webrtc.trickle import DEFAULT_GATHER_TIMEOUT
 
-__all__ = ["Participant", "ParticipantMeasurements"]
+__all__ = ["Participant", "ParticipantMeasurements", "RemoteStream", "ViewWatcher"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,29 @@ class ParticipantMeasurements:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteStream:
+    """A stream another endpoint of the conference publishes now."""
+
+    stream_id: str
+    stream_type: str | None
+    endpoint_id: str | None
+
+
+class ViewWatcher(Protocol):
+    """Hears what happens to the participant's views (all calls from its own tasks)."""
+
+    def view_starting(self, viewer: Viewer) -> None:
+        """A view is being set up."""
+
+    def view_started(self, viewer: Viewer, error: Exception | None) -> None:
+        """Its setup ended: media can flow (`error` None) or it failed."""
+
+    async def view_ending(self, viewer: Viewer) -> None:
+        """It is about to stop (the stream unpublished, or no longer wanted): last chance to
+        read its figures. Errors are ignored."""
 
 
 class Participant:
@@ -136,6 +162,11 @@ class Participant:
         self.publishers: list[Publisher] = []
         self.viewers: dict[str, Viewer] = {}
         """Viewed streams by stream id (ended ones stay until the stream is unpublished)."""
+        self.streams: dict[str, RemoteStream] = {}
+        """What the other endpoints of the conference publish now, by stream id."""
+        self.view_filter: Callable[[RemoteStream], bool] | None = None
+        """Which of `streams` to view, beyond the view policy (None: all it allows)."""
+        self.view_watcher: ViewWatcher | None = None
         self.keepalives = 0
 
         self._ice: IceServers | None = None
@@ -399,9 +430,39 @@ class Participant:
                 if endpoint.id == endpoint_id:
                     continue
                 for stream in endpoint.streams or []:
-                    if stream.id and self.view_policy.wants(stream.type):
-                        self._start_viewing(stream.id, stream.type, endpoint.id)
+                    if stream.id:
+                        kind = str(stream.type) if stream.type is not None else None
+                        self._published(RemoteStream(stream.id, kind, endpoint.id))
         return view
+
+    def wants(self, stream: RemoteStream) -> bool:
+        """Whether the participant views `stream` (of another endpoint) on its own."""
+        if not self.view_policy.wants(stream.stream_type):
+            return False
+        return self.view_filter is None or self.view_filter(stream)
+
+    def _published(self, stream: RemoteStream) -> None:
+        self.streams[stream.stream_id] = stream
+        if self.wants(stream):
+            self._start_viewing(stream.stream_id, stream.stream_type, stream.endpoint_id)
+
+    async def follow(self) -> list[Viewer]:
+        """Apply a changed `view_filter`: view the streams it wants now and stop viewing the
+        others; returns the views it started once each is set up (failed or not)."""
+        self._require_conference()
+        wanted = {s.stream_id for s in self.streams.values() if self.wants(s)}
+        for stream_id in [s for s in self.viewers if s not in wanted]:
+            await self.stop_viewing(stream_id)
+        started = []
+        for stream in list(self.streams.values()):
+            viewer = self.viewers.get(stream.stream_id)
+            if self.wants(stream) and (viewer is None or viewer.ended.is_set()):
+                self._start_viewing(stream.stream_id, stream.stream_type, stream.endpoint_id)
+                started.append(stream.stream_id)
+        tasks = [self._view_tasks[s] for s in started if s in self._view_tasks]
+        if tasks:
+            await asyncio.wait(tasks)
+        return [self.viewers[s] for s in started if s in self.viewers]
 
     async def publish(
         self,
@@ -470,6 +531,9 @@ class Participant:
             await asyncio.wait([task])
         viewer = self.viewers.pop(stream_id, None)
         if viewer is not None:
+            if self.view_watcher is not None:
+                with contextlib.suppress(Exception):
+                    await self.view_watcher.view_ending(viewer)
             with self.timeline.step("stop-view", stream_id=stream_id):
                 await viewer.stop()
 
@@ -507,6 +571,7 @@ class Participant:
         streams: list[SupervisedStream] = [*self.publishers, *self.viewers.values()]
         self.publishers = []
         self.viewers = {}
+        self.streams = {}
         await asyncio.gather(*(how(stream) for stream in streams), return_exceptions=True)
 
     def _forget_conference(self, conference_id: str) -> None:
@@ -532,18 +597,36 @@ class Participant:
             return
         own = event.user_endpoint_id == self.endpoint_id
         if isinstance(event, ConferenceStreamPublishedEvent) and not own:
-            if self.view_policy.wants(event.stream_type):
-                self._start_viewing(event.stream_id, event.stream_type, event.user_endpoint_id)
+            kind = str(event.stream_type) if event.stream_type is not None else None
+            self._published(RemoteStream(event.stream_id, kind, event.user_endpoint_id))
         elif isinstance(event, ConferenceStreamUnpublishedEvent) and not own:
+            self.streams.pop(event.stream_id, None)
             if event.stream_id in self.viewers or event.stream_id in self._view_tasks:
                 await self.stop_viewing(event.stream_id)
         elif isinstance(event, ConferenceEndedEvent) or (
             isinstance(event, ConferenceLeftEvent) and own and not self._leaving
         ):
+            if not await self._platform_removed_us(event.conference_id):
+                # A client's forgery (sendEvent) on a platform that does not mark those.
+                self.timeline.note("ignored", event=event.type, why="the platform still lists us")
+                return
             # The platform already closed every stream: close ours without asking it again.
             self.timeline.note("removed", reason=getattr(event, "reason", None), event=event.type)
             await self._close_streams(SupervisedStream.drop)
             self._forget_conference(event.conference_id)
+
+    async def _platform_removed_us(self, conference_id: str) -> bool:
+        """Whether the platform confirms that this endpoint is out of the conference: an event
+        on the channel alone is not proof (issue 13: a customer sent one through sendEvent)."""
+        try:
+            view = await self.api.conferences.simple_view(conference_id)
+        except ApiError as exc:
+            return exc.status in (403, 404)  # ended, or no longer ours to see
+        return not any(
+            endpoint.id == self.endpoint_id
+            for participant in view.participants or []
+            for endpoint in participant.endpoints or []
+        )
 
     def _start_viewing(
         self,
@@ -569,6 +652,9 @@ class Participant:
             gather_timeout=self.gather_timeout,
         )
         self.viewers[stream_id] = viewer
+        watcher = self.view_watcher
+        if watcher is not None:
+            watcher.view_starting(viewer)
 
         async def start() -> None:
             try:
@@ -577,6 +663,11 @@ class Participant:
                 raise
             except Exception as exc:
                 log.warning("%s: viewing stream %s failed: %s", self.name, stream_id, exc)
+                if watcher is not None:
+                    watcher.view_started(viewer, exc)
+            else:
+                if watcher is not None:
+                    watcher.view_started(viewer, None)
             finally:
                 if self._view_tasks.get(stream_id) is asyncio.current_task():
                     del self._view_tasks[stream_id]

@@ -172,6 +172,19 @@ class Publisher(SupervisedStream):
         await link.negotiate(send_offer, send_candidates)
         return link
 
+    def replace_track(self, kind: str, track: MediaStreamTrack) -> None:
+        """Send `track` as this stream's `kind` from now on, on this connection (the sender
+        switches without renegotiation) and on any replacement. The old track stays the
+        caller's to stop, once the sender has left it."""
+        if kind not in self.tracks or track.kind != kind:
+            raise ValueError(f"this stream has no {kind} track to replace with a {track.kind}")
+        self.tracks[kind] = track
+        if self.link is None:
+            return
+        for sender in self.link.pc.getSenders():
+            if sender.track is not None and sender.track.kind == kind:
+                sender.replaceTrack(BorrowedTrack(track))
+
     async def _release(self) -> None:
         stream_id, self.stream_id = self.stream_id, None
         if stream_id is None:

@@ -9,38 +9,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import get_args
 
 from agent.scenario.checks import Loc, Problem, _walk_steps
 from agent.scenario.model import (
     JoinStep,
-    LeaveStep,
     ParticipantGroup,
     PublishStep,
-    RegisterStep,
-    RepeatStep,
     Scenario,
-    SleepStep,
     Step,
-    ThinkStep,
-    UnregisterStep,
     WaitForStep,
 )
+from agent.scenario.steps import browser_steps, step_name
 
 __all__ = ["browser_problems"]
 
-BROWSER_STEPS = (
-    RegisterStep,
-    JoinStep,
-    PublishStep,
-    LeaveStep,
-    UnregisterStep,
-    SleepStep,
-    ThinkStep,
-    WaitForStep,
-    RepeatStep,
-)
-"""What the page can do; `register` starts Chromium, `join` also publishes and views."""
 BROWSER_CONDITIONS = ("everyone_joined", "receiving_every_publisher")
 EVENT_TYPE = re.compile(r"^[A-Z][A-Za-z0-9]*Event$")
 
@@ -98,8 +80,11 @@ def _codec(browser: ParticipantGroup, loc: Loc, scenario: Scenario) -> Iterator[
 
 
 def _step(step: Step, loc: Loc) -> Iterator[Problem]:
-    if not isinstance(step, BROWSER_STEPS):
-        can = ", ".join(get_args(kind.model_fields["do"].annotation)[0] for kind in BROWSER_STEPS)
+    # What the page can do (the step table's `browser=True`): `register` starts Chromium,
+    # `join` also publishes and views.
+    can_do = browser_steps()
+    if not isinstance(step, can_do):
+        can = ", ".join(step_name(kind) for kind in can_do)
         yield Problem((*loc, "do"), f"a browser participant cannot {step.do}; it can {can}")
         return
     if isinstance(step, JoinStep) and step.conference is not None:

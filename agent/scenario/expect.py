@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from agent.scenario.health_verdict import HealthVerdict, assess
 from agent.scenario.metrics import METRICS, aggregate
 from agent.scenario.model import ExpectSpec, ParticipantGroup, Scenario, ViewStep
-from agent.scenario.results import ParticipantResult, RunResult, StreamDirection
+from agent.scenario.results import (
+    ParticipantResult,
+    RecordedTrackResult,
+    RunResult,
+    StreamDirection,
+)
 from agent.scenario.units import Quantity, format_quantity
 
 __all__ = ["MIN_OVERLAP", "Evaluation", "Expectation", "evaluate", "viewed_groups"]
@@ -139,12 +144,59 @@ def _condition(name: str, scenario: Scenario, result: RunResult) -> Expectation:
             if not asked:
                 unanswered = ["no snapshot was requested"]
             return _verdict(name, unanswered, f"all {asked} snapshot request(s) answered")
+        case "compositions_completed":
+            compositions = [c for p in result.participants for c in p.compositions]
+            unfinished = [
+                f"{c.type} {c.id or '(not created)'} of {c.conversation}: {c.state}"
+                for c in compositions
+                if c.state not in ("COMPLETED", "DELETED", "CANCELLED")
+            ]
+            if not compositions:
+                unfinished = ["no composition was requested"]
+            return _verdict(name, unfinished, f"all {len(compositions)} composition(s) completed")
+        case "composition_media_valid":
+            checked = [c for p in result.participants for c in p.compositions if c.file is not None]
+            problems = [f"{c.file}: {problem}" for c in checked for problem in c.problems]
+            if not checked:
+                problems = ["no composition was downloaded"]
+            return _verdict(name, problems, f"{len(checked)} composed file(s) decode as requested")
+        case "recordings_complete":
+            tracks = [(p.name, t) for p in result.participants for t in p.recordings]
+            problems = [
+                problem
+                for owner, track in tracks
+                if (problem := _recorded_track_problem(owner, track)) is not None
+            ]
+            if not tracks:
+                problems = ["nothing was recorded (no stop_recording step read a track back)"]
+            return _verdict(
+                name,
+                problems,
+                f"all {len(tracks)} recorded track(s) have a file as long as their publishing "
+                f"(±{RECORDING_TOLERANCE:g} s)",
+            )
         case "every_viewer_received_every_publisher":
             missing, pairs = _unreceived(scenario, result)
             if not pairs and not missing:
                 missing = ["no viewer and publisher were present together"]
             return _verdict(name, missing, f"{pairs} viewer/publisher pair(s) received video")
     raise ValueError(f"unknown condition {name!r}")
+
+
+RECORDING_TOLERANCE = 1.0
+"""Seconds a recorded track may differ from the time its stream was published while recorded
+(the first keyframe, the last packet in flight)."""
+
+
+def _recorded_track_problem(owner: str, track: RecordedTrackResult) -> str | None:
+    what = f"{owner}: {track.kind} of {track.user or '?'} (recorder {track.recorder})"
+    if not track.size or track.recorded is None:
+        return f"{what}: no file"
+    if track.published is None:
+        return f"{what}: no published interval reported"
+    if abs(track.recorded - track.published) > RECORDING_TOLERANCE:
+        return f"{what}: {track.recorded:.1f} s recorded of {track.published:.1f} s published"
+    return None
 
 
 def _verdict(name: str, problems: list[str], success: str) -> Expectation:

@@ -216,6 +216,17 @@ def _round_trips(attribute: str) -> Extractor:
     return extract
 
 
+def _compositions(attribute: str) -> Extractor:
+    def extract(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+        for participant in result.participants:
+            for composition in participant.compositions:
+                value = getattr(composition, attribute)
+                if value is not None:
+                    yield MetricValue(value, participant.name, composition.t)
+
+    return extract
+
+
 def _error_count(result: RunResult, warmup: float) -> Iterator[MetricValue]:
     for participant in result.participants:
         yield MetricValue(float(len(participant.errors)), participant.name, participant.arrived_at)
@@ -291,6 +302,24 @@ _ALL = (
         Quantity.TIME,
         "Seconds from a camera request to its processed answer.",
         _round_trips("camera_requests"),
+    ),
+    Metric(
+        "recording_start_time",
+        Quantity.TIME,
+        "Seconds from a start_recording request until the platform's recorder is ACTIVE.",
+        _round_trips("recording_starts"),
+    ),
+    Metric(
+        "composition_time",
+        Quantity.TIME,
+        "Seconds from requesting a composition until it was COMPLETED (polled).",
+        _compositions("composition_time"),
+    ),
+    Metric(
+        "composition_queue_time",
+        Quantity.TIME,
+        "Seconds a composition waited in the queue (QUEUED, as polled).",
+        _compositions("queue_time"),
     ),
     Metric("error_count", Quantity.COUNT, "Errors per participant.", _error_count),
     Metric(

@@ -195,6 +195,11 @@ class StreamSpec(StrictModel):
     """The video codec offered (one per participant); audio is always Opus."""
     metadata: dict[str, Any] | None = None
     """Stream metadata sent with publishStream."""
+    encoder: Literal["shared", "own"] = "shared"
+    """`shared`: the streams of one profile (source, resolution, fps, bitrate, codec) in a
+    process are encoded once and packetized once; a participant that mutes, switches camera,
+    turns its torch on or changes bitrate gets its own encoder from then on. `own`: an
+    encoder per participant from the start (aiortc's, adapting to the platform's REMB)."""
 
     @property
     def key(self) -> str:
@@ -381,7 +386,8 @@ class _Step(StrictModel):
 
 
 class RegisterStep(_Step):
-    """Register a user endpoint and keep it alive."""
+    """Register a user endpoint (`keepAliveSeconds`) and keep it alive; connect the event
+    channel."""
 
     do: Literal["register"]
     keep_alive: Duration = 30.0
@@ -389,16 +395,22 @@ class RegisterStep(_Step):
 
 
 class UnregisterStep(_Step):
+    """Unregister the endpoint."""
+
     do: Literal["unregister"]
 
 
 class JoinStep(_Step):
+    """Join the group's conference (or `conference`, a template) and read the simple view."""
+
     do: Literal["join"]
     conference: str | None = None
     """Join this conference (a template) instead of the group's."""
 
 
 class LeaveStep(_Step):
+    """Close peer connections, unpublish, stop viewing, leave."""
+
     do: Literal["leave"]
 
 
@@ -408,20 +420,29 @@ class _StreamsStep(_Step):
 
 
 class PublishStep(_StreamsStep):
+    """Publish the named `publish` streams (default: all of the group's)."""
+
     do: Literal["publish"]
 
 
 class UnpublishStep(_StreamsStep):
+    """Stop publishing them (default: all)."""
+
     do: Literal["unpublish"]
 
 
 class ViewStep(_Step):
+    """View those groups' streams (`all`, or group names) published now, waiting until they
+    flow, and from now on."""
+
     do: Literal["view"]
     of: ViewTargets = "all"
     """Whose streams: all, or a list of participant group names."""
 
 
 class StopViewStep(_Step):
+    """Stop viewing them."""
+
     do: Literal["stop_view"]
     of: ViewTargets = "all"
 
@@ -432,10 +453,15 @@ class _MuteStep(_StreamsStep):
 
 
 class MuteStep(_MuteStep):
+    """Set conference metadata `TRACK_MUTED/{media}/{streamId}`; the track then sends black
+    or silence, as a browser does (and stops sharing its profile's encoder)."""
+
     do: Literal["mute"]
 
 
 class UnmuteStep(_MuteStep):
+    """Remove that metadata; the track sends its source again."""
+
     do: Literal["unmute"]
 
 
@@ -458,6 +484,8 @@ class MetadataStep(_Step):
 
 
 class BitrateStep(_StreamsStep):
+    """Change the maximum video bitrate (the stream gets its own encoder, which follows it)."""
+
     do: Literal["bitrate"]
     bitrate: Bitrate
     """The new maximum video bitrate, e.g. 300k, through the platform, which caps the sender
@@ -472,6 +500,9 @@ class _TargetedStep(_Step):
 
 
 class RequestSnapshotStep(_TargetedStep):
+    """Request a snapshot of the target group's participants in the same conference; counted
+    as unanswered after `timeout`."""
+
     do: Literal["request_snapshot"]
     snapshot_type: Annotated[str, Field(min_length=1)] = "CAM"
     timeout: Duration = 30.0
@@ -479,18 +510,22 @@ class RequestSnapshotStep(_TargetedStep):
 
 
 class ApproveStep(_Step):
-    """Approve the snapshots this participant received."""
+    """Approve the snapshots this participant received (the `last` or `all`)."""
 
     do: Literal["approve"]
     snapshot: Literal["last", "all"] = "last"
 
 
 class DiscardStep(_Step):
+    """Discard them."""
+
     do: Literal["discard"]
     snapshot: Literal["last", "all"] = "last"
 
 
 class CameraRequestStep(_TargetedStep):
+    """Ask the target to switch camera or torch; waits for the processed answer."""
+
     do: Literal["camera_request"]
     request: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = "CAMERA_SWITCH"
     """CAMERA_SWITCH, FLASH_ON, FLASH_OFF (the platform accepts others)."""
@@ -526,6 +561,9 @@ class FeedbackSpec(StrictModel):
 
 
 class RateStep(_Step):
+    """Rate the conference (seed 000 ratings): at least one of `rating` (1..5), `comment`,
+    `feedback` (a list of `{question, type, answer/rating/choice/choices}`)."""
+
     do: Literal["rate"]
     rating: Annotated[int, Field(ge=1, le=5)] | None = None
     comment: str | None = None
@@ -539,6 +577,8 @@ class RateStep(_Step):
 
 
 class CreateInteractionStep(_Step):
+    """Create an interaction (seed 001)."""
+
     do: Literal["create_interaction"]
     interaction_id: str | None = None
     """A template; default: the platform chooses."""
@@ -555,11 +595,107 @@ class UpdateInteractionStep(_Step):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+def _upper_case(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+class ComposeStep(_Step):
+    """Request a composition of the conversation's recordings (seed 003): a VIDEO (MP4, the
+    publishers in a GRID, the audio mixed) or an AUDIO (MP3) one. With `wait`, poll until it is
+    done (it must end COMPLETED); with `download`, fetch it through its signed URL (no token)
+    into the report directory (`compositions/`) and check that it decodes with the requested
+    codecs, size and the recorded duration."""
+
+    do: Literal["compose"]
+    conversation: str | None = None
+    """The conversation (a template); default: the interaction this participant created last,
+    else its conference."""
+    type: Annotated[Literal["VIDEO", "AUDIO"], BeforeValidator(_upper_case)] = "VIDEO"
+    resolution: str = "320x240"
+    priority: int = 1
+    """Higher runs first."""
+    name: str | None = None
+    """A template; default: `<participant>-<type>`."""
+    wait: bool = True
+    timeout: Duration = 300.0
+    """How long to wait for it (queued, waiting for the recording, rendering)."""
+    download: bool = True
+    inline: bool = False
+    """Download through the inline (player) URL rather than the attachment one."""
+
+
+class CancelCompositionStep(_Step):
+    """Cancel the composition this participant requested last (it must be queued or running)."""
+
+    do: Literal["cancel_composition"]
+
+
+class ReexecuteCompositionStep(_Step):
+    """Run the composition this participant requested last again (same id); with `wait`, until
+    it is COMPLETED again."""
+
+    do: Literal["reexecute_composition"]
+    priority: int = 1
+    wait: bool = True
+    timeout: Duration = 300.0
+
+
+class DeleteCompositionStep(_Step):
+    """Delete the composition this participant requested last, and its file (SUPERVISOR)."""
+
+    do: Literal["delete_composition"]
+
+
+class StartRecordingStep(_Step):
+    """Start the platform's recorder on this participant's conference (Recorder API, seed
+    004), wait until it records, and with `indicator` set the conference's `RECORDER` metadata
+    to `{"on":true}` as the platform's clients do (the recorder itself never sets it)."""
+
+    do: Literal["start_recording"]
+    conversation: str | None = None
+    """The conversation the recording belongs to (a template); default: the interaction this
+    participant created last, else the conference id."""
+    audio: bool = True
+    video: bool = True
+    application: Annotated[str, Field(min_length=1)] = "auvious-agent"
+    """The `applicationId` sent with the request."""
+    indicator: bool = True
+    timeout: Duration = 10.0
+    """How long the recorder may take to become ACTIVE."""
+
+
+class StopRecordingStep(_Step):
+    """Stop the recorder this participant started (the platform answers once the files are
+    complete), read back what it recorded for the `recordings_complete` condition, and with
+    `indicator` set `RECORDER` to `{"on":false}`."""
+
+    do: Literal["stop_recording"]
+    indicator: bool = True
+    timeout: Duration = 30.0
+
+
+class ChatStep(_Step):
+    """Add a chat line from this participant to the recording's transcript (the recorder
+    this participant started, else the conversation's active one)."""
+
+    do: Literal["chat"]
+    text: Annotated[str, Field(min_length=1)]
+    """The line (a template)."""
+    display_name: str | None = None
+    """Shown with the line (a template); default: the participant's name."""
+    conversation: str | None = None
+    """Whose active recording (a template); default as for `start_recording`."""
+
+
 WaitCondition = Literal["everyone_joined", "receiving_every_publisher", "snapshot_acquired"]
 
 
 class WaitForStep(_Step):
-    """Wait until an event arrives or a condition holds; a timeout is an error."""
+    """Wait for an event type heard `count` times since arrival, a step id (`group.step`: a
+    participant of that group in the same call) or a condition: `everyone_joined`,
+    `receiving_every_publisher` (at least one stream, and media from every publisher
+    viewed), `snapshot_acquired`; exactly one of `event` and `condition`. A timeout is an
+    error."""
 
     do: Literal["wait_for"]
     event: str | None = None
@@ -577,12 +713,15 @@ class WaitForStep(_Step):
 
 
 class SleepStep(_Step):
+    """Pause."""
+
     do: Literal["sleep"]
     duration: Duration
 
 
 class ThinkStep(_Step):
-    """Pause for a random time between `min` and `max`, like a person would."""
+    """Pause a random time between `min` and `max`, like a person would (`seed` makes it
+    repeatable)."""
 
     do: Literal["think"]
     min: Duration
@@ -596,9 +735,9 @@ class ThinkStep(_Step):
 
 
 class RepeatStep(_Step):
-    """Run `steps` `count` times, or until `duration` has passed (whichever comes first).
-
-    Inside, `at` counts from the start of each round."""
+    """Run `steps` `count` times, or until `duration` has passed (whichever comes first);
+    inside, `at` counts from the start of each round. A round in which every step failed
+    stops the repeat."""
 
     do: Literal["repeat"]
     count: Annotated[int, Field(ge=1)] | None = None
@@ -633,6 +772,13 @@ Step = Annotated[
     | RateStep
     | CreateInteractionStep
     | UpdateInteractionStep
+    | ComposeStep
+    | CancelCompositionStep
+    | ReexecuteCompositionStep
+    | DeleteCompositionStep
+    | StartRecordingStep
+    | StopRecordingStep
+    | ChatStep
     | WaitForStep
     | SleepStep
     | ThinkStep
@@ -772,6 +918,9 @@ ExpectCondition = Literal[
     "every_viewer_received_every_publisher",
     "every_participant_joined",
     "every_snapshot_answered",
+    "compositions_completed",
+    "composition_media_valid",
+    "recordings_complete",
     "no_errors",
 ]
 
@@ -805,6 +954,10 @@ class ExpectSpec(StrictModel):
     packets_lost: CountThresholds | None = None
     snapshot_round_trip: TimeThresholds | None = None
     camera_round_trip: TimeThresholds | None = None
+    recording_start_time: TimeThresholds | None = None
+
+    composition_time: TimeThresholds | None = None
+    composition_queue_time: TimeThresholds | None = None
     error_count: CountThresholds | None = None
     error_rate: RatioThresholds | None = None
 
@@ -878,6 +1031,14 @@ class Scenario(StrictModel):
 
     def group(self, name: str) -> ParticipantGroup | None:
         return next((group for group in self.participants if group.name == name), None)
+
+    def receive(self, group: ParticipantGroup) -> ReceiveSpec:
+        """What `group` decodes: its `receive`; left out, light, or sampled video when the
+        scenario expects a `delay` (one keyframe decoded per second measures it for a
+        fraction of full decoding)."""
+        if "receive" in group.model_fields_set or self.expect is None or self.expect.delay is None:
+            return group.receive
+        return group.receive.model_copy(update={"video": "sampled"})
 
 
 def scenario_json_schema() -> dict[str, Any]:

@@ -59,6 +59,42 @@ class RoundTrip(_Record):
     succeeded: bool = True
 
 
+class CompositionRecord(_Record):
+    """A composition this participant requested (seed 003), as it went."""
+
+    t: float
+    conversation: str
+    id: str
+    type: str
+    state: str | None = None
+    """The last state seen: COMPLETED, FAILED, CANCELLED, or still under way."""
+    queue_time: float | None = Field(default=None, ge=0)
+    """Seconds from the request until it was first seen out of QUEUED (as polled)."""
+    composition_time: float | None = Field(default=None, ge=0)
+    """Seconds from the request until it was seen COMPLETED (as polled)."""
+    duration: float | None = Field(default=None, ge=0)
+    """Seconds of media it holds (the platform's `duration`)."""
+    file: str | None = None
+    """Where it was downloaded, relative to the report directory."""
+    problems: list[str] = Field(default_factory=list)
+    """What the content check found wrong with the file."""
+
+
+class RecordedTrackResult(_Record):
+    """One track of a recording this participant stopped, as the platform reports it:
+    how long its stream was published while recorded and how long the file covers."""
+
+    recorder: str
+    user: str | None = None
+    kind: str
+    published: float | None = Field(default=None, ge=0)
+    """Seconds the stream was published while recorded."""
+    recorded: float | None = Field(default=None, ge=0)
+    """Seconds from the track's first to its last packet; None without a file."""
+    size: int | None = Field(default=None, ge=0)
+    """Bytes of the track's file; None when there is none."""
+
+
 class ErrorRecord(_Record):
     t: float
     step: str | None = None
@@ -160,6 +196,12 @@ class ParticipantResult(_Record):
     streams: list[StreamResult] = Field(default_factory=list)
     snapshots: list[RoundTrip] = Field(default_factory=list)
     camera_requests: list[RoundTrip] = Field(default_factory=list)
+    recording_starts: list[RoundTrip] = Field(default_factory=list)
+    """Each `start_recording`: seconds from the request until the recorder was ACTIVE."""
+
+    compositions: list[CompositionRecord] = Field(default_factory=list)
+    recordings: list[RecordedTrackResult] = Field(default_factory=list)
+    """Tracks of the recordings this participant started and stopped."""
     steps: list[StepRecord] = Field(default_factory=list)
     errors: list[ErrorRecord] = Field(default_factory=list)
 

@@ -1,25 +1,23 @@
-"""One participant of a scenario: its `Participant` on the platform, what it publishes and
-views, what it heard, and its `ParticipantResult`.
+"""One agent participant of a scenario: its `Participant` (the participant core) on the
+platform, what it publishes, and the record of what it did and received.
 
 The actor does what a step asks (`register`, `join`, `publish`...; `agent.scenario.run_steps`
-decides when) and keeps the record. Viewing follows the groups the participant views now:
-the platform's ConferenceStreamPublishedEvent of an endpoint of such a group starts a view,
-the participant itself stops viewing on ConferenceStreamUnpublishedEvent. `close` leaves and
-unregisters whatever state the participant is in, and never leaves a peer connection open."""
+decides when, `agent.scenario.steps` which action) and keeps the record (`ParticipantRecord`).
+It does not re-implement the participant: the core views and stops viewing (its view filter is
+"an endpoint of a group this participant views now"), the run's `MediaSources` give the tracks
+(shared by the streams of one profile), and the actor only turns what happens into the
+report (`ViewWatcher`). `close` leaves and unregisters whatever state the participant is in,
+and never leaves a peer connection open."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from aiortc import MediaStreamTrack
-from pydantic import SecretStr
 
 from agent.api.auth import TicketLogin, TokenProvider
 from agent.api.models import ConferenceSimpleView
@@ -29,51 +27,31 @@ from agent.api.models.conferences import (
     UpdateConferenceMetadataWebCommand,
     UpdateConferenceStreamMetadataWebCommand,
 )
-from agent.api.models.events import (
-    ConferenceEvent,
-    ConferenceStreamPublishedEvent,
-    ConferenceStreamUnpublishedEvent,
-    Event,
-)
-from agent.participant import Participant, Publisher, StreamState
-from agent.participant.records import describe
+from agent.api.models.events import ConferenceEvent, Event
+from agent.api.models.recorder import RecordingDataEvent
+from agent.participant import Participant, Publisher, RemoteStream, StreamState, Viewer
+from agent.participant.sources import SentMedia
 from agent.scenario.model import StreamSpec, StreamType
 from agent.scenario.plan import ParticipantPlan
-from agent.scenario.results import (
-    ErrorRecord,
-    ParticipantResult,
-    Presence,
-    StepRecord,
-    StreamDirection,
-    StreamResult,
-    ViewingChange,
-)
+from agent.scenario.results import StreamDirection, StreamResult
 from agent.scenario.run_context import OTHERS, RunContext
-from agent.scenario.run_media import stream_tracks, video_codecs
+from agent.scenario.run_media import profile_of, video_codecs
 from agent.scenario.run_metrics import PublishTracker, ViewTracker, new_stream
-from agent.scenario.run_platform import Login
+from agent.scenario.surface import ParticipantRecord, StepFailed, group_login
 from agent.scenario.templating import render, render_value
 from agent.snapshot import (
-    FrameTap,
     ResponseAction,
     ResponsePolicy,
     SnapshotRequester,
     SnapshotResult,
     SnapshotTarget,
 )
+from agent.webrtc.factory import media_kinds
 from media.mute import MutableTrack
 
 __all__ = ["Actor", "StepFailed"]
 
 log = logging.getLogger(__name__)
-
-CLOSE_TIMEOUT = 20.0
-"""Leaving and unregistering at the end gets this long before the actor gives up waiting
-(its peer connections are closed locally in any case)."""
-
-
-class StepFailed(RuntimeError):
-    """A step that could not do what it says; the message goes to the report."""
 
 
 @dataclass
@@ -82,48 +60,40 @@ class Published:
 
     spec: StreamSpec
     publisher: Publisher
-    tracks: dict[str, MediaStreamTrack]
-    """The sources (the camera's video through the snapshot tap)."""
-    sent: dict[str, MutableTrack]
-    """What the peer connection sends: the sources, mutable as a browser's tracks."""
+    media: SentMedia
+    """What it sends: shared with the streams of its profile, or its own (`encoder: own`, or
+    since it diverged)."""
     tracker: PublishTracker
 
-    def stop_tracks(self) -> None:
-        for track in self.sent.values():
-            track.stop()  # stops its source too
+
+@dataclass
+class _View:
+    """One view as the report sees it, from its start on."""
+
+    result: StreamResult
+    started: float
+    tracker: ViewTracker | None = None
 
 
 class Actor:
-    """The participant `plan` describes, arriving at run time `arrived_at`."""
+    """The agent participant `plan` describes, arriving at run time `arrived_at`: a
+    `StepSurface` on the participant core."""
 
     def __init__(self, run: RunContext, plan: ParticipantPlan, arrived_at: float) -> None:
         self.run = run
         self.plan = plan
-        self.group = plan.group
         self.template = plan.context
-        self.name = plan.name
-        self.arrival = plan.arrival.number
-        self.conference_name = plan.conference
-        self.result = ParticipantResult(
-            name=self.name,
-            group=self.group.name,
-            index=plan.index,
-            arrival=self.arrival,
-            conference=self.conference_name,
-            arrived_at=arrived_at,
-        )
+        self.record = ParticipantRecord(run, plan, arrived_at)
+        self.name, self.group, self.result = plan.name, plan.group, self.record.result
         self.present = True
         self.participant: Participant | None = None
         self.published: dict[str, Published] = {}
         self.views: dict[str, ViewTracker] = {}
-        self._viewing: set[str] = set()
-        """Stream ids being viewed or about to be (a view under way is in here already)."""
+        """The streams viewed now, by stream id, once their view is set up."""
+        self._views: dict[int, _View] = {}
+        """Every view under way or set up, by its viewer (a stream viewed again is a new one)."""
         self.targets: set[str] = set()
         """Groups whose streams this participant views now (OTHERS: endpoints not ours)."""
-        self.heard: list[tuple[float, str]] = []
-        """(run time, event type) of the platform's events caused by others."""
-        self.done: set[str] = set()
-        """Ids of the steps done (failed or not: `after` waits for them to happen)."""
         self.snapshot_target: SnapshotTarget | None = None
         self.requester: SnapshotRequester | None = None
         self.undecided: list[SnapshotResult] = []
@@ -131,17 +101,24 @@ class Actor:
         self.snapshots_acquired = 0
         self.snapshots_waited = 0
         self.interaction_id: str | None = None
+        self.recording: RecordingDataEvent | None = None
+        """The recorder this participant started and has not stopped yet."""
         self._conference_id: str | None = None
         self._stream_metadata: dict[str, dict[str, Any]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._snapshot_stream: str | None = None
+        """The key of the camera stream snapshots and camera requests are about."""
         self._closing: Participant | None = None
         """The participant an `unregister` step closes (its close outlives a cancelled step)."""
         self._unsubscribe: Any = None
 
     def __repr__(self) -> str:
-        return f"Actor({self.name!r}, conference={self.conference_name!r})"
+        return f"Actor({self.name!r}, conference={self.plan.conference!r})"
 
     # --- state the others read ----------------------------------------------------------------
+
+    @property
+    def registered(self) -> bool:
+        return self.participant is not None
 
     @property
     def endpoint_id(self) -> str | None:
@@ -168,22 +145,7 @@ class Actor:
 
     def receiving(self, stream_id: str) -> bool:
         tracker = self.views.get(stream_id)
-        return tracker is not None and tracker.viewer.frames(_main_kind(tracker)) > 0
-
-    # --- records ------------------------------------------------------------------------------
-
-    def record(self, kind: str, started: float, ok: bool) -> None:
-        duration = max(0.0, self.run.clock.now() - started)
-        self.result.steps.append(StepRecord(t=started, kind=kind, duration=duration, ok=ok))
-
-    def error(self, step: str | None, message: str) -> None:
-        self.result.errors.append(ErrorRecord(t=self.run.clock.now(), step=step, message=message))
-
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(work, name=f"{self.name}-{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return tracker is not None and tracker.viewer.frames(_main_kind(tracker.viewer)) > 0
 
     # --- endpoint -----------------------------------------------------------------------------
 
@@ -199,6 +161,8 @@ class Actor:
             retry=self.run.retry,
             video_codecs=video_codecs(self.group.publish),
         )
+        participant.view_filter = self._wants
+        participant.view_watcher = self
         try:
             await participant.start()
         except BaseException:
@@ -213,6 +177,7 @@ class Actor:
             None,
             snapshot=_policy(self.group.snapshot.action, self.group.snapshot.delay),
             camera=_policy(self.group.camera.action, self.group.camera.delay),
+            own_camera=self._own_camera,
         )
         self.snapshot_target.start()
         self.requester = SnapshotRequester(participant)
@@ -222,27 +187,9 @@ class Actor:
         if group.role == "customer":
             if self.plan.ticket is not None:
                 return TicketLogin(self.plan.ticket)
-            conference_id = await platform.conference(self.conference_name)
+            conference_id = await platform.conference(self.plan.conference)
             return await platform.ticket(conference_id, self.name)
-        return platform.agent_login(self.group_login())
-
-    def group_login(self) -> Login | None:
-        """The group's own client credentials; None: the run's."""
-        group = self.group
-        creds = group.credentials
-        if creds is None:
-            return None
-        client_id = self.plan.client_id
-        if not client_id:
-            raise StepFailed(f"no client id for group {group.name} (set {creds.client_id_env})")
-        secret_env = creds.client_secret_env
-        secret = self.template.env.get(secret_env) if secret_env else None
-        if not secret:
-            raise StepFailed(
-                f"no client secret for group {group.name}: set the environment variable "
-                f"named by client_secret_env"
-            )
-        return Login(client_id, SecretStr(secret))
+        return platform.agent_login(group_login(self.plan))
 
     def _record_dir(self) -> Path | None:
         spec = self.group.record
@@ -255,7 +202,6 @@ class Actor:
         participant = self.require()
         if self.joined:
             await self.leave()
-        await self._cancel_tasks()
         await self._detach()
         self.participant = None
         self._closing = participant
@@ -288,49 +234,36 @@ class Actor:
 
     async def join(self, conference: str | None) -> None:
         participant = self.require()
-        name = render(conference, self.template) if conference else self.conference_name
+        name = render(conference, self.template) if conference else self.plan.conference
         conference_id = await self.run.platform.conference(name)
         started = self.run.clock.now()
         self.targets = _groups(self.group.view, self.run.group_names)
         # The display name travels as participant metadata, for the others to show.
         shown = self.plan.display_name
-        view = await participant.join(conference_id, {"name": shown} if shown else None)
-        self._conference_id = conference_id
-        self._record_join(started)
-        self._view_present(view)
+        self._conference_id = conference_id  # events of this conference count from now on
+        try:
+            view = await participant.join(conference_id, {"name": shown} if shown else None)
+        except BaseException:
+            self._conference_id = None
+            raise
+        self.record.joined(started, self.targets)
+        self._heard_present(view)
 
-    def _record_join(self, started: float) -> None:
-        """A stay begins (`joins`), viewing `targets` from now on (a browser's join too)."""
-        now = self.run.clock.now()
-        self.result.joins.append(Presence(joined_at=now, join_time=now - started))
-        if self.result.joined_at is None:
-            self.result.joined_at = now
-            self.result.join_time = now - started
-        self.result.left_at = None
-        self._viewing_changed()
-
-    def _record_leave(self) -> None:
-        self.result.left_at = self.run.clock.now()
-        if self.result.joins:
-            self.result.joins[-1].left_at = self.result.left_at
-
-    def _view_present(self, view: ConferenceSimpleView) -> None:
+    def _heard_present(self, view: ConferenceSimpleView) -> None:
         """What was there before the join counts as heard (a `wait_for` a stream published
-        just before joining must not wait forever) and is viewed as the targets say."""
+        just before joining must not wait forever)."""
         now = self.run.clock.now()
         for member in view.participants or []:
             for endpoint in member.endpoints or []:
                 if endpoint.id == self.endpoint_id:
                     continue
-                self.heard.append((now, "ConferenceJoinedEvent"))
+                self.record.heard.append((now, "ConferenceJoinedEvent"))
                 for stream in endpoint.streams or []:
                     if stream.id:
-                        self.heard.append((now, "ConferenceStreamPublishedEvent"))
-                        self._maybe_view(stream.id, str(stream.type or ""), endpoint.id)
+                        self.record.heard.append((now, "ConferenceStreamPublishedEvent"))
 
     async def leave(self) -> None:
         participant, _, _ = self.require_joined()
-        await self._cancel_tasks()
         for published in list(self.published.values()):
             await published.tracker.sample(self.run.clock)
         await self._final_samples()
@@ -338,18 +271,18 @@ class Actor:
             await participant.leave()
         finally:
             self._end_streams()
-            self._record_leave()
+            self.record.left()
             self._conference_id = None
 
     def _end_streams(self) -> None:
         for published in self.published.values():
             published.tracker.end(self.run.clock)
-            published.stop_tracks()
+            published.media.stop()
         self.published.clear()
-        for tracker in self.views.values():
-            tracker.end(self.run.clock)
+        self.record.end_streams([view.result for view in self._views.values()])
         self.views.clear()
-        self._viewing.clear()
+        self._views.clear()
+        self._snapshot_stream = None
         if self.snapshot_target is not None:
             self.snapshot_target.tap = None
 
@@ -368,41 +301,50 @@ class Actor:
         if not specs and names is None and not self.group.publish:
             raise StepFailed(f"group {self.group.name} has no `publish` streams")
         for spec in specs:
-            tracks = stream_tracks(spec, self.run.base)
-            tap = self._tap(spec, tracks)
-            sent = {kind: MutableTrack(track) for kind, track in tracks.items()}
+            media = self.run.media.open(
+                profile_of(spec, self.run.base),
+                media_kinds(spec.type.value),
+                own=spec.encoder == "own",
+            )
             started = self.run.clock.now()
             try:
                 publisher = await participant.publish(
                     spec.type.value,
-                    dict(sent),
+                    dict(media.tracks),
                     metadata=render_value(spec.metadata, self.template) if spec.metadata else None,
                     video_bitrate=int(spec.bitrate) if spec.bitrate is not None else None,
                 )
             except BaseException:
-                for track in sent.values():
-                    track.stop()
+                media.stop()
                 raise
             result = new_stream(
                 publisher.stream_id or "", StreamDirection.PUBLISH, spec.type.value, started
             )
             result.setup_time = self.run.clock.now() - started
-            self.result.streams.append(result)
+            self.record.stream(result)
             self.published[spec.key] = Published(
-                spec, publisher, tracks, sent, PublishTracker(publisher, result)
+                spec, publisher, media, PublishTracker(publisher, result)
             )
-            if tap is not None and self.snapshot_target is not None:
-                self.snapshot_target.tap = tap
+            target = self.snapshot_target
+            if _is_camera(spec) and target is not None and self._snapshot_stream is None:
+                self._snapshot_stream = spec.key  # the first camera stream: snapshots show it
+                target.tap = media.tap
 
-    def _tap(self, spec: StreamSpec, tracks: dict[str, MediaStreamTrack]) -> FrameTap | None:
-        """The camera stream's video goes through a tap, so a snapshot shows what is sent."""
-        if spec.type not in (StreamType.CAM, StreamType.MIC_AND_CAM) or "video" not in tracks:
-            return None
-        if self.snapshot_target is not None and self.snapshot_target.tap is not None:
-            return None  # the first camera stream is the one snapshots are taken of
-        tap = FrameTap(tracks["video"])
-        tracks["video"] = tap
-        return tap
+    async def _own(self, published: Published, kind: str) -> MutableTrack:
+        """`kind` of this stream from its own source and encoder from now on (see
+        `SentMedia.own`); snapshots then show that source."""
+        track = await published.media.own(kind, published.publisher)
+        target = self.snapshot_target
+        if kind == "video" and target is not None and self._snapshot_stream == published.spec.key:
+            target.tap = published.media.tap
+        return track
+
+    async def _own_camera(self) -> None:
+        """Before a camera request changes the picture: the snapshot camera's stream gets its
+        own camera, so the others sharing its profile go on sending theirs unchanged."""
+        published = self.published.get(self._snapshot_stream or "")
+        if published is not None:
+            await self._own(published, "video")
 
     async def unpublish(self, names: list[str] | None) -> None:
         participant, _, _ = self.require_joined()
@@ -415,19 +357,24 @@ class Actor:
                 await participant.unpublish(published.publisher)
             finally:
                 published.tracker.end(self.run.clock)
-                target = self.snapshot_target
-                if target is not None and target.tap is published.tracks.get("video"):
-                    target.tap = None
-                published.stop_tracks()
+                if self._snapshot_stream == spec.key:
+                    self._snapshot_stream = None
+                    if self.snapshot_target is not None:
+                        self.snapshot_target.tap = None
+                published.media.stop()
 
-    def mute(self, names: list[str] | None, media: str, muted: bool) -> None:
+    async def mute(self, names: list[str] | None, media: str, muted: bool) -> None:
         """Send black frames or silence (or the source again) on these streams' `media`
-        track, as a browser does when its track is disabled."""
+        track, as a browser does when its track is disabled. A muted stream stops sharing
+        its source: the others of its profile go on sending theirs."""
         for spec in self._specs(names):
             published = self.published.get(spec.key)
-            track = published.sent.get(media) if published is not None else None
-            if track is not None:
-                track.muted = muted
+            if published is None or media not in published.media.tracks:
+                continue
+            if not muted and published.media.shared(media):
+                continue  # never muted: nothing to undo
+            track = await self._own(published, media)
+            track.muted = muted
 
     def stream_id_of(self, name: str) -> str:
         published = self.published.get(name)
@@ -442,114 +389,77 @@ class Actor:
             raise StepFailed("none of these streams is published")
         return ids
 
-    # --- viewing ------------------------------------------------------------------------------
+    # --- viewing: the core follows `_wants`; the actor keeps the record -----------------------
+
+    def _wants(self, stream: RemoteStream) -> bool:
+        if stream.endpoint_id is not None and stream.endpoint_id == self.endpoint_id:
+            return False
+        return self.run.roster.group_of(stream.endpoint_id) in self.targets
 
     async def view(self, of: str | list[str]) -> None:
         """View the streams of `of` published now, and from now on; wait until they flow."""
-        participant, conference_id, _ = self.require_joined()
+        participant, _, _ = self.require_joined()
         self.targets |= _groups(of, self.run.group_names)
-        self._viewing_changed()
-        view = await participant.api.conferences.simple_view(conference_id)
-        before = set(self._tasks)
-        self._view_present_streams(view)
-        started = [task for task in self._tasks if task not in before]
-        if started:
-            await asyncio.gather(*started)
-
-    def _viewing_changed(self) -> None:
-        """The record of whom this participant views, for the condition that every viewer
-        received every publisher it viewed while both were there."""
-        change = ViewingChange(t=self.run.clock.now(), groups=sorted(self.targets))
-        self.result.viewing.append(change)
-
-    def _view_present_streams(self, view: ConferenceSimpleView) -> None:
-        for member in view.participants or []:
-            for endpoint in member.endpoints or []:
-                for stream in endpoint.streams or []:
-                    if stream.id:
-                        self._maybe_view(stream.id, str(stream.type or ""), endpoint.id)
+        self.record.viewing(self.targets)
+        await participant.follow()
 
     async def stop_view(self, of: str | list[str]) -> None:
         participant, _, _ = self.require_joined()
-        groups = _groups(of, self.run.group_names)
-        self.targets -= groups
-        self._viewing_changed()
-        for stream_id, tracker in list(self.views.items()):
-            if self.run.roster.group_of(tracker.viewer.publisher_endpoint_id) in groups:
-                await tracker.sample(self.run.clock)
-                self.views.pop(stream_id, None)  # an unpublish may have come meanwhile
-                self._viewing.discard(stream_id)
-                try:
-                    await participant.stop_viewing(stream_id)
-                finally:
-                    tracker.end(self.run.clock)
+        self.targets -= _groups(of, self.run.group_names)
+        self.record.viewing(self.targets)
+        await participant.follow()
 
-    def _maybe_view(self, stream_id: str, stream_type: str, endpoint_id: str | None) -> None:
-        if not self.joined or stream_id in self._viewing or endpoint_id == self.endpoint_id:
-            return
-        if self.run.roster.group_of(endpoint_id) not in self.targets:
-            return
-        self._viewing.add(stream_id)
-        self._spawn(self._view_one(stream_id, stream_type, endpoint_id), f"view-{stream_id}")
-
-    async def _view_one(self, stream_id: str, stream_type: str, endpoint_id: str | None) -> None:
-        participant = self.participant
-        if participant is None:
-            return
-        publisher = self.run.roster.by_endpoint(endpoint_id)
-        started = self.run.clock.now()
+    def view_starting(self, viewer: Viewer) -> None:
+        publisher = self.run.roster.by_endpoint(viewer.publisher_endpoint_id)
         result = new_stream(
-            stream_id,
+            viewer.stream_id,
             StreamDirection.VIEW,
-            stream_type or "MIC_AND_CAM",
-            started,
-            publisher=publisher.name if publisher is not None else endpoint_id,
+            viewer.stream_type.value,
+            self.run.clock.now(),
+            publisher=publisher.name if publisher is not None else viewer.publisher_endpoint_id,
         )
-        self.result.streams.append(result)
-        try:
-            viewer = await participant.view(stream_id, stream_type or None, endpoint_id)
-        except asyncio.CancelledError:
-            result.ended_at = self.run.clock.now()
-            raise
-        except Exception as exc:
-            result.ended_at = self.run.clock.now()
-            unpublished = stream_id not in self._viewing  # the event came meanwhile
-            self._viewing.discard(stream_id)
-            failed = participant.viewers.get(stream_id)
-            gone = unpublished or (failed is not None and failed.state is StreamState.GONE)
-            self.record("view", started, ok=gone)
+        self._views[id(viewer)] = _View(self.record.stream(result), self.run.clock.now())
+
+    def view_started(self, viewer: Viewer, error: Exception | None) -> None:
+        view = self._views.get(id(viewer))
+        if view is None:
+            return  # left meanwhile: `leave` ended the record
+        result, now = view.result, self.run.clock.now()
+        participant = self.participant
+        if error is not None:
+            result.ended_at = now
+            self._views.pop(id(viewer), None)
+            unpublished = participant is None or viewer.stream_id not in participant.streams
+            gone = unpublished or viewer.state is StreamState.GONE
+            self.record.step("view", view.started, ok=gone)
             if not gone:  # a stream unpublished meanwhile (churn) is no failure
-                self.error("view", f"viewing {result.publisher}'s {stream_type} failed: {exc}")
+                what = f"viewing {result.publisher}'s {viewer.stream_type.value} failed: {error}"
+                self.record.error("view", what)
             return
-        result.setup_time = self.run.clock.now() - started
+        result.setup_time = now - view.started
         result.viewer_id = viewer.viewer_id
-        self.record("view", started, ok=True)
-        if stream_id in self._viewing:
-            self.views[stream_id] = ViewTracker(viewer, result)
-        else:
-            result.ended_at = self.run.clock.now()
+        self.record.step("view", view.started, ok=True)
+        view.tracker = self.views[viewer.stream_id] = ViewTracker(viewer, result)
+
+    async def view_ending(self, viewer: Viewer) -> None:
+        view = self._views.pop(id(viewer), None)
+        if view is None:
+            return
+        if self.views.get(viewer.stream_id) is view.tracker:
+            del self.views[viewer.stream_id]
+        try:
+            if view.tracker is not None:
+                await view.tracker.sample(self.run.clock)
+        finally:
+            view.result.ended_at = view.result.ended_at or self.run.clock.now()
 
     def _on_event(self, event: Event) -> None:
-        """From the event channel's task: must not block."""
+        """What the others did, as heard (`wait_for`, `after`); from the event channel's task."""
         if getattr(event, "user_endpoint_id", None) == self.endpoint_id:
             return
         if isinstance(event, ConferenceEvent) and event.conference_id != self._conference_id:
             return
-        self.heard.append((self.run.clock.now(), event.type))
-        if isinstance(event, ConferenceStreamPublishedEvent):
-            self._maybe_view(event.stream_id, str(event.stream_type), event.user_endpoint_id)
-        elif isinstance(event, ConferenceStreamUnpublishedEvent):
-            self._viewing.discard(event.stream_id)
-            tracker = self.views.pop(event.stream_id, None)
-            if tracker is not None:
-                self._spawn(self._last_sample(tracker), f"unviewed-{event.stream_id}")
-
-    async def _last_sample(self, tracker: ViewTracker) -> None:
-        try:
-            with contextlib.suppress(Exception):
-                await tracker.sample(self.run.clock)
-        finally:
-            tracker.end(self.run.clock)
+        self.record.heard.append((self.run.clock.now(), event.type))
 
     # --- conference metadata --------------------------------------------------------------
 
@@ -584,8 +494,15 @@ class Actor:
         )
 
     async def set_bitrate(self, names: list[str] | None, bitrate: float) -> None:
+        """The platform caps the sender (REMB): a shared encoder keeps its bitrate for all its
+        streams, so these streams get their own video encoder first."""
         participant, conference_id, endpoint_id = self.require_joined()
-        for stream_id in self.stream_ids(names):
+        stream_ids = self.stream_ids(names)
+        for spec in self._specs(names):
+            published = self.published.get(spec.key)
+            if published is not None and published.media.shared("video"):
+                await self._own(published, "video")
+        for stream_id in stream_ids:
             await participant.api.conferences.update_published_stream_bitrate(
                 ConferenceUpdatePublishedStreamBitrateWebCommand(
                     conference_id=conference_id,
@@ -619,38 +536,17 @@ class Actor:
 
         Each part runs even if another failed; failures become errors of the participant.
         Leaving and unregistering are recorded as steps, as if the timeline had them."""
-        await self._cancel_tasks()
         participant = self.participant
         if participant is not None:
             if self.joined:
-                await self._closing_step("leave", self.leave())
+                await self.record.closing_step("leave", self.leave())
             await self._detach()
             self.participant = None
-            await self._closing_step("unregister", participant.close())
+            await self.record.closing_step("unregister", participant.close())
         elif self._closing is not None and not self._closing.closed:
-            await self._closing_step("unregister", self._closing.close())
+            await self.record.closing_step("unregister", self._closing.close())
         self._end_streams()
         self.present = False
-
-    async def _cancel_tasks(self) -> None:
-        """Views under way end before what they view does (or they would call the platform
-        with a participant that is gone)."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
-
-    async def _closing_step(self, kind: str, work: Coroutine[Any, Any, None]) -> None:
-        started = self.run.clock.now()
-        try:
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                await work
-        except Exception as exc:
-            self.record(kind, started, ok=False)
-            self.error(kind, describe(exc))
-        else:
-            self.record(kind, started, ok=True)
 
 
 def _groups(of: str | list[str], names: list[str]) -> set[str]:
@@ -661,8 +557,12 @@ def _groups(of: str | list[str], names: list[str]) -> set[str]:
     return set(of)
 
 
-def _main_kind(tracker: ViewTracker) -> str:
-    return "video" if "video" in tracker.viewer.sinks else "audio"
+def _is_camera(spec: StreamSpec) -> bool:
+    return spec.type in (StreamType.CAM, StreamType.MIC_AND_CAM)
+
+
+def _main_kind(viewer: Viewer) -> str:
+    return "video" if "video" in viewer.sinks else "audio"
 
 
 def _policy(action: str, delay: float | None) -> ResponsePolicy:

@@ -26,9 +26,10 @@ from agent.browser import (
 from agent.participant import StreamState, ViewerMeasurements
 from agent.scenario.plan import ParticipantPlan
 from agent.scenario.results import Freeze, Sample, StreamDirection, StreamResult
-from agent.scenario.run_actor import Actor, StepFailed
+from agent.scenario.run_actor import Actor
 from agent.scenario.run_context import OTHERS, RunContext
 from agent.scenario.run_metrics import ViewSeries, new_stream
+from agent.scenario.surface import ParticipantRecord, StepFailed, StepSurface, group_login
 
 __all__ = ["BrowserActor", "new_actor"]
 
@@ -39,7 +40,7 @@ ENDPOINT_POLL = 0.1
 browser's are from the first ConferenceStreamPublishedEvent on."""
 
 
-def new_actor(run: RunContext, plan: ParticipantPlan, arrived_at: float) -> Actor:
+def new_actor(run: RunContext, plan: ParticipantPlan, arrived_at: float) -> StepSurface:
     """The participant of `plan` as its group's kind says."""
     if plan.group.kind == "browser":
         return BrowserActor(run, plan, arrived_at)
@@ -50,7 +51,7 @@ class BrowserSeries(ViewSeries):
     """One stream the browser views: the agent's series, plus what only the browser says."""
 
     def __init__(self, result: StreamResult) -> None:
-        self.result = result
+        super().__init__(result)
         self._last_bytes: tuple[float, int] | None = None
 
     def bitrate(self, now: float, total_bytes: int) -> None:
@@ -58,12 +59,22 @@ class BrowserSeries(ViewSeries):
         self._last_bytes = (now, total_bytes)
 
 
-class BrowserActor(Actor):
-    """An `Actor` whose participant is a Chromium page; the runner and the steps use it alike."""
+class BrowserActor:
+    """A participant that is a Chromium page: the same `StepSurface` as an agent's `Actor`
+    (the runner and the steps use both alike), the steps a browser can take (the ones
+    registered with `browser=True`), and the same `ParticipantRecord`."""
 
     def __init__(self, run: RunContext, plan: ParticipantPlan, arrived_at: float) -> None:
-        super().__init__(run, plan, arrived_at)
+        self.run = run
+        self.plan = plan
+        self.record = ParticipantRecord(run, plan, arrived_at)
+        self.name, self.group, self.result = plan.name, plan.group, self.record.result
         self.result.kind = "browser"
+        self.present = True
+        self.targets: set[str] = set()
+        self.snapshots_acquired = 0
+        self.snapshots_waited = 0
+        """A browser requests no snapshots: `snapshot_acquired` never holds for it."""
         self.browser: BrowserParticipant | None = None
         self._endpoint_id: str | None = None
         self._joined = False
@@ -73,9 +84,17 @@ class BrowserActor(Actor):
         self._published: dict[str, tuple[StreamResult, tuple[float, int] | None]] = {}
 
     def __repr__(self) -> str:
-        return f"BrowserActor({self.name!r}, conference={self.conference_name!r})"
+        return f"BrowserActor({self.name!r}, conference={self.plan.conference!r})"
 
     # --- state the others read ----------------------------------------------------------------
+
+    @property
+    def user_id(self) -> None:
+        return None  # the page's user stays in the page
+
+    @property
+    def registered(self) -> bool:
+        return self.browser is not None
 
     @property
     def endpoint_id(self) -> str | None:
@@ -105,12 +124,12 @@ class BrowserActor(Actor):
         if self.browser is not None:
             raise StepFailed("already registered")
         platform = self.run.platform
-        conference_id = await platform.conference(self.conference_name)
+        conference_id = await platform.conference(self.plan.conference)
         ticket = client_id = secret = None
         if self.group.role == "customer":
             ticket = self.plan.ticket or await platform.ticket_id(conference_id, self.name)
         else:
-            own = self.group_login() or platform.login
+            own = group_login(self.plan) or platform.login
             client_id, secret = own.client_id, own.client_secret.get_secret_value()
         browser = BrowserParticipant(
             platform.base_url,
@@ -156,14 +175,14 @@ class BrowserActor(Actor):
         self.targets = {*self.run.group_names, OTHERS}  # the page views every stream
         now = self.run.clock.now()
         self._joined = True
-        self._record_join(started)
+        self.record.joined(started, self.targets)
         snapshot = await browser.snapshot()
         for published in snapshot.published:
             result = new_stream(
                 published.stream_id, StreamDirection.PUBLISH, published.stream_type, started
             )
             result.setup_time = now - started
-            self.result.streams.append(result)
+            self.record.stream(result)
             self._published[published.stream_id] = (result, None)
 
     def _claim_streams(self) -> None:
@@ -178,15 +197,6 @@ class BrowserActor(Actor):
         if not self._joined or not self.publishing():
             raise StepFailed("not in a conference: a `join` step must come first")
 
-    async def unpublish(self, names: list[str] | None) -> None:
-        raise StepFailed("a browser participant cannot unpublish")
-
-    async def view(self, of: str | list[str]) -> None:
-        raise StepFailed("a browser participant views every stream on its own")
-
-    async def stop_view(self, of: str | list[str]) -> None:
-        raise StepFailed("a browser participant views every stream on its own")
-
     async def leave(self) -> None:
         browser = self._require_browser()
         if not self._joined:
@@ -198,7 +208,7 @@ class BrowserActor(Actor):
             self._joined = False
             self._left = True
             self._end_streams()
-            self._record_leave()
+            self.record.left()
 
     async def unregister(self) -> None:
         browser = self._require_browser()
@@ -209,10 +219,7 @@ class BrowserActor(Actor):
         await browser.close()
 
     def _end_streams(self) -> None:
-        now = self.run.clock.now()
-        for result in [*(r for r, _ in self._published.values()), *self._results()]:
-            if result.ended_at is None:
-                result.ended_at = now
+        self.record.end_streams([*(r for r, _ in self._published.values()), *self._results()])
 
     def _results(self) -> list[StreamResult]:
         return [series.result for series in self._views.values()]
@@ -273,7 +280,7 @@ class BrowserActor(Actor):
             started,
             publisher=publisher.name if publisher is not None else endpoint_id,
         )
-        self.result.streams.append(result)
+        self.record.stream(result)
         series = BrowserSeries(result)
         self._views[view.stream_id] = series
         return series
@@ -283,9 +290,9 @@ class BrowserActor(Actor):
         browser = self.browser
         if browser is not None:
             if self._joined:
-                await self._closing_step("leave", self.leave())
+                await self.record.closing_step("leave", self.leave())
             self.browser = None
-            await self._closing_step("unregister", browser.close())
+            await self.record.closing_step("unregister", browser.close())
         self._end_streams()
         self.present = False
 

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.participant import Reception, RetryPolicy, ViewPolicy
+from agent.participant.sources import MediaSources
 from agent.scenario.model import ParticipantGroup, Scenario
 from agent.scenario.run_clock import RunClock
 from agent.scenario.run_platform import RunPlatform
 
 if TYPE_CHECKING:
-    from agent.scenario.run_actor import Actor
+    from agent.scenario.surface import StepSurface
 
 __all__ = ["OTHERS", "Roster", "RunContext"]
 
@@ -28,12 +29,12 @@ class Roster:
     """Every participant the run has created so far, in arrival order."""
 
     def __init__(self) -> None:
-        self.actors: list[Actor] = []
+        self.actors: list[StepSurface] = []
 
-    def add(self, actor: Actor) -> None:
+    def add(self, actor: StepSurface) -> None:
         self.actors.append(actor)
 
-    def by_endpoint(self, endpoint_id: str | None) -> Actor | None:
+    def by_endpoint(self, endpoint_id: str | None) -> StepSurface | None:
         if endpoint_id is None:
             return None
         return next((a for a in self.actors if a.endpoint_id == endpoint_id), None)
@@ -42,13 +43,13 @@ class Roster:
         actor = self.by_endpoint(endpoint_id)
         return actor.group.name if actor is not None else OTHERS
 
-    def peers(self, actor: Actor) -> Iterator[Actor]:
+    def peers(self, actor: StepSurface) -> Iterator[StepSurface]:
         """The others of `actor`'s arrival and conference (its call)."""
         for other in self.actors:
             if (
                 other is not actor
-                and other.conference_name == actor.conference_name
-                and other.arrival == actor.arrival
+                and other.plan.conference == actor.plan.conference
+                and other.plan.arrival.number == actor.plan.arrival.number
             ):
                 yield other
 
@@ -68,22 +69,22 @@ class RunContext:
     report_dir: Path | None = None
     roster: Roster = field(default_factory=Roster)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    media: MediaSources = field(default_factory=MediaSources)
+    """The sources and shared encoders every participant of this process publishes from."""
 
     @property
     def group_names(self) -> list[str]:
         return [group.name for group in self.scenario.participants]
 
     def view_policy(self, group: ParticipantGroup, record_dir: Path | None) -> ViewPolicy:
-        """Viewing is driven by the run (the groups to view change over the timeline), so
-        the participant never views on its own; what it decodes is the group's `receive`
-        (recording decodes everything it records)."""
+        """What the participant decodes of what it views: the group's `receive` (sampled
+        video by default when the scenario expects a delay; recording decodes everything it
+        records). Which streams it views is the actor's view filter
+        (the groups to view change over the timeline)."""
         if record_dir is not None and group.record is not None:
-            return ViewPolicy.measuring(
-                auto_view=False, record_dir=record_dir, record_kinds=group.record.kinds
-            )
-        receive = group.receive
+            return ViewPolicy.measuring(record_dir=record_dir, record_kinds=group.record.kinds)
+        receive = self.scenario.receive(group)
         return ViewPolicy(
-            auto_view=False,
             video=Reception(receive.video),
             audio=Reception(receive.audio),
             sample_interval=receive.sample_interval,

@@ -1,4 +1,6 @@
-"""The tracks a scenario stream publishes, from its `source`, `resolution` and `fps`.
+"""What a scenario stream sends, from its `source`, `resolution`, `fps`, `bitrate` and
+`codec`: its `SourceProfile`, which the run's `MediaSources` turns into tracks (shared by the
+streams of one profile unless the stream says `encoder: own`).
 
 Synthetic video carries the timecode and synthetic audio the timing marks, so viewers can
 measure the end-to-end delay; still images get the timecode band for the same reason. A
@@ -8,16 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aiortc import MediaStreamTrack
-
+from agent.participant.sources import DEFAULT_VIDEO_BITRATE, SourceKind, SourceProfile
 from agent.scenario.model import StreamSpec, StreamType
-from agent.webrtc.factory import VideoCodec, media_kinds
-from media.audio import SilenceTrack, SyntheticAudioTrack
-from media.camera import SwitchableCamera
-from media.player import FilePlayer
-from media.video import StillImageTrack, SyntheticVideoTrack
+from agent.webrtc.factory import VideoCodec
 
-__all__ = ["DEFAULT_FPS", "DEFAULT_RESOLUTION", "stream_tracks", "video_codecs"]
+__all__ = ["DEFAULT_FPS", "DEFAULT_RESOLUTION", "profile_of", "video_codecs"]
 
 DEFAULT_RESOLUTION = (640, 360)
 DEFAULT_FPS = 30.0
@@ -31,37 +28,32 @@ def _size(spec: StreamSpec) -> tuple[int, int]:
     return width - width % 2, height - height % 2  # yuv420p needs even sizes
 
 
-def stream_tracks(spec: StreamSpec, base: Path) -> dict[str, MediaStreamTrack]:
-    """Fresh tracks (kind -> track) for one publish of `spec`; the caller stops them.
-
-    Relative file sources resolve against `base`, the scenario file's folder."""
-    kinds = media_kinds(spec.type.value)
-    tracks: dict[str, MediaStreamTrack] = {}
-    if spec.is_file and not spec.is_image:
-        player = FilePlayer(base / spec.source)
-        for kind in kinds:
-            track = player.audio if kind == "audio" else player.video
-            if track is None:
-                raise ValueError(f"{spec.source} has no {kind} for a {spec.type} stream")
-            tracks[kind] = track
-        return tracks
+def profile_of(spec: StreamSpec, base: Path) -> SourceProfile:
+    """The profile of `spec`; relative file sources resolve against `base`, the scenario
+    file's folder."""
+    kind: SourceKind
+    path = None
+    still = False
+    if spec.is_image:
+        kind, path, still = "image", (base / spec.source).resolve(), True
+    elif spec.is_file:
+        kind, path = "file", (base / spec.source).resolve()
+    elif spec.source in ("black", "silence"):
+        kind, still = "black" if spec.source == "black" else "silence", True
+    elif spec.type in (StreamType.CAM, StreamType.MIC_AND_CAM):
+        kind = "camera"  # a phone-like camera: camera requests can switch it, torch it
+    else:
+        kind = "synthetic"
     width, height = _size(spec)
-    for kind in kinds:
-        if kind == "audio":
-            silent = spec.source in ("silence", "black")
-            tracks[kind] = SilenceTrack() if silent else SyntheticAudioTrack(marks=True)
-        elif spec.source == "black":
-            tracks[kind] = StillImageTrack.black(width, height, spec.fps or DEFAULT_STILL_FPS)
-        elif spec.is_image:
-            path = base / spec.source
-            tracks[kind] = StillImageTrack(path, spec.fps or DEFAULT_STILL_FPS, timecode_on=True)
-        elif spec.type in (StreamType.CAM, StreamType.MIC_AND_CAM):
-            # A phone-like camera: camera requests can switch it and turn its torch on.
-            fps = spec.fps or DEFAULT_FPS
-            tracks[kind] = SwitchableCamera.synthetic(width=width, height=height, fps=fps)
-        else:
-            tracks[kind] = SyntheticVideoTrack(width, height, spec.fps or DEFAULT_FPS)
-    return tracks
+    return SourceProfile(
+        kind=kind,
+        path=path,
+        width=width,
+        height=height,
+        fps=spec.fps or (DEFAULT_STILL_FPS if still else DEFAULT_FPS),
+        video_bitrate=int(spec.bitrate) if spec.bitrate is not None else DEFAULT_VIDEO_BITRATE,
+        codec=video_codecs([spec])[0],
+    )
 
 
 def video_codecs(streams: list[StreamSpec]) -> tuple[VideoCodec, ...]:

@@ -45,6 +45,9 @@ class ViewSeries:
     _delay_count: float = 0.0
     _delay_sum_ms: float = 0.0
 
+    def __init__(self, result: StreamResult) -> None:
+        self.result = result
+
     def take(self, figures: ViewerMeasurements, main_kind: str, now: float) -> None:
         self.result.viewer_id = figures.viewer_id or self.result.viewer_id
         tracks = figures.tracks

@@ -22,6 +22,7 @@ from typing import TextIO
 from pydantic import SecretStr
 
 from agent.browser.page_cpu import pages_cpu
+from agent.participant.sources import MediaSources
 from agent.redact import redact
 from agent.scenario.health import HealthSampler
 from agent.scenario.live import LiveSnapshot, MetricsEndpoint, snapshot_of_results
@@ -37,6 +38,7 @@ from agent.scenario.run_context import RunContext
 from agent.scenario.run_platform import Login, RunPlatform, open_platform
 from agent.scenario.run_steps import live
 from agent.scenario.shards import ConferenceDealer, Shard
+from agent.scenario.surface import StepSurface
 from agent.scenario.templating import TemplateError
 from agent.webrtc.host_addresses import chosen_host_addresses
 
@@ -103,7 +105,9 @@ class ScenarioRun:
         self.clock = RunClock(options.time_scale)
         self.base = Path(scenario.path).parent if scenario.path else Path.cwd()
         self.started_at = datetime.now(UTC)
-        self.actors: list[Actor] = []
+        self.actors: list[StepSurface] = []
+        self.media = MediaSources()
+        """What the participants publish from: the streams of one profile share an encoder."""
         self.leftover_peer_connections: int | None = None
         """Peer connections the platform still had after everyone closed (embedded only)."""
         self._errors: list[ErrorRecord] = []
@@ -121,6 +125,11 @@ class ScenarioRun:
         self._view = (
             None if options.quiet else ProgressView(out, options.interactive, scenario.name)
         )
+
+    @property
+    def agents(self) -> list[Actor]:
+        """The agent participants (a browser group's are Chromium pages)."""
+        return [actor for actor in self.actors if isinstance(actor, Actor)]
 
     async def execute(self) -> RunResult:
         try:
@@ -162,6 +171,7 @@ class ScenarioRun:
             clock=self.clock,
             rng=random.Random(self.scenario.seed),
             report_dir=self.options.report_dir,
+            media=self.media,
         )
         sampler = asyncio.get_running_loop().create_task(self._sample(run), name="sampler")
         port = self.options.metrics_port
@@ -178,6 +188,7 @@ class ScenarioRun:
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler
             await self._close_all()
+            self.media.close()
             self._check_left_open(platform)
 
     # --- arrivals and the end -------------------------------------------------------------
@@ -284,7 +295,7 @@ class ScenarioRun:
             health={self.health.process: self.health.now()},
         )
 
-    def _progress(self, present: list[Actor]) -> Progress:
+    def _progress(self, present: list[StepSurface]) -> Progress:
         now = self.clock.now()
         phase = next((p.name for p in self._phases if p.start <= now < p.end), None)
         viewed = [stream for actor in present for stream in actor.viewed_streams()]
@@ -359,12 +370,12 @@ class ScenarioRun:
         )
 
 
-def _gone_when_done(actor: Actor) -> Callable[[asyncio.Task[None]], None]:
+def _gone_when_done(actor: StepSurface) -> Callable[[asyncio.Task[None]], None]:
     """A participant whose timeline ended unregistered is no longer present (one that
     ended still registered is, until the run closes it)."""
 
     def done(_: asyncio.Task[None]) -> None:
-        if actor.participant is None:
+        if not actor.registered:
             actor.present = False
 
     return done

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -34,9 +34,9 @@ from agent.api.models.snapshots import (
 )
 from agent.events.channel import EventChannel
 from agent.participant.records import Timeline
-from agent.snapshot.capture import FrameTap, ImageFormat, encode_image, image_format_for
 from agent.snapshot.policy import ResponseAction, ResponsePolicy
 from media.camera import SwitchableCamera
+from media.capture import FrameTap, ImageFormat, encode_image, image_format_for
 
 __all__ = ["CameraRefused", "SnapshotTarget", "TargetParticipant"]
 
@@ -73,9 +73,14 @@ class SnapshotTarget:
         snapshot: ResponsePolicy | None = None,
         camera: ResponsePolicy | None = None,
         image_format: ImageFormat = ImageFormat.JPEG,
+        own_camera: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.participant = participant
         self.tap = tap
+        self.own_camera = own_camera
+        """Called before a camera request changes the picture: a camera whose frames other
+        participants send too (a shared source) must become this participant's own first,
+        and `tap` then the tap of that one."""
         self.snapshot_policy = snapshot or ResponsePolicy()
         self.camera_policy = camera or ResponsePolicy()
         self.image_format = image_format
@@ -242,6 +247,8 @@ class SnapshotTarget:
 
     async def _carry_out(self, kind: str) -> None:
         """Change the camera as asked and wait until a sent frame shows it."""
+        if self.own_camera is not None and self.camera is not None:
+            await self.own_camera()
         camera = self.camera
         if camera is None:
             raise CameraRefused("this participant's camera cannot be controlled")

@@ -17,6 +17,9 @@ from server.errors import Handler, Unauthorized
 TOKENS_KEY = web.AppKey("auvious_token_service", TokenService)
 AUTH_PREFIXES_KEY = web.AppKey("auvious_auth_prefixes", list[str])
 """Path prefixes that need a bearer token; a route module's `setup(app)` may append to it."""
+BARE_TOKEN_PREFIXES_KEY = web.AppKey("auvious_bare_token_prefixes", list[str])
+"""Prefixes whose swagger documents an apiKey `Authorization: <token>` (the Composition and
+Recorder APIs): the token is accepted there without the `Bearer ` scheme too."""
 
 _PUBLIC_ATTR = "__auvious_public__"
 H = TypeVar("H")
@@ -28,11 +31,14 @@ def public(handler: H) -> H:
     return handler
 
 
-def bearer_token(request: web.Request) -> str:
+def bearer_token(request: web.Request, *, bare: bool = False) -> str:
+    """The access token of `Authorization: Bearer <token>` (or a bare `<token>` if `bare`)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
         raise Unauthorized("missing Authorization header (Authorization: Bearer <access token>)")
+    if bare and not token and scheme.count(".") == 2:
+        return scheme
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization header must be 'Bearer <access token>'")
     return token.strip()
@@ -47,7 +53,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if getattr(route_handler, _PUBLIC_ATTR, False):
         return await handler(request)
     try:
-        request[CALLER_KEY] = request.app[TOKENS_KEY].verify_access(bearer_token(request))
+        bare = any(request.path.startswith(p) for p in request.app.get(BARE_TOKEN_PREFIXES_KEY, []))
+        token = bearer_token(request, bare=bare)
+        request[CALLER_KEY] = request.app[TOKENS_KEY].verify_access(token)
     except TokenError as exc:
         raise Unauthorized(str(exc)) from None
     return await handler(request)

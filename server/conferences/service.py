@@ -93,6 +93,9 @@ class Conferences:
         self._conferences: dict[str, ConferenceState] = {}
         self._stream_ids: set[str] = set()
         self._viewer_ids: set[str] = set()
+        self.listeners: list[Callable[[ConferenceState, dict[str, Any]], None]] = []
+        """Called with every event a conference emits, after it happened (the recorder
+        follows streams this way); a listener must not block and must not raise."""
         registrations.gone_listeners.append(self._endpoint_gone)
 
     # --- lookups ---------------------------------------------------------------------------
@@ -539,6 +542,11 @@ class Conferences:
         recipients = conference.recipients()
         recipients += [r for r in extra_recipients if r not in recipients]
         self._events.send(recipients, event)
+        for listener in self.listeners:
+            try:
+                listener(conference, event)
+            except Exception:
+                log.exception("a conference listener failed on %s", event["type"])
         return event
 
     def _drop_viewer(self, conference: ConferenceState, viewer: Viewer) -> list[Cleanup]:

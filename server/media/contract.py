@@ -8,7 +8,12 @@ tested without REST.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    from server.media.ingress import Downstream
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,20 @@ class MediaRouter(Protocol):
         ...
 
     async def stop_view(self, viewer_id: str) -> None: ...
+
+    def track_codec(self, stream_id: str, kind: str) -> RTCRtpCodecParameters | None:
+        """The codec of the stream's `kind` track, None if it has no such track; raises
+        `MediaRouterError` for an unknown stream."""
+        ...
+
+    async def tap(self, stream_id: str, kind: str, sink: Downstream) -> None:
+        """Hand `sink` every packet of the stream's `kind` track as a viewer gets them (the
+        recorder's capture point), keyframe requests and repairs included."""
+        ...
+
+    def untap(self, stream_id: str, kind: str, sink: Downstream) -> None:
+        """Stop handing packets to `sink`; nothing happens if the stream is gone already."""
+        ...
 
     async def close(self) -> None:
         """Close every peer connection the router holds."""

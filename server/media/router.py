@@ -17,6 +17,7 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from agent.webrtc import seams
 from agent.webrtc.seams import packet_path
@@ -25,7 +26,7 @@ from agent.webrtc.seams.peer_connection import PeerConnection
 from server.media.candidates import to_ice_candidates
 from server.media.contract import Candidate, MediaRouterError
 from server.media.egress import ViewerEgress
-from server.media.ingress import StreamIngress
+from server.media.ingress import Downstream, StreamIngress
 from server.media.offers import check_publish_offer, check_view_offer, parse_offer
 
 
@@ -163,6 +164,23 @@ class Router:
         if publication is not None:
             publication.viewer_ids.discard(viewer_id)
         await view.pc.close()
+
+    # --- taps (the recorder) ------------------------------------------------------------------
+
+    def track_codec(self, stream_id: str, kind: str) -> RTCRtpCodecParameters | None:
+        ingress = self._publication(stream_id).ingress.get(kind)
+        return ingress.codec if ingress is not None else None
+
+    async def tap(self, stream_id: str, kind: str, sink: Downstream) -> None:
+        ingress = self._publication(stream_id).ingress.get(kind)
+        if ingress is None:
+            raise MediaRouterError(f"stream {stream_id} has no {kind} track")
+        await ingress.attach(sink)
+
+    def untap(self, stream_id: str, kind: str, sink: Downstream) -> None:
+        publication = self._publications.get(stream_id)
+        if publication is not None and kind in publication.ingress:
+            publication.ingress[kind].detach(sink)
 
     # --- whole router ------------------------------------------------------------------------
 

@@ -11,7 +11,18 @@ import os
 import secrets
 from pathlib import Path
 
-_KINDS = frozenset({"snapshots", "filetransfers", "assets"})
+_KINDS = frozenset(
+    {
+        "snapshots",
+        "filetransfers",
+        "assets",
+        "recordings",
+        "compositions",
+        "cobrowse",
+        "transcripts",
+    }
+)
+_SCRATCH_SUFFIXES = frozenset({".part", ".job.json"})
 
 
 class FileStore:
@@ -26,12 +37,29 @@ class FileStore:
         await asyncio.to_thread(self._write, self.path(kind, key), data)
         return key
 
+    def directory(self, kind: str) -> Path:
+        """Where the files of `kind` live (storage checks probe it)."""
+        if kind not in _KINDS:
+            raise ValueError(f"unknown file kind {kind!r}")
+        return self._root / kind
+
     def path(self, kind: str, key: str) -> Path:
         if kind not in _KINDS:
             raise ValueError(f"unknown file kind {kind!r}")
         if len(key) != 32 or any(c not in "0123456789abcdef" for c in key):
             raise ValueError("invalid storage key")
         return self._root / kind / key
+
+    @staticmethod
+    def new_key() -> str:
+        """A fresh storage key, for content a writer streams into place itself."""
+        return secrets.token_hex(16)
+
+    def scratch(self, kind: str, key: str, suffix: str) -> Path:
+        """A working file beside ``key`` (``.part`` while written, ``.job.json``)."""
+        if suffix not in _SCRATCH_SUFFIXES:
+            raise ValueError(f"unknown scratch suffix {suffix!r}")
+        return self.path(kind, key).with_suffix(suffix)
 
     def exists(self, kind: str, key: str) -> bool:
         return self.path(kind, key).is_file()

@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -19,10 +20,12 @@ from pydantic.alias_generators import to_camel
 __all__ = [
     "CALLER_ID_PATTERN",
     "INT64_MAX",
+    "AnyCaseEnum",
     "CallerId",
     "OpenEnum",
     "SnakeWireModel",
     "WireDatetime",
+    "WireInstant",
     "WireModel",
     "dump_list",
     "format_timestamp",
@@ -59,6 +62,20 @@ OpenEnum = Annotated[E | str, Field(union_mode="left_to_right")]
 
 Used where the contract invites other values or where a newer server may send members
 this client does not know yet; a strict enum there would reject a whole response."""
+
+
+def _upper_case(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+AnyCaseEnum = Annotated[E | str, Field(union_mode="left_to_right"), BeforeValidator(_upper_case)]
+"""An `OpenEnum` read in any case (`video` is VIDEO): vendor scripts send lower-case values.
+
+The canonical upper-case member is what gets written back."""
+
+WireInstant = Annotated[WireDatetime | str, Field(union_mode="left_to_right")]
+"""An instant the seed types as a plain string (recorder and composition times): a parseable
+value becomes a UTC `datetime` written as the platform writes instants; anything else passes."""
 
 
 class WireModel(BaseModel):

@@ -27,19 +27,13 @@ from agent.scenario.model import (
     UpdateInteractionStep,
 )
 from agent.scenario.results import RoundTrip
-from agent.scenario.run_actor import Actor, StepFailed
+from agent.scenario.run_actor import Actor
+from agent.scenario.steps import action
+from agent.scenario.surface import StepFailed, StepSurface
 from agent.scenario.templating import render, render_value
 from agent.snapshot import Endpoint, SnapshotRequester
 
-__all__ = [
-    "camera_request",
-    "create_interaction",
-    "decide",
-    "rate",
-    "request_snapshot",
-    "send_event",
-    "update_interaction",
-]
+__all__: list[str] = []
 
 
 def _requester(actor: Actor) -> SnapshotRequester:
@@ -49,7 +43,7 @@ def _requester(actor: Actor) -> SnapshotRequester:
     return actor.requester
 
 
-def _targets(actor: Actor, group: str, index: int | None) -> list[Actor]:
+def _targets(actor: Actor, group: str, index: int | None) -> list[StepSurface]:
     """The participants of `group` in `actor`'s call that can be asked now."""
     found = [
         other
@@ -64,6 +58,7 @@ def _targets(actor: Actor, group: str, index: int | None) -> list[Actor]:
     return found
 
 
+@action(RequestSnapshotStep)
 async def request_snapshot(actor: Actor, step: RequestSnapshotStep) -> None:
     requester = _requester(actor)
     targets = _targets(actor, step.target, step.index)
@@ -97,7 +92,17 @@ async def request_snapshot(actor: Actor, step: RequestSnapshotStep) -> None:
         raise StepFailed(f"snapshot not acquired from {'; '.join(missing)}")
 
 
-async def decide(actor: Actor, step: ApproveStep | DiscardStep) -> None:
+@action(ApproveStep)
+async def approve(actor: Actor, step: ApproveStep) -> None:
+    await _decide(actor, step)
+
+
+@action(DiscardStep)
+async def discard(actor: Actor, step: DiscardStep) -> None:
+    await _decide(actor, step)
+
+
+async def _decide(actor: Actor, step: ApproveStep | DiscardStep) -> None:
     requester = _requester(actor)
     if not actor.undecided:
         raise StepFailed(f"no acquired snapshot to {step.do}")
@@ -110,6 +115,7 @@ async def decide(actor: Actor, step: ApproveStep | DiscardStep) -> None:
             await requester.discard(result)
 
 
+@action(CameraRequestStep)
 async def camera_request(actor: Actor, step: CameraRequestStep) -> None:
     requester = _requester(actor)
     targets = _targets(actor, step.target, step.index)
@@ -147,6 +153,7 @@ def _event_body(actor: Actor, step: SendEventStep) -> dict[str, Any]:
     return {**data, "type": step.type, "timestamp": stamp}
 
 
+@action(SendEventStep)
 async def send_event(actor: Actor, step: SendEventStep) -> None:
     """Custom events go out through the run's service login: the platform lets only
     SERVICE callers send to a conference, and to another user's endpoints."""
@@ -176,6 +183,7 @@ async def send_event(actor: Actor, step: SendEventStep) -> None:
         )
 
 
+@action(RateStep)
 async def rate(actor: Actor, step: RateStep) -> None:
     participant, conference_id, endpoint_id = actor.require_joined()
     feedback = [
@@ -195,6 +203,7 @@ async def rate(actor: Actor, step: RateStep) -> None:
     )
 
 
+@action(CreateInteractionStep)
 async def create_interaction(actor: Actor, step: CreateInteractionStep) -> None:
     participant = actor.require()
     answer = await participant.api.interactions.create(
@@ -212,6 +221,7 @@ async def create_interaction(actor: Actor, step: CreateInteractionStep) -> None:
     actor.interaction_id = answer.interaction_id
 
 
+@action(UpdateInteractionStep)
 async def update_interaction(actor: Actor, step: UpdateInteractionStep) -> None:
     participant = actor.require()
     interaction_id = (
