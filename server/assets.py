@@ -19,7 +19,7 @@ from server import storage
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import BadRequest, Forbidden
 from server.http import json_response, no_content
-from server.openapi import operation
+from server.openapi import operation, parameter_schema
 from server.storage import Condition, Query, Storage, StoredRecord, epoch_ms, utc_now
 from server.storage.access import TRANSACTION_HEADER, once, record_in_org
 from server.storage.downloads import Content, download_route, signed_url
@@ -31,6 +31,8 @@ ASSET = "asset"
 _FILES = "assets"
 _ASSET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _INTERNAL_HEADER = "X-Auvious-CreateInternalSignedUrl"
+parameter_schema("path", "assetId", {"type": "string", "pattern": _ASSET_ID.pattern})
+parameter_schema("header", _INTERNAL_HEADER, {"type": "string", "enum": ["true", "false"]})
 
 # An asset record's body: {"asset": <wire Asset>, "file": <storage key>, "image": bool}.
 
@@ -76,6 +78,13 @@ async def upload_asset(request: web.Request, form: Form[AssetUploadForm]) -> web
 
     async def work() -> dict[str, Any]:
         store = storage.storage_of(request)
+        async with store.locks.hold(f"{ASSET}\n{asset_id}"):
+            await replace(store)
+        return {}
+
+    async def replace(store: Storage) -> None:
+        """Record and file change together, one upload of an id at a time: the file is kept
+        only if its record is written, and the file replaced is the one that was recorded."""
         previous = store.records.get(ASSET, asset_id)
         if previous is not None and previous.organization_id != caller.organization:
             raise Forbidden(f"asset id {asset_id} cannot be used by this organization")
@@ -94,12 +103,16 @@ async def upload_asset(request: web.Request, form: Form[AssetUploadForm]) -> web
         )
         key = await store.files.save(_FILES, file.data)
         body = {"asset": asset.to_wire(), "file": key, "image": image is not None}
-        if previous is None:
-            store.records.insert(ASSET, asset_id, caller.organization, epoch_ms(now), body)
-        else:
-            store.records.update(ASSET, asset_id, body)
+        try:
+            if previous is None:
+                store.records.insert(ASSET, asset_id, caller.organization, epoch_ms(now), body)
+            else:
+                store.records.update(ASSET, asset_id, body)
+        except BaseException:
+            await store.files.delete(_FILES, key)
+            raise
+        if previous is not None:
             await store.files.delete(_FILES, previous.body["file"])
-        return {}
 
     await once(request, f"asset-upload {asset_id}", work)
     return no_content()
@@ -117,10 +130,11 @@ async def delete_asset(request: web.Request) -> web.Response:
     _staff_only(caller, "deleting assets")
 
     async def work() -> dict[str, Any]:
-        record = record_in_org(request, ASSET, asset_id, caller.organization, "asset")
         store = storage.storage_of(request)
-        store.records.delete(ASSET, asset_id)
-        await store.files.delete(_FILES, record.body["file"])
+        async with store.locks.hold(f"{ASSET}\n{asset_id}"):
+            record = record_in_org(request, ASSET, asset_id, caller.organization, "asset")
+            store.records.delete(ASSET, asset_id)
+            await store.files.delete(_FILES, record.body["file"])
         return {}
 
     await once(request, f"asset-delete {asset_id}", work)

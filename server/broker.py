@@ -123,6 +123,13 @@ class EventBroker:
         if legacy is not None and legacy in broker.subscriptions:
             await broker.internal_message_broadcast(legacy, payload, qos)
 
+    def held_connections(self) -> int:
+        """Sessions still holding a connection (a disconnected persistent session holds none)."""
+        broker = self._broker
+        if broker is None:
+            return 0
+        return sum(1 for _, handler in broker.sessions.values() if handler.writer is not None)
+
     def connected_users(self) -> list[str]:
         """User ids with an open, authenticated connection (one entry per connection)."""
         return sorted(user for user in self._sockets.values() if user)
@@ -180,7 +187,10 @@ class EventBroker:
         broker = self._broker
         if broker is None:
             return
-        await broker.external_connected(reader, writer, _LISTENER)
+        try:
+            await broker.external_connected(reader, writer, _LISTENER)
+        finally:
+            _let_go(broker, connect.client_id, writer)
 
     def _gate(self, connect: Any) -> int | None:
         """The CONNACK return code refusing this CONNECT, or None to hand it to amqtt."""
@@ -197,6 +207,15 @@ class EventBroker:
                 log.info("event channel: client id %r belongs to another user", client_id)
                 return IDENTIFIER_REJECTED
         return None
+
+
+def _let_go(broker: Broker, client_id: str, writer: WebSocketWriter) -> None:
+    """A persistent session outlives its connection (its subscriptions and queued messages
+    wait for the client's return, up to the session expiry); its handler lets go of the
+    ended connection, so a returning client's session holds no dead socket meanwhile."""
+    entry = broker.sessions.get(client_id) if client_id else None
+    if entry is not None and entry[1].writer is writer:
+        entry[1].detach()
 
 
 async def _read_packet(reader: WebSocketReader) -> bytes:

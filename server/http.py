@@ -30,8 +30,6 @@ MAX_JSON_BYTES = 1024 * 1024
 """Largest JSON request body (uploads are multipart and have their own limits)."""
 MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays and objects a JSON body may have (`docs/platform.md`, limits)."""
-MAX_INTEGER_DIGITS = 19
-"""Longest integer literal: every integer field fits a signed 64-bit number."""
 
 
 def _finite(text: str) -> float:
@@ -39,12 +37,6 @@ def _finite(text: str) -> float:
     if math.isinf(value):
         raise ValueError(f"number {text[:20]}... is beyond the range of a double")
     return value
-
-
-def _bounded(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
-        raise ValueError(f"integer of {len(text)} digits: at most {MAX_INTEGER_DIGITS} digits")
-    return int(text)
 
 
 def _constant(name: str) -> Any:
@@ -64,10 +56,11 @@ def _depth(data: Any) -> int:
 
 
 def loads(raw: bytes | str) -> Any:
-    """JSON as the platform accepts it: finite numbers, integers of at most 19 digits, nesting
-    at most `MAX_JSON_DEPTH` deep; anything else is a `BadRequest` saying which limit."""
+    """JSON as the platform accepts it: finite numbers, integers Python reads (at most 4300
+    digits; integer fields state their own range), nesting at most `MAX_JSON_DEPTH` deep;
+    anything else is a `BadRequest` saying which limit."""
     try:
-        data = json.loads(raw, parse_float=_finite, parse_int=_bounded, parse_constant=_constant)
+        data = json.loads(raw, parse_float=_finite, parse_constant=_constant)
     except RecursionError:
         raise BadRequest(f"JSON nested deeper than the limit of {MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and the parse_* refusals
@@ -133,11 +126,12 @@ def read_query(request: web.Request, model: type[M]) -> M:
     the field is one (`sort=a&sort=b`), else a 400 (which of two values was meant?)."""
     raw: dict[str, Any] = {}
     lists = _list_fields(model)
+    fields = {info.alias or name for name, info in model.model_fields.items()}
     for name in request.query:
         values = request.query.getall(name)
         if name in lists:
             raw[name] = values
-        elif len(values) > 1:
+        elif len(values) > 1 and name in fields:
             raise BadRequest(f"{name}: given more than once")
         else:
             raw[name] = values[0]

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from agent.api.models.interactions import (
     MAX_DATA_BYTES,
+    SORTABLE,
     CreateInteractionResponse,
     CreateInteractionWebCommand,
     Interaction,
@@ -54,13 +55,9 @@ INTERACTION = "interaction"
 DEFAULT_PAGE_SIZE = 20
 """Far beyond any real listing, and keeps page * size inside SQLite's integers."""
 _DATA_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-_SORTABLE = {
-    "createdAt": "$created_at",
-    "id": "$id",
-    "version": "$version",
-    "type": "$.type",
-    "createdBy": "$.createdBy",
-}
+_SORTABLE = dict(
+    zip(SORTABLE, ("$created_at", "$id", "$version", "$.type", "$.createdBy"), strict=True)
+)
 _TYPES = {"audio", "video", "chat", "cobrowse"}
 _RECORDING = {
     InteractionRecordingFilter.MEDIA: ("$.data.recording.media", True),

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from server.auth.middleware import public
-from server.errors import Handler
+from server.errors import BadRequest, Handler
 from server.http import parse_body, read_query
 from server.storage.uploads import Form, read_form
 
@@ -54,6 +54,8 @@ class OperationSpec:
     status: int = 200
     headers: tuple[str, ...] = ()
     """Request headers the operation reads (``Referer``, ``X-Auvious-TransactionId``...)."""
+    required_headers: tuple[str, ...] = ()
+    """Request headers it cannot do without (the seeds' required ``Referer``): 400 if absent."""
     errors: tuple[int, ...] = (400, 401, 404)
     tag: str | None = None
 
@@ -82,6 +84,9 @@ def operation(
         @functools.wraps(handler)
         async def with_inputs(request: web.Request) -> web.StreamResponse:
             given: dict[str, Any] = {}
+            for header in spec.required_headers:
+                if not request.headers.get(header):
+                    raise BadRequest(f"header {header} is required")
             if spec.query is not None:
                 given["query"] = read_query(request, spec.query)
             if spec.body is not None:
@@ -115,6 +120,20 @@ def _inputs(handler: InputHandler) -> dict[str, type[BaseModel]]:
             raise TypeError(f"{handler.__qualname__}: {name!r} must be a pydantic model")
         found[name] = hint
     return found
+
+
+_PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def parameter_schema(location: str, name: str, schema: dict[str, Any]) -> None:
+    """State what a path parameter or header (`location` "path" or "header") that the server
+    checks accepts, once for every operation using it (e.g. the pattern of `assetId`)."""
+    _PARAMETERS[(location, name)] = schema
+
+
+def _parameter(location: str, name: str, required: bool) -> dict[str, Any]:
+    schema = _PARAMETERS.get((location, name), {"type": "string"})
+    return {"name": name, "in": location, "required": required, "schema": schema}
 
 
 def setup(app: web.Application) -> None:
@@ -178,10 +197,7 @@ def _operation(
     op: dict[str, Any] = {
         "operationId": _operation_id(method, segments),
         "tags": [spec.tag if spec and spec.tag else segments[0]],
-        "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"{(\w+)}", path)
-        ],
+        "parameters": [_parameter("path", name, True) for name in re.findall(r"{(\w+)}", path)],
     }
     if not is_public:
         op["security"] = [{"BearerToken": []}, {"OAuth2ClientCredentials": []}]
@@ -191,10 +207,8 @@ def _operation(
     op["summary"] = spec.summary
     if spec.query is not None:
         op["parameters"] += _query_parameters(spec.query, models)
-    op["parameters"] += [
-        {"name": h, "in": "header", "required": False, "schema": {"type": "string"}}
-        for h in spec.headers
-    ]
+    op["parameters"] += [_parameter("header", h, False) for h in spec.headers]
+    op["parameters"] += [_parameter("header", h, True) for h in spec.required_headers]
     if spec.body is not None:
         op["requestBody"] = {
             "required": True,
@@ -246,17 +260,20 @@ def _ref(model: type[BaseModel], models: dict[str, type[BaseModel]]) -> dict[str
 
 
 def _form_schema(spec: OperationSpec, models: dict[str, type[BaseModel]]) -> dict[str, Any]:
-    """The form model's text fields plus the file parts, which no wire model describes."""
+    """The form model's text fields plus the file parts, which no wire model describes; no
+    other parts (a part's name becomes a header value, so arbitrary names cannot travel)."""
     assert spec.form is not None
+    models[spec.form.__name__] = spec.form  # its enums join the components
+    fields = spec.form.model_json_schema(by_alias=True, ref_template=_REF_TEMPLATE)
     files = {
         name: {"type": "string", "format": "binary", "maxLength": limit}
         for name, limit in spec.files.items()
     }
     return {
-        "allOf": [
-            _ref(spec.form, models),
-            {"type": "object", "properties": files, "required": list(spec.files)},
-        ]
+        "type": "object",
+        "properties": {**fields.get("properties", {}), **files},
+        "required": [*fields.get("required", []), *spec.files],
+        "additionalProperties": False,
     }
 
 
@@ -267,11 +284,39 @@ def _query_parameters(
     refer to (enums) are defined there."""
     models[model.__name__] = model
     schema = model.model_json_schema(by_alias=True, ref_template=_REF_TEMPLATE)
+    properties = {name: _no_null(prop) for name, prop in schema.get("properties", {}).items()}
     required = set(schema.get("required", []))
+    if any(key in schema for key in _ACROSS_FIELDS):
+        # A rule across parameters (two that exclude each other) has no per-parameter form:
+        # one object parameter, sent as the usual `a=1&b=2`, carries the model's whole schema.
+        whole = {key: value for key, value in schema.items() if key not in ("title", "description")}
+        whole.update(properties=properties, additionalProperties=False)
+        return [
+            {
+                "name": model.__name__,
+                "in": "query",
+                "required": False,
+                "style": "form",
+                "explode": True,
+                "schema": whole,
+            }
+        ]
     return [
         {"name": name, "in": "query", "required": name in required, "schema": prop}
-        for name, prop in schema.get("properties", {}).items()
+        for name, prop in properties.items()
     ]
+
+
+def _no_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or has a value: `X | None` is just `X` there."""
+    options = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+    if len(options) == 1:
+        rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+        return {**rest, **options[0]}
+    return schema
+
+
+_ACROSS_FIELDS = ("not", "anyOf", "oneOf", "allOf", "if")
 
 
 def _schemas(models: dict[str, type[BaseModel]]) -> dict[str, Any]:

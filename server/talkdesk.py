@@ -26,20 +26,13 @@ from agent.api.models.talkdesk import (
 )
 from server import storage
 from server.auth.caller import CALLER_KEY, Caller
-from server.errors import BadRequest, Forbidden
+from server.errors import Forbidden
 from server.http import json_response
 from server.interactions import INTERACTION
 from server.openapi import operation
 from server.storage import Condition, DuplicateRecordError, Query, epoch_ms, utc_now
 
 CONTACT = "talkdesk_contact"
-
-
-def _contact_id(data: Any) -> str:
-    contact_id = getattr(data, "contact_id", None)
-    if not contact_id:
-        raise BadRequest("data.contact_id: required")
-    return str(contact_id)
 
 
 def _staff(request: web.Request) -> Caller:
@@ -56,7 +49,7 @@ def _staff(request: web.Request) -> Caller:
     response=TalkdeskCreateTalkdeskResponse,
 )
 async def create_contact(request: web.Request, body: TalkdeskCreateTalkdeskRequest) -> web.Response:
-    contact_id = _contact_id(body.data)
+    contact_id = body.data.contact_id
     caller = _staff(request)
     records = storage.storage_of(request).records
     key = f"{caller.organization}\n{contact_id}"
@@ -103,7 +96,7 @@ async def validate_authorization(
 async def contact_activity(
     request: web.Request, body: TalkdeskContactActivityRequest
 ) -> web.Response:
-    contact_id = _contact_id(body.data)
+    contact_id = body.data.contact_id
     caller = _staff(request)
     conditions = [Condition("$.data.customerId", "=", contact_id)]
     types = body.meta.interaction_types if body.meta else None

@@ -283,3 +283,20 @@ async def test_the_platform_mounts_the_broker_on_its_own_port(
         message = await next_message(mqtt)
         assert str(message.topic) == agent.topic(endpoint)
         assert json.loads(message.payload)["text"] == "hi"
+
+
+async def test_a_disconnected_persistent_session_keeps_its_messages_but_no_connection(
+    mqtt_server: RunningBroker,
+) -> None:
+    """Issue 13: each disconnected persistent session held its WebSocket (and with it the
+    request, transport and buffers) for the whole session expiry."""
+    token = make_token("alice")
+    options = {"identifier": "alice-phone", "clean_session": False}
+    async with client(mqtt_server.port, "alice", token, **options) as alice:
+        await alice.subscribe("user/alice/ep1", qos=1)
+    await eventually(lambda: mqtt_server.broker.connected_users() == [])
+    await eventually(lambda: mqtt_server.broker.held_connections() == 0)
+    await mqtt_server.broker.publish("user/alice/ep1", b"while away", qos=1)
+    async with client(mqtt_server.port, "alice", token, **options) as alice:
+        assert mqtt_server.broker.held_connections() == 1
+        assert (await next_message(alice)).payload == b"while away"

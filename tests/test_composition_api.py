@@ -272,9 +272,11 @@ async def test_roles_walls_and_bad_requests(
         ("POST", f"{one}/cancel"),
         ("GET", f"{BASE}/query/conversation/conv-4"),
         ("GET", f"{BASE}/query/composition"),
-        ("GET", f"{BASE}/player/conv-4/{made['id']}/url/inline"),
     ):
         await service.call(method, path, expect=403)
+    headers = {**service.headers, "Referer": "https://app.example/"}
+    async with http.get(f"{BASE}/player/conv-4/{made['id']}/url/inline", headers=headers) as r:
+        assert r.status == 403
     # Another organization's conversation does not exist for it.
     for method, path, json in (
         ("POST", f"{BASE}/request", body),

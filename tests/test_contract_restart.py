@@ -81,7 +81,8 @@ async def test_tokens_issued_before_a_restart_still_work(tmp_path: Path) -> None
         agent.http = http
         assert await agent.call("GET", "/rtc-api/conferences/active") == []
         data = {"grant_type": "refresh_token", "refresh_token": agent.token["refresh_token"]}
-        async with http.post("/security/oauth/token", data=data) as response:
+        client = aiohttp.BasicAuth(*CLIENT_SPECS[0].split(":")[:2])
+        async with http.post("/security/oauth/token", data=data, auth=client) as response:
             assert response.status == 200
             assert (await response.json())["sub"] == agent.user_id
     # Another data directory is another platform: its tokens open nothing here.

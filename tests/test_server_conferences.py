@@ -251,7 +251,8 @@ async def test_send_event_is_for_services_and_reaches_every_member(
     assert await service.call("POST", f"{CONF}/sendEvent", json=body) == {"eventsSent": 2}
     await server.platform.events.drain()
     for member in (a, b):
-        assert recorder.events_for(member.topic)[-1] == event
+        sent_by = {"userId": service.user_id, "organizationId": "org1"}
+        assert recorder.events_for(member.topic)[-1] == {**event, "sentBy": sent_by}
     answer = await service.call(
         "POST", f"{CONF}/sendEvent", json={**body, "event": {"type": "x"}}, expect=400
     )

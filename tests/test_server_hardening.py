@@ -16,7 +16,15 @@ import pytest
 from server.embedded import EmbeddedServer
 from server.events import RecordingPublisher
 from tests.mqtt_support import client as mqtt_client
-from tests.platform_support import CLIENTS, PlatformUser, basic, customer_login, make_ticket
+from tests.platform_support import (
+    CLIENTS,
+    PlatformUser,
+    basic,
+    customer_login,
+    login,
+    make_ticket,
+)
+from tests.records_support import form
 
 LOGGERS = ("server", "aiohttp", "amqtt")
 
@@ -316,3 +324,72 @@ async def test_a_malformed_http_request_logs_no_traceback(
     writer.close()
     assert answer.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400")), answer
     no_traceback(caplog)
+
+
+# --- 6: concurrent uploads of one asset --------------------------------------------------
+
+
+async def test_concurrent_uploads_of_one_asset_leave_one_asset_and_no_orphan(
+    server: EmbeddedServer, agent: PlatformUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    fields = {"applicationId": "app1", "category": "branding", "rolesAllowedAccess": "agent"}
+
+    async def upload(i: int) -> int:
+        body = form(fields, file=(f"content {i}".encode(), f"f{i}.txt", "text/plain"))
+        async with agent.http.post("/rtc-api/assets/raced", data=body, headers=agent.headers) as r:
+            return r.status
+
+    for _ in range(2):  # a new id, then replacing it
+        statuses = await asyncio.gather(*(upload(i) for i in range(20)))
+        assert set(statuses) == {204}, statuses
+    stored = list((server.config.data_dir / "files" / "assets").iterdir())
+    assert len(stored) == 1, stored
+    listed = await agent.call("GET", "/rtc-api/assets?applicationId=app1")
+    assert [a["id"] for a in listed] == ["raced"]
+    assert stored[0].read_bytes().startswith(b"content ")
+    no_traceback(caplog)
+
+
+# --- 7: bounded growth: each limit is a 4xx that names it -------------------------------
+
+
+async def test_limits_are_enforced_and_named(agent: PlatformUser, server: EmbeddedServer) -> None:
+    body = await agent.call(
+        "POST", "/rtc-api/users/endpoints", json={"keepAliveSeconds": 10**12}, expect=400
+    )
+    assert "keepAliveSeconds" in body["message"] and "3600" in body["message"]
+    data = {"blob": "x" * (64 * 1024)}
+    body = await agent.call(
+        "POST", "/rtc-api/interactions", json={"type": "video", "data": data}, expect=413
+    )
+    assert "data" in body["message"] and "65536" in body["message"]
+    query = "start=2020-01-01T00:00:00Z&end=2100-01-01T00:00:00Z&size=101"
+    body = await agent.call("GET", f"/rtc-api/interactions?{query}", expect=400)
+    assert body["message"].startswith("size") and "100" in body["message"]
+    huge = {"conferenceId": "c", "metadata": {"k": "v" * (1024 * 1024)}}
+    body = await agent.call("POST", "/rtc-api/conferences/create", json=huge, expect=413)
+    assert "1048576" in body["message"]
+
+
+async def test_endpoints_per_user_are_limited() -> None:
+    async with (
+        EmbeddedServer(
+            [CLIENTS["agent1"][0], CLIENTS["agent2"][0]], max_endpoints_per_user=3
+        ) as srv,
+        aiohttp.ClientSession(srv.base_url) as http,
+    ):
+        agent, agent2 = await login(http, "agent1"), await login(http, "agent2")
+        endpoints = [await agent.register() for _ in range(3)]
+        body = await agent.call(
+            "POST", "/rtc-api/users/endpoints", json={"keepAliveSeconds": 30}, expect=409
+        )
+        assert "3 registered endpoints" in body["message"] and "limit" in body["message"]
+        await agent2.register()  # the limit is per user
+        await agent.register(userEndpointId=endpoints[0])  # renewing one is not a new one
+        await agent.call(
+            "POST",
+            "/rtc-api/users/endpoints/unregister",
+            json={"userEndpointId": endpoints[1]},
+            expect=204,
+        )
+        await agent.register()

@@ -93,8 +93,8 @@ async def test_bad_input_and_unknown_ids(agent: PlatformUser) -> None:
         assert field in body["message"], (params, body)
     now = datetime.now(UTC)
     reversed_range = {"start": now.isoformat(), "end": (now - timedelta(days=1)).isoformat()}
-    body = await agent.call("GET", f"{BASE}?{urlencode(reversed_range)}", expect=400)
-    assert "end is before start" in body["message"]
+    body = await agent.call("GET", f"{BASE}?{urlencode(reversed_range)}")
+    assert body["content"] == [] and body["totalElements"] == 0  # a range holding nothing
 
 
 async def test_list_filters_sorting_and_pages(agent: PlatformUser, agent2: PlatformUser) -> None:

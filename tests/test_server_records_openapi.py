@@ -126,8 +126,9 @@ async def test_schemas_are_the_wire_models_and_references_resolve(
     assert request["security"] and "401" in request["responses"]
 
     acquire = document["paths"]["/rtc-api/snapshots/acquire"]["post"]
-    multipart = acquire["requestBody"]["content"]["multipart/form-data"]["schema"]["allOf"]
-    assert multipart[1]["properties"]["image"] == {
+    multipart = acquire["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert multipart["additionalProperties"] is False and "image" in multipart["required"]
+    assert multipart["properties"]["image"] == {
         "type": "string",
         "format": "binary",
         "maxLength": MAX_IMAGE_BYTES,  # the limit the server answers 413 beyond

@@ -608,10 +608,27 @@ class Participant:
         elif isinstance(event, ConferenceEndedEvent) or (
             isinstance(event, ConferenceLeftEvent) and own and not self._leaving
         ):
+            if not await self._platform_removed_us(event.conference_id):
+                # A client's forgery (sendEvent) on a platform that does not mark those.
+                self.timeline.note("ignored", event=event.type, why="the platform still lists us")
+                return
             # The platform already closed every stream: close ours without asking it again.
             self.timeline.note("removed", reason=getattr(event, "reason", None), event=event.type)
             await self._close_streams(SupervisedStream.drop)
             self._forget_conference(event.conference_id)
+
+    async def _platform_removed_us(self, conference_id: str) -> bool:
+        """Whether the platform confirms that this endpoint is out of the conference: an event
+        on the channel alone is not proof (issue 13: a customer sent one through sendEvent)."""
+        try:
+            view = await self.api.conferences.simple_view(conference_id)
+        except ApiError as exc:
+            return exc.status in (403, 404)  # ended, or no longer ours to see
+        return not any(
+            endpoint.id == self.endpoint_id
+            for participant in view.participants or []
+            for endpoint in participant.endpoints or []
+        )
 
     def _start_viewing(
         self,

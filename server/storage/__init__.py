@@ -15,6 +15,7 @@ from aiohttp import web
 from server.platform import PLATFORM_KEY
 from server.signing import UrlSigner
 from server.storage.files import FileStore
+from server.storage.locks import KeyedLocks
 from server.storage.records import (
     Condition,
     DuplicateRecordError,
@@ -50,6 +51,8 @@ class Storage:
         self.records = RecordStore(data_dir / "platform.sqlite3")
         self.files = FileStore(data_dir / "files")
         self.signer = UrlSigner.from_data_dir(data_dir)
+        self.locks = KeyedLocks()
+        """Per-record turns for changes that pair a record with its file (asset uploads)."""
 
     def close(self) -> None:
         self.records.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -9,9 +10,15 @@ from aiohttp import web
 
 from server.auth.caller import CALLER_KEY
 from server.errors import BadRequest, Conflict, NotFound
+from server.openapi import parameter_schema
 from server.storage import DuplicateRecordError, StoredRecord, epoch_ms, storage_of, utc_now
 
 TRANSACTION_HEADER = "X-Auvious-TransactionId"
+_TRANSACTION_ID = re.compile(r"^[!-~]([ -~]{0,198}[!-~])?$")
+"""1-200 printable ASCII characters, no space at either end (HTTP would strip it)."""
+parameter_schema(
+    "header", TRANSACTION_HEADER, {"type": "string", "pattern": _TRANSACTION_ID.pattern}
+)
 _TRANSACTION_KIND = "transaction"
 ABANDONED_AFTER_MS = 5 * 60 * 1000
 REMEMBERED_FOR_MS = 24 * 60 * 60 * 1000
@@ -43,8 +50,8 @@ async def once(
     transaction_id = request.headers.get(TRANSACTION_HEADER)
     if transaction_id is None:
         return await work()
-    if not transaction_id or len(transaction_id) > 200 or not transaction_id.isprintable():
-        raise BadRequest(f"{TRANSACTION_HEADER} must be 1-200 printable characters")
+    if not _TRANSACTION_ID.match(transaction_id):
+        raise BadRequest(f"{TRANSACTION_HEADER} must be 1-200 printable ASCII characters")
     caller = request[CALLER_KEY]
     key = f"{scope}\n{caller.organization}\n{caller.user_id}\n{transaction_id}"
     records = storage_of(request).records

@@ -6,7 +6,9 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, Field, GetJsonSchemaHandler, TypeAdapter, ValidationError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from agent.api.models.base import WireDatetime, WireModel
 
@@ -87,5 +89,30 @@ def check_event_body(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-EventBody = Annotated[dict[str, Any], AfterValidator(check_event_body)]
+class _EventBodySchema:
+    """The JSON Schema of an `EventBody`: a `...Event` type that is not one of the platform's
+    own (the platform refuses those from clients) and an ISO instant. Built when a document
+    asks for it, so the platform's event types are read from `events` without an import
+    cycle."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        from agent.api.models.events import EVENT_TYPES
+
+        return {
+            "type": "object",
+            "properties": {
+                "type": {
+                    "type": "string",
+                    "pattern": _EVENT_TYPE.pattern,
+                    "not": {"enum": sorted(EVENT_TYPES)},
+                },
+                "timestamp": {"type": "string", "format": "date-time"},
+            },
+            "required": ["type", "timestamp"],
+        }
+
+
+EventBody = Annotated[dict[str, Any], AfterValidator(check_event_body), _EventBodySchema()]
 """An event a caller asks the platform to deliver (sendEvent); its fields are kept as sent."""

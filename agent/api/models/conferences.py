@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from agent.api.models.base import INT64_MAX, CallerId, OpenEnum, WireDatetime, WireModel
 from agent.api.models.common import EventBody
@@ -211,6 +211,13 @@ class ConferenceViewStreamIceCandidatesWebCommand(WireModel):
 
 class UpdateConferenceMetadataWebCommand(WireModel):
     """`POST /conferences/updateMetadata` (204): mute flags, recorder state, ..."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"operation": {"const": "SET"}}},
+            "then": {"required": ["value"], "properties": {"value": {"type": "string"}}},
+        }
+    )
 
     conference_id: str
     user_endpoint_id: str

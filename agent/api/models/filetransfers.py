@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
 
 from agent.api.models.base import WireDatetime, WireModel
 
@@ -48,6 +48,10 @@ class FileTransferResult(WireModel):
 
 class FileTransferFilter(WireModel):
     """Query of `GET /filetransfers`; `all` widens it beyond the caller's own transfers."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"not": {"required": ["interactionId", "conferenceId"]}}
+    )
 
     interaction_id: str | None = None
     conference_id: str | None = None

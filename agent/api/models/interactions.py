@@ -4,9 +4,9 @@ and `organizationId` for SERVICE callers."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from agent.api.models.base import INT64_MAX, CallerId, WireDatetime, WireModel
 
@@ -14,6 +14,7 @@ __all__ = [
     "MAX_DATA_BYTES",
     "MAX_PAGE",
     "MAX_PAGE_SIZE",
+    "SORTABLE",
     "CreateInteractionResponse",
     "CreateInteractionWebCommand",
     "Interaction",
@@ -33,6 +34,14 @@ MAX_PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
 MAX_DATA_BYTES = 64 * 1024
 """The largest interaction `data`, as compact JSON (docs/platform.md, limits)."""
+
+
+SORTABLE = ("createdAt", "id", "version", "type", "createdBy")
+"""What `sort=property[,asc|desc]` may name."""
+_SORT = rf"^({'|'.join(SORTABLE)})(,([aA][sS][cC]|[dD][eE][sS][cC])?)?$"
+_TYPE_NAME = "(audio|video|chat|cobrowse)"
+_TYPES = rf"^(\s*{_TYPE_NAME}?\s*,)*\s*{_TYPE_NAME}\s*(,\s*{_TYPE_NAME}?\s*)*$"
+"""The `type` filter: a comma-separated list naming at least one interaction type."""
 
 
 class InteractionType(StrEnum):
@@ -90,8 +99,8 @@ class InteractionQuery(WireModel):
     end: WireDatetime
     page: int | None = Field(default=None, ge=0, le=MAX_PAGE)
     size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
-    sort: list[str] | None = None
-    type: str | None = None
+    sort: list[Annotated[str, Field(pattern=_SORT)]] | None = None
+    type: str | None = Field(default=None, pattern=_TYPES)
     user_id: str | None = None
     recording: InteractionRecordingFilter | None = None
     customer_id: str | None = None
@@ -99,12 +108,6 @@ class InteractionQuery(WireModel):
     tags: str | None = None
     on_hold_duration_gt: int | None = Field(default=None, ge=0, le=INT64_MAX)
     on_hold_duration_lt: int | None = Field(default=None, ge=0, le=INT64_MAX)
-
-    @model_validator(mode="after")
-    def _ordered_range(self) -> Self:
-        if self.end < self.start:
-            raise ValueError("end is before start")
-        return self
 
 
 class SortObject(WireModel):

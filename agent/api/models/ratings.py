@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from agent.api.models.base import OpenEnum, WireDatetime, WireModel
 from agent.api.models.common import SessionType, UserRole
@@ -60,6 +60,22 @@ class FeedbackItem(WireModel):
 
 class CreateRatingWebCommand(WireModel):
     """`POST /ratings`; at least one of `rating`, `feedback`, `comment` must be given."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["rating"], "properties": {"rating": {"type": "integer"}}},
+                {
+                    "required": ["feedback"],
+                    "properties": {"feedback": {"type": "array", "minItems": 1}},
+                },
+                {
+                    "required": ["comment"],
+                    "properties": {"comment": {"type": "string", "minLength": 1}},
+                },
+            ]
+        }
+    )
 
     user_endpoint_id: str | None = None
     session_type: SessionType

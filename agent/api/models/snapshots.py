@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic import Field
+
 from agent.api.models.base import OpenEnum, WireDatetime, WireModel
 from agent.api.models.common import SessionType
 
@@ -40,6 +42,10 @@ class SnapshotState(StrEnum):
     DISCARDED = "DISCARDED"
 
 
+SUFFIX_PATTERN = r"^\.?[A-Za-z0-9]{1,10}$"
+"""A snapshot's suffix: a label only (the stored extension comes from the image bytes)."""
+
+
 class SnapshotRequestWebCommand(WireModel):
     """`POST /snapshots/request`; answers `SnapshotRequestResult`."""
 
@@ -63,7 +69,7 @@ class SnapshotAcquireForm(WireModel):
     snapshot_id: str
     user_endpoint_id: str
     snapshot_type: str
-    snapshot_suffix: str
+    snapshot_suffix: str = Field(pattern=SUFFIX_PATTERN)
     snapshot_mime_type: str
 
 
@@ -77,7 +83,7 @@ class SnapshotUploadForm(WireModel):
     interaction_id: str
     user_endpoint_id: str
     snapshot_type: str
-    snapshot_suffix: str
+    snapshot_suffix: str = Field(pattern=SUFFIX_PATTERN)
     snapshot_mime_type: str
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import RootModel
+from pydantic import Field, RootModel
 
 from agent.api.models.base import SnakeWireModel
 
@@ -20,13 +20,13 @@ __all__ = [
 
 
 class RequestData(SnakeWireModel):
-    contact_id: str | None = None
+    contact_id: str = Field(min_length=1)
 
 
 class TalkdeskCreateTalkdeskRequest(SnakeWireModel):
     """`POST /talkdesk-integration/create`."""
 
-    data: RequestData | None = None
+    data: RequestData
 
 
 class TalkdeskCreateTalkdeskResponse(SnakeWireModel):
@@ -42,7 +42,7 @@ class TalkdeskContactActivityRequest(SnakeWireModel):
     """`POST /talkdesk-integration/activity`; answers a list of response items."""
 
     meta: Meta | None = None
-    data: RequestData | None = None
+    data: RequestData
 
 
 class TalkdeskContactActivityResponseItem(SnakeWireModel):

@@ -1,0 +1,99 @@
+"""A bounded schemathesis run of the platform's OpenAPI documents with a real token.
+
+It fails on any 5xx (`not_a_server_error`), on a request the document calls valid that the
+server refuses (`positive_data_acceptance`: only 2xx, 401, 403, 404, 409 and 429 are fine for
+those), and on any traceback or error the platform writes to its log meanwhile. Bounded and
+repeatable: a fixed seed, a few examples per operation, no example database. Strings are
+generated as UTF-8 (lone surrogates are not text the wire can carry) without NUL bytes.
+
+The documents are a list, so the Recorder and Composition APIs join the run by adding theirs;
+a document the platform does not serve (yet) is skipped, not failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from server.embedded import EmbeddedServer
+from tests.platform_support import login
+
+DOCUMENTS = ["/rtc-api/openapi.json", "/recorder-api/openapi.json", "/composition-api/openapi.json"]
+EXAMPLES_PER_OPERATION = 3
+SEED = 13
+RUN_TIMEOUT = 240.0
+
+
+def _schemathesis() -> Path:
+    return Path(sys.executable).with_name("st")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("document", DOCUMENTS)
+async def test_the_schema_fuzzer_finds_nothing(
+    server: EmbeddedServer,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    document: str,
+) -> None:
+    async with http.get(document) as response:
+        if response.status == 404:
+            pytest.skip(f"{document} is not served by this platform")
+        assert response.status == 200
+    agent = await login(http, "agent1")
+    caplog.set_level(logging.INFO)
+    command = [
+        str(_schemathesis()),
+        "run",
+        f"{server.base_url}{document}",
+        "--url",
+        server.base_url,
+        "-H",
+        f"Authorization: Bearer {agent.access_token}",
+        "--checks",
+        "not_a_server_error,positive_data_acceptance",
+        "--phases",
+        "fuzzing",
+        "--mode",
+        "all",
+        "--max-examples",
+        str(EXAMPLES_PER_OPERATION),
+        "--seed",
+        str(SEED),
+        "--workers",
+        "2",
+        "--no-shrink",
+        "--generation-codec",
+        "utf-8",
+        "--generation-allow-x00",
+        "false",
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "30",
+        "--no-color",
+    ]
+    run = await asyncio.create_subprocess_exec(
+        *command,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(run.communicate(), RUN_TIMEOUT)
+    report = output.decode(errors="replace")
+    assert run.returncode == 0, report[-20_000:]
+    assert "passed" in report, report[-2_000:]  # it ran operations, not nothing
+    troubles = [
+        f"{r.levelname} {r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if r.name.startswith(("server", "aiohttp", "amqtt"))
+        and (r.levelno >= logging.ERROR or r.exc_info is not None)
+    ]
+    assert troubles == [], "\n".join(troubles)
