@@ -153,3 +153,17 @@ def test_an_audio_composition_is_the_mix_as_mp3(three_publishers: tuple[Path, Re
     job = RenderJob(str(directory / "out.mp3"), "AUDIO", video_job.duration, tracks=tracks)
     render(job)
     assert check_media(Path(job.output), kind="AUDIO", duration=4.5) == []
+
+
+def test_an_h264_track_in_matroska_is_composed_beside_a_vp8_one(tmp_path: Path) -> None:
+    recording = make_recording(
+        tmp_path, "conv", "org", [Publisher("vp8"), Publisher("h264", codec="H264", start=0.5)],
+        seconds=2.5, started=STARTED, size=(160, 120),
+    )  # fmt: skip
+    assert {t.path.suffix for t in recording.tracks if t.kind == "video"} == {".webm", ".mkv"}
+    duration, tracks = timeline([recording], frozenset({"audio", "video"}))
+    job = RenderJob(str(tmp_path / "out.mp4"), "VIDEO", duration, 320, 240, 15, tracks)
+    render(job)
+    spans = [TileSpan(0, 2.5, "vp8"), TileSpan(0.5, 2.5, "h264")]
+    assert check_media(Path(job.output), kind="VIDEO", size=(320, 240), duration=2.5) == []
+    assert check_tiles(Path(job.output), spans, STARTED * 1000) == []
