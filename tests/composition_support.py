@@ -20,7 +20,7 @@ from media.pacing import AUDIO_SAMPLE_RATE
 from media.video import SyntheticVideoTrack
 from server.composition.recordings import RecordedTrack, Recording
 
-_ENCODERS = {
+_ENCODERS: dict[str, tuple[str, str, dict[str, object]]] = {
     # codec: (muxer, encoder, options) as the recorder stores them: VP8 in WebM, H264 in
     # Matroska.
     "VP8": ("webm", "libvpx", {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}),
@@ -44,9 +44,10 @@ def write_video(
     muxer, encoder, options = _ENCODERS[codec]
     with av.open(str(path), "w", format=muxer) as out:
         stream = out.add_stream(encoder, rate=fps)
+        assert isinstance(stream, av.VideoStream)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.bit_rate = 600_000
-        stream.options = options
+        stream.options = dict(options)
         for index in range(count):
             array = np.asarray(source.render(index).to_ndarray(), dtype=np.uint8)
             timecode.embed(array, index, round((started + index / fps) * 1000), fmt="yuv420p")
