@@ -131,6 +131,7 @@ def three_publishers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Re
     return directory, job
 
 
+@pytest.mark.slow
 def test_a_video_composition_shows_every_publisher_in_its_tile_at_its_moments(
     three_publishers: tuple[Path, RenderJob],
 ) -> None:
@@ -155,6 +156,7 @@ def test_an_audio_composition_is_the_mix_as_mp3(three_publishers: tuple[Path, Re
     assert check_media(Path(job.output), kind="AUDIO", duration=4.5) == []
 
 
+@pytest.mark.slow
 def test_an_h264_track_in_matroska_is_composed_beside_a_vp8_one(tmp_path: Path) -> None:
     recording = make_recording(
         tmp_path, "conv", "org", [Publisher("vp8"), Publisher("h264", codec="H264", start=0.5)],

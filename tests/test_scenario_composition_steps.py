@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from agent.scenario.expect import evaluate
@@ -62,6 +63,7 @@ async def _run(server: EmbeddedServer, tmp_path: Path, text: str) -> tuple[Scena
     return scenario, await ScenarioRun(scenario, options).execute()
 
 
+@pytest.mark.slow
 async def test_compose_steps_request_wait_download_check_and_manage_compositions(
     server: EmbeddedServer, tmp_path: Path
 ) -> None:
