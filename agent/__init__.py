@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
     # snapshots and camera requests
     from agent.snapshot import FrameTap, SnapshotRequester, SnapshotTarget
+
+    # the process: ICE host addresses, and the seams into aiortc (docs/library.md, "Seams")
+    from agent.webrtc import seams
     from agent.webrtc.host_addresses import use_host_addresses
 
 __all__ = [
@@ -70,6 +73,7 @@ __all__ = [
     "evaluate",
     "load_scenario",
     "run_scenario",
+    "seams",
     "synthetic_tracks",
     "tune_garbage_collection",
     "use_host_addresses",

@@ -21,7 +21,8 @@ import fractions
 import logging
 import os
 import time
-from typing import Any, Protocol
+from abc import ABC, abstractmethod
+from typing import Any, Generic, Protocol, TypeVar
 
 import av
 from aiortc import RTCRtpSender, RTCRtpTransceiver
@@ -52,6 +53,7 @@ VP8_OPTIONS = {
 }
 H264_OPTIONS = {"level": "31", "tune": "zerolatency"}
 SUBSCRIBER_QUEUE = 60
+T = TypeVar("T", bound="PacketQueueTrack")
 
 
 def prefer_codec(transceiver: RTCRtpTransceiver, codec: str) -> None:
@@ -64,7 +66,70 @@ def prefer_codec(transceiver: RTCRtpTransceiver, codec: str) -> None:
     transceiver.setCodecPreferences(chosen)
 
 
-class SharedEncoder:
+class FanoutEncoder(ABC, Generic[T]):
+    """One source encoded once for all its subscriber tracks (video: `SharedEncoder`, audio:
+    `media.opus_fanout.SharedOpusEncoder`): the subscriptions and the encode loop, which
+    starts with the first subscriber and stops with the last one (or on `close()`)."""
+
+    name = "shared"
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        self.source = source
+        self._subscribers: set[T] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    @abstractmethod
+    def _new_track(self) -> T:
+        """A new subscriber track of this encoder."""
+
+    @abstractmethod
+    async def _packets(self, frame: object) -> list[av.Packet[Any]]:
+        """The packets of one source frame (counted by the subclass)."""
+
+    def subscribe(self) -> T:
+        """A new track carrying this encoder's packets."""
+        track = self._new_track()
+        self._subscribers.add(track)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return track
+
+    def _unsubscribe(self, track: T) -> None:
+        self._subscribers.discard(track)
+        if not self._subscribers:
+            self.close()
+
+    def close(self) -> None:
+        """Stop encoding and end every subscriber's track."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        for track in list(self._subscribers):
+            track.stop()
+        self._subscribers.clear()
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                for packet in await self._packets(await self.source.recv()):
+                    for track in list(self._subscribers):
+                        track._offer(packet)
+        except MediaStreamError:
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("%s encoder stopped", self.name)
+        finally:
+            for track in list(self._subscribers):
+                track._offer(None)
+
+
+class SharedEncoder(FanoutEncoder["FanoutTrack"]):
     """Encodes `source` once for all its subscribers.
 
     The encode loop starts with the first subscriber and stops when the last one stops (or on
@@ -83,7 +148,8 @@ class SharedEncoder:
             raise ValueError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
         if source.kind != "video":
             raise ValueError("SharedEncoder encodes video; share audio by sending one track")
-        self.source = source
+        super().__init__(source)
+        self.name = f"shared {codec}"
         self.codec = codec
         self.bitrate = bitrate
         self.keyframe_min_interval = keyframe_min_interval
@@ -91,41 +157,16 @@ class SharedEncoder:
         self.frames_encoded = 0
         self.keyframes_encoded = 0
         self._context: VideoCodecContext | None = None
-        self._subscribers: set[FanoutTrack] = set()
-        self._task: asyncio.Task[None] | None = None
         self._keyframe_wanted = True
         self._last_keyframe = -float("inf")
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._subscribers)
-
-    def subscribe(self) -> FanoutTrack:
-        """A new track carrying this encoder's packets, starting at the next keyframe."""
-        track = FanoutTrack(self)
-        self._subscribers.add(track)
-        self.request_keyframe()
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        return track
+    def _new_track(self) -> FanoutTrack:
+        self.request_keyframe()  # the new track starts at the next keyframe
+        return FanoutTrack(self)
 
     def request_keyframe(self) -> None:
         """Ask that the next frame be a keyframe (coalesced, see the module docstring)."""
         self._keyframe_wanted = True
-
-    def _unsubscribe(self, track: FanoutTrack) -> None:
-        self._subscribers.discard(track)
-        if not self._subscribers:
-            self.close()
-
-    def close(self) -> None:
-        """Stop encoding and end every subscriber's track."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-        for track in list(self._subscribers):
-            track.stop()
-        self._subscribers.clear()
 
     def _open(self, frame: av.VideoFrame) -> VideoCodecContext:
         context = av.Codec(CODECS[self.codec], "w").create("video")
@@ -177,29 +218,15 @@ class SharedEncoder:
             return True
         return False
 
-    async def _run(self) -> None:
+    async def _packets(self, frame: object) -> list[av.Packet[Any]]:
+        if not isinstance(frame, av.VideoFrame):
+            raise TypeError("SharedEncoder needs a source of decoded video frames")
+        keyframe = self._take_keyframe_request()
         loop = asyncio.get_running_loop()
-        try:
-            while True:
-                frame = await self.source.recv()
-                if not isinstance(frame, av.VideoFrame):
-                    raise TypeError("SharedEncoder needs a source of decoded video frames")
-                keyframe = self._take_keyframe_request()
-                packets = await loop.run_in_executor(None, self._encode, frame, keyframe)
-                for packet in packets:
-                    self.frames_encoded += 1
-                    self.keyframes_encoded += packet.is_keyframe
-                    for track in list(self._subscribers):
-                        track._offer(packet)
-        except MediaStreamError:
-            pass
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("shared %s encoder stopped", self.codec)
-        finally:
-            for track in list(self._subscribers):
-                track._offer(None)
+        packets = await loop.run_in_executor(None, self._encode, frame, keyframe)
+        self.frames_encoded += len(packets)
+        self.keyframes_encoded += sum(packet.is_keyframe for packet in packets)
+        return packets
 
 
 class PacketSource(Protocol):

@@ -3,15 +3,14 @@ every subscriber's sender, which then only packetizes (the audio half of `media.
 
 from __future__ import annotations
 
-import asyncio
 import fractions
 import logging
 from typing import Any
 
 import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamTrack
 
-from media.fanout import PacketQueueTrack
+from media.fanout import FanoutEncoder, PacketQueueTrack
 
 __all__ = ["OpusFanoutTrack", "SharedOpusEncoder"]
 
@@ -23,44 +22,28 @@ SUBSCRIBER_QUEUE = 50
 """Packets (1 s of audio) a slow subscriber may fall behind before it loses the oldest."""
 
 
-class SharedOpusEncoder:
+class SharedOpusEncoder(FanoutEncoder["OpusFanoutTrack"]):
     """Encodes one audio source to Opus once; every subscriber's sender only packetizes.
 
     Audio packets decode on their own, so a late subscriber starts with the next packet and
     a subscriber that falls behind loses its oldest packets (a short gap, as loss would)."""
 
+    name = "shared Opus"
+
     def __init__(self, source: MediaStreamTrack, bitrate: int = OPUS_BITRATE) -> None:
         if source.kind != "audio":
             raise ValueError("SharedOpusEncoder encodes audio")
-        self.source = source
+        super().__init__(source)
         self.bitrate = bitrate
         self.packets_encoded = 0
-        self._subscribers: set[OpusFanoutTrack] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._encoder: tuple[Any, av.AudioResampler] | None = None
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._subscribers)
-
-    def subscribe(self) -> OpusFanoutTrack:
-        track = OpusFanoutTrack(self)
-        self._subscribers.add(track)
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        return track
-
-    def _unsubscribe(self, track: OpusFanoutTrack) -> None:
-        self._subscribers.discard(track)
-        if not self._subscribers:
-            self.close()
+    def _new_track(self) -> OpusFanoutTrack:
+        return OpusFanoutTrack(self)
 
     def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-        for track in list(self._subscribers):
-            track.stop()
-        self._subscribers.clear()
+        super().close()
+        self._encoder = None  # a new loop starts with a new encoder
 
     def _context(self) -> Any:
         context = av.CodecContext.create("libopus", "w")
@@ -71,29 +54,20 @@ class SharedOpusEncoder:
         context.time_base = fractions.Fraction(1, OPUS_RATE)
         return context
 
-    async def _run(self) -> None:
-        context = self._context()
-        resampler = av.AudioResampler(format="s16", layout="stereo", rate=OPUS_RATE)
-        try:
-            while True:
-                frame = await self.source.recv()
-                if not isinstance(frame, av.AudioFrame):
-                    raise TypeError("SharedOpusEncoder needs a source of decoded audio frames")
-                for resampled in resampler.resample(frame):
-                    for packet in context.encode(resampled):
-                        packet.time_base = fractions.Fraction(1, OPUS_RATE)
-                        self.packets_encoded += 1
-                        for track in list(self._subscribers):
-                            track._offer(packet)
-        except MediaStreamError:
-            pass
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("shared Opus encoder stopped")
-        finally:
-            for track in list(self._subscribers):
-                track._offer(None)
+    async def _packets(self, frame: object) -> list[av.Packet[Any]]:
+        if not isinstance(frame, av.AudioFrame):
+            raise TypeError("SharedOpusEncoder needs a source of decoded audio frames")
+        if self._encoder is None:
+            resampler = av.AudioResampler(format="s16", layout="stereo", rate=OPUS_RATE)
+            self._encoder = (self._context(), resampler)
+        context, resampler = self._encoder
+        packets: list[av.Packet[Any]] = []
+        for resampled in resampler.resample(frame):
+            for packet in context.encode(resampled):
+                packet.time_base = fractions.Fraction(1, OPUS_RATE)
+                packets.append(packet)
+        self.packets_encoded += len(packets)
+        return packets
 
 
 class OpusFanoutTrack(PacketQueueTrack):

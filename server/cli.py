@@ -81,7 +81,7 @@ def add_serve_command(sub: Any) -> Any:
                 p.error(f"--turn-secret-file: cannot read it: {exc.strerror}")
         from agent.webrtc import apply_ice_host_address_option, seams
 
-        if not seams.install_for_command("auvious-agent serve"):
+        if not seams.install_for_command("auvious-agent serve", "amqtt"):
             return 1
         apply_ice_host_address_option(args)
         try:

@@ -67,6 +67,13 @@ def operation(
     inputs its signature asks for: ``body``, ``query`` (models) and ``form`` (``Form[Model]``,
     with ``files`` naming the file parts and their limits)."""
 
+    named = sorted(set(details) & set(_INPUTS))
+    if named:
+        raise TypeError(
+            f"@operation({', '.join(f'{n}=...' for n in named)}): inputs come from the "
+            "handler's signature, e.g. `async def handler(request, body: Model)`"
+        )
+
     def mark(handler: InputHandler) -> Handler:
         inputs = _inputs(handler)
         form = inputs.get("form")

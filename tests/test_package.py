@@ -1,15 +1,22 @@
 """The package as a user meets it: the README's map lists every package and names modules that
-exist; the public API has one import place (`agent`) that stays cheap to import."""
+exist; the public API has one import place (`agent`) that stays cheap to import; the lock file
+that `scripts/bootstrap` installs agrees with `pyproject.toml`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 import agent
 
@@ -107,3 +114,68 @@ def test_importing_agent_loads_no_call_stack() -> None:
     before, after = (set(modules) for modules in json.loads(result.stdout))
     assert not {"aiortc", "av", "agent.participant"} & before
     assert {"aiortc", "agent.participant"} <= after
+
+
+def lock_problems(pyproject: str, constraints: str) -> list[str]:
+    """Requirements of `pyproject` (every extra) that the pins of `constraints` miss."""
+    project = tomllib.loads(pyproject)["project"]
+    extras = project["optional-dependencies"].values()
+    wanted = [*project["dependencies"], *(item for extra in extras for item in extra)]
+    pins = {
+        canonicalize_name(name): Version(version)
+        for name, version in (
+            line.split("==") for line in constraints.splitlines() if line and line[0] != "#"
+        )
+    }
+    problems = []
+    for requirement in map(Requirement, wanted):
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        pin = pins.get(canonicalize_name(requirement.name))
+        if pin is None:
+            problems.append(f"{requirement.name} is not pinned")
+        elif not requirement.specifier.contains(pin, prereleases=True):
+            problems.append(f"{requirement.name}=={pin} is outside {requirement}")
+    return problems
+
+
+def test_constraints_pin_every_requirement_within_pyproject() -> None:
+    """A dependency changed in pyproject.toml without `scripts/lock` would make bootstrap fail
+    (or hold the old version): said here, with the command that mends it."""
+    problems = lock_problems(
+        (ROOT / "pyproject.toml").read_text(), (ROOT / "constraints.txt").read_text()
+    )
+    assert problems == [], f"constraints.txt is stale, run scripts/lock: {problems}"
+
+
+def test_the_lock_check_sees_a_stale_pin() -> None:
+    pyproject = '[project]\ndependencies = ["aiortc>=1.16,<1.17", "av>=14"]\n'
+    pyproject += '[project.optional-dependencies]\ntest = ["pytest>=8"]\n'
+    assert lock_problems(pyproject, "# lock\naiortc==1.17.0\npytest==9.0\n") == [
+        "aiortc==1.17.0 is outside aiortc<1.17,>=1.16",
+        "av is not pinned",
+    ]
+
+
+def test_bootstrap_is_silent_when_ready_and_refuses_an_unknown_level(tmp_path: Path) -> None:
+    """The fast path of every `./auvious-agent` and `scripts/test` call prints nothing; the
+    test level holds the run level; a level it does not know is a usage error. In a copy of
+    the checkout's files whose .venv is marked set up as bootstrap marks it (nothing installs)."""
+    (tmp_path / "scripts").mkdir()
+    for name in ("scripts/bootstrap", "pyproject.toml", "constraints.txt"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    key = hashlib.sha1(
+        (ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes()
+    ).hexdigest()[:12]
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / f".installed-test-{key}").touch()
+
+    def bootstrap(*args: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [tmp_path / "scripts" / "bootstrap", *args], capture_output=True, text=True, timeout=60
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    assert bootstrap("test") == (0, "")
+    assert bootstrap() == (0, "")
+    assert bootstrap("tests") == (2, "usage: scripts/bootstrap [run|test]\n")

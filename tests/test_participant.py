@@ -25,6 +25,7 @@ from agent.participant import (
     Reception,
     RetryPolicy,
     StreamState,
+    Viewer,
     ViewPolicy,
 )
 from agent.webrtc import seams
@@ -414,3 +415,57 @@ def test_view_policy_refuses_what_cannot_work(tmp_path: Any) -> None:
 def test_retry_policy_backs_off_to_a_bound() -> None:
     retry = RetryPolicy(initial=0.5, maximum=4.0)
     assert [retry.delay(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+class _Watcher:
+    """Records what a `ViewWatcher` hears, as (event, stream id) in order."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, str]] = []
+
+    def view_starting(self, viewer: Viewer) -> None:
+        self.heard.append(("starting", viewer.stream_id))
+
+    def view_started(self, viewer: Viewer, error: Exception | None) -> None:
+        self.heard.append(("started" if error is None else "failed", viewer.stream_id))
+
+    async def view_ending(self, viewer: Viewer) -> None:
+        assert viewer.stream_id in {s for _, s in self.heard}  # still open: figures readable
+        self.heard.append(("ending", viewer.stream_id))
+
+
+async def test_a_view_filter_chooses_whom_to_view_and_follow_applies_a_change(
+    call: Call,
+) -> None:
+    """The one view-following state machine: `streams` is what the others publish, the
+    filter picks, `follow()` applies a new filter, and the watcher hears every view."""
+    alice = await call.participant("agent1")
+    bob = await call.participant("agent2")
+    first = await alice.publish(CAM, small_tracks(CAM))
+    second = await bob.publish(CAM, small_tracks(CAM))
+    first_id, second_id = first.stream_id, second.stream_id
+    assert first_id is not None and second_id is not None
+    watcher = _Watcher()
+    wanted = {alice.endpoint_id}
+    carol = Participant(call.server.base_url, credentials("agent1"), retry=FAST_RETRY)
+    await call.stack.enter_async_context(carol)
+    carol.view_filter = lambda stream: stream.endpoint_id in wanted
+    carol.view_watcher = watcher
+    assert call.conference_id is not None
+    await carol.join(call.conference_id)
+    assert set(carol.streams) == {first_id, second_id}
+    assert set(carol.viewers) == {first_id}
+    await wait_until(lambda: ("started", first_id) in watcher.heard, "alice viewed")
+
+    wanted = {bob.endpoint_id}
+    started = await carol.follow()
+    assert [v.stream_id for v in started] == [second_id]
+    assert set(carol.viewers) == {second_id}
+    await wait_until(lambda: carol.viewers[second_id].frames("video") > 0, "bob's frames")
+    assert watcher.heard == [
+        ("starting", first_id),
+        ("started", first_id),
+        ("ending", first_id),
+        ("starting", second_id),
+        ("started", second_id),
+    ]

@@ -141,6 +141,7 @@ def test_a_browser_measures_the_delay_on_its_own(tmp_path: Path) -> None:
     participants:
       - name: agents
         publish: [{type: MIC_AND_CAM}]
+        receive: {video: light}
     expect: {delay: {p95: "< 1s"}}
     """
     assert [issue.path for issue in issues(text, tmp_path)] == ["expect.delay"]

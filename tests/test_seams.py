@@ -180,6 +180,12 @@ for package in (agent, media, server):
         importlib.import_module(module.name)
 """
 
+FAKE_AIORTC_1_17 = """
+import importlib.metadata as metadata
+real = metadata.version
+metadata.version = lambda name: "1.17.0" if name == "aiortc" else real(name)
+"""
+
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONWARNINGS"}
@@ -214,9 +220,7 @@ def test_importing_every_module_changes_nothing_until_install() -> None:
 def test_another_aiortc_release_is_refused_before_anything_changes() -> None:
     code = (
         LIBRARY_STATE
-        + "import importlib.metadata as metadata\n"
-        + "real = metadata.version\n"
-        + "metadata.version = lambda name: '1.17.0' if name == 'aiortc' else real(name)\n"
+        + FAKE_AIORTC_1_17
         + "from agent.webrtc import seams\n"
         + "before = state()\n"
         + "try:\n"
@@ -296,3 +300,16 @@ def test_no_module_outside_the_seams_reaches_into_the_libraries() -> None:
     private_names = {reach.name for reach in REACHES} - shared
     found = [hit for path in _project_files() for hit in _reaches_outside(path, private_names)]
     assert found == []
+
+
+def test_serve_on_another_aiortc_release_says_so_in_one_line() -> None:
+    code = (
+        FAKE_AIORTC_1_17 + "from agent.cli import main\n"
+        "raise SystemExit(main(['serve', '--port', '0']))\n"
+    )
+    result = _python(code)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "auvious-agent serve: aiortc 1.17.0 is installed; the seams were written for 1.16.x: "
+        "install the versions pyproject.toml pins (scripts/bootstrap)"
+    ]

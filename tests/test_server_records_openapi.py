@@ -8,8 +8,11 @@ import re
 from typing import Any
 
 import aiohttp
+import pytest
+from aiohttp import web
 
 from agent.api.models.snapshots import SnapshotRequestWebCommand
+from server.openapi import OperationSpec, operation
 from server.snapshots import MAX_IMAGE_BYTES
 
 # Every (method, path) of seed 002 (RTC API v1.9.5), as written there, plus the older
@@ -149,3 +152,17 @@ async def test_schemas_are_the_wire_models_and_references_resolve(
     assert items["type"] == "array"
     rating = schemas[items["items"]["$ref"].rsplit("/", 1)[1]]
     assert {"userRole", "feedback", "score"} <= set(rating["properties"])
+
+
+def test_operation_inputs_are_declared_once_in_the_signature() -> None:
+    """Issue 12 item 7: the handler's `body: Model` is what the document states and what the
+    handler receives; naming the model in `@operation` as well is refused, saying how."""
+
+    @operation("Request a snapshot", status=204)
+    async def handler(request: web.Request, body: SnapshotRequestWebCommand) -> web.Response:
+        return web.Response(status=204)
+
+    spec = handler.__dict__["__auvious_operation__"]
+    assert isinstance(spec, OperationSpec) and spec.body is SnapshotRequestWebCommand
+    with pytest.raises(TypeError, match="signature"):
+        operation("old style", body=SnapshotRequestWebCommand)

@@ -450,7 +450,8 @@ class Participant:
         """Apply a changed `view_filter`: view the streams it wants now and stop viewing the
         others; returns the views it started once each is set up (failed or not)."""
         self._require_conference()
-        for stream_id in [s for s in self.viewers if s not in self._wanted_ids()]:
+        wanted = {s.stream_id for s in self.streams.values() if self.wants(s)}
+        for stream_id in [s for s in self.viewers if s not in wanted]:
             await self.stop_viewing(stream_id)
         started = []
         for stream in list(self.streams.values()):
@@ -462,9 +463,6 @@ class Participant:
         if tasks:
             await asyncio.wait(tasks)
         return [self.viewers[s] for s in started if s in self.viewers]
-
-    def _wanted_ids(self) -> set[str]:
-        return {s.stream_id for s in self.streams.values() if self.wants(s)}
 
     async def publish(
         self,

@@ -17,7 +17,6 @@ encoder (aiortc's, in the sender) from then on, and the others go on sharing. `o
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,10 +24,10 @@ from typing import Literal
 from aiortc import MediaStreamTrack
 
 from agent.participant.publisher import Publisher
-from agent.snapshot.capture import FrameTap
 from agent.webrtc.factory import VideoCodec
 from media.audio import SilenceTrack, SyntheticAudioTrack
 from media.camera import SwitchableCamera
+from media.capture import FrameTap
 from media.fanout import PacketQueueTrack, SharedEncoder
 from media.mute import MutableTrack
 from media.opus_fanout import SharedOpusEncoder
@@ -36,8 +35,6 @@ from media.player import FilePlayer
 from media.video import StillImageTrack, SyntheticVideoTrack
 
 __all__ = ["DEFAULT_VIDEO_BITRATE", "MediaSources", "SentMedia", "SourceKind", "SourceProfile"]
-
-log = logging.getLogger(__name__)
 
 SourceKind = Literal["synthetic", "camera", "black", "silence", "image", "file"]
 DEFAULT_VIDEO_BITRATE = 800_000

@@ -265,7 +265,8 @@ class _Checker:
         if expect is None or expect.delay is None:
             return
         if not any(
-            group.receive.measures_delay or group.kind == "browser"  # the page reads the code
+            self.scenario.receive(group).measures_delay
+            or group.kind == "browser"  # the page reads the code
             for group in self.scenario.participants
         ):
             self.add(

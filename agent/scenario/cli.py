@@ -219,16 +219,16 @@ def _run(args: argparse.Namespace) -> int:
     started_at = datetime.now(UTC)
     try:
         result = asyncio.run(run_spread(scenario, options, args.workers, args.ray))
-    except RunError as error:
-        message = redact(str(error))
+    except Exception as error:  # a runtime error must not end in a traceback
+        if isinstance(error, RunError):  # the login refused, the platform unreachable
+            message = redact(str(error))
+        else:
+            message = redact(f"runtime error: {type(error).__name__}: {error}")
         print(f"auvious-agent run: {message}", file=sys.stderr)
         assert options.report_dir is not None
+        # CI still finds junit.xml, with the cause.
         junit = write_error_report(scenario, message, started_at, options.report_dir)
         print(f"reports: {junit}")
-        return ExitCode.RUNTIME_ERROR
-    except Exception as error:  # a runtime error must not end in a traceback
-        message = redact(f"{type(error).__name__}: {error}")
-        print(f"auvious-agent run: runtime error: {message}", file=sys.stderr)
         return ExitCode.RUNTIME_ERROR
     assert options.report_dir is not None
     return conclude(scenario, result, options.report_dir, sys.stdout)

@@ -304,6 +304,12 @@ _ALL = (
         _round_trips("camera_requests"),
     ),
     Metric(
+        "recording_start_time",
+        Quantity.TIME,
+        "Seconds from a start_recording request until the platform's recorder is ACTIVE.",
+        _round_trips("recording_starts"),
+    ),
+    Metric(
         "composition_time",
         Quantity.TIME,
         "Seconds from requesting a composition until it was COMPLETED (polled).",

@@ -954,6 +954,8 @@ class ExpectSpec(StrictModel):
     packets_lost: CountThresholds | None = None
     snapshot_round_trip: TimeThresholds | None = None
     camera_round_trip: TimeThresholds | None = None
+    recording_start_time: TimeThresholds | None = None
+
     composition_time: TimeThresholds | None = None
     composition_queue_time: TimeThresholds | None = None
     error_count: CountThresholds | None = None
@@ -1029,6 +1031,14 @@ class Scenario(StrictModel):
 
     def group(self, name: str) -> ParticipantGroup | None:
         return next((group for group in self.participants if group.name == name), None)
+
+    def receive(self, group: ParticipantGroup) -> ReceiveSpec:
+        """What `group` decodes: its `receive`; left out, light, or sampled video when the
+        scenario expects a `delay` (one keyframe decoded per second measures it for a
+        fraction of full decoding)."""
+        if "receive" in group.model_fields_set or self.expect is None or self.expect.delay is None:
+            return group.receive
+        return group.receive.model_copy(update={"video": "sampled"})
 
 
 def scenario_json_schema() -> dict[str, Any]:

@@ -196,6 +196,9 @@ class ParticipantResult(_Record):
     streams: list[StreamResult] = Field(default_factory=list)
     snapshots: list[RoundTrip] = Field(default_factory=list)
     camera_requests: list[RoundTrip] = Field(default_factory=list)
+    recording_starts: list[RoundTrip] = Field(default_factory=list)
+    """Each `start_recording`: seconds from the request until the recorder was ACTIVE."""
+
     compositions: list[CompositionRecord] = Field(default_factory=list)
     recordings: list[RecordedTrackResult] = Field(default_factory=list)
     """Tracks of the recordings this participant started and stopped."""

@@ -77,12 +77,13 @@ class RunContext:
         return [group.name for group in self.scenario.participants]
 
     def view_policy(self, group: ParticipantGroup, record_dir: Path | None) -> ViewPolicy:
-        """What the participant decodes of what it views: the group's `receive` (recording
-        decodes everything it records). Which streams it views is the actor's view filter
+        """What the participant decodes of what it views: the group's `receive` (sampled
+        video by default when the scenario expects a delay; recording decodes everything it
+        records). Which streams it views is the actor's view filter
         (the groups to view change over the timeline)."""
         if record_dir is not None and group.record is not None:
             return ViewPolicy.measuring(record_dir=record_dir, record_kinds=group.record.kinds)
-        receive = group.receive
+        receive = self.scenario.receive(group)
         return ViewPolicy(
             video=Reception(receive.video),
             audio=Reception(receive.audio),

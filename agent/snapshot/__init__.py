@@ -1,7 +1,6 @@
 """Snapshots and camera requests: the target that answers them like a phone, the requester
 that sends them and checks what comes back, and the viewer-side camera watcher."""
 
-from agent.snapshot.capture import FrameTap, ImageFormat, SentFrame, encode_image, image_format_for
 from agent.snapshot.policy import ResponseAction, ResponsePolicy
 from agent.snapshot.requester import (
     CameraRequestResult,
@@ -12,6 +11,7 @@ from agent.snapshot.requester import (
 )
 from agent.snapshot.target import CameraRefused, SnapshotTarget, TargetParticipant
 from agent.snapshot.watch import CameraWatcher, StateSeen
+from media.capture import FrameTap, ImageFormat, SentFrame, encode_image, image_format_for
 
 __all__ = [
     "CameraRefused",

@@ -34,9 +34,9 @@ from agent.api.models.snapshots import (
 )
 from agent.events.channel import EventChannel
 from agent.participant.records import Timeline
-from agent.snapshot.capture import FrameTap, ImageFormat, encode_image, image_format_for
 from agent.snapshot.policy import ResponseAction, ResponsePolicy
 from media.camera import SwitchableCamera
+from media.capture import FrameTap, ImageFormat, encode_image, image_format_for
 
 __all__ = ["CameraRefused", "SnapshotTarget", "TargetParticipant"]
 

@@ -9,6 +9,7 @@ is the credential (`UrlSigner.sign_path`).
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -264,8 +265,8 @@ async def verify(request: web.Request) -> web.Response:
         raise Forbidden("customers cannot check storage")
     caller.require_role(*VERIFY_ROLES, action="checking storage")
     check_resource_id("applicationId", request.match_info["applicationId"])
-    root = storage_of(request).files.path(FILE_KIND, "0" * 32).parent
-    return json_response(verify_store(root))
+    root = storage_of(request).files.directory(FILE_KIND)
+    return json_response(await asyncio.to_thread(verify_store, root))
 
 
 def setup(app: web.Application) -> None:

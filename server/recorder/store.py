@@ -11,8 +11,9 @@ track's file, codec and timing (`server.composition.recordings` types). The cont
 - A track file holds the packets exactly as the publisher encoded them (no re-encode):
   VP8 video or Opus audio in WebM, H264 (Annex-B) in Matroska. PyAV opens it without a hint.
 - Packet pts are milliseconds (time base 1/1000) from the RTP timestamps; the first packet has
-  pts 0 and was received at `started` (epoch seconds). So a packet with pts `p` belongs at
-  ``started + p / 1000`` on the common clock every track of every recording shares.
+  pts 0, and `started` (epoch seconds) is when pts 0 was on the wire: the least delayed
+  frame's arrival minus its pts, so one late frame does not shift the track. So a packet
+  with pts `p` belongs at ``started + p / 1000`` on the common clock all tracks share.
 - `published_from` / `published_to` bound the interval the stream was on air while being
   recorded: from its first packet reaching the recorder (a stream is published before its
   publisher's connection is up) to its unpublishing or the recorder's stop (a stream
@@ -78,7 +79,8 @@ class TrackRecord(_Stored):
     created: datetime | None = None
     """When the file was opened (the first frame arrived)."""
     started: datetime | None = None
-    """Wall clock of the first packet written (pts 0)."""
+    """Wall clock of pts 0 (the first frame written): estimated from the least delayed frame,
+    its first packet's arrival minus its pts."""
     stopped: datetime | None = None
     """Wall clock of the last packet written."""
     completed: datetime | None = None

@@ -20,6 +20,8 @@ from aiortc.rtp import RtpPacket
 
 from server.recorder.writer import Frame, TrackWriter
 
+MAX_PENDING_FRAMES = 64
+"""Arrival times kept for frames not yet complete (the jitter buffer may drop some)."""
 _H264_IDR = 5
 _H264_SPS = 7
 
@@ -61,7 +63,8 @@ class RecordingTap:
         self._clock_ms = codec.clockRate / 1000
         self._buffer = self._new_buffer()
         self._waiting = self._video
-        self._started_at = 0.0  # time.time() of pts 0
+        self._origin: float | None = None  # time.time() of pts 0
+        self._arrivals: dict[int, float] = {}  # RTP timestamp -> its first packet's arrival
         self._offset_ms = 0  # pts of the current source's first frame
         self._base_ts: int | None = None  # RTP timestamp of the current source's first frame
         self._extended = 0  # RTP ticks since _base_ts, unwrapped
@@ -80,8 +83,13 @@ class RecordingTap:
         return self._waiting
 
     async def forward(self, packet: RtpPacket, source_seq: int, keyframe_start: bool) -> None:
+        now = time.time()
         if self.first_packet is None:
-            self.first_packet = datetime.now(UTC)
+            self.first_packet = datetime.fromtimestamp(now, UTC)
+        if packet.timestamp not in self._arrivals:
+            if len(self._arrivals) >= MAX_PENDING_FRAMES:  # frames the buffer gave up on
+                del self._arrivals[next(iter(self._arrivals))]
+            self._arrivals[packet.timestamp] = now
         # The packet is shared with the viewers and the history: keep a copy, never mutate it.
         copy = RtpPacket(
             payload_type=packet.payload_type,
@@ -105,8 +113,9 @@ class RecordingTap:
         """A new SSRC: new sequence numbers and RTP clock; the timeline stays continuous."""
         self._buffer = self._new_buffer()
         self._waiting = self._video
-        if self._base_ts is not None:
-            self._offset_ms = int((time.time() - self._started_at) * 1000)
+        self._arrivals.clear()
+        if self._base_ts is not None and self._origin is not None:
+            self._offset_ms = int((time.time() - self._origin) * 1000)
             self._base_ts = None
 
     # --- frames -------------------------------------------------------------------------------
@@ -120,10 +129,7 @@ class RecordingTap:
                 self.frames_dropped += 1
                 return
             self._waiting = False
-        now = time.time()
-        if self.started is None:
-            self._started_at = now
-            self.started = datetime.fromtimestamp(now, UTC)
+        arrived = self._arrivals.pop(timestamp, None) or time.time()
         if self._base_ts is None:
             self._base_ts = self._last_ts = timestamp
             self._extended = 0
@@ -134,5 +140,11 @@ class RecordingTap:
             self._extended += delta
             self._last_ts = timestamp
         pts = self._offset_ms + int(self._extended / self._clock_ms)
-        self.stopped = datetime.fromtimestamp(now, UTC)
+        # pts 0 is placed by the least delayed frame so far: its first packet's arrival minus
+        # its pts (a late first keyframe, on a busy machine, would shift the whole track).
+        origin = arrived - pts / 1000
+        if self._origin is None or origin < self._origin:
+            self._origin = origin
+            self.started = datetime.fromtimestamp(origin, UTC)
+        self.stopped = datetime.fromtimestamp(self._origin + pts / 1000, UTC)
         self.writer.add(Frame(data, pts, keyframe))

@@ -37,6 +37,12 @@ class FileStore:
         await asyncio.to_thread(self._write, self.path(kind, key), data)
         return key
 
+    def directory(self, kind: str) -> Path:
+        """Where the files of `kind` live (storage checks probe it)."""
+        if kind not in _KINDS:
+            raise ValueError(f"unknown file kind {kind!r}")
+        return self._root / kind
+
     def path(self, kind: str, key: str) -> Path:
         if kind not in _KINDS:
             raise ValueError(f"unknown file kind {kind!r}")

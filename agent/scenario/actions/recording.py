@@ -9,6 +9,7 @@ touches conference metadata. Stopping reads the recording back into the particip
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 from agent.api.models.base import WireInstant
@@ -20,7 +21,7 @@ from agent.api.models.recorder import (
     StartRecording,
 )
 from agent.scenario.model import ChatStep, StartRecordingStep, StopRecordingStep
-from agent.scenario.results import RecordedTrackResult
+from agent.scenario.results import RecordedTrackResult, RoundTrip
 from agent.scenario.run_actor import Actor
 from agent.scenario.steps import action
 from agent.scenario.surface import StepFailed
@@ -44,6 +45,8 @@ async def start_recording(actor: Actor, step: StartRecordingStep) -> None:
     if actor.recording is not None:
         raise StepFailed(f"already recording (recorder {actor.recording.recorder_id})")
     recorder = participant.api.recorder
+    t = actor.run.clock.now()
+    asked = time.monotonic()
     started = await recorder.start(
         StartRecording(
             application_id=step.application,
@@ -57,7 +60,10 @@ async def start_recording(actor: Actor, step: StartRecordingStep) -> None:
     try:
         await recorder.wait_state(*triple, [RecorderState.ACTIVE], within=step.timeout)
     except (TimeoutError, RuntimeError) as exc:
+        actor.result.recording_starts.append(RoundTrip(t=t, succeeded=False))
         raise StepFailed(str(exc)) from None
+    took = time.monotonic() - asked
+    actor.result.recording_starts.append(RoundTrip(t=t, target=triple[1], round_trip=took))
     actor.recording = started
     if step.indicator:
         await actor.set_metadata(RECORDER_KEY, {"on": True}, remove=False)

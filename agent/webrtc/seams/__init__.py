@@ -123,9 +123,11 @@ def install(names: Iterable[str] | None = None) -> frozenset[str]:
     return installed()
 
 
-def install_for_command(prog: str) -> bool:
-    """`install()` for a command (`run`, `serve`): False after one line on stderr if refused."""
+def install_for_command(prog: str, *also: str) -> bool:
+    """`install()` for a command (`run`, `serve`), checking the libraries `also` names too
+    (`serve`: "amqtt", whose seam is per broker); False after one line on stderr if refused."""
     try:
+        check(*also)
         names = install()
     except SeamsUnsupported as error:
         print(f"{prog}: {error}", file=sys.stderr)

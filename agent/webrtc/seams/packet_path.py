@@ -48,6 +48,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtp import RtpPacket, is_rtcp
 
 from agent.webrtc.seams.private import mangled, reaches
+from agent.webrtc.seams.versions import check
 
 __all__ = [
     "SYNC_HANDLER",
@@ -224,6 +225,7 @@ def receive_directly(receiver: Any) -> None:
     Packets then skip aiortc's receive queue whenever every receiver of the connection is
     received directly (see the module's docstring). Call once the receiver's handler is the
     one to use (e.g. after `count_frames_from_rtp`), before media flows."""
+    check("aiortc", "aioice")
     handle_rtp_packet = receiver._handle_rtp_packet
 
     def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
