@@ -17,7 +17,7 @@ from agent.api.models.composition import (
 )
 from media.composition_check import TileSpan, check_media, check_sync, check_tiles
 from media.layout import Rect, fit, grid
-from server.composition.job import RenderJob, timeline
+from server.composition.job import RenderJob, kinds_for, timeline
 from server.composition.render import render
 from server.signing import SignatureError, UrlSigner
 from tests.composition_support import Publisher, make_recording
@@ -125,7 +125,7 @@ def three_publishers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Re
         started=STARTED,
         size=(160, 120),
     )
-    duration, tracks = timeline([recording], frozenset({"audio", "video"}))
+    duration, tracks = timeline([recording], kinds_for("VIDEO"))
     job = RenderJob(str(directory / "out.mp4"), "VIDEO", duration, 320, 240, 15, tracks)
     render(job)
     return directory, job
@@ -163,7 +163,7 @@ def test_an_h264_track_in_matroska_is_composed_beside_a_vp8_one(tmp_path: Path) 
         seconds=2.5, started=STARTED, size=(160, 120),
     )  # fmt: skip
     assert {t.path.suffix for t in recording.tracks if t.kind == "video"} == {".webm", ".mkv"}
-    duration, tracks = timeline([recording], frozenset({"audio", "video"}))
+    duration, tracks = timeline([recording], kinds_for("VIDEO"))
     job = RenderJob(str(tmp_path / "out.mp4"), "VIDEO", duration, 320, 240, 15, tracks)
     render(job)
     spans = [TileSpan(0, 2.5, "vp8"), TileSpan(0.5, 2.5, "h264")]
