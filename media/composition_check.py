@@ -24,7 +24,7 @@ import numpy as np
 
 from media import timecode
 from media.analysis import ToneOnsetDetector, mark_delay, mono_samples
-from media.layout import fit, grid
+from media.layout import Rect, fit, grid
 
 TIMECODE_BOUND = 0.25
 """How far (seconds) a tile's picture may be from the moment it is shown: the composer holds
@@ -106,7 +106,8 @@ class TileSpan:
     end: float
     label: str = ""
     source: tuple[int, int] | None = None
-    """The publisher's picture size, when it differs from the composition's aspect."""
+    """The publisher's picture size (or just its aspect, e.g. (16, 9)); None: told from the
+    letterbox bars in its tile."""
 
 
 @dataclass
@@ -123,6 +124,26 @@ class TileReport:
         return self.read / self.judged if self.judged else 0.0
 
 
+ASPECTS = ((4, 3), (16, 9), (1, 1), (3, 4), (9, 16), (5, 4))
+"""Picture shapes a detected one is snapped to (the renderer fits exactly these ratios)."""
+LIT = 48
+"""Luma above which a row or column of a tile is picture, not letterbox bar (black is 16)."""
+
+
+def detect_aspect(luma: np.ndarray, tile: Rect) -> tuple[int, int] | None:
+    """The shape of the picture in `tile`, from where its black bars end; None when the tile
+    is all black (no frame yet)."""
+    region = luma[tile.y : tile.y + tile.height, tile.x : tile.x + tile.width]
+    rows = np.flatnonzero(region.max(axis=1) > LIT)
+    cols = np.flatnonzero(region.max(axis=0) > LIT)
+    if rows.size == 0 or cols.size == 0:
+        return None
+    height, width = int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+    aspect = width / height
+    best = min(ASPECTS, key=lambda a: abs(a[0] / a[1] - aspect))
+    return best if abs(best[0] / best[1] - aspect) / aspect < 0.08 else (width, height)
+
+
 def read_tiles(
     path: Path, spans: Sequence[TileSpan], origin_ms: float
 ) -> tuple[list[TileReport], list[float]]:
@@ -131,6 +152,7 @@ def read_tiles(
     reports = [TileReport(span.label or f"tile {n}") for n, span in enumerate(spans)]
     offsets: list[float] = []
     last_seq: list[tuple[int, float] | None] = [None] * len(spans)
+    shapes: dict[int, tuple[int, int]] = {}
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
             if frame.pts is None or frame.time_base is None:
@@ -144,8 +166,12 @@ def read_tiles(
             settled = t - max([changed_at, *ended]) >= SETTLE
             for n, tile in zip(showing, rects, strict=True):
                 span = spans[n]
-                width, height = span.source or (frame.width, frame.height)
-                place = fit(width, height, tile)
+                shape = span.source or shapes.get(n) or detect_aspect(luma, tile)
+                if shape is None:
+                    shape = (frame.width, frame.height)
+                elif span.source is None:
+                    shapes[n] = shape
+                place = fit(shape[0], shape[1], tile)
                 code = timecode.read(
                     np.ascontiguousarray(
                         luma[place.y : place.y + place.height, place.x : place.x + place.width]
