@@ -143,7 +143,7 @@ def test_a_video_composition_shows_every_publisher_in_its_tile_at_its_moments(
     assert check_sync(output, spans, STARTED * 1000) == []
     # The checks can fail: the wrong schedule, the wrong clock, the wrong size.
     assert check_tiles(output, [TileSpan(0, 4.5, "a"), TileSpan(0, 4.5, "b")], STARTED * 1000)
-    assert check_tiles(output, spans, STARTED * 1000 + 500)
+    assert check_tiles(output, spans, STARTED * 1000 + 1500)
     assert check_media(output, kind="VIDEO", size=(640, 480), duration=9.0)
     assert check_media(output, kind="AUDIO")
 
