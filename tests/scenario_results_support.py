@@ -94,6 +94,7 @@ def run(**changes: Any) -> RunResult:
             0.4,
             snapshots=[RoundTrip(t=5.0, target="customer-0", round_trip=1.2)],
             camera_requests=[RoundTrip(t=7.0, target="customer-0", round_trip=2.0)],
+            recording_starts=[RoundTrip(t=3.0, round_trip=0.05)],
             compositions=[
                 CompositionRecord(
                     t=20.0,

@@ -652,6 +652,11 @@ class ComposeStep(_Step):
     download: bool = True
     inline: bool = False
     """Download through the inline (player) URL rather than the attachment one."""
+    check_tiles: bool = False
+    """VIDEO, downloaded: also read each publisher's timecode in its tile while its stream was
+    published (as the Recorder API reports it), check that no tile freezes and that the mixed
+    audio lines up with the pictures. Needs publishers with timecodes and tone marks (the
+    synthetic sources)."""
 
 
 class CancelCompositionStep(_Step):

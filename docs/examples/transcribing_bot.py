@@ -20,11 +20,19 @@ from pathlib import Path
 
 from aiortc.mediastreams import MediaStreamTrack
 
-from agent.api.auth import ClientCredentials
-from agent.api.models import ConferenceStreamType, CreateConferenceWebCommand
-from agent.participant import Participant, Reception, ViewPolicy, synthetic_tracks
-from agent.snapshot import FrameTap, SnapshotRequester, SnapshotTarget
-from agent.webrtc.host_addresses import use_host_addresses
+from agent import (
+    ClientCredentials,
+    ConferenceStreamType,
+    FrameTap,
+    Participant,
+    Reception,
+    SnapshotRequester,
+    SnapshotTarget,
+    ViewPolicy,
+    synthetic_tracks,
+    use_host_addresses,
+)
+from agent.api.models import CreateConferenceWebCommand
 from media.speech import SpeechTrack
 from media.transcription import Transcriber
 from media.transcription.checks import Reference, highlighted, score_utterances, word_error_rate
