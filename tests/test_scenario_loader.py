@@ -378,14 +378,25 @@ def test_the_exported_schema_rejects_a_misspelled_key() -> None:
 
 
 def test_a_delay_threshold_needs_a_decoding_viewer(tmp_path: Path) -> None:
-    text = VALID + "expect:\n  delay: {p95: '< 200ms'}\n"
+    light = VALID.replace("fps: 30\n", "fps: 30\n    receive: {video: light}\n").replace(
+        "view: [agents]\n", "view: [agents]\n    receive: {video: light}\n"
+    )
+    text = light + "expect:\n  delay: {p95: '< 200ms'}\n"
     issue = only_issue(write(tmp_path, text))
-    assert (issue.path, issue.line, issue.column) == ("expect.delay", 12, 10)
+    assert (issue.path, issue.line, issue.column) == ("expect.delay", 14, 10)
     assert "receive: {video: decode}" in issue.message
-    decoding = text.replace("view: [agents]", "view: [agents]\n    receive: {video: decode}")
+    decoding = text.replace(
+        "view: [agents]\n    receive: {video: light}",
+        "view: [agents]\n    receive: {video: decode}",
+    )
     assert load_scenario(write(tmp_path, decoding, "ok.yaml")).participants[1].receive.video == (
         "decode"
     )
+    # Left out, `receive` samples video keyframes when a delay is expected: no issue.
+    sampled = load_scenario(
+        write(tmp_path, VALID + "expect:\n  delay: {p95: '< 200ms'}\n", "s.yaml")
+    )
+    assert sampled.receive(sampled.participants[1]).video == "sampled"
 
 
 def test_group_credentials_need_an_id_and_a_secret_variable(tmp_path: Path) -> None:
