@@ -7,8 +7,8 @@ repeatable: a fixed seed, a few examples per operation, no example database. Str
 generated as UTF-8 (lone surrogates are not text the wire can carry) without NUL bytes.
 
 One run per API of the document (`/rtc-api/`, the Recorder's, the Composition's). The
-Recorder and Composition runs are expected to fail (strict xfail, so they fail the suite once
-they pass): their document does not yet state every constraint their routes enforce.
+Recorder run is expected to fail (strict xfail, so it fails the suite once it passes): its
+document does not yet state every constraint its routes enforce.
 """
 
 from __future__ import annotations
@@ -26,20 +26,15 @@ from tests.platform_support import login
 
 DOCUMENT = "/rtc-api/openapi.json"
 _UNSTATED = (
-    "their document does not yet state what the routes enforce: a required Referer header, "
-    "conversationId/applicationId path patterns, resolution WIDTHxHEIGHT, priority range, "
-    "chat transcript timeStamp format (found by this run; issue 13 covers /rtc-api)"
+    "its document does not yet state what the routes enforce: conversationId/applicationId "
+    "patterns, the chat transcript timeStamp format (found by this run)"
 )
 APIS = [
     pytest.param("/rtc-api/", id="rtc-api"),
     pytest.param(
         "/rtc-recorder/api/", id="recorder", marks=pytest.mark.xfail(strict=True, reason=_UNSTATED)
     ),
-    pytest.param(
-        "/composition/api/",
-        id="composition",
-        marks=pytest.mark.xfail(strict=True, reason=_UNSTATED),
-    ),
+    pytest.param("/composition/api/", id="composition"),
 ]
 EXAMPLES_PER_OPERATION = 3
 SEED = 13

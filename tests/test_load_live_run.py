@@ -82,11 +82,17 @@ async def test_metrics_are_served_during_the_run(server: EmbeddedServer, tmp_pat
                 seen["first_frames"] = value(
                     text, 'auvious_agent_first_frame_time_seconds_bucket{le="+Inf"}'
                 )
+                # The load generator's own health, during the run, for this process.
+                seen["cpu"] = value(text, 'auvious_agent_process_cpu_cores{process="0/1"}')
+                seen["saturated"] = value(
+                    text, 'auvious_agent_load_generator_saturated{process="0/1"}'
+                )
     result = await task
     assert seen, "the endpoint never showed the four views"
     assert seen["participants"] == 4 and seen["published"] == 4
     assert seen["fps"] > 0 and seen["packets"] > 0
     assert seen["joins"] == 4 and seen["first_frames"] >= 4  # histograms, for p95 in Grafana
+    assert seen["cpu"] > 0 and seen["saturated"] in (0.0, 1.0)
     assert len(result.participants) == 4
     # After the run the endpoint is gone.
     async with aiohttp.ClientSession() as http:
