@@ -45,6 +45,8 @@ def test_two_workers_write_one_report_with_every_participant_once(tmp_path: Path
     assert len(conferences) == 2
     assert (reports / "junit.xml").is_file() and (reports / "report.html").is_file()
     assert health_processes(report) == ["0/2", "1/2"]
+    # The coordinator shows the workers' summed progress, as one process shows its own.
+    assert "two-calls: " in result.stdout and "flowing " in result.stdout, result.stdout
 
 
 def test_shards_run_apart_and_merge_into_one_report(tmp_path: Path) -> None:

@@ -25,7 +25,9 @@ from agent.runtime import EVENT_LOOP_ENV, EVENT_LOOPS, loop_factory
 
 if TYPE_CHECKING:
     from agent.load.workers import LiveSink, Shard
+    from agent.scenario.live import LiveSnapshot, LiveSource
     from agent.scenario.model import Scenario
+    from agent.scenario.progress import Progress
     from agent.scenario.results import RunResult
     from agent.scenario.runner import RunOptions
 
@@ -234,10 +236,53 @@ async def _spread(
             await stack.enter_async_context(
                 MetricsEndpoint(pool.live, options.metrics_port, options.metrics_host)
             )
+        shown = None
+        if not options.quiet:
+            shown = asyncio.create_task(_show_progress(scenario, options, pool.live))
         try:
             return await pool.run()
         except RuntimeError as error:  # RayUnavailable included
             raise RunError(str(error)) from None
+        finally:
+            if shown is not None:
+                shown.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await shown
+
+
+async def _show_progress(scenario: Scenario, options: RunOptions, live: LiveSource) -> None:
+    """The progress line of a run spread over workers or Ray actors, from the sum of their
+    live snapshots, as a single process shows its own."""
+    from agent.scenario.plan import planned_duration
+    from agent.scenario.progress import ProgressView
+
+    view = ProgressView(options.progress or sys.stdout, options.interactive, scenario.name)
+    total = planned_duration(scenario)
+    started = asyncio.get_running_loop().time()
+    try:
+        while True:
+            await asyncio.sleep(1.0)
+            elapsed = asyncio.get_running_loop().time() - started
+            view.show(_progress(await live(), elapsed, total))
+    except asyncio.CancelledError:
+        view.finish("every worker has ended")
+        raise
+
+
+def _progress(now: LiveSnapshot, elapsed: float, total: float | None) -> Progress:
+    from agent.scenario.progress import Progress
+
+    return Progress(
+        elapsed=elapsed,
+        total=total,
+        phase=now.labels.get("phase") or None,
+        participants=now.participants,
+        joined=now.participants,  # a snapshot counts the connected ones
+        streams_published=now.streams_published,
+        streams_flowing=now.streams_flowing,
+        streams_viewed=now.streams_viewed,
+        errors=now.errors,
+    )
 
 
 def _say_placed(scenario: Scenario, options: RunOptions) -> Callable[[list[str]], None]:

@@ -100,6 +100,8 @@ class LiveSnapshot:
     participants: int = 0
     streams_published: int = 0
     streams_viewed: int = 0
+    streams_flowing: int = 0
+    """Viewed streams whose latest sample had frames (the progress line's `flowing`)."""
     fps: dict[str, float] = field(default_factory=dict)
     """Mean received frame rate per kind ("video", "audio")."""
     delay_ms: float | None = None
@@ -172,7 +174,7 @@ def snapshot_of_results(
     fps: dict[str, list[float]] = {}
     delays: list[float] = []
     frames: dict[str, int] = {}
-    published = viewed = received = lost = 0
+    published = viewed = flowing = received = lost = 0
     errors = run_errors
     observed: dict[str, list[float]] = {name: [] for name in HISTOGRAMS}
     for participant in participants:
@@ -194,12 +196,14 @@ def snapshot_of_results(
             viewed += 1
             if stream.fps:
                 fps.setdefault(kind, []).append(stream.fps[-1].value)
+                flowing += stream.fps[-1].value > 0
             if stream.delay:
                 delays.append(stream.delay[-1].value * 1000)  # samples are in seconds
     return LiveSnapshot(
         participants=present,
         streams_published=published,
         streams_viewed=viewed,
+        streams_flowing=flowing,
         fps={kind: sum(values) / len(values) for kind, values in fps.items()},
         delay_ms=sum(delays) / len(delays) if delays else None,
         frames=frames,
@@ -233,6 +237,7 @@ def combine(snapshots: list[LiveSnapshot]) -> LiveSnapshot:
         participants=sum(s.participants for s in snapshots),
         streams_published=sum(s.streams_published for s in snapshots),
         streams_viewed=sum(s.streams_viewed for s in snapshots),
+        streams_flowing=sum(s.streams_flowing for s in snapshots),
         fps=fps,
         delay_ms=sum(delays) / len(delays) if delays else None,
         frames=frames,
