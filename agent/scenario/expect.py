@@ -20,7 +20,7 @@ from agent.scenario.meetings import (
     meetings,
 )
 from agent.scenario.metrics import METRICS, Metric, MetricValue, aggregate
-from agent.scenario.model import ExpectSpec, ParticipantGroup, Scenario, ViewStep
+from agent.scenario.model import ExpectSpec, ParticipantGroup, Scenario, Scope, ViewStep
 from agent.scenario.results import (
     ParticipantResult,
     RecordedTrackResult,
@@ -92,9 +92,14 @@ def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
     for metric_name, thresholds in expect.thresholds():
         metric = METRICS[metric_name]
         values = list(metric.extract(result, expect.warmup))
-        coverage = _Coverage.of(metric, values, result)
+        scope = thresholds.scope
+        people = {participant.name: participant for participant in result.participants}
+        if scope is not None:
+            values = [value for value in values if _in_scope(value, scope, result, people)]
+        coverage = _Coverage.of(metric, values, result, scope, people)
+        scoped = f" {scope.text()}" if scope is not None else ""
         for aggregate_name, threshold in thresholds.items():
-            name = f"{metric_name} {aggregate_name} {threshold}"
+            name = f"{metric_name}{scoped} {aggregate_name} {threshold}"
             measured = aggregate(values, aggregate_name, metric.quantity)
             quantity = Quantity.COUNT if aggregate_name == "count" else metric.quantity
             case = Expectation(name, False, "", metric_name, aggregate_name, str(threshold))
@@ -140,10 +145,19 @@ class _Coverage:
     missing: list[str]
 
     @classmethod
-    def of(cls, metric: Metric, values: list[MetricValue], result: RunResult) -> _Coverage | None:
+    def of(
+        cls,
+        metric: Metric,
+        values: list[MetricValue],
+        result: RunResult,
+        scope: Scope | None,
+        people: People,
+    ) -> _Coverage | None:
         if metric.population is None:
             return None
         expected = set(metric.population(result))
+        if scope is not None:  # the streams of the scope's groups and types
+            expected = {key for key in expected if _stream_in_scope(key, scope, people)}
         have = {(value.participant, value.stream) for value in values}
         missing = sorted(f"{who} stream {stream}" for who, stream in expected - have)
         return cls(len(expected & have), len(expected), missing)
@@ -154,6 +168,45 @@ class _Coverage:
 
     def enough(self, share: float) -> bool:
         return self.covered >= share * self.population - 1e-9
+
+
+People = dict[str, ParticipantResult]
+
+
+def _among(value: str | None, wanted: str | list[str] | None) -> bool:
+    if wanted is None:
+        return True
+    return value is not None and value in ([wanted] if isinstance(wanted, str) else wanted)
+
+
+def _stream_in_scope(key: tuple[str, str], scope: Scope, people: People) -> bool:
+    participant = people.get(key[0])
+    if participant is None or not _among(participant.group, scope.group):
+        return False
+    if scope.stream is None:
+        return True
+    types = {s.stream_type for s in participant.streams if s.stream_id == key[1]}
+    return any(_among(kind, scope.stream) for kind in types)
+
+
+def _in_scope(value: MetricValue, scope: Scope, result: RunResult, people: People) -> bool:
+    """Whether `value` is of the scope's groups and stream types, and was measured within its
+    phases and window."""
+    if scope.window is not None and not scope.window[0] <= value.t <= scope.window[1]:
+        return False
+    if scope.phase is not None and not any(
+        _among(phase.name, scope.phase) and phase.start <= value.t <= phase.end
+        for phase in result.phases
+    ):
+        return False
+    if scope.group is None and scope.stream is None:
+        return True
+    if value.stream is None:  # a participant's value (a join): its group only
+        if scope.stream is not None:
+            return False
+        participant = people.get(value.participant)
+        return participant is not None and _among(participant.group, scope.group)
+    return _stream_in_scope((value.participant, value.stream), scope, people)
 
 
 def _condition(name: str, scenario: Scenario, result: RunResult) -> Expectation:

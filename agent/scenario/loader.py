@@ -79,13 +79,28 @@ def parse_scenario(text: str, filename: str = "<scenario>", base: Path | None = 
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
         found = [locator.from_pydantic(detail, data) for detail in error.errors()]
-        raise ScenarioError(_sorted(issues + _merge_alternatives(found))) from None
+        raise ScenarioError(_sorted(issues + _merge_alternatives(_deepest(found)))) from None
     problems = check_scenario(scenario, base if base is not None else Path.cwd())
     issues.extend(locator.issue(problem.loc, problem.message) for problem in problems)
     if issues:
         raise ScenarioError(_sorted(issues))
     scenario._path = filename
     return scenario
+
+
+def _deepest(issues: list[Issue]) -> list[Issue]:
+    """Where a field takes one form or a list of them (scoped `expect` thresholds), a list
+    with a mistake inside fails both: the mistake inside says what is wrong, the "expected
+    a mapping" of the other form only adds noise."""
+    return [
+        issue
+        for issue in issues
+        if not any(
+            other.path.startswith((f"{issue.path}[", f"{issue.path}."))
+            for other in issues
+            if other is not issue and issue.path
+        )
+    ]
 
 
 def _merge_alternatives(issues: list[Issue]) -> list[Issue]:

@@ -936,8 +936,39 @@ class Phase(StrictModel):
 T = TypeVar("T")
 
 
+class Scope(StrictModel):
+    """Which values of a metric a threshold is about: those of some groups, stream types,
+    phases, or a time window of the run (all given must hold)."""
+
+    group: str | list[str] | None = None
+    """Participant groups whose values count (a viewed stream's viewer, a join's joiner)."""
+    stream: str | list[str] | None = None
+    """Stream types (`CAM`, `SCREEN`, `MIC_AND_CAM`...) whose values count."""
+    phase: str | list[str] | None = None
+    """Phases (by name) within which a value was measured."""
+    window: tuple[Duration, Duration] | None = None
+    """[from, to]: seconds since the run started within which a value was measured."""
+
+    def text(self) -> str:
+        parts = [
+            f"{name}={value if isinstance(value, str) else ','.join(map(str, value))}"
+            for name, value in (
+                ("group", self.group),
+                ("stream", self.stream),
+                ("phase", self.phase),
+                ("window", None if self.window is None else [f"{t:g}s" for t in self.window]),
+            )
+            if value is not None
+        ]
+        return "[" + " ".join(parts) + "]"
+
+
 class Thresholds(StrictModel, Generic[T]):
-    """Thresholds on one metric, per aggregate, e.g. `{p95: "< 1s", max: "< 3s"}`."""
+    """Thresholds on one metric, per aggregate, e.g. `{p95: "< 1s", max: "< 3s"}`; a list
+    of them sets thresholds on several `scope`s of one metric."""
+
+    scope: Scope | None = None
+    """Only the values in this scope count; default: every value of the run."""
 
     min: T | None = None
     max: T | None = None
@@ -957,7 +988,7 @@ class Thresholds(StrictModel, Generic[T]):
         return [
             (name, getattr(self, name))
             for name in type(self).model_fields
-            if getattr(self, name) is not None
+            if name != "scope" and getattr(self, name) is not None
         ]
 
 
@@ -1015,29 +1046,29 @@ class ExpectSpec(StrictModel):
     metric (`packet_loss`: every viewed stream that received anything) a threshold on it must
     cover; below it, the threshold fails and names the streams without a value."""
     conditions: list[ExpectCondition] = Field(default_factory=list)
-    join_time: TimeThresholds | None = None
-    publish_time: TimeThresholds | None = None
-    view_time: TimeThresholds | None = None
-    first_frame_time: TimeThresholds | None = None
-    video_fps: RateThresholds | None = None
-    delay: TimeThresholds | None = None
-    bitrate: BitrateThresholds | None = None
-    freeze_count: CountThresholds | None = None
-    freeze_total: TimeThresholds | None = None
-    packet_loss: RatioThresholds | None = None
-    packets_lost: CountThresholds | None = None
-    snapshot_round_trip: TimeThresholds | None = None
-    camera_round_trip: TimeThresholds | None = None
-    recording_start_time: TimeThresholds | None = None
+    join_time: TimeThresholds | list[TimeThresholds] | None = None
+    publish_time: TimeThresholds | list[TimeThresholds] | None = None
+    view_time: TimeThresholds | list[TimeThresholds] | None = None
+    first_frame_time: TimeThresholds | list[TimeThresholds] | None = None
+    video_fps: RateThresholds | list[RateThresholds] | None = None
+    delay: TimeThresholds | list[TimeThresholds] | None = None
+    bitrate: BitrateThresholds | list[BitrateThresholds] | None = None
+    freeze_count: CountThresholds | list[CountThresholds] | None = None
+    freeze_total: TimeThresholds | list[TimeThresholds] | None = None
+    packet_loss: RatioThresholds | list[RatioThresholds] | None = None
+    packets_lost: CountThresholds | list[CountThresholds] | None = None
+    snapshot_round_trip: TimeThresholds | list[TimeThresholds] | None = None
+    camera_round_trip: TimeThresholds | list[TimeThresholds] | None = None
+    recording_start_time: TimeThresholds | list[TimeThresholds] | None = None
 
-    composition_time: TimeThresholds | None = None
-    composition_queue_time: TimeThresholds | None = None
-    media_gap: TimeThresholds | None = None
-    word_error_rate: RatioThresholds | None = None
-    transcript_latency: TimeThresholds | None = None
-    response_latency: TimeThresholds | None = None
-    error_count: CountThresholds | None = None
-    error_rate: RatioThresholds | None = None
+    composition_time: TimeThresholds | list[TimeThresholds] | None = None
+    composition_queue_time: TimeThresholds | list[TimeThresholds] | None = None
+    media_gap: TimeThresholds | list[TimeThresholds] | None = None
+    word_error_rate: RatioThresholds | list[RatioThresholds] | None = None
+    transcript_latency: TimeThresholds | list[TimeThresholds] | None = None
+    response_latency: TimeThresholds | list[TimeThresholds] | None = None
+    error_count: CountThresholds | list[CountThresholds] | None = None
+    error_rate: RatioThresholds | list[RatioThresholds] | None = None
 
     @field_validator("tolerance")
     @classmethod
@@ -1047,12 +1078,14 @@ class ExpectSpec(StrictModel):
         return value
 
     def thresholds(self) -> list[tuple[str, Thresholds[Any]]]:
-        """(metric, thresholds) for each metric the file sets."""
-        return [
-            (name, value)
-            for name in METRICS
-            if isinstance(value := getattr(self, name), Thresholds)
-        ]
+        """(metric, thresholds) for each metric the file sets, each scope on its own."""
+        found: list[tuple[str, Thresholds[Any]]] = []
+        for name in METRICS:
+            value = getattr(self, name)
+            for one in value if isinstance(value, list) else [value]:
+                if isinstance(one, Thresholds):
+                    found.append((name, one))
+        return found
 
 
 _metric_fields = set(ExpectSpec.model_fields) - {"warmup", "coverage", "tolerance", "conditions"}
