@@ -121,7 +121,12 @@ class Registrations:
         return endpoint
 
     def keepalive(self, caller: Caller, endpoint_id: str) -> None:
-        self._renew(self.own(caller, endpoint_id))
+        endpoint = self.own(caller, endpoint_id)
+        if endpoint.expires_at <= self._clock():
+            # Expired but not swept yet (a platform that was paused): as gone as a swept one,
+            # so the client re-registers instead of living on in conferences it has left.
+            raise NotFound(f"user endpoint {endpoint_id} expired: no keepalive in time")
+        self._renew(endpoint)
 
     async def unregister(self, caller: Caller, endpoint_id: str, reason: str | None) -> None:
         await self._remove(self.own(caller, endpoint_id), reason or UNREGISTERED_REASON)

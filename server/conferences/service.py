@@ -45,6 +45,7 @@ from agent.api.models.events import (
     ConferenceStreamUnpublishedEvent,
 )
 from server.auth.caller import Caller
+from server.conferences.persist import ConferenceRecords
 from server.conferences.state import (
     ConferenceState,
     MetadataEntry,
@@ -82,6 +83,7 @@ class Conferences:
         ended_retention: float,
         long_poll_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        records: ConferenceRecords | None = None,
     ):
         self._registrations = registrations
         self._events = events
@@ -97,6 +99,15 @@ class Conferences:
         """Called with every event a conference emits, after it happened (the recorder
         follows streams this way); a listener must not block and must not raise."""
         registrations.gone_listeners.append(self._endpoint_gone)
+        self._records = records
+        if records is not None:
+            for conference in records.load(self._clock()):
+                self._conferences[conference.id] = conference
+
+    def _save(self, conference: ConferenceState) -> None:
+        """Keep the conference's record up to date (a no-op on a platform without records)."""
+        if self._records is not None:
+            self._records.save(conference, int(time.time() * 1000))
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -198,6 +209,7 @@ class Conferences:
             empty_since=now,
         )
         self._conferences[conference_id] = conference
+        self._save(conference)
         return conference
 
     def join(self, caller: Caller, command: JoinConferenceWebCommand) -> ConferenceState:
@@ -235,6 +247,7 @@ class Conferences:
         if endpoint_id:
             self._endpoint(caller, endpoint_id)
         conference.interaction_id = interaction_id
+        self._save(conference)
 
     # --- streams -----------------------------------------------------------------------------
 
@@ -499,8 +512,10 @@ class Conferences:
                 await self._run(self._end(conference, conference.creator, "", EXPIRED_REASON))
 
     async def close(self) -> None:
+        """Stop: conferences kept as records stay open for after the restart (only their live
+        membership goes, as the endpoints do); without records they end here."""
         for conference in list(self._conferences.values()):
-            if not conference.ended:
+            if not conference.ended and self._records is None:
                 await self._run(self._end(conference, conference.creator, "", "server shutdown"))
         self._conferences.clear()
 
@@ -539,6 +554,7 @@ class Conferences:
         ).to_wire()
         conference.version += 1
         conference.record(event)
+        self._save(conference)
         recipients = conference.recipients()
         recipients += [r for r in extra_recipients if r not in recipients]
         self._events.send(recipients, event)
@@ -621,6 +637,7 @@ class Conferences:
         )
         conference.participants.clear()
         conference.ended_at = self._clock()
+        self._save(conference)
         return cleanups
 
     async def _run(self, cleanups: list[Cleanup]) -> None:
