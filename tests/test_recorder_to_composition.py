@@ -1,7 +1,8 @@
-"""Record a real call and compose it, with calls written straight from seeds 003/004 by a plain
-HTTP client: an agent publishes synthetic video and audio over aiortc, the recorder records
-it from the router's packets, the composer renders VIDEO (MP4) and AUDIO (MP3) from those
-files, and the signed URLs give the files with no token. PyAV reads them back."""
+"""Record a real call and compose it on `auvious-agent serve`, with calls written straight
+from seeds 003/004 by a plain HTTP client: an agent publishes synthetic video and audio over
+aiortc, the recorder records it from the router's packets, the composer renders VIDEO (MP4) and
+AUDIO (MP3) from those files, and the signed URLs give the files with no token. PyAV reads them
+back."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from agent.api.models import CreateConferenceWebCommand
+from agent.participant import Participant
 from media.composition_check import probe
-from server.embedded import EmbeddedServer
-from tests.participant_support import AV, Call, small_tracks
-from tests.platform_support import PlatformUser
+from tests.participant_support import AV, FAST_RETRY, credentials, small_tracks
+from tests.platform_support import CLIENTS, PlatformUser, login
 from tests.recorder_support import start_recording, triple_path, wait_state
+from tests.serve_support import serve_process
 
 pytestmark = pytest.mark.slow
 
@@ -60,13 +63,23 @@ async def _download(agent: PlatformUser, view: dict[str, Any], target: Path) -> 
     return target
 
 
-async def test_a_recorded_call_composes_to_video_and_audio(
-    server: EmbeddedServer, call: Call, agent: PlatformUser, tmp_path: Path
-) -> None:
-    alice = await call.participant("agent1")
-    await alice.publish(AV, small_tracks(AV))
-    assert call.conference_id is not None
-    event = await start_recording(agent, call.conference_id, "conv-av")
+async def test_a_recorded_call_composes_to_video_and_audio(tmp_path: Path) -> None:
+    """Against `auvious-agent serve` (its own process), as a user would run it."""
+    spec = CLIENTS["agent1"][0]
+    async with (
+        serve_process("--data-dir", str(tmp_path / "data"), "--client", spec) as (url, _, _),
+        Participant(url, credentials("agent1"), retry=FAST_RETRY, name="alice") as alice,
+        aiohttp.ClientSession(url) as http,
+    ):
+        summary = await alice.api.conferences.create(CreateConferenceWebCommand())
+        assert summary.id
+        await alice.join(summary.id)
+        await alice.publish(AV, small_tracks(AV))
+        await _record_and_compose(await login(http, "agent1"), summary.id, tmp_path)
+
+
+async def _record_and_compose(agent: PlatformUser, conference_id: str, tmp_path: Path) -> None:
+    event = await start_recording(agent, conference_id, "conv-av")
     await wait_state(agent, event, "ACTIVE")
     await asyncio.sleep(3.0)
     await agent.call("POST", f"{triple_path(event)}/stop")

@@ -94,7 +94,10 @@ class RayPool:
         try:
             ray: Any = importlib.import_module("ray")  # optional: the `scale` extra
         except ImportError:
-            raise RayUnavailable("--ray needs Ray: pip install 'auvious-agent[scale]'") from None
+            raise RayUnavailable(
+                "--ray needs Ray: scripts/bootstrap scale in a checkout, "
+                "else pip install 'auvious-agent[scale]'"
+            ) from None
         await _reachable(self.address)
         try:
             ray.init(address=self.address, logging_level="WARNING", log_to_driver=False)

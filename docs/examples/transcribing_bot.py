@@ -18,11 +18,19 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from agent.api.auth import ClientCredentials
-from agent.api.models import ConferenceStreamType, CreateConferenceWebCommand
-from agent.participant import Participant, Reception, ViewPolicy, synthetic_tracks
-from agent.snapshot import FrameTap, SnapshotRequester, SnapshotTarget
-from agent.webrtc.host_addresses import use_host_addresses
+from agent import (
+    ClientCredentials,
+    ConferenceStreamType,
+    FrameTap,
+    Participant,
+    Reception,
+    SnapshotRequester,
+    SnapshotTarget,
+    ViewPolicy,
+    synthetic_tracks,
+    use_host_addresses,
+)
+from agent.api.models import CreateConferenceWebCommand
 from server.embedded import EmbeddedServer
 
 

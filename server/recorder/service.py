@@ -82,6 +82,15 @@ class _Track:
     record: TrackRecord
     tap: RecordingTap | None = None
 
+    def copy_live(self) -> None:
+        """The tap's figures so far into the record (times, frames written)."""
+        tap = self.tap
+        if tap is None:
+            return
+        self.record.started, self.record.stopped = tap.started, tap.stopped
+        self.record.frames = tap.writer.frames
+        self.record.created = self.record.created or tap.started
+
 
 @dataclass(eq=False)
 class _Capture:
@@ -113,12 +122,7 @@ class Session:
         for capture in self.captures.values():
             capture.on_air()
             for track in capture.tracks.values():
-                if track.tap is not None:
-                    track.record.started = track.tap.started
-                    track.record.stopped = track.tap.stopped
-                    track.record.frames = track.tap.writer.frames
-                    if track.record.created is None and track.tap.started is not None:
-                        track.record.created = track.tap.started
+                track.copy_live()
 
 
 class Recorders:
@@ -485,11 +489,9 @@ class Recorders:
         failed = False
         for track, size in zip(live, sizes, strict=True):
             assert track.tap is not None
+            track.copy_live()
             record = track.record
             tap = track.tap
-            record.started, record.stopped = tap.started, tap.stopped
-            record.created = record.created or tap.started
-            record.frames = tap.writer.frames
             error = tap.writer.error or (str(size) if isinstance(size, BaseException) else None)
             if error is not None:
                 record.error = stored_error("WRITE_FAILED", error)
