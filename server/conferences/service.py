@@ -30,6 +30,7 @@ from agent.api.models.conferences import (
     IceCandidate,
     JoinConferenceWebCommand,
     MetadataOperation,
+    ParticipantState,
     SendEventToConferenceWebCommand,
     UpdateConferenceMetadataWebCommand,
 )
@@ -499,9 +500,13 @@ class Conferences:
     # --- housekeeping ------------------------------------------------------------------------
 
     async def sweep(self) -> None:
-        """End conferences left empty too long; forget ended ones after their retention."""
+        """End conferences left empty too long; forget ended ones after their retention;
+        mark each participant HEALTHY or SICK (its keepalives late) for the views."""
         now = self._clock()
         for conference in list(self._conferences.values()):
+            for participant in conference.participants.values():
+                healthy = self._registrations.healthy(participant.endpoint_id)
+                participant.state = ParticipantState.HEALTHY if healthy else ParticipantState.SICK
             if conference.ended_at is not None:
                 if conference.ended_at + self._ended_retention <= now:
                     del self._conferences[conference.id]
