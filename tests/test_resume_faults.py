@@ -132,6 +132,10 @@ async def test_the_event_channel_cut_is_caught_up_after_it_comes_back(
         await media_flowing(kiosk, RECOVERY_BOUND)
         await media_flowing(agent, RECOVERY_BOUND)
         assert kiosk.channel.connections >= 2
+        # Live events flow again on the reconnected channel: a stream replaced now is followed.
+        await agent.unpublish(agent.publishers[0])
+        await agent.publish(CAM, small_tracks(CAM))
+        await media_flowing(kiosk, RECOVERY_BOUND)
         assert kiosk.resumes == 0, "a channel cut is not a lost registration"
     finally:
         await proxy.close()

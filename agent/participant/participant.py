@@ -190,11 +190,14 @@ class Participant:
         """Why the participant is not (yet) back, while a resume is failing or gave up."""
         self.home_conference: str | None = None
         """The conference a resume rejoins: the last one joined and not left on purpose."""
+        self._intended: list[tuple[Publisher, _Republish]] = []
+        """What the participant means to publish (kept when the platform drops its streams)."""
 
         self._ice: IceServers | None = None
         self._ice_fetched_at = 0.0
         self._ice_lock = asyncio.Lock()
         self._keepalive_task: asyncio.Task[None] | None = None
+        self._resume_task: asyncio.Task[None] | None = None
         self._event_task: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._view_tasks: dict[str, asyncio.Task[None]] = {}
@@ -275,9 +278,10 @@ class Participant:
     def stop_keepalive(self) -> None:
         """Stop sending keepalives (the platform then expires the endpoint); this also stops a
         resume under way."""
-        if self._keepalive_task is not None:
-            self._keepalive_task.cancel()
-            self._keepalive_task = None
+        for task in (self._keepalive_task, self._resume_task):
+            if task is not None:
+                task.cancel()
+        self._keepalive_task = self._resume_task = None
 
     @property
     def closed(self) -> bool:
@@ -315,10 +319,10 @@ class Participant:
         """Every step runs even when one fails; the first unexpected error is raised at the end."""
         errors: list[BaseException] = []
         try:
-            keepalive = self._keepalive_task
+            background = [t for t in (self._keepalive_task, self._resume_task) if t is not None]
             self.stop_keepalive()  # first: a resume under way must not rejoin behind our back
-            if keepalive is not None:
-                await asyncio.wait([keepalive])
+            if background:
+                await asyncio.wait(background)
             if self.conference_id is not None:
                 await _collect(errors, self.leave())
             await self._drop_channel(errors)
@@ -363,7 +367,10 @@ class Participant:
             log.exception("%s: cleanup after an error failed", self.name)
 
     async def _keep_alive(self) -> None:
-        """Keep the endpoint alive; retry unanswered keepalives; resume when it is gone."""
+        """Keep the endpoint alive; retry unanswered keepalives; resume when it is gone.
+
+        The resume runs in its own task: the endpoint it registers needs keepalives from the
+        start, while the resume still rejoins and republishes."""
         failures = 0
         while True:
             wait = self.keepalive_interval
@@ -372,7 +379,7 @@ class Participant:
             await asyncio.sleep(wait)
             endpoint_id = self.endpoint_id
             if endpoint_id is None:
-                return
+                continue  # a resume is registering a new one
             try:
                 await self.api.registrations.keepalive(
                     KeepUserEndpointAliveWebCommand(user_endpoint_id=endpoint_id)
@@ -383,16 +390,26 @@ class Participant:
                 failures += 1
                 self.timeline.note("keepalive", ok=False, error=describe(exc))
                 log.warning("%s: keepalive failed: %s", self.name, exc)
-                if not is_gone(exc):
+                if not is_gone(exc) or endpoint_id != self.endpoint_id:
                     continue  # no answer, or the platform failing: try again soon
                 if not self.resume_policy.enabled:
                     self.lost = f"the platform no longer knows endpoint {endpoint_id}: {exc}"
                     return
-                try:
-                    await self.resume(f"keepalive: {describe(exc)}")
-                except ConnectionError:
-                    return  # gave up, as the policy allows: `lost` says why
-                failures = 0
+                if self._resume_task is None or self._resume_task.done():
+                    failures = 0
+                    self.endpoint_id = None  # gone: no keepalives until the resume registers
+                    self._resume_task = asyncio.get_running_loop().create_task(
+                        self._resume_in_background(f"keepalive: {describe(exc)}"),
+                        name=f"resume-{self.name}",
+                    )
+
+    async def _resume_in_background(self, cause: str) -> None:
+        try:
+            await self.resume(cause)
+        except ConnectionError:  # gave up, as the policy allows: `lost` says why
+            keepalive, self._keepalive_task = self._keepalive_task, None
+            if keepalive is not None:
+                keepalive.cancel()
 
     async def resume(self, cause: str) -> None:
         """Come back after losing the registration: re-register, a new event channel,
@@ -405,16 +422,15 @@ class Participant:
         policy = self.resume_policy
         started = time.monotonic()
         conference_id = self.conference_id or self.home_conference
-        republish = [
-            (p.stream_type, dict(p.tracks), p.metadata, p.video_bitrate) for p in self.publishers
-        ]
+        republish = [spec for _, spec in self._intended]
         with self.timeline.step("resume", cause=cause, conference_id=conference_id) as record:
             self.lost = f"resuming after {cause}"
             await self._close_streams(SupervisedStream.drop)
+            self._intended = []
             if self.conference_id is not None:
                 self._forget_conference(self.conference_id)
             await self._drop_channel()
-            self.endpoint_id = None
+            self.endpoint_id = None  # gone (a resume never unregisters it: nothing to keep)
             attempt = 0
             while True:
                 try:
@@ -459,7 +475,7 @@ class Participant:
                 self.home_conference = None
                 return
             await self.join(conference_id)
-        for stream_type, tracks, metadata, bitrate in republish[len(self.publishers) :]:
+        for stream_type, tracks, metadata, bitrate in republish[len(self._intended) :]:
             await self.publish(stream_type, tracks, metadata=metadata, video_bitrate=bitrate)
         views = list(self._view_tasks.values())
         if views:
@@ -471,6 +487,7 @@ class Participant:
         """After a failed attempt: the conference part is redone from scratch next time
         (the registration and channel stay, if they came up)."""
         await self._close_streams(SupervisedStream.drop)
+        self._intended = []
         if self.conference_id is not None:
             self._forget_conference(self.conference_id)
 
@@ -632,6 +649,8 @@ class Participant:
             with contextlib.suppress(ValueError):
                 self.publishers.remove(publisher)
             raise
+        spec = (publisher.stream_type, dict(tracks), publisher.metadata, video_bitrate)
+        self._intended.append((publisher, spec))
         return publisher
 
     async def unpublish(self, publisher: Publisher) -> None:
@@ -640,6 +659,7 @@ class Participant:
             await publisher.stop()
         with contextlib.suppress(ValueError):
             self.publishers.remove(publisher)
+        self._intended = [(p, spec) for p, spec in self._intended if p is not publisher]
 
     async def view(
         self,
@@ -680,6 +700,7 @@ class Participant:
         endpoint_id, conference_id = self._require_conference()
         self._leaving = True
         self.home_conference = None
+        self._intended = []
         try:
             with self.timeline.step("leave", conference_id=conference_id):
                 await self._close_streams(SupervisedStream.stop)
@@ -748,6 +769,7 @@ class Participant:
             # The platform already closed every stream: close ours without asking it again.
             if isinstance(event, ConferenceEndedEvent):
                 self.home_conference = None  # nothing to rejoin on a resume
+                self._intended = []
             self.timeline.note("removed", reason=getattr(event, "reason", None), event=event.type)
             await self._close_streams(SupervisedStream.drop)
             self._forget_conference(event.conference_id)
