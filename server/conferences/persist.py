@@ -46,9 +46,10 @@ class ConferenceRecords:
         self._store = store
 
     def save(self, conference: ConferenceState, created_at_ms: int) -> None:
-        if self._store.update(KIND, conference.id, body(conference)) is None:
+        key = _key(conference.organization_id, conference.id)
+        if self._store.update(KIND, key, body(conference)) is None:
             self._store.insert(
-                KIND, conference.id, conference.organization_id, created_at_ms, body(conference)
+                KIND, key, conference.organization_id, created_at_ms, body(conference)
             )
 
     def load(self, now: float) -> list[ConferenceState]:
@@ -61,7 +62,7 @@ class ConferenceRecords:
                 continue
             loaded.append(
                 ConferenceState(
-                    id=record.id,
+                    id=record.id.removeprefix(_key(record.organization_id, "")),
                     mode=ConferenceMode(data.get("mode", ConferenceMode.ROUTER)),
                     organization_id=record.organization_id,
                     creator=data["creator"],
@@ -82,3 +83,9 @@ class ConferenceRecords:
                 )
             )
         return loaded
+
+
+def _key(organization_id: str, conference_id: str) -> str:
+    """Conference ids are unique per organization; `/` never occurs in one (a caller-chosen
+    id must fit a URL path segment), so it separates the two."""
+    return f"{organization_id}/{conference_id}"

@@ -93,7 +93,9 @@ class Conferences:
         self._ended_retention = ended_retention
         self._long_poll_seconds = long_poll_seconds
         self._clock = clock
-        self._conferences: dict[str, ConferenceState] = {}
+        # By (organization, id): organizations name their conferences independently, so one
+        # neither learns that another's name exists nor takes it first.
+        self._conferences: dict[tuple[str, str], ConferenceState] = {}
         self._stream_ids: set[str] = set()
         self._viewer_ids: set[str] = set()
         self.listeners: list[Callable[[ConferenceState, dict[str, Any]], None]] = []
@@ -103,7 +105,7 @@ class Conferences:
         self._records = records
         if records is not None:
             for conference in records.load(self._clock()):
-                self._conferences[conference.id] = conference
+                self._conferences[(conference.organization_id, conference.id)] = conference
 
     def _save(self, conference: ConferenceState) -> None:
         """Keep the conference's record up to date (a no-op on a platform without records)."""
@@ -114,26 +116,36 @@ class Conferences:
 
     def get(self, caller: Caller, conference_id: str, *, ended_ok: bool = False) -> ConferenceState:
         """The conference if the caller may see it: organizations are walls (404 beyond them)."""
-        conference = self._conferences.get(conference_id)
-        visible = conference is not None and (
-            caller.is_service or conference.organization_id == caller.organization
-        )
-        if conference is None or not visible or (conference.ended and not ended_ok):
+        conference = self._find(caller, conference_id)
+        if conference is None or (conference.ended and not ended_ok):
             raise NotFound(f"conference {conference_id} not found")
         if caller.is_customer and caller.conference_id and caller.conference_id != conference_id:
             raise Forbidden(f"this customer login is for conference {caller.conference_id}")
         return conference
+
+    def _find(self, caller: Caller, conference_id: str) -> ConferenceState | None:
+        """The caller's organization's conference of that id; SERVICE callers, who see every
+        organization's, get another organization's when exactly one has that id."""
+        own = self._conferences.get((caller.organization, conference_id))
+        if own is not None or not caller.is_service:
+            return own
+        found = [c for (_, cid), c in self._conferences.items() if cid == conference_id]
+        if len(found) > 1:
+            raise Conflict(
+                f"conference {conference_id} exists in {len(found)} organizations; "
+                "a SERVICE caller reaches it from a login of its organization"
+            )
+        return found[0] if found else None
 
     def reaches(self, caller: Caller, endpoint_id: str) -> bool:
         """Whether the caller may aim a request or event at this endpoint: staff at any of
         their organization's, a customer only at the participants of its ticket's conference."""
         if not caller.is_customer:
             return True
-        conference = self._conferences.get(caller.conference_id or "")
+        conference = self._conferences.get((caller.organization, caller.conference_id or ""))
         return (
             conference is not None
             and not conference.ended
-            and conference.organization_id == caller.organization
             and endpoint_id in conference.participants
         )
 
@@ -191,14 +203,15 @@ class Conferences:
         # ROUTER, and the summary says so, rather than failing clients written from the seed.
         mode = ConferenceMode.ROUTER
         conference_id = check_caller_id("conferenceId", command.conference_id or str(uuid.uuid4()))
-        if conference_id in self._conferences:
+        organization = caller.organization_for(command.organization_id)
+        if (organization, conference_id) in self._conferences:
             raise Conflict(f"conference {conference_id} already exists")
         now = self._clock()
         moment = datetime.now(UTC)
         conference = ConferenceState(
             id=conference_id,
             mode=mode,
-            organization_id=caller.organization_for(command.organization_id),
+            organization_id=organization,
             creator=caller.user_id,
             creator_endpoint=command.creator_endpoint,
             interaction_id=command.interaction_id,
@@ -209,7 +222,7 @@ class Conferences:
             created_at=now,
             empty_since=now,
         )
-        self._conferences[conference_id] = conference
+        self._conferences[(organization, conference_id)] = conference
         self._save(conference)
         return conference
 
@@ -509,7 +522,7 @@ class Conferences:
                 participant.state = ParticipantState.HEALTHY if healthy else ParticipantState.SICK
             if conference.ended_at is not None:
                 if conference.ended_at + self._ended_retention <= now:
-                    del self._conferences[conference.id]
+                    del self._conferences[(conference.organization_id, conference.id)]
             elif conference.empty_since is not None and (
                 conference.empty_since + self._empty_ttl <= now
             ):
