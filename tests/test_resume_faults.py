@@ -21,7 +21,7 @@ from agent.api.models import (
     RegisterUserEndpointWebCommand,
     UnregisterUserEndpointWebCommand,
 )
-from agent.participant import Participant, ResumePolicy
+from agent.participant import Participant, ResumePolicy, RetryPolicy, StreamState
 from server.config import DEV_SECRET_FILE
 from server.embedded import EmbeddedServer
 from tests.participant_support import CAM, FAST_RETRY, Call, small_tracks
@@ -174,3 +174,53 @@ async def test_a_participant_that_cannot_come_back_says_why_and_gives_up_as_told
             await person.api.registrations.unregister(
                 UnregisterUserEndpointWebCommand(user_endpoint_id=blocker)
             )
+
+
+@pytest.mark.slow
+async def test_streams_that_ran_out_of_retries_during_an_outage_come_back(
+    server: EmbeddedServer, call: Call
+) -> None:
+    """The platform unreachable for a few seconds (shorter than the keepalive, longer than the
+    stream retries): the registration survives, the failed stream is published again once a
+    keepalive gets through. The kiosk reaches the platform through a relay that is cut."""
+    api = urlsplit(server.base_url)
+    proxy = CuttableProxy(api.hostname or "127.0.0.1", api.port or 80)
+    await proxy.start()
+    try:
+        kiosk = Participant(
+            f"http://127.0.0.1:{proxy.port}",
+            ClientCredentials("agent1", "agent1-secret"),
+            name="kiosk",
+            keep_alive_seconds=8,
+            retry=RetryPolicy(attempts=2, initial=0.2, maximum=0.5, connect_timeout=5.0),
+            resume=FAST_RESUME,
+        )
+        agent = await call.participant("agent2", resume=FAST_RESUME)
+        async with kiosk:  # closed (left, unregistered) while the relay still runs
+            await kiosk.join(call.conference_id or "")
+            await kiosk.publish(CAM, small_tracks(CAM))
+            await agent.publish(CAM, small_tracks(CAM))
+            await media_flowing(agent, RECOVERY_BOUND)
+
+            seen = kiosk.keepalives
+            for _ in range(100):  # cut right after a keepalive: the registration outlives the cut
+                if kiosk.keepalives > seen:
+                    break
+                await asyncio.sleep(0.1)
+            proxy.cut()
+            link = kiosk.publishers[0].link
+            assert link is not None
+            await link.pc.close()  # its replacement cannot reach the platform
+            for _ in range(150):
+                if kiosk.publishers[0].state is StreamState.FAILED:
+                    break
+                await asyncio.sleep(0.1)
+            assert kiosk.publishers[0].state is StreamState.FAILED
+            proxy.restore()
+
+            await media_flowing(agent, RECOVERY_BOUND)
+            await media_flowing(kiosk, RECOVERY_BOUND)
+            assert kiosk.resumes == 0, "the registration survived: no resume"
+            assert [r.ok for r in kiosk.timeline.find("heal")] == [True]
+    finally:
+        await proxy.close()

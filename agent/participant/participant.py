@@ -64,7 +64,7 @@ from agent.events.channel import ChannelError, EventChannel, channel_url
 from agent.participant.policy import ResumePolicy, RetryPolicy, ViewPolicy
 from agent.participant.publisher import Publisher, PublisherMeasurements
 from agent.participant.records import Timeline, describe
-from agent.participant.supervised import SupervisedStream, is_gone
+from agent.participant.supervised import StreamState, SupervisedStream, is_gone
 from agent.participant.viewer import Viewer, ViewerMeasurements
 from agent.webrtc import seams
 from agent.webrtc.factory import VideoCodec
@@ -198,6 +198,7 @@ class Participant:
         self._ice_lock = asyncio.Lock()
         self._keepalive_task: asyncio.Task[None] | None = None
         self._resume_task: asyncio.Task[None] | None = None
+        self._heal_task: asyncio.Task[None] | None = None
         self._event_task: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._view_tasks: dict[str, asyncio.Task[None]] = {}
@@ -278,10 +279,10 @@ class Participant:
     def stop_keepalive(self) -> None:
         """Stop sending keepalives (the platform then expires the endpoint); this also stops a
         resume under way."""
-        for task in (self._keepalive_task, self._resume_task):
+        for task in (self._keepalive_task, self._resume_task, self._heal_task):
             if task is not None:
                 task.cancel()
-        self._keepalive_task = self._resume_task = None
+        self._keepalive_task = self._resume_task = self._heal_task = None
 
     @property
     def closed(self) -> bool:
@@ -319,7 +320,11 @@ class Participant:
         """Every step runs even when one fails; the first unexpected error is raised at the end."""
         errors: list[BaseException] = []
         try:
-            background = [t for t in (self._keepalive_task, self._resume_task) if t is not None]
+            background = [
+                t
+                for t in (self._keepalive_task, self._resume_task, self._heal_task)
+                if t is not None
+            ]
             self.stop_keepalive()  # first: a resume under way must not rejoin behind our back
             if background:
                 await asyncio.wait(background)
@@ -386,6 +391,10 @@ class Participant:
                 )
                 self.keepalives += 1
                 failures = 0
+                if self._needs_healing() and (self._heal_task is None or self._heal_task.done()):
+                    self._heal_task = asyncio.get_running_loop().create_task(
+                        self._heal(), name=f"heal-{self.name}"
+                    )
             except ApiError as exc:
                 failures += 1
                 self.timeline.note("keepalive", ok=False, error=describe(exc))
@@ -402,6 +411,55 @@ class Participant:
                         self._resume_in_background(f"keepalive: {describe(exc)}"),
                         name=f"resume-{self.name}",
                     )
+
+    def _failed_streams(self) -> tuple[list[Publisher], list[Viewer]]:
+        publishers = [p for p, _ in self._intended if p.state is StreamState.FAILED]
+        viewers = [
+            v
+            for v in self.viewers.values()
+            if v.state is StreamState.FAILED
+            and v.stream_id in self.streams
+            and self.wants(self.streams[v.stream_id])
+        ]
+        return publishers, viewers
+
+    def _needs_healing(self) -> bool:
+        return self.conference_id is not None and any(self._failed_streams())
+
+    async def _heal(self) -> None:
+        """The registration survived an outage but some streams ran out of retries (the
+        platform was unreachable longer than the retry policy lasts): publish and view them
+        again, now that a keepalive got through. One `heal` record per pass; a pass that
+        fails is tried again after the next keepalive."""
+        publishers, viewers = self._failed_streams()
+        try:
+            with self.timeline.step(
+                "heal", publishers=len(publishers), views=len(viewers)
+            ) as record:
+                started = time.monotonic()
+                for viewer in viewers:
+                    stream = self.streams[viewer.stream_id]
+                    self._start_viewing(stream.stream_id, stream.stream_type, stream.endpoint_id)
+                for publisher in publishers:
+                    stream_type, tracks, metadata, bitrate = next(
+                        spec for p, spec in self._intended if p is publisher
+                    )
+                    await self.publish(
+                        stream_type, tracks, metadata=metadata, video_bitrate=bitrate
+                    )
+                    with contextlib.suppress(ValueError):
+                        self.publishers.remove(publisher)
+                    self._intended = [(p, s) for p, s in self._intended if p is not publisher]
+                views = [
+                    self._view_tasks[v.stream_id]
+                    for v in viewers
+                    if v.stream_id in self._view_tasks
+                ]
+                if views:
+                    await asyncio.wait(views, timeout=self.resume_policy.media_timeout)
+                record.details["seconds_to_media"] = round(time.monotonic() - started, 3)
+        except (ApiError, ConnectionError, TimeoutError) as exc:
+            log.warning("%s: bringing failed streams back failed: %s", self.name, describe(exc))
 
     async def _resume_in_background(self, cause: str) -> None:
         try:
