@@ -47,7 +47,8 @@ async def test_a_bot_transcribes_three_known_sentences(call: Call, tmp_path: Pat
         await asyncio.sleep(0.5)
         said = await microphone.say_lines(list(SENTENCES), pause=1.0)
         heard = transcriber.streams[stream_id]
-        await wait_until(lambda: len(heard.segments) >= 3, "three sentences transcribed")
+        # A worker starved by a busy machine has taken 10-15 s per sentence (RESULTS.md).
+        await wait_until(lambda: len(heard.segments) >= 3, "three transcribed", within=60)
         await bot.leave()
         microphone.stop()
     references = [Reference(u.text, u.start or 0, u.end or 0) for u in said]
