@@ -1,0 +1,193 @@
+"""Per-participant network impairment: the shaper's arithmetic, and its effect on real calls.
+
+The end-to-end test runs real aiortc peer connections through the embedded platform's router
+on loopback; only the viewers' links are impaired, each by its own `NetworkShaper`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+from typing import Any
+
+import pytest
+
+from agent.network import (
+    IDEAL,
+    OUTAGE,
+    PRESETS,
+    Bursts,
+    Direction,
+    Impairment,
+    NetworkProfile,
+    NetworkShaper,
+    ProfileChange,
+    preset,
+    timeline,
+)
+from agent.participant import Reception, Viewer, ViewPolicy
+from agent.webrtc.seams.receiver import retransmitted_packets
+from tests.participant_support import CAM, Call, small_tracks
+from tests.waiting import wait_until
+
+
+def _run(direction: Direction, sizes: list[int]) -> list[tuple[float, int]]:
+    """Submit packets of `sizes` at once; (arrival loop time, index) of what got through."""
+    arrived: list[tuple[float, int]] = []
+    loop = asyncio.get_running_loop()
+    for index, size in enumerate(sizes):
+        direction.submit(lambda data, addr: arrived.append((loop.time(), addr)), bytes(size), index)
+    return arrived
+
+
+async def test_random_and_bursty_loss_match_their_configured_rates() -> None:
+    uniform = Direction(Impairment(loss=0.1), random.Random(7))
+    bursty = Direction(Impairment(bursts=Bursts(p=0.02, r=0.2)), random.Random(7))
+    got_uniform = _run(uniform, [100] * 20_000)
+    got_bursty = _run(bursty, [100] * 20_000)
+    await asyncio.sleep(0.01)
+    assert abs(1 - len(got_uniform) / 20_000 - 0.1) < 0.015
+    assert abs(1 - len(got_bursty) / 20_000 - Bursts(p=0.02, r=0.2).mean_loss) < 0.03
+    assert uniform.counters.lost + len(got_uniform) == 20_000
+
+    def runs(arrived: list[tuple[float, int]]) -> float:
+        indices = {index for _, index in arrived}
+        lengths, current = [], 0
+        for index in range(20_000):
+            if index in indices:
+                if current:
+                    lengths.append(current)
+                current = 0
+            else:
+                current += 1
+        return statistics.mean(lengths)
+
+    # Gilbert-Elliott loses in bursts of about 1/r = 5 packets; random loss one at a time.
+    assert runs(got_bursty) > 3.5 > 1.3 > runs(got_uniform)
+
+
+async def test_delay_keeps_order_and_a_rate_limit_queues_then_drops() -> None:
+    loop = asyncio.get_running_loop()
+    delayed = Direction(Impairment(delay=0.05, jitter=0.02), random.Random(1))
+    start = loop.time()
+    arrived = _run(delayed, [100] * 50)
+    await asyncio.sleep(0.25)
+    assert [index for _, index in arrived] == list(range(50))  # no reordering by default
+    assert min(at for at, _ in arrived) - start >= 0.0
+    assert 0.03 < statistics.median(at for at, _ in arrived) - start < 0.15
+
+    # 100 kbps with a 0.2 s queue holds 2,500 bytes: ten 1,000-byte packets -> 3 pass.
+    limited = Direction(Impairment(rate=100e3, queue=0.2), random.Random(1))
+    start = loop.time()
+    arrived = _run(limited, [1000] * 10)
+    await asyncio.sleep(0.5)
+    assert len(arrived) == 3 and limited.counters.queue_dropped == 7
+    assert arrived[-1][0] - start == pytest.approx(0.24, abs=0.05)  # 3 x 80 ms on the wire
+
+
+def test_presets_and_bad_values() -> None:
+    assert {"ideal", "3g", "4g", "lossy-wifi", "satellite", "outage"} <= set(PRESETS)
+    assert preset("3g").down.rate == 1.6e6 and preset("3g").up.delay == pytest.approx(0.15)
+    with pytest.raises(ValueError, match="unknown network profile '5g'; known: ideal"):
+        preset("5g")
+    with pytest.raises(ValueError, match="loss must be a probability"):
+        Impairment(loss=1.5)
+    with pytest.raises(ValueError, match="rate must be"):
+        Impairment(rate=0)
+    with pytest.raises(ValueError, match="burst never ends"):
+        Bursts(p=0.1, r=0.0)
+
+
+def test_a_temporary_change_returns_to_the_profile_before_it() -> None:
+    lossy = preset("lossy-wifi")
+    points = timeline(
+        IDEAL,
+        [ProfileChange(10.0, OUTAGE, duration=3.0), ProfileChange(20.0, lossy)],
+    )
+    assert [(at, profile.name) for at, profile in points] == [
+        (0.0, "ideal"),
+        (10.0, "outage"),
+        (13.0, "ideal"),
+        (20.0, "lossy-wifi"),
+    ]
+
+
+async def test_the_schedule_switches_profiles_at_its_times() -> None:
+    shaper = NetworkShaper(
+        preset("4g"), [ProfileChange(0.1, OUTAGE, duration=0.1), ProfileChange(0.3, IDEAL)]
+    )
+    origin = time.monotonic()
+    shaper.start(origin)
+    await asyncio.sleep(0.15)
+    assert shaper.profile is OUTAGE
+    await asyncio.sleep(0.25)
+    assert [name for _, name in shaper.changes] == ["4g", "outage", "4g", "ideal"]
+    assert 0.09 < shaper.changes[1][0] - origin < 0.3
+    shaper.close()
+
+
+def _viewer(participant: Any) -> Viewer:
+    (viewer,) = participant.viewers.values()
+    assert isinstance(viewer, Viewer)
+    return viewer
+
+
+def _receiver(viewer: Viewer) -> Any:
+    assert viewer.link is not None
+    (transceiver,) = viewer.link.pc.getTransceivers()
+    return transceiver.receiver
+
+
+@pytest.mark.slow
+async def test_delay_loss_and_an_outage_on_real_peer_connections(call: Call) -> None:
+    """Done-when of issue 17: a configured delay raises the measured end-to-end delay by that
+    amount (within 20 ms); loss shows as loss before recovery and as retransmissions (NACK ->
+    RTX from the router); an outage freezes the video for about its length, then it recovers."""
+    alice = await call.participant("agent1")
+    await alice.publish(CAM, small_tracks(CAM))
+    decode = ViewPolicy(video=Reception.DECODE)
+    clean = await call.participant("agent2", name="clean", view_policy=decode)
+    late = NetworkShaper(NetworkProfile("delay", down=Impairment(delay=0.15)))
+    delayed = await call.participant("agent2", name="delayed", view_policy=decode, network=late)
+    lossy_link = NetworkShaper(NetworkProfile("loss", down=Impairment(loss=0.05)), seed=3)
+    lossy = await call.participant("agent2", name="lossy", network=lossy_link)
+    cut_link = NetworkShaper()
+    cut = await call.participant("agent2", name="cut", network=cut_link)
+    everyone = (clean, delayed, lossy, cut)
+    await wait_until(lambda: all(len(p.viewers) == 1 for p in everyone), "all view alice")
+    await wait_until(
+        lambda: all(_viewer(p).frames("video") >= 30 for p in everyone), "video flows to all"
+    )
+
+    before = _viewer(cut).frames("video")
+    cut_link.apply(OUTAGE)
+    await asyncio.sleep(2.0)
+    assert _viewer(cut).frames("video") - before <= 2  # at most a frame in flight
+    cut_link.apply(IDEAL)
+    await wait_until(lambda: _viewer(cut).frames("video") >= before + 30, "video after outage")
+
+    lossy_viewer = _viewer(lossy)
+    await wait_until(
+        lambda: retransmitted_packets(_receiver(lossy_viewer)) >= 3, "retransmissions arrive"
+    )
+
+    (clean_view,) = (await clean.measurements()).viewers
+    (delayed_view,) = (await delayed.measurements()).viewers
+    (lossy_view,) = (await lossy.measurements()).viewers
+    (cut_view,) = (await cut.measurements()).viewers
+    clean_delay = clean_view.tracks["video"].delay_ms
+    late_delay = delayed_view.tracks["video"].delay_ms
+    assert clean_delay is not None and late_delay is not None
+    assert clean_delay["p50"] is not None and late_delay["p50"] is not None
+    assert late_delay["p50"] - clean_delay["p50"] == pytest.approx(150, abs=20)
+
+    assert lossy_link.down.counters.lost > 0
+    assert lossy_view.tracks["video"].packets_lost > 0  # lost before recovery (RTX aside)
+    assert lossy_link.up.counters.lost == 0  # only the downlink is impaired
+
+    video = cut_view.tracks["video"]
+    assert video.freeze_count >= 1
+    assert 1.5 <= video.total_freeze_s <= 4.0
+    assert cut_link.down.counters.lost > 0 and cut_link.up.counters.lost > 0
