@@ -191,3 +191,32 @@ async def test_delay_loss_and_an_outage_on_real_peer_connections(call: Call) -> 
     assert video.freeze_count >= 1
     assert 1.5 <= video.total_freeze_s <= 4.0
     assert cut_link.down.counters.lost > 0 and cut_link.up.counters.lost > 0
+
+
+def test_a_group_network_setting_parses_presets_overrides_schedules_and_indices() -> None:
+    from agent.scenario.loader import ScenarioError, parse_scenario
+    from agent.scenario.network import shaper_for
+
+    text = """
+name: n
+duration: 20s
+participants:
+  - name: viewers
+    count: 3
+    network:
+      - {index: 0, profile: {preset: 3g, down: {loss: 5%}}, schedule: [{at: 10s, outage: 2s}]}
+      - {index: [1], profile: {delay: 40ms, up: {rate: 300k}}}
+"""
+    (group,) = parse_scenario(text, "n.yaml").participants
+    first = shaper_for(group.network, 0, scale=0.5)
+    assert first is not None
+    assert [(at, p.name) for at, p in first.points] == [(0, "3g*"), (5, "outage"), (6, "3g*")]
+    assert first.profile.down.loss == 0.05 and first.profile.up.loss == 0.01
+    second = shaper_for(group.network, 1)
+    assert second is not None and second.profile.up.rate == 300e3
+    assert second.profile.down.rate is None and second.profile.down.delay == 0.04
+    assert shaper_for(group.network, 2) is None  # no entry for index 2: its own network
+    with pytest.raises(ScenarioError, match=r"n\.yaml:8:.*unknown network profile '5g'"):
+        parse_scenario(text.replace("preset: 3g", "preset: 5g"), "n.yaml")
+    with pytest.raises(ScenarioError, match="either `profile` or `outage`"):
+        parse_scenario(text.replace("outage: 2s", "outage: 2s, profile: 4g"), "n.yaml")

@@ -174,6 +174,23 @@ class ViewingChange(_Record):
     groups: list[str]
 
 
+class NetworkChange(_Record):
+    """From run time `t` on, the participant's link was `profile`."""
+
+    t: float
+    profile: str
+
+
+class NetworkRecord(_Record):
+    """What the participant's shaped link did (`agent.network`): its profile changes and,
+    per direction, the packets given, lost (loss, bursts, outages), dropped by the rate
+    limit's queue, and delivered."""
+
+    changes: list[NetworkChange] = Field(default_factory=list)
+    up: dict[str, int] = Field(default_factory=dict)
+    down: dict[str, int] = Field(default_factory=dict)
+
+
 class ParticipantResult(_Record):
     """One participant of a group: "agents-0" is index 0 of group "agents".
 
@@ -204,6 +221,8 @@ class ParticipantResult(_Record):
     """Tracks of the recordings this participant started and stopped."""
     steps: list[StepRecord] = Field(default_factory=list)
     errors: list[ErrorRecord] = Field(default_factory=list)
+    network: NetworkRecord | None = None
+    """The impaired link (the group's `network:`); None on the host's own network."""
 
     def presences(self, end: float) -> list[tuple[float, float, float | None]]:
         """(joined at, left at, join time) of every stay; a stay not left ends at `end`.

@@ -32,8 +32,9 @@ from agent.api.models.recorder import RecordingDataEvent
 from agent.participant import Participant, Publisher, RemoteStream, StreamState, Viewer
 from agent.participant.sources import SentMedia
 from agent.scenario.model import StreamSpec, StreamType
+from agent.scenario.network import shaper_for
 from agent.scenario.plan import ParticipantPlan
-from agent.scenario.results import StreamDirection, StreamResult
+from agent.scenario.results import NetworkChange, NetworkRecord, StreamDirection, StreamResult
 from agent.scenario.run_context import OTHERS, RunContext
 from agent.scenario.run_media import profile_of, video_codecs
 from agent.scenario.run_metrics import PublishTracker, ViewTracker, new_stream
@@ -152,6 +153,9 @@ class Actor:
     async def register(self, keep_alive: float) -> None:
         if self.participant is not None:
             raise StepFailed("already registered")
+        network = shaper_for(self.group.network, self.plan.index, scale=self.run.clock.scale)
+        if network is not None:
+            network.start(self.run.clock.origin)  # its schedule counts from the run's start
         participant = Participant(
             self.run.platform.base_url,
             await self._login(),
@@ -160,6 +164,7 @@ class Actor:
             view_policy=self.run.view_policy(self.group, self._record_dir()),
             retry=self.run.retry,
             video_codecs=video_codecs(self.group.publish),
+            network=network,
         )
         participant.view_filter = self._wants
         participant.view_watcher = self
@@ -538,6 +543,7 @@ class Actor:
         Leaving and unregistering are recorded as steps, as if the timeline had them."""
         participant = self.participant
         if participant is not None:
+            self._record_network(participant)
             if self.joined:
                 await self.record.closing_step("leave", self.leave())
             await self._detach()
@@ -547,6 +553,17 @@ class Actor:
             await self.record.closing_step("unregister", self._closing.close())
         self._end_streams()
         self.present = False
+
+    def _record_network(self, participant: Participant) -> None:
+        shaper = participant.network
+        if shaper is None:
+            return
+        origin = self.run.clock.origin
+        self.result.network = NetworkRecord(
+            changes=[NetworkChange(t=at - origin, profile=name) for at, name in shaper.changes],
+            up=shaper.up.counters.to_dict(),
+            down=shaper.down.counters.to_dict(),
+        )
 
 
 def _groups(of: str | list[str], names: list[str]) -> set[str]:
