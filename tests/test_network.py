@@ -238,3 +238,53 @@ participants:
         parse_scenario(text.replace("preset: 3g", "preset: 5g"), "n.yaml")
     with pytest.raises(ScenarioError, match="either `profile` or `outage`"):
         parse_scenario(text.replace("outage: 2s", "outage: 2s, profile: 4g"), "n.yaml")
+
+
+@pytest.mark.slow
+async def test_the_platform_grades_an_impaired_viewer_worse_than_a_clean_one(
+    server: Any, call: Call
+) -> None:
+    """The router's RTCP receiver reports (jitter, loss, round trip) become a
+    ConferenceNetworkIndicatorUpdatedEvent that reaches the participants."""
+    from agent.api.models.events import (
+        ConferenceNetworkIndicatorUpdatedEvent,
+        Event,
+        NetworkGrade,
+    )
+
+    alice = await call.participant("agent1")
+    await alice.publish(CAM, small_tracks(CAM))
+    clean = await call.participant("agent2", name="clean")
+    bad_link = NetworkShaper(NetworkProfile.both("bad", Impairment(delay=0.2, loss=0.2)), seed=2)
+    bad = await call.participant("agent2", name="bad", network=bad_link)
+    heard: list[ConferenceNetworkIndicatorUpdatedEvent] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, ConferenceNetworkIndicatorUpdatedEvent):
+            heard.append(event)
+
+    assert clean.channel is not None
+    clean.channel.subscribe(on_event)
+    await wait_until(
+        lambda: all(len(p.viewers) == 1 and _viewer(p).frames("video") > 20 for p in (clean, bad)),
+        "both view alice",
+    )
+    conferences = server.platform.conferences
+
+    def bad_graded() -> bool:
+        last = heard[-1].participant_indicator_map or {} if heard else {}
+        found = last.get(bad.endpoint_id or "")
+        return found is not None and found.grade == NetworkGrade.BAD
+
+    for _ in range(60):  # receiver reports come about once a second, loss builds up
+        await conferences.update_network_indicators()
+        await asyncio.sleep(0.25)
+        if bad_graded():
+            break
+    await wait_until(bad_graded, "the event grading bad BAD reaches clean")
+    indicators = heard[-1].participant_indicator_map or {}
+    assert bad.endpoint_id in indicators and clean.endpoint_id in indicators
+    bad_one, clean_one = indicators[bad.endpoint_id], indicators[clean.endpoint_id]
+    assert bad_one.grade == NetworkGrade.BAD
+    assert (clean_one.average_network_quality or 0) > (bad_one.average_network_quality or 0)
+    assert bad_one.average_rtt is None or bad_one.average_rtt > 0.35  # 2 x 200 ms added

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from functools import partial
+from statistics import fmean
 from typing import Any
 
 from agent.api.models.conferences import (
@@ -30,6 +31,7 @@ from agent.api.models.conferences import (
     IceCandidate,
     JoinConferenceWebCommand,
     MetadataOperation,
+    ParticipantState,
     SendEventToConferenceWebCommand,
     UpdateConferenceMetadataWebCommand,
 )
@@ -39,12 +41,15 @@ from agent.api.models.events import (
     ConferenceJoinedEvent,
     ConferenceLeftEvent,
     ConferenceMetadataUpdatedEvent,
+    ConferenceNetworkIndicatorUpdatedEvent,
     ConferenceParticipantMetadataUpdatedEvent,
     ConferenceStreamMetadataUpdatedEvent,
     ConferenceStreamPublishedEvent,
     ConferenceStreamUnpublishedEvent,
+    NetworkGrade,
 )
 from server.auth.caller import Caller
+from server.conferences.network import indicator
 from server.conferences.state import (
     ConferenceState,
     MetadataEntry,
@@ -82,6 +87,7 @@ class Conferences:
         ended_retention: float,
         long_poll_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        network_interval: float | None = None,
     ):
         self._registrations = registrations
         self._events = events
@@ -90,6 +96,11 @@ class Conferences:
         self._ended_retention = ended_retention
         self._long_poll_seconds = long_poll_seconds
         self._clock = clock
+        self._network_interval = network_interval
+        """Seconds between network indicator checks (None: the platform says nothing)."""
+        self._network_due = 0.0
+        self._grades: dict[str, dict[str, str | None]] = {}
+        """By conference: the grades of its last network indicator event."""
         self._conferences: dict[str, ConferenceState] = {}
         self._stream_ids: set[str] = set()
         self._viewer_ids: set[str] = set()
@@ -498,6 +509,42 @@ class Conferences:
                 log.info("conference %s expired (empty)", conference.id)
                 await self._run(self._end(conference, conference.creator, "", EXPIRED_REASON))
 
+        if self._network_interval is not None and now >= self._network_due:
+            self._network_due = now + self._network_interval
+            await self.update_network_indicators()
+
+    async def update_network_indicators(self) -> None:
+        """Grade every joined endpoint's links from the router's RTCP figures and tell each
+        conference when a grade changed (`server.conferences.network`)."""
+        if self._router is None:
+            return
+        reports = await self._router.link_reports()
+        for conference in list(self._conferences.values()):
+            if conference.ended:
+                continue
+            indicators = {}
+            for participant in conference.participants.values():
+                links = [reports[v] for v in participant.viewing if v in reports]
+                sick = participant.state is ParticipantState.SICK
+                found = indicator(links, sick)
+                if found is not None:
+                    indicators[participant.endpoint_id] = found
+            grades = {endpoint: str(i.grade) for endpoint, i in indicators.items()}
+            previous = self._grades.get(conference.id)
+            if grades == previous or (previous is None and not _any_worse(grades)):
+                continue  # unchanged, or all OPTIMAL from the start: nothing to say
+            self._grades[conference.id] = dict(grades)
+            scores = [i.average_network_quality for i in indicators.values()]
+            self._emit(
+                conference,
+                ConferenceNetworkIndicatorUpdatedEvent,
+                (conference.creator, ""),
+                average_network_quality=fmean(s for s in scores if s is not None)
+                if scores
+                else None,
+                participant_indicator_map=indicators,
+            )
+
     async def close(self) -> None:
         for conference in list(self._conferences.values()):
             if not conference.ended:
@@ -638,3 +685,7 @@ class Conferences:
 
 def _candidates(items: list[IceCandidate]) -> list[Candidate]:
     return [Candidate(c.candidate or "", c.sdp_mid, c.sdp_m_line_index) for c in items]
+
+
+def _any_worse(grades: dict[str, str]) -> bool:
+    return any(grade != NetworkGrade.OPTIMAL for grade in grades.values())
