@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from agent.api.auth import ClientCredentials, TicketLogin, TokenProvider
     from agent.api.client import AuviousClient
     from agent.api.errors import ApiError
+    from agent.api.models import ConferenceStreamType
 
     # the event channel
     from agent.events import EventChannel
@@ -53,6 +54,7 @@ __all__ = [
     "ApiError",
     "AuviousClient",
     "ClientCredentials",
+    "ConferenceStreamType",
     "EventChannel",
     "FrameTap",
     "Participant",

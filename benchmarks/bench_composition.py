@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from media.composition_check import check_media
-from server.composition.job import RenderJob, timeline
+from server.composition.job import OutputType, RenderJob, kinds_for, timeline
 from tests.composition_support import Publisher, make_recording
 
 STARTED = 1_700_000_000.0
@@ -69,12 +69,12 @@ def main() -> None:
         print(
             f"{'output':<24} {'cpu s':>7} {'wall s':>7} {'x real time / cpu':>18} {'x / wall':>9}"
         )
-        for kind in ("VIDEO", "AUDIO"):
-            kinds = frozenset({"audio", "video"} if kind == "VIDEO" else {"audio"})
-            duration, tracks = timeline([recording], kinds)  # type: ignore[arg-type]
+        kinds: tuple[OutputType, ...] = ("VIDEO", "AUDIO")
+        for kind in kinds:
+            duration, tracks = timeline([recording], kinds_for(kind))
             suffix = "mp4" if kind == "VIDEO" else "mp3"
             output = directory / f"out.{suffix}"
-            job = RenderJob(str(output), kind, duration, width, height, 15, tracks)  # type: ignore[arg-type]
+            job = RenderJob(str(output), kind, duration, width, height, 15, tracks)
             cpu, wall = render_child(job, directory / f"{kind}.json")
             size = (width, height) if kind == "VIDEO" else None
             problems = check_media(output, kind=kind, size=size, duration=duration)

@@ -8,8 +8,10 @@ tests and scenario expectations share them.
 The tile check needs the schedule of who published when, on the composition's timeline
 (seconds from its start): `TileSpan(start, end)`, in the order they started, which is the
 GRID order of the renderer (`media.layout`). `origin_ms` is the wall-clock time (epoch ms) of
-the composition's t = 0, i.e. the recording's start: a tile showing frame captured at wall time
-W at output time t is "on time" when |W - origin_ms - 1000 t| is within the bound.
+the composition's t = 0, i.e. the recording's start: a tile showing at output time t a frame
+captured at wall time W is W - origin_ms - 1000 t ms early (negative: late); that must be
+steady (within 0.25 s of the tile's median) and the median small (within 1 s, the way from camera
+to recorder).
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ import numpy as np
 
 from media import timecode
 from media.analysis import ToneOnsetDetector, mark_delay, mono_samples
-from media.layout import fit, grid
+from media.layout import Rect, fit, grid
 
 TIMECODE_BOUND = 0.25
-"""How far (seconds) a tile's picture may be from the moment it is shown: the composer holds
-each frame until the next (1/15 s), plus the source's frame interval and encoder rounding."""
+"""How far (seconds) a tile's picture may stray from its usual delay: the composer holds each
+frame until the next (1/15 s), plus the source's frame interval and encoder rounding."""
+DELAY_BOUND = 1.0
+"""How late (seconds, the median) a tile's pictures may be against the wall clock they were
+captured by: the way from the publisher's camera to the recorder (encode, network, jitter
+buffer), which a loaded machine stretches; not the composer's doing."""
 AV_SYNC_BOUND = 0.1
 """How far (seconds) the mixed audio's tone marks may be from the video's timecodes."""
 FROZEN_AFTER = 0.5
@@ -106,7 +112,8 @@ class TileSpan:
     end: float
     label: str = ""
     source: tuple[int, int] | None = None
-    """The publisher's picture size, when it differs from the composition's aspect."""
+    """The publisher's picture size (or just its aspect, e.g. (16, 9)); None: told from the
+    letterbox bars in its tile."""
 
 
 @dataclass
@@ -114,13 +121,33 @@ class TileReport:
     label: str
     judged: int = 0
     read: int = 0
-    late: list[float] = field(default_factory=list)
-    """|picture time - shown time| of every readable frame (seconds)."""
+    offsets: list[float] = field(default_factory=list)
+    """Picture time - shown time of every readable frame (seconds; negative: shown late)."""
     longest_still: float = 0.0
 
     @property
     def read_ratio(self) -> float:
         return self.read / self.judged if self.judged else 0.0
+
+
+ASPECTS = ((4, 3), (16, 9), (1, 1), (3, 4), (9, 16), (5, 4))
+"""Picture shapes a detected one is snapped to (the renderer fits exactly these ratios)."""
+LIT = 48
+"""Luma above which a row or column of a tile is picture, not letterbox bar (black is 16)."""
+
+
+def detect_aspect(luma: np.ndarray, tile: Rect) -> tuple[int, int] | None:
+    """The shape of the picture in `tile`, from where its black bars end; None when the tile
+    is all black (no frame yet)."""
+    region = luma[tile.y : tile.y + tile.height, tile.x : tile.x + tile.width]
+    rows = np.flatnonzero(region.max(axis=1) > LIT)
+    cols = np.flatnonzero(region.max(axis=0) > LIT)
+    if rows.size == 0 or cols.size == 0:
+        return None
+    height, width = int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+    aspect = width / height
+    best = min(ASPECTS, key=lambda a: abs(a[0] / a[1] - aspect))
+    return best if abs(best[0] / best[1] - aspect) / aspect < 0.08 else (width, height)
 
 
 def read_tiles(
@@ -131,6 +158,7 @@ def read_tiles(
     reports = [TileReport(span.label or f"tile {n}") for n, span in enumerate(spans)]
     offsets: list[float] = []
     last_seq: list[tuple[int, float] | None] = [None] * len(spans)
+    shapes: dict[int, tuple[int, int]] = {}
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
             if frame.pts is None or frame.time_base is None:
@@ -144,8 +172,12 @@ def read_tiles(
             settled = t - max([changed_at, *ended]) >= SETTLE
             for n, tile in zip(showing, rects, strict=True):
                 span = spans[n]
-                width, height = span.source or (frame.width, frame.height)
-                place = fit(width, height, tile)
+                shape = span.source or shapes.get(n) or detect_aspect(luma, tile)
+                if shape is None:
+                    shape = (frame.width, frame.height)
+                elif span.source is None:
+                    shapes[n] = shape
+                place = fit(shape[0], shape[1], tile)
                 code = timecode.read(
                     np.ascontiguousarray(
                         luma[place.y : place.y + place.height, place.x : place.x + place.width]
@@ -159,7 +191,7 @@ def read_tiles(
                     continue
                 report.read += 1
                 offset = (code[1] - origin_ms) / 1000 - t
-                report.late.append(abs(offset))
+                report.offsets.append(offset)
                 offsets.append(offset)
                 previous = last_seq[n]
                 if previous is None or previous[0] != code[0]:
@@ -175,15 +207,20 @@ def check_tiles(
     origin_ms: float,
     *,
     bound: float = TIMECODE_BOUND,
+    delay_bound: float = DELAY_BOUND,
     min_read: float = 0.8,
 ) -> list[str]:
-    """Each publisher's timecode is readable in its tile (at least `min_read` of the frames),
-    shows the moment it is shown at (within `bound`), and keeps moving (no frozen tile)."""
+    """Each publisher's timecode is readable in its tile (at least `min_read` of the frames);
+    its pictures come at a steady delay after their capture (the median within `delay_bound`,
+    each frame within `bound` of the median: no tile runs fast, slow or out of order); and it
+    keeps moving (no frozen tile)."""
     reports, _ = read_tiles(path, spans, origin_ms)
-    return _tile_problems(reports, bound, min_read)
+    return _tile_problems(reports, bound, delay_bound, min_read)
 
 
-def _tile_problems(reports: list[TileReport], bound: float, min_read: float) -> list[str]:
+def _tile_problems(
+    reports: list[TileReport], bound: float, delay_bound: float, min_read: float
+) -> list[str]:
     problems: list[str] = []
     for report in reports:
         if report.judged == 0:
@@ -193,11 +230,19 @@ def _tile_problems(reports: list[TileReport], bound: float, min_read: float) -> 
             problems.append(
                 f"{report.label}: timecode read in {report.read}/{report.judged} frames"
             )
-        if report.late and max(report.late) > bound:
-            problems.append(
-                f"{report.label}: picture up to {max(report.late):.3f} s from its moment "
-                f"(bound {bound} s)"
-            )
+        if report.offsets:
+            usual = statistics.median(report.offsets)
+            stray = max(abs(o - usual) for o in report.offsets)
+            if abs(usual) > delay_bound:
+                problems.append(
+                    f"{report.label}: pictures {abs(usual):.3f} s from their capture time "
+                    f"(bound {delay_bound} s)"
+                )
+            if stray > bound:
+                problems.append(
+                    f"{report.label}: a picture {stray:.3f} s off the tile's usual delay "
+                    f"(bound {bound} s)"
+                )
         if report.longest_still > FROZEN_AFTER:
             problems.append(f"{report.label}: frozen for {report.longest_still:.2f} s")
     return problems

@@ -35,6 +35,9 @@ class Pacer:
         self.max_lag = max_lag
         self._start: float | None = None
         self._index = 0
+        self.due = 0.0
+        """When the item `wait` last returned was due (monotonic): a source that is late
+        stamps its content with this, not with when it got to run."""
 
     @property
     def index(self) -> int:
@@ -52,5 +55,6 @@ class Pacer:
         elif due > now:
             await asyncio.sleep(due - now)
         index = self._index
+        self.due = self._start + index / self.rate
         self._index += 1
         return index

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 
 from aiortc import RTCRtpReceiver
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
 from agent.webrtc.seams.receiver import kind, take_over_packets
@@ -186,13 +185,10 @@ def count_frames_from_rtp(receiver: RTCRtpReceiver, on_frame: FrameHandler) -> N
     Call before media flows (before `setRemoteDescription` completes). The remote track
     then never yields anything (it ends when the receiver stops), and aiortc's decoder
     thread sits idle."""
-    media_kind = kind(receiver)
-    assembler = FrameAssembler(media_kind, on_frame)
-
-    def on_packet(packet: RtpPacket, codec: RTCRtpCodecParameters, new_source: bool) -> None:
-        if new_source:
-            assembler.restart()
-        keyframe = media_kind == "video" and starts_keyframe(codec.name, packet.payload)
-        assembler.add(packet, keyframe)
-
-    take_over_packets(receiver, on_packet)
+    assembler = FrameAssembler(kind(receiver), on_frame)
+    take_over_packets(
+        receiver,
+        assembler.add,
+        on_new_source=assembler.restart,
+        starts_keyframe=starts_keyframe,
+    )

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from aiortc import RTCRtpReceiver
 
 from media.analysis import FrameTimeline
+from media.clock import ArrivalClock
 from media.passthrough import keyframe_codec, request_keyframe
 from media.reader import Item, Sink
 
@@ -144,21 +145,64 @@ class KeyframeDecoder(Sink):
             await request_keyframe(self.receiver)
 
 
+RTP_WRAP = 1 << 32
+
+
 class PcmCallback(Sink):
     """Calls `callback(pcm, received_at)` with s16 mono PCM at `sample_rate` (16 kHz default).
 
-    The resampler keeps state across frames, so the output is one continuous signal.
+    The resampler keeps state across frames, so the output is one continuous signal. With
+    `media_clock`, the signal follows the sender's RTP timestamps: a gap (packets lost, or
+    dropped by a jitter buffer that overflowed while the loop was busy) is filled with
+    silence, and `received_at` is the arrival time `ArrivalClock` derives from the timestamp,
+    so times read off the PCM (a voice detector's) are the sender's pace, not the reader's.
     """
 
-    def __init__(self, callback: PcmHandler, sample_rate: int = 16_000) -> None:
+    def __init__(
+        self, callback: PcmHandler, sample_rate: int = 16_000, *, media_clock: bool = False
+    ) -> None:
         self.callback = callback
         self.sample_rate = sample_rate
         self.samples = 0
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+        self._clock = ArrivalClock() if media_clock else None
+        self._first_pts: int | None = None
+        self._last_raw = 0
+        self._position = 0
+        self._next_pts = 0
+        """Where (input samples since the first frame) the next frame should start."""
+
+    def _media_position(self, item: av.AudioFrame) -> int | None:
+        """The frame's start in input samples since the first frame, RTP wrap-around undone."""
+        if item.pts is None:
+            return None
+        raw = int(item.pts)
+        if self._first_pts is None:
+            self._first_pts = self._last_raw = raw
+            self._position = 0
+            return 0
+        step = (raw - self._last_raw) % RTP_WRAP
+        if step >= RTP_WRAP // 2:
+            step -= RTP_WRAP  # an older frame than the last
+        self._last_raw = raw
+        self._position += step
+        return self._position
 
     async def consume(self, item: Item, received_at: float) -> None:
         if not isinstance(item, av.AudioFrame):
             return
+        if self._clock is not None:
+            position = self._media_position(item)
+            if position is not None:
+                rate = item.sample_rate
+                gap = position - self._next_pts
+                if gap >= item.samples // 2 and self._next_pts:  # media missing: silence
+                    silence = np.zeros(round(gap * self.sample_rate / rate), dtype=np.int16)
+                    at = self._clock.stamp(position / rate, received_at)
+                    self.samples += silence.size
+                    await _call(self.callback, silence, at)
+                self._next_pts = max(self._next_pts, position + item.samples)
+                received_at = self._clock.stamp(self._next_pts / rate, received_at)
         for out in self._resampler.resample(item):
             pcm = np.ascontiguousarray(out.to_ndarray().reshape(-1), dtype=np.int16)
             self.samples += pcm.size

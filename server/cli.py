@@ -55,6 +55,14 @@ def add_serve_command(sub: Any) -> Any:
         type=Path,
         help="file holding the TURN server's shared secret (TURN REST API credentials)",
     )
+    p.add_argument(
+        "--composition-workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="compositions rendered at once, each in its own process of about one core "
+        "(1-16, default 1)",
+    )
     add_ice_host_address_option(p)
 
     def run(args: argparse.Namespace) -> int:
@@ -62,10 +70,13 @@ def add_serve_command(sub: Any) -> Any:
             clients = [ClientConfig.parse(spec) for spec in args.client]
         except ConfigError as exc:
             p.error(f"--client: {exc}")
-        ice: dict[str, Any] = {"ice_servers": tuple(args.ice_server)}
+        settings: dict[str, Any] = {
+            "ice_servers": tuple(args.ice_server),
+            "composition_workers": args.composition_workers,
+        }
         if args.turn_secret_file is not None:
             try:
-                ice["turn_secret"] = args.turn_secret_file.read_text().strip()
+                settings["turn_secret"] = args.turn_secret_file.read_text().strip()
             except OSError as exc:
                 p.error(f"--turn-secret-file: cannot read it: {exc.strerror}")
         from agent.webrtc import apply_ice_host_address_option, seams
@@ -75,7 +86,9 @@ def add_serve_command(sub: Any) -> Any:
         apply_ice_host_address_option(args)
         try:
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(_serve(args.host, args.port, args.data_dir.resolve(), clients, ice))
+                asyncio.run(
+                    _serve(args.host, args.port, args.data_dir.resolve(), clients, settings)
+                )
         except ConfigError as exc:  # settings checked by the route modules at startup
             p.error(str(exc))
         except OSError as exc:  # the port is taken, the address is not ours, the data dir...
@@ -93,8 +106,14 @@ def add_serve_command(sub: Any) -> Any:
     return run
 
 
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 16:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number from 1 to 16")
+    return int(text)
+
+
 async def _serve(
-    host: str, port: int, data_dir: Path, clients: list[ClientConfig], ice: dict[str, Any]
+    host: str, port: int, data_dir: Path, clients: list[ClientConfig], settings: dict[str, Any]
 ) -> None:
     from server.embedded import EmbeddedServer  # the platform: only when it is served
 
@@ -105,7 +124,7 @@ async def _serve(
         host=host,
         port=port,
         access_log=True,
-        **ice,
+        **settings,
     )
     async with server:
         # From here on: a start that fails says so in one line, not after the broker's chatter.

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from server.auth.middleware import public
-from server.errors import Handler
+from server.errors import BadRequest, Handler
 from server.http import parse_body, read_query
 from server.storage.uploads import Form, read_form
 
@@ -54,6 +54,8 @@ class OperationSpec:
     status: int = 200
     headers: tuple[str, ...] = ()
     """Request headers the operation reads (``Referer``, ``X-Auvious-TransactionId``...)."""
+    required_headers: tuple[str, ...] = ()
+    """Request headers it cannot do without (the seeds' required ``Referer``): 400 if absent."""
     errors: tuple[int, ...] = (400, 401, 404)
     tag: str | None = None
 
@@ -89,6 +91,9 @@ def operation(
         @functools.wraps(handler)
         async def with_inputs(request: web.Request) -> web.StreamResponse:
             given: dict[str, Any] = {}
+            for header in spec.required_headers:
+                if not request.headers.get(header):
+                    raise BadRequest(f"header {header} is required")
             if spec.query is not None:
                 given["query"] = read_query(request, spec.query)
             if spec.body is not None:
@@ -210,6 +215,7 @@ def _operation(
     if spec.query is not None:
         op["parameters"] += _query_parameters(spec.query, models)
     op["parameters"] += [_parameter("header", h, False) for h in spec.headers]
+    op["parameters"] += [_parameter("header", h, True) for h in spec.required_headers]
     if spec.body is not None:
         op["requestBody"] = {
             "required": True,

@@ -20,18 +20,34 @@ from media.pacing import AUDIO_SAMPLE_RATE
 from media.video import SyntheticVideoTrack
 from server.composition.recordings import RecordedTrack, Recording
 
+_ENCODERS: dict[str, tuple[str, str, dict[str, object]]] = {
+    # codec: (muxer, encoder, options) as the recorder stores them: VP8 in WebM, H264 in
+    # Matroska.
+    "VP8": ("webm", "libvpx", {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}),
+    "H264": ("matroska", "libx264", {"preset": "ultrafast", "tune": "zerolatency"}),
+}
+
 
 def write_video(
-    path: Path, started: float, seconds: float, width: int = 320, height: int = 240, fps: int = 15
+    path: Path,
+    started: float,
+    seconds: float,
+    width: int = 320,
+    height: int = 240,
+    fps: int = 15,
+    codec: str = "VP8",
 ) -> RecordedTrack:
-    """A VP8 WebM whose frame n carries timecode (n, capture ms) with capture = started + n/fps."""
+    """A VP8 WebM (or H264 Matroska) whose frame n carries timecode (n, capture ms) with
+    capture = started + n/fps."""
     source = SyntheticVideoTrack(width, height, fps, timecode_on=False)
     count = max(1, round(seconds * fps))
-    with av.open(str(path), "w", format="webm") as out:
-        stream = out.add_stream("libvpx", rate=fps)
+    muxer, encoder, options = _ENCODERS[codec]
+    with av.open(str(path), "w", format=muxer) as out:
+        stream = out.add_stream(encoder, rate=fps)
+        assert isinstance(stream, av.VideoStream)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.bit_rate = 600_000
-        stream.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        stream.options = dict(options)
         for index in range(count):
             array = np.asarray(source.render(index).to_ndarray(), dtype=np.uint8)
             timecode.embed(array, index, round((started + index / fps) * 1000), fmt="yuv420p")
@@ -40,7 +56,7 @@ def write_video(
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     stopped = started + (count - 1) / fps
-    return RecordedTrack("video", path, started, stopped, codec="VP8")
+    return RecordedTrack("video", path, started, stopped, codec=codec)
 
 
 def write_audio(
@@ -75,6 +91,7 @@ class Publisher:
     stop: float | None = None
     video: bool = True
     audio: bool = True
+    codec: str = "VP8"
 
 
 def make_recording(
@@ -97,7 +114,8 @@ def make_recording(
         length = (pub.stop if pub.stop is not None else seconds) - pub.start
         stem = directory / f"{uuid.uuid4().hex}"
         if pub.video:
-            track = write_video(stem.with_suffix(".video.webm"), begin, length, *size, fps)
+            suffix = ".video.webm" if pub.codec == "VP8" else ".video.mkv"
+            track = write_video(stem.with_suffix(suffix), begin, length, *size, fps, pub.codec)
             tracks.append(_owned(track, pub.user_id, index))
         if pub.audio:
             track = write_audio(stem.with_suffix(".audio.webm"), begin, length)

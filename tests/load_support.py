@@ -1,6 +1,8 @@
 """Shared by the load tests: a small scenario of two calls (one per arrival, so two shards
 get one call each), tiny video so it stays cheap on a shared machine."""
 
+from typing import Any
+
 
 def calling(name: str, *, fps: int = 15, bitrate: str = "150k") -> str:
     """One scenario participant (YAML, under `participants:`) in `call-${arrival}` that
@@ -58,3 +60,11 @@ participants:
 expect:
   conditions: [every_participant_joined, no_errors]
 """
+
+
+def health_processes(report: dict[str, Any]) -> list[str]:
+    """The processes whose own health a merged report carries (each worker's, shard's or
+    Ray actor's figures travel with its results), sorted; each must be a separate process."""
+    figures = report["result"]["health"]
+    assert len({(h["host"], h["pid"]) for h in figures}) == len(figures), figures
+    return sorted(h["process"] for h in figures)

@@ -1,6 +1,7 @@
 """Synthetic results of a two-party run (no runner needed), shared by the report tests:
 20 s of media per stream with a slow start and one freeze, so every metric has something to
-measure and the expectations below have one failure to report."""
+measure and the expectations below have one failure to report. The agent says a sentence the
+customer transcribes, after the customer's own."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from agent.scenario.model import Scenario
 from agent.scenario.results import (
     CompositionRecord,
     Freeze,
+    HeardSegment,
     ParticipantResult,
     RoundTrip,
     RunResult,
+    SaidRecord,
     Sample,
+    Span,
     StepRecord,
     StreamDirection,
     StreamResult,
+    TranscriptResult,
 )
 
 STREAMS = {"agent-0": "s-agent", "customer-0": "s-customer"}
@@ -89,6 +94,7 @@ def run(**changes: Any) -> RunResult:
             0.4,
             snapshots=[RoundTrip(t=5.0, target="customer-0", round_trip=1.2)],
             camera_requests=[RoundTrip(t=7.0, target="customer-0", round_trip=2.0)],
+            recording_starts=[RoundTrip(t=3.0, round_trip=0.05)],
             compositions=[
                 CompositionRecord(
                     t=20.0,
@@ -102,8 +108,22 @@ def run(**changes: Any) -> RunResult:
                     file="compositions/agent-0-c1.mp4",
                 )
             ],
+            said=[SaidRecord(start=5.0, end=6.0, text="Hello there.", stream_id="s-agent")],
         ),
-        participant("customer-0", "agent-0", 0.9),
+        participant(
+            "customer-0",
+            "agent-0",
+            0.9,
+            said=[SaidRecord(start=3.0, end=4.0, text="Hi.", stream_id="s-customer")],
+            transcripts=[
+                TranscriptResult(
+                    stream_id="s-agent",
+                    publisher="agent-0",
+                    segments=[HeardSegment(start=5.05, end=6.05, text="hello there", latency=1.2)],
+                    spurts=[Span(start=5.05, end=6.05)],
+                )
+            ],
+        ),
     ]
     fields: dict[str, Any] = {
         "scenario": "two-party",

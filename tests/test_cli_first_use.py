@@ -33,6 +33,7 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # a process that imports the whole platform: seconds on a loaded machine
 def test_serve_on_a_busy_port_exits_1_with_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -82,6 +83,7 @@ def test_the_same_rule_holds_for_the_files_server_url() -> None:
     assert "server.url" in str(issue) and "it has no host name" in str(issue)
 
 
+@pytest.mark.slow  # `run` as a process, with the call stack imported
 async def test_a_refused_login_exits_3_and_still_writes_junit(
     server: EmbeddedServer, tmp_path: Path
 ) -> None:

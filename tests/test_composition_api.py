@@ -40,7 +40,8 @@ BASE = "/composition/api"
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Recording]:
     """Recordings of org1, written once for the module: two publishers (b late) over 4 s;
-    audio only; and a long one (20 s, a few frames a second) that takes a while to render."""
+    audio only; and a long one (20 s of video, a few frames a second) that takes a while to
+    render."""
     directory = tmp_path_factory.mktemp("recordings")
     two = make_recording(
         directory, "two", "org1", [Publisher("agent1"), Publisher("agent2", start=1.5)],
@@ -51,7 +52,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Recording]:
         seconds=2.0, started=STARTED,
     )  # fmt: skip
     long = make_recording(
-        directory, "long", "org1", [Publisher("agent1")],
+        directory, "long", "org1", [Publisher("agent1", audio=False)],
         seconds=20.0, started=STARTED, size=(160, 120), fps=3,
     )  # fmt: skip
     return {"two": two, "voice": voice, "long": long}
@@ -98,6 +99,7 @@ async def _until(client: AuviousClient, conversation: str, composition: str, sta
             await asyncio.sleep(0.02)
 
 
+@pytest.mark.slow
 async def test_video_and_audio_compositions_render_and_download_without_a_token(
     server: EmbeddedServer,
     source: FileRecordings,
@@ -169,6 +171,7 @@ async def test_video_and_audio_compositions_render_and_download_without_a_token(
     assert check_media(mp3, kind="AUDIO", duration=4.0) == []
 
 
+@pytest.mark.slow
 async def test_a_higher_priority_runs_first_and_cancel_works_while_queued_or_waiting(
     server: EmbeddedServer, source: FileRecordings, recorded: dict[str, Recording],
     api: AuviousClient,
@@ -272,9 +275,11 @@ async def test_roles_walls_and_bad_requests(
         ("POST", f"{one}/cancel"),
         ("GET", f"{BASE}/query/conversation/conv-4"),
         ("GET", f"{BASE}/query/composition"),
-        ("GET", f"{BASE}/player/conv-4/{made['id']}/url/inline"),
     ):
         await service.call(method, path, expect=403)
+    headers = {**service.headers, "Referer": "https://app.example/"}
+    async with http.get(f"{BASE}/player/conv-4/{made['id']}/url/inline", headers=headers) as r:
+        assert r.status == 403
     # Another organization's conversation does not exist for it.
     for method, path, json in (
         ("POST", f"{BASE}/request", body),

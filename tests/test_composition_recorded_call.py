@@ -46,7 +46,6 @@ async def test_a_recorded_call_composes_into_a_grid_that_follows_the_publishers(
                 max(0.0, t.shown_from - origin),
                 min(length, t.shown_to - origin),
                 t.user_id,
-                source=(320, 180),
             )
             for t in recording.tracks
             if t.kind == "video"

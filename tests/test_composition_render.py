@@ -17,7 +17,7 @@ from agent.api.models.composition import (
 )
 from media.composition_check import TileSpan, check_media, check_sync, check_tiles
 from media.layout import Rect, fit, grid
-from server.composition.job import RenderJob, timeline
+from server.composition.job import RenderJob, kinds_for, timeline
 from server.composition.render import render
 from server.signing import SignatureError, UrlSigner
 from tests.composition_support import Publisher, make_recording
@@ -125,12 +125,13 @@ def three_publishers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Re
         started=STARTED,
         size=(160, 120),
     )
-    duration, tracks = timeline([recording], frozenset({"audio", "video"}))
+    duration, tracks = timeline([recording], kinds_for("VIDEO"))
     job = RenderJob(str(directory / "out.mp4"), "VIDEO", duration, 320, 240, 15, tracks)
     render(job)
     return directory, job
 
 
+@pytest.mark.slow
 def test_a_video_composition_shows_every_publisher_in_its_tile_at_its_moments(
     three_publishers: tuple[Path, RenderJob],
 ) -> None:
@@ -142,7 +143,7 @@ def test_a_video_composition_shows_every_publisher_in_its_tile_at_its_moments(
     assert check_sync(output, spans, STARTED * 1000) == []
     # The checks can fail: the wrong schedule, the wrong clock, the wrong size.
     assert check_tiles(output, [TileSpan(0, 4.5, "a"), TileSpan(0, 4.5, "b")], STARTED * 1000)
-    assert check_tiles(output, spans, STARTED * 1000 + 500)
+    assert check_tiles(output, spans, STARTED * 1000 + 1500)
     assert check_media(output, kind="VIDEO", size=(640, 480), duration=9.0)
     assert check_media(output, kind="AUDIO")
 
@@ -153,3 +154,18 @@ def test_an_audio_composition_is_the_mix_as_mp3(three_publishers: tuple[Path, Re
     job = RenderJob(str(directory / "out.mp3"), "AUDIO", video_job.duration, tracks=tracks)
     render(job)
     assert check_media(Path(job.output), kind="AUDIO", duration=4.5) == []
+
+
+@pytest.mark.slow
+def test_an_h264_track_in_matroska_is_composed_beside_a_vp8_one(tmp_path: Path) -> None:
+    recording = make_recording(
+        tmp_path, "conv", "org", [Publisher("vp8"), Publisher("h264", codec="H264", start=0.5)],
+        seconds=2.5, started=STARTED, size=(160, 120),
+    )  # fmt: skip
+    assert {t.path.suffix for t in recording.tracks if t.kind == "video"} == {".webm", ".mkv"}
+    duration, tracks = timeline([recording], kinds_for("VIDEO"))
+    job = RenderJob(str(tmp_path / "out.mp4"), "VIDEO", duration, 320, 240, 15, tracks)
+    render(job)
+    spans = [TileSpan(0, 2.5, "vp8"), TileSpan(0.5, 2.5, "h264")]
+    assert check_media(Path(job.output), kind="VIDEO", size=(320, 240), duration=2.5) == []
+    assert check_tiles(Path(job.output), spans, STARTED * 1000) == []

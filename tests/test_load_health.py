@@ -186,3 +186,17 @@ def test_a_quiet_run_shows_headroom(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert ET.parse(directory / "junit.xml").getroot().get("errors") == "0"
     page = (directory / "report.html").read_text()
     assert "Invalid run" not in page and "Load generator" in page and "headroom" in page
+
+
+def test_lag_percentiles_keep_half_a_millisecond_in_a_fixed_memory() -> None:
+    from agent.scenario.health import _Histogram
+
+    lags = [0.001 * (i % 40) for i in range(10_000)] + [0.3] * 150 + [5.0]
+    histogram = _Histogram()
+    for lag in lags:
+        histogram.add(lag)
+    ordered = sorted(lags)
+    for q in (0.5, 0.99):
+        exact = ordered[round(q * len(ordered)) - 1]
+        assert exact <= histogram.percentile(q) <= exact + _Histogram.RESOLUTION
+    assert histogram.max == 5.0 and histogram.count == len(lags)

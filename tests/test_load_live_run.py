@@ -76,10 +76,16 @@ async def test_metrics_are_served_during_the_run(server: EmbeddedServer, tmp_pat
                 seen["published"] = value(text, 'auvious_agent_streams{direction="publish"}')
                 seen["fps"] = value(text, 'auvious_agent_received_fps{kind="video"}')
                 seen["packets"] = value(text, "auvious_agent_packets_received_total")
+                # The load generator's own health, during the run, for this process.
+                seen["cpu"] = value(text, 'auvious_agent_process_cpu_cores{process="0/1"}')
+                seen["saturated"] = value(
+                    text, 'auvious_agent_load_generator_saturated{process="0/1"}'
+                )
     result = await task
     assert seen, "the endpoint never showed the four views"
     assert seen["participants"] == 4 and seen["published"] == 4
     assert seen["fps"] > 0 and seen["packets"] > 0
+    assert seen["cpu"] > 0 and seen["saturated"] in (0.0, 1.0)
     assert len(result.participants) == 4
     # After the run the endpoint is gone.
     async with aiohttp.ClientSession() as http:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.load_support import health_processes
 from tests.ray_support import (  # noqa: F401  (cluster: the shared fixture)
     cluster,
     reported_names,
@@ -25,7 +26,9 @@ def test_a_run_on_ray_actors_merges_every_participant_once(
     assert "Traceback" not in result.stdout + result.stderr, result.stderr[-3000:]
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert reported_names(reports) == ["agent-0", "agent-0.1", "peer-0", "peer-0.1"]
-    assert json.loads((reports / "report.json").read_text())["passed"] is True
+    report = json.loads((reports / "report.json").read_text())
+    assert report["passed"] is True
+    assert health_processes(report) == ["0/2", "1/2"]
 
 
 def test_an_unreachable_cluster_is_a_runtime_error(tmp_path: Path) -> None:

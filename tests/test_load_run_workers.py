@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.load_support import SCENARIO
+from tests.load_support import SCENARIO, health_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "auvious-agent"
@@ -44,6 +44,7 @@ def test_two_workers_write_one_report_with_every_participant_once(tmp_path: Path
     conferences = {p["conference"] for p in report["result"]["participants"]}
     assert len(conferences) == 2
     assert (reports / "junit.xml").is_file() and (reports / "report.html").is_file()
+    assert health_processes(report) == ["0/2", "1/2"]
 
 
 def test_shards_run_apart_and_merge_into_one_report(tmp_path: Path) -> None:
@@ -71,6 +72,7 @@ def test_shards_run_apart_and_merge_into_one_report(tmp_path: Path) -> None:
     names = sorted(p["name"] for p in merged["result"]["participants"])
     assert names == ["agent-0", "agent-0.1", "peer-0", "peer-0.1"]
     assert merged["passed"] is True
+    assert health_processes(merged) == ["0/2", "1/2"]
 
     # The same shard twice is refused: its participants would count twice.
     twice = subprocess.run(

@@ -159,16 +159,18 @@ def test_the_lock_check_sees_a_stale_pin() -> None:
 
 def test_bootstrap_is_silent_when_ready_and_refuses_an_unknown_level(tmp_path: Path) -> None:
     """The fast path of every `./auvious-agent` and `scripts/test` call prints nothing; the
-    test level holds the run level; a level it does not know is a usage error. In a copy of
-    the checkout's files whose .venv is marked set up as bootstrap marks it (nothing installs)."""
+    test level holds every other, each the run level; a level it does not know is a usage
+    error. In a copy of the checkout's files whose .venv is marked set up as bootstrap marks it
+    (nothing installs: a wrong verdict would try to, and fail here without a network)."""
     (tmp_path / "scripts").mkdir()
     for name in ("scripts/bootstrap", "pyproject.toml", "constraints.txt"):
         shutil.copy2(ROOT / name, tmp_path / name)
     key = hashlib.sha1(
         (ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes()
     ).hexdigest()[:12]
-    (tmp_path / ".venv").mkdir()
-    (tmp_path / ".venv" / f".installed-test-{key}").touch()
+    venv = tmp_path / ".venv"
+    venv.mkdir()
+    (venv / f".installed-test-{key}").touch()
 
     def bootstrap(*args: str) -> tuple[int, str]:
         done = subprocess.run(
@@ -177,5 +179,9 @@ def test_bootstrap_is_silent_when_ready_and_refuses_an_unknown_level(tmp_path: P
         return done.returncode, done.stdout + done.stderr
 
     assert bootstrap("test") == (0, "")
+    assert bootstrap("browser") == (0, "")
     assert bootstrap() == (0, "")
-    assert bootstrap("tests") == (2, "usage: scripts/bootstrap [run|test]\n")
+    (venv / f".installed-test-{key}").rename(venv / f".installed-browser-{key}")
+    assert bootstrap("browser") == (0, "")
+    assert bootstrap() == (0, "")
+    assert bootstrap("tests") == (2, "usage: scripts/bootstrap [run|browser|scale|test]\n")

@@ -3,12 +3,21 @@ participants (the CLI's `run` and `serve`, workers, Ray actors); young ones are 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import subprocess
 import sys
 from pathlib import Path
 
-from agent.runtime import FULL_COLLECTION_EVERY, tune_garbage_collection
+import pytest
+
+from agent.runtime import (
+    EVENT_LOOP_ENV,
+    FULL_COLLECTION_EVERY,
+    loop_factory,
+    run_on_chosen_loop,
+    tune_garbage_collection,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,3 +46,19 @@ def test_the_cli_process_applies_it() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0", str(FULL_COLLECTION_EVERY)]
+
+
+def test_the_event_loop_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(EVENT_LOOP_ENV, raising=False)
+    assert loop_factory() is None  # asyncio's own
+
+    async def loop_type() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert run_on_chosen_loop(loop_type()).startswith("asyncio")
+    monkeypatch.setenv(EVENT_LOOP_ENV, "tokio")
+    with pytest.raises(ValueError, match="choose one of asyncio, uvloop"):
+        loop_factory()
+    pytest.importorskip("uvloop")
+    monkeypatch.setenv(EVENT_LOOP_ENV, "uvloop")
+    assert run_on_chosen_loop(loop_type()).startswith("uvloop")

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
+from agent.api.models.recorder import ConversationRecordingData
+from agent.scenario.actions.compositions import tile_spans
 from agent.scenario.expect import evaluate
 from agent.scenario.loader import load_scenario
 from agent.scenario.metrics import METRICS
@@ -62,6 +65,7 @@ async def _run(server: EmbeddedServer, tmp_path: Path, text: str) -> tuple[Scena
     return scenario, await ScenarioRun(scenario, options).execute()
 
 
+@pytest.mark.slow
 async def test_compose_steps_request_wait_download_check_and_manage_compositions(
     server: EmbeddedServer, tmp_path: Path
 ) -> None:
@@ -98,3 +102,27 @@ async def test_a_composition_of_an_unknown_conversation_fails_its_step(
     assert failed and failed[0].kind == "compose"
     evaluation = evaluate(scenario, result)
     assert {e.name for e in evaluation.failures} >= {"compositions_completed", "no_errors"}
+
+
+def test_tile_spans_follow_the_streams_of_the_first_recording() -> None:
+    recording = ConversationRecordingData.model_validate(
+        {
+            "started": "2026-12-07T10:00:00.000Z",
+            "stopped": "2026-12-07T10:00:10.000Z",
+            "streams": [
+                {"userId": "late", "started": "2026-12-07T10:00:04.000Z",
+                 "tracks": [{"type": "VIDEO"}, {"type": "AUDIO"}]},
+                {"userId": "early", "started": "2026-12-07T09:59:00.000Z",
+                 "stopped": "2026-12-07T10:00:06.500Z", "tracks": [{"type": "VIDEO"}]},
+                {"userId": "voice", "started": "2026-12-07T10:00:00.000Z",
+                 "tracks": [{"type": "AUDIO"}]},
+            ],
+        }
+    )  # fmt: skip
+    spans, origin = tile_spans([recording])
+    assert origin == pytest.approx(1_796_637_600.0)
+    assert [(s.label, s.start, s.end) for s in spans] == [
+        ("early", 0.0, 6.5),
+        ("late", 4.0, 10.0),
+    ]
+    assert tile_spans([]) == ([], None)

@@ -393,3 +393,25 @@ async def test_endpoints_per_user_are_limited() -> None:
             expect=204,
         )
         await agent.register()
+
+
+# --- 8: conference ids are per organization -------------------------------------------------
+
+
+async def test_conference_ids_are_per_organization(
+    server: EmbeddedServer, agent: PlatformUser, outsider: PlatformUser, service: PlatformUser
+) -> None:
+    """Another organization's conference name neither collides with nor reveals ours."""
+    create = "/rtc-api/conferences/create"
+    await agent.call("POST", create, json={"conferenceId": "kiosk-1"})
+    await outsider.call("POST", create, json={"conferenceId": "kiosk-1"})  # was 409
+    await agent.call("POST", create, json={"conferenceId": "kiosk-1"}, expect=409)  # own: taken
+    ours = await _joined(agent, "kiosk-1")
+    theirs = await _joined(outsider, "kiosk-1")
+    mine = await agent.call("GET", "/rtc-api/conferences/kiosk-1")
+    assert [p["id"] for p in mine["participants"]] == [ours]
+    other = await outsider.call("GET", "/rtc-api/conferences/kiosk-1")
+    assert [p["id"] for p in other["participants"]] == [theirs]
+    # SERVICE callers see every organization's; by a bare id, their own organization's first.
+    seen = await service.call("GET", "/rtc-api/conferences/kiosk-1")
+    assert [p["id"] for p in seen["participants"]] == [ours]

@@ -7,12 +7,13 @@ sent with plain aiohttp: what a client written from the documents alone would se
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from tests.serve_support import serve
+from tests.serve_support import CHECKOUT_CLI, serve
 
 DEV_CLIENT = re.compile(r"development client: id=(\S+) secret=(\S+) ")
 
@@ -119,3 +120,15 @@ async def test_serve_without_clients_prints_a_working_development_client(tmp_pat
         ):
             assert response.status == 200
             assert (await response.json())["organization"] == "dev"
+
+
+def test_composition_workers_must_be_1_to_16() -> None:
+    for bad in ("17",):
+        result = subprocess.run(
+            [*CHECKOUT_CLI, "serve", "--composition-workers", bad],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2
+        assert f"--composition-workers: {bad!r}: a whole number from 1 to 16" in result.stderr

@@ -80,7 +80,10 @@ def chromium_missing(executable: str = CHROMIUM) -> str | None:
     try:
         import playwright.async_api  # noqa: F401
     except ImportError:
-        return "the playwright package is missing (install the 'browser' extra)"
+        return (
+            "the playwright package is missing: scripts/bootstrap browser in a checkout, "
+            "else pip install 'auvious-agent[browser]'"
+        )
     return None
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from agent.distributed.stopping import StopSwitch, take_back_cancel
 from agent.load.workers import START_MARGIN, STOP_TIMEOUT, Shard, WorkerJob, merge_outcomes
-from agent.runtime import tune_garbage_collection
+from agent.runtime import run_on_chosen_loop, tune_garbage_collection
 from agent.scenario.live import LiveSnapshot, combine
 from agent.scenario.results import RunResult
 
@@ -49,7 +49,7 @@ class _ShardActor:
             await asyncio.sleep(max(0.0, start_at - time.time()))
             return await job(shard, live)
 
-        return asyncio.run(self.switch.run(main())).model_dump_json()
+        return run_on_chosen_loop(self.switch.run(main())).model_dump_json()
 
     def live(self) -> LiveSnapshot | None:
         return self.latest
@@ -94,7 +94,10 @@ class RayPool:
         try:
             ray: Any = importlib.import_module("ray")  # optional: the `scale` extra
         except ImportError:
-            raise RayUnavailable("--ray needs Ray: pip install 'auvious-agent[scale]'") from None
+            raise RayUnavailable(
+                "--ray needs Ray: scripts/bootstrap scale in a checkout, "
+                "else pip install 'auvious-agent[scale]'"
+            ) from None
         await _reachable(self.address)
         try:
             ray.init(address=self.address, logging_level="WARNING", log_to_driver=False)

@@ -13,12 +13,15 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from agent.runtime import EVENT_LOOP_ENV, EVENT_LOOPS, loop_factory
 
 if TYPE_CHECKING:
     from agent.load.workers import LiveSink, Shard
@@ -83,6 +86,12 @@ def add_load_options(run: argparse.ArgumentParser) -> None:
         "the `scale` extra), one actor per --workers",
     )
     run.add_argument(
+        "--event-loop",
+        choices=EVENT_LOOPS,
+        help=f"the event loop of the participants' processes (default ${EVENT_LOOP_ENV}, else "
+        "asyncio; uvloop needs `pip install uvloop`)",
+    )
+    run.add_argument(
         "--metrics-port",
         type=_port,
         metavar="PORT",
@@ -91,11 +100,15 @@ def add_load_options(run: argparse.ArgumentParser) -> None:
 
 
 def load_options(options: RunOptions, args: argparse.Namespace) -> RunOptions:
-    """The run options with the shard and the metrics port of the command line."""
+    """The run options with the shard and the metrics port of the command line; the event
+    loop chosen becomes the process's (and its workers') `AUVIOUS_EVENT_LOOP`."""
     if getattr(args, "shard", None) is not None and (
         (getattr(args, "workers", None) or 1) > 1 or getattr(args, "ray", None)
     ):
         raise ValueError("--shard excludes --workers and --ray: a shard is one process")
+    if getattr(args, "event_loop", None):
+        os.environ[EVENT_LOOP_ENV] = args.event_loop
+    loop_factory()  # ValueError now, not once the run started, if it cannot be had
     return replace(
         options,
         shard=getattr(args, "shard", None),

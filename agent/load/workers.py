@@ -31,7 +31,7 @@ from agent.distributed.stopping import (
     take_back_cancel,
     until_stopped,
 )
-from agent.runtime import tune_garbage_collection
+from agent.runtime import run_on_chosen_loop, tune_garbage_collection
 from agent.scenario.live import LiveSnapshot, combine
 from agent.scenario.results import ErrorRecord, ProcessHealth, RunResult
 from agent.scenario.shards import ConferenceDealer, Shard, ShardError, parse_shard
@@ -179,7 +179,7 @@ def _worker_main(job: WorkerJob, shard: Shard, start_at: float, conn: Connection
     ignore_terminal_interrupt()
     tune_garbage_collection()
     try:
-        result = asyncio.run(until_stopped(main()))
+        result = run_on_chosen_loop(until_stopped(main()))
         send(("result", result.model_dump_json()))
     except (KeyboardInterrupt, Stopped):
         send(("error", f"worker {shard} interrupted"))

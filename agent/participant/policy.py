@@ -7,6 +7,7 @@ decoded, so hundreds of viewers fit in a process. Anything that needs pixels or 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -46,6 +47,9 @@ class ViewPolicy:
     on_video_frame: VideoCallback | None = None
     video_frame_every: int = 1
     on_pcm: PcmHandler | None = None
+    pcm_per_stream: Callable[[str], PcmHandler] | None = None
+    """Called once per viewed audio stream with its stream id; returns that stream's PCM
+    handler (a `media.transcription.Transcriber`'s `stream`, which keeps streams apart)."""
     tone_hz: float | None = 1000.0
     """Frequency of the sender's audio timing marks (None: audio without marks)."""
     mark_interval: float = 1.0
@@ -67,7 +71,11 @@ class ViewPolicy:
             raise ValueError("recording or a video callback needs video=decode (or sampled)")
         if self.record_dir is not None and self.video is Reception.SAMPLED:
             raise ValueError("recording needs every frame decoded: video=decode")
-        needs_audio = self.record_dir is not None or self.on_pcm is not None
+        needs_audio = (
+            self.record_dir is not None
+            or self.on_pcm is not None
+            or self.pcm_per_stream is not None
+        )
         if needs_audio and self.audio is Reception.LIGHT:
             raise ValueError("recording or a PCM callback needs audio=decode")
 

@@ -68,8 +68,11 @@ class _Kept(Sink):
 class TrackSinks:
     """Sinks for `kind` ("audio" or "video") of one viewed stream."""
 
-    def __init__(self, kind: str, policy: ViewPolicy, started_at: float, label: str) -> None:
+    def __init__(
+        self, kind: str, policy: ViewPolicy, started_at: float, label: str, stream_id: str = ""
+    ) -> None:
         self.kind = kind
+        self.stream_id = stream_id
         self.reception = policy.video if kind == "video" else policy.audio
         self.sinks: list[Sink] = []
         self.recording: Path | None = None
@@ -117,6 +120,9 @@ class TrackSinks:
             self.sinks.append(WavRecorder(self.recording))
         if policy.on_pcm is not None:
             self.sinks.append(PcmCallback(policy.on_pcm))
+        if policy.pcm_per_stream is not None:
+            handler = policy.pcm_per_stream(self.stream_id)
+            self.sinks.append(PcmCallback(handler, media_clock=True))
         return audio.timeline
 
     def prepare(self, receiver: RTCRtpReceiver) -> None:

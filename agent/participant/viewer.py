@@ -93,7 +93,7 @@ class Viewer(SupervisedStream):
         self.started_at = time.time()
         label = f"{stream_id}-{endpoint_id}"
         self.sinks: dict[str, TrackSinks] = {
-            kind: TrackSinks(kind, policy, self.started_at, label)
+            kind: TrackSinks(kind, policy, self.started_at, label, stream_id)
             for kind in media_kinds(self.stream_type)
         }
         self._carried: dict[str, tuple[int, int]] = {}

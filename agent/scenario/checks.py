@@ -21,6 +21,7 @@ from agent.scenario.model import (
     ParticipantGroup,
     RepeatStep,
     RequestSnapshotStep,
+    SayStep,
     Scenario,
     SendEventStep,
     Step,
@@ -116,6 +117,12 @@ class _Checker:
                     f"a second stream named {stream.key!r} in this group; give each a `name`",
                 )
             streams.add(stream.key)
+            text_file = stream.speech.file if stream.speech is not None else None
+            if text_file is not None and not (self.base / text_file).is_file():
+                self.add(
+                    (*here, "speech", "file"),
+                    f"no text file {text_file!r} (looked in {self.base})",
+                )
             if stream.is_file and not (self.base / stream.source).is_file():
                 self.add(
                     (*here, "source"),
@@ -138,6 +145,19 @@ class _Checker:
         if isinstance(group.view, list):
             for number, name in enumerate(group.view):
                 self._group_ref((*loc, "view", number), name)
+        transcribe = group.transcribe
+        if transcribe is not None and transcribe.engine != "pocketsphinx":
+            if transcribe.model is None:
+                self.add(
+                    (*loc, "transcribe", "model"),
+                    f"{transcribe.engine} needs `model`: a local model path (nothing is "
+                    "downloaded); pocketsphinx needs none",
+                )
+            elif not (self.base / transcribe.model).exists():
+                self.add(
+                    (*loc, "transcribe", "model"),
+                    f"no model {transcribe.model!r} (looked in {self.base})",
+                )
 
     def _streams_of(self, group: ParticipantGroup) -> list[str]:
         return [stream.key for stream in group.publish]
@@ -164,6 +184,18 @@ class _Checker:
                 (*loc, "stream"),
                 _unknown("stream of this group", step.stream, self._streams_of(group)),
             )
+        if isinstance(step, SayStep):
+            speaking = [stream.key for stream in group.publish if stream.source == "speech"]
+            if not speaking:
+                self.add(
+                    (*loc, "do"),
+                    f"group {group.name!r} publishes no `source: speech` stream to say this on",
+                )
+            elif step.stream is not None and step.stream not in speaking:
+                self.add(
+                    (*loc, "stream"),
+                    _unknown("speech stream of this group", step.stream, speaking),
+                )
         if isinstance(step, ViewStep | StopViewStep) and isinstance(step.of, list):
             for number, name in enumerate(step.of):
                 self._group_ref((*loc, "of", number), name)

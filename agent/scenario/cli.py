@@ -7,7 +7,6 @@ itself was saturated (`agent.scenario.health_verdict`)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from pydantic import SecretStr
 from agent.ice_addresses import add_ice_host_address_option
 from agent.load.scenario_job import add_load_options, load_options
 from agent.redact import redact
+from agent.runtime import run_on_chosen_loop
 from agent.scenario.loader import ScenarioError, load_scenario
 from agent.scenario.model import Scenario, check_base_url, dump_json_schema
 from agent.scenario.outcome import ExitCode, conclude
@@ -218,7 +218,7 @@ def _run(args: argparse.Namespace) -> int:
     apply_ice_host_address_option(args, local=options.server_url is None)
     started_at = datetime.now(UTC)
     try:
-        result = asyncio.run(run_spread(scenario, options, args.workers, args.ray))
+        result = run_on_chosen_loop(run_spread(scenario, options, args.workers, args.ray))
     except Exception as error:  # a runtime error must not end in a traceback
         if isinstance(error, RunError):  # the login refused, the platform unreachable
             message = redact(str(error))

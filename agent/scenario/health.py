@@ -92,8 +92,11 @@ class HealthSampler:
         self.judged_until: float | None = None
         """Set by `measured_until` when the run stops measuring (everyone leaves then)."""
         self.page_cpu = page_cpu
-        self._lags: list[tuple[float, float]] = []
-        self._own_lags: list[tuple[float, float]] = []
+        self._lags = _Histogram()
+        self._own_lags = _Histogram()
+        self._all_lags = _Histogram()
+        self._all_own_lags = _Histogram()
+        """Every probe's lag, for a run that ended before it was judged."""
         self._waits: list[tuple[float, float]] = []
         self._recent: deque[tuple[float, float]] = deque()
         self._cpu: list[Sample] = []
@@ -144,12 +147,16 @@ class HealthSampler:
             now = time.monotonic()
             lag = max(0.0, now - planned)
             t = self.clock()
-            self._lags.append((t, lag))
+            judged = self.judged_from <= t and (self.judged_until is None or t <= self.judged_until)
             if lag > 0 and waited is not None:
                 lag_own = max(0.0, lag - ((runqueue_wait() or waited) - waited))
             else:
                 lag_own = lag
-            self._own_lags.append((t, lag_own))
+            for histogram, value in ((self._all_lags, lag), (self._all_own_lags, lag_own)):
+                histogram.add(value)
+            if judged:
+                self._lags.add(lag)
+                self._own_lags.add(lag_own)
             self._recent.append((now, lag))
             while self._recent and self._recent[0][0] < now - RECENT:
                 self._recent.popleft()
@@ -192,14 +199,21 @@ class HealthSampler:
             loop_lag_max=recent[-1] if recent else 0.0,
             cpu=self._cpu[-1].value if self._cpu else 0.0,
             udp_drops=self.udp_drops,
-            saturated=bool(assess_process(self.summary())),
+            saturated=bool(assess_process(self.summary(series=False))),
         )
 
-    def summary(self) -> ProcessHealth:
-        """What this process measured over the run (so far, while it goes on)."""
+    def summary(self, *, series: bool = True) -> ProcessHealth:
+        """What this process measured over the run (so far, while it goes on); without the
+        per-second `series` for the live figures."""
         end = self._ended if self._ended is not None else time.monotonic()
-        lags = sorted(self._judged(self._lags))
-        own = sorted(self._judged(self._own_lags))
+        lags, own = (
+            (self._lags, self._own_lags)
+            if self._lags.count
+            else (
+                self._all_lags,
+                self._all_own_lags,
+            )
+        )
         shares = self._judged([(s.t, s.value) for s in self._cpu])
         waits = self._judged(self._waits)
         host = _difference(self._host, self._host0)
@@ -208,11 +222,11 @@ class HealthSampler:
             host=socket.gethostname(),
             pid=os.getpid(),
             seconds=round(end - self._started, 3),
-            lag_samples=len(lags),
-            loop_lag_p50=_percentile(lags, 0.5),
-            loop_lag_p99=_percentile(lags, 0.99),
-            loop_lag_max=lags[-1] if lags else 0.0,
-            own_lag_p99=_percentile(own, 0.99),
+            lag_samples=lags.count,
+            loop_lag_p50=lags.percentile(0.5),
+            loop_lag_p99=lags.percentile(0.99),
+            loop_lag_max=lags.max,
+            own_lag_p99=own.percentile(0.99),
             cpu_wait_share=round(statistics.fmean(waits), 4) if waits else None,
             cpu_mean=round(statistics.fmean(shares), 4) if shares else 0.0,
             cpu_max=max(shares, default=0.0),
@@ -220,8 +234,8 @@ class HealthSampler:
             udp_socket_drops=self.udp_drops,
             host_udp_rcvbuf_errors=None if host is None else host[0],
             host_udp_in_errors=None if host is None else host[1],
-            cpu=list(self._cpu),
-            loop_lag=list(self._lag_series),
+            cpu=list(self._cpu) if series else [],
+            loop_lag=list(self._lag_series) if series else [],
             pages=[
                 PageHealth(
                     participant=name,
@@ -239,6 +253,38 @@ class HealthSampler:
         before it was judged."""
         until = self.judged_until if self.judged_until is not None else float("inf")
         return [v for t, v in timed if self.judged_from <= t <= until] or [v for _, v in timed]
+
+
+class _Histogram:
+    """Lags in `RESOLUTION` buckets up to `SPAN` (beyond: the last bucket), so an hour of
+    probes costs a few kilobytes and a percentile is one pass over the buckets. Percentiles
+    are a bucket's upper edge (at most `RESOLUTION` high), the maximum exact."""
+
+    RESOLUTION = 0.0005
+    SPAN = 2.0
+
+    def __init__(self) -> None:
+        self.counts = [0] * (round(self.SPAN / self.RESOLUTION) + 1)
+        self.count = 0
+        self.max = 0.0
+
+    def add(self, value: float) -> None:
+        index = min(len(self.counts) - 1, int(value / self.RESOLUTION))
+        self.counts[index] += 1
+        self.count += 1
+        self.max = max(self.max, value)
+
+    def percentile(self, q: float) -> float:
+        """Nearest rank; 0 for none."""
+        if not self.count:
+            return 0.0
+        rank = min(self.count, max(1, round(q * self.count)))
+        seen = 0
+        for index, count in enumerate(self.counts):
+            seen += count
+            if seen >= rank:
+                return min(self.max, (index + 1) * self.RESOLUTION)
+        return self.max
 
 
 def _percentile(ordered: list[float], q: float) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agent.scenario.results import (
     Freeze,
@@ -16,8 +17,12 @@ from agent.scenario.results import (
     Sample,
     StreamDirection,
     StreamResult,
+    TranscriptResult,
 )
 from agent.scenario.units import Quantity
+
+if TYPE_CHECKING:
+    from media.transcription.checks import UtteranceScore
 
 __all__ = [
     "AGGREGATES",
@@ -27,6 +32,7 @@ __all__ = [
     "aggregate",
     "percentile",
     "summarize",
+    "understood",
 ]
 
 
@@ -240,6 +246,64 @@ def _error_rate(result: RunResult, warmup: float) -> Iterator[MetricValue]:
             yield MetricValue(failed / steps, participant.name, participant.arrived_at, None, steps)
 
 
+def understood(
+    result: RunResult,
+) -> Iterator[tuple[ParticipantResult, TranscriptResult, UtteranceScore]]:
+    """Each utterance a speaking participant said, scored against each transcript of it:
+    (listener, transcript, score). Imported here: `validate` and `schema` load no numpy."""
+    from media.transcription.checks import Reference, score_utterances
+
+    speakers = {p.name: p for p in result.participants if p.said}
+    for listener in result.participants:
+        for transcript in listener.transcripts:
+            speaker = speakers.get(transcript.publisher or "")
+            if speaker is None:
+                continue
+            said = [
+                Reference(u.text, u.start, u.end)
+                for u in speaker.said
+                if u.stream_id in (None, transcript.stream_id)
+            ]
+            for scored in score_utterances(said, transcript.segments):
+                yield listener, transcript, scored
+
+
+def _word_error_rate(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    for listener, transcript, scored in understood(result):
+        yield MetricValue(
+            scored.word_error_rate,
+            listener.name,
+            scored.start,
+            transcript.stream_id,
+            weight=scored.words,
+        )
+
+
+def _transcript_latency(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    for listener in result.participants:
+        for transcript in listener.transcripts:
+            for segment in transcript.segments:
+                yield MetricValue(segment.latency, listener.name, segment.end, transcript.stream_id)
+
+
+def _response_latency(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    """As each transcribing participant heard it: from the end of one stream's talk spurt to
+    the start of another's answer; and from the end of what the listener itself said to the
+    start of an answer it heard (the figure of a voice agent, as its caller perceives it)."""
+    from media.vad import response_latencies
+
+    for listener in result.participants:
+        heard = listener.transcripts
+        for first in heard:
+            for second in heard:
+                if first is not second:
+                    for _, answer, gap in response_latencies(first.spurts, second.spurts):
+                        yield MetricValue(gap, listener.name, answer.start, second.stream_id)
+        for other in heard:
+            for _, answer, gap in response_latencies(listener.said, other.spurts):
+                yield MetricValue(gap, listener.name, answer.start, other.stream_id)
+
+
 _ALL = (
     Metric(
         "join_time",
@@ -320,6 +384,26 @@ _ALL = (
         Quantity.TIME,
         "Seconds a composition waited in the queue (QUEUED, as polled).",
         _compositions("queue_time"),
+    ),
+    Metric(
+        "word_error_rate",
+        Quantity.RATIO,
+        "Word errors over words said, per utterance of a `source: speech` participant, as a"
+        " transcribing participant understood it (`overall`: over all words).",
+        _word_error_rate,
+    ),
+    Metric(
+        "transcript_latency",
+        Quantity.TIME,
+        "Seconds from the end of a talk spurt to its text, per transcribed segment.",
+        _transcript_latency,
+    ),
+    Metric(
+        "response_latency",
+        Quantity.TIME,
+        "Seconds from the end of one participant's speech to the start of the other's answer"
+        " (voice activity), as a transcribing participant heard them.",
+        _response_latency,
     ),
     Metric("error_count", Quantity.COUNT, "Errors per participant.", _error_count),
     Metric(

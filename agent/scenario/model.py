@@ -173,7 +173,29 @@ class StreamType(StrEnum):
 VIDEO_CODECS = ("VP8", "H264")
 AUDIO_CODECS = ("opus",)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-SOURCE_KEYWORDS = ("synthetic", "black", "silence")
+SOURCE_KEYWORDS = ("synthetic", "black", "silence", "speech")
+
+
+class SpeechSpec(StrictModel):
+    """What a `source: speech` stream says: `lines` (or the lines of `file`), in order, by
+    espeak-ng with `voice` (`espeak-ng --voices`; `en-us+klatt` is the one PocketSphinx
+    understands best). More can be said with `say` steps."""
+
+    lines: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    file: str | None = None
+    """A UTF-8 text file, one utterance per non-empty line, relative to the scenario file."""
+    voice: Annotated[str, Field(min_length=1)] = "en-us+klatt"
+    words_per_minute: Annotated[int, Field(ge=80, le=450)] = 175
+    start: Duration = 1.0
+    """Silence after the stream is published, before the first line."""
+    pause: Duration = 1.0
+    """Silence between lines."""
+
+    @model_validator(mode="after")
+    def _lines_or_file(self) -> Self:
+        if self.lines and self.file is not None:
+            raise ValueError("give `lines` or a `file`, not both")
+        return self
 
 
 class StreamSpec(StrictModel):
@@ -184,8 +206,11 @@ class StreamSpec(StrictModel):
     """How steps refer to this stream (`publish: {streams: [main]}`); defaults to the type
     in lower case (`cam`, `mic_and_cam`)."""
     source: Annotated[str, Field(min_length=1)] = "synthetic"
-    """`synthetic` (timecoded test pattern and tone), `black`, `silence`, an image file
-    (.png/.jpg: a still picture) or a media file, relative to the scenario file."""
+    """`synthetic` (timecoded test pattern and tone), `black`, `silence`, `speech` (what
+    `speech` says, and `say` steps; synthetic video), an image file (.png/.jpg: a still
+    picture) or a media file, relative to the scenario file."""
+    speech: SpeechSpec | None = None
+    """With `source: speech`: the lines, voice and pacing."""
     resolution: Annotated[str, Field(pattern=r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")] | None = None
     """Video size as WIDTHxHEIGHT, e.g. 640x480."""
     fps: Annotated[float, Field(gt=0, le=120)] | None = None
@@ -232,11 +257,16 @@ class StreamSpec(StrictModel):
             raise ValueError(
                 f"codec {self.codec} is an audio codec; a {self.type} stream has no audio"
             )
+        if self.source == "speech" and not self.has_audio:
+            raise ValueError(f"source speech is audio; a {self.type} stream has none")
+        if self.speech is not None and self.source != "speech":
+            raise ValueError("`speech` goes with `source: speech`")
         if self.source == "silence" and self.has_video:
             raise ValueError(f"source silence has no video; a {self.type} stream needs video")
         if self.source == "black" and not self.has_video:
             raise ValueError(
-                "source black is video; a MIC stream needs `synthetic`, `silence` or a file"
+                "source black is video; a MIC stream needs `synthetic`, `silence`, `speech` or"
+                " a file"
             )
         if not self.has_video and (self.resolution or self.fps):
             raise ValueError("resolution and fps apply to video; a MIC stream has none")
@@ -623,6 +653,11 @@ class ComposeStep(_Step):
     download: bool = True
     inline: bool = False
     """Download through the inline (player) URL rather than the attachment one."""
+    check_tiles: bool = False
+    """VIDEO, downloaded: also read each publisher's timecode in its tile while its stream was
+    published (as the Recorder API reports it), check that no tile freezes and that the mixed
+    audio lines up with the pictures. Needs publishers with timecodes and tone marks (the
+    synthetic sources)."""
 
 
 class CancelCompositionStep(_Step):
@@ -735,6 +770,16 @@ class ThinkStep(_Step):
         return self
 
 
+class SayStep(_Step):
+    """Say `text` (espeak-ng) on a `source: speech` stream: `stream` (its name), or the
+    participant's first. Waits until it has been said unless `wait: false`."""
+
+    do: Literal["say"]
+    text: Annotated[str, Field(min_length=1)]
+    stream: StepId | None = None
+    wait: bool = True
+
+
 class RepeatStep(_Step):
     """Run `steps` `count` times, or until `duration` has passed (whichever comes first);
     inside, `at` counts from the start of each round. A round in which every step failed
@@ -783,6 +828,7 @@ Step = Annotated[
     | WaitForStep
     | SleepStep
     | ThinkStep
+    | SayStep
     | RepeatStep,
     Field(discriminator="do"),
 ]
@@ -792,6 +838,22 @@ RepeatStep.model_rebuild()
 
 
 # --- participants, load, expectations ------------------------------------------------
+
+
+class TranscribeSpec(StrictModel):
+    """Transcribe the audio of every stream the participant views: time-stamped segments in
+    `transcripts/` next to the report (JSON and WebVTT), `word_error_rate` against what
+    speaking participants said, `transcript_latency`, `response_latency`. Decodes audio."""
+
+    engine: Literal["pocketsphinx", "vosk", "faster-whisper", "whisper.cpp"] = "pocketsphinx"
+    """pocketsphinx: its US English model ships in the package. The others need `model`."""
+    model: str | None = None
+    """A local model (directory, or ggml file for whisper.cpp), relative to the scenario
+    file; nothing is downloaded."""
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    """Worker processes for this participant's transcription."""
+    queue_limit: Annotated[int, Field(ge=1, le=1000)] = 4
+    """Utterances of one stream waiting for a worker; beyond, the oldest is dropped."""
 
 
 class ParticipantGroup(StrictModel):
@@ -832,6 +894,7 @@ class ParticipantGroup(StrictModel):
     record: Record = None
     snapshot: Policy = ResponsePolicy()
     camera: Policy = ResponsePolicy()
+    transcribe: TranscribeSpec | None = None
     timeline: list[Step] | None = None
     """Default: register, join, publish, view as set above, stay until the run ends, leave."""
 
@@ -841,6 +904,8 @@ class ParticipantGroup(StrictModel):
             raise ValueError("customers log in with a `ticket`, not `credentials`")
         if self.role == "agent" and self.ticket is not None:
             raise ValueError("agents log in with `credentials`, not a `ticket`")
+        if self.kind == "browser" and self.transcribe is not None:
+            raise ValueError("`transcribe` is for agent participants, not browsers")
         return self
 
 
@@ -962,6 +1027,9 @@ class ExpectSpec(StrictModel):
 
     composition_time: TimeThresholds | None = None
     composition_queue_time: TimeThresholds | None = None
+    word_error_rate: RatioThresholds | None = None
+    transcript_latency: TimeThresholds | None = None
+    response_latency: TimeThresholds | None = None
     error_count: CountThresholds | None = None
     error_rate: RatioThresholds | None = None
 

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ErrorRecord",
     "Freeze",
+    "HeardSegment",
+    "HeardWord",
     "PageHealth",
     "ParticipantResult",
     "PhaseRecord",
@@ -20,10 +22,13 @@ __all__ = [
     "ProcessHealth",
     "RoundTrip",
     "RunResult",
+    "SaidRecord",
     "Sample",
+    "Span",
     "StepRecord",
     "StreamDirection",
     "StreamResult",
+    "TranscriptResult",
     "ViewingChange",
 ]
 
@@ -191,6 +196,53 @@ class NetworkRecord(_Record):
     down: dict[str, int] = Field(default_factory=dict)
 
 
+class SaidRecord(_Record):
+    """An utterance a participant said (`source: speech`): when its voice was sent."""
+
+    start: float
+    end: float
+    text: str
+    stream_id: str | None = None
+
+
+class HeardWord(_Record):
+    text: str
+    start: float
+    end: float
+
+
+class HeardSegment(_Record):
+    """A transcribed talk spurt: times on the run's clock as received; `latency` from the end
+    of the speech to the text available."""
+
+    start: float
+    end: float
+    text: str
+    latency: float
+    words: list[HeardWord] = Field(default_factory=list)
+
+
+class Span(_Record):
+    """Voice activity: one talk spurt as received."""
+
+    start: float
+    end: float
+
+
+class TranscriptResult(_Record):
+    """What a transcribing participant heard of one viewed stream."""
+
+    stream_id: str
+    publisher: str | None = None
+    segments: list[HeardSegment] = Field(default_factory=list)
+    spurts: list[Span] = Field(default_factory=list)
+    dropped: int = Field(default=0, ge=0)
+    """Spurts dropped because the transcription workers fell behind."""
+    failed: int = Field(default=0, ge=0)
+    """Spurts the engine failed on."""
+    files: list[str] = Field(default_factory=list)
+
+
 class ParticipantResult(_Record):
     """One participant of a group: "agents-0" is index 0 of group "agents".
 
@@ -223,6 +275,8 @@ class ParticipantResult(_Record):
     errors: list[ErrorRecord] = Field(default_factory=list)
     network: NetworkRecord | None = None
     """The impaired link (the group's `network:`); None on the host's own network."""
+    said: list[SaidRecord] = Field(default_factory=list)
+    transcripts: list[TranscriptResult] = Field(default_factory=list)
 
     def presences(self, end: float) -> list[tuple[float, float, float | None]]:
         """(joined at, left at, join time) of every stay; a stay not left ends at `end`.

@@ -38,6 +38,7 @@ from agent.scenario.results import NetworkChange, NetworkRecord, StreamDirection
 from agent.scenario.run_context import OTHERS, RunContext
 from agent.scenario.run_media import profile_of, video_codecs
 from agent.scenario.run_metrics import PublishTracker, ViewTracker, new_stream
+from agent.scenario.run_speech import Listening, Speaking
 from agent.scenario.surface import ParticipantRecord, StepFailed, group_login
 from agent.scenario.templating import render, render_value
 from agent.snapshot import (
@@ -111,6 +112,14 @@ class Actor:
         self._closing: Participant | None = None
         """The participant an `unregister` step closes (its close outlives a cancelled step)."""
         self._unsubscribe: Any = None
+        self.speaking = Speaking(self.result, run.clock, run.base)
+        self.listening = (
+            Listening(
+                self.group, self.name, run.base, (run.report_dir or Path("reports")) / "transcripts"
+            )
+            if self.group.transcribe is not None
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"Actor({self.name!r}, conference={self.plan.conference!r})"
@@ -156,12 +165,16 @@ class Actor:
         network = shaper_for(self.group.network, self.plan.index, scale=self.run.clock.scale)
         if network is not None:
             network.start(self.run.clock.origin)  # its schedule counts from the run's start
+        policy = self.run.view_policy(self.group, self._record_dir())
+        if self.listening is not None:
+            await self.listening.start()
+            policy = self.listening.policy(policy)
         participant = Participant(
             self.run.platform.base_url,
             await self._login(),
             name=self.name,
             keep_alive_seconds=max(1, round(keep_alive)),
-            view_policy=self.run.view_policy(self.group, self._record_dir()),
+            view_policy=policy,
             retry=self.run.retry,
             video_codecs=video_codecs(self.group.publish),
             network=network,
@@ -280,9 +293,10 @@ class Actor:
             self._conference_id = None
 
     def _end_streams(self) -> None:
-        for published in self.published.values():
+        for key, published in self.published.items():
             published.tracker.end(self.run.clock)
             published.media.stop()
+            self.speaking.stopped(key)
         self.published.clear()
         self.record.end_streams([view.result for view in self._views.values()])
         self.views.clear()
@@ -306,11 +320,14 @@ class Actor:
         if not specs and names is None and not self.group.publish:
             raise StepFailed(f"group {self.group.name} has no `publish` streams")
         for spec in specs:
+            speaking = spec.source == "speech"  # its audio is its own: what it alone says
             media = self.run.media.open(
                 profile_of(spec, self.run.base),
-                media_kinds(spec.type.value),
+                tuple(k for k in media_kinds(spec.type.value) if not (speaking and k == "audio")),
                 own=spec.encoder == "own",
             )
+            if speaking:
+                self.speaking.attach(spec, media)
             started = self.run.clock.now()
             try:
                 publisher = await participant.publish(
@@ -330,6 +347,8 @@ class Actor:
             self.published[spec.key] = Published(
                 spec, publisher, media, PublishTracker(publisher, result)
             )
+            if speaking:
+                self.speaking.published(spec, publisher.stream_id)
             target = self.snapshot_target
             if _is_camera(spec) and target is not None and self._snapshot_stream is None:
                 self._snapshot_stream = spec.key  # the first camera stream: snapshots show it
@@ -367,6 +386,7 @@ class Actor:
                     if self.snapshot_target is not None:
                         self.snapshot_target.tap = None
                 published.media.stop()
+                self.speaking.stopped(spec.key)
 
     async def mute(self, names: list[str] | None, media: str, muted: bool) -> None:
         """Send black frames or silence (or the source again) on these streams' `media`
@@ -551,7 +571,10 @@ class Actor:
             await self.record.closing_step("unregister", participant.close())
         elif self._closing is not None and not self._closing.closed:
             await self.record.closing_step("unregister", self._closing.close())
+        await self.speaking.close()
         self._end_streams()
+        if self.listening is not None:
+            await self.listening.close(self.result, self.run.clock)
         self.present = False
 
     def _record_network(self, participant: Participant) -> None:

@@ -53,6 +53,12 @@ class RenderJob:
         return cls(**data, tracks=tracks)
 
 
+def kinds_for(output: OutputType) -> frozenset[TrackKind]:
+    """What an output is made of: VIDEO of the video and audio tracks, AUDIO of the audio."""
+    both: frozenset[TrackKind] = frozenset({"audio", "video"})
+    return both if output == "VIDEO" else frozenset({"audio"})
+
+
 def timeline(
     recordings: Sequence[Recording], kinds: frozenset[TrackKind]
 ) -> tuple[float, list[JobTrack]]:

@@ -8,8 +8,6 @@ and `Signature` are the credential (403 when wrong or expired).
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
 from agent.api.models.composition import (
@@ -38,8 +36,8 @@ from server.composition.service import (
     view_of,
 )
 from server.errors import BadRequest, Forbidden, Handler, NotFound
-from server.http import json_response
-from server.openapi import operation
+from server.http import check_resource_id, json_response
+from server.openapi import operation, parameter_schema
 from server.paging import spring_page
 from server.platform import PLATFORM_KEY
 from server.signing import DEFAULT_TTL_SECONDS, SignatureError
@@ -48,8 +46,6 @@ from server.storage.downloads import Content, content_response
 
 BASE = "/composition/api"
 COMPOSITIONS_KEY = web.AppKey("auvious_compositions", Compositions)
-_CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-_RESERVED_IDS = frozenset({"attachment", "inline"})
 _TAG = "composition"
 CREATORS = ("AGENT", "SUPERVISOR", "SERVICE")
 USERS = ("AGENT", "SUPERVISOR")
@@ -63,15 +59,6 @@ def _caller(request: web.Request, roles: tuple[str, ...], action: str) -> Caller
     caller = request[CALLER_KEY]
     caller.require_role(*roles, action=action)
     return caller
-
-
-def _check_conversation_id(value: str) -> str:
-    if not _CONVERSATION_ID.fullmatch(value) or value in _RESERVED_IDS:
-        raise BadRequest(
-            "conversationId: 1-128 characters of letters, digits and . _ : - "
-            "(starting with a letter or digit), not 'attachment' or 'inline'"
-        )
-    return value
 
 
 def _ids(request: web.Request) -> tuple[str, str]:
@@ -89,9 +76,7 @@ async def request_composition(
 ) -> web.Response:
     caller = _caller(request, CREATORS, "creating a composition")
     command = body
-    _check_conversation_id(command.conversation_id)
-    if not command.name.strip() or len(command.name) > 200:
-        raise BadRequest("name: 1-200 characters")
+    check_resource_id("conversationId", command.conversation_id)
     return json_response(compositions_of(request).request(caller, command))
 
 
@@ -170,7 +155,7 @@ async def mine(request: web.Request, query: CompositionPageQuery) -> web.Respons
 def _player_url(disposition: str) -> Handler:
     @operation(
         f"A signed URL ({disposition}) of a completed composition's file, valid 15 minutes",
-        headers=("Referer",),
+        required_headers=("Referer",),
         response=CompositionResourceMessage,
         errors=(400, 403, 404),
         tag=_TAG,
@@ -178,14 +163,14 @@ def _player_url(disposition: str) -> Handler:
     async def player_url(request: web.Request, query: PlayerUrlQuery) -> web.Response:
         caller = _caller(request, USERS, "reading a composition's URL")
         conversation_id, composition_id = _ids(request)
-        if not request.headers.get("Referer"):
-            raise BadRequest("header Referer is required")
         for name, given, path_value in (
             ("conversationId", query.conversation_id, conversation_id),
             ("id", query.id, composition_id),
         ):
             if given is not None and given != path_value:
-                raise BadRequest(f"{name}: the query says {given!r}, the path {path_value!r}")
+                # The seed's query copies of the path's ids: two different ids name no
+                # composition (404, like any id that is not there).
+                raise NotFound(f"{name} {given} in the query is not {path_value} of the path")
         service = compositions_of(request)
         record = service.find(caller, conversation_id, composition_id)
         if service.completed_file(record) is None:
@@ -244,6 +229,9 @@ def _player(disposition: str) -> Handler:
         )
 
     return player
+
+
+parameter_schema("header", "Referer", {"type": "string", "minLength": 1})
 
 
 def setup(app: web.Application) -> None:

@@ -38,7 +38,7 @@ from agent.api.models.composition import (
     format_duration,
 )
 from server.auth.caller import Caller
-from server.composition.job import DEFAULT_FPS, RenderJob, timeline
+from server.composition.job import DEFAULT_FPS, OutputType, RenderJob, kinds_for, timeline
 from server.composition.recordings import Recording, RecordingSource
 from server.errors import BadRequest, Conflict, NotFound
 from server.storage import Condition, Query, RecordStore, StoredRecord, epoch_ms, utc_now
@@ -368,15 +368,13 @@ class Compositions:
         job_file = self._files.scratch(FILES, key, ".job.json")
         try:
             recordings = await self._finished_recordings(view, record.organization_id)
-            kinds = frozenset(
-                {"audio", "video"} if view.type == CompositionType.VIDEO else {"audio"}
-            )
-            duration, tracks = timeline(recordings, kinds)  # type: ignore[arg-type]
+            output: OutputType = "VIDEO" if view.type == CompositionType.VIDEO else "AUDIO"
+            duration, tracks = timeline(recordings, kinds_for(output))
             if duration <= 0:
                 raise RenderFailed("EMPTY_RECORDING", "the recordings hold no media time")
             job = RenderJob(
                 output=str(part),
-                type="VIDEO" if view.type == CompositionType.VIDEO else "AUDIO",
+                type=output,
                 duration=duration,
                 width=int(record.body["width"]),
                 height=int(record.body["height"]),
@@ -391,6 +389,10 @@ class Compositions:
         except RenderFailed as failure:
             log.warning("composition %s failed: %s", composition_id, failure.message)
             self._fail(composition_id, failure.code, failure.message)
+        except Exception:
+            # A fault of the composer itself: the composition must not stay PROCESSING.
+            log.exception("composition %s: the composer failed", composition_id)
+            self._fail(composition_id, "INTERNAL_ERROR", "the composer failed (see its log)")
         finally:
             part.unlink(missing_ok=True)
             job_file.unlink(missing_ok=True)

@@ -99,9 +99,11 @@ class Conferences:
         self._network_interval = network_interval
         """Seconds between network indicator checks (None: the platform says nothing)."""
         self._network_due = 0.0
-        self._grades: dict[str, dict[str, str | None]] = {}
-        """By conference: the grades of its last network indicator event."""
-        self._conferences: dict[str, ConferenceState] = {}
+        self._grades: dict[tuple[str, str], dict[str, str]] = {}
+        """By (organization, conference): the grades of its last network indicator event."""
+        # By (organization, id): organizations name their conferences independently, so one
+        # neither learns that another's name exists nor takes it first.
+        self._conferences: dict[tuple[str, str], ConferenceState] = {}
         self._stream_ids: set[str] = set()
         self._viewer_ids: set[str] = set()
         self.listeners: list[Callable[[ConferenceState, dict[str, Any]], None]] = []
@@ -113,26 +115,36 @@ class Conferences:
 
     def get(self, caller: Caller, conference_id: str, *, ended_ok: bool = False) -> ConferenceState:
         """The conference if the caller may see it: organizations are walls (404 beyond them)."""
-        conference = self._conferences.get(conference_id)
-        visible = conference is not None and (
-            caller.is_service or conference.organization_id == caller.organization
-        )
-        if conference is None or not visible or (conference.ended and not ended_ok):
+        conference = self._find(caller, conference_id)
+        if conference is None or (conference.ended and not ended_ok):
             raise NotFound(f"conference {conference_id} not found")
         if caller.is_customer and caller.conference_id and caller.conference_id != conference_id:
             raise Forbidden(f"this customer login is for conference {caller.conference_id}")
         return conference
+
+    def _find(self, caller: Caller, conference_id: str) -> ConferenceState | None:
+        """The caller's organization's conference of that id; SERVICE callers, who see every
+        organization's, get another organization's when exactly one has that id."""
+        own = self._conferences.get((caller.organization, conference_id))
+        if own is not None or not caller.is_service:
+            return own
+        found = [c for (_, cid), c in self._conferences.items() if cid == conference_id]
+        if len(found) > 1:
+            raise Conflict(
+                f"conference {conference_id} exists in {len(found)} organizations; "
+                "a SERVICE caller reaches it from a login of its organization"
+            )
+        return found[0] if found else None
 
     def reaches(self, caller: Caller, endpoint_id: str) -> bool:
         """Whether the caller may aim a request or event at this endpoint: staff at any of
         their organization's, a customer only at the participants of its ticket's conference."""
         if not caller.is_customer:
             return True
-        conference = self._conferences.get(caller.conference_id or "")
+        conference = self._conferences.get((caller.organization, caller.conference_id or ""))
         return (
             conference is not None
             and not conference.ended
-            and conference.organization_id == caller.organization
             and endpoint_id in conference.participants
         )
 
@@ -190,14 +202,15 @@ class Conferences:
         # ROUTER, and the summary says so, rather than failing clients written from the seed.
         mode = ConferenceMode.ROUTER
         conference_id = check_caller_id("conferenceId", command.conference_id or str(uuid.uuid4()))
-        if conference_id in self._conferences:
+        organization = caller.organization_for(command.organization_id)
+        if (organization, conference_id) in self._conferences:
             raise Conflict(f"conference {conference_id} already exists")
         now = self._clock()
         moment = datetime.now(UTC)
         conference = ConferenceState(
             id=conference_id,
             mode=mode,
-            organization_id=caller.organization_for(command.organization_id),
+            organization_id=organization,
             creator=caller.user_id,
             creator_endpoint=command.creator_endpoint,
             interaction_id=command.interaction_id,
@@ -208,7 +221,7 @@ class Conferences:
             created_at=now,
             empty_since=now,
         )
-        self._conferences[conference_id] = conference
+        self._conferences[(organization, conference_id)] = conference
         return conference
 
     def join(self, caller: Caller, command: JoinConferenceWebCommand) -> ConferenceState:
@@ -502,7 +515,7 @@ class Conferences:
         for conference in list(self._conferences.values()):
             if conference.ended_at is not None:
                 if conference.ended_at + self._ended_retention <= now:
-                    del self._conferences[conference.id]
+                    del self._conferences[(conference.organization_id, conference.id)]
             elif conference.empty_since is not None and (
                 conference.empty_since + self._empty_ttl <= now
             ):
@@ -530,10 +543,10 @@ class Conferences:
                 if found is not None:
                     indicators[participant.endpoint_id] = found
             grades = {endpoint: str(i.grade) for endpoint, i in indicators.items()}
-            previous = self._grades.get(conference.id)
+            previous = self._grades.get((conference.organization_id, conference.id))
             if grades == previous or (previous is None and not _any_worse(grades)):
                 continue  # unchanged, or all OPTIMAL from the start: nothing to say
-            self._grades[conference.id] = dict(grades)
+            self._grades[(conference.organization_id, conference.id)] = dict(grades)
             scores = [i.average_network_quality for i in indicators.values()]
             self._emit(
                 conference,

@@ -18,6 +18,7 @@ from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
+from agent.webrtc.seams.receiver import depayloaded
 from server.recorder.writer import Frame, TrackWriter
 
 MAX_PENDING_FRAMES = 64
@@ -100,9 +101,9 @@ class RecordingTap:
             payload=packet.payload,
         )
         try:
-            copy._data = depayload(self.codec, packet.payload)  # type: ignore[attr-defined]
+            depayloaded(copy, depayload(self.codec, packet.payload))
         except ValueError:
-            copy._data = b""  # type: ignore[attr-defined]
+            depayloaded(copy, b"")
         lost, frame = self._buffer.add(copy)
         if lost:
             self._waiting = self._video  # what follows needs a keyframe to decode

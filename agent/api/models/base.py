@@ -20,9 +20,11 @@ from pydantic.alias_generators import to_camel
 __all__ = [
     "CALLER_ID_PATTERN",
     "INT64_MAX",
+    "RESOURCE_ID_PATTERN",
     "AnyCaseEnum",
     "CallerId",
     "OpenEnum",
+    "ResourceId",
     "SnakeWireModel",
     "WireDatetime",
     "WireInstant",
@@ -103,6 +105,13 @@ URL path segment and an MQTT topic level, so no '/', MQTT wildcard or whitespace
 characters; empty or absent, the platform chooses one."""
 
 CallerId = Annotated[str, Field(pattern=CALLER_ID_PATTERN)]
+
+RESOURCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+"""An id a caller names a stored resource by in the Recorder and Composition APIs (a
+conversationId, an applicationId): a URL path segment, so URL-safe. The platform also refuses
+`attachment` and `inline`, which its signed routes' paths would mistake for a segment."""
+
+ResourceId = Annotated[str, Field(pattern=RESOURCE_ID_PATTERN)]
 
 INT64_MAX = 2**63 - 1
 """The largest integer a stored number may be (SQLite's INTEGER, Java's long)."""

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from agent.api.models.base import OpenEnum, WireInstant, WireModel
+from agent.api.models.base import OpenEnum, ResourceId, WireInstant, WireModel
 from agent.api.models.common import SignedPlayerQuery
 
 __all__ = [
@@ -118,10 +118,15 @@ def _resolution(value: Any) -> Any:
     return f"{width}x{height}"
 
 
-Resolution = Annotated[str, BeforeValidator(_resolution)]
+_EVEN_WIDTH = r"(?:1[6-9][02468]|[2-9][0-9][02468]|1[0-8][0-9][02468]|19[01][02468]|1920)"
+_EVEN_HEIGHT = r"(?:1[2-9][02468]|[2-9][0-9][02468]|10[0-7][02468]|1080)"
+RESOLUTION_PATTERN = rf"^{_EVEN_WIDTH}x{_EVEN_HEIGHT}$"
+"""The canonical `WxH` the document states (even sizes, 160x120 to 1920x1080)."""
+
+Resolution = Annotated[str, Field(pattern=RESOLUTION_PATTERN), BeforeValidator(_resolution)]
 """`WxH` (the seed lists only 320x240; any even size from 160x120 to 1920x1080 is rendered)."""
 
-Priority = Annotated[int, BeforeValidator(_priority), Field(ge=-1000, le=1000)]
+Priority = Annotated[int, Field(ge=-1000, le=1000), BeforeValidator(_priority)]
 """Higher runs first; an integer, a numeric string, or LOW/NORMAL/HIGH (0/1/2)."""
 
 
@@ -131,10 +136,11 @@ _AnyCase = BeforeValidator(_upper)
 class CreateCompositionWebCommand(WireModel):
     """`POST /composition/api/request`; `priority` defaults to 1 as the seed says."""
 
-    conversation_id: str
+    conversation_id: ResourceId
     type: Annotated[CompositionType, _AnyCase]
     layout: Annotated[CompositionLayout, _AnyCase]
-    name: str
+    name: Annotated[str, Field(max_length=200, pattern=r"\S")]
+    """Shown in listings: 1-200 characters, not only spaces."""
     resolution: Resolution
     audio_format: Annotated[AudioFormat, _AnyCase] = AudioFormat.MP3
     video_format: Annotated[VideoFormat, _AnyCase] = VideoFormat.MP4

@@ -16,8 +16,10 @@ from agent.api.models.composition import (
     CompositionState,
     CreateCompositionWebCommand,
     ReExecuteCompositionWebCommand,
+    instant_seconds,
     parse_duration,
 )
+from agent.api.models.recorder import ConversationRecordingData
 from agent.scenario.model import (
     CancelCompositionStep,
     ComposeStep,
@@ -29,7 +31,7 @@ from agent.scenario.run_actor import Actor
 from agent.scenario.steps import action
 from agent.scenario.surface import StepFailed
 from agent.scenario.templating import render
-from media.composition_check import check_media
+from media.composition_check import TileSpan, check_media, check_sync, check_tiles
 
 __all__: list[str] = []
 
@@ -80,7 +82,9 @@ async def compose(actor: Actor, step: ComposeStep) -> None:
     if step.wait:
         await _follow(api, record, requested, step.timeout)
         if step.download:
-            await _download(actor, api, record, command, inline=step.inline)
+            path = await _download(actor, api, record, command, inline=step.inline)
+            if step.check_tiles and command.type == "VIDEO":
+                await _check_tiles(actor, record, path)
 
 
 @action(CancelCompositionStep)
@@ -142,7 +146,7 @@ async def _download(
     command: CreateCompositionWebCommand,
     *,
     inline: bool,
-) -> None:
+) -> Path:
     resource = await api.url(record.conversation, record.id, inline=inline)
     if not resource.url:
         raise StepFailed(f"composition {record.id}: no URL in the answer")
@@ -161,6 +165,46 @@ async def _download(
     )
     if record.problems:
         raise StepFailed(f"composition {record.id}: {'; '.join(record.problems)}")
+    return path
+
+
+async def _check_tiles(actor: Actor, record: CompositionRecord, path: Path) -> None:
+    """Who was publishing when, from the Recorder API, against what the tiles show."""
+    recorded = await actor.require().api.recorder.conversation(record.conversation)
+    spans, origin = tile_spans(recorded.recordings or [])
+    if origin is None:
+        raise StepFailed(f"conversation {record.conversation}: no recording to check against")
+    problems = await asyncio.to_thread(check_tiles, path, spans, origin * 1000)
+    problems += await asyncio.to_thread(check_sync, path, spans, origin * 1000)
+    record.problems += problems
+    if problems:
+        raise StepFailed(f"composition {record.id}: {'; '.join(problems)}")
+
+
+def tile_spans(
+    recordings: list[ConversationRecordingData],
+) -> tuple[list[TileSpan], float | None]:
+    """The video streams of the first recording on the composition's timeline, and the
+    wall-clock time (epoch s) of its start. Only the first: a later recording's pictures come
+    after a skipped gap, so their timecodes do not follow the first one's clock."""
+    ordered = sorted(
+        (r for r in recordings if instant_seconds(r.started) is not None),
+        key=lambda r: instant_seconds(r.started) or 0.0,
+    )[:1]
+    spans: list[TileSpan] = []
+    for recording in ordered:
+        started = instant_seconds(recording.started) or 0.0
+        stopped = instant_seconds(recording.stopped) or started
+        for stream in recording.streams or []:
+            if not any(str(t.type) == "VIDEO" for t in stream.tracks or []):
+                continue
+            begin = max(started, instant_seconds(stream.started) or started)
+            end = min(stopped, instant_seconds(stream.stopped) or stopped)
+            if end > begin:
+                spans.append(TileSpan(begin - started, end - started, stream.user_id or ""))
+    spans.sort(key=lambda s: s.start)
+    first = instant_seconds(ordered[0].started) if ordered else None
+    return spans, first
 
 
 def _write(path: Path, body: bytes) -> None:

@@ -9,6 +9,7 @@ from html import escape
 from agent.scenario.expect import Evaluation, Expectation
 from agent.scenario.metrics import METRICS, percentile
 from agent.scenario.model import Scenario
+from agent.scenario.report.speech import SPEECH_CSS, render_speech
 from agent.scenario.report.summary import metric_table
 from agent.scenario.report.svg import Series, TimelineRow, histogram, line_chart, timeline
 from agent.scenario.results import ProcessHealth, RunResult, Sample, StreamDirection
@@ -349,6 +350,7 @@ def render_html(scenario: Scenario, result: RunResult, evaluation: Evaluation) -
         meta = f"{scenario.path} · {meta}"
     if result.interrupted:
         meta += " · interrupted"
+    speech = render_speech(result)
     body = "\n".join(
         [
             _banner(evaluation),
@@ -356,6 +358,7 @@ def render_html(scenario: Scenario, result: RunResult, evaluation: Evaluation) -
             _section("Expectations", _expectations(evaluation.expectations)),
             _section("Plots", _charts(result)),
             _section("Metrics", _metrics(scenario, result)),
+            *([_section("Speech", speech)] if speech is not None else []),
             _section("Load generator", _load_generator(result, evaluation)),
             _section("Participants", _participants(result)),
             _section("Errors", _errors(result)),
@@ -368,7 +371,7 @@ def render_html(scenario: Scenario, result: RunResult, evaluation: Evaluation) -
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title>
-<style>{_CSS}</style>
+<style>{_CSS}{SPEECH_CSS}</style>
 </head>
 <body>
 <header><h1>{escape(scenario.name)} {_verdict(evaluation.passed)}</h1>

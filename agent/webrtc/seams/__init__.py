@@ -18,9 +18,11 @@ participant's start call; a library user calls it (or not) and sees what it did:
 
 Per-object levers (`rtp_push.push_into`, `receiver.take_over_packets`, `transceiver.*`, ...)
 change only the object they are given. Everything is version-gated (`versions`): on a library
-release the seams were not written for, `install()` and every lever raise `SeamsUnsupported`
-before changing anything, so nothing half works; a private name that is gone anyway raises
-`SeamBroken` where it is read (never a quiet default).
+release the seams were not written for, `install()` and every lever that changes an object
+(pushing, taking over a receiver's packets, swapping a transceiver's receiver or sender, choosing
+decoders) raise `SeamsUnsupported` before changing anything, so nothing half works; a private
+name that is gone anyway raises `SeamBroken` (or AttributeError on the per-packet path) where it
+is read, never a quiet default.
 """
 
 from __future__ import annotations

@@ -14,12 +14,14 @@ from typing import Any, Literal
 
 __all__ = ["REACHES", "Reach", "SeamBroken", "mangled", "reaches", "read", "write"]
 
-Where = Literal["class", "instance", "module"]
+Where = Literal["class", "instance", "module", "source"]
+"""`source`: a name the library's module reads without defining it (on objects we hand it)."""
 
 
 @dataclass(frozen=True)
 class Reach:
-    """One private name: an attribute of a class, of its instances, or a module's global."""
+    """One private name: an attribute of a class, of its instances, a module's global, or a
+    name a module's code reads from objects it is given (`source`)."""
 
     owner: str
     """`package.module.Class`, or `package.module` for a module's global."""

@@ -37,10 +37,12 @@ from agent.webrtc.seams.versions import check
 
 __all__ = [
     "DecoderFactory",
+    "KeyframeTest",
     "MediaPacketHandler",
     "decode_with",
     "decoder_constructions",
     "decoders_installed",
+    "depayloaded",
     "install_decoders",
     "jitter_seconds",
     "kind",
@@ -75,11 +77,14 @@ reaches(_RECEIVER, "instance", "_enabled")
 reaches(_RECEIVER, "class", "_handle_rtp_packet", "_send_rtcp_nack", "_send_rtcp_pli")
 reaches("aiortc.rtcrtpreceiver", "module", "get_decoder")
 reaches("aiortc.rtcrtpreceiver.StreamStatistics", "instance", "_clockrate")
+(_DEPAYLOADED,) = reaches("aiortc.jitterbuffer", "source", "_data")
 
 DecoderFactory = Callable[[RTCRtpCodecParameters], Decoder]
-MediaPacketHandler = Callable[[RtpPacket, RTCRtpCodecParameters, bool], None]
-"""`on_packet(packet, codec, new_source)`: one media packet (RTX unwrapped) and its codec;
-`new_source` when its SSRC is not the previous packet's (sequence numbers start over)."""
+MediaPacketHandler = Callable[[RtpPacket, bool], None]
+"""`on_packet(packet, keyframe_start)`: one media packet (RTX unwrapped), and whether it starts
+a video keyframe (as `starts_keyframe` tells)."""
+KeyframeTest = Callable[[str, bytes], bool]
+"""`starts_keyframe(codec_name, payload)`: whether an RTP payload starts a keyframe."""
 
 _lock = threading.Lock()
 _by_pc: weakref.WeakKeyDictionary[RTCPeerConnection, DecoderFactory] = weakref.WeakKeyDictionary()
@@ -145,6 +150,13 @@ def decoder_constructions() -> int:
     return _constructions
 
 
+def depayloaded(packet: RtpPacket, data: bytes) -> RtpPacket:
+    """`packet` carrying its depayloaded bytes where aiortc's `JitterBuffer` reads them (aiortc's
+    receiver sets them so before adding a packet to its jitter buffer)."""
+    setattr(packet, _DEPAYLOADED, data)
+    return packet
+
+
 def kind(receiver: RTCRtpReceiver) -> str:
     """ "audio" or "video"."""
     value: str = read(receiver, _KIND)
@@ -188,8 +200,16 @@ async def request_keyframe(receiver: RTCRtpReceiver) -> bool:
     return True
 
 
-def take_over_packets(receiver: RTCRtpReceiver, on_packet: MediaPacketHandler) -> None:
-    """Hand every media packet of `receiver` to `on_packet` instead of decoding it.
+def take_over_packets(
+    receiver: RTCRtpReceiver,
+    on_packet: MediaPacketHandler,
+    *,
+    on_new_source: Callable[[], None],
+    starts_keyframe: KeyframeTest,
+) -> None:
+    """Hand every media packet of `receiver` to `on_packet` instead of decoding it;
+    `on_new_source()` first when its SSRC is not the previous packet's (sequence numbers start
+    over). The callbacks are called straight from the packet handler (no wrapper per packet).
 
     Call before media flows (before `setRemoteDescription` completes). The remote track then
     never yields anything (it ends when the receiver stops), and aiortc's decoder thread sits
@@ -197,6 +217,7 @@ def take_over_packets(receiver: RTCRtpReceiver, on_packet: MediaPacketHandler) -
     check("aiortc")
     state: dict[str, Any] = vars(receiver)
     media_kind: str = state[_KIND]
+    video = media_kind == "video"
     codecs: dict[int, RTCRtpCodecParameters] = state[_CODECS]
     rtx_ssrc: dict[int, int] = state[_RTX_SSRC]
     statistics: dict[int, StreamStatistics] = state[_REMOTE_STREAMS]
@@ -216,7 +237,7 @@ def take_over_packets(receiver: RTCRtpReceiver, on_packet: MediaPacketHandler) -
         if source is None:
             source = statistics[packet.ssrc] = StreamStatistics(codec.clockRate)
         source.add(packet)
-        if packet.marker or media_kind != "video":
+        if packet.marker or not video:
             # getSynchronizationSources() (what a PLI is addressed to) wants recent arrivals.
             active[packet.ssrc] = clock.current_datetime()
         if is_rtx(codec):
@@ -228,12 +249,12 @@ def take_over_packets(receiver: RTCRtpReceiver, on_packet: MediaPacketHandler) -
             if media_codec is None:
                 return
             packet, codec = unwrap_rtx(packet, payload_type=apt, ssrc=original), media_codec
-        new_source = packet.ssrc != media_ssrc[0]
-        if new_source:
+        if packet.ssrc != media_ssrc[0]:
             media_ssrc[0] = packet.ssrc
             active[packet.ssrc] = clock.current_datetime()
+            on_new_source()
         if nack is not None and nack.add(packet):
             await receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
-        on_packet(packet, codec, new_source)
+        on_packet(packet, video and starts_keyframe(codec.name, packet.payload))
 
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
