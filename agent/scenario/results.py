@@ -186,6 +186,17 @@ class NetworkChange(_Record):
     profile: str
 
 
+class NetworkIndication(_Record):
+    """What the platform said of this participant's network
+    (ConferenceNetworkIndicatorUpdatedEvent), at run time `t`."""
+
+    t: float
+    grade: str | None = None
+    jitter: float | None = None
+    rtt: float | None = None
+    quality: float | None = None
+
+
 class NetworkRecord(_Record):
     """What the participant's shaped link did (`agent.network`): its profile changes and,
     per direction, the packets given, lost (loss, bursts, outages), dropped by the rate
@@ -194,6 +205,8 @@ class NetworkRecord(_Record):
     changes: list[NetworkChange] = Field(default_factory=list)
     up: dict[str, int] = Field(default_factory=dict)
     down: dict[str, int] = Field(default_factory=dict)
+    platform: list[NetworkIndication] = Field(default_factory=list)
+    """What the platform's network indicator said of this participant, beside the above."""
 
 
 class SaidRecord(_Record):

@@ -27,14 +27,20 @@ from agent.api.models.conferences import (
     UpdateConferenceMetadataWebCommand,
     UpdateConferenceStreamMetadataWebCommand,
 )
-from agent.api.models.events import ConferenceEvent, Event
+from agent.api.models.events import ConferenceEvent, ConferenceNetworkIndicatorUpdatedEvent, Event
 from agent.api.models.recorder import RecordingDataEvent
 from agent.participant import Participant, Publisher, RemoteStream, StreamState, Viewer
 from agent.participant.sources import SentMedia
 from agent.scenario.model import StreamSpec, StreamType
 from agent.scenario.network import shaper_for
 from agent.scenario.plan import ParticipantPlan
-from agent.scenario.results import NetworkChange, NetworkRecord, StreamDirection, StreamResult
+from agent.scenario.results import (
+    NetworkChange,
+    NetworkIndication,
+    NetworkRecord,
+    StreamDirection,
+    StreamResult,
+)
 from agent.scenario.run_context import OTHERS, RunContext
 from agent.scenario.run_media import profile_of, video_codecs
 from agent.scenario.run_metrics import PublishTracker, ViewTracker, new_stream
@@ -480,6 +486,8 @@ class Actor:
 
     def _on_event(self, event: Event) -> None:
         """What the others did, as heard (`wait_for`, `after`); from the event channel's task."""
+        if isinstance(event, ConferenceNetworkIndicatorUpdatedEvent):
+            self._platform_said(event)
         if getattr(event, "user_endpoint_id", None) == self.endpoint_id:
             return
         if isinstance(event, ConferenceEvent) and event.conference_id != self._conference_id:
@@ -577,12 +585,30 @@ class Actor:
             await self.listening.close(self.result, self.run.clock)
         self.present = False
 
+    def _platform_said(self, event: ConferenceNetworkIndicatorUpdatedEvent) -> None:
+        mine = (event.participant_indicator_map or {}).get(self.endpoint_id or "")
+        if mine is None:
+            return
+        if self.result.network is None:
+            self.result.network = NetworkRecord()
+        self.result.network.platform.append(
+            NetworkIndication(
+                t=self.run.clock.now(),
+                grade=str(mine.grade) if mine.grade is not None else None,
+                jitter=mine.average_jitter,
+                rtt=mine.average_rtt,
+                quality=mine.average_network_quality,
+            )
+        )
+
     def _record_network(self, participant: Participant) -> None:
         shaper = participant.network
         if shaper is None:
             return
         origin = self.run.clock.origin
+        said = self.result.network.platform if self.result.network is not None else []
         self.result.network = NetworkRecord(
+            platform=said,
             changes=[NetworkChange(t=at - origin, profile=name) for at, name in shaper.changes],
             up=shaper.up.counters.to_dict(),
             down=shaper.down.counters.to_dict(),
