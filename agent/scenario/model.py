@@ -1016,6 +1016,8 @@ class ExpectSpec(StrictModel):
     first_frame_time: TimeThresholds | None = None
     video_fps: RateThresholds | None = None
     delay: TimeThresholds | None = None
+    video_psnr: CountThresholds | None = None
+    video_ssim: RatioThresholds | None = None
     bitrate: BitrateThresholds | None = None
     freeze_count: CountThresholds | None = None
     freeze_total: TimeThresholds | None = None

@@ -148,6 +148,10 @@ class StreamResult(_Record):
     freezes: list[Freeze] = Field(default_factory=list)
     jitter: list[Sample] = Field(default_factory=list)
     """Interarrival jitter of the main track (RTCP's figure), seconds, for a viewed stream."""
+    psnr: list[Sample] = Field(default_factory=list)
+    """PSNR (dB) of the frames scored since the previous sample (`media.quality`)."""
+    ssim: list[Sample] = Field(default_factory=list)
+    """SSIM (0..1) of the frames scored since the previous sample."""
 
     @property
     def has_video(self) -> bool:
