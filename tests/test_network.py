@@ -288,3 +288,22 @@ async def test_the_platform_grades_an_impaired_viewer_worse_than_a_clean_one(
     assert bad_one.grade == NetworkGrade.BAD
     assert (clean_one.average_network_quality or 0) > (bad_one.average_network_quality or 0)
     assert bad_one.average_rtt is None or bad_one.average_rtt > 0.35  # 2 x 200 ms added
+
+
+def test_prometheus_exports_video_quality_and_the_metrics_expect_it() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from agent.scenario.live import _SnapshotCollector, snapshot_of_results
+    from agent.scenario.metrics import METRICS
+    from tests.scenario_results_support import run
+
+    result = run()
+    snapshot = snapshot_of_results(result.participants, present=2)
+    assert snapshot.video_psnr == 45.0 and snapshot.video_ssim == 0.99
+    collector = _SnapshotCollector()
+    collector.snapshot = snapshot
+    registry = CollectorRegistry()
+    registry.register(collector)
+    text = generate_latest(registry).decode()
+    assert "_video_psnr_db 45.0" in text and "_video_ssim 0.99" in text
+    assert [v.value for v in METRICS["video_psnr"].extract(result, 0.0)][:1] == [45.0]
