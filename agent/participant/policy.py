@@ -15,7 +15,7 @@ from pathlib import Path
 from agent.api.models import ConferenceStreamType
 from media.sinks import PcmHandler, VideoCallback
 
-__all__ = ["Reception", "RetryPolicy", "ViewPolicy"]
+__all__ = ["Reception", "ResumePolicy", "RetryPolicy", "ViewPolicy"]
 
 
 class Reception(StrEnum):
@@ -107,6 +107,35 @@ class RetryPolicy:
     maximum: float = 8.0
     connect_timeout: float = 20.0
     """A peer connection not connected after this long counts as failed."""
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (0 for the first)."""
+        return float(min(self.initial * 2 ** min(attempt, 16), self.maximum))
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePolicy:
+    """How a participant comes back after losing its registration or the platform (issue 16).
+
+    Keepalives that get no answer (platform restarting, unreachable) are retried after
+    `initial`, doubling to `maximum` (never slower than the keepalive period). A keepalive the
+    platform answers with "gone" starts a resume: re-register, event channel, rejoin,
+    republish, view again; each attempt that fails waits the same backoff. `give_up_after`
+    bounds how long it keeps trying (None: for ever, as a kiosk should); `enabled=False`
+    restores the old behaviour (the participant just records that it was lost)."""
+
+    enabled: bool = True
+    initial: float = 0.5
+    maximum: float = 15.0
+    give_up_after: float | None = None
+    media_timeout: float = 30.0
+    """How long a resume waits for its streams to connect before it records them as not back."""
+
+    def __post_init__(self) -> None:
+        if self.initial <= 0 or self.maximum < self.initial:
+            raise ValueError("resume backoff needs 0 < initial <= maximum")
+        if self.give_up_after is not None and self.give_up_after <= 0:
+            raise ValueError(f"give_up_after must be positive, got {self.give_up_after}")
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (0 for the first)."""

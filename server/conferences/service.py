@@ -50,6 +50,7 @@ from agent.api.models.events import (
 )
 from server.auth.caller import Caller
 from server.conferences.network import indicator
+from server.conferences.persist import ConferenceRecords
 from server.conferences.state import (
     ConferenceState,
     MetadataEntry,
@@ -88,6 +89,7 @@ class Conferences:
         long_poll_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         network_interval: float | None = None,
+        records: ConferenceRecords | None = None,
     ):
         self._registrations = registrations
         self._events = events
@@ -110,6 +112,15 @@ class Conferences:
         """Called with every event a conference emits, after it happened (the recorder
         follows streams this way); a listener must not block and must not raise."""
         registrations.gone_listeners.append(self._endpoint_gone)
+        self._records = records
+        if records is not None:
+            for conference in records.load(self._clock()):
+                self._conferences[(conference.organization_id, conference.id)] = conference
+
+    def _save(self, conference: ConferenceState) -> None:
+        """Keep the conference's record up to date (a no-op on a platform without records)."""
+        if self._records is not None:
+            self._records.save(conference, int(time.time() * 1000))
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -222,6 +233,7 @@ class Conferences:
             empty_since=now,
         )
         self._conferences[(organization, conference_id)] = conference
+        self._save(conference)
         return conference
 
     def join(self, caller: Caller, command: JoinConferenceWebCommand) -> ConferenceState:
@@ -259,6 +271,7 @@ class Conferences:
         if endpoint_id:
             self._endpoint(caller, endpoint_id)
         conference.interaction_id = interaction_id
+        self._save(conference)
 
     # --- streams -----------------------------------------------------------------------------
 
@@ -510,9 +523,13 @@ class Conferences:
     # --- housekeeping ------------------------------------------------------------------------
 
     async def sweep(self) -> None:
-        """End conferences left empty too long; forget ended ones after their retention."""
+        """End conferences left empty too long; forget ended ones after their retention;
+        mark each participant HEALTHY or SICK (its keepalives late) for the views."""
         now = self._clock()
         for conference in list(self._conferences.values()):
+            for participant in conference.participants.values():
+                healthy = self._registrations.healthy(participant.endpoint_id)
+                participant.state = ParticipantState.HEALTHY if healthy else ParticipantState.SICK
             if conference.ended_at is not None:
                 if conference.ended_at + self._ended_retention <= now:
                     del self._conferences[(conference.organization_id, conference.id)]
@@ -559,8 +576,10 @@ class Conferences:
             )
 
     async def close(self) -> None:
+        """Stop: conferences kept as records stay open for after the restart (only their live
+        membership goes, as the endpoints do); without records they end here."""
         for conference in list(self._conferences.values()):
-            if not conference.ended:
+            if not conference.ended and self._records is None:
                 await self._run(self._end(conference, conference.creator, "", "server shutdown"))
         self._conferences.clear()
 
@@ -599,6 +618,7 @@ class Conferences:
         ).to_wire()
         conference.version += 1
         conference.record(event)
+        self._save(conference)
         recipients = conference.recipients()
         recipients += [r for r in extra_recipients if r not in recipients]
         self._events.send(recipients, event)
@@ -681,6 +701,7 @@ class Conferences:
         )
         conference.participants.clear()
         conference.ended_at = self._clock()
+        self._save(conference)
         return cleanups
 
     async def _run(self, cleanups: list[Cleanup]) -> None:
