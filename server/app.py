@@ -95,6 +95,7 @@ def build_platform(
         empty_ttl=config.empty_conference_ttl,
         ended_retention=config.ended_conference_retention,
         long_poll_seconds=config.long_poll_seconds,
+        network_interval=config.network_indicator_interval,
         records=ConferenceRecords(records),
     )
     return Platform(

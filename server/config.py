@@ -102,6 +102,9 @@ class ServerConfig:
     empty_conference_ttl: float = 600.0
     """An empty conference (nobody joined) ends after this many seconds."""
     ended_conference_retention: float = 120.0
+    network_indicator_interval: float | None = None
+    """Seconds between the router's network grades (ConferenceNetworkIndicatorUpdatedEvent,
+    sent when a grade changes); None: no network indicator events."""
     """An ended conference's events stay readable this long (late long-polls catch up)."""
     ice_servers: tuple[str, ...] = ()
     """STUN/TURN URLs `/iceServers` hands out; none by default, never a public server."""

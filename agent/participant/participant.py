@@ -61,6 +61,7 @@ from agent.api.models.events import (
     Event,
 )
 from agent.events.channel import ChannelError, EventChannel, channel_url
+from agent.network import NetworkShaper
 from agent.participant.policy import ResumePolicy, RetryPolicy, ViewPolicy
 from agent.participant.publisher import Publisher, PublisherMeasurements
 from agent.participant.records import Timeline, describe
@@ -152,6 +153,7 @@ class Participant:
         event_channel_url: str | None = None,
         connect_timeout: float = 15.0,
         install_seams: bool = True,
+        network: NetworkShaper | None = None,
         resume: ResumePolicy | None = None,
     ) -> None:
         if keep_alive_seconds < 1:
@@ -168,6 +170,8 @@ class Participant:
         self.event_channel_url = event_channel_url or channel_url(base_url)
         self.connect_timeout = connect_timeout
         self.install_seams = install_seams
+        self.network = network
+        """This participant's link (every peer connection shares it); None: the host's own."""
         self.resume_policy = resume or ResumePolicy()
         self.timeline = Timeline(self.name)
 
@@ -223,6 +227,8 @@ class Participant:
             raise RuntimeError(f"{self.name} is already started (endpoint {self.endpoint_id})")
         if self.install_seams:
             seams.install()  # idempotent; SeamsUnsupported on versions they were not written for
+        if self.network is not None:
+            self.network.start()  # its schedule counts from now unless started before
         with self.timeline.step("token"):
             claims = await self.api.claims()
         if not claims.sub:
@@ -338,6 +344,8 @@ class Participant:
             # Also when cancelled half-way (a run ending during an unregister step): the HTTP
             # session is ours, and nobody else can close it.
             await _collect(errors, self.api.close())
+            if self.network is not None:
+                self.network.close()
         if errors:
             raise errors[0]
 
@@ -698,6 +706,7 @@ class Participant:
             video_bitrate=video_bitrate,
             video_codecs=self.video_codecs,
             gather_timeout=self.gather_timeout,
+            network=self.network,
             stream_id=stream_id,
         )
         self.publishers.append(publisher)
@@ -867,6 +876,7 @@ class Participant:
             self.view_policy,
             publisher_endpoint_id=publisher_endpoint_id,
             gather_timeout=self.gather_timeout,
+            network=self.network,
         )
         self.viewers[stream_id] = viewer
         watcher = self.view_watcher

@@ -53,12 +53,17 @@ class ViewPolicy:
     tone_hz: float | None = 1000.0
     """Frequency of the sender's audio timing marks (None: audio without marks)."""
     mark_interval: float = 1.0
+    quality_interval: float | None = 1.0
+    """Seconds between decoded frames scored for PSNR/SSIM against the rebuilt synthetic
+    frame (`media.quality`; sampled reception scores its keyframes); None: not scored."""
 
     def __post_init__(self) -> None:
         if self.audio is Reception.SAMPLED:
             raise ValueError("audio reception is light or decode; sampled applies to video")
         if self.sample_interval <= 0:
             raise ValueError(f"sample_interval must be positive, got {self.sample_interval}")
+        if self.quality_interval is not None and self.quality_interval < 0:
+            raise ValueError(f"quality_interval must be >= 0, got {self.quality_interval}")
         if self.video_frame_every < 1:
             raise ValueError(f"video_frame_every must be >= 1, got {self.video_frame_every}")
         needs_video = self.record_dir is not None or self.on_video_frame is not None

@@ -27,6 +27,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from agent.api.models.ratings import FeedbackItem, FeedbackType
 from agent.scenario.metrics import METRICS
+from agent.scenario.network import NetworkSetting
 from agent.scenario.units import (
     Bitrate,
     BitrateThreshold,
@@ -887,6 +888,9 @@ class ParticipantGroup(StrictModel):
     view: ViewTargets = "all"
     """Whose streams to view on joining: all, none or a list of group names."""
     receive: ReceiveSpec = ReceiveSpec()
+    network: NetworkSetting | None = None
+    """This group's links: a preset's name, a profile and schedule, or a list by `index`
+    (`agent.scenario.network`); default: the host's own network, unimpaired."""
     record: Record = None
     snapshot: Policy = ResponsePolicy()
     camera: Policy = ResponsePolicy()
@@ -1012,6 +1016,8 @@ class ExpectSpec(StrictModel):
     first_frame_time: TimeThresholds | None = None
     video_fps: RateThresholds | None = None
     delay: TimeThresholds | None = None
+    video_psnr: CountThresholds | None = None
+    video_ssim: RatioThresholds | None = None
     bitrate: BitrateThresholds | None = None
     freeze_count: CountThresholds | None = None
     freeze_total: TimeThresholds | None = None
