@@ -139,9 +139,12 @@ EXAMPLES = {
 BROWSER_EXAMPLES = {"browser-and-agents.yaml"}
 """Run with Chromium by tests/test_scenario_browser.py."""
 
+SPEECH_EXAMPLES = {"transcription.yaml"}
+"""Run at full speed (speech timing) by tests/test_scenario_speech.py."""
+
 
 def test_every_example_is_run_here() -> None:
-    examples = sorted([*EXAMPLES, *BROWSER_EXAMPLES])
+    examples = sorted([*EXAMPLES, *BROWSER_EXAMPLES, *SPEECH_EXAMPLES])
     assert examples == sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
 
 
