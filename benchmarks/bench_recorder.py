@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import av
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -33,10 +33,10 @@ from benchmarks.bench_router import (
     FPS,
     HEIGHT,
     WIDTH,
-    ClipTrack,
     FrameCounter,
     RouterClient,
     clip_kbps,
+    connect_layout,
     count_frames_instead_of_decoding,
     encode_clip,
     router_process,
@@ -87,24 +87,8 @@ async def run(
     router: RouterClient, clip: list[bytes], publishers: int, seconds: float, directory: str
 ) -> dict[str, float]:
     pcs: list[RTCPeerConnection] = []
-
-    def new_pc() -> RTCPeerConnection:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pcs.append(pc)
-        return pc
-
     try:
-        for p in range(publishers):
-            pc = new_pc()
-            pc.addTransceiver(ClipTrack(clip), direction="sendonly")
-            await pc.setLocalDescription(await pc.createOffer())
-            answer = await router.call("publish", f"s{p}", pc.localDescription.sdp)
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-            viewer = new_pc()
-            viewer.addTransceiver("video", direction="recvonly")
-            await viewer.setLocalDescription(await viewer.createOffer())
-            answer = await router.call("view", f"s{p}", f"s{p}v", viewer.localDescription.sdp)
-            await viewer.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await connect_layout(router, clip, publishers, 1, pcs)
         await asyncio.sleep(3)  # connect, first keyframe, steady state
         await router.call("mark")
         await asyncio.sleep(seconds)

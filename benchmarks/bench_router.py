@@ -267,6 +267,36 @@ def count_frames_instead_of_decoding(counter: FrameCounter) -> None:
     setattr(aiortc.rtcrtpreceiver, "get_decoder", lambda codec: CountingDecoder())  # noqa: B010
 
 
+async def connect_layout(
+    router: RouterClient,
+    clip: list[bytes],
+    publishers: int,
+    viewers_each: int,
+    pcs: list[RTCPeerConnection],
+) -> None:
+    """Publish the clip as streams `s0`..: each with `viewers_each` receive-only viewers
+    (`s0v0`..); every peer connection goes into `pcs`, so the caller closes them all even when
+    this fails half way."""
+
+    def new_pc() -> RTCPeerConnection:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pcs.append(pc)
+        return pc
+
+    for p in range(publishers):
+        pc = new_pc()
+        pc.addTransceiver(ClipTrack(clip), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await router.call("publish", f"s{p}", pc.localDescription.sdp)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        for v in range(viewers_each):
+            vpc = new_pc()
+            vpc.addTransceiver("video", direction="recvonly")
+            await vpc.setLocalDescription(await vpc.createOffer())
+            answer = await router.call("view", f"s{p}", f"s{p}v{v}", vpc.localDescription.sdp)
+            await vpc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+
 async def run_layout(
     router: RouterClient,
     clip: list[bytes],
@@ -276,25 +306,8 @@ async def run_layout(
     counter: FrameCounter,
 ) -> dict[str, float]:
     pcs: list[RTCPeerConnection] = []
-
-    def new_pc() -> RTCPeerConnection:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pcs.append(pc)
-        return pc
-
     try:
-        for p in range(publishers):
-            pc = new_pc()
-            pc.addTransceiver(ClipTrack(clip), direction="sendonly")
-            await pc.setLocalDescription(await pc.createOffer())
-            answer = await router.call("publish", f"s{p}", pc.localDescription.sdp)
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-            for v in range(viewers_each):
-                vpc = new_pc()
-                vpc.addTransceiver("video", direction="recvonly")
-                await vpc.setLocalDescription(await vpc.createOffer())
-                answer = await router.call("view", f"s{p}", f"s{p}v{v}", vpc.localDescription.sdp)
-                await vpc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await connect_layout(router, clip, publishers, viewers_each, pcs)
         await asyncio.sleep(3)  # connect, first keyframe, steady state
         frames_before = counter.frames
         client_cpu = time.process_time()

@@ -15,6 +15,7 @@ from media.analysis import (
     mark_delay,
     mono_samples,
 )
+from media.quality import VideoQuality
 from media.reader import Item, Sink
 
 
@@ -29,6 +30,9 @@ class VideoReport:
     codes_unreadable: int
     frames_skipped: int
     delay_ms: dict[str, float | None]
+    psnr_db: dict[str, float | None] | None = None
+    ssim: dict[str, float | None] | None = None
+    resolution_changes: int = 0
 
 
 class VideoMonitor(Sink):
@@ -40,8 +44,15 @@ class VideoMonitor(Sink):
     frames that never arrived (`frames_skipped`), which arrival times alone cannot.
     """
 
-    def __init__(self, started_at: float | None = None, read_every: int = 1) -> None:
+    def __init__(
+        self,
+        started_at: float | None = None,
+        read_every: int = 1,
+        quality: VideoQuality | None = None,
+    ) -> None:
         self.timeline = FrameTimeline(started_at)
+        self.quality = quality
+        """Scores sampled frames whose code was read (None: no PSNR/SSIM)."""
         self.delay_ms = Series()
         self.read_every = max(1, read_every)
         self.codes_read = 0
@@ -58,7 +69,10 @@ class VideoMonitor(Sink):
         if (self._seen - 1) % self.read_every:
             self.timeline.add(received_at)
             return
-        self.add_frame(received_at, timecode.read(item))
+        code = timecode.read(item)
+        self.add_frame(received_at, code)
+        if self.quality is not None:
+            self.quality.add(item, code, received_at)
 
     def add_frame(self, received_at: float, code: tuple[int, int] | None) -> None:
         """Count one frame whose code was read (None: unreadable), here or elsewhere (a
@@ -86,6 +100,9 @@ class VideoMonitor(Sink):
             codes_unreadable=self.codes_unreadable,
             frames_skipped=self.frames_skipped,
             delay_ms=self.delay_ms.summary(),
+            psnr_db=self.quality.psnr_db.summary() if self.quality is not None else None,
+            ssim=self.quality.ssim.summary() if self.quality is not None else None,
+            resolution_changes=self.quality.resolution_changes if self.quality else 0,
         )
 
 

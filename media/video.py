@@ -38,23 +38,19 @@ class PacedVideoTrack(MediaStreamTrack):
         """Build frame `index`; called when it is due, so wall-clock time is its capture time."""
 
 
-class SyntheticVideoTrack(PacedVideoTrack):
-    """Moving content with the frame's sequence number and send time in a timecode band.
+class SyntheticPattern:
+    """The synthetic picture of one size: frame `index` is a pure function of the index and
+    its timecode, so a receiver that read the code can rebuild the frame that was sent
+    (`media.quality`).
 
     The content scrolls and a box bounces, so every frame differs (the encoder has work and a
-    freeze is visible to the eye), while the band at the top stays machine readable.
-    """
+    freeze is visible to the eye), while the band at the top stays machine readable."""
 
-    def __init__(
-        self, width: int = 640, height: int = 360, fps: float = 30.0, timecode_on: bool = True
-    ) -> None:
-        super().__init__(fps)
+    def __init__(self, width: int, height: int) -> None:
         if width % 2 or height % 2:
             raise ValueError(f"width and height must be even for yuv420p, got {width}x{height}")
         self.width = width
         self.height = height
-        self.timecode_on = timecode_on
-        self.last_code: tuple[int, int] | None = None
         # A horizontally periodic texture; frame n shows a window shifted by n * speed.
         self._period = max(64, width // 4)
         x = np.arange(width + self._period)
@@ -64,7 +60,8 @@ class SyntheticVideoTrack(PacedVideoTrack):
         self._texture = texture.clip(0, 255).astype(np.uint8)
         self._box = max(8, height // 6) // 2 * 2
 
-    def render(self, index: int) -> av.VideoFrame:
+    def render(self, index: int, code: tuple[int, int] | None) -> npt.NDArray[np.uint8]:
+        """Frame `index` as a yuv420p array (planes stacked), with `code` in its band."""
         w, h = self.width, self.height
         array = np.empty((h * 3 // 2, w), dtype=np.uint8)
         offset = (index * 4) % self._period
@@ -77,9 +74,29 @@ class SyntheticVideoTrack(PacedVideoTrack):
         bx = abs((index * 7) % (2 * span_x) - span_x)
         by = abs((index * 5) % (2 * span_y) - span_y)
         array[by : by + box, bx : bx + box] = 235
-        if self.timecode_on:
-            code = (index, wall_ms())
+        if code is not None:
             timecode.embed(array, code[0], code[1], fmt="yuv420p")
+        return array
+
+
+class SyntheticVideoTrack(PacedVideoTrack):
+    """`SyntheticPattern` frames with each frame's sequence number and send time in the
+    timecode band (the sequence number is the pattern's index)."""
+
+    def __init__(
+        self, width: int = 640, height: int = 360, fps: float = 30.0, timecode_on: bool = True
+    ) -> None:
+        super().__init__(fps)
+        self.pattern = SyntheticPattern(width, height)
+        self.width = width
+        self.height = height
+        self.timecode_on = timecode_on
+        self.last_code: tuple[int, int] | None = None
+
+    def render(self, index: int) -> av.VideoFrame:
+        code = (index, wall_ms()) if self.timecode_on else None
+        array = self.pattern.render(index, code)
+        if code is not None:
             self.last_code = code
         return av.VideoFrame.from_ndarray(array, format="yuv420p")
 

@@ -32,6 +32,7 @@ from server.auth.middleware import (
 )
 from server.auth.tickets import TicketService
 from server.auth.tokens import TokenService
+from server.conferences.persist import ConferenceRecords
 from server.conferences.service import Conferences
 from server.config import ServerConfig
 from server.cors import cors_middleware
@@ -94,6 +95,8 @@ def build_platform(
         empty_ttl=config.empty_conference_ttl,
         ended_retention=config.ended_conference_retention,
         long_poll_seconds=config.long_poll_seconds,
+        network_interval=config.network_indicator_interval,
+        records=ConferenceRecords(records),
     )
     return Platform(
         config=config,

@@ -17,7 +17,8 @@ from server.config import DEV_CLIENT_ID, ClientConfig, ConfigError, dev_client
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 _DEV_HELP = (
     f"with no --client, a development client '{DEV_CLIENT_ID}' (roles AGENT,SUPERVISOR,SERVICE, "
-    "organization 'dev') is created with a random secret, printed once at startup"
+    "organization 'dev') is created with a random secret kept in the data directory "
+    "(dev-client.secret) and printed at startup"
 )
 
 
@@ -117,7 +118,7 @@ async def _serve(
 ) -> None:
     from server.embedded import EmbeddedServer  # the platform: only when it is served
 
-    created = dev_client() if not clients else None
+    created = dev_client(data_dir) if not clients else None
     server = EmbeddedServer(
         [created] if created is not None else clients,
         data_dir=data_dir,
@@ -132,7 +133,7 @@ async def _serve(
         print(f"Auvious platform at {server.base_url} (event channel {server.ws_url})", flush=True)
         print(f"data directory: {data_dir}", flush=True)
         if created is not None:
-            # The only place a secret is ever printed: the user's own, freshly made client.
+            # The only place a secret is ever printed: the user's own development client.
             print(
                 f"development client: id={created.client_id} secret={created.secret} "
                 f"roles={','.join(created.roles)} organization={created.organization}",

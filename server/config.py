@@ -61,11 +61,24 @@ class ClientConfig:
         return cls(client_id, secret, roles, organization)
 
 
-def dev_client() -> ClientConfig:
-    """A development client with a fresh random secret (printed once by `serve`)."""
-    return ClientConfig.create(
-        DEV_CLIENT_ID, secrets.token_urlsafe(18), ("AGENT", "SUPERVISOR", "SERVICE"), "dev"
-    )
+DEV_SECRET_FILE = "dev-client.secret"
+"""Where `serve` keeps the development client's secret in its data directory."""
+
+
+def dev_client(data_dir: Path | None = None) -> ClientConfig:
+    """The development client. With `data_dir`, its secret is kept there (made once, owner-only)
+    so endpoints configured with it keep working across restarts; without, a fresh one."""
+    secret = None
+    path = data_dir / DEV_SECRET_FILE if data_dir is not None else None
+    if path is not None and path.exists():
+        secret = path.read_text().strip() or None
+    if secret is None:
+        secret = secrets.token_urlsafe(18)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secret + "\n")
+    return ClientConfig.create(DEV_CLIENT_ID, secret, ("AGENT", "SUPERVISOR", "SERVICE"), "dev")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +102,9 @@ class ServerConfig:
     empty_conference_ttl: float = 600.0
     """An empty conference (nobody joined) ends after this many seconds."""
     ended_conference_retention: float = 120.0
+    network_indicator_interval: float | None = None
+    """Seconds between the router's network grades (ConferenceNetworkIndicatorUpdatedEvent,
+    sent when a grade changes); None: no network indicator events."""
     """An ended conference's events stay readable this long (late long-polls catch up)."""
     ice_servers: tuple[str, ...] = ()
     """STUN/TURN URLs `/iceServers` hands out; none by default, never a public server."""

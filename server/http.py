@@ -8,20 +8,21 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from typing import Any, TypeVar, get_args, get_origin
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from agent.api.models.base import WireModel
-from server.errors import ApiError, BadRequest
+from agent.api.models.base import RESOURCE_ID_PATTERN, WireModel
+from server.errors import ApiError, BadRequest, NotFound
 
 M = TypeVar("M", bound=BaseModel)
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 _CALLER_ID = re.compile(r"[^/+#\s]{1,200}")
-_RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_RESOURCE_ID = re.compile(RESOURCE_ID_PATTERN)
 _RESERVED_IDS = frozenset({"attachment", "inline"})
 """`CALLER_ID_PATTERN` once the platform has filled in an empty id."""
 
@@ -99,6 +100,15 @@ def check_caller_id(field: str, value: str) -> str:
     if not _CALLER_ID.fullmatch(value):
         raise BadRequest(f"{field}: 1-200 characters, no '/', '+', '#' or whitespace")
     return value
+
+
+def check_path_copies(copies: Iterable[tuple[str, str | None, str]]) -> None:
+    """The seeds' query copies of a path's ids (Spring's command objects), each given as
+    (query name, query value, path value): the path decides, and a copy naming another id
+    names nothing there (404, like any id that is not there)."""
+    for name, given, path_value in copies:
+        if given is not None and given != path_value:
+            raise NotFound(f"{name} {given} in the query is not {path_value} of the path")
 
 
 def check_resource_id(field: str, value: str) -> str:

@@ -53,6 +53,11 @@ class UserEndpoint:
     scheduled: float | None = None
     """When its entry in the sweep's heap is due (None: no entry)."""
 
+    def lapsing(self, now: float, grace: float) -> bool:
+        """Its keepalives are late (the last stretch before expiry: one missed keepalive at
+        short periods, a few seconds late at long ones): SICK in the conference views."""
+        return self.expires_at - now < grace + min(2.0, self.keep_alive_seconds / 4)
+
     @property
     def next_due(self) -> float:
         return min(self.expires_at, self.reminder_at if self.reminder_at is not None else math.inf)
@@ -121,7 +126,12 @@ class Registrations:
         return endpoint
 
     def keepalive(self, caller: Caller, endpoint_id: str) -> None:
-        self._renew(self.own(caller, endpoint_id))
+        endpoint = self.own(caller, endpoint_id)
+        if endpoint.expires_at <= self._clock():
+            # Expired but not swept yet (a platform that was paused): as gone as a swept one,
+            # so the client re-registers instead of living on in conferences it has left.
+            raise NotFound(f"user endpoint {endpoint_id} expired: no keepalive in time")
+        self._renew(endpoint)
 
     async def unregister(self, caller: Caller, endpoint_id: str, reason: str | None) -> None:
         await self._remove(self.own(caller, endpoint_id), reason or UNREGISTERED_REASON)
@@ -161,6 +171,11 @@ class Registrations:
 
     def count(self) -> int:
         return len(self._endpoints)
+
+    def healthy(self, endpoint_id: str) -> bool:
+        """Registered and its keepalives on time."""
+        endpoint = self._endpoints.get(endpoint_id)
+        return endpoint is not None and not endpoint.lapsing(self._clock(), self._grace)
 
     async def sweep(self) -> None:
         """Send due keepalive reminders and expire endpoints whose keepalives stopped.

@@ -57,6 +57,8 @@ def view(publisher: str, *, frames: int = 600, fps_low_until: float = 3.0) -> St
         packets_lost=10,
         fps=[Sample(t=1.0 + s, value=5.0 if s < fps_low_until else 30.0) for s in range(20)],
         delay=[Sample(t=1.0 + s, value=0.08 + 0.002 * s) for s in range(20)],
+        psnr=[Sample(t=1.0 + s, value=45.0) for s in range(20)],
+        ssim=[Sample(t=1.0 + s, value=0.99) for s in range(20)],
         bitrate=[Sample(t=1.0 + s, value=750_000.0) for s in range(20)],
         freezes=[Freeze(start=10.0, duration=0.5)],
     )

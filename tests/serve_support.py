@@ -31,9 +31,15 @@ async def serve(
 
 @asynccontextmanager
 async def serve_process(
-    *args: str, cli: Sequence[str] = CHECKOUT_CLI, cwd: Path | None = None
+    *args: str,
+    cli: Sequence[str] = CHECKOUT_CLI,
+    cwd: Path | None = None,
+    startup_timeout: float = 30.0,
+    stderr: Path | None = None,
 ) -> AsyncIterator[tuple[str, list[str], asyncio.subprocess.Process]]:
-    """`serve` with its process, for the tests that kill it; interrupted at the end if alive."""
+    """`serve` with its process, for the tests that kill it; interrupted at the end if alive.
+    `stderr` (appended to) keeps its log, which is dropped by default."""
+    log = stderr.open("ab") if stderr is not None else None
     process = await asyncio.create_subprocess_exec(
         *cli,
         "serve",
@@ -41,13 +47,13 @@ async def serve_process(
         "0",
         *args,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL if log is None else log,
         cwd=cwd,
     )
     assert process.stdout is not None
     lines: list[str] = []
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(startup_timeout):
             while not (match := STARTED.search(" ".join(lines))):
                 line = await process.stdout.readline()
                 assert line, f"serve exited early: {lines}"
@@ -58,7 +64,11 @@ async def serve_process(
                 lines.append((await process.stdout.readline()).decode().rstrip())
         yield match.group(1), lines, process
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-            async with asyncio.timeout(15):
-                await process.wait()
+        try:
+            if process.returncode is None:
+                process.send_signal(signal.SIGINT)
+                async with asyncio.timeout(15):
+                    await process.wait()
+        finally:
+            if log is not None:
+                log.close()

@@ -6,9 +6,7 @@ those), and on any traceback or error the platform writes to its log meanwhile. 
 repeatable: a fixed seed, a few examples per operation, no example database. Strings are
 generated as UTF-8 (lone surrogates are not text the wire can carry) without NUL bytes.
 
-One run per API of the document (`/rtc-api/`, the Recorder's, the Composition's). The
-Recorder run is expected to fail (strict xfail, so it fails the suite once it passes): its
-document does not yet state every constraint its routes enforce.
+One run per API of the document (`/rtc-api/`, the Recorder's, the Composition's).
 """
 
 from __future__ import annotations
@@ -25,15 +23,9 @@ from server.embedded import EmbeddedServer
 from tests.platform_support import login
 
 DOCUMENT = "/rtc-api/openapi.json"
-_UNSTATED = (
-    "its document does not yet state what the routes enforce: conversationId/applicationId "
-    "patterns, the chat transcript timeStamp format (found by this run)"
-)
 APIS = [
     pytest.param("/rtc-api/", id="rtc-api"),
-    pytest.param(
-        "/rtc-recorder/api/", id="recorder", marks=pytest.mark.xfail(strict=True, reason=_UNSTATED)
-    ),
+    pytest.param("/rtc-recorder/api/", id="recorder"),
     pytest.param("/composition/api/", id="composition"),
 ]
 EXAMPLES_PER_OPERATION = 3

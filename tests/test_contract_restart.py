@@ -1,5 +1,5 @@
-"""A restart loses live state only (registrations, conferences): tickets and the tokens already
-handed out keep working on the restarted platform."""
+"""A restart loses live state only (registrations, membership, media): tickets, conferences and
+the tokens already handed out keep working on the restarted platform."""
 
 from __future__ import annotations
 
@@ -93,3 +93,39 @@ async def test_tokens_issued_before_a_restart_still_work(tmp_path: Path) -> None
         agent.http = http
         body = await agent.call("GET", "/rtc-api/conferences/active", expect=401)
         assert "not valid" in body["message"]
+
+
+async def test_conferences_and_their_metadata_outlive_a_restart_per_organization(
+    tmp_path: Path,
+) -> None:
+    """Issue 16: conferences are records (same ids, metadata and version after a restart, each
+    organization its own); membership is live and gone; an ended conference stays ended."""
+    conf = "/rtc-api/conferences"
+    async with (
+        EmbeddedServer(CLIENT_SPECS, data_dir=tmp_path) as first,
+        aiohttp.ClientSession(first.base_url) as http,
+    ):
+        agent, outsider = await login(http, "agent1"), await login(http, "outsider")
+        for user, site in ((agent, "lobby"), (outsider, "dock")):
+            body = {"conferenceId": "kiosk-1", "metadata": {"site": site}}
+            await user.call("POST", f"{conf}/create", json=body)
+        endpoint = await agent.register()
+        join = {"conferenceId": "kiosk-1", "userEndpointId": endpoint}
+        await agent.call("POST", f"{conf}/join", json=join)
+        await agent.call("POST", f"{conf}/create", json={"conferenceId": "over"})
+        end = {"conferenceId": "over", "userEndpointId": endpoint}
+        await agent.call("POST", f"{conf}/end", json=end, expect=204)
+        before = await agent.call("GET", f"{conf}/kiosk-1/simpleView")
+    async with (
+        EmbeddedServer(CLIENT_SPECS, data_dir=tmp_path) as second,
+        aiohttp.ClientSession(second.base_url) as http,
+    ):
+        agent, outsider = await login(http, "agent1"), await login(http, "outsider")
+        view = await agent.call("GET", f"{conf}/kiosk-1/simpleView")
+        assert view["metadata"]["site"]["value"] == "lobby"
+        assert view["version"] >= before["version"], "versions go on, never back"
+        assert view["participants"] == [], "membership is live: gone with the process"
+        other = await outsider.call("GET", f"{conf}/kiosk-1/simpleView")
+        assert other["metadata"]["site"]["value"] == "dock"
+        await agent.call("GET", f"{conf}/over/simpleView", expect=404)
+        assert [c["id"] for c in await agent.call("GET", f"{conf}/active")] == ["kiosk-1"]

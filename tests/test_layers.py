@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "agent.webrtc.seams": 2,  # the one seam into aiortc/aioice/asyncio/amqtt
     "agent.ice_addresses": 3,  # WebRTC layer: the host address option, importable without aiortc
     "agent.webrtc": 3,
+    "agent.network": 3,  # per-participant impairment of the WebRTC layer's sockets
     "media": 4,  # media sources, sinks, analysis on top of the WebRTC layer
     "agent.participant": 5,
     "agent.snapshot": 5,

@@ -729,3 +729,25 @@ def test_events_long_poll_page() -> None:
     assert (metadata.key, metadata.value) == ("k", "v")
     with pytest.raises(ValueError, match="JSON array"):
         parse_events({"type": "ConferenceJoinedEvent"})
+
+
+def test_an_instant_beyond_utc_years_is_refused_and_the_document_states_the_shape() -> None:
+    """`astimezone` raises OverflowError (not ValueError) past year 9999: it must become a
+    validation error (a 400), not escape as a 500. The document's pattern (`format` alone is
+    an annotation in OpenAPI 3.1) matches what the platform writes and the seed's example."""
+    import re
+
+    from pydantic import TypeAdapter
+
+    from agent.api.models.base import DATETIME_PATTERN, WireDatetime, format_timestamp
+
+    adapter = TypeAdapter(WireDatetime)
+    with pytest.raises(ValidationError, match="outside the years"):
+        adapter.validate_python("9999-12-31T23:59:59-23:59")
+    assert adapter.json_schema()["pattern"] == DATETIME_PATTERN
+    written = format_timestamp(datetime(2026, 12, 7, 16, 1, 2, 345000, tzinfo=UTC))
+    for text in (written, "2019-08-24T14:15:22Z", "2019-08-24T14:15:22.5+02:00"):
+        assert re.fullmatch(DATETIME_PATTERN, text), text
+        adapter.validate_python(text)
+    for text in ("2019-13-01T00:00:00Z", "2019-04-31T00:00:00Z", "²019-08-24T14:15:22Z", ""):
+        assert not re.fullmatch(DATETIME_PATTERN, text), text

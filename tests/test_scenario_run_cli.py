@@ -132,15 +132,19 @@ EXAMPLES = {
     "churn.yaml": 0.15,
     "ramp-load.yaml": 0.2,
     "recording.yaml": 0.5,
+    "bad-network.yaml": 0.3,
 }
 
 
 BROWSER_EXAMPLES = {"browser-and-agents.yaml"}
 """Run with Chromium by tests/test_scenario_browser.py."""
 
+SPEECH_EXAMPLES = {"transcription.yaml"}
+"""Run at full speed (speech timing) by tests/test_scenario_speech.py."""
+
 
 def test_every_example_is_run_here() -> None:
-    examples = sorted([*EXAMPLES, *BROWSER_EXAMPLES])
+    examples = sorted([*EXAMPLES, *BROWSER_EXAMPLES, *SPEECH_EXAMPLES])
     assert examples == sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
 
 
@@ -162,6 +166,20 @@ async def test_example_runs_on_the_embedded_platform(name: str, tmp_path: Path) 
     assert all(p.joined_at is not None for p in result.participants)
     assert run.leftover_peer_connections == 0
     assert all(actor.peer_connection_count() == 0 for actor in run.actors)
+    if name == "bad-network.yaml":
+        shaped = {p.group: p.network for p in result.participants}
+        for unshaped in ("clean", "presenter"):  # at most what the platform said of them
+            record = shaped[unshaped]
+            assert record is None or (not record.changes and not record.down)
+        mobile = shaped["mobile"]
+        assert mobile is not None
+        assert [c.profile for c in mobile.changes] == ["4g", "outage", "4g", "4g*"]
+        assert mobile.down["lost"] > 0  # the outage (a viewer sends little: RTCP now and then)
+        limited = shaped["limited"]
+        assert limited is not None and limited.down["delivered"] > 0
+        assert limited.down["queue_dropped"] > 0  # 300k below the presenter's 600k
+        # The embedded platform graded someone's link from its RTCP, recorded beside ours.
+        assert any(n is not None and n.platform for n in shaped.values())
     if name in ("snapshot-and-camera.yaml", "recording.yaml"):
         # Unscaled timeouts: every request is answered however the clock is scaled.
         assert evaluation.passed, [e.message for e in evaluation.failures]

@@ -6,7 +6,7 @@ from agent.participant.participant import (
     RemoteStream,
     ViewWatcher,
 )
-from agent.participant.policy import Reception, RetryPolicy, ViewPolicy
+from agent.participant.policy import Reception, ResumePolicy, RetryPolicy, ViewPolicy
 from agent.participant.publisher import Publisher, PublisherMeasurements, synthetic_tracks
 from agent.participant.records import StepRecord, Timeline
 from agent.participant.sinks import TrackMeasurements
@@ -20,6 +20,7 @@ __all__ = [
     "PublisherMeasurements",
     "Reception",
     "RemoteStream",
+    "ResumePolicy",
     "RetryPolicy",
     "StepRecord",
     "StreamState",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from aiortc import RTCPeerConnection
 
 from agent.api.models import IceCandidate
+from agent.network import NetworkShaper
 from agent.participant.records import describe
 from agent.webrtc.candidates import is_end_of_candidates
 from agent.webrtc.ice_servers import IceServers
@@ -67,8 +68,11 @@ class MediaLink:
         ice_servers: IceServers,
         *,
         gather_timeout: float = DEFAULT_GATHER_TIMEOUT,
+        network: NetworkShaper | None = None,
     ) -> None:
         self.pc = pc
+        self.network = network
+        """The participant's link, applied to the pc's sockets once they are gathered."""
         self.timings = LinkTimings()
         self.lost = asyncio.Event()
         """Set when the connection failed or the far end closed it (not by `close()`)."""
@@ -101,6 +105,8 @@ class MediaLink:
         self._started = time.monotonic()
         self._send_candidates = send_candidates
         offer = await self._session.create_offer()
+        if self.network is not None:
+            self.network.attach(self.pc)
         self.timings.request_ms = self._ms()
         answer = await send_offer(offer)
         self.timings.answer_ms = self._ms()

@@ -17,6 +17,14 @@ to view, `follow()` applies a changed filter, and a `ViewWatcher` (a scenario's 
 keeping) hears each view start, fail and end. A conference that ends, or a leave the platform
 made for it (endpoint expiry), closes everything locally. Every step is a timed record in
 `timeline`; `measurements()` gives the media figures of every stream.
+
+Resume (issue 16): keepalives without an answer are retried with backoff; a keepalive the
+platform answers with "gone" (the registration expired, or the platform restarted and forgot
+it) makes the participant come back by itself: re-register, a new event channel on the new
+topic, `GET /conferences/active`, rejoin the conference it was in, republish its streams and
+view the others again. Each resume is a `resume` record (what broke, how long until its
+streams were connected again); one that cannot finish says why in `lost` and keeps trying
+within the `ResumePolicy`.
 """
 
 from __future__ import annotations
@@ -52,11 +60,12 @@ from agent.api.models.events import (
     ConferenceStreamUnpublishedEvent,
     Event,
 )
-from agent.events.channel import EventChannel, channel_url
-from agent.participant.policy import RetryPolicy, ViewPolicy
+from agent.events.channel import ChannelError, EventChannel, channel_url
+from agent.network import NetworkShaper
+from agent.participant.policy import ResumePolicy, RetryPolicy, ViewPolicy
 from agent.participant.publisher import Publisher, PublisherMeasurements
 from agent.participant.records import Timeline, describe
-from agent.participant.supervised import SupervisedStream, is_gone
+from agent.participant.supervised import StreamState, SupervisedStream, is_gone
 from agent.participant.viewer import Viewer, ViewerMeasurements
 from agent.webrtc import seams
 from agent.webrtc.factory import VideoCodec
@@ -100,6 +109,12 @@ class RemoteStream:
     endpoint_id: str | None
 
 
+_Republish = tuple[
+    ConferenceStreamType, dict[str, MediaStreamTrack], dict[str, Any] | None, int | None
+]
+"""What a resume publishes again: stream type, tracks, metadata, video bitrate."""
+
+
 class ViewWatcher(Protocol):
     """Hears what happens to the participant's views (all calls from its own tasks)."""
 
@@ -138,6 +153,8 @@ class Participant:
         event_channel_url: str | None = None,
         connect_timeout: float = 15.0,
         install_seams: bool = True,
+        network: NetworkShaper | None = None,
+        resume: ResumePolicy | None = None,
     ) -> None:
         if keep_alive_seconds < 1:
             raise ValueError(f"keep_alive_seconds must be >= 1, got {keep_alive_seconds}")
@@ -153,6 +170,9 @@ class Participant:
         self.event_channel_url = event_channel_url or channel_url(base_url)
         self.connect_timeout = connect_timeout
         self.install_seams = install_seams
+        self.network = network
+        """This participant's link (every peer connection shares it); None: the host's own."""
+        self.resume_policy = resume or ResumePolicy()
         self.timeline = Timeline(self.name)
 
         self.user_id: str | None = None
@@ -168,11 +188,21 @@ class Participant:
         """Which of `streams` to view, beyond the view policy (None: all it allows)."""
         self.view_watcher: ViewWatcher | None = None
         self.keepalives = 0
+        self.resumes = 0
+        """Resumes that brought the participant back."""
+        self.lost: str | None = None
+        """Why the participant is not (yet) back, while a resume is failing or gave up."""
+        self.home_conference: str | None = None
+        """The conference a resume rejoins: the last one joined and not left on purpose."""
+        self._intended: list[tuple[Publisher, _Republish]] = []
+        """What the participant means to publish (kept when the platform drops its streams)."""
 
         self._ice: IceServers | None = None
         self._ice_fetched_at = 0.0
         self._ice_lock = asyncio.Lock()
         self._keepalive_task: asyncio.Task[None] | None = None
+        self._resume_task: asyncio.Task[None] | None = None
+        self._heal_task: asyncio.Task[None] | None = None
         self._event_task: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._view_tasks: dict[str, asyncio.Task[None]] = {}
@@ -197,6 +227,8 @@ class Participant:
             raise RuntimeError(f"{self.name} is already started (endpoint {self.endpoint_id})")
         if self.install_seams:
             seams.install()  # idempotent; SeamsUnsupported on versions they were not written for
+        if self.network is not None:
+            self.network.start()  # its schedule counts from now unless started before
         with self.timeline.step("token"):
             claims = await self.api.claims()
         if not claims.sub:
@@ -213,6 +245,12 @@ class Participant:
                 await asyncio.wait([ice])
 
     async def _register(self) -> None:
+        await self._register_endpoint()
+        self._keepalive_task = asyncio.get_running_loop().create_task(
+            self._keep_alive(), name=f"keepalive-{self.name}"
+        )
+
+    async def _register_endpoint(self) -> None:
         with self.timeline.step("register", keep_alive_seconds=self.keep_alive_seconds) as rec:
             command = RegisterUserEndpointWebCommand(keep_alive_seconds=self.keep_alive_seconds)
             if self.register_with == "register":
@@ -222,9 +260,6 @@ class Participant:
             if not self.endpoint_id:
                 raise ValueError("registration answered without an endpoint id")
             rec.details["endpoint_id"] = self.endpoint_id
-        self._keepalive_task = asyncio.get_running_loop().create_task(
-            self._keep_alive(), name=f"keepalive-{self.endpoint_id}"
-        )
 
     async def _connect_channel(self, user_id: str) -> None:
         assert self.endpoint_id is not None
@@ -248,10 +283,12 @@ class Participant:
         return max(MIN_KEEPALIVE_INTERVAL, self.keep_alive_seconds - KEEPALIVE_LEAD)
 
     def stop_keepalive(self) -> None:
-        """Stop sending keepalives (the platform then expires the endpoint)."""
-        if self._keepalive_task is not None:
-            self._keepalive_task.cancel()
-            self._keepalive_task = None
+        """Stop sending keepalives (the platform then expires the endpoint); this also stops a
+        resume under way."""
+        for task in (self._keepalive_task, self._resume_task, self._heal_task):
+            if task is not None:
+                task.cancel()
+        self._keepalive_task = self._resume_task = self._heal_task = None
 
     @property
     def closed(self) -> bool:
@@ -289,18 +326,17 @@ class Participant:
         """Every step runs even when one fails; the first unexpected error is raised at the end."""
         errors: list[BaseException] = []
         try:
+            background = [
+                t
+                for t in (self._keepalive_task, self._resume_task, self._heal_task)
+                if t is not None
+            ]
+            self.stop_keepalive()  # first: a resume under way must not rejoin behind our back
+            if background:
+                await asyncio.wait(background)
             if self.conference_id is not None:
                 await _collect(errors, self.leave())
-            self.stop_keepalive()
-            if self.channel is not None:
-                await _collect(errors, self.channel.close())
-                if self._unsubscribe is not None:
-                    self._unsubscribe()
-                self.channel = None
-            if self._event_task is not None:
-                self._event_task.cancel()
-                await asyncio.wait([self._event_task])
-                self._event_task = None
+            await self._drop_channel(errors)
             if self.endpoint_id is not None:
                 endpoint_id, self.endpoint_id = self.endpoint_id, None
                 await _collect(errors, self._unregister(endpoint_id))
@@ -308,6 +344,8 @@ class Participant:
             # Also when cancelled half-way (a run ending during an unregister step): the HTTP
             # session is ours, and nobody else can close it.
             await _collect(errors, self.api.close())
+            if self.network is not None:
+                self.network.close()
         if errors:
             raise errors[0]
 
@@ -342,18 +380,196 @@ class Participant:
             log.exception("%s: cleanup after an error failed", self.name)
 
     async def _keep_alive(self) -> None:
-        assert self.endpoint_id is not None
-        command = KeepUserEndpointAliveWebCommand(user_endpoint_id=self.endpoint_id)
+        """Keep the endpoint alive; retry unanswered keepalives; resume when it is gone.
+
+        The resume runs in its own task: the endpoint it registers needs keepalives from the
+        start, while the resume still rejoins and republishes."""
+        failures = 0
         while True:
-            await asyncio.sleep(self.keepalive_interval)
+            wait = self.keepalive_interval
+            if failures:
+                wait = min(wait, self.resume_policy.delay(failures - 1))
+            await asyncio.sleep(wait)
+            endpoint_id = self.endpoint_id
+            if endpoint_id is None:
+                continue  # a resume is registering a new one
             try:
-                await self.api.registrations.keepalive(command)
+                await self.api.registrations.keepalive(
+                    KeepUserEndpointAliveWebCommand(user_endpoint_id=endpoint_id)
+                )
                 self.keepalives += 1
+                failures = 0
+                if self._needs_healing() and (self._heal_task is None or self._heal_task.done()):
+                    self._heal_task = asyncio.get_running_loop().create_task(
+                        self._heal(), name=f"heal-{self.name}"
+                    )
             except ApiError as exc:
+                failures += 1
                 self.timeline.note("keepalive", ok=False, error=describe(exc))
                 log.warning("%s: keepalive failed: %s", self.name, exc)
-                if is_gone(exc):
-                    return  # the endpoint expired: keeping it alive is no longer possible
+                if not is_gone(exc) or endpoint_id != self.endpoint_id:
+                    continue  # no answer, or the platform failing: try again soon
+                if not self.resume_policy.enabled:
+                    self.lost = f"the platform no longer knows endpoint {endpoint_id}: {exc}"
+                    return
+                if self._resume_task is None or self._resume_task.done():
+                    failures = 0
+                    self.endpoint_id = None  # gone: no keepalives until the resume registers
+                    self._resume_task = asyncio.get_running_loop().create_task(
+                        self._resume_in_background(f"keepalive: {describe(exc)}"),
+                        name=f"resume-{self.name}",
+                    )
+
+    def _failed_streams(self) -> tuple[list[Publisher], list[Viewer]]:
+        publishers = [p for p, _ in self._intended if p.state is StreamState.FAILED]
+        viewers = [
+            v
+            for v in self.viewers.values()
+            if v.state is StreamState.FAILED
+            and v.stream_id in self.streams
+            and self.wants(self.streams[v.stream_id])
+        ]
+        return publishers, viewers
+
+    def _needs_healing(self) -> bool:
+        return self.conference_id is not None and any(self._failed_streams())
+
+    async def _heal(self) -> None:
+        """The registration survived an outage but some streams ran out of retries (the
+        platform was unreachable longer than the retry policy lasts): publish and view them
+        again, now that a keepalive got through. One `heal` record per pass; a pass that
+        fails is tried again after the next keepalive."""
+        publishers, viewers = self._failed_streams()
+        try:
+            with self.timeline.step(
+                "heal", publishers=len(publishers), views=len(viewers)
+            ) as record:
+                started = time.monotonic()
+                for viewer in viewers:
+                    stream = self.streams[viewer.stream_id]
+                    self._start_viewing(stream.stream_id, stream.stream_type, stream.endpoint_id)
+                for publisher in publishers:
+                    stream_type, tracks, metadata, bitrate = next(
+                        spec for p, spec in self._intended if p is publisher
+                    )
+                    await self.publish(
+                        stream_type, tracks, metadata=metadata, video_bitrate=bitrate
+                    )
+                    with contextlib.suppress(ValueError):
+                        self.publishers.remove(publisher)
+                    self._intended = [(p, s) for p, s in self._intended if p is not publisher]
+                views = [
+                    self._view_tasks[v.stream_id]
+                    for v in viewers
+                    if v.stream_id in self._view_tasks
+                ]
+                if views:
+                    await asyncio.wait(views, timeout=self.resume_policy.media_timeout)
+                record.details["seconds_to_media"] = round(time.monotonic() - started, 3)
+        except (ApiError, ConnectionError, TimeoutError) as exc:
+            log.warning("%s: bringing failed streams back failed: %s", self.name, describe(exc))
+
+    async def _resume_in_background(self, cause: str) -> None:
+        try:
+            await self.resume(cause)
+        except ConnectionError:  # gave up, as the policy allows: `lost` says why
+            keepalive, self._keepalive_task = self._keepalive_task, None
+            if keepalive is not None:
+                keepalive.cancel()
+
+    async def resume(self, cause: str) -> None:
+        """Come back after losing the registration: re-register, a new event channel,
+        rejoin the conference it was in (if the platform still lists it as active), republish
+        the same tracks, view the others again. Retries with the policy's backoff until it
+        works or `give_up_after` passes (then raises ConnectionError, `lost` says why).
+
+        One `resume` record per call: `cause`, `attempts`, and `seconds_to_media` (from the
+        start of the resume until its publishers and views were connected again)."""
+        policy = self.resume_policy
+        started = time.monotonic()
+        conference_id = self.conference_id or self.home_conference
+        republish = [spec for _, spec in self._intended]
+        with self.timeline.step("resume", cause=cause, conference_id=conference_id) as record:
+            self.lost = f"resuming after {cause}"
+            await self._close_streams(SupervisedStream.drop)
+            self._intended = []
+            if self.conference_id is not None:
+                self._forget_conference(self.conference_id)
+            await self._drop_channel()
+            self.endpoint_id = None  # gone (a resume never unregisters it: nothing to keep)
+            attempt = 0
+            while True:
+                try:
+                    await self._come_back(conference_id, republish, record.details)
+                    break
+                except (ApiError, ChannelError, TimeoutError, ConnectionError) as exc:
+                    self.lost = f"resume after {cause} failing: {describe(exc)}"
+                    self.timeline.note("resume-attempt", ok=False, error=describe(exc))
+                    log.warning("%s: %s", self.name, self.lost)
+                    elapsed = time.monotonic() - started
+                    if policy.give_up_after is not None and elapsed >= policy.give_up_after:
+                        self.lost = f"gave up after {elapsed:.0f} s: {self.lost}"
+                        raise ConnectionError(self.lost) from exc
+                    await self._undo_partial_resume()
+                    await asyncio.sleep(policy.delay(attempt))
+                    attempt += 1
+            record.details["attempts"] = attempt + 1
+            record.details["seconds_to_media"] = round(time.monotonic() - started, 3)
+            self.lost = None
+            self.resumes += 1
+            log.info("%s: resumed after %s in %.1f s", self.name, cause, time.monotonic() - started)
+
+    async def _come_back(
+        self,
+        conference_id: str | None,
+        republish: list[_Republish],
+        details: dict[str, Any],
+    ) -> None:
+        assert self.user_id is not None
+        if self.endpoint_id is None:
+            await self._register_endpoint()
+        if self.channel is None:
+            await self._connect_channel(self.user_id)
+        if conference_id is None:
+            return
+        if self.conference_id is None:
+            with self.timeline.step("active", conference_id=conference_id) as record:
+                active = {c.id for c in await self.api.conferences.active()}
+                record.details["active"] = conference_id in active
+            if conference_id not in active:
+                details["conference"] = "gone"
+                self.home_conference = None
+                return
+            await self.join(conference_id)
+        for stream_type, tracks, metadata, bitrate in republish[len(self._intended) :]:
+            await self.publish(stream_type, tracks, metadata=metadata, video_bitrate=bitrate)
+        views = list(self._view_tasks.values())
+        if views:
+            await asyncio.wait(views, timeout=self.resume_policy.media_timeout)
+        details["publishers"] = len(self.publishers)
+        details["views"] = sum(1 for v in self.viewers.values() if not v.ended.is_set())
+
+    async def _undo_partial_resume(self) -> None:
+        """After a failed attempt: the conference part is redone from scratch next time
+        (the registration and channel stay, if they came up)."""
+        await self._close_streams(SupervisedStream.drop)
+        self._intended = []
+        if self.conference_id is not None:
+            self._forget_conference(self.conference_id)
+
+    async def _drop_channel(self, errors: list[BaseException] | None = None) -> None:
+        """Close the event channel and stop handling its events; a close error goes to
+        `errors` (a resume ignores it: the old channel is of no use anyway)."""
+        channel, self.channel = self.channel, None
+        if channel is not None:
+            await _collect(errors if errors is not None else [], channel.close())
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._event_task is not None:
+            self._event_task.cancel()
+            await asyncio.wait([self._event_task])
+            self._event_task = None
 
     async def _ice_servers(self) -> IceServers:
         """The platform's ICE servers (`/iceServers/v2`, else `/iceServers`), cached for 80%
@@ -414,6 +630,7 @@ class Participant:
                     )
                 )
             self.conference_id = conference_id
+            self.home_conference = conference_id
             self._leaving = False
             with self.timeline.step("simple-view", conference_id=conference_id) as record:
                 view = await self.api.conferences.simple_view(conference_id)
@@ -489,6 +706,7 @@ class Participant:
             video_bitrate=video_bitrate,
             video_codecs=self.video_codecs,
             gather_timeout=self.gather_timeout,
+            network=self.network,
             stream_id=stream_id,
         )
         self.publishers.append(publisher)
@@ -498,6 +716,8 @@ class Participant:
             with contextlib.suppress(ValueError):
                 self.publishers.remove(publisher)
             raise
+        spec = (publisher.stream_type, dict(tracks), publisher.metadata, video_bitrate)
+        self._intended.append((publisher, spec))
         return publisher
 
     async def unpublish(self, publisher: Publisher) -> None:
@@ -506,6 +726,7 @@ class Participant:
             await publisher.stop()
         with contextlib.suppress(ValueError):
             self.publishers.remove(publisher)
+        self._intended = [(p, spec) for p, spec in self._intended if p is not publisher]
 
     async def view(
         self,
@@ -545,6 +766,8 @@ class Participant:
             return
         endpoint_id, conference_id = self._require_conference()
         self._leaving = True
+        self.home_conference = None
+        self._intended = []
         try:
             with self.timeline.step("leave", conference_id=conference_id):
                 await self._close_streams(SupervisedStream.stop)
@@ -611,6 +834,9 @@ class Participant:
                 self.timeline.note("ignored", event=event.type, why="the platform still lists us")
                 return
             # The platform already closed every stream: close ours without asking it again.
+            if isinstance(event, ConferenceEndedEvent):
+                self.home_conference = None  # nothing to rejoin on a resume
+                self._intended = []
             self.timeline.note("removed", reason=getattr(event, "reason", None), event=event.type)
             await self._close_streams(SupervisedStream.drop)
             self._forget_conference(event.conference_id)
@@ -650,6 +876,7 @@ class Participant:
             self.view_policy,
             publisher_endpoint_id=publisher_endpoint_id,
             gather_timeout=self.gather_timeout,
+            network=self.network,
         )
         self.viewers[stream_id] = viewer
         watcher = self.view_watcher

@@ -15,7 +15,7 @@ from pathlib import Path
 from agent.api.models import ConferenceStreamType
 from media.sinks import PcmHandler, VideoCallback
 
-__all__ = ["Reception", "RetryPolicy", "ViewPolicy"]
+__all__ = ["Reception", "ResumePolicy", "RetryPolicy", "ViewPolicy"]
 
 
 class Reception(StrEnum):
@@ -53,12 +53,17 @@ class ViewPolicy:
     tone_hz: float | None = 1000.0
     """Frequency of the sender's audio timing marks (None: audio without marks)."""
     mark_interval: float = 1.0
+    quality_interval: float | None = 1.0
+    """Seconds between decoded frames scored for PSNR/SSIM against the rebuilt synthetic
+    frame (`media.quality`; sampled reception scores its keyframes); None: not scored."""
 
     def __post_init__(self) -> None:
         if self.audio is Reception.SAMPLED:
             raise ValueError("audio reception is light or decode; sampled applies to video")
         if self.sample_interval <= 0:
             raise ValueError(f"sample_interval must be positive, got {self.sample_interval}")
+        if self.quality_interval is not None and self.quality_interval < 0:
+            raise ValueError(f"quality_interval must be >= 0, got {self.quality_interval}")
         if self.video_frame_every < 1:
             raise ValueError(f"video_frame_every must be >= 1, got {self.video_frame_every}")
         needs_video = self.record_dir is not None or self.on_video_frame is not None
@@ -102,6 +107,35 @@ class RetryPolicy:
     maximum: float = 8.0
     connect_timeout: float = 20.0
     """A peer connection not connected after this long counts as failed."""
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (0 for the first)."""
+        return float(min(self.initial * 2 ** min(attempt, 16), self.maximum))
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePolicy:
+    """How a participant comes back after losing its registration or the platform (issue 16).
+
+    Keepalives that get no answer (platform restarting, unreachable) are retried after
+    `initial`, doubling to `maximum` (never slower than the keepalive period). A keepalive the
+    platform answers with "gone" starts a resume: re-register, event channel, rejoin,
+    republish, view again; each attempt that fails waits the same backoff. `give_up_after`
+    bounds how long it keeps trying (None: for ever, as a kiosk should); `enabled=False`
+    restores the old behaviour (the participant just records that it was lost)."""
+
+    enabled: bool = True
+    initial: float = 0.5
+    maximum: float = 15.0
+    give_up_after: float | None = None
+    media_timeout: float = 30.0
+    """How long a resume waits for its streams to connect before it records them as not back."""
+
+    def __post_init__(self) -> None:
+        if self.initial <= 0 or self.maximum < self.initial:
+            raise ValueError("resume backoff needs 0 < initial <= maximum")
+        if self.give_up_after is not None and self.give_up_after <= 0:
+            raise ValueError(f"give_up_after must be positive, got {self.give_up_after}")
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (0 for the first)."""

@@ -24,6 +24,7 @@ from agent.api.models import (
     ConferenceUnpublishStreamWebCommand,
     IceCandidate,
 )
+from agent.network import NetworkShaper
 from agent.participant.link import IceServerSource, MediaLink
 from agent.participant.policy import RetryPolicy
 from agent.participant.records import Timeline
@@ -95,6 +96,7 @@ class Publisher(SupervisedStream):
         video_codecs: tuple[VideoCodec, ...] = ("VP8",),
         gather_timeout: float = DEFAULT_GATHER_TIMEOUT,
         stream_id: str | None = None,
+        network: NetworkShaper | None = None,
     ) -> None:
         super().__init__(timeline, retry)
         check_publisher_tracks(stream_type, tracks)  # now, not at the first connection
@@ -108,6 +110,7 @@ class Publisher(SupervisedStream):
         self.video_bitrate = video_bitrate
         self.video_codecs = video_codecs
         self.gather_timeout = gather_timeout
+        self.network = network
         self._carried: dict[str, tuple[int, int]] = {}
         """Packets and bytes sent per kind on connections that were replaced."""
         self._bytes_carried = 0
@@ -134,7 +137,9 @@ class Publisher(SupervisedStream):
                 bind_sender(sender)
             if isinstance(source, PacketQueueTrack):  # a shared encoder's: packetized once
                 push_into(sender, source)
-        link = self.link = MediaLink(pc, ice_servers, gather_timeout=self.gather_timeout)
+        link = self.link = MediaLink(
+            pc, ice_servers, gather_timeout=self.gather_timeout, network=self.network
+        )
         stream_id = self._next_stream_id or str(uuid.uuid4())
         self._next_stream_id = None
         self.stream_id = stream_id

@@ -21,6 +21,7 @@ from media import timecode
 from media.analysis import AudioLevels, FrameTimeline, Series
 from media.monitor import AudioMonitor, VideoMonitor
 from media.passthrough import skip_decoding
+from media.quality import VideoQuality
 from media.reader import Item, Sink, TrackReader
 from media.recorder import VideoRecorder, WavRecorder
 from media.rtp_seams import count_frames_from_rtp
@@ -48,6 +49,10 @@ class TrackMeasurements:
     packets_lost: int
     jitter_s: float | None
     recording: str | None
+    psnr_db: dict[str, float | None] | None = None
+    """Of sampled frames against the rebuilt synthetic frame (None: not scored)."""
+    ssim: dict[str, float | None] | None = None
+    resolution_changes: int = 0
 
 
 class _Kept(Sink):
@@ -75,6 +80,10 @@ class TrackSinks:
         self._levels: AudioLevels | None = None
         self._sampler: KeyframeDecoder | None = None
         self._counter: FrameCounter | None = None
+        self.quality: VideoQuality | None = None
+        interval = policy.quality_interval
+        if kind == "video" and interval is not None and self.reception is not Reception.LIGHT:
+            self.quality = VideoQuality(interval)
         if self.reception is Reception.DECODE:
             self.timeline = self._decoded(policy, started_at, label)
         else:
@@ -82,7 +91,7 @@ class TrackSinks:
             self.timeline = counter.timeline
             self.sinks.append(counter)
             if self.reception is Reception.SAMPLED:
-                callback = _reading_delay(self._delay_series(), policy.on_video_frame)
+                callback = _reading_delay(self._delay_series(), self.quality, policy.on_video_frame)
                 self._sampler = KeyframeDecoder(callback, interval=policy.sample_interval)
                 self.sinks.append(self._sampler)
         self._readers: list[TrackReader] = []
@@ -93,7 +102,7 @@ class TrackSinks:
 
     def _decoded(self, policy: ViewPolicy, started_at: float, label: str) -> FrameTimeline:
         if self.kind == "video":
-            video = VideoMonitor(started_at)
+            video = VideoMonitor(started_at, quality=self.quality)
             self._delay = video.delay_ms
             self.sinks.append(video)
             if policy.record_dir is not None and "video" in policy.record_kinds:
@@ -152,7 +161,7 @@ class TrackSinks:
     def measurements(
         self, packets_received: int, packets_lost: int, jitter_s: float | None
     ) -> TrackMeasurements:
-        levels = self._levels
+        levels, quality = self._levels, self.quality
         return TrackMeasurements(
             kind=self.kind,
             reception=self.reception.value,
@@ -168,10 +177,15 @@ class TrackSinks:
             packets_lost=packets_lost,
             jitter_s=jitter_s,
             recording=str(self.recording) if self.recording is not None else None,
+            psnr_db=quality.psnr_db.summary() if quality is not None else None,
+            ssim=quality.ssim.summary() if quality is not None else None,
+            resolution_changes=quality.resolution_changes if quality is not None else 0,
         )
 
 
-def _reading_delay(delay_ms: Series, then: VideoCallback | None) -> VideoCallback:
+def _reading_delay(
+    delay_ms: Series, quality: VideoQuality | None, then: VideoCallback | None
+) -> VideoCallback:
     """Sampled keyframes carry the sender's timecode too: each gives one delay figure, so
     a light-on-CPU viewer still measures the end-to-end delay (once per keyframe)."""
 
@@ -179,6 +193,8 @@ def _reading_delay(delay_ms: Series, then: VideoCallback | None) -> VideoCallbac
         code = timecode.read(frame)
         if code is not None:
             delay_ms.add(received_at * 1000 - code[1])
+        if quality is not None:
+            quality.add(frame, code, received_at)
         return then(frame, received_at) if then is not None else None
 
     return on_keyframe

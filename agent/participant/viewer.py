@@ -20,6 +20,7 @@ from agent.api.models import (
     ConferenceViewStreamWebCommand,
     IceCandidate,
 )
+from agent.network import NetworkShaper
 from agent.participant.link import IceServerSource, MediaLink
 from agent.participant.policy import RetryPolicy, ViewPolicy
 from agent.participant.records import Timeline
@@ -70,6 +71,7 @@ class Viewer(SupervisedStream):
         *,
         publisher_endpoint_id: str | None = None,
         gather_timeout: float = DEFAULT_GATHER_TIMEOUT,
+        network: NetworkShaper | None = None,
     ) -> None:
         super().__init__(timeline, retry)
         self.api = api
@@ -86,6 +88,7 @@ class Viewer(SupervisedStream):
         self.ice_servers = ice_servers
         self.policy = policy
         self.gather_timeout = gather_timeout
+        self.network = network
         self.viewer_id: str | None = None
         self.started_at = time.time()
         label = f"{stream_id}-{endpoint_id}"
@@ -113,7 +116,9 @@ class Viewer(SupervisedStream):
         pc = create_viewer_pc(self.stream_type, video_codecs=("VP8", "H264"))
         for transceiver in pc.getTransceivers():
             self.sinks[transceiver.kind].prepare(transceiver.receiver)
-        link = self.link = MediaLink(pc, ice_servers, gather_timeout=self.gather_timeout)
+        link = self.link = MediaLink(
+            pc, ice_servers, gather_timeout=self.gather_timeout, network=self.network
+        )
         viewer_id = self.viewer_id = str(uuid.uuid4())
 
         async def send_offer(offer: str) -> str:

@@ -106,6 +106,9 @@ class LiveSnapshot:
     """Mean received frame rate per kind ("video", "audio")."""
     delay_ms: float | None = None
     """Mean median delay of the streams that measure it (decoded reception only)."""
+    video_psnr: float | None = None
+    """Mean PSNR (dB) of the viewed synthetic video streams that score it (`media.quality`)."""
+    video_ssim: float | None = None
     frames: dict[str, int] = field(default_factory=dict)
     packets_received: int = 0
     packets_lost: int = 0
@@ -137,6 +140,7 @@ def snapshot_of_views(
     fps: dict[str, list[float]] = {}
     frames: dict[str, int] = {}
     delays: list[float] = []
+    quality: dict[str, list[float]] = {"psnr": [], "ssim": []}
     received = lost = 0
     for view in views:
         for kind, track in view.tracks.items():
@@ -147,12 +151,18 @@ def snapshot_of_views(
             median = (track.delay_ms or {}).get("p50")
             if median is not None:
                 delays.append(median)
+            for name, summary in (("psnr", track.psnr_db), ("ssim", track.ssim)):
+                value = (summary or {}).get("p50")
+                if value is not None:
+                    quality[name].append(value)
     return LiveSnapshot(
         participants=participants,
         streams_published=streams_published,
         streams_viewed=len(views),
         fps={kind: sum(values) / len(values) for kind, values in fps.items()},
         delay_ms=sum(delays) / len(delays) if delays else None,
+        video_psnr=_mean(quality["psnr"]),
+        video_ssim=_mean(quality["ssim"]),
         frames=frames,
         packets_received=received,
         packets_lost=lost,
@@ -173,6 +183,7 @@ def snapshot_of_results(
     still open, their latest fps and delay samples, and counters so far."""
     fps: dict[str, list[float]] = {}
     delays: list[float] = []
+    quality: dict[str, list[float]] = {"psnr": [], "ssim": []}
     frames: dict[str, int] = {}
     published = viewed = flowing = received = lost = 0
     errors = run_errors
@@ -199,6 +210,10 @@ def snapshot_of_results(
                 flowing += stream.fps[-1].value > 0
             if stream.delay:
                 delays.append(stream.delay[-1].value * 1000)  # samples are in seconds
+            if stream.psnr:
+                quality["psnr"].append(stream.psnr[-1].value)
+            if stream.ssim:
+                quality["ssim"].append(stream.ssim[-1].value)
     return LiveSnapshot(
         participants=present,
         streams_published=published,
@@ -206,6 +221,8 @@ def snapshot_of_results(
         streams_flowing=flowing,
         fps={kind: sum(values) / len(values) for kind, values in fps.items()},
         delay_ms=sum(delays) / len(delays) if delays else None,
+        video_psnr=_mean(quality["psnr"]),
+        video_ssim=_mean(quality["ssim"]),
         frames=frames,
         packets_received=received,
         packets_lost=lost,
@@ -240,6 +257,8 @@ def combine(snapshots: list[LiveSnapshot]) -> LiveSnapshot:
         streams_flowing=sum(s.streams_flowing for s in snapshots),
         fps=fps,
         delay_ms=sum(delays) / len(delays) if delays else None,
+        video_psnr=_mean([s.video_psnr for s in snapshots if s.video_psnr is not None]),
+        video_ssim=_mean([s.video_ssim for s in snapshots if s.video_ssim is not None]),
         frames=frames,
         packets_received=sum(s.packets_received for s in snapshots),
         packets_lost=sum(s.packets_lost for s in snapshots),
@@ -256,6 +275,10 @@ def _summed(snapshots: list[LiveSnapshot]) -> dict[str, Histogram]:
         for name, histogram in snapshot.histograms.items():
             found[name] = found[name].plus(histogram) if name in found else histogram
     return found
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 class _SnapshotCollector(Collector):
@@ -295,6 +318,18 @@ class _SnapshotCollector(Collector):
                 f"{PREFIX}_delay_seconds",
                 "Mean end-to-end delay of the streams that measure it",
                 value=s.delay_ms / 1000,
+            )
+        if s.video_psnr is not None:
+            yield GaugeMetricFamily(
+                f"{PREFIX}_video_psnr_db",
+                "Mean PSNR of viewed synthetic video against the sent frames (dB)",
+                value=s.video_psnr,
+            )
+        if s.video_ssim is not None:
+            yield GaugeMetricFamily(
+                f"{PREFIX}_video_ssim",
+                "Mean SSIM of viewed synthetic video against the sent frames (0..1)",
+                value=s.video_ssim,
             )
         frames = CounterMetricFamily(
             f"{PREFIX}_frames_received", "Frames received on viewed streams", labels=["kind"]

@@ -374,6 +374,18 @@ _ALL = (
         _series("delay", video_only=False),
     ),
     Metric(
+        "video_psnr",
+        Quantity.COUNT,
+        "PSNR (dB) of received synthetic video against the sent frame, sampled over time.",
+        _series("psnr", video_only=True),
+    ),
+    Metric(
+        "video_ssim",
+        Quantity.RATIO,
+        "SSIM (0..1) of received synthetic video against the sent frame, sampled over time.",
+        _series("ssim", video_only=True),
+    ),
+    Metric(
         "bitrate",
         Quantity.BITRATE,
         "Bits per second received, sampled over time.",

@@ -29,6 +29,7 @@ from pydantic.json_schema import SkipJsonSchema
 from agent.api.models.ratings import FeedbackItem, FeedbackType
 from agent.scenario.compare import parse_tolerance
 from agent.scenario.metrics import METRICS
+from agent.scenario.network import NetworkSetting
 from agent.scenario.units import (
     Bitrate,
     BitrateThreshold,
@@ -889,6 +890,9 @@ class ParticipantGroup(StrictModel):
     view: ViewTargets = "all"
     """Whose streams to view on joining: all, none or a list of group names."""
     receive: ReceiveSpec = ReceiveSpec()
+    network: NetworkSetting | None = None
+    """This group's links: a preset's name, a profile and schedule, or a list by `index`
+    (`agent.scenario.network`); default: the host's own network, unimpaired."""
     record: Record = None
     snapshot: Policy = ResponsePolicy()
     camera: Policy = ResponsePolicy()
@@ -1052,6 +1056,8 @@ class ExpectSpec(StrictModel):
     first_frame_time: TimeThresholds | list[TimeThresholds] | None = None
     video_fps: RateThresholds | list[RateThresholds] | None = None
     delay: TimeThresholds | list[TimeThresholds] | None = None
+    video_psnr: CountThresholds | list[CountThresholds] | None = None
+    video_ssim: RatioThresholds | list[RatioThresholds] | None = None
     bitrate: BitrateThresholds | list[BitrateThresholds] | None = None
     freeze_count: CountThresholds | list[CountThresholds] | None = None
     freeze_total: TimeThresholds | list[TimeThresholds] | None = None

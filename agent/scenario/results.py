@@ -148,6 +148,10 @@ class StreamResult(_Record):
     freezes: list[Freeze] = Field(default_factory=list)
     jitter: list[Sample] = Field(default_factory=list)
     """Interarrival jitter of the main track (RTCP's figure), seconds, for a viewed stream."""
+    psnr: list[Sample] = Field(default_factory=list)
+    """PSNR (dB) of the frames scored since the previous sample (`media.quality`)."""
+    ssim: list[Sample] = Field(default_factory=list)
+    """SSIM (0..1) of the frames scored since the previous sample."""
 
     @property
     def has_video(self) -> bool:
@@ -177,6 +181,36 @@ class ViewingChange(_Record):
 
     t: float
     groups: list[str]
+
+
+class NetworkChange(_Record):
+    """From run time `t` on, the participant's link was `profile`."""
+
+    t: float
+    profile: str
+
+
+class NetworkIndication(_Record):
+    """What the platform said of this participant's network
+    (ConferenceNetworkIndicatorUpdatedEvent), at run time `t`."""
+
+    t: float
+    grade: str | None = None
+    jitter: float | None = None
+    rtt: float | None = None
+    quality: float | None = None
+
+
+class NetworkRecord(_Record):
+    """What the participant's shaped link did (`agent.network`): its profile changes and,
+    per direction, the packets given, lost (loss, bursts, outages), dropped by the rate
+    limit's queue, and delivered."""
+
+    changes: list[NetworkChange] = Field(default_factory=list)
+    up: dict[str, int] = Field(default_factory=dict)
+    down: dict[str, int] = Field(default_factory=dict)
+    platform: list[NetworkIndication] = Field(default_factory=list)
+    """What the platform's network indicator said of this participant, beside the above."""
 
 
 class SaidRecord(_Record):
@@ -256,6 +290,8 @@ class ParticipantResult(_Record):
     """Tracks of the recordings this participant started and stopped."""
     steps: list[StepRecord] = Field(default_factory=list)
     errors: list[ErrorRecord] = Field(default_factory=list)
+    network: NetworkRecord | None = None
+    """The impaired link (the group's `network:`); None on the host's own network."""
     said: list[SaidRecord] = Field(default_factory=list)
     transcripts: list[TranscriptResult] = Field(default_factory=list)
 

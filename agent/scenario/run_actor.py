@@ -27,13 +27,20 @@ from agent.api.models.conferences import (
     UpdateConferenceMetadataWebCommand,
     UpdateConferenceStreamMetadataWebCommand,
 )
-from agent.api.models.events import ConferenceEvent, Event
+from agent.api.models.events import ConferenceEvent, ConferenceNetworkIndicatorUpdatedEvent, Event
 from agent.api.models.recorder import RecordingDataEvent
 from agent.participant import Participant, Publisher, RemoteStream, StreamState, Viewer
 from agent.participant.sources import SentMedia
 from agent.scenario.model import StreamSpec, StreamType
+from agent.scenario.network import shaper_for
 from agent.scenario.plan import ParticipantPlan
-from agent.scenario.results import StreamDirection, StreamResult
+from agent.scenario.results import (
+    NetworkChange,
+    NetworkIndication,
+    NetworkRecord,
+    StreamDirection,
+    StreamResult,
+)
 from agent.scenario.run_context import OTHERS, RunContext
 from agent.scenario.run_media import profile_of, video_codecs
 from agent.scenario.run_metrics import PublishTracker, ViewTracker, new_stream
@@ -161,6 +168,9 @@ class Actor:
     async def register(self, keep_alive: float) -> None:
         if self.participant is not None:
             raise StepFailed("already registered")
+        network = shaper_for(self.group.network, self.plan.index, scale=self.run.clock.scale)
+        if network is not None:
+            network.start(self.run.clock.origin)  # its schedule counts from the run's start
         policy = self.run.view_policy(self.group, self._record_dir())
         if self.listening is not None:
             await self.listening.start()
@@ -173,6 +183,7 @@ class Actor:
             view_policy=policy,
             retry=self.run.retry,
             video_codecs=video_codecs(self.group.publish),
+            network=network,
         )
         participant.view_filter = self._wants
         participant.view_watcher = self
@@ -475,6 +486,8 @@ class Actor:
 
     def _on_event(self, event: Event) -> None:
         """What the others did, as heard (`wait_for`, `after`); from the event channel's task."""
+        if isinstance(event, ConferenceNetworkIndicatorUpdatedEvent):
+            self._platform_said(event)
         if getattr(event, "user_endpoint_id", None) == self.endpoint_id:
             return
         if isinstance(event, ConferenceEvent) and event.conference_id != self._conference_id:
@@ -558,6 +571,7 @@ class Actor:
         Leaving and unregistering are recorded as steps, as if the timeline had them."""
         participant = self.participant
         if participant is not None:
+            self._record_network(participant)
             if self.joined:
                 await self.record.closing_step("leave", self.leave())
             await self._detach()
@@ -570,6 +584,35 @@ class Actor:
         if self.listening is not None:
             await self.listening.close(self.result, self.run.clock)
         self.present = False
+
+    def _platform_said(self, event: ConferenceNetworkIndicatorUpdatedEvent) -> None:
+        mine = (event.participant_indicator_map or {}).get(self.endpoint_id or "")
+        if mine is None:
+            return
+        if self.result.network is None:
+            self.result.network = NetworkRecord()
+        self.result.network.platform.append(
+            NetworkIndication(
+                t=self.run.clock.now(),
+                grade=str(mine.grade) if mine.grade is not None else None,
+                jitter=mine.average_jitter,
+                rtt=mine.average_rtt,
+                quality=mine.average_network_quality,
+            )
+        )
+
+    def _record_network(self, participant: Participant) -> None:
+        shaper = participant.network
+        if shaper is None:
+            return
+        origin = self.run.clock.origin
+        said = self.result.network.platform if self.result.network is not None else []
+        self.result.network = NetworkRecord(
+            platform=said,
+            changes=[NetworkChange(t=at - origin, profile=name) for at, name in shaper.changes],
+            up=shaper.up.counters.to_dict(),
+            down=shaper.down.counters.to_dict(),
+        )
 
 
 def _groups(of: str | list[str], names: list[str]) -> set[str]:

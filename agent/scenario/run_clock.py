@@ -20,6 +20,11 @@ class RunClock:
         self._monotonic = time.monotonic()
         self._wall = time.time()
 
+    @property
+    def origin(self) -> float:
+        """`time.monotonic()` when the run started."""
+        return self._monotonic
+
     def now(self) -> float:
         """Seconds since the run started."""
         return time.monotonic() - self._monotonic

@@ -63,8 +63,7 @@ class ViewSeries:
     result: StreamResult
     _last_t: float | None = None
     _last_frames: int = 0
-    _delay_count: float = 0.0
-    _delay_sum_ms: float = 0.0
+    _means: dict[str, _NewMean] | None = None
 
     def __init__(self, result: StreamResult) -> None:
         self.result = result
@@ -75,6 +74,12 @@ class ViewSeries:
         self._received = Total()
         self._lost = Total()
         self._frame_total = Total()
+
+    def _new_mean(self, name: str) -> _NewMean:
+        # Made on first use: a dataclass subclass (ViewTracker) does not call this __init__.
+        if self._means is None:
+            self._means = {}
+        return self._means.setdefault(name, _NewMean())
 
     def take(self, figures: ViewerMeasurements, main_kind: str, now: float) -> None:
         self.result.viewer_id = figures.viewer_id or self.result.viewer_id
@@ -92,7 +97,16 @@ class ViewSeries:
             if main.jitter_s is not None:
                 self.result.jitter.append(Sample(t=now, value=main.jitter_s))
         for track in tracks.values():
-            self._delay(track, main_kind, now)
+            self._take_delay(track, main_kind, now)
+        video = tracks.get("video")
+        if video is not None:
+            for series, name, summary in (
+                (self.result.psnr, "psnr", video.psnr_db),
+                (self.result.ssim, "ssim", video.ssim),
+            ):
+                mean = self._new_mean(name).take(summary)
+                if mean is not None:
+                    series.append(Sample(t=now, value=mean))
 
     def _frames(self, main: TrackMeasurements, now: float) -> None:
         frames = self._frame_total.read(main.frames)
@@ -103,21 +117,36 @@ class ViewSeries:
         self._last_t = now
         self._last_frames = frames
 
-    def _delay(self, track: TrackMeasurements, main_kind: str, now: float) -> None:
+    def _take_delay(self, track: TrackMeasurements, main_kind: str, now: float) -> None:
         """The mean delay of the frames measured since the last sample, from the summary.
 
         Only the video delay is used when there is video (audio marks come once a second
         and would only dilute it); a MIC stream's delay comes from its marks."""
-        if track.kind != main_kind or not track.delay_ms:
+        if track.kind != main_kind:
             return
-        count = track.delay_ms.get("count") or 0.0
-        mean = track.delay_ms.get("mean")
-        if mean is None or count <= self._delay_count:
-            return
+        new_mean_ms = self._new_mean("delay").take(track.delay_ms)
+        if new_mean_ms is not None:
+            self.result.delay.append(Sample(t=now, value=max(0.0, new_mean_ms) / 1000.0))
+
+
+class _NewMean:
+    """The mean of the values added to a cumulative summary (count, mean) since last time."""
+
+    def __init__(self) -> None:
+        self.count = 0.0
+        self.total = 0.0
+
+    def take(self, summary: dict[str, float | None] | None) -> float | None:
+        if not summary:
+            return None
+        count = summary.get("count") or 0.0
+        mean = summary.get("mean")
+        if mean is None or count <= self.count:
+            return None
         total = mean * count
-        new_mean_ms = (total - self._delay_sum_ms) / (count - self._delay_count)
-        self._delay_count, self._delay_sum_ms = count, total
-        self.result.delay.append(Sample(t=now, value=max(0.0, new_mean_ms) / 1000.0))
+        new_mean = (total - self.total) / (count - self.count)
+        self.count, self.total = count, total
+        return new_mean
 
 
 @dataclass

@@ -113,9 +113,11 @@ async def open_platform(
     server_url: str | None,
     login: Login | None,
     organization_id: str | None = None,
+    network_indicator_interval: float | None = None,
 ) -> AsyncIterator[RunPlatform]:
     """The remote platform at `server_url` with `login`, or (no URL) the embedded one,
-    started here and stopped on exit with everything it holds."""
+    started here and stopped on exit with everything it holds (grading the participants'
+    networks every `network_indicator_interval` seconds, if given)."""
     if server_url is not None:
         if login is None:
             raise ValueError(f"no client credentials for {server_url}")
@@ -130,7 +132,7 @@ async def open_platform(
     from server.embedded import EmbeddedServer  # only runs without a server URL need it
     from server.media.router import Router
 
-    async with EmbeddedServer() as server:
+    async with EmbeddedServer(network_indicator_interval=network_indicator_interval) as server:
         client = server.client
         router = server.platform.router
         count = router.peer_connection_count if isinstance(router, Router) else None

@@ -43,6 +43,9 @@ from agent.scenario.surface import StepSurface
 from agent.scenario.templating import TemplateError
 from agent.webrtc.host_addresses import chosen_host_addresses
 
+NETWORK_INDICATOR_INTERVAL = 2.0
+"""Seconds between the embedded platform's network grades in a run with `network:` groups."""
+
 __all__ = ["RunError", "RunOptions", "ScenarioRun", "run_scenario"]
 
 log = logging.getLogger(__name__)
@@ -139,7 +142,13 @@ class ScenarioRun:
             async with (
                 self.health,
                 open_platform(
-                    self.options.server_url, self._login(), self.options.organization_id
+                    self.options.server_url,
+                    self._login(),
+                    self.options.organization_id,
+                    # Impaired links: the embedded platform says how it sees them.
+                    network_indicator_interval=NETWORK_INDICATOR_INTERVAL
+                    if any(group.network for group in self.scenario.participants)
+                    else None,
                 ) as platform,
             ):
                 await self._with_platform(platform)

@@ -36,7 +36,7 @@ from server.composition.service import (
     view_of,
 )
 from server.errors import BadRequest, Forbidden, Handler, NotFound
-from server.http import check_resource_id, json_response
+from server.http import check_path_copies, check_resource_id, json_response
 from server.openapi import operation, parameter_schema
 from server.paging import spring_page
 from server.platform import PLATFORM_KEY
@@ -163,14 +163,12 @@ def _player_url(disposition: str) -> Handler:
     async def player_url(request: web.Request, query: PlayerUrlQuery) -> web.Response:
         caller = _caller(request, USERS, "reading a composition's URL")
         conversation_id, composition_id = _ids(request)
-        for name, given, path_value in (
-            ("conversationId", query.conversation_id, conversation_id),
-            ("id", query.id, composition_id),
-        ):
-            if given is not None and given != path_value:
-                # The seed's query copies of the path's ids: two different ids name no
-                # composition (404, like any id that is not there).
-                raise NotFound(f"{name} {given} in the query is not {path_value} of the path")
+        check_path_copies(
+            (
+                ("conversationId", query.conversation_id, conversation_id),
+                ("id", query.id, composition_id),
+            )
+        )
         service = compositions_of(request)
         record = service.find(caller, conversation_id, composition_id)
         if service.completed_file(record) is None:

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from functools import partial
+from statistics import fmean
 from typing import Any
 
 from agent.api.models.conferences import (
@@ -30,6 +31,7 @@ from agent.api.models.conferences import (
     IceCandidate,
     JoinConferenceWebCommand,
     MetadataOperation,
+    ParticipantState,
     SendEventToConferenceWebCommand,
     UpdateConferenceMetadataWebCommand,
 )
@@ -39,12 +41,16 @@ from agent.api.models.events import (
     ConferenceJoinedEvent,
     ConferenceLeftEvent,
     ConferenceMetadataUpdatedEvent,
+    ConferenceNetworkIndicatorUpdatedEvent,
     ConferenceParticipantMetadataUpdatedEvent,
     ConferenceStreamMetadataUpdatedEvent,
     ConferenceStreamPublishedEvent,
     ConferenceStreamUnpublishedEvent,
+    NetworkGrade,
 )
 from server.auth.caller import Caller
+from server.conferences.network import indicator
+from server.conferences.persist import ConferenceRecords
 from server.conferences.state import (
     ConferenceState,
     MetadataEntry,
@@ -82,6 +88,8 @@ class Conferences:
         ended_retention: float,
         long_poll_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        network_interval: float | None = None,
+        records: ConferenceRecords | None = None,
     ):
         self._registrations = registrations
         self._events = events
@@ -90,6 +98,11 @@ class Conferences:
         self._ended_retention = ended_retention
         self._long_poll_seconds = long_poll_seconds
         self._clock = clock
+        self._network_interval = network_interval
+        """Seconds between network indicator checks (None: the platform says nothing)."""
+        self._network_due = 0.0
+        self._grades: dict[tuple[str, str], dict[str, str]] = {}
+        """By (organization, conference): the grades of its last network indicator event."""
         # By (organization, id): organizations name their conferences independently, so one
         # neither learns that another's name exists nor takes it first.
         self._conferences: dict[tuple[str, str], ConferenceState] = {}
@@ -99,6 +112,15 @@ class Conferences:
         """Called with every event a conference emits, after it happened (the recorder
         follows streams this way); a listener must not block and must not raise."""
         registrations.gone_listeners.append(self._endpoint_gone)
+        self._records = records
+        if records is not None:
+            for conference in records.load(self._clock()):
+                self._conferences[(conference.organization_id, conference.id)] = conference
+
+    def _save(self, conference: ConferenceState) -> None:
+        """Keep the conference's record up to date (a no-op on a platform without records)."""
+        if self._records is not None:
+            self._records.save(conference, int(time.time() * 1000))
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -211,6 +233,7 @@ class Conferences:
             empty_since=now,
         )
         self._conferences[(organization, conference_id)] = conference
+        self._save(conference)
         return conference
 
     def join(self, caller: Caller, command: JoinConferenceWebCommand) -> ConferenceState:
@@ -248,6 +271,7 @@ class Conferences:
         if endpoint_id:
             self._endpoint(caller, endpoint_id)
         conference.interaction_id = interaction_id
+        self._save(conference)
 
     # --- streams -----------------------------------------------------------------------------
 
@@ -499,9 +523,13 @@ class Conferences:
     # --- housekeeping ------------------------------------------------------------------------
 
     async def sweep(self) -> None:
-        """End conferences left empty too long; forget ended ones after their retention."""
+        """End conferences left empty too long; forget ended ones after their retention;
+        mark each participant HEALTHY or SICK (its keepalives late) for the views."""
         now = self._clock()
         for conference in list(self._conferences.values()):
+            for participant in conference.participants.values():
+                healthy = self._registrations.healthy(participant.endpoint_id)
+                participant.state = ParticipantState.HEALTHY if healthy else ParticipantState.SICK
             if conference.ended_at is not None:
                 if conference.ended_at + self._ended_retention <= now:
                     del self._conferences[(conference.organization_id, conference.id)]
@@ -511,9 +539,47 @@ class Conferences:
                 log.info("conference %s expired (empty)", conference.id)
                 await self._run(self._end(conference, conference.creator, "", EXPIRED_REASON))
 
-    async def close(self) -> None:
+        if self._network_interval is not None and now >= self._network_due:
+            self._network_due = now + self._network_interval
+            await self.update_network_indicators()
+
+    async def update_network_indicators(self) -> None:
+        """Grade every joined endpoint's links from the router's RTCP figures and tell each
+        conference when a grade changed (`server.conferences.network`)."""
+        if self._router is None:
+            return
+        reports = await self._router.link_reports()
         for conference in list(self._conferences.values()):
-            if not conference.ended:
+            if conference.ended:
+                continue
+            indicators = {}
+            for participant in conference.participants.values():
+                links = [reports[v] for v in participant.viewing if v in reports]
+                sick = participant.state is ParticipantState.SICK
+                found = indicator(links, sick)
+                if found is not None:
+                    indicators[participant.endpoint_id] = found
+            grades = {endpoint: str(i.grade) for endpoint, i in indicators.items()}
+            previous = self._grades.get((conference.organization_id, conference.id))
+            if grades == previous or (previous is None and not _any_worse(grades)):
+                continue  # unchanged, or all OPTIMAL from the start: nothing to say
+            self._grades[(conference.organization_id, conference.id)] = dict(grades)
+            scores = [i.average_network_quality for i in indicators.values()]
+            self._emit(
+                conference,
+                ConferenceNetworkIndicatorUpdatedEvent,
+                (conference.creator, ""),
+                average_network_quality=fmean(s for s in scores if s is not None)
+                if scores
+                else None,
+                participant_indicator_map=indicators,
+            )
+
+    async def close(self) -> None:
+        """Stop: conferences kept as records stay open for after the restart (only their live
+        membership goes, as the endpoints do); without records they end here."""
+        for conference in list(self._conferences.values()):
+            if not conference.ended and self._records is None:
                 await self._run(self._end(conference, conference.creator, "", "server shutdown"))
         self._conferences.clear()
 
@@ -552,6 +618,7 @@ class Conferences:
         ).to_wire()
         conference.version += 1
         conference.record(event)
+        self._save(conference)
         recipients = conference.recipients()
         recipients += [r for r in extra_recipients if r not in recipients]
         self._events.send(recipients, event)
@@ -634,6 +701,7 @@ class Conferences:
         )
         conference.participants.clear()
         conference.ended_at = self._clock()
+        self._save(conference)
         return cleanups
 
     async def _run(self, cleanups: list[Cleanup]) -> None:
@@ -651,3 +719,7 @@ class Conferences:
 
 def _candidates(items: list[IceCandidate]) -> list[Candidate]:
     return [Candidate(c.candidate or "", c.sdp_mid, c.sdp_m_line_index) for c in items]
+
+
+def _any_worse(grades: dict[str, str]) -> bool:
+    return any(grade != NetworkGrade.OPTIMAL for grade in grades.values())

@@ -29,6 +29,16 @@ class Candidate:
         return not self.candidate
 
 
+@dataclass(frozen=True, slots=True)
+class LinkReport:
+    """What the RTCP receiver reports of one viewer said about its link, in seconds and as
+    a fraction (None: not reported yet)."""
+
+    jitter: float | None
+    rtt: float | None
+    fraction_lost: float | None
+
+
 class MediaRouterError(Exception):
     """A request the router cannot honour (bad SDP, unknown stream); REST maps it to 400."""
 
@@ -64,6 +74,10 @@ class MediaRouter(Protocol):
     def track_codec(self, stream_id: str, kind: str) -> RTCRtpCodecParameters | None:
         """The codec of the stream's `kind` track, None if it has no such track; raises
         `MediaRouterError` for an unknown stream."""
+        ...
+
+    async def link_reports(self) -> dict[str, LinkReport]:
+        """By viewer id: how each viewer's link is, from its RTCP receiver reports."""
         ...
 
     async def tap(self, stream_id: str, kind: str, sink: Downstream) -> None:

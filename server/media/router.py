@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from statistics import fmean
 
 from aiortc import (
     RTCConfiguration,
@@ -18,16 +19,20 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.stats import RTCRemoteInboundRtpStreamStats
 
 from agent.webrtc import seams
 from agent.webrtc.seams import packet_path
 from agent.webrtc.seams import transceiver as aiortc_seams
 from agent.webrtc.seams.peer_connection import PeerConnection
 from server.media.candidates import to_ice_candidates
-from server.media.contract import Candidate, MediaRouterError
+from server.media.contract import Candidate, LinkReport, MediaRouterError
 from server.media.egress import ViewerEgress
 from server.media.ingress import Downstream, StreamIngress
 from server.media.offers import check_publish_offer, check_view_offer, parse_offer
+
+_CLOCK_RATES = {"audio": 48_000, "video": 90_000}
+"""RTP clock rates of the router's codecs (Opus, VP8/H264)."""
 
 
 @dataclass(eq=False)
@@ -164,6 +169,27 @@ class Router:
         if publication is not None:
             publication.viewer_ids.discard(viewer_id)
         await view.pc.close()
+
+    async def link_reports(self) -> dict[str, LinkReport]:
+        """By viewer id: what the viewer's latest RTCP receiver reports said about the link
+        (jitter and loss averaged over its kinds of media, the round-trip time from LSR/DLSR)."""
+        reports: dict[str, LinkReport] = {}
+        for viewer_id, view in list(self._views.items()):
+            try:
+                stats = await view.pc.getStats()
+            except Exception:  # closing meanwhile: no report this time
+                continue
+            remote = [s for s in stats.values() if isinstance(s, RTCRemoteInboundRtpStreamStats)]
+            if not remote:
+                continue
+            rtts = [s.roundTripTime for s in remote if s.roundTripTime is not None]
+            reports[viewer_id] = LinkReport(
+                # RTCP carries jitter in RTP clock units and loss in 1/256ths.
+                jitter=fmean(s.jitter / _CLOCK_RATES.get(s.kind, 90_000) for s in remote),
+                rtt=fmean(rtts) if rtts else None,
+                fraction_lost=fmean(s.fractionLost / 256 for s in remote),
+            )
+        return reports
 
     # --- taps (the recorder) ------------------------------------------------------------------
 

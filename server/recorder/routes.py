@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from agent.api.models.base import RESOURCE_ID_PATTERN
 from agent.api.models.common import SignedPlayerQuery
 from agent.api.models.recorder import (
     AddChatTranscriptCmd,
@@ -31,9 +32,9 @@ from agent.api.models.recorder import (
 from server.auth.caller import CALLER_KEY, Caller
 from server.auth.middleware import AUTH_PREFIXES_KEY, BARE_TOKEN_PREFIXES_KEY, public
 from server.composition.recordings import RECORDINGS_KEY
-from server.errors import BadRequest, Forbidden, NotFound
-from server.http import check_resource_id, json_response
-from server.openapi import operation
+from server.errors import Forbidden, NotFound
+from server.http import check_path_copies, check_resource_id, json_response
+from server.openapi import operation, parameter_schema
 from server.platform import PLATFORM_KEY
 from server.recorder import attachments
 from server.recorder.service import Recorders
@@ -60,6 +61,7 @@ RECORDERS_KEY = web.AppKey("auvious_recorders", Recorders)
 VERIFY_ROLES = ("SUPERVISOR", "ADMIN", "SERVICE")
 _ERRORS = (400, 403, 404)
 _TRIPLE = "{conversationId}/{recorderId}/{instanceId}"
+parameter_schema("path", "applicationId", {"type": "string", "pattern": RESOURCE_ID_PATTERN})
 
 
 def recorders_of(request: web.Request) -> Recorders:
@@ -186,20 +188,18 @@ async def cobrowse_sessions(request: web.Request) -> web.Response:
 @operation(
     "A signed URL of a cobrowse session's events",
     response=URLResourceMessage,
-    headers=("referer",),
+    required_headers=("Referer",),
     errors=_ERRORS,
 )
 async def cobrowse_url(request: web.Request, query: CobrowseUrlQuery) -> web.Response:
-    if not request.headers.get("Referer"):
-        raise BadRequest("header Referer is required")
     info = request.match_info
-    for query_name, given, path_name in (
-        ("conversationId", query.conversation_id, "conversationId"),
-        ("id", query.id, "recorderId"),
-        ("instanceId", query.instance_id, "instanceId"),
-    ):
-        if given is not None and given != info[path_name]:
-            raise BadRequest(f"query {query_name} {given!r} differs from the path's")
+    check_path_copies(
+        (
+            ("conversationId", query.conversation_id, info["conversationId"]),
+            ("id", query.id, info["recorderId"]),
+            ("instanceId", query.instance_id, info["instanceId"]),
+        )
+    )
     _, record = _triple(request)
     session_id = info["sessionId"]
     attachments.cobrowse_file_key(storage_of(request), record, session_id)  # 404 when none

@@ -14,11 +14,13 @@ from pydantic import (
     Field,
     PlainSerializer,
     TypeAdapter,
+    WithJsonSchema,
 )
 from pydantic.alias_generators import to_camel
 
 __all__ = [
     "CALLER_ID_PATTERN",
+    "DATETIME_PATTERN",
     "INT64_MAX",
     "RESOURCE_ID_PATTERN",
     "AnyCaseEnum",
@@ -47,13 +49,34 @@ def _as_utc(moment: datetime) -> datetime:
     """Java's Instant has no naive form: a naive value on the wire is read as UTC."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-01:00: not a ValueError, so not a 400 by itself
+        raise ValueError("the instant in UTC is outside the years 1-9999") from None
 
+
+_YEAR = "(1[0-9]{3}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+_MONTH_DAY = (
+    "((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+    "|02-(0[1-9]|1[0-9]|2[0-9]))"
+)
+_HOURS = "([01][0-9]|2[0-3])"
+DATETIME_PATTERN = (
+    f"^{_YEAR}-{_MONTH_DAY}T{_HOURS}:[0-5][0-9]:[0-5][0-9]([.][0-9]{{1,9}})?"
+    f"(Z|[+-]{_HOURS}:[0-5][0-9])$"
+)
+"""The instants the document promises the server reads (it reads more, e.g. naive values) and
+the shape it writes them in:
+JSON Schema's `format` is only an annotation in OpenAPI 3.1, so a client generated from the
+document, or a fuzzer, learns the shape from this pattern. Years 1000-9998 keep every offset
+inside Python's range; February 29 of a common year still matches and is refused."""
 
 WireDatetime = Annotated[
     datetime,
     AfterValidator(_as_utc),
     PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+    # Both modes: the platform's document describes request bodies in serialization mode.
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}),
 ]
 """A UTC instant, written ISO-8601 with milliseconds and `Z` like the platform writes it."""
 

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from agent.api.models.base import AnyCaseEnum, WireDatetime, WireInstant, WireModel
+from agent.api.models.base import AnyCaseEnum, ResourceId, WireDatetime, WireInstant, WireModel
 
 __all__ = [
     "AddChatTranscriptCmd",
@@ -112,11 +112,13 @@ class RecorderError(WireModel):
 
 
 class StartRecording(WireModel):
-    """`POST /recordings/start`; `audio` and `video` default to true (the seed states none)."""
+    """`POST /recordings/start`; `audio` and `video` default to true (the seed states none).
+    The conversation and application ids name stored files' folders and later path segments,
+    so they are `ResourceId`s."""
 
-    application_id: str
+    application_id: ResourceId
     conference_id: str
-    conversation_id: str
+    conversation_id: ResourceId
     audio: bool | None = None
     video: bool | None = None
 
@@ -142,7 +144,7 @@ class CobrowseEvent(WireModel):
 
     payload: str
     sequence_id: int = Field(ge=-INT32, lt=INT32)
-    session_id: str
+    session_id: ResourceId
     timestamp: int = Field(ge=-INT64, lt=INT64)
 
 
@@ -300,7 +302,7 @@ class ConversationCobrowseSessionDataMessage(WireModel):
 
 class CobrowseUrlQuery(WireModel):
     """The query seed 004 lists for the cobrowse URL call: copies of the path's ids (Spring's
-    command object); the path decides, and a copy that differs is refused."""
+    command object); the path decides, and a copy naming another id is 404."""
 
     conversation_id: str | None = None
     id: str | None = None

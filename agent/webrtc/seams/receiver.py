@@ -48,6 +48,7 @@ __all__ = [
     "kind",
     "media_streams",
     "request_keyframe",
+    "retransmitted_packets",
     "take_over_packets",
 ]
 
@@ -171,6 +172,13 @@ def media_streams(receiver: RTCRtpReceiver) -> list[tuple[int, StreamStatistics]
         for ssrc, stream in list(streams.items())
         if ssrc not in rtx and stream.max_seq is not None
     ]
+
+
+def retransmitted_packets(receiver: RTCRtpReceiver) -> int:
+    """RTX packets that arrived (retransmissions answering this receiver's NACKs)."""
+    streams: dict[int, StreamStatistics] = read(receiver, _REMOTE_STREAMS)
+    rtx: dict[int, int] = read(receiver, _RTX_SSRC)
+    return sum(stream.packets_received for ssrc, stream in list(streams.items()) if ssrc in rtx)
 
 
 def jitter_seconds(stream: StreamStatistics) -> float:

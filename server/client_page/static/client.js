@@ -110,7 +110,10 @@ async function requestToken(form, basic) {
 
 let clientAuth = null; // HTTP Basic of the login, which the refresh grant authenticates with
 
+let loginOptions = null; // what the user logged in with: a refused refresh logs in again
+
 async function login(options) {
+  loginOptions = options;
   if (options.ticket) {
     clientAuth = "customer:";
     token = await requestToken(
@@ -143,8 +146,23 @@ function scheduleRefresh() {
       scheduleRefresh();
     } catch (error) {
       fail("token refresh", error);
+      logInAgain();
     }
   }, seconds * 1000);
+}
+
+// A refresh the platform refuses (its refresh token expired, or the platform lost it) is not
+// the end: log in again with what the user gave, as the agent does, every 5 s until it works.
+async function logInAgain() {
+  try {
+    await login(loginOptions); // schedules the next refresh
+    if (mqttClient) mqttClient.options.password = token.access_token;
+    note("logged in again after a failed token refresh");
+  } catch (error) {
+    fail("login after a failed refresh", error);
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(logInAgain, 5000);
+  }
 }
 
 async function register(keepAliveSeconds) {
