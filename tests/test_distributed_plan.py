@@ -12,10 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.distributed.seeding import common_seed
 from agent.load.scenario_job import ScenarioJob
 from agent.scenario.loader import parse_scenario
 from agent.scenario.runner import RunOptions
+from agent.scenario.seeding import common_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "auvious-agent"

@@ -129,7 +129,7 @@ def load_options(options: RunOptions, args: argparse.Namespace) -> RunOptions:
 @dataclass(frozen=True)
 class ScenarioJob:
     """One worker's part of a scenario run (picklable: the scenario is parsed again there).
-    `seed`: the run's, for a scenario without its own (`agent.distributed.seeding`). `text`:
+    `seed`: the run's, for a scenario without its own (`agent.scenario.seeding`). `text`:
     the file's content, carried along because a Ray node on another machine has no copy of
     the file (the CSV and media files it names must be at the same path there)."""
 
@@ -139,8 +139,8 @@ class ScenarioJob:
     text: str | None = None
 
     def scenario(self) -> Scenario:
-        from agent.distributed.seeding import with_seed
         from agent.scenario.loader import load_scenario, parse_scenario
+        from agent.scenario.seeding import with_seed
 
         if self.text is None:
             scenario = load_scenario(self.path)
@@ -185,13 +185,13 @@ async def run_spread(
 async def _spread(
     scenario: Scenario, options: RunOptions, workers: int | None, ray_address: str | None
 ) -> RunResult:
-    from agent.distributed.seeding import common_seed, with_seed
     from agent.distributed.sizing import conference_count, default_workers
     from agent.load.platform import serve_platform
     from agent.load.ray_pool import RayPool
     from agent.load.workers import WorkerPool
     from agent.scenario.live import MetricsEndpoint
     from agent.scenario.runner import RunError, run_scenario
+    from agent.scenario.seeding import common_seed, with_seed
 
     seed = scenario.seed if scenario.seed is not None else random.SystemRandom().randrange(2**32)
     if workers is None and ray_address is None and options.shard is None:
@@ -308,9 +308,9 @@ def merge_reports(
     ValueError names the file that is not a report, is of another scenario or another version
     of its file, or the shard or participant found twice. A missing shard is an error of the
     merged run (it fails), unless `allow_partial`."""
-    from agent.distributed.seeding import scenario_digest
     from agent.load.workers import merge_results
     from agent.scenario.results import ErrorRecord, RunResult
+    from agent.scenario.seeding import scenario_digest
 
     digest = scenario_digest(scenario)
     results = []

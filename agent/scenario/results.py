@@ -376,6 +376,6 @@ class RunResult(_Record):
     health: list[ProcessHealth] = Field(default_factory=list)
     """Each participants' process's own health (one per worker or shard)."""
     scenario_digest: str | None = None
-    """Which version of the scenario file made this result (`agent.distributed.seeding`)."""
+    """Which version of the scenario file made this result (`agent.scenario.seeding`)."""
     shards: list[str] = Field(default_factory=list)
     """The shards ("I/N") this result covers: one for a process's run, all of them merged."""

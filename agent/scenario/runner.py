@@ -22,7 +22,6 @@ from typing import TextIO
 from pydantic import SecretStr
 
 from agent.browser.page_cpu import pages_cpu
-from agent.distributed.seeding import scenario_digest
 from agent.participant.sources import MediaSources
 from agent.redact import redact
 from agent.scenario.health import HealthSampler
@@ -38,6 +37,7 @@ from agent.scenario.run_clock import RunClock
 from agent.scenario.run_context import RunContext
 from agent.scenario.run_platform import Login, RunPlatform, open_platform
 from agent.scenario.run_steps import live
+from agent.scenario.seeding import scenario_digest
 from agent.scenario.shards import ConferenceDealer, Shard
 from agent.scenario.surface import StepSurface
 from agent.scenario.templating import TemplateError
