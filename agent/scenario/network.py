@@ -17,7 +17,7 @@ schedule count from the run's start and follow `--time-scale`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -35,11 +35,13 @@ from agent.network import (
     Bursts,
     Impairment,
     NetworkProfile,
-    NetworkShaper,
     ProfileChange,
     preset,
 )
 from agent.scenario.units import Bitrate, Duration
+
+if TYPE_CHECKING:
+    from agent.network.shaper import NetworkShaper
 
 __all__ = ["NetworkSetting", "NetworkSpec", "network_for", "shaper_for"]
 
@@ -211,4 +213,6 @@ def shaper_for(
     if profile.ideal and not spec.schedule:
         return None
     changes = [change.change(scale) for change in spec.schedule]
+    from agent.network.shaper import NetworkShaper  # the call stack, only when shaping
+
     return NetworkShaper(profile, changes, seed=index if spec.seed is None else spec.seed + index)
