@@ -270,6 +270,8 @@ async def test_a_newline_in_a_path_or_client_id_forges_no_log_line(
     logged_server: EmbeddedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
+    for name in LOGGERS:  # a CLI test in this process may have quieted them (console_logging)
+        caplog.set_level(logging.INFO, logger=name)
     forged = "FORGED admin logged in"
     async with aiohttp.ClientSession(logged_server.base_url) as http:
         for path in (f"/rtc-api/x%0A{forged}", f"/nothing-here%0A{forged}", f"/a%0D%0A{forged}"):
