@@ -192,6 +192,13 @@ def _packet_loss(result: RunResult, warmup: float) -> Iterator[MetricValue]:
             yield MetricValue(loss, participant.name, t, stream.stream_id, weight=sent)
 
 
+def _audio_concealed(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    for participant, stream in _streams(result, StreamDirection.VIEW):
+        if stream.concealed is not None:
+            t = stream.started_at or 0.0
+            yield MetricValue(stream.concealed, participant.name, t, stream.stream_id)
+
+
 def _carried_views(result: RunResult) -> Iterator[tuple[str, str]]:
     """Viewed streams that received anything: each has packets, so a loss figure."""
     for participant, stream in _streams(result, StreamDirection.VIEW):
@@ -384,6 +391,19 @@ _ALL = (
         Quantity.RATIO,
         "SSIM (0..1) of received synthetic video against the sent frame, sampled over time.",
         _series("ssim", video_only=True),
+    ),
+    Metric(
+        "audio_mos",
+        Quantity.COUNT,
+        "MOS (wideband PESQ, 1..4.6) of received synthetic audio against the sent sound,"
+        " per 4 s window.",
+        _series("mos", video_only=False),
+    ),
+    Metric(
+        "audio_concealed",
+        Quantity.RATIO,
+        "Fraction of the audio samples of a received stream that never arrived (concealed).",
+        _audio_concealed,
     ),
     Metric(
         "bitrate",

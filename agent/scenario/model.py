@@ -1058,6 +1058,8 @@ class ExpectSpec(StrictModel):
     delay: TimeThresholds | list[TimeThresholds] | None = None
     video_psnr: CountThresholds | list[CountThresholds] | None = None
     video_ssim: RatioThresholds | list[RatioThresholds] | None = None
+    audio_mos: CountThresholds | list[CountThresholds] | None = None
+    audio_concealed: RatioThresholds | list[RatioThresholds] | None = None
     bitrate: BitrateThresholds | list[BitrateThresholds] | None = None
     freeze_count: CountThresholds | list[CountThresholds] | None = None
     freeze_total: TimeThresholds | list[TimeThresholds] | None = None

@@ -107,6 +107,13 @@ class ViewSeries:
                 mean = self._new_mean(name).take(summary)
                 if mean is not None:
                     series.append(Sample(t=now, value=mean))
+        audio = tracks.get("audio")
+        if audio is not None:
+            mos = self._new_mean("mos").take(audio.mos)
+            if mos is not None:
+                self.result.mos.append(Sample(t=now, value=mos))
+            if audio.concealed_ratio is not None:
+                self.result.concealed = audio.concealed_ratio
 
     def _frames(self, main: TrackMeasurements, now: float) -> None:
         frames = self._frame_total.read(main.frames)
