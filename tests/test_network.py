@@ -29,8 +29,10 @@ from agent.network import (
 )
 from agent.participant import Reception, Viewer, ViewPolicy
 from agent.participant.sinks import TrackMeasurements
+from agent.participant.sources import MediaSources, SourceProfile
 from agent.webrtc.seams.receiver import retransmitted_packets
 from media.audio_quality import MOS_WINDOW
+from media.fanout import MIN_SHARED_BITRATE
 from tests.participant_support import AV, CAM, Call, small_tracks
 from tests.waiting import wait_until
 
@@ -374,3 +376,33 @@ def _p50(summary: dict[str, float | None] | None) -> float:
 def _mean(summary: dict[str, float | None] | None) -> float:
     assert summary is not None and summary["mean"] is not None
     return summary["mean"]
+
+
+@pytest.mark.slow
+async def test_a_rate_limited_viewer_brings_the_shared_encoder_down_by_remb(call: Call) -> None:
+    """Done-when of issue 17: a rate limit below the sender's bitrate brings the sender's
+    bitrate down. The limited viewer's receiver estimates its bandwidth (REMB), the router
+    passes the lowest viewer estimate to the publisher, whose shared encoder follows it."""
+    sources = MediaSources()
+    profile = SourceProfile(width=320, height=180, fps=15, video_bitrate=800_000)
+    sent = sources.open(profile, ("video",))
+    encoder = sources.shared_video(profile)
+    try:
+        alice = await call.participant("agent1")
+        publisher = await alice.publish(CAM, sent.tracks)
+        link = NetworkShaper(NetworkProfile("limited", down=Impairment(rate=250_000)))
+        decode = ViewPolicy(video=Reception.DECODE, quality_interval=None)
+        limited = await call.participant("agent2", name="limited", view_policy=decode, network=link)
+        await wait_until(lambda: len(limited.viewers) == 1, "the limited one views alice")
+        await wait_until(
+            lambda: encoder.bitrate <= 300_000 and encoder.encoder_constructions >= 2,
+            "the shared encoder re-opened at the bitrate the REMB asks",
+            within=45,
+        )
+        assert MIN_SHARED_BITRATE <= encoder.bitrate < profile.video_bitrate
+        await asyncio.sleep(3.0)  # the sender's measured rate follows the encoder's
+        measured = (await publisher.measurements()).bitrate_bps
+        assert measured is not None and measured < 450_000, measured
+    finally:
+        sent.stop()
+        sources.close()
