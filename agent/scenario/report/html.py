@@ -3,13 +3,20 @@ that a person reads first: the verdict, what failed, then the plots."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
+from typing import Any
 
+from pydantic import ValidationError
+
+from agent.scenario.compare import Comparison
 from agent.scenario.expect import Evaluation, Expectation
+from agent.scenario.health_verdict import assess
 from agent.scenario.metrics import METRICS, percentile
 from agent.scenario.model import Scenario
 from agent.scenario.report.bands import MAX_LINES, outliers, percentile_bands
+from agent.scenario.report.baseline import BASELINE_CSS, render_baseline
 from agent.scenario.report.markup import anchor, badge, section, table, verdict
 from agent.scenario.report.people import (
     participant_sections,
@@ -31,7 +38,7 @@ from agent.scenario.report.worst import rank_streams, render_worst
 from agent.scenario.results import ProcessHealth, RunResult, Sample, StreamDirection
 from agent.scenario.units import Quantity, format_quantity
 
-__all__ = ["render_html"]
+__all__ = ["ReportHead", "render_html", "render_page", "rerender_html"]
 
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #0f172a;
@@ -382,28 +389,82 @@ def _load_generator(result: RunResult, evaluation: Evaluation) -> str:
     return head + (note if warnings else "") + figures + charts
 
 
-def render_html(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> str:
+@dataclass(frozen=True)
+class ReportHead:
+    """What the page says of the scenario: from the Scenario after a run, or from its
+    report.json when `compare` writes the page again."""
+
+    name: str
+    path: str | None = None
+    description: str | None = None
+    warmup: float = 0.0
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> ReportHead:
+        warmup = scenario.expect.warmup if scenario.expect else 0.0
+        return cls(scenario.name, scenario.path, scenario.description, warmup)
+
+
+def render_html(
+    scenario: Scenario,
+    result: RunResult,
+    evaluation: Evaluation,
+    comparison: Comparison | None = None,
+) -> str:
+    return render_page(ReportHead.of(scenario), result, evaluation, comparison)
+
+
+def rerender_html(document: Mapping[str, Any], comparison: Comparison | None) -> str:
+    """The page of a run from its report.json alone (its raw result and verdicts), so
+    `compare` can show the baseline in it. ValueError: not a report this version reads."""
+    try:
+        result = RunResult.model_validate(document["result"])
+        expectations = [Expectation(**e) for e in document.get("expectations", [])]
+    except (KeyError, TypeError, ValidationError) as error:
+        raise ValueError(f"the report's raw result cannot be read: {error}") from None
+    head = ReportHead(
+        str(document.get("scenario", result.scenario)),
+        document.get("file"),
+        document.get("description"),
+        float(document.get("warmup") or 0.0),
+    )
+    return render_page(head, result, Evaluation(expectations, assess(result.health)), comparison)
+
+
+def render_page(
+    head: ReportHead,
+    result: RunResult,
+    evaluation: Evaluation,
+    comparison: Comparison | None = None,
+) -> str:
     word = "PASS" if evaluation.passed else "FAIL"
     if not evaluation.load_generator.valid:
         word = "INVALID"
-    title = f"{scenario.name}: {word}"
+    regressed = comparison is not None and bool(comparison.regressions)
+    if regressed:
+        word += ", REGRESSION"
+    title = f"{head.name}: {word}"
     meta = f"started {result.started_at:%Y-%m-%d %H:%M:%S %Z} · {result.duration:.1f}s"
-    if scenario.path:
-        meta = f"{scenario.path} · {meta}"
+    if head.path:
+        meta = f"{head.path} · {meta}"
     if result.interrupted:
         meta += " · interrupted"
     speech = render_speech(result)
-    warmup = scenario.expect.warmup if scenario.expect else 0.0
-    values = metric_table(result, warmup)
+    values = metric_table(result, head.warmup)
     ranked = rank_streams(result, values)
     body = "\n".join(
         [
             _banner(evaluation),
             section("Summary", _figures(result, evaluation)),
             section("Expectations", _expectations(evaluation.expectations)),
+            *(
+                [section("Baseline", render_baseline(comparison), "baseline")]
+                if comparison is not None
+                else []
+            ),
             section("Plots", _charts(result), "plots"),
             section("Worst streams", render_worst(ranked), "worst-streams"),
-            section("Metrics", _metrics(values, warmup)),
+            section("Metrics", _metrics(values, head.warmup)),
             *([section("Speech", speech)] if speech is not None else []),
             section("Load generator", _load_generator(result, evaluation)),
             section("Participants", _participants(result)),
@@ -415,17 +476,18 @@ def render_html(scenario: Scenario, result: RunResult, evaluation: Evaluation) -
             section("Errors", _errors(result)),
         ]
     )
-    description = f"<p>{escape(scenario.description)}</p>" if scenario.description else ""
+    description = f"<p>{escape(head.description)}</p>" if head.description else ""
+    flag = f" {badge('REGRESSION', 'fail')}" if regressed else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title>
-<style>{_CSS}{SPEECH_CSS}</style>
+<style>{_CSS}{SPEECH_CSS}{BASELINE_CSS}</style>
 </head>
 <body>
-<header><h1>{escape(scenario.name)} {verdict(evaluation.passed)}</h1>
+<header><h1>{escape(head.name)} {verdict(evaluation.passed)}{flag}</h1>
 <div class="meta">{escape(meta)}</div>{description}</header>
 <main>
 {body}

@@ -22,16 +22,19 @@ def table(
     rows: Iterable[Sequence[str]],
     numeric: set[int],
     css_class: str | None = None,
+    row_classes: Sequence[str | None] = (),
 ) -> str:
-    """Cells are markup (escape text before); `numeric` columns align right."""
+    """Cells are markup (escape text before); `numeric` columns align right; a row's class
+    (`row_classes`, by position) marks it."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     lines = []
-    for row in rows:
+    for number, row in enumerate(rows):
         cells = "".join(
             f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
             for i, cell in enumerate(row)
         )
-        lines.append(f"<tr>{cells}</tr>")
+        marked = row_classes[number] if number < len(row_classes) else None
+        lines.append(f'<tr class="{marked}">{cells}</tr>' if marked else f"<tr>{cells}</tr>")
     at = f' class="{css_class}"' if css_class else ""
     return f"<table{at}><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
 
