@@ -3,6 +3,7 @@ crowd, and this table says who fell out of it and on what."""
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -64,29 +65,33 @@ def _figures(values: MetricTable, participant: str, stream: str) -> dict[str, fl
 def rank_streams(result: RunResult, values: MetricTable) -> list[RankedStream]:
     """Every received stream, worst first: by its best place on any criterion (so the worst
     frame rate, the worst delay and the longest freeze all come first), then by the sum of
-    its places."""
+    its places. A place counts the streams strictly worse, so equal figures share it; the
+    reason given is the criterion of its best place that it shares with the fewest."""
     streams = [
         RankedStream(p, s, _figures(values, p.name, s.stream_id))
         for p in result.participants
         for s in p.streams
         if s.direction is StreamDirection.VIEW
     ]
-    places: list[dict[str, int]] = [{} for _ in streams]
+    places: list[dict[str, tuple[int, int]]] = [{} for _ in streams]
     for criterion in CRITERIA:
         measured = [
-            (number, value)
+            (number, value if criterion.worse_low else -value)
             for number, one in enumerate(streams)
             if (value := one.figures[criterion.metric]) is not None
             and not (criterion.zero_is_fine and value <= 0)
         ]
-        measured.sort(key=lambda item: item[1], reverse=not criterion.worse_low)
-        for place, (number, _) in enumerate(measured):
-            places[number][criterion.metric] = place
+        ordered = sorted(badness for _, badness in measured)
+        for number, badness in measured:
+            worse = bisect_left(ordered, badness)
+            shared = bisect_right(ordered, badness) - worse
+            places[number][criterion.metric] = (worse, shared)
     ranked: list[tuple[int, int, RankedStream, str | None]] = []
     for one, where in zip(streams, places, strict=True):
         if where:
             reason = min(where, key=lambda metric: where[metric])
-            ranked.append((where[reason], sum(where.values()), one, reason))
+            total = sum(place for place, _ in where.values())
+            ranked.append((where[reason][0], total, one, reason))
         else:
             ranked.append((len(streams), 0, one, None))
     ranked.sort(key=lambda item: (item[0], item[1]))
