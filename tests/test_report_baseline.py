@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,10 @@ def test_a_run_with_a_baseline_shows_and_fails_on_the_regression(tmp_path: Path)
     assert any("<td>delay</td>" in row and "117ms → 317ms" in row for row in flagged)
     assert not any("join_time" in row for row in flagged)
     assert json.loads((tmp_path / "slow" / "compare.json").read_text())["regressions"] >= 1
+    suite = ET.parse(tmp_path / "slow" / "junit.xml").getroot()
+    assert suite.get("failures") == "1"  # the baseline case, as CI shows it
+    failure = next(c for c in suite.iter("testcase") if c.get("name") == "baseline").find("failure")
+    assert failure is not None and "delay p95: 117ms -> 317ms" in (failure.text or "")
 
     out = io.StringIO()
     assert conclude(chosen, run(), tmp_path / "rerun", out, baseline) == ExitCode.PASSED

@@ -64,7 +64,8 @@ def write_reports(
     )
     paths.samples.write_text(render_samples_csv(result), encoding="utf-8")
     paths.json.write_text(dump_json(document), encoding="utf-8")
-    paths.junit.write_text(render_junit(scenario, result, evaluation), encoding="utf-8")
+    junit = render_junit(scenario, result, evaluation, comparison)
+    paths.junit.write_text(junit, encoding="utf-8")
     paths.html.write_text(render_html(scenario, result, evaluation, comparison), encoding="utf-8")
     if comparison is not None and paths.compare is not None:
         write_comparison(comparison, paths.json, paths.compare)
