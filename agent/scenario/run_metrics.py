@@ -86,8 +86,14 @@ class ViewSeries:
         tracks = figures.tracks
         main = tracks.get(main_kind)
         received = self._received.read(sum(t.packets_received for t in tracks.values()))
+        lost = self._lost.read(sum(t.packets_lost for t in tracks.values()))
+        new_received = received - self.result.packets_received
+        new_lost = lost - self.result.packets_lost
+        if new_received + new_lost > 0:
+            share = max(0.0, min(1.0, new_lost / (new_received + new_lost)))
+            self.result.loss.append(Sample(t=now, value=share))
         self.result.packets_received = received
-        self.result.packets_lost = self._lost.read(sum(t.packets_lost for t in tracks.values()))
+        self.result.packets_lost = lost
         if figures.bitrate_bps is not None:
             self.result.bitrate.append(Sample(t=now, value=figures.bitrate_bps))
         if main is not None:
