@@ -84,7 +84,7 @@ def add_serve_command(sub: Any) -> Any:
 
         if not seams.install_for_command("auvious-agent serve", "amqtt"):
             return 1
-        apply_ice_host_address_option(args)
+        apply_ice_host_address_option(args, platform_host=args.host)
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(
