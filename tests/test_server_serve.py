@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.serve_support import CHECKOUT_CLI, serve
 
@@ -122,13 +123,28 @@ async def test_serve_without_clients_prints_a_working_development_client(tmp_pat
             assert (await response.json())["organization"] == "dev"
 
 
-def test_composition_workers_must_be_1_to_16() -> None:
-    for bad in ("17",):
-        result = subprocess.run(
-            [*CHECKOUT_CLI, "serve", "--composition-workers", bad],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 2
-        assert f"--composition-workers: {bad!r}: a whole number from 1 to 16" in result.stderr
+async def test_serve_issues_tokens_of_the_lifetime_asked_for(tmp_path: Path) -> None:
+    """`--access-token-ttl`: short tokens, to test a client's renewal against `serve`."""
+    async with serve("--data-dir", str(tmp_path), "--access-token-ttl", "60") as (url, lines):
+        client_id, secret = next(m for line in lines if (m := DEV_CLIENT.search(line))).groups()
+        async with (
+            aiohttp.ClientSession(url) as http,
+            http.post(
+                "/security/oauth/token",
+                data={"grant_type": "client_credentials"},
+                headers={"Authorization": aiohttp.encode_basic_auth(client_id, secret)},
+            ) as response,
+        ):
+            assert (await response.json())["expires_in"] == 60
+
+
+@pytest.mark.parametrize(
+    ("option", "bad", "bounds"),
+    [("--composition-workers", "17", "1 to 16"), ("--access-token-ttl", "5", "10 to 86400")],
+)
+def test_bounded_options_say_their_bounds(option: str, bad: str, bounds: str) -> None:
+    result = subprocess.run(
+        [*CHECKOUT_CLI, "serve", option, bad], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert f"{option}: {bad!r}: a whole number from {bounds}" in result.stderr
