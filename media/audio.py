@@ -155,12 +155,11 @@ class SyntheticSound:
             speech = speech_like()
             out += 0.6 * speech[index % len(speech)]
         if self.marks:
-            since_mark = np.mod(index / AUDIO_SAMPLE_RATE, self.mark_interval)
-            on = since_mark < self.mark_seconds
-            if on.any():
-                out = np.where(on, 0.0, out).astype(np.float32)
-                out += on * self.level * np.sin(2 * np.pi * self.tone_hz * since_mark)
-        return out.astype(np.float32)
+            since_mark = index % round(self.mark_interval * AUDIO_SAMPLE_RATE)
+            on = since_mark < round(self.mark_seconds * AUDIO_SAMPLE_RATE)
+            phase = 2 * np.pi * self.tone_hz / AUDIO_SAMPLE_RATE
+            out[on] = self.level * np.sin(phase * since_mark[on])
+        return out
 
 
 class SyntheticAudioTrack(PacedAudioTrack):

@@ -19,7 +19,6 @@ without the speech-like sound), counted as `unmeasured`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -230,13 +229,9 @@ class AudioQuality:
         marks = _envelope(downsample(self._marks.samples(first, y.size * _FACTOR))) > 0
         marks[1:] |= marks[:-1].copy()  # the codec smears a mark into the next block
         marks[:-1] |= marks[1:].copy()
-        best, best_lag = _MIN_CORRELATION, None
-        for lag in range(sent.size - heard.size + 1):
-            keep = ~marks[lag : lag + heard.size]
-            correlation = _pearson(heard[keep], sent[lag : lag + heard.size][keep])
-            if correlation > best:
-                best, best_lag = correlation, lag
-        if best_lag is None:
+        correlations = _masked_pearson(heard, sent, ~marks)
+        best_lag = int(np.argmax(correlations))
+        if correlations[best_lag] <= _MIN_CORRELATION:
             return None
         coarse = best_lag * _BLOCK
         low = max(0, coarse - _BLOCK)
@@ -253,7 +248,22 @@ def _envelope(samples: Samples) -> npt.NDArray[np.float64]:
     return result
 
 
-def _pearson(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    norm = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
-    return float(np.dot(a, b)) / norm if norm else 0.0
+def _masked_pearson(
+    heard: npt.NDArray[np.float64], sent: npt.NDArray[np.float64], keep: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """Pearson's correlation of `heard` with `sent` at every lag, over the blocks `keep` marks
+    at that lag (one array operation for all lags, not a loop)."""
+    windows = np.lib.stride_tricks.sliding_window_view(sent, heard.size)
+    weights = np.lib.stride_tricks.sliding_window_view(keep, heard.size).astype(np.float64)
+    count = np.maximum(weights.sum(axis=1), 1.0)
+    sum_x = weights @ heard
+    sum_y = (weights * windows).sum(axis=1)
+    sum_xy = (weights * windows) @ heard
+    sum_xx = weights @ (heard * heard)
+    sum_yy = (weights * windows * windows).sum(axis=1)
+    covariance = sum_xy - sum_x * sum_y / count
+    variance = (sum_xx - sum_x**2 / count) * (sum_yy - sum_y**2 / count)
+    result: npt.NDArray[np.float64] = np.where(
+        variance > 0, covariance / np.sqrt(np.maximum(variance, 1e-300)), 0.0
+    )
+    return result
