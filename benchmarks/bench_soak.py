@@ -37,15 +37,14 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.api.auth import ClientCredentials
-from agent.api.models import ConferenceStreamType, CreateConferenceWebCommand
+from agent.api.models import ConferenceStreamType
 from agent.participant import Participant, RetryPolicy
 from agent.participant.drift import DriftWatcher
 from agent.scenario.metrics import percentile
 from agent.webrtc import seams
 from agent.webrtc.host_addresses import LOOPBACK, use_host_addresses
 from server.config import DEV_SECRET_FILE
-from tests.participant_support import small_tracks
-from tests.resume_support import FAST_RESUME, CuttableProxy, media_flowing
+from tests.resume_support import FAST_RESUME, CuttableProxy, media_flowing, start_call
 from tests.serve_support import serve_process
 
 CAM = ConferenceStreamType.CAM
@@ -86,13 +85,7 @@ async def run(args: argparse.Namespace) -> int:
                 renewals: list[object] = []
                 for person in people:
                     person.auth.add_listener(renewals.append)
-                conference = await people[0].api.conferences.create(CreateConferenceWebCommand())
-                for person in people:
-                    await person.join(conference.id or "")
-                for person in people:
-                    await person.publish(CAM, small_tracks(CAM))
-                for person in people:
-                    await media_flowing(person, BOUND)
+                await start_call(people, BOUND)
 
                 async def restart() -> float:
                     nonlocal process
