@@ -8,9 +8,9 @@ import pytest
 from agent.scenario.expect import evaluate
 from agent.scenario.report.bands import outliers, percentile_bands
 from agent.scenario.report.html import render_html
-from agent.scenario.report.people import PAGE, participants_over_time
+from agent.scenario.report.people import MAX_STREAMS, PAGE, participants_over_time
 from agent.scenario.report.summary import metric_table
-from agent.scenario.report.svg import Series, band_chart
+from agent.scenario.report.svg import Series, band_chart, line_chart
 from agent.scenario.report.worst import rank_streams
 from agent.scenario.results import PhaseRecord
 from tests.scenario_results_support import EXPECT, run, scenario
@@ -103,3 +103,37 @@ def test_participant_sections_are_paged_past_a_page() -> None:
     assert page.count('<details class="page">') == 2
     assert page.count('<details class="participant">') == PAGE + 10
     assert f'id="p-agent-{PAGE + 9}"' in page and f'href="#p-agent-{PAGE + 9}"' in page
+
+
+def test_a_section_lists_the_published_and_the_worst_received_streams() -> None:
+    result = run()
+    agent = result.participants[0]
+    publish, view = agent.streams
+    views = [
+        view.model_copy(
+            update={"stream_id": f"s-{n}", "publisher": f"p-{n}", "packets_lost": 100 * n}
+        )
+        for n in range(MAX_STREAMS + 5)
+    ]
+    crowded = result.model_copy(
+        update={"participants": [agent.model_copy(update={"streams": [publish, *views]})]}
+    )
+    sc = scenario({})
+    page = render_html(sc, crowded, evaluate(sc, crowded))
+    section = page[page.index('id="p-agent-0"') :]
+    section = section[: section.index("</details>")]
+    assert section.count("<tr>") == 1 + MAX_STREAMS  # the header row, then the streams
+    assert "→ MIC_AND_CAM" in section  # the published stream first
+    lossiest = f"← p-{MAX_STREAMS + 4} MIC_AND_CAM"
+    assert lossiest in section and "← p-0 MIC_AND_CAM" not in section
+    assert "… and 6 more streams" in section
+
+
+def test_a_step_down_is_drawn_as_a_step() -> None:
+    steps = Series("n", [(0.0, 0.0), (1.0, 0.0), (1.0, 2.0), (3.0, 2.0), (3.0, 1.0), (4.0, 1.0)])
+    chart = line_chart([steps], "steps", x_span=(0.0, 4.0))
+    drawn = chart[chart.index('points="') + 8 :]
+    xs = [float(point.split(",")[0]) for point in drawn[: drawn.index('"')].split()]
+    ys = [float(point.split(",")[1]) for point in drawn[: drawn.index('"')].split()]
+    assert xs == sorted(xs)
+    assert ys[3] < ys[4]  # at 3 s: from 2 down to 1 (a larger y is lower), not up and back

@@ -82,3 +82,18 @@ def test_a_baseline_of_another_scenario_is_refused_before_the_run(
     assert code == ExitCode.INVALID
     assert "the baseline is a report of 'another', not 'two-party-call'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_compare_leaves_a_page_it_cannot_rebuild_and_still_judges(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = baseline_report(tmp_path)
+    chosen, result = scenario(LOOSE), slower(0.2)
+    new = write_reports(chosen, result, evaluate(chosen, result), tmp_path / "new")
+    document = json.loads(new.json.read_text())
+    document["result"] = {"scenario": "two-party"}  # as a report of another version might be
+    new.json.write_text(json.dumps(document))
+    before = new.html.read_text()
+    assert main(["compare", str(base), str(new.json)]) == 1
+    assert new.html.read_text() == before
+    assert "left as it was: the report's raw result cannot be read" in capsys.readouterr().err

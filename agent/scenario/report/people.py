@@ -11,7 +11,7 @@ from html import escape
 from agent.scenario.report.markup import DASH, anchor, badge, table
 from agent.scenario.report.svg import Series, Shade, TimelineRow, nice_ticks, sparkline
 from agent.scenario.report.worst import CRITERIA, RankedStream, figure_cells
-from agent.scenario.results import ParticipantResult, RunResult
+from agent.scenario.results import ParticipantResult, RunResult, StreamDirection, StreamResult
 from agent.scenario.units import Quantity, format_quantity
 
 __all__ = ["PAGE", "participant_sections", "participants_over_time", "timeline_row"]
@@ -21,6 +21,10 @@ PAGE = 50
 
 MAX_SPARK = 60
 """Points per sparkline at most: its shape at 180 px, light at hundreds of streams."""
+
+MAX_STREAMS = 12
+"""Streams listed in a participant's section: its published ones and its worst received
+ones (a participant of a 200-person meeting views 199; samples.csv has them all)."""
 
 MAX_ERRORS = 20
 """Errors listed in a participant's section (the Errors section and report.json have all)."""
@@ -90,9 +94,13 @@ def _events(participant: ParticipantResult, end: float) -> str:
     return f'<ol class="events" id="{anchor(participant.name)}">{items}{more}</ol>'
 
 
+Ranks = Mapping[tuple[str, str], tuple[int, RankedStream]]
+"""(participant, stream id) -> the stream's position in the worst-first list, and its figures."""
+
+
 def _streams(
     participant: ParticipantResult,
-    ranked: Mapping[tuple[str, str], RankedStream],
+    ranked: Ranks,
     span: tuple[float, float],
     fps_max: float,
     shades: Sequence[Shade],
@@ -100,9 +108,16 @@ def _streams(
     def when(value: float | None) -> str:
         return DASH if value is None else f"{value:.1f}s"
 
+    def order(stream: StreamResult) -> tuple[int, int]:
+        if stream.direction is StreamDirection.PUBLISH:
+            return (0, 0)
+        return (1, ranked.get((participant.name, stream.stream_id), (len(ranked), None))[0])
+
+    listed = sorted(participant.streams, key=order)
     rows = []
-    for stream in participant.streams:
-        found = ranked.get((participant.name, stream.stream_id))
+    for stream in listed[:MAX_STREAMS]:
+        position = ranked.get((participant.name, stream.stream_id))
+        found = position[1] if position is not None else None
         figures = figure_cells(found.figures, None) if found is not None else [DASH] * len(CRITERIA)
         fps = (
             sparkline(
@@ -137,13 +152,15 @@ def _streams(
         "lost",
         *(c.heading for c in CRITERIA),
     )
-    return table(headers, rows, {1, 2, *range(4, 7 + len(CRITERIA))})
+    more = len(listed) - MAX_STREAMS
+    note = f"<p>… and {more} more streams, better than these (samples.csv has them).</p>"
+    return table(headers, rows, {1, 2, *range(4, 7 + len(CRITERIA))}) + (note if more > 0 else "")
 
 
 def _section(
     participant: ParticipantResult,
     result: RunResult,
-    ranked: Mapping[tuple[str, str], RankedStream],
+    ranked: Ranks,
     fps_max: float,
     shades: Sequence[Shade],
 ) -> str:
@@ -180,7 +197,10 @@ def participant_sections(
     people = result.participants
     if not people:
         return "<p>No participants.</p>"
-    by_stream = {(one.participant.name, one.stream.stream_id): one for one in ranked}
+    by_stream = {
+        (one.participant.name, one.stream.stream_id): (position, one)
+        for position, one in enumerate(ranked)
+    }
     rates = [s.value for p in people for stream in p.streams for s in stream.fps]
     fps_max = max(nice_ticks(0.0, max(rates, default=1.0), 4)[-1], 1.0)
     end = result.duration

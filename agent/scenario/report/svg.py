@@ -276,8 +276,13 @@ def _time_axes(
     return frame, parts
 
 
+def _in_time(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points in time order; those at the same time keep theirs (a step down stays one)."""
+    return sorted(points, key=lambda point: point[0])
+
+
 def _polyline(frame: _Frame, one: Series, css_class: str, color: str, stroke: float) -> str:
-    points = " ".join(f"{frame.x(x):.1f},{frame.y(y):.1f}" for x, y in sorted(one.points))
+    points = " ".join(f"{frame.x(x):.1f},{frame.y(y):.1f}" for x, y in _in_time(one.points))
     return (
         f'<polyline class="{css_class}" fill="none" stroke="{color}" stroke-width="{stroke}" '
         f'points="{points}"><title>{escape(one.label)}</title></polyline>'
@@ -594,7 +599,7 @@ def sparkline(
             )
     line = " ".join(
         f"{1 + (x - low) * x_scale:.0f},{height - 2 - min(y, y_max) * y_scale:.0f}"
-        for x, y in sorted(points)
+        for x, y in _in_time(points)
     )
     parts.append(
         f'<polyline fill="none" stroke="{PALETTE[0]}" stroke-width="1.2" points="{line}">'

@@ -90,7 +90,8 @@ def rank_streams(result: RunResult, values: MetricTable) -> list[RankedStream]:
     for one, where in zip(streams, places, strict=True):
         if where:
             reason = min(where, key=lambda metric: where[metric])
-            total = sum(place for place, _ in where.values())
+            # Not ranked on a criterion (not measured, or nothing wrong): last there.
+            total = sum(where.get(c.metric, (len(streams), 0))[0] for c in CRITERIA)
             ranked.append((where[reason][0], total, one, reason))
         else:
             ranked.append((len(streams), 0, one, None))
