@@ -322,9 +322,22 @@ class _Checker:
                 )
 
     def _measurable(self) -> None:
-        """A delay threshold no viewer can measure would fail every run: say so now."""
+        """A delay or audio-quality threshold no viewer can measure would fail every run:
+        say so now."""
         expect = self.scenario.expect
-        if expect is None or expect.delay is None:
+        if expect is None:
+            return
+        for name in ("audio_mos", "audio_concealed"):
+            if getattr(expect, name) is not None and not any(
+                self.scenario.receive(group).audio == "decode"
+                for group in self.scenario.participants
+            ):
+                self.add(
+                    ("expect", name),
+                    f"{name} is measured on decoded audio, but no group decodes it; give a "
+                    "viewing group `receive: {audio: decode}`",
+                )
+        if expect.delay is None:
             return
         if not any(
             self.scenario.receive(group).measures_delay

@@ -1161,10 +1161,17 @@ class Scenario(StrictModel):
     def receive(self, group: ParticipantGroup) -> ReceiveSpec:
         """What `group` decodes: its `receive`; left out, light, or sampled video when the
         scenario expects a `delay` (one keyframe decoded per second measures it for a
-        fraction of full decoding)."""
-        if "receive" in group.model_fields_set or self.expect is None or self.expect.delay is None:
+        fraction of full decoding), and decoded audio when it expects `audio_mos` or
+        `audio_concealed` (measured on decoded sound only)."""
+        expect = self.expect
+        if "receive" in group.model_fields_set or expect is None:
             return group.receive
-        return group.receive.model_copy(update={"video": "sampled"})
+        update: dict[str, str] = {}
+        if expect.delay is not None:
+            update["video"] = "sampled"
+        if expect.audio_mos is not None or expect.audio_concealed is not None:
+            update["audio"] = "decode"
+        return group.receive.model_copy(update=update) if update else group.receive
 
 
 def scenario_json_schema() -> dict[str, Any]:
