@@ -48,6 +48,26 @@ def test_added_delay_is_a_regression_and_the_same_run_is_not() -> None:
     assert regressions(baseline, report(slower(0.02))) == []  # under the 50 ms floor
 
 
+def shifted(series: str, value: float) -> RunResult:
+    result = run()
+    for participant in result.participants:
+        for stream in participant.streams:
+            setattr(stream, series, [Sample(t=s.t, value=value) for s in getattr(stream, series)])
+    return result
+
+
+def test_quieter_audio_and_an_av_offset_either_way_are_regressions() -> None:
+    baseline = report(run())  # audio at -24 dBFS, sound 20 ms behind the picture
+    assert any(
+        "audio_level p50" in m for m in regressions(baseline, report(shifted("audio_level", -60.0)))
+    )
+    assert regressions(baseline, report(shifted("audio_level", -10.0))) == []  # louder
+    for offset in (0.2, -0.2):  # sound late or early by 200 ms
+        found = regressions(baseline, report(shifted("av_sync", offset)))
+        assert any(m.startswith("av_sync p50:") for m in found), (offset, found)
+    assert regressions(baseline, report(shifted("av_sync", -0.03))) == []  # as near zero
+
+
 def test_the_scenario_tolerance_and_lost_expectations() -> None:
     loose = {**EXPECT, "delay": {"p95": "< 1s"}, "tolerance": {"delay": "100%"}}
     assert regressions(report(run(), loose), report(slower(0.05), loose)) == []

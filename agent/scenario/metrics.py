@@ -62,6 +62,9 @@ class Metric:
     population: Population | None = None
     """(participant, stream id) of every stream that should have a value: an expectation says
     how many of them it covered and fails when it covered fewer (`expect.coverage`)."""
+    signed: bool = False
+    """Values on both sides of zero, the best at zero (an A/V offset): `compare` calls a
+    figure worse when it moved away from zero."""
 
 
 AGGREGATES: tuple[str, ...] = (
@@ -147,9 +150,11 @@ def _warm_from(stream: StreamResult, warmup: float) -> float:
     return start + warmup
 
 
-def _series(attribute: str, video_only: bool) -> Extractor:
+def _series(
+    attribute: str, video_only: bool, direction: StreamDirection = StreamDirection.VIEW
+) -> Extractor:
     def extract(result: RunResult, warmup: float) -> Iterator[MetricValue]:
-        for participant, stream in _streams(result, StreamDirection.VIEW, video_only):
+        for participant, stream in _streams(result, direction, video_only):
             since = _warm_from(stream, warmup)
             samples: list[Sample] = getattr(stream, attribute)
             for sample in samples:
@@ -388,8 +393,35 @@ _ALL = (
     Metric(
         "bitrate",
         Quantity.BITRATE,
-        "Bits per second received, sampled over time.",
+        "Bits per second received, per viewed stream, sampled over time.",
         _series("bitrate", video_only=False),
+    ),
+    Metric(
+        "bitrate_sent",
+        Quantity.BITRATE,
+        "Bits per second sent, per published stream, sampled over time.",
+        _series("bitrate", video_only=False, direction=StreamDirection.PUBLISH),
+    ),
+    Metric(
+        "jitter",
+        Quantity.TIME,
+        "Interarrival jitter of received media (RTCP receiver statistics), sampled over time.",
+        _series("jitter", video_only=False),
+    ),
+    Metric(
+        "audio_level",
+        Quantity.LEVEL,
+        "RMS level (dBFS) of received audio, sampled over time (-120: silence); needs audio"
+        " decoding.",
+        _series("audio_level", video_only=False),
+    ),
+    Metric(
+        "av_sync",
+        Quantity.TIME,
+        "How far received sound lags the picture of one stream (negative: it leads), from"
+        " the audio marks' and video timecodes' delays; needs audio and video decoding.",
+        _series("av_sync", video_only=True),
+        signed=True,
     ),
     Metric("freeze_count", Quantity.COUNT, "Freezes per received video stream.", _freeze_count),
     Metric(
