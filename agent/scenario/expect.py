@@ -48,6 +48,10 @@ class Expectation:
     covered: int | None = None
     """How many of the `population` streams the values came from (per-stream metrics)."""
     population: int | None = None
+    group: list[str] | None = None
+    """The scenario groups the threshold is about (its scope's); None: the whole run."""
+    by_group: dict[str, float | None] = field(default_factory=dict)
+    """The measured aggregate of each group's values, so a failure says whose they were."""
 
 
 @dataclass(frozen=True)
@@ -98,11 +102,24 @@ def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
             values = [value for value in values if _in_scope(value, scope, result, people)]
         coverage = _Coverage.of(metric, values, result, scope, people)
         scoped = f" {scope.text()}" if scope is not None else ""
+        groups = _groups_of(values, people)
         for aggregate_name, threshold in thresholds.items():
             name = f"{metric_name}{scoped} {aggregate_name} {threshold}"
             measured = aggregate(values, aggregate_name, metric.quantity)
             quantity = Quantity.COUNT if aggregate_name == "count" else metric.quantity
-            case = Expectation(name, False, "", metric_name, aggregate_name, str(threshold))
+            case = Expectation(
+                name,
+                False,
+                "",
+                metric_name,
+                aggregate_name,
+                str(threshold),
+                group=_scope_groups(scope),
+                by_group={
+                    group: aggregate(chosen, aggregate_name, metric.quantity)
+                    for group, chosen in groups.items()
+                },
+            )
             if coverage is not None:
                 case = replace(case, covered=coverage.covered, population=coverage.population)
             if measured is None:
@@ -116,6 +133,8 @@ def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
                 f"measured {aggregate_name} {text} over {len(values)} value(s)"
                 f"{coverage.text if coverage else ''}; threshold {threshold} {verdict}"
             )
+            if not passed and len(case.by_group) > 1:
+                message += " (by group: " + _per_group(case.by_group, quantity) + ")"
             details: list[str] = []
             if coverage is not None and not coverage.enough(expect.coverage):
                 passed = False
@@ -134,6 +153,29 @@ def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
                 measured_text=text,
                 details=details,
             )
+
+
+def _groups_of(values: list[MetricValue], people: People) -> dict[str, list[MetricValue]]:
+    """`values` by the scenario group of the participant each is of, groups in run order."""
+    found: dict[str, list[MetricValue]] = {p.group: [] for p in people.values()}
+    for value in values:
+        participant = people.get(value.participant)
+        if participant is not None:
+            found[participant.group].append(value)
+    return {group: chosen for group, chosen in found.items() if chosen}
+
+
+def _per_group(measured: dict[str, float | None], quantity: Quantity) -> str:
+    return ", ".join(
+        f"{group} {'-' if value is None else format_quantity(value, quantity)}"
+        for group, value in measured.items()
+    )
+
+
+def _scope_groups(scope: Scope | None) -> list[str] | None:
+    if scope is None or scope.group is None:
+        return None
+    return [scope.group] if isinstance(scope.group, str) else list(scope.group)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ The JSON report writes them and the HTML report shows them; both read them from 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent.scenario.metrics import METRICS, MetricValue, summarize
@@ -20,20 +20,23 @@ class MetricTable:
     """Every metric's values of one run, ready to be summarised at any level."""
 
     values: dict[str, list[MetricValue]]
+    groups: dict[str, str] = field(default_factory=dict)
+    """Each participant's scenario group, for `summaries(group=...)`."""
 
     def summaries(
-        self, participant: str | None = None, stream: str | None = None
+        self, participant: str | None = None, stream: str | None = None, group: str | None = None
     ) -> dict[str, Summary]:
-        """Summaries of every metric, or of one participant's (and stream's) values: then
-        only the metrics that have some."""
+        """Summaries of every metric, or of one participant's (and stream's) or one group's
+        values: then only the metrics that have some."""
         table: dict[str, Summary] = {}
-        scoped = participant is not None or stream is not None
+        scoped = participant is not None or stream is not None or group is not None
         for name, values in self.values.items():
             chosen = [
                 value
                 for value in values
                 if (participant is None or value.participant == participant)
                 and (stream is None or value.stream == stream)
+                and (group is None or self.groups.get(value.participant) == group)
             ]
             if scoped and not chosen:
                 continue
@@ -43,4 +46,7 @@ class MetricTable:
 
 
 def metric_table(result: RunResult, warmup: float) -> MetricTable:
-    return MetricTable({name: list(m.extract(result, warmup)) for name, m in METRICS.items()})
+    return MetricTable(
+        {name: list(m.extract(result, warmup)) for name, m in METRICS.items()},
+        {participant.name: participant.group for participant in result.participants},
+    )
