@@ -55,6 +55,7 @@ def view(publisher: str, *, frames: int = 600, fps_low_until: float = 3.0) -> St
         frames=frames,
         packets_received=990,
         packets_lost=10,
+        reception={"video": "decode", "audio": "decode"},
         fps=[Sample(t=1.0 + s, value=5.0 if s < fps_low_until else 30.0) for s in range(20)],
         delay=[Sample(t=1.0 + s, value=0.08 + 0.002 * s) for s in range(20)],
         psnr=[Sample(t=1.0 + s, value=45.0) for s in range(20)],

@@ -5,6 +5,7 @@ Each threshold (`join_time: {p95: "< 1s"}` is one) and each condition becomes on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -19,7 +20,7 @@ from agent.scenario.meetings import (
     intersect,
     meetings,
 )
-from agent.scenario.metrics import METRICS, Metric, MetricValue, aggregate
+from agent.scenario.metrics import METRICS, SAMPLED_SPAN, Expected, Metric, MetricValue, aggregate
 from agent.scenario.model import ExpectSpec, ParticipantGroup, Scenario, Scope, ViewStep
 from agent.scenario.results import (
     ParticipantResult,
@@ -100,7 +101,7 @@ def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
         people = {participant.name: participant for participant in result.participants}
         if scope is not None:
             values = [value for value in values if _in_scope(value, scope, result, people)]
-        coverage = _Coverage.of(metric, values, result, scope, people)
+        coverage = _Coverage.of(metric, values, result, scope, people, expect.warmup)
         scoped = f" {scope.text()}" if scope is not None else ""
         groups = _groups_of(values, people)
         for aggregate_name, threshold in thresholds.items():
@@ -194,14 +195,21 @@ class _Coverage:
         result: RunResult,
         scope: Scope | None,
         people: People,
+        warmup: float,
     ) -> _Coverage | None:
         if metric.population is None:
             return None
-        expected = set(metric.population(result))
-        if scope is not None:  # the streams of the scope's groups and types
-            expected = {key for key in expected if _stream_in_scope(key, scope, people)}
+        expected = {
+            (want.participant, want.stream)
+            for want in metric.population(result, warmup)
+            if scope is None  # else the streams of the scope's groups, types and times
+            or (
+                _stream_in_scope((want.participant, want.stream), scope, people)
+                and _in_scope_times(want, scope, result)
+            )
+        }
         have = {(value.participant, value.stream) for value in values}
-        missing = sorted(f"{who} stream {stream}" for who, stream in expected - have)
+        missing = sorted(_stream_named(key, people) for key in expected - have)
         return cls(len(expected & have), len(expected), missing)
 
     @property
@@ -229,6 +237,39 @@ def _stream_in_scope(key: tuple[str, str], scope: Scope, people: People) -> bool
         return True
     types = {s.stream_type for s in participant.streams if s.stream_id == key[1]}
     return any(_among(kind, scope.stream) for kind in types)
+
+
+def _stream_named(key: tuple[str, str | None], people: People) -> str:
+    """ "customer-0 stream ID (← agent-0 CAM)": whose stream, and what it is."""
+    who, stream_id = key
+    participant = people.get(who)
+    streams = participant.streams if participant is not None else []
+    label = next((s.label for s in streams if s.stream_id == stream_id), None)
+    return f"{who} stream {stream_id}" + (f" ({label})" if label else "")
+
+
+def _scope_intervals(scope: Scope, result: RunResult) -> list[Interval] | None:
+    """The run's times within the scope's window and phases; None: the whole run."""
+    if scope.window is None and scope.phase is None:
+        return None
+    found: list[Interval] = [scope.window] if scope.window is not None else [(0.0, math.inf)]
+    if scope.phase is not None:
+        phases = sorted((p.start, p.end) for p in result.phases if _among(p.name, scope.phase))
+        found = intersect(found, phases)
+    return found
+
+
+def _in_scope_times(want: Expected, scope: Scope, result: RunResult) -> bool:
+    """Whether a stream should have a value within the scope's times: a one-off value (its
+    `start` is its `end`) when that falls in them, a sampled series when it overlaps them
+    for `SAMPLED_SPAN`."""
+    intervals = _scope_intervals(scope, result)
+    if intervals is None:
+        return True
+    if want.end <= want.start:
+        return any(start <= want.start <= stop for start, stop in intervals)
+    overlap = intersect(intervals, [(want.start, want.end)])
+    return math.fsum(stop - start for start, stop in overlap) >= SAMPLED_SPAN
 
 
 def _in_scope(value: MetricValue, scope: Scope, result: RunResult, people: People) -> bool:

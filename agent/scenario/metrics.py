@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AGGREGATES",
     "METRICS",
+    "Expected",
     "Metric",
     "MetricValue",
     "aggregate",
@@ -49,7 +50,21 @@ class MetricValue:
 
 
 Extractor = Callable[[RunResult, float], Iterator[MetricValue]]
-Population = Callable[[RunResult], Iterator[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A stream that should have a value of a metric: from `start` (its warm-up over) to
+    `end`; a scope's phases and window keep it when they overlap that long enough."""
+
+    participant: str
+    stream: str
+    start: float
+    end: float
+
+
+Population = Callable[[RunResult, float], Iterator[Expected]]
+"""The streams of a run that should have values (the float is the warm-up, as extracting)."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +75,8 @@ class Metric:
     extract: Extractor
     """Values of the run; the float is the warm-up (seconds) cut from each stream's start."""
     population: Population | None = None
-    """(participant, stream id) of every stream that should have a value: an expectation says
-    how many of them it covered and fails when it covered fewer (`expect.coverage`)."""
+    """Every stream that should have a value: an expectation says how many of them it
+    covered and fails when it covered fewer (`expect.coverage`)."""
     signed: bool = False
     """Values on both sides of zero, the best at zero (an A/V offset): `compare` calls a
     figure worse when it moved away from zero."""
@@ -197,11 +212,58 @@ def _packet_loss(result: RunResult, warmup: float) -> Iterator[MetricValue]:
             yield MetricValue(loss, participant.name, t, stream.stream_id, weight=sent)
 
 
-def _carried_views(result: RunResult) -> Iterator[tuple[str, str]]:
-    """Viewed streams that received anything: each has packets, so a loss figure."""
+def _carried(stream: StreamResult) -> bool:
+    return stream.frames > 0 or stream.packets_received > 0
+
+
+def _carried_views(result: RunResult, warmup: float) -> Iterator[Expected]:
+    """Viewed streams that received anything: each has packets, so a loss figure (one, at
+    the stream's start, warm-up or not)."""
     for participant, stream in _streams(result, StreamDirection.VIEW):
-        if stream.frames > 0 or stream.packets_received > 0:
-            yield participant.name, stream.stream_id
+        if _carried(stream):
+            t = stream.started_at or 0.0
+            yield Expected(participant.name, stream.stream_id, t, t)
+
+
+SAMPLED_SPAN = MIN_OVERLAP
+"""Seconds a stream must last after its warm-up to be expected in a sampled series: its
+first sample only starts the count (a rate needs two), and a short stay under churn may
+end before the next."""
+
+
+def _sampled(
+    direction: StreamDirection,
+    video_only: bool = False,
+    measures: Callable[[StreamResult], bool] = lambda stream: True,
+) -> Population:
+    """Streams that should have values in a per-second series: viewed ones that received
+    anything (published ones: all) and receive as the series needs (`measures`), lasting
+    `SAMPLED_SPAN` after their warm-up."""
+
+    def population(result: RunResult, warmup: float) -> Iterator[Expected]:
+        for participant, stream in _streams(result, direction, video_only):
+            if direction is StreamDirection.VIEW and not _carried(stream):
+                continue
+            if not measures(stream):
+                continue
+            start = _warm_from(stream, warmup)
+            end = stream.ended_at if stream.ended_at is not None else result.duration
+            if end - start >= SAMPLED_SPAN:
+                yield Expected(participant.name, stream.stream_id, start, end)
+
+    return population
+
+
+def _decodes(*kinds: str) -> Callable[[StreamResult], bool]:
+    """Whether a viewed stream's media of each of `kinds` ("main": video if it has any, else
+    audio) was decoded (or sampled): light reception reads no timecode and no sample."""
+
+    def measures(stream: StreamResult) -> bool:
+        main = "video" if stream.has_video else "audio"
+        wanted = [main if kind == "main" else kind for kind in kinds]
+        return all(stream.reception.get(kind, "light") != "light" for kind in wanted)
+
+    return measures
 
 
 def _packets_lost(result: RunResult, warmup: float) -> Iterator[MetricValue]:
@@ -371,12 +433,14 @@ _ALL = (
         Quantity.RATE,
         "Frames per second received, sampled over time.",
         _series("fps", video_only=True),
+        _sampled(StreamDirection.VIEW, video_only=True),
     ),
     Metric(
         "delay",
         Quantity.TIME,
         "End-to-end delay of received media, sampled over time.",
         _series("delay", video_only=False),
+        _sampled(StreamDirection.VIEW, measures=_decodes("main")),
     ),
     Metric(
         "video_psnr",
@@ -395,18 +459,21 @@ _ALL = (
         Quantity.BITRATE,
         "Bits per second received, per viewed stream, sampled over time.",
         _series("bitrate", video_only=False),
+        _sampled(StreamDirection.VIEW),
     ),
     Metric(
         "bitrate_sent",
         Quantity.BITRATE,
         "Bits per second sent, per published stream, sampled over time.",
         _series("bitrate", video_only=False, direction=StreamDirection.PUBLISH),
+        _sampled(StreamDirection.PUBLISH),
     ),
     Metric(
         "jitter",
         Quantity.TIME,
         "Interarrival jitter of received media (RTCP receiver statistics), sampled over time.",
         _series("jitter", video_only=False),
+        _sampled(StreamDirection.VIEW),
     ),
     Metric(
         "audio_level",
@@ -414,6 +481,7 @@ _ALL = (
         "RMS level (dBFS) of received audio, sampled over time (-120: silence); needs audio"
         " decoding.",
         _series("audio_level", video_only=False),
+        _sampled(StreamDirection.VIEW, measures=_decodes("audio")),
     ),
     Metric(
         "av_sync",
@@ -421,6 +489,7 @@ _ALL = (
         "How far received sound lags the picture of one stream (negative: it leads), from"
         " the audio marks' and video timecodes' delays; needs audio and video decoding.",
         _series("av_sync", video_only=True),
+        _sampled(StreamDirection.VIEW, video_only=True, measures=_decodes("audio", "video")),
         signed=True,
     ),
     Metric("freeze_count", Quantity.COUNT, "Freezes per received video stream.", _freeze_count),

@@ -89,6 +89,7 @@ class ViewSeries:
     def take(self, figures: ViewerMeasurements, main_kind: str, now: float) -> None:
         self.result.viewer_id = figures.viewer_id or self.result.viewer_id
         tracks = figures.tracks
+        self.result.reception.update({kind: track.reception for kind, track in tracks.items()})
         main = tracks.get(main_kind)
         received = self._received.read(sum(t.packets_received for t in tracks.values()))
         self.result.packets_received = received
