@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from agent.participant import ViewerMeasurements
+from agent.scenario import metric_docs
 from agent.scenario.expect import evaluate
+from agent.scenario.metrics import METRICS
 from agent.scenario.model import Scenario
 from agent.scenario.results import ParticipantResult, RunResult, StreamDirection, StreamResult
 from agent.scenario.run_metrics import ViewSeries, new_stream
@@ -160,3 +162,11 @@ def test_sound_lagging_the_picture_is_an_av_offset_an_expectation_catches() -> N
         "av_sync max < 100ms": False,
         "av_sync min > -100ms": True,
     }
+
+
+def test_the_docs_metric_table_is_generated_from_the_registry() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "scenarios.md").read_text("utf-8")
+    assert metric_docs.updated(page) == page, "run scripts/regen-docs"
+    table = metric_docs.metric_table()
+    assert table.count("\n| `") == len(METRICS) and all(m.per for m in METRICS.values())
+    assert "| `audio_level` | level (dBFS) |" in table and "| `av_sync` | time, signed |" in table

@@ -80,6 +80,8 @@ class Metric:
     signed: bool = False
     """Values on both sides of zero, the best at zero (an A/V offset): `compare` calls a
     figure worse when it moved away from zero."""
+    per: str = ""
+    """What one value is of, for the docs' metric table (`agent.scenario.metric_docs`)."""
 
 
 AGGREGATES: tuple[str, ...] = (
@@ -409,24 +411,28 @@ _ALL = (
         Quantity.TIME,
         "Seconds from the join call to joined, per join (re-joins count too).",
         _join_time,
+        per="join call until joined, every join (re-joins too)",
     ),
     Metric(
         "publish_time",
         Quantity.TIME,
         "Seconds from starting to publish a stream until media flows.",
         _setup_time(StreamDirection.PUBLISH, "setup_time"),
+        per="published stream: start of publishing until media flows",
     ),
     Metric(
         "view_time",
         Quantity.TIME,
         "Seconds from starting to view a stream until it is connected.",
         _setup_time(StreamDirection.VIEW, "setup_time"),
+        per="viewed stream: start of viewing until connected",
     ),
     Metric(
         "first_frame_time",
         Quantity.TIME,
         "Seconds from starting to view a stream until its first frame.",
         _setup_time(StreamDirection.VIEW, "first_frame_time"),
+        per="viewed stream: start of viewing until its first frame",
     ),
     Metric(
         "video_fps",
@@ -434,6 +440,7 @@ _ALL = (
         "Frames per second received, sampled over time.",
         _series("fps", video_only=True),
         _sampled(StreamDirection.VIEW, video_only=True),
+        per="viewed video stream, each second",
     ),
     Metric(
         "delay",
@@ -441,18 +448,28 @@ _ALL = (
         "End-to-end delay of received media, sampled over time.",
         _series("delay", video_only=False),
         _sampled(StreamDirection.VIEW, measures=_decodes("main")),
+        per=(
+            "viewed stream, each second: mean end-to-end delay of the frames (timecode) or marks "
+            "(audio) in that second; needs decoding"
+        ),
     ),
     Metric(
         "video_psnr",
         Quantity.COUNT,
         "PSNR (dB) of received synthetic video against the sent frame, sampled over time.",
         _series("psnr", video_only=True),
+        per=(
+            "viewed synthetic video, each second: mean PSNR (dB) of the frames scored in that "
+            "second against the sent frame rebuilt from its timecode; needs decoding (see "
+            "[network.md](network.md))"
+        ),
     ),
     Metric(
         "video_ssim",
         Quantity.RATIO,
         "SSIM (0..1) of received synthetic video against the sent frame, sampled over time.",
         _series("ssim", video_only=True),
+        per="the same for SSIM (0..1)",
     ),
     Metric(
         "bitrate",
@@ -460,6 +477,7 @@ _ALL = (
         "Bits per second received, per viewed stream, sampled over time.",
         _series("bitrate", video_only=False),
         _sampled(StreamDirection.VIEW),
+        per="viewed stream, each second: bits received",
     ),
     Metric(
         "bitrate_sent",
@@ -467,6 +485,7 @@ _ALL = (
         "Bits per second sent, per published stream, sampled over time.",
         _series("bitrate", video_only=False, direction=StreamDirection.PUBLISH),
         _sampled(StreamDirection.PUBLISH),
+        per="published stream, each second: bits sent",
     ),
     Metric(
         "jitter",
@@ -474,6 +493,10 @@ _ALL = (
         "Interarrival jitter of received media (RTCP receiver statistics), sampled over time.",
         _series("jitter", video_only=False),
         _sampled(StreamDirection.VIEW),
+        per=(
+            "viewed stream, each second: interarrival jitter of its main track (video, else audio)"
+            " from the receiver's RTCP statistics"
+        ),
     ),
     Metric(
         "audio_level",
@@ -482,6 +505,11 @@ _ALL = (
         " decoding.",
         _series("audio_level", video_only=False),
         _sampled(StreamDirection.VIEW, measures=_decodes("audio")),
+        per=(
+            "viewed stream with audio, each second: RMS level of the audio decoded in that second "
+            "(`-120`: silence; the synthetic source's marks are about -24 dBFS); needs `receive: "
+            "{audio: decode}` (a browser reports it from `totalAudioEnergy`)"
+        ),
     ),
     Metric(
         "av_sync",
@@ -491,10 +519,26 @@ _ALL = (
         _series("av_sync", video_only=True),
         _sampled(StreamDirection.VIEW, video_only=True, measures=_decodes("audio", "video")),
         signed=True,
+        per=(
+            "viewed stream with audio and video (`MIC_AND_CAM`): how far the sound lags the "
+            "picture (negative: it leads), the mean delay of the audio marks less that of the "
+            "video timecodes, paired as both measure; needs `receive: {audio: decode, video: "
+            "sampled}` (or decode) and a synthetic source"
+        ),
     ),
-    Metric("freeze_count", Quantity.COUNT, "Freezes per received video stream.", _freeze_count),
     Metric(
-        "freeze_total", Quantity.TIME, "Seconds frozen per received video stream.", _freeze_total
+        "freeze_count",
+        Quantity.COUNT,
+        "Freezes per received video stream.",
+        _freeze_count,
+        per="viewed video stream",
+    ),
+    Metric(
+        "freeze_total",
+        Quantity.TIME,
+        "Seconds frozen per received video stream.",
+        _freeze_total,
+        per="viewed video stream: seconds frozen",
     ),
     Metric(
         "packet_loss",
@@ -502,37 +546,52 @@ _ALL = (
         "Fraction of packets lost per received stream.",
         _packet_loss,
         _carried_views,
+        per="viewed stream: lost / (received + lost)",
     ),
-    Metric("packets_lost", Quantity.COUNT, "Packets lost per received stream.", _packets_lost),
+    Metric(
+        "packets_lost",
+        Quantity.COUNT,
+        "Packets lost per received stream.",
+        _packets_lost,
+        per="viewed stream",
+    ),
     Metric(
         "snapshot_round_trip",
         Quantity.TIME,
         "Seconds from a snapshot request to the snapshot acquired.",
         _round_trips("snapshots"),
+        per="snapshot request until acquired",
     ),
     Metric(
         "camera_round_trip",
         Quantity.TIME,
         "Seconds from a camera request to its processed answer.",
         _round_trips("camera_requests"),
+        per="camera request until processed",
     ),
     Metric(
         "recording_start_time",
         Quantity.TIME,
         "Seconds from a start_recording request until the platform's recorder is ACTIVE.",
         _round_trips("recording_starts"),
+        per="`start_recording` request until the platform's recorder is ACTIVE",
     ),
     Metric(
         "composition_time",
         Quantity.TIME,
         "Seconds from requesting a composition until it was COMPLETED (polled).",
         _compositions("composition_time"),
+        per=(
+            "composition (`compose` step with `wait`): request until seen COMPLETED (polled every "
+            "0.5 s)"
+        ),
     ),
     Metric(
         "composition_queue_time",
         Quantity.TIME,
         "Seconds a composition waited in the queue (QUEUED, as polled).",
         _compositions("queue_time"),
+        per="composition: request until first seen out of QUEUED (polled)",
     ),
     Metric(
         "media_gap",
@@ -540,6 +599,12 @@ _ALL = (
         "Seconds a viewer in a call received no frame of a video stream being published, "
         "per meeting of the two (after a first-frame grace of 3 s).",
         _media_gap,
+        per=(
+            "meeting of a viewer (in the call, viewing the publisher's group) with a published "
+            "video stream: seconds without a frame after a 3 s first-frame grace (or the warm-up);"
+            " a stream that stopped while its publisher still published counts for as long as it "
+            "lasted, whatever the cause (an outage of the platform too)"
+        ),
     ),
     Metric(
         "word_error_rate",
@@ -547,12 +612,18 @@ _ALL = (
         "Word errors over words said, per utterance of a `source: speech` participant, as a"
         " transcribing participant understood it (`overall`: over all words).",
         _word_error_rate,
+        per=(
+            "utterance a `source: speech` participant said, as a transcribing participant "
+            "understood it: word errors / words said (lower case, no punctuation); `overall`: all "
+            "errors over all words"
+        ),
     ),
     Metric(
         "transcript_latency",
         Quantity.TIME,
         "Seconds from the end of a talk spurt to its text, per transcribed segment.",
         _transcript_latency,
+        per="transcribed segment: end of its speech until its text was available",
     ),
     Metric(
         "response_latency",
@@ -560,13 +631,21 @@ _ALL = (
         "Seconds from the end of one participant's speech to the start of the other's answer"
         " (voice activity), as a transcribing participant heard them.",
         _response_latency,
+        per=(
+            "as a transcribing participant heard it: end of one stream's talk spurt until the "
+            "start of another's answer (before the first speaks again, within 10 s); and end of "
+            "what the transcribing participant itself said until an answer it heard starts"
+        ),
     ),
-    Metric("error_count", Quantity.COUNT, "Errors per participant.", _error_count),
+    Metric(
+        "error_count", Quantity.COUNT, "Errors per participant.", _error_count, per="participant"
+    ),
     Metric(
         "error_rate",
         Quantity.RATIO,
         "Fraction of timeline steps that failed, per participant.",
         _error_rate,
+        per="participant: failed steps / steps",
     ),
 )
 
