@@ -18,6 +18,7 @@ import pytest
 from agent.participant import ViewerMeasurements
 from agent.scenario import metric_docs
 from agent.scenario.expect import evaluate
+from agent.scenario.loader import ScenarioError
 from agent.scenario.metrics import METRICS
 from agent.scenario.model import Scenario
 from agent.scenario.results import ParticipantResult, RunResult, StreamDirection, StreamResult
@@ -170,3 +171,32 @@ def test_the_docs_metric_table_is_generated_from_the_registry() -> None:
     table = metric_docs.metric_table()
     assert table.count("\n| `") == len(METRICS) and all(m.per for m in METRICS.values())
     assert "| `audio_level` | level (dBFS) |" in table and "| `av_sync` | time, signed |" in table
+
+
+def test_audio_expectations_choose_decoding_or_say_no_group_can_measure_them(
+    tmp_path: Path,
+) -> None:
+    text = """
+name: levels
+duration: 5s
+participants:
+  - name: host
+    publish: [{type: MIC_AND_CAM}]
+  - name: guest
+    receive: {video: light}
+expect:
+  audio_level: {p50: "> -40dBFS"}
+  av_sync: {max: "< 100ms"}
+"""
+    scenario = write(tmp_path, text)
+    host, guest = scenario.participants
+    # Left out: the audio decoded and video sampled, as the expectations need; said: as said.
+    assert (scenario.receive(host).audio, scenario.receive(host).video) == ("decode", "sampled")
+    assert (scenario.receive(guest).audio, scenario.receive(guest).video) == ("light", "light")
+    light = text.replace("publish: [{type: MIC_AND_CAM}]", "receive: {video: light}")
+    with pytest.raises(ScenarioError) as raised:
+        write(tmp_path, light)
+    message = str(raised.value)
+    assert "audio_level is measured from decoded audio, but no group decodes them" in message
+    assert "av_sync is measured from decoded audio marks and video timecodes" in message
+    assert "receive: {audio: decode, video: sampled}" in message
