@@ -197,6 +197,6 @@ expect:
     with pytest.raises(ScenarioError) as raised:
         write(tmp_path, light)
     message = str(raised.value)
-    assert "audio_level is measured from decoded audio, but no group decodes them" in message
+    assert "audio_level is measured from decoded audio, but no group decodes audio" in message
     assert "av_sync is measured from decoded audio marks and video timecodes" in message
     assert "receive: {audio: decode, video: sampled}" in message

@@ -329,43 +329,40 @@ class _Checker:
             return
         groups = self.scenario.participants
         receives = [(self.scenario.receive(group), group.kind == "browser") for group in groups]
-        for metric, measures, needed, fix, browsers in _DECODING_NEEDS:
+        for metric, measures, problem, browsers in _DECODING_NEEDS:
             if getattr(expect, metric) is None:
                 continue
             if any(measures(receive) or (browser and browsers) for receive, browser in receives):
                 continue
-            self.add(
-                ("expect", metric),
-                f"{metric} is measured from {needed}, but no group decodes them (every group "
-                f"receives `light`); give a viewing group {fix}",
-            )
+            self.add(("expect", metric), problem)
 
 
-_DECODING_NEEDS: tuple[tuple[str, Callable[[ReceiveSpec], bool], str, str, bool], ...] = (
+_DECODING_NEEDS: tuple[tuple[str, Callable[[ReceiveSpec], bool], str, bool], ...] = (
     (
         "delay",
         lambda r: r.measures_delay,
-        "decoded timecodes",
-        "`receive: {video: decode}` (or sampled)",
+        "delay is measured from decoded timecodes, but every group receives `light`; give a "
+        "viewing group `receive: {video: decode}` (or sampled)",
         True,
     ),
     (
         "audio_level",
         lambda r: r.audio == "decode",
-        "decoded audio",
-        "`receive: {audio: decode}`",
+        "audio_level is measured from decoded audio, but no group decodes audio; give a "
+        "viewing group `receive: {audio: decode}`",
         True,
     ),
     (
         "av_sync",
         lambda r: r.audio == "decode" and r.video != "light",
-        "decoded audio marks and video timecodes",
-        "`receive: {audio: decode, video: sampled}` (or decode)",
+        "av_sync is measured from decoded audio marks and video timecodes, but no group "
+        "decodes both; give a viewing group `receive: {audio: decode, video: sampled}` (or "
+        "decode)",
         False,
     ),
 )
-"""(metric, whether a group's `receive` measures it, from what, the fix, whether a browser
-group measures it: its page decodes everything but reports no audio marks)."""
+"""(metric, whether a group's `receive` measures it, the problem when none does, whether a
+browser group measures it: its page decodes everything but reports no audio marks)."""
 
 
 def _strings(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
