@@ -90,3 +90,19 @@ def test_a_published_stream_without_a_sent_bitrate_fails_bitrate_sent() -> None:
     assert not sent.passed and sent.details == [
         "no value from customer-0 stream s-customer (→ MIC_AND_CAM)"
     ]
+
+
+def test_a_browser_is_expected_to_read_timecodes_not_audio_marks() -> None:
+    """A browser's page decodes everything but measures the video delay alone: its views
+    have no A/V offset to miss, and keep their delay and audio level."""
+    result = run()
+    page = result.participants[1]
+    page.kind = "browser"
+    page.streams[1].av_sync = []
+    expect: dict[str, object] = {"av_sync": {"max": "< 100ms"}, "delay": {"p95": "< 1s"}}
+    found = cases(expect, result)
+    sync, delay = found["av_sync max < 100ms"], found["delay p95 < 1s"]
+    assert sync.passed and (sync.covered, sync.population) == (1, 1)
+    assert delay.passed and (delay.covered, delay.population) == (2, 2)
+    page.streams[1].delay = []
+    assert not cases(expect, result)["delay p95 < 1s"].passed

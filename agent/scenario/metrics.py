@@ -236,7 +236,7 @@ end before the next."""
 def _sampled(
     direction: StreamDirection,
     video_only: bool = False,
-    measures: Callable[[StreamResult], bool] = lambda stream: True,
+    measures: Callable[[ParticipantResult, StreamResult], bool] = lambda who, stream: True,
 ) -> Population:
     """Streams that should have values in a per-second series: viewed ones that received
     anything (published ones: all) and receive as the series needs (`measures`), lasting
@@ -246,7 +246,7 @@ def _sampled(
         for participant, stream in _streams(result, direction, video_only):
             if direction is StreamDirection.VIEW and not _carried(stream):
                 continue
-            if not measures(stream):
+            if not measures(participant, stream):
                 continue
             start = _warm_from(stream, warmup)
             end = stream.ended_at if stream.ended_at is not None else result.duration
@@ -256,16 +256,25 @@ def _sampled(
     return population
 
 
-def _decodes(*kinds: str) -> Callable[[StreamResult], bool]:
+def _decodes(*kinds: str) -> Callable[[ParticipantResult, StreamResult], bool]:
     """Whether a viewed stream's media of each of `kinds` ("main": video if it has any, else
-    audio) was decoded (or sampled): light reception reads no timecode and no sample."""
+    audio) was decoded (or sampled): light reception reads no timecode and no sample. A
+    browser decodes all, but its page reads the video timecode alone (no audio marks)."""
 
-    def measures(stream: StreamResult) -> bool:
+    def measures(who: ParticipantResult, stream: StreamResult) -> bool:
         main = "video" if stream.has_video else "audio"
         wanted = [main if kind == "main" else kind for kind in kinds]
+        if who.kind == "browser":
+            return wanted == ["video"]
         return all(stream.reception.get(kind, "light") != "light" for kind in wanted)
 
     return measures
+
+
+def _audio_heard(who: ParticipantResult, stream: StreamResult) -> bool:
+    """Whether a viewed stream's audio level was measured: decoded by an agent, played out
+    by a browser (its `totalAudioEnergy`)."""
+    return stream.reception.get("audio", "light") != "light"
 
 
 def _packets_lost(result: RunResult, warmup: float) -> Iterator[MetricValue]:
@@ -506,7 +515,7 @@ _ALL = (
         "RMS level (dBFS) of received audio, sampled over time (-120: silence); needs audio"
         " decoding.",
         _series("audio_level", video_only=False),
-        _sampled(StreamDirection.VIEW, measures=_decodes("audio")),
+        _sampled(StreamDirection.VIEW, measures=_audio_heard),
         per=(
             "viewed stream with audio, each second: RMS level of the audio decoded in that second "
             "(`-120`: silence; the synthetic source's marks are about -24 dBFS); needs `receive: "
