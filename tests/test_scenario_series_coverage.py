@@ -93,16 +93,23 @@ def test_a_published_stream_without_a_sent_bitrate_fails_bitrate_sent() -> None:
 
 
 def test_a_browser_is_expected_to_read_timecodes_not_audio_marks() -> None:
-    """A browser's page decodes everything but measures the video delay alone: its views
-    have no A/V offset to miss, and keep their delay and audio level."""
+    """A browser's page decodes everything but measures the video delay alone (it reads no
+    audio marks and plays audio muted): its views have no A/V offset or audio level to miss,
+    and keep their delay."""
     result = run()
     page = result.participants[1]
     page.kind = "browser"
-    page.streams[1].av_sync = []
-    expect: dict[str, object] = {"av_sync": {"max": "< 100ms"}, "delay": {"p95": "< 1s"}}
+    page.streams[1].av_sync = page.streams[1].audio_level = []
+    expect: dict[str, object] = {
+        "av_sync": {"max": "< 100ms"},
+        "audio_level": {"p50": "> -40dBFS"},
+        "delay": {"p95": "< 1s"},
+    }
     found = cases(expect, result)
     sync, delay = found["av_sync max < 100ms"], found["delay p95 < 1s"]
     assert sync.passed and (sync.covered, sync.population) == (1, 1)
+    level = found["audio_level p50 > -40dBFS"]
+    assert level.passed and (level.covered, level.population) == (1, 1)
     assert delay.passed and (delay.covered, delay.population) == (2, 2)
     page.streams[1].delay = []
     assert not cases(expect, result)["delay p95 < 1s"].passed

@@ -36,7 +36,6 @@ def _tracks(view: BrowserViewReport) -> dict[str, TrackMeasurements]:
     tracks: dict[str, TrackMeasurements] = {}
     for rtp in view.inbound:
         video = view.video if rtp.kind == "video" else None
-        decoding = view.decoding.get(rtp.kind)
         tracks[rtp.kind] = TrackMeasurements(
             kind=rtp.kind,
             reception=Reception.DECODE.value,
@@ -52,10 +51,6 @@ def _tracks(view: BrowserViewReport) -> dict[str, TrackMeasurements]:
             packets_lost=rtp.packets_lost,
             jitter_s=rtp.jitter_s,
             recording=None,
-            total_audio_energy=decoding.total_audio_energy if decoding is not None else None,
-            total_samples_duration=(
-                decoding.total_samples_duration if decoding is not None else None
-            ),
         )
     return tracks
 

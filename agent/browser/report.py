@@ -30,9 +30,6 @@ class BrowserDecoding:
     decoder: str | None
     samples_received: int | None
     concealed_samples: int | None
-    total_audio_energy: float | None = None
-    """The audio played out so far (`totalAudioEnergy`, `totalSamplesDuration`): the level."""
-    total_samples_duration: float | None = None
 
 
 @dataclass(frozen=True)
@@ -130,8 +127,6 @@ def _inbound(kind: str, stats: dict[str, Any]) -> tuple[InboundRtp, BrowserDecod
         decoder=_str(stats, "decoderImplementation"),
         samples_received=_int(stats, "totalSamplesReceived"),
         concealed_samples=_int(stats, "concealedSamples"),
-        total_audio_energy=_float(stats, "totalAudioEnergy"),
-        total_samples_duration=_float(stats, "totalSamplesDuration"),
     )
     return rtp, decoding
 

@@ -350,7 +350,7 @@ _DECODING_NEEDS: tuple[tuple[str, Callable[[ReceiveSpec], bool], str, bool], ...
         lambda r: r.audio == "decode",
         "audio_level is measured from decoded audio, but no group decodes audio; give a "
         "viewing group `receive: {audio: decode}`",
-        True,
+        False,
     ),
     (
         "av_sync",
@@ -362,7 +362,8 @@ _DECODING_NEEDS: tuple[tuple[str, Callable[[ReceiveSpec], bool], str, bool], ...
     ),
 )
 """(metric, whether a group's `receive` measures it, the problem when none does, whether a
-browser group measures it: its page decodes everything but reports no audio marks)."""
+browser group measures it: its page decodes everything but reads no audio marks and plays
+audio muted, so it gives no level)."""
 
 
 def _strings(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:

@@ -512,7 +512,7 @@ const INBOUND_FIELDS = [
   "ssrc", "packetsReceived", "packetsLost", "jitter", "bytesReceived", "framesDecoded", "framesDropped",
   "framesReceived", "framesPerSecond", "freezeCount", "totalFreezesDuration", "frameWidth",
   "frameHeight", "totalSamplesReceived", "concealedSamples", "audioLevel", "totalAudioEnergy",
-  "totalSamplesDuration", "decoderImplementation", "keyFramesDecoded", "nackCount", "pliCount",
+  "decoderImplementation", "keyFramesDecoded", "nackCount", "pliCount",
 ];
 const OUTBOUND_FIELDS = [
   "ssrc", "packetsSent", "bytesSent", "framesEncoded", "framesSent", "framesPerSecond", "frameWidth",
