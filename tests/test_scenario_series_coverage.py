@@ -113,3 +113,16 @@ def test_a_browser_is_expected_to_read_timecodes_not_audio_marks() -> None:
     assert delay.passed and (delay.covered, delay.population) == (2, 2)
     page.streams[1].delay = []
     assert not cases(expect, result)["delay p95 < 1s"].passed
+
+
+def test_a_browsers_stream_is_not_expected_to_carry_audio_marks() -> None:
+    """Its fake microphone beeps; no timing marks: an agent's view of it has no A/V offset
+    to miss (its video timecode, painted by the page, still gives a delay)."""
+    result = run()
+    result.participants[1].kind = "browser"  # the customer's page publishes s-customer
+    for participant in result.participants:
+        participant.streams[1].av_sync = []
+    sync = cases({"av_sync": {"max": "< 100ms"}}, result)["av_sync max < 100ms"]
+    assert (sync.covered, sync.population) == (0, 0) and "nothing was measured" in sync.message
+    delay = cases({"delay": {"p95": "< 1s"}}, result)["delay p95 < 1s"]
+    assert (delay.covered, delay.population) == (2, 2)

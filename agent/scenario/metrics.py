@@ -236,17 +236,18 @@ end before the next."""
 def _sampled(
     direction: StreamDirection,
     video_only: bool = False,
-    measures: Callable[[ParticipantResult, StreamResult], bool] = lambda who, stream: True,
+    measures: Measures = lambda who, stream, publisher: True,
 ) -> Population:
     """Streams that should have values in a per-second series: viewed ones that received
     anything (published ones: all) and receive as the series needs (`measures`), lasting
     `SAMPLED_SPAN` after their warm-up."""
 
     def population(result: RunResult, warmup: float) -> Iterator[Expected]:
+        people = {participant.name: participant for participant in result.participants}
         for participant, stream in _streams(result, direction, video_only):
             if direction is StreamDirection.VIEW and not _carried(stream):
                 continue
-            if not measures(participant, stream):
+            if not measures(participant, stream, people.get(stream.publisher or "")):
                 continue
             start = _warm_from(stream, warmup)
             end = stream.ended_at if stream.ended_at is not None else result.duration
@@ -256,22 +257,32 @@ def _sampled(
     return population
 
 
-def _decodes(*kinds: str) -> Callable[[ParticipantResult, StreamResult], bool]:
-    """Whether a viewed stream's media of each of `kinds` ("main": video if it has any, else
-    audio) was decoded (or sampled): light reception reads no timecode and no sample. A
-    browser decodes all, but its page reads the video timecode alone (no audio marks)."""
+Measures = Callable[[ParticipantResult, StreamResult, ParticipantResult | None], bool]
+"""Whether a viewer's stream (of that publisher, if known) should have values of a series."""
 
-    def measures(who: ParticipantResult, stream: StreamResult) -> bool:
+
+def _decodes(*kinds: str) -> Measures:
+    """Whether a viewed stream's media of each of `kinds` ("main": video if it has any, else
+    audio) was decoded (or sampled) and carries its marks: light reception reads no timecode
+    and no sample. A browser decodes all, but its page reads the video timecode alone, and
+    sends its fake microphone's beep, not timing marks: no audio delay either way."""
+
+    def measures(
+        who: ParticipantResult, stream: StreamResult, publisher: ParticipantResult | None
+    ) -> bool:
         main = "video" if stream.has_video else "audio"
         wanted = [main if kind == "main" else kind for kind in kinds]
-        if who.kind == "browser":
-            return wanted == ["video"]
+        browsers = who.kind == "browser" or (publisher is not None and publisher.kind == "browser")
+        if browsers and "audio" in wanted:
+            return False
         return all(stream.reception.get(kind, "light") != "light" for kind in wanted)
 
     return measures
 
 
-def _audio_heard(who: ParticipantResult, stream: StreamResult) -> bool:
+def _audio_heard(
+    who: ParticipantResult, stream: StreamResult, publisher: ParticipantResult | None
+) -> bool:
     """Whether a viewed stream's audio level was measured: decoded by an agent. A browser's
     page plays its audio muted (autoplay without a gesture), and Chromium's
     `totalAudioEnergy` then stays 0: silence that was not, so it reports no level."""
