@@ -200,3 +200,7 @@ expect:
     assert "audio_level is measured from decoded audio, but no group decodes audio" in message
     assert "av_sync is measured from decoded audio marks and video timecodes" in message
     assert "receive: {audio: decode, video: sampled}" in message
+    # A browser group does not measure them, whatever `receive` says of it when left out.
+    browser = light.replace("expect:", "  - name: page\n    kind: browser\nexpect:")
+    with pytest.raises(ScenarioError, match="audio_level is measured from decoded audio"):
+        write(tmp_path, browser)
