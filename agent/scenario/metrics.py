@@ -230,7 +230,7 @@ def _carried_views(result: RunResult, warmup: float) -> Iterator[Expected]:
 SAMPLED_SPAN = MIN_OVERLAP
 """Seconds a stream must last after its warm-up to be expected in a sampled series: its
 first sample only starts the count (a rate needs two), and a short stay under churn may
-end before the next."""
+end before the next. A viewed stream must also have been read twice after its warm-up."""
 
 
 def _sampled(
@@ -251,10 +251,26 @@ def _sampled(
                 continue
             start = _warm_from(stream, warmup)
             end = stream.ended_at if stream.ended_at is not None else result.duration
-            if end - start >= SAMPLED_SPAN:
-                yield Expected(participant.name, stream.stream_id, start, end)
+            if end - start < SAMPLED_SPAN:
+                continue
+            if direction is StreamDirection.VIEW and _sampled_times(stream, start) < 2:
+                continue  # the sampler starved (a slow browser page): nothing was read at all
+            yield Expected(participant.name, stream.stream_id, start, end)
 
     return population
+
+
+_SERIES = ("fps", "delay", "bitrate", "jitter", "audio_level", "av_sync", "psnr", "ssim")
+
+
+def _sampled_times(stream: StreamResult, since: float) -> int:
+    """How many times from `since` on the sampler read the stream (any of its series): once a
+    stream was read twice, a series without a value there is a gap of that series."""
+    times: set[float] = set()
+    for name in _SERIES:
+        samples: list[Sample] = getattr(stream, name)
+        times.update(sample.t for sample in samples if sample.t >= since)
+    return len(times)
 
 
 Measures = Callable[[ParticipantResult, StreamResult, ParticipantResult | None], bool]
