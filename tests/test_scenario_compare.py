@@ -102,16 +102,17 @@ TOLERANT = """  delay: {p95: "< 5s"}
 machine changes from run to run; 250 ms of delay too, a third of the regression injected."""
 
 
-def run_all(runs: list[tuple[Path, Path]]) -> None:
-    """One after another, in one process each (side by side they saturate a shared host)."""
-    for file, out in runs:
+def run_all(runs: list[tuple[Path, Path, list[str], int]]) -> None:
+    """One after another, in one process each (side by side they saturate a shared host):
+    (scenario, report folder, more options, the exit code expected)."""
+    for file, out, options, code in runs:
         done = subprocess.run(
-            [str(CLI), "run", str(file), "--workers", "1", "--report", str(out)],
+            [str(CLI), "run", str(file), "--workers", "1", "--report", str(out), *options],
             capture_output=True,
             text=True,
             timeout=120,
         )
-        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.returncode == code, done.stdout + done.stderr
 
 
 def compare_cli(baseline: Path, new: Path) -> subprocess.CompletedProcess[str]:
@@ -128,13 +129,25 @@ def compare_cli(baseline: Path, new: Path) -> subprocess.CompletedProcess[str]:
 def test_compare_real_runs(tmp_path: Path) -> None:
     """Three real runs of two calls on the local platform: the baseline, a rerun, and one
     whose `peer` group is behind a link adding 400 ms each way (`network:`, the injected
-    regression: every view of the calls gets 400 ms later)."""
+    regression: every view of the calls gets 400 ms later), run with `--baseline` so its
+    report shows it."""
     good = tmp_path / "good.yaml"
     good.write_text(SCENARIO + TOLERANT)
     bad = tmp_path / "bad.yaml"
     shaped = calling("peer") + "    network: {profile: {delay: 400ms}}\n"
     bad.write_text(SCENARIO.replace(calling("peer"), shaped) + TOLERANT)
-    run_all([(good, tmp_path / "base"), (good, tmp_path / "rerun"), (bad, tmp_path / "late")])
+    # The late run is compared as it ends (`--baseline`): it fails on the regression alone.
+    base = ["--baseline", str(tmp_path / "base" / "report.json")]
+    run_all(
+        [
+            (good, tmp_path / "base", [], 0),
+            (good, tmp_path / "rerun", [], 0),
+            (bad, tmp_path / "late", base, 1),
+        ]
+    )
+    page = (tmp_path / "late" / "report.html").read_text()
+    section = page[page.index('<section id="baseline">') : page.index('<section id="plots">')]
+    assert '<tr class="regression"><td>delay</td>' in section
     rerun = compare_cli(tmp_path / "base", tmp_path / "rerun")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "no regression" in rerun.stdout
