@@ -58,6 +58,10 @@ class TrackMeasurements:
     """Wideband PESQ of sampled audio windows against the rebuilt synthetic sound."""
     concealed_ratio: float | None = None
     """Share of the audio samples that never arrived (lost, not repaired)."""
+    total_audio_energy: float | None = None
+    """Audio decoded so far: WebRTC's `totalAudioEnergy` (mean square times seconds) and
+    `totalSamplesDuration`; two readings give the level in between (`energy_dbfs`)."""
+    total_samples_duration: float | None = None
 
 
 class _Kept(Sink):
@@ -194,6 +198,8 @@ class TrackSinks:
             resolution_changes=quality.resolution_changes if quality is not None else 0,
             mos=audio_quality.mos.summary() if audio_quality is not None else None,
             concealed_ratio=audio_quality.concealed_ratio if audio_quality is not None else None,
+            total_audio_energy=levels.total_energy if levels is not None else None,
+            total_samples_duration=levels.total_seconds if levels is not None else None,
         )
 
 
