@@ -19,17 +19,26 @@ without the speech-like sound), counted as `unmeasured`.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from pesq import NoUtterancesError, PesqError, pesq
 
 from media.analysis import SILENCE_DBFS, Series, level_dbfs
 from media.audio import SyntheticSound
 from media.pacing import AUDIO_SAMPLE_RATE
 
-__all__ = ["MOS_WINDOW", "PESQ_RATE", "AudioQuality", "Window", "downsample", "wideband_mos"]
+__all__ = [
+    "MOS_WINDOW",
+    "PESQ_MISSING",
+    "PESQ_RATE",
+    "AudioQuality",
+    "Window",
+    "downsample",
+    "pesq_available",
+    "wideband_mos",
+]
 
 MOS_WINDOW = 4.0
 """Seconds of audio per MOS score: a few utterances, as P.862 wants (it was validated on
@@ -72,9 +81,23 @@ def downsample(samples: Samples) -> Samples:
     return filtered[::_FACTOR].astype(np.float32)
 
 
+PESQ_MISSING = (
+    "the audio MOS needs the `pesq` package (the ITU's P.862 reference code; it builds from "
+    "source, so a C compiler): `pip install 'auvious-agent[quality]'`, or "
+    "`scripts/bootstrap quality` in a checkout"
+)
+
+
+def pesq_available() -> bool:
+    """Whether `pesq` is installed: an extra (`quality`), since it has no binary wheels."""
+    return importlib.util.find_spec("pesq") is not None
+
+
 def wideband_mos(reference: Samples, received: Samples) -> float | None:
     """Wideband PESQ MOS-LQO of two aligned 16 kHz signals; None if the received one holds no
     utterance PESQ can find."""
+    from pesq import NoUtterancesError, PesqError, pesq
+
     try:
         return float(pesq(PESQ_RATE, reference, received, "wb"))
     except (NoUtterancesError, PesqError):
@@ -110,6 +133,8 @@ class AudioQuality:
             raise ValueError(f"the MOS window must be at least 1 s (PESQ), got {window}")
         if interval < window:
             raise ValueError(f"the MOS interval ({interval}) must be >= its window ({window})")
+        self.scoring = pesq_available()
+        """False without `pesq`: windows are not scored (`PESQ_MISSING`)."""
         self.sound = sound or SyntheticSound(marks=True, speech=True)
         if not self.sound.speech:
             raise ValueError("a MOS needs speech: the sound's marks alone are tones")
@@ -185,7 +210,10 @@ class AudioQuality:
             self._first_pts = (self._first_pts + dropped.size) % _WRAP
 
     def score(self, window: Window) -> float | None:
-        """Score a window (thread-safe against `add`); the MOS, or None if not measured."""
+        """Score a window (thread-safe against `add`); the MOS, or None if not measured
+        (without `pesq` installed: never, and the concealment figures stay)."""
+        if not self.scoring:
+            return None
         heard, first_pts = window.heard, window.first_pts
         if level_dbfs(heard) < SILENCE_DBFS:
             self.unmeasured += 1

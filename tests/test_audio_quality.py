@@ -4,6 +4,10 @@ the end-to-end comparison of a clean and an impaired listener is in tests/test_n
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -77,3 +81,25 @@ def test_bad_settings() -> None:
         AudioQuality(SyntheticSound(marks=True))
     with pytest.raises(ValueError, match="window"):
         AudioQuality(interval=2.0)
+
+
+def test_without_pesq_the_agent_runs_and_an_audio_mos_expectation_is_refused() -> None:
+    """`pesq` is an extra (no binary wheels: it needs a C compiler). Without it (hidden here
+    from a child interpreter, as on a machine that never built it) the participant's code
+    imports, windows are not scored, and `validate` refuses an `audio_mos` threshold with the
+    fix, naming the file, line and field."""
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        "import sys; sys.modules['pesq'] = None\n"
+        "from agent.cli import main\n"
+        "from media.audio_quality import AudioQuality\n"
+        "assert not AudioQuality().scoring\n"
+        "sys.exit(main(['validate', 'scenarios/bad-network.yaml']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    assert "bad-network.yaml:54" in out and "expect.audio_mos" in out, out
+    assert "auvious-agent[quality]" in out and "Traceback" not in out

@@ -336,6 +336,11 @@ class _Checker:
             if any(browsers if browser else measures(receive) for receive, browser in receives):
                 continue
             self.add(("expect", metric), problem)
+        if expect.audio_mos is not None:
+            from media.audio_quality import PESQ_MISSING, pesq_available
+
+            if not pesq_available():
+                self.add(("expect", "audio_mos"), PESQ_MISSING)
 
 
 _DECODING_NEEDS: tuple[tuple[str, Callable[[ReceiveSpec], bool], str, bool], ...] = (
