@@ -4,16 +4,13 @@ the end-to-end comparison of a clean and an impaired listener is in tests/test_n
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from media.audio import SyntheticAudioTrack, SyntheticSound
 from media.audio_quality import AudioQuality
 from media.pacing import AUDIO_SAMPLE_RATE, AUDIO_SAMPLES_PER_FRAME
+from tests.child_support import run_python
 
 SENT_AT = 1_800_000_000.37
 """Wall-clock time of the first frame sent (so the sound is not at a round position)."""
@@ -88,7 +85,6 @@ def test_without_pesq_the_agent_runs_and_an_audio_mos_expectation_is_refused() -
     from a child interpreter, as on a machine that never built it) the participant's code
     imports, windows are not scored, and `validate` refuses an `audio_mos` threshold with the
     fix, naming the file, line and field."""
-    root = Path(__file__).resolve().parent.parent
     code = (
         "import sys; sys.modules['pesq'] = None\n"
         "from agent.cli import main\n"
@@ -96,9 +92,7 @@ def test_without_pesq_the_agent_runs_and_an_audio_mos_expectation_is_refused() -
         "assert not AudioQuality().scoring\n"
         "sys.exit(main(['validate', 'scenarios/bad-network.yaml']))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
-    )
+    result = run_python(code)
     assert result.returncode == 2, result.stdout + result.stderr
     out = result.stdout + result.stderr
     assert "bad-network.yaml:54" in out and "expect.audio_mos" in out, out
