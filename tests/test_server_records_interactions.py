@@ -212,6 +212,26 @@ async def test_organizations_are_walls_except_for_services(
     assert {i["id"] for i in only_org2["content"]} == {"sneaky", "svc-2"}
 
 
+async def test_interaction_ids_are_per_organization(
+    agent: PlatformUser, outsider: PlatformUser, service: PlatformUser
+) -> None:
+    """Another organization's interaction id answers exactly as one that never existed, and
+    may be chosen again there; SERVICE callers reach their own organization's first."""
+    await agent.call("POST", BASE, json={"interactionId": "case-1", "type": "video"})
+    for interaction_id in ("case-1", "never-was"):
+        body = await outsider.call("GET", f"{BASE}/{interaction_id}", expect=404)
+        assert body["message"] == f"interaction {interaction_id} not found"
+        update = {"type": "x"}
+        body = await outsider.call("PUT", f"{BASE}/{interaction_id}", json=update, expect=404)
+        assert body["message"] == f"interaction {interaction_id} not found"
+    await outsider.call("POST", BASE, json={"interactionId": "case-1", "type": "chat"})  # was 409
+    await agent.call("POST", BASE, json={"interactionId": "case-1"}, expect=409)  # own: taken
+    await outsider.call("PUT", f"{BASE}/case-1", json={"type": "audio", "version": 0}, expect=204)
+    assert (await agent.call("GET", f"{BASE}/case-1"))["type"] == "video"
+    assert (await outsider.call("GET", f"{BASE}/case-1"))["type"] == "audio"
+    assert (await service.call("GET", f"{BASE}/case-1"))["organizationId"] == "org1"
+
+
 async def test_customers_have_no_access(agent: PlatformUser, http: aiohttp.ClientSession) -> None:
     ticket = await agent.call(
         "POST",

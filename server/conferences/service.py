@@ -528,7 +528,7 @@ class Conferences:
         now = self._clock()
         for conference in list(self._conferences.values()):
             for participant in conference.participants.values():
-                healthy = self._registrations.healthy(participant.endpoint_id)
+                healthy = self._registrations.healthy(participant.user_id, participant.endpoint_id)
                 participant.state = ParticipantState.HEALTHY if healthy else ParticipantState.SICK
             if conference.ended_at is not None:
                 if conference.ended_at + self._ended_retention <= now:
@@ -589,7 +589,12 @@ class Conferences:
     async def _endpoint_gone(self, endpoint: UserEndpoint, reason: str) -> None:
         for conference in list(self._conferences.values()):
             participant = conference.participants.get(endpoint.id)
-            if participant is not None and not conference.ended:
+            # Ids are per organization: a namesake of another organization is not this one.
+            if (
+                participant is not None
+                and participant.user_id == endpoint.user_id
+                and not conference.ended
+            ):
                 await self._run(self._remove_participant(conference, participant, reason))
 
     # --- steps that change state (synchronous; return the router work to do after) ----------

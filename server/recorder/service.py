@@ -254,7 +254,7 @@ class Recorders:
             record = session.record
             if (
                 record.conversation_id == command.conversation_id
-                and record.conference_id == conference.id
+                and _records(record, conference)
                 and record.state.is_active
             ):
                 return record  # starting twice is harmless: the same recorder answers
@@ -363,7 +363,7 @@ class Recorders:
         ):
             return
         for session in list(self._sessions.values()):
-            if session.record.conference_id != conference.id:
+            if not _records(session.record, conference):
                 continue
             if kind == "ConferenceEndedEvent":
                 self._spawn(
@@ -569,3 +569,12 @@ class Recorders:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("recorder step failed", exc_info=task.exception())
+
+
+def _records(record: RecordingRecord, conference: ConferenceState) -> bool:
+    """Whether the recording is of this conference: conference ids are per organization, so
+    another organization's namesake is not it."""
+    return (record.organization_id, record.conference_id) == (
+        conference.organization_id,
+        conference.id,
+    )
