@@ -236,6 +236,7 @@ class HealthSampler:
             host_udp_in_errors=None if host is None else host[1],
             cpu=list(self._cpu) if series else [],
             loop_lag=list(self._lag_series) if series else [],
+            judged=self._lags.count > 0,
             pages=[
                 PageHealth(
                     participant=name,

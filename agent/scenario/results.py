@@ -359,6 +359,9 @@ class ProcessHealth(_Record):
     loop_lag: list[Sample] = Field(default_factory=list)
     """The worst loop lag of every second of the run."""
     pages: list[PageHealth] = Field(default_factory=list)
+    judged: bool = True
+    """False when the run ended before its judged window began (the startup, or the
+    warm-up): the figures then cover only the setting up, and give no verdict."""
 
 
 class RunResult(_Record):
