@@ -80,16 +80,26 @@ TOLERANT = """  tolerance:
 """
 
 
-async def run_all(runs: list[tuple[Path, Path]]) -> None:
-    """One after another (side by side they saturate a shared host), in this process: a
-    process each paid the imports three times over, and `auvious-agent run` writing its
-    reports is tested in test_scenario_run_cli. What is compared is the report.json written."""
-    for file, out in runs:
-        scenario = load_scenario(file)
-        result = await ScenarioRun(scenario, RunOptions(report_dir=out, quiet=True)).execute()
-        evaluation = evaluate(scenario, result)
-        write_reports(scenario, result, evaluation, out)
-        assert evaluation.passed, [e.message for e in evaluation.failures]
+async def run_here(file: Path, out: Path) -> None:
+    """A run in this process: a process each paid the imports over and over, and `auvious-agent
+    run` writing its reports is tested in test_scenario_run_cli. What is compared is the
+    report.json written."""
+    scenario = load_scenario(file)
+    result = await ScenarioRun(scenario, RunOptions(report_dir=out, quiet=True)).execute()
+    evaluation = evaluate(scenario, result)
+    write_reports(scenario, result, evaluation, out)
+    assert evaluation.passed, [e.message for e in evaluation.failures]
+
+
+def run_cli(file: Path, out: Path, options: list[str], code: int) -> None:
+    """`auvious-agent run` in its own process, with the exit code expected."""
+    done = subprocess.run(
+        [str(CLI), "run", str(file), "--workers", "1", "--report", str(out), *options],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == code, done.stdout + done.stderr
 
 
 def compare_cli(baseline: Path, new: Path) -> subprocess.CompletedProcess[str]:
@@ -106,7 +116,7 @@ def compare_cli(baseline: Path, new: Path) -> subprocess.CompletedProcess[str]:
 async def test_compare_real_runs(tmp_path: Path) -> None:
     """Three real runs of two calls on the local platform: the baseline, a rerun, and one
     whose publishers send 4 fps instead of 15 (the injected regression: the local platform
-    has no way to add network delay)."""
+    has no way to add network delay), run with `--baseline` so its report shows it."""
     good = tmp_path / "good.yaml"
     good.write_text(SCENARIO + TOLERANT)
     bad = tmp_path / "bad.yaml"
@@ -116,7 +126,14 @@ async def test_compare_real_runs(tmp_path: Path) -> None:
         )
         + TOLERANT
     )
-    await run_all([(good, tmp_path / "base"), (good, tmp_path / "rerun"), (bad, tmp_path / "slow")])
+    # One after another (side by side they saturate a shared host). The slow run is compared
+    # as it ends (`run --baseline`, the CLI): it fails on the regression alone.
+    await run_here(good, tmp_path / "base")
+    await run_here(good, tmp_path / "rerun")
+    run_cli(bad, tmp_path / "slow", ["--baseline", str(tmp_path / "base" / "report.json")], 1)
+    page = (tmp_path / "slow" / "report.html").read_text()
+    section = page[page.index('<section id="baseline">') : page.index('<section id="plots">')]
+    assert '<tr class="regression"><td>video_fps</td>' in section
     rerun = compare_cli(tmp_path / "base", tmp_path / "rerun")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "no regression" in rerun.stdout

@@ -12,7 +12,7 @@ from agent.scenario.model import Scenario
 from agent.scenario.report.summary import metric_table
 from agent.scenario.results import RunResult
 
-__all__ = ["build_json", "render_json"]
+__all__ = ["build_json", "dump_json", "render_json"]
 
 FORMAT_VERSION = 1
 
@@ -58,6 +58,7 @@ def build_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) ->
         "format": FORMAT_VERSION,
         "scenario": scenario.name,
         "file": scenario.path,
+        "description": scenario.description,
         "passed": evaluation.passed,
         "started_at": result.started_at.isoformat(),
         "duration": result.duration,
@@ -88,4 +89,8 @@ def load_generator(evaluation: Evaluation) -> dict[str, Any]:
 
 
 def render_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> str:
-    return json.dumps(build_json(scenario, result, evaluation), indent=2, allow_nan=False)
+    return dump_json(build_json(scenario, result, evaluation))
+
+
+def dump_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, allow_nan=False)
