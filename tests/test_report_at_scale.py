@@ -63,10 +63,10 @@ async def test_a_200_participant_report_reads_at_a_glance(tmp_path: Path) -> Non
             await page.goto(html.as_uri())
             plots = page.locator("#plots")
 
-            # Many streams: bands (p5-p95, p25-p75 and the p50) for fps, delay and bitrate,
-            # with the worst streams named over them.
+            # Many streams: bands (p5-p95, p25-p75 and the p50) for fps, delay, bitrate and
+            # jitter, with the worst streams named over them.
             bands = plots.locator("svg.band-chart")
-            assert await bands.count() == 3
+            assert await bands.count() == 4
             assert await bands.locator("polygon.band").count() >= 6
             assert await bands.locator("polyline.median").count() >= 3
             fps = plots.locator('svg[aria-label^="Frame rate over time across 600"]')

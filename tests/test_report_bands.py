@@ -86,8 +86,9 @@ def test_participants_over_time_steps_and_shades_on_every_axis() -> None:
     sc = scenario(EXPECT)
     page = render_html(sc, phased, evaluate(sc, phased))
     plots = page[page.index('<section id="plots">') : page.index('<section id="worst-streams">')]
-    # participants over time, fps, delay, bitrate, the timeline: every time axis is shaded.
-    assert plots.count('class="shade"') == 2 * 5
+    # participants over time, fps, delay, bitrate, jitter, audio level, A/V offset, the
+    # timeline: every time axis is shaded.
+    assert plots.count('class="shade"') == 2 * 8
 
 
 def test_participant_sections_are_paged_past_a_page() -> None:

@@ -2,8 +2,9 @@
 
 Reads two `report.json` files of the same scenario, compares the p50, p95 and overall figure
 of every metric both measured, and calls a change a regression when the new run is worse by
-more than the metric's tolerance (which way is worse follows the metric's unit: a rate or a
-bitrate may not drop, anything else may not grow). An expectation that held in the baseline
+more than the metric's tolerance (which way is worse follows the metric's unit: a rate, a
+bitrate or a sound level may not drop, an A/V offset may not move away from zero, anything
+else may not grow). An expectation that held in the baseline
 and fails now is a regression too. The exit code makes it a CI gate: 0 none, 1 a regression,
 2 the inputs cannot be compared."""
 
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.scenario.metrics import METRICS
+from agent.scenario.metrics import METRICS, Metric
 from agent.scenario.units import Quantity, format_quantity, parse_bitrate, parse_duration
 
 __all__ = [
@@ -48,6 +49,7 @@ _DEFAULT_FLOOR = {
     Quantity.RATIO: 0.005,
     Quantity.COUNT: 1.0,
     Quantity.BITRATE: 50_000.0,
+    Quantity.LEVEL: 3.0,
 }
 """Changes smaller than this are noise on a shared machine, whatever the relative change."""
 
@@ -77,12 +79,18 @@ def _plain(text: str) -> float:
     return float(text)
 
 
+def _level(text: str) -> float:
+    """A level difference: "3dB" or "3"."""
+    return float(text.removesuffix("dBFS").removesuffix("dB"))
+
+
 _ABSOLUTE: dict[Quantity, Callable[[str], float]] = {
     Quantity.TIME: parse_duration,
     Quantity.RATE: _plain,
     Quantity.RATIO: _plain,
     Quantity.COUNT: _plain,
     Quantity.BITRATE: parse_bitrate,
+    Quantity.LEVEL: _level,
 }
 
 
@@ -123,8 +131,10 @@ class Difference:
     message: str
 
 
-def _worse_by(quantity: Quantity, baseline: float, new: float) -> float:
-    if quantity in (Quantity.RATE, Quantity.BITRATE):
+def _worse_by(metric: Metric, baseline: float, new: float) -> float:
+    if metric.signed:  # the best is zero: further from it is worse, either side
+        return abs(new) - abs(baseline)
+    if metric.quantity in (Quantity.RATE, Quantity.BITRATE, Quantity.LEVEL):
         return baseline - new
     return new - baseline
 
@@ -145,7 +155,7 @@ def _figures(
             )
             found.append(Difference(metric, name, before, None, tolerance.text, True, message))
             continue
-        worse = _worse_by(quantity, before, after)
+        worse = _worse_by(METRICS[metric], before, after)
         allowed = tolerance.allowed(before)
         regression = worse > allowed + 1e-12
         verdict = "REGRESSION" if regression else "ok"

@@ -223,6 +223,17 @@ def _charts(result: RunResult) -> str:
         _over_time(
             _stream_series(result, "bitrate", 1e-3), "Bitrate", "kbit/s", True, shades, span
         ),
+        _over_time(
+            _stream_series(result, "jitter", 1000.0), "Jitter", "jitter (ms)", False, shades, span
+        ),
+        *[
+            _over_time(series, what, y_label, worse_low, shades, span)
+            for series, what, y_label, worse_low in (
+                (_stream_series(result, "audio_level"), "Audio level", "dBFS", True),
+                (_stream_series(result, "av_sync", 1000.0), "A/V offset", "sound late (ms)", False),
+            )
+            if series  # measured only when viewers decode audio: no empty plot otherwise
+        ],
         timeline(
             [timeline_row(p, result.duration) for p in result.participants],
             "Participants timeline (grey: arrived, green: in the conference, red: had errors)",

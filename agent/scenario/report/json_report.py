@@ -1,5 +1,5 @@
-"""The JSON report: verdicts, every metric with percentiles overall and per participant,
-and the raw result so other tools can recompute anything."""
+"""The JSON report: verdicts, every metric with percentiles overall, per scenario group and
+per participant, and the raw result so other tools can recompute anything."""
 
 from __future__ import annotations
 
@@ -69,6 +69,13 @@ def build_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) ->
         "expectations": [dataclasses.asdict(e) for e in evaluation.expectations],
         "load_generator": load_generator(evaluation),
         "metrics": table.summaries(),
+        "groups": {
+            group.name: {
+                "participants": sum(1 for p in result.participants if p.group == group.name),
+                "metrics": table.summaries(group=group.name),
+            }
+            for group in scenario.participants
+        },
         "participants": participants,
         "result": result.model_dump(mode="json"),
     }

@@ -5,7 +5,7 @@ The JSON report writes them and the HTML report shows them; both read them from 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -22,6 +22,8 @@ class MetricTable:
     """Every metric's values of one run, ready to be summarised at any level."""
 
     values: dict[str, list[MetricValue]]
+    groups: dict[str, str] = field(default_factory=dict)
+    """Each participant's scenario group, for `summaries(group=...)`."""
 
     @cached_property
     def _scoped(self) -> dict[tuple[str, str | None], dict[str, list[MetricValue]]]:
@@ -45,11 +47,11 @@ class MetricTable:
         return dict(self._scoped.get((participant, stream), {}))
 
     def summaries(
-        self, participant: str | None = None, stream: str | None = None
+        self, participant: str | None = None, stream: str | None = None, group: str | None = None
     ) -> dict[str, Summary]:
-        """Summaries of every metric, or of one participant's (and stream's) values: then
-        only the metrics that have some."""
-        if participant is None and stream is None:
+        """Summaries of every metric, or of one participant's (and stream's) or one group's
+        values: then only the metrics that have some."""
+        if participant is None and stream is None and group is None:
             chosen = self.values
         elif participant is not None:
             chosen = self.values_of(participant, stream)
@@ -57,7 +59,14 @@ class MetricTable:
             chosen = {
                 name: found
                 for name, values in self.values.items()
-                if (found := [value for value in values if value.stream == stream])
+                if (
+                    found := [
+                        value
+                        for value in values
+                        if (stream is None or value.stream == stream)
+                        and (group is None or self.groups.get(value.participant) == group)
+                    ]
+                )
             }
         table: dict[str, Summary] = {}
         for name, values in chosen.items():
@@ -67,4 +76,7 @@ class MetricTable:
 
 
 def metric_table(result: RunResult, warmup: float) -> MetricTable:
-    return MetricTable({name: list(m.extract(result, warmup)) for name, m in METRICS.items()})
+    return MetricTable(
+        {name: list(m.extract(result, warmup)) for name, m in METRICS.items()},
+        {participant.name: participant.group for participant in result.participants},
+    )
