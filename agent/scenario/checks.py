@@ -361,6 +361,16 @@ _DECODING_NEEDS: tuple[tuple[str, Callable[[ReceiveSpec], bool], str, bool], ...
         "decode)",
         False,
     ),
+    *(
+        (
+            metric,
+            lambda r: r.audio == "decode",
+            f"{metric} is measured on decoded audio, but no group decodes it; give a viewing "
+            "group `receive: {audio: decode}`",
+            False,
+        )
+        for metric in ("audio_mos", "audio_concealed")
+    ),
 )
 """(metric, whether a group's `receive` measures it, the problem when none does, whether a
 browser group measures it: its page decodes everything but reads no audio marks and plays
