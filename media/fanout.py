@@ -207,6 +207,7 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
         self._retargeted_at = now
         self.bitrate = target
         self._context = None  # re-opened at the new rate on the next frame
+
     def _open(self, frame: av.VideoFrame) -> VideoCodecContext:
         context = av.Codec(CODECS[self.codec], "w").create("video")
         context.width = frame.width
