@@ -106,6 +106,9 @@ async def test_metrics_are_served_during_the_run_and_the_dashboard_asks_for_them
                 seen["first_frames"] = value(
                     text, 'auvious_agent_first_frame_time_seconds_bucket{le="+Inf"}'
                 )
+                # Quality's distributions so far (the gauges give the mean now).
+                seen["psnr"] = value(text, "auvious_agent_video_psnr_observed_db_count")
+                seen["mos"] = value(text, "auvious_agent_audio_mos_observed_count")
                 # The load generator's own health, during the run, for this process.
                 seen["cpu"] = value(text, 'auvious_agent_process_cpu_cores{process="0/1"}')
                 seen["saturated"] = value(
@@ -116,6 +119,7 @@ async def test_metrics_are_served_during_the_run_and_the_dashboard_asks_for_them
     assert seen["participants"] == 4 and seen["published"] == 4 and seen["groups"] == 2
     assert seen["fps"] > 0 and seen["packets"] > 0
     assert seen["joins"] == 4 and seen["first_frames"] >= 4  # histograms, for p95 in Grafana
+    assert seen["psnr"] > 0 and seen["mos"] > 0
     assert seen["cpu"] > 0 and seen["saturated"] in (0.0, 1.0)
     assert len(result.participants) == 4
     # Every query of the Grafana dashboard names metrics this run served (quality included).

@@ -32,6 +32,7 @@ __all__ = [
     "BUCKETS",
     "PREFIX",
     "Histogram",
+    "HistogramSeries",
     "LiveSnapshot",
     "LiveSource",
     "MetricsEndpoint",
@@ -45,49 +46,83 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
-"""Upper bounds (seconds) of the histograms' buckets: join, first frame and delay all fit."""
+"""Upper bounds (seconds) of the time histograms' buckets: join, first frame and delay all fit."""
+PSNR_BUCKETS = (20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0)
+SSIM_BUCKETS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+MOS_BUCKETS = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5)
+
+
+@dataclass(frozen=True)
+class HistogramSeries:
+    """How one live histogram is exported: its series name (unit included) and buckets."""
+
+    series: str
+    help: str
+    bounds: tuple[float, ...] = BUCKETS
+
 
 HISTOGRAMS = {
-    "join_time": ("join_time", "Seconds from the join call to joined, every join so far"),
-    "first_frame_time": (
-        "first_frame_time",
-        "Seconds from starting to view a stream until its first frame",
+    "join_time": HistogramSeries(
+        "join_time_seconds", "Seconds from the join call to joined, every join so far"
     ),
-    "delay": (
-        "media_delay",  # `delay_seconds` is the gauge of the mean now
+    "first_frame_time": HistogramSeries(
+        "first_frame_time_seconds", "Seconds from starting to view a stream until its first frame"
+    ),
+    "delay": HistogramSeries(
+        "media_delay_seconds",  # `delay_seconds` is the gauge of the mean now
         "End-to-end delay of received media, one observation per stream per second",
     ),
+    # The gauges `video_psnr_db`, `video_ssim` and `audio_mos` give the mean now; these the
+    # distribution so far (`histogram_quantile` for a p5 of quality in Grafana).
+    "video_psnr": HistogramSeries(
+        "video_psnr_observed_db",
+        "PSNR (dB) of sampled received frames, one observation per stream per second",
+        PSNR_BUCKETS,
+    ),
+    "video_ssim": HistogramSeries(
+        "video_ssim_observed",
+        "SSIM of sampled received frames, one observation per stream per second",
+        SSIM_BUCKETS,
+    ),
+    "audio_mos": HistogramSeries(
+        "audio_mos_observed",
+        "Wideband PESQ MOS of received audio windows, one observation per stream per second",
+        MOS_BUCKETS,
+    ),
 }
-"""Metric name (as `expect` names it) -> (series name, help) of the live histograms."""
+"""Metric name (as `expect` names it) -> how its live histogram is exported."""
 
 
 @dataclass(frozen=True)
 class Histogram:
-    """Observations so far in `BUCKETS` (the last count is above the last bound), with their
+    """Observations so far in `bounds` (the last count is above the last bound), with their
     sum: what Prometheus needs for `histogram_quantile` (p95 in Grafana), and what processes
     add up exactly."""
 
     counts: tuple[int, ...] = (0,) * (len(BUCKETS) + 1)
     total: float = 0.0
+    bounds: tuple[float, ...] = BUCKETS
 
     @classmethod
-    def of(cls, values: Iterable[float]) -> Histogram:
-        counts = [0] * (len(BUCKETS) + 1)
+    def of(cls, values: Iterable[float], bounds: tuple[float, ...] = BUCKETS) -> Histogram:
+        counts = [0] * (len(bounds) + 1)
         total = 0.0
         for value in values:
-            counts[bisect.bisect_left(BUCKETS, value)] += 1  # the first bound >= value
+            counts[bisect.bisect_left(bounds, value)] += 1  # the first bound >= value
             total += value
-        return cls(tuple(counts), total)
+        return cls(tuple(counts), total, bounds)
 
     def plus(self, other: Histogram) -> Histogram:
+        if other.bounds != self.bounds:
+            raise ValueError("histograms of different buckets do not add up")
         counts = tuple(a + b for a, b in zip(self.counts, other.counts, strict=True))
-        return Histogram(counts, self.total + other.total)
+        return Histogram(counts, self.total + other.total, self.bounds)
 
     def buckets(self) -> list[tuple[str, float]]:
         """Cumulative counts by upper bound, "+Inf" last, as the exposition format wants."""
         found: list[tuple[str, float]] = []
         running = 0
-        for bound, count in zip([*map(str, BUCKETS), "+Inf"], self.counts, strict=True):
+        for bound, count in zip([*map(str, self.bounds), "+Inf"], self.counts, strict=True):
             running += count
             found.append((bound, float(running)))
         return found
@@ -227,6 +262,9 @@ def _figures(
             if stream.first_frame_time is not None:
                 observed["first_frame_time"].append(stream.first_frame_time)
             observed["delay"] += [sample.value for sample in stream.delay]
+            observed["video_psnr"] += [sample.value for sample in stream.psnr]
+            observed["video_ssim"] += [sample.value for sample in stream.ssim]
+            observed["audio_mos"] += [sample.value for sample in stream.mos]
             frames[kind] = frames.get(kind, 0) + stream.frames
             received += stream.packets_received
             lost += stream.packets_lost
@@ -258,7 +296,9 @@ def _figures(
         packets_received=received,
         packets_lost=lost,
         errors=errors,
-        histograms={name: Histogram.of(values) for name, values in observed.items()},
+        histograms={
+            name: Histogram.of(values, HISTOGRAMS[name].bounds) for name, values in observed.items()
+        },
     )
 
 
@@ -410,8 +450,8 @@ def _run_families(s: LiveSnapshot) -> Iterator[Metric]:
         f"{PREFIX}_errors", "Failed steps and participant errors", value=s.errors
     )
     for name, histogram in sorted(s.histograms.items()):
-        series, description = HISTOGRAMS[name]
-        family = HistogramMetricFamily(f"{PREFIX}_{series}_seconds", description)
+        spec = HISTOGRAMS[name]
+        family = HistogramMetricFamily(f"{PREFIX}_{spec.series}", spec.help)
         family.add_metric([], histogram.buckets(), histogram.total)
         yield family
 
