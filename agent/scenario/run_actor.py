@@ -194,8 +194,7 @@ class Actor:
                 await participant.close()
             raise
         self.participant = participant
-        assert participant.channel is not None
-        self._unsubscribe = participant.channel.subscribe(self._on_event)
+        self._unsubscribe = participant.subscribe(self._on_event)
         self.snapshot_target = SnapshotTarget(
             participant,
             None,
