@@ -129,6 +129,7 @@ def _endpoint(args: argparse.Namespace) -> int:
     except OptionsError as error:
         print(f"auvious-agent endpoint: {error}", file=sys.stderr)
         return ExitCode.INVALID
+    from agent.endpoint.health import HealthServer
     from agent.endpoint.runner import Endpoint
     from agent.endpoint.service import StartRefused, serve_endpoint
     from agent.webrtc import seams
@@ -140,6 +141,8 @@ def _endpoint(args: argparse.Namespace) -> int:
     host = urlsplit(spec.server.url).hostname
     apply_ice_host_address_option(args, local=host in ("127.0.0.1", "localhost", "::1"))
 
+    port = args.health_port
+
     async def main() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -148,8 +151,7 @@ def _endpoint(args: argparse.Namespace) -> int:
         return await serve_endpoint(
             lambda: Endpoint(spec, spec.server.url, login()),
             stop,
-            health_port=args.health_port,
-            health_host=args.health_host,
+            health=None if port is None else HealthServer(None, port, args.health_host),
         )
 
     try:

@@ -81,16 +81,15 @@ async def serve_endpoint(
     make: Callable[[], Endpoint],
     stop: asyncio.Event,
     *,
-    health_port: int | None = None,
-    health_host: str = "127.0.0.1",
+    health: HealthServer | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> int:
     """Run until `stop` (SIGTERM): 0 after a clean stop, 3 when the endpoint gave up coming
-    back (its `give_up_after`) or the platform refused it (StartRefused is raised)."""
-    health = HealthServer(None, health_port, health_host) if health_port is not None else None
+    back (its `give_up_after`); StartRefused when the platform refused it. `health` (not
+    started) serves the endpoint's state from the start on."""
     if health is not None:
         await health.start()
-        log.info("health on http://%s:%d (/healthz, /readyz, /metrics)", health_host, health.port)
+        log.info("health on http://%s:%d (/healthz, /readyz, /metrics)", health.host, health.port)
     endpoint: Endpoint | None = None
     code = 0
     try:
