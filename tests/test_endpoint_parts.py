@@ -139,3 +139,16 @@ async def test_a_lost_device_is_reopened_with_backoff_and_sends_black_meanwhile(
         camera.stop()
         missing.stop()
         await asyncio.sleep(0)
+
+
+def test_the_documented_example_file_is_valid() -> None:
+    example = Path(__file__).resolve().parent.parent / "docs" / "examples" / "kiosk.yaml"
+    spec = load_endpoint(example)
+    assert isinstance(spec, EndpointSpec) and spec.publish is not None
+    assert spec.publish.second_camera is not None
+
+
+def test_a_device_format_this_ffmpeg_lacks_is_an_error_of_the_file(tmp_path: Path) -> None:
+    file = tmp_path / "k.yaml"
+    file.write_text(GOOD.replace("format: v4l2", "format: nosuchinput"))
+    assert load_endpoint(file) == 2

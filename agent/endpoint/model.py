@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from agent.scenario.model import (
     NAME_PATTERN,
@@ -36,6 +36,21 @@ class DeviceSpec(StrictModel):
     device: Annotated[str, Field(min_length=1)]
     format: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
     options: dict[str, OptionValue] = Field(default_factory=dict)
+
+    @field_validator("format")
+    @classmethod
+    def _available(cls, value: str) -> str:
+        """An input this machine's FFmpeg lacks fails here, not weeks later at a reopen."""
+        import av  # only when a device is named: checking a file stays light otherwise
+
+        names = {alias for entry in av.formats_available for alias in entry.split(",")}
+        if value not in names:
+            devices = ("alsa", "avfoundation", "dshow", "lavfi", "oss", "pulse", "v4l2")
+            here = sorted(name for name in names if name in devices)
+            raise ValueError(
+                f"input format {value!r} is not in this PyAV's FFmpeg; here: {', '.join(here)}"
+            )
+        return value
 
 
 VideoSource = Literal["synthetic", "black"] | DeviceSpec
