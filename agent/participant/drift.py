@@ -16,11 +16,11 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FIELDS", "DriftWatcher", "ResourceSample", "sample"]
+__all__ = ["FIELDS", "DriftWatcher", "ResourceSample", "sample", "slope_per_hour"]
 
 FIELDS = ("rss_bytes", "fds", "threads", "tasks", "peer_connections")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -115,16 +115,22 @@ class DriftWatcher:
         """Least-squares slope of `field` per hour over the samples (None: under two, or all
         at one moment)."""
         _check(field)
-        if len(self.samples) < 2:
-            return None
-        xs = [s.at for s in self.samples]
-        ys = [float(getattr(s, field)) for s in self.samples]
-        mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-        spread = sum((x - mean_x) ** 2 for x in xs)
-        if spread == 0:
-            return None
-        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
-        return slope * 3600.0
+        return slope_per_hour([(s.at, float(getattr(s, field))) for s in self.samples])
+
+
+def slope_per_hour(points: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope per hour of (seconds, value) points; None under two points or
+    when all are at one moment."""
+    if len(points) < 2:
+        return None
+    xs = [x for x, _ in points]
+    ys = [y for _, y in points]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    if spread == 0:
+        return None
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+    return slope * 3600.0
 
 
 def _check(field: str) -> None:

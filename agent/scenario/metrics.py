@@ -278,6 +278,31 @@ def _error_rate(result: RunResult, warmup: float) -> Iterator[MetricValue]:
             yield MetricValue(failed / steps, participant.name, participant.arrived_at, None, steps)
 
 
+def _measured_drift(series: Sequence[Sample], warmup: float) -> list[Sample]:
+    """A drift series from the warm-up on (the run's first seconds set up its calls)."""
+    return [sample for sample in series if sample.t >= warmup]
+
+
+def _memory_slope(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    from agent.participant.drift import slope_per_hour  # the call stack: not for `validate`
+
+    for process in result.health:
+        points = _measured_drift(process.resident_memory_mb, warmup)
+        slope = slope_per_hour([(point.t, point.value) for point in points])
+        if slope is not None:
+            yield MetricValue(slope, process.process, points[-1].t)
+
+
+def _growth(series: str) -> Extractor:
+    def extract(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+        for process in result.health:
+            points = _measured_drift(getattr(process, series), warmup)
+            if len(points) >= 2:
+                yield MetricValue(points[-1].value - points[0].value, process.process, points[-1].t)
+
+    return extract
+
+
 def understood(
     result: RunResult,
 ) -> Iterator[tuple[ParticipantResult, TranscriptResult, UtteranceScore]]:
@@ -461,6 +486,38 @@ _ALL = (
         _response_latency,
     ),
     Metric("error_count", Quantity.COUNT, "Errors per participant.", _error_count),
+    Metric(
+        "memory_slope",
+        Quantity.COUNT,
+        "MB per hour that a participants' process's resident memory grew, the least-squares"
+        " slope of its samples (every 5 s) from the warm-up to the end of the measured part.",
+        _memory_slope,
+    ),
+    Metric(
+        "fds_growth",
+        Quantity.COUNT,
+        "Open file descriptors a participants' process gained from the warm-up to the end of"
+        " the measured part.",
+        _growth("open_fds"),
+    ),
+    Metric(
+        "threads_growth",
+        Quantity.COUNT,
+        "Threads a participants' process gained over the measured part (after the warm-up).",
+        _growth("threads"),
+    ),
+    Metric(
+        "tasks_growth",
+        Quantity.COUNT,
+        "asyncio tasks a participants' process gained over the measured part.",
+        _growth("asyncio_tasks"),
+    ),
+    Metric(
+        "peer_connections_growth",
+        Quantity.COUNT,
+        "Peer connections a participants' process gained over the measured part.",
+        _growth("peer_connections"),
+    ),
     Metric(
         "error_rate",
         Quantity.RATIO,

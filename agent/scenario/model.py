@@ -1080,6 +1080,11 @@ class ExpectSpec(StrictModel):
     response_latency: TimeThresholds | list[TimeThresholds] | None = None
     error_count: CountThresholds | list[CountThresholds] | None = None
     error_rate: RatioThresholds | list[RatioThresholds] | None = None
+    memory_slope: CountThresholds | list[CountThresholds] | None = None
+    fds_growth: CountThresholds | list[CountThresholds] | None = None
+    threads_growth: CountThresholds | list[CountThresholds] | None = None
+    tasks_growth: CountThresholds | list[CountThresholds] | None = None
+    peer_connections_growth: CountThresholds | list[CountThresholds] | None = None
 
     @field_validator("tolerance")
     @classmethod
