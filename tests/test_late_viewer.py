@@ -28,7 +28,7 @@ ROUNDS = 3
 async def time_to_first_frame(participant: Participant, stream_id: str) -> float:
     viewer = await participant.view(stream_id, AV)
     await wait_until(lambda: viewer.frames("video") >= 1, "a first frame", LIVENESS)
-    first = viewer.sinks["video"].measurements(0, 0, None).time_to_first_frame_s
+    first = viewer.sinks["video"].measurements().time_to_first_frame_s
     assert first is not None
     return first
 

@@ -200,3 +200,22 @@ def test_lag_percentiles_keep_half_a_millisecond_in_a_fixed_memory() -> None:
         exact = ordered[round(q * len(ordered)) - 1]
         assert exact <= histogram.percentile(q) <= exact + _Histogram.RESOLUTION
     assert histogram.max == 5.0 and histogram.count == len(lags)
+
+
+async def test_a_run_that_ends_during_its_startup_is_not_judged() -> None:
+    """An interrupt before the judged window leaves only the setting up (imports, first
+    joins), which stalls any loop: the figures are kept, the verdict is not given."""
+    from agent.scenario.health import HealthSampler
+
+    start = time.monotonic()
+    async with HealthSampler("0/1", clock=lambda: time.monotonic() - start) as sampler:
+        await asyncio.sleep(0.05)
+        time.sleep(0.2)  # noqa: ASYNC251 (on purpose: a startup's stall)
+        await asyncio.sleep(0.05)
+    figures = sampler.summary()
+    assert not figures.judged and figures.loop_lag_max >= 0.15
+    verdict = assess([figures])
+    assert verdict.valid and not verdict.measured
+    assert "ended during its startup" in verdict.message
+    assert not assess([figures, health()]).problems  # a judged process is still judged
+    assert not assess([health(own_lag_p99=0.2, loop_lag_p99=0.2), figures]).valid

@@ -158,9 +158,8 @@ class TrackSinks:
     def frames(self) -> int:
         return self.timeline.frames
 
-    def measurements(
-        self, packets_received: int, packets_lost: int, jitter_s: float | None
-    ) -> TrackMeasurements:
+    def measurements(self) -> TrackMeasurements:
+        """What the sinks counted; the packet statistics (the link's) are the viewer's to add."""
         levels, quality = self._levels, self.quality
         return TrackMeasurements(
             kind=self.kind,
@@ -173,9 +172,9 @@ class TrackSinks:
             delay_ms=self._delay.summary() if self._delay is not None else None,
             level_dbfs=levels.levels.summary() if levels is not None else None,
             silence_ratio=levels.silence_ratio if levels is not None else None,
-            packets_received=packets_received,
-            packets_lost=packets_lost,
-            jitter_s=jitter_s,
+            packets_received=0,
+            packets_lost=0,
+            jitter_s=None,
             recording=str(self.recording) if self.recording is not None else None,
             psnr_db=quality.psnr_db.summary() if quality is not None else None,
             ssim=quality.ssim.summary() if quality is not None else None,

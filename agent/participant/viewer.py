@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.api.client import AuviousClient
@@ -182,15 +182,23 @@ class Viewer(SupervisedStream):
             await sinks.close()
 
     async def measurements(self) -> ViewerMeasurements:
+        # The sinks' figures before the statistics, which take an await: a packet arriving
+        # in between then counts in packets_received only, so packets >= frames holds.
+        counted = {kind: sinks.measurements() for kind, sinks in self.sinks.items()}
         sample: StatsSample | None = None
         if self.link is not None:
             sample = await self.link.sample()
         current = _inbound_by_kind(sample.inbound) if sample is not None else {}
         tracks: dict[str, TrackMeasurements] = {}
-        for kind, sinks in self.sinks.items():
+        for kind, track in counted.items():
             received, lost, jitter = current.get(kind, (0, 0, None))
             carried = self._carried.get(kind, (0, 0))
-            tracks[kind] = sinks.measurements(received + carried[0], lost + carried[1], jitter)
+            tracks[kind] = replace(
+                track,
+                packets_received=received + carried[0],
+                packets_lost=lost + carried[1],
+                jitter_s=jitter,
+            )
         return ViewerMeasurements(
             stream_id=self.stream_id,
             stream_type=self.stream_type.value,

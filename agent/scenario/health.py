@@ -255,6 +255,7 @@ class HealthSampler:
             host_udp_in_errors=None if host is None else host[1],
             cpu=list(self._cpu) if series else [],
             loop_lag=list(self._lag_series) if series else [],
+            judged=self._lags.count > 0,
             **(_drift_series(self._drift) if series else {}),
             pages=[
                 PageHealth(

@@ -50,7 +50,9 @@ class HealthVerdict:
     @property
     def message(self) -> str:
         if not self.measured:
-            return "the load generator's health was not measured"
+            return "the load generator's health was not measured" + "".join(
+                f" ({warning})" for warning in self.warnings
+            )
         if not self.valid:
             return f"{INVALID}: " + "; ".join(self.problems)
         text = "the load generator had headroom: " + "; ".join(self.headroom)
@@ -58,7 +60,9 @@ class HealthVerdict:
 
 
 def assess_process(health: ProcessHealth) -> list[str]:
-    """Why this process was saturated; empty when it was not."""
+    """Why this process was saturated; empty when it was not (or was not judged)."""
+    if not health.judged:
+        return []
     name = f"process {health.process} (pid {health.pid} on {health.host})"
     problems = []
     if health.own_lag_p99 > MAX_LAG_P99:
@@ -107,6 +111,10 @@ def assess(processes: Sequence[ProcessHealth]) -> HealthVerdict:
     """The run's verdict over every process that ran participants."""
     if not processes:
         return HealthVerdict(valid=True, measured=False)
+    if not any(health.judged for health in processes):
+        return HealthVerdict(
+            valid=True, measured=False, warnings=["the run ended during its startup"]
+        )
     problems = [problem for health in processes for problem in assess_process(health)]
     return HealthVerdict(
         valid=not problems,

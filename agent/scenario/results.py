@@ -365,6 +365,9 @@ class ProcessHealth(_Record):
     asyncio_tasks: list[Sample] = Field(default_factory=list)
     peer_connections: list[Sample] = Field(default_factory=list)
     pages: list[PageHealth] = Field(default_factory=list)
+    judged: bool = True
+    """False when the run ended before its judged window began (the startup, or the
+    warm-up): the figures then cover only the setting up, and give no verdict."""
 
 
 class RunResult(_Record):
