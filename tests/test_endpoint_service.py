@@ -90,9 +90,13 @@ async def test_a_device_camera_and_microphone_are_published_and_systemd_hears_th
     env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"}
     health = HealthServer(None, 0)
     stop = asyncio.Event()
-    service = asyncio.ensure_future(
-        serve_endpoint(lambda: _endpoint(server, spec), stop, health=health, env=env)
-    )
+    made: list[Endpoint] = []
+
+    def make() -> Endpoint:
+        made.append(_endpoint(server, spec))
+        return made[-1]
+
+    service = asyncio.ensure_future(serve_endpoint(make, stop, health=health, env=env))
     try:
         heard: list[str] = []
 
@@ -114,6 +118,13 @@ async def test_a_device_camera_and_microphone_are_published_and_systemd_hears_th
         assert f"{microphone} 1.0" in metrics
         assert "auvious_agent_endpoint_in_conference 1.0" in metrics
         assert any(m.startswith("STATUS=ready, in conference") for m in heard + _received(sock))
+        # Its stream unpublished behind its back: it is not ready, then publishes again.
+        me = made[-1].participant
+        await me.unpublish(me.publishers[0])
+        await wait_until(lambda: bool(me.timeline.find("republish")), "published again")
+        async with aiohttp.ClientSession() as http:
+            assert (await _ready(http, base))["in_conference"] is True
+        await media_flowing(agent, LIVENESS)
     finally:
         stop.set()
         assert await service == 0

@@ -153,17 +153,38 @@ class Endpoint:
                     await participant.leave("invited to another conference")
                 shown = self.spec.display_name
                 await participant.join(conference_id, {"name": shown} if shown else None)
-                spec = self.spec.publish
-                if spec is not None and self.media is not None:
-                    await participant.publish(
-                        ConferenceStreamType(spec.type.value),
-                        self.media.tracks,
-                        metadata=spec.metadata,
-                        video_bitrate=int(spec.bitrate) if spec.bitrate else None,
-                    )
+                await self._publish()
                 log.info("%s: in conference %s", self.spec.name, conference_id)
             finally:
                 self._moving = False
+
+    async def _publish(self) -> None:
+        spec = self.spec.publish
+        if spec is not None and self.media is not None:
+            await self.participant.publish(
+                ConferenceStreamType(spec.type.value),
+                self.media.tracks,
+                metadata=spec.metadata,
+                video_bitrate=int(spec.bitrate) if spec.bitrate else None,
+            )
+
+    async def repair(self) -> None:
+        """Publish again when it is in its conference without its stream (the publish after
+        a join failed, or the platform unpublished it): the participant core republishes
+        only what it published; this is what the endpoint means to publish."""
+        participant = self.participant
+        if (
+            self.spec.publish is None
+            or self._lock.locked()
+            or participant.lost is not None
+            or participant.conference_id is None
+            or participant.conference_id != participant.home_conference
+            or participant.publishers
+        ):
+            return
+        async with self._lock:
+            with participant.timeline.step("republish", conference_id=participant.conference_id):
+                await self._publish()
 
     def _on_event(self, event: Event) -> None:
         invitation = invitation_of(event)

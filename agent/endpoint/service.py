@@ -127,6 +127,10 @@ async def _watch(endpoint: Endpoint, stop: asyncio.Event, env: Mapping[str, str]
             notify(f"STATUS={status}", env)
         if watchdog:
             notify("WATCHDOG=1", env)
+        try:
+            await endpoint.repair()
+        except (ApiError, ConnectionError, TimeoutError, RuntimeError) as error:
+            log.warning("%s: publishing again failed: %s", endpoint.spec.name, describe(error))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), tick)
     return 0
