@@ -14,13 +14,14 @@ from typing import Any
 import aiohttp
 import pytest
 
+from agent.api.auth import ClientCredentials
 from agent.api.models import CreateConferenceWebCommand
 from agent.endpoint.cli import login_of
 from agent.endpoint.health import HealthServer
 from agent.endpoint.invitation import invite_command
 from agent.endpoint.model import EndpointSpec
 from agent.endpoint.runner import Endpoint
-from agent.endpoint.service import serve_endpoint
+from agent.endpoint.service import StartRefused, serve_endpoint
 from agent.participant import Participant
 from server.embedded import EmbeddedServer
 from tests.participant_support import CAM, Call, credentials, small_tracks
@@ -197,3 +198,15 @@ async def test_an_endpoint_with_a_ticket_joins_the_tickets_conference(
         assert endpoint.participant.conference_id == created["id"]
     finally:
         await endpoint.close()
+
+
+async def test_a_refused_login_ends_the_start_with_the_platforms_answer(
+    server: EmbeddedServer,
+) -> None:
+    spec = _spec(server, publish=None)
+    wrong = ClientCredentials("agent1", "not-the-secret")
+    stop = asyncio.Event()
+    with pytest.raises(StartRefused) as refused:
+        await serve_endpoint(lambda: Endpoint(spec, server.base_url, wrong), stop)
+    assert "401" in str(refused.value) or "400" in str(refused.value), refused.value
+    assert "not-the-secret" not in str(refused.value)
