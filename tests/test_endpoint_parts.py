@@ -20,6 +20,7 @@ from agent.endpoint.invitation import INVITATION_TYPE, invitation_of, invite_com
 from agent.endpoint.model import EndpointSpec
 from agent.endpoint.systemd import notify, watchdog_interval
 from agent.jsonlog import JsonFormatter
+from agent.participant.records import Timeline
 from agent.redact import register_secret
 from agent.scenario.cli import OptionsError
 from media import timecode
@@ -152,3 +153,11 @@ def test_a_device_format_this_ffmpeg_lacks_is_an_error_of_the_file(tmp_path: Pat
     file = tmp_path / "k.yaml"
     file.write_text(GOOD.replace("format: v4l2", "format: nosuchinput"))
     assert load_endpoint(file) == 2
+
+
+def test_a_timeline_with_a_limit_keeps_the_newest_records() -> None:
+    timeline = Timeline("kiosk", limit=10)
+    for n in range(25):
+        timeline.note("keepalive", ok=False, n=n)
+    assert len(timeline.records) <= 10 and timeline.records[-1].details["n"] == 24
+    assert timeline.dropped + len(timeline.records) == 25

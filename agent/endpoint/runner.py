@@ -32,6 +32,9 @@ __all__ = ["Endpoint", "Readiness"]
 
 log = logging.getLogger(__name__)
 
+TIMELINE_LIMIT = 10_000
+"""Records an endpoint keeps (the newest): it runs for weeks, a report reads only the recent."""
+
 
 @dataclass(frozen=True, slots=True)
 class Readiness:
@@ -96,6 +99,7 @@ class Endpoint:
             view_policy=ViewPolicy(auto_view=spec.view == "all"),
             resume=policy,
         )
+        self.participant.timeline.limit = TIMELINE_LIMIT
         self.media: EndpointMedia | None = (
             open_media(spec.publish, torch=spec.torch == "simulate") if spec.publish else None
         )
