@@ -20,6 +20,7 @@ from agent.endpoint.invitation import INVITATION_TYPE, invitation_of, invite_com
 from agent.endpoint.model import EndpointSpec
 from agent.endpoint.systemd import notify, watchdog_interval
 from agent.jsonlog import JsonFormatter
+from agent.participant.drift import DriftWatcher
 from agent.participant.records import Timeline
 from agent.redact import register_secret
 from agent.scenario.cli import OptionsError
@@ -161,3 +162,10 @@ def test_a_timeline_with_a_limit_keeps_the_newest_records() -> None:
         timeline.note("keepalive", ok=False, n=n)
     assert len(timeline.records) <= 10 and timeline.records[-1].details["n"] == 24
     assert timeline.dropped + len(timeline.records) == 25
+
+
+def test_a_drift_watcher_with_keep_holds_only_the_newest_samples() -> None:
+    drift = DriftWatcher(lambda: 3, keep=4)
+    for _ in range(9):
+        drift.take()
+    assert len(drift.samples) == 4 and drift.samples[-1].peer_connections == 3

@@ -32,6 +32,8 @@ __all__ = ["Endpoint", "Readiness"]
 
 log = logging.getLogger(__name__)
 
+DRIFT_SAMPLES = 24 * 60
+"""Drift samples an endpoint keeps: a day of one a minute (its memory slope is the last day's)."""
 TIMELINE_LIMIT = 10_000
 """Records an endpoint keeps (the newest): it runs for weeks, a report reads only the recent."""
 
@@ -104,7 +106,9 @@ class Endpoint:
             open_media(spec.publish, torch=spec.torch == "simulate") if spec.publish else None
         )
         self.target: SnapshotTarget | None = None
-        self.drift = DriftWatcher(self.participant.peer_connection_count, drift_interval)
+        self.drift = DriftWatcher(
+            self.participant.peer_connection_count, drift_interval, keep=DRIFT_SAMPLES
+        )
         self.invitations = 0
         """Invitations followed."""
         self.refused_invitations = 0

@@ -73,18 +73,26 @@ class DriftWatcher:
     sum of its participants' `peer_connection_count()`)."""
 
     def __init__(
-        self, count_peer_connections: Callable[[], int] = lambda: 0, interval: float = 60.0
+        self,
+        count_peer_connections: Callable[[], int] = lambda: 0,
+        interval: float = 60.0,
+        keep: int | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError(f"interval must be positive, got {interval}")
         self.count_peer_connections = count_peer_connections
         self.interval = interval
+        self.keep = keep
+        """Keep the newest this many samples (None: all): a process that runs for weeks
+        reads its drift over the recent ones."""
         self.samples: list[ResourceSample] = []
         self._task: asyncio.Task[None] | None = None
 
     def take(self) -> ResourceSample:
         taken = sample(self.count_peer_connections())
         self.samples.append(taken)
+        if self.keep is not None and len(self.samples) > self.keep:
+            del self.samples[: len(self.samples) - self.keep]
         return taken
 
     def start(self) -> None:
