@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,14 @@ def add_serve_command(sub: Any) -> Any:
         help="compositions rendered at once, each in its own process of about one core "
         "(1-16, default 1)",
     )
+    p.add_argument(
+        "--access-token-ttl",
+        type=_token_ttl,
+        default=3600,
+        metavar="SECONDS",
+        help="lifetime of the access tokens the token endpoint issues (10-86400, default "
+        "3600): short ones test a client's renewal",
+    )
     add_ice_host_address_option(p)
 
     def run(args: argparse.Namespace) -> int:
@@ -74,6 +83,7 @@ def add_serve_command(sub: Any) -> Any:
         settings: dict[str, Any] = {
             "ice_servers": tuple(args.ice_server),
             "composition_workers": args.composition_workers,
+            "access_token_ttl": args.access_token_ttl,
         }
         if args.turn_secret_file is not None:
             try:
@@ -84,7 +94,7 @@ def add_serve_command(sub: Any) -> Any:
 
         if not seams.install_for_command("auvious-agent serve", "amqtt"):
             return 1
-        apply_ice_host_address_option(args)
+        apply_ice_host_address_option(args, platform_host=args.host)
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(
@@ -107,10 +117,17 @@ def add_serve_command(sub: Any) -> Any:
     return run
 
 
-def _workers(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 16:
-        raise argparse.ArgumentTypeError(f"{text!r}: a whole number from 1 to 16")
-    return int(text)
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"{text!r}: a whole number from {low} to {high}")
+        return int(text)
+
+    return parse
+
+
+_workers = _whole_number(1, 16)
+_token_ttl = _whole_number(10, 86400)
 
 
 async def _serve(

@@ -189,6 +189,34 @@ def test_serve_and_run_take_ice_host_addresses(command: list[str], restore_choic
     assert os.environ[HOST_ADDRESSES_ENV] == "127.0.0.1"
 
 
+@pytest.mark.parametrize(
+    ("command", "host"),
+    [
+        (["serve"], "127.0.0.1"),
+        (["serve", "--host", "localhost"], "localhost"),
+        (["run", "s.yaml", "--server", "http://[::1]:8080"], "::1"),
+    ],
+)
+def test_a_platform_on_loopback_adds_loopback_to_the_discovery(
+    command: list[str], host: str, restore_choice: None
+) -> None:
+    """`serve` on its default host, or `run --server http://127.0.0.1:...`: every party may be
+    on this machine, so loopback is gathered too (on a loopback-only host nothing else is);
+    aioice's own addresses stay, for a platform forwarded here from elsewhere."""
+    parser, _ = _build_parser()
+    args = parser.parse_args(command)
+    use_host_addresses(None, subprocesses=True)
+    apply_ice_host_address_option(args, platform_host=host)
+    assert chosen_host_addresses() == (*LOOPBACK, *aioice_host_addresses(True, True))
+    assert os.environ[HOST_ADDRESSES_ENV].startswith("127.0.0.1")
+    use_host_addresses(None, subprocesses=True)
+    apply_ice_host_address_option(args, platform_host="192.0.2.10")  # a platform elsewhere
+    assert chosen_host_addresses() is None
+    use_host_addresses(["127.0.0.1"])  # a choice made (option or environment) is kept
+    apply_ice_host_address_option(args, platform_host="127.0.0.1")
+    assert chosen_host_addresses() == LOOPBACK
+
+
 def test_a_bad_command_line_address_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser(prog="auvious-agent serve")
     add_ice_host_address_option(parser)

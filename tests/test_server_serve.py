@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.serve_support import CHECKOUT_CLI, serve
 
@@ -105,30 +106,42 @@ async def test_seed_examples_work_against_serve(tmp_path: Path) -> None:
         assert status == 204
 
 
+async def dev_client_token(base_url: str, lines: list[str]) -> dict[str, Any]:
+    """The token answer for the one development client `serve` printed."""
+    found = [m for line in lines if (m := DEV_CLIENT.search(line))]
+    assert len(found) == 1, lines
+    client_id, secret = found[0].groups()
+    async with (
+        aiohttp.ClientSession(base_url) as http,
+        http.post(
+            "/security/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": aiohttp.encode_basic_auth(client_id, secret)},
+        ) as response,
+    ):
+        assert response.status == 200
+        answer: dict[str, Any] = await response.json()
+        return answer
+
+
 async def test_serve_without_clients_prints_a_working_development_client(tmp_path: Path) -> None:
     async with serve("--data-dir", str(tmp_path)) as (base_url, lines):
-        found = [m for line in lines if (m := DEV_CLIENT.search(line))]
-        assert len(found) == 1, lines
-        client_id, secret = found[0].groups()
-        async with (
-            aiohttp.ClientSession(base_url) as http,
-            http.post(
-                "/security/oauth/token",
-                data={"grant_type": "client_credentials"},
-                headers={"Authorization": aiohttp.encode_basic_auth(client_id, secret)},
-            ) as response,
-        ):
-            assert response.status == 200
-            assert (await response.json())["organization"] == "dev"
+        assert (await dev_client_token(base_url, lines))["organization"] == "dev"
 
 
-def test_composition_workers_must_be_1_to_16() -> None:
-    for bad in ("17",):
-        result = subprocess.run(
-            [*CHECKOUT_CLI, "serve", "--composition-workers", bad],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 2
-        assert f"--composition-workers: {bad!r}: a whole number from 1 to 16" in result.stderr
+async def test_serve_issues_tokens_of_the_lifetime_asked_for(tmp_path: Path) -> None:
+    """`--access-token-ttl`: short tokens, to test a client's renewal against `serve`."""
+    async with serve("--data-dir", str(tmp_path), "--access-token-ttl", "60") as (url, lines):
+        assert (await dev_client_token(url, lines))["expires_in"] == 60
+
+
+@pytest.mark.parametrize(
+    ("option", "bad", "bounds"),
+    [("--composition-workers", "17", "1 to 16"), ("--access-token-ttl", "5", "10 to 86400")],
+)
+def test_bounded_options_say_their_bounds(option: str, bad: str, bounds: str) -> None:
+    result = subprocess.run(
+        [*CHECKOUT_CLI, "serve", option, bad], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert f"{option}: {bad!r}: a whole number from {bounds}" in result.stderr

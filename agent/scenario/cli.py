@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -223,7 +224,11 @@ def _run(args: argparse.Namespace) -> int:
     console_logging()
     if not seams.install_for_command("auvious-agent run"):
         return ExitCode.RUNTIME_ERROR
-    apply_ice_host_address_option(args, local=options.server_url is None)
+    apply_ice_host_address_option(
+        args,
+        local=options.server_url is None,
+        platform_host=urlsplit(options.server_url).hostname if options.server_url else None,
+    )
     started_at = datetime.now(UTC)
     try:
         result = run_on_chosen_loop(run_spread(scenario, options, args.workers, args.ray))

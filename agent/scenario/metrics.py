@@ -308,9 +308,11 @@ def understood(
 ) -> Iterator[tuple[ParticipantResult, TranscriptResult, UtteranceScore]]:
     """Each utterance a speaking participant said, scored against each transcript of it:
     (listener, transcript, score). Imported here: `validate` and `schema` load no numpy."""
+    speakers = {p.name: p for p in result.participants if p.said}
+    if not speakers:
+        return
     from media.transcription.checks import Reference, score_utterances
 
-    speakers = {p.name: p for p in result.participants if p.said}
     for listener in result.participants:
         for transcript in listener.transcripts:
             speaker = speakers.get(transcript.publisher or "")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import os
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -34,7 +35,7 @@ from agent.ice_addresses import (
     parse_host_addresses,
 )
 from agent.webrtc.seams import install
-from agent.webrtc.seams.ice import choose_host_addresses_with
+from agent.webrtc.seams.ice import aioice_host_addresses, choose_host_addresses_with
 
 __all__ = [
     "HOST_ADDRESSES_ENV",
@@ -43,9 +44,11 @@ __all__ = [
     "apply_ice_host_address_option",
     "chosen_host_addresses",
     "host_addresses_from_env",
+    "is_loopback",
     "parse_host_addresses",
     "scoped_host_addresses",
     "use_host_addresses",
+    "with_loopback",
 ]
 
 LOOPBACK: tuple[str, ...] = ("127.0.0.1",)
@@ -93,17 +96,42 @@ def scoped_host_addresses(addresses: Sequence[str]) -> Iterator[tuple[str, ...]]
         _scoped_choice.reset(token)
 
 
-def apply_ice_host_address_option(args: argparse.Namespace, *, local: bool = False) -> None:
+def apply_ice_host_address_option(
+    args: argparse.Namespace, *, local: bool = False, platform_host: str | None = None
+) -> None:
     """Make the command line's addresses the process's choice, for its subprocesses too.
 
-    `local`: every party runs on this machine (the embedded platform), so with no choice made
-    (no option, no `AUVIOUS_ICE_HOST_ADDRESSES`) ICE gathers on loopback: aioice's default
-    skips it, and on a host whose only interface is loopback nothing would connect at all."""
+    With no choice made (no option, no `AUVIOUS_ICE_HOST_ADDRESSES`), loopback is added where
+    aioice's default would skip it and nothing could connect on a host whose only interface is
+    loopback. `local`: every party runs on this machine (the embedded platform): loopback only.
+    `platform_host`: the platform is reached at this host (`run --server`) or listens there
+    (`serve --host`); when it is a loopback address, ICE gathers on loopback beside aioice's own
+    discovery, so a platform forwarded to this machine from elsewhere still connects."""
     addresses: list[str] | None = getattr(args, "ice_host_addresses", None)
     if addresses:
         use_host_addresses(addresses, subprocesses=True)
-    elif local and _process_choice is None:
+    elif _process_choice is not None:
+        return
+    elif local:
         use_host_addresses(LOOPBACK, subprocesses=True)
+    elif platform_host is not None and is_loopback(platform_host):
+        use_host_addresses(with_loopback(), subprocesses=True)
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost`, or an address in 127.0.0.0/8 or ::1."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def with_loopback() -> tuple[str, ...]:
+    """Loopback, then the addresses aioice's own discovery finds."""
+    found = aioice_host_addresses(use_ipv4=True, use_ipv6=True)
+    return tuple(dict.fromkeys([*LOOPBACK, *found]))
 
 
 def _chosen() -> tuple[str, ...] | None:
