@@ -138,8 +138,7 @@ def _endpoint(args: argparse.Namespace) -> int:
     _logging(args.log_format)
     if not seams.install_for_command("auvious-agent endpoint"):
         return ExitCode.RUNTIME_ERROR
-    host = urlsplit(spec.server.url).hostname
-    apply_ice_host_address_option(args, local=host in ("127.0.0.1", "localhost", "::1"))
+    apply_ice_host_address_option(args, platform_host=urlsplit(spec.server.url).hostname)
 
     port = args.health_port
 
