@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 
 REOPEN_INITIAL = 0.5
 REOPEN_MAXIMUM = 15.0
+IDLE_CLOSE = 5.0
+"""Seconds without a read after which the device is closed (a kiosk's camera light goes off
+between calls); the next read opens it again."""
+STALE = 2.0
+"""Seconds after which a camera's last picture is no longer sent (black instead): a device
+that stalls, or one reopened after an idle close until its first new picture."""
 AUDIO_BUFFER = 0.2
 """Seconds of captured sound kept ahead of the sender (older samples are dropped)."""
 
@@ -66,6 +72,8 @@ class DeviceCapture:
         self.error: str | None = None
         """Why it is lost now; None while it delivers (or before the first open)."""
         self.frames = 0
+        self.idle_close = IDLE_CLOSE
+        self._touched = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -76,12 +84,22 @@ class DeviceCapture:
     def live(self) -> bool:
         return self.opened > 0 and self.error is None
 
+    @property
+    def reading(self) -> bool:
+        """The device is open (or being reopened) for a reader now."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
-        if self._thread is None:
+        """Called by every read: opens the device when it is not (first read, after idle)."""
+        self._touched = time.monotonic()
+        if not self.reading and not self._stop.is_set():
             self._thread = threading.Thread(
                 target=self._run, name=f"capture-{self.kind}-{self.device}", daemon=True
             )
             self._thread.start()
+
+    def _idle(self) -> bool:
+        return time.monotonic() - self._touched > self.idle_close
 
     def stop(self) -> None:
         """Stop reading (the thread ends at its next frame or wait)."""
@@ -89,12 +107,12 @@ class DeviceCapture:
 
     def _run(self) -> None:
         attempt = 0
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._idle():
             before = self.frames
             try:
                 self._read()
-                if self._stop.is_set():
-                    return
+                if self._stop.is_set() or self._idle():
+                    return  # closed: stopped, or nobody reads it
                 raise EOFError("the device stopped sending")
             except Exception as error:
                 self.losses += 1
@@ -120,7 +138,7 @@ class DeviceCapture:
                 raise ValueError(f"the device has no {self.kind}")
             self.opened += 1
             for frame in container.decode(streams[0]):
-                if self._stop.is_set():
+                if self._stop.is_set() or self._idle():
                     break
                 self.frames += 1
                 self.error = None
@@ -132,7 +150,8 @@ class DeviceCapture:
 
 class DeviceVideoTrack(PacedVideoTrack):
     """A camera: the device's newest picture, scaled to `width`x`height`, at `fps`; black
-    while the device is lost. Usable as one of a `SwitchableCamera`'s cameras."""
+    while the device is lost or its picture is older than `STALE`. Usable as one of a
+    `SwitchableCamera`'s cameras (the one not shown is closed after `IDLE_CLOSE`)."""
 
     def __init__(
         self,
@@ -163,8 +182,9 @@ class DeviceVideoTrack(PacedVideoTrack):
         return max(0.0, self._latest_at + 0.5 / self.fps - time.monotonic())
 
     def render(self, index: int) -> av.VideoFrame:
-        self.capture.start()  # opened when first needed
-        latest = self._latest if self.capture.live else None
+        self.capture.start()  # opened when first needed (and after an idle close)
+        fresh = time.monotonic() - self._latest_at <= STALE
+        latest = self._latest if self.capture.live and fresh else None
         if latest is None:
             return av.VideoFrame.from_ndarray(self._black, format="yuv420p")
         scaled = latest.reformat(width=self.width, height=self.height, format="yuv420p")

@@ -169,3 +169,20 @@ def test_a_drift_watcher_with_keep_holds_only_the_newest_samples() -> None:
     for _ in range(9):
         drift.take()
     assert len(drift.samples) == 4 and drift.samples[-1].peer_connections == 3
+
+
+async def test_a_device_nobody_reads_is_closed_and_opened_again_on_the_next_read() -> None:
+    camera = DeviceVideoTrack("lavfi", "testsrc=size=160x120:rate=30", {}, 96, 64, 30)
+    camera.capture.idle_close = 0.3
+    try:
+        for _ in range(5):
+            await camera.recv()
+        await wait_until(lambda: camera.capture.frames > 0, "the device delivers")
+        assert camera.capture.reading and camera.capture.opened == 1
+        await wait_until(lambda: not camera.capture.reading, "closed while nobody reads")
+        for _ in range(5):
+            await camera.recv()
+        await wait_until(lambda: camera.capture.opened == 2, "opened again")
+        assert camera.capture.losses == 0, "closing an idle device is not a loss"
+    finally:
+        camera.stop()
