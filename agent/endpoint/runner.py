@@ -26,7 +26,7 @@ from agent.participant import Participant, ResumePolicy, StreamState, ViewPolicy
 from agent.participant.drift import DriftWatcher
 from agent.participant.records import describe
 from agent.snapshot import SnapshotTarget
-from agent.snapshot.policy import ResponseAction, ResponsePolicy
+from agent.snapshot.policy import response_policy
 
 __all__ = ["Endpoint", "Readiness"]
 
@@ -73,10 +73,6 @@ class Readiness:
             "endpoint_id": self.endpoint_id,
             "organization_id": self.organization_id,
         }
-
-
-def _policy(spec: Any) -> ResponsePolicy:
-    return ResponsePolicy(ResponseAction(spec.action), spec.delay or 0.0)
 
 
 class Endpoint:
@@ -131,8 +127,10 @@ class Endpoint:
         self.target = SnapshotTarget(
             participant,
             self.media.tap if self.media else None,
-            snapshot=_policy(self.spec.snapshot),
-            camera=_policy(self.spec.camera_requests),
+            snapshot=response_policy(self.spec.snapshot.action, self.spec.snapshot.delay),
+            camera=response_policy(
+                self.spec.camera_requests.action, self.spec.camera_requests.delay
+            ),
         )
         self.target.start()
         self._unsubscribe = participant.subscribe(self._on_event)

@@ -391,6 +391,4 @@ def _drift_series(drift: list[tuple[float, ResourceSample]]) -> dict[str, list[S
         "asyncio_tasks": lambda r: float(r.tasks),
         "peer_connections": lambda r: float(r.peer_connections),
     }
-    return {
-        name: [Sample(t=t, value=value(r)) for t, r in drift] for name, value in fields.items()
-    }
+    return {name: [Sample(t=t, value=value(r)) for t, r in drift] for name, value in fields.items()}

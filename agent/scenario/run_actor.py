@@ -48,12 +48,11 @@ from agent.scenario.run_speech import Listening, Speaking
 from agent.scenario.surface import ParticipantRecord, StepFailed, group_login
 from agent.scenario.templating import render, render_value
 from agent.snapshot import (
-    ResponseAction,
-    ResponsePolicy,
     SnapshotRequester,
     SnapshotResult,
     SnapshotTarget,
 )
+from agent.snapshot.policy import response_policy
 from agent.webrtc.factory import media_kinds
 from media.mute import MutableTrack
 
@@ -198,8 +197,8 @@ class Actor:
         self.snapshot_target = SnapshotTarget(
             participant,
             None,
-            snapshot=_policy(self.group.snapshot.action, self.group.snapshot.delay),
-            camera=_policy(self.group.camera.action, self.group.camera.delay),
+            snapshot=response_policy(self.group.snapshot.action, self.group.snapshot.delay),
+            camera=response_policy(self.group.camera.action, self.group.camera.delay),
             own_camera=self._own_camera,
         )
         self.snapshot_target.start()
@@ -628,7 +627,3 @@ def _is_camera(spec: StreamSpec) -> bool:
 
 def _main_kind(viewer: Viewer) -> str:
     return "video" if "video" in viewer.sinks else "audio"
-
-
-def _policy(action: str, delay: float | None) -> ResponsePolicy:
-    return ResponsePolicy(ResponseAction(action), delay or 0.0)
