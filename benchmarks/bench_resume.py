@@ -26,14 +26,13 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.api.auth import ClientCredentials
-from agent.api.models import ConferenceStreamType, CreateConferenceWebCommand
+from agent.api.models import ConferenceStreamType
 from agent.participant import Participant, RetryPolicy
 from agent.scenario.metrics import percentile
 from agent.webrtc import seams
 from agent.webrtc.host_addresses import LOOPBACK, use_host_addresses
 from server.config import DEV_SECRET_FILE
-from tests.participant_support import small_tracks
-from tests.resume_support import FAST_RESUME, media_flowing
+from tests.resume_support import FAST_RESUME, media_flowing, start_call
 from tests.serve_support import serve_process
 
 CAM = ConferenceStreamType.CAM
@@ -63,13 +62,7 @@ async def run(restarts: int, keep_alive: int) -> list[float]:
                         resume=FAST_RESUME,
                     )
                     people.append(await people_stack.enter_async_context(person))
-                conference = await people[0].api.conferences.create(CreateConferenceWebCommand())
-                for person in people:
-                    await person.join(conference.id or "")
-                for person in people:
-                    await person.publish(CAM, small_tracks(CAM))
-                for person in people:
-                    await media_flowing(person, BOUND)
+                await start_call(people, BOUND)
                 port = str(urlsplit(url).port)
                 for n in range(restarts):
                     process.kill()

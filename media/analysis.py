@@ -128,6 +128,18 @@ def mono_samples(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
     return np.asarray(mono, dtype=np.float32)
 
 
+LEVEL_FLOOR_DBFS = -120.0
+"""Where levels stop: digital silence has no level in dB (-inf), and a report needs a number."""
+
+
+def energy_dbfs(energy: float, seconds: float) -> float:
+    """The RMS level (dBFS, floored) of `seconds` of sound holding `energy` (mean square times
+    seconds, as `AudioLevels.total_energy` and WebRTC's `totalAudioEnergy` count it)."""
+    if seconds <= 0 or energy <= 0:
+        return LEVEL_FLOOR_DBFS
+    return max(LEVEL_FLOOR_DBFS, 10 * math.log10(energy / seconds))
+
+
 def level_dbfs(samples: npt.NDArray[np.float32]) -> float:
     """RMS level in dBFS (a full-scale sine is -3 dBFS); -inf for digital silence."""
     if samples.size == 0:
@@ -137,21 +149,27 @@ def level_dbfs(samples: npt.NDArray[np.float32]) -> float:
 
 
 class AudioLevels:
-    """Per-frame levels of a stream and how much of it was silent."""
+    """Per-frame levels of a stream and how much of it was silent.
+
+    `total_energy` is WebRTC's `totalAudioEnergy` (the mean square of each frame times its
+    seconds, summed): its growth over the growth of `total_seconds` is the mean square over
+    any interval, so a sampler takes the level of each second from two readings."""
 
     def __init__(self, silence_dbfs: float = SILENCE_DBFS) -> None:
         self.silence_dbfs = silence_dbfs
         self.levels = Series()
         self.total_seconds = 0.0
         self.silent_seconds = 0.0
+        self.total_energy = 0.0
 
     def add(self, samples: npt.NDArray[np.float32], sample_rate: int) -> float:
         level = level_dbfs(samples)
         seconds = samples.size / sample_rate
         self.total_seconds += seconds
+        self.total_energy += float(np.dot(samples, samples)) / sample_rate
         if level < self.silence_dbfs:
             self.silent_seconds += seconds
-        self.levels.add(max(level, -120.0))
+        self.levels.add(max(level, LEVEL_FLOOR_DBFS))
         return level
 
     @property

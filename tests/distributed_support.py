@@ -60,22 +60,36 @@ def live_participants(port: int) -> int | None:
             text = answer.read().decode()
     except OSError:
         return None
-    found = metric_value(text, "auvious_agent_participants")
+    found = metric_total(text, "auvious_agent_participants")
     return None if found is None else int(found)
 
 
-def metric_value(text: str, name: str) -> float | None:
-    """The sample `name` of Prometheus text, with at least the labels `name` gives
-    (`x{kind="video"}`): every series of a run also has `run`, `scenario` and `phase`."""
+def metric_values(text: str, name: str) -> list[float]:
+    """The samples `name` of Prometheus text, with at least the labels `name` gives
+    (`x{kind="video"}`): every series of a run also has `run`, `scenario` and `phase`, and
+    one series per scenario `group`."""
     from prometheus_client.parser import text_string_to_metric_families
 
     base, _, rest = name.partition("{")
     wanted = dict(re.findall(r'(\w+)="([^"]*)"', rest))
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == base and wanted.items() <= sample.labels.items():
-                return float(sample.value)
-    return None
+    return [
+        float(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == base and wanted.items() <= sample.labels.items()
+    ]
+
+
+def metric_value(text: str, name: str) -> float | None:
+    """The first sample `name` (`metric_values`): one group's, for a run with groups."""
+    found = metric_values(text, name)
+    return found[0] if found else None
+
+
+def metric_total(text: str, name: str) -> float | None:
+    """The samples `name` summed over the groups (a count of the run); None when absent."""
+    found = metric_values(text, name)
+    return sum(found) if found else None
 
 
 def interrupt_and_check(

@@ -98,6 +98,23 @@ class CuttableProxy:
         self._writers -= {writer, up_writer}
 
 
+async def start_call(people: list[Participant], within: float) -> str:
+    """The first creates a conference; everyone joins, publishes a small camera, and
+    receives the others' video within `within` seconds. The conference's id."""
+    from agent.api.models import ConferenceStreamType, CreateConferenceWebCommand
+    from tests.participant_support import small_tracks
+
+    cam = ConferenceStreamType.CAM
+    conference = await people[0].api.conferences.create(CreateConferenceWebCommand())
+    for person in people:
+        await person.join(conference.id or "")
+    for person in people:
+        await person.publish(cam, small_tracks(cam))
+    for person in people:
+        await media_flowing(person, within)
+    return conference.id or ""
+
+
 class SoakCall:
     """Two participants (`agent1` through a `CuttableProxy` for its event channel, `agent2`
     direct) in a call on a platform in this process, and the faults a soak applies to it:

@@ -56,11 +56,15 @@ def view(publisher: str, *, frames: int = 600, fps_low_until: float = 3.0) -> St
         frames=frames,
         packets_received=990,
         packets_lost=10,
+        reception={"video": "decode", "audio": "decode"},
         fps=[Sample(t=1.0 + s, value=5.0 if s < fps_low_until else 30.0) for s in range(20)],
         delay=[Sample(t=1.0 + s, value=0.08 + 0.002 * s) for s in range(20)],
         psnr=[Sample(t=1.0 + s, value=45.0) for s in range(20)],
         ssim=[Sample(t=1.0 + s, value=0.99) for s in range(20)],
         bitrate=[Sample(t=1.0 + s, value=750_000.0) for s in range(20)],
+        jitter=[Sample(t=1.0 + s, value=0.004) for s in range(20)],
+        audio_level=[Sample(t=1.0 + s, value=-24.0) for s in range(20)],
+        av_sync=[Sample(t=1.0 + s, value=0.02) for s in range(20)],
         freezes=[Freeze(start=10.0, duration=0.5)],
     )
 
@@ -73,6 +77,7 @@ def participant(name: str, other: str, join_time: float, **extra: Any) -> Partic
         stream_type="MIC_AND_CAM",
         started_at=1.0,
         setup_time=0.2,
+        bitrate=[Sample(t=1.0 + s, value=800_000.0) for s in range(20)],
     )
     return ParticipantResult(
         name=name,

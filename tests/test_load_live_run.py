@@ -15,7 +15,7 @@ from agent.load import Shard
 from agent.scenario.loader import load_scenario
 from agent.scenario.runner import RunOptions, ScenarioRun
 from server.embedded import EmbeddedServer
-from tests.distributed_support import free_port, metric_value
+from tests.distributed_support import free_port, metric_total, metric_value, metric_values
 from tests.load_support import calling
 from tests.platform_support import CLIENTS
 
@@ -37,9 +37,9 @@ participants:
 
 
 def value(text: str, name: str) -> float:
-    """The sample `name` (with at least these labels: every series also has `run`,
-    `scenario` and `phase`)."""
-    found = metric_value(text, name)
+    """The samples `name` (with at least these labels: every series also has `run`,
+    `scenario` and `phase`) summed over the scenario's groups (`group`: a and b here)."""
+    found = metric_total(text, name)
     assert found is not None, f"{name} not in:\n{text}"
     return found
 
@@ -75,7 +75,8 @@ async def test_metrics_are_served_during_the_run(server: EmbeddedServer, tmp_pat
             if flowing >= 4 and metric_value(text, 'auvious_agent_received_fps{kind="video"}'):
                 seen["participants"] = value(text, "auvious_agent_participants")
                 seen["published"] = value(text, 'auvious_agent_streams{direction="publish"}')
-                seen["fps"] = value(text, 'auvious_agent_received_fps{kind="video"}')
+                seen["fps"] = value(text, 'auvious_agent_received_fps{kind="video",group="a"}')
+                seen["groups"] = len(metric_values(text, "auvious_agent_participants"))
                 seen["packets"] = value(text, "auvious_agent_packets_received_total")
                 joins = 'auvious_agent_join_time_seconds_count{scenario="live"}'
                 seen["joins"] = value(text, joins)
@@ -89,7 +90,7 @@ async def test_metrics_are_served_during_the_run(server: EmbeddedServer, tmp_pat
                 )
     result = await task
     assert seen, "the endpoint never showed the four views"
-    assert seen["participants"] == 4 and seen["published"] == 4
+    assert seen["participants"] == 4 and seen["published"] == 4 and seen["groups"] == 2
     assert seen["fps"] > 0 and seen["packets"] > 0
     assert seen["joins"] == 4 and seen["first_frames"] >= 4  # histograms, for p95 in Grafana
     assert seen["cpu"] > 0 and seen["saturated"] in (0.0, 1.0)

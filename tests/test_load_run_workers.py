@@ -76,6 +76,16 @@ def test_shards_run_apart_and_merge_into_one_report(tmp_path: Path) -> None:
     assert merged["passed"] is True
     assert health_processes(merged) == ["0/2", "1/2"]
 
+    # Merged again against the first merge as the baseline: no regression, and the report
+    # shows the baseline.
+    again = merge_cli(
+        scenario, shard_reports, tmp_path / "again", "--baseline", str(merged_dir / "report.json")
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "no regression against the baseline" in again.stdout
+    assert json.loads((tmp_path / "again" / "compare.json").read_text())["regressions"] == 0
+    assert '<section id="baseline">' in (tmp_path / "again" / "report.html").read_text()
+
     # The same shard twice is refused: its participants would count twice.
     twice = subprocess.run(
         [

@@ -171,6 +171,8 @@ async def test_a_participant_that_cannot_come_back_says_why_and_gives_up_as_told
             assert not resume.ok
             assert len([r for r in person.timeline.find("resume-attempt") if not r.ok]) >= 2
             assert person.resumes == 0
+            with pytest.raises(RuntimeError, match="not registered now: gave up after"):
+                await person.publish(CAM, small_tracks(CAM))  # says why, not "not started"
             await person.api.registrations.unregister(
                 UnregisterUserEndpointWebCommand(user_endpoint_id=blocker)
             )

@@ -153,8 +153,11 @@ def test_a_meeting_without_frames_is_a_miss_naming_when() -> None:
 
 def test_the_html_timeline_draws_each_stay() -> None:
     page = render_html(SCENARIO, churn_run(), evaluate(SCENARIO, churn_run()))
-    assert page.count('class="present"') == 3  # the host's one stay, the guest's two
-    assert "in the conference 15.0s to 25.0s" in page
-    # The frame-rate chart: a line per view, one legend entry per viewer and publisher.
-    assert page.count('class="series"') == 4
-    assert page.count(">guest-0 ← host-0 CAM</text>") == 1
+    plots = page[page.index('<section id="plots">') : page.index('<section id="worst-streams">')]
+    assert plots.count('class="present"') == 3  # the host's one stay, the guest's two
+    assert "in the conference 15.0s to 25.0s" in plots
+    # The frame-rate chart: a line per view, one legend entry per viewer and publisher
+    # (the participants-over-time chart has its own two).
+    frame_rate = plots[plots.index("Frame rate over time") : plots.index("Delay over time")]
+    assert frame_rate.count('class="series"') == 4
+    assert frame_rate.count(">guest-0 ← host-0 CAM</text>") == 1

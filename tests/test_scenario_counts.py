@@ -83,6 +83,6 @@ def test_an_expectation_says_what_it_covered_and_fails_on_a_subset() -> None:
     loss = case["packet_loss overall < 2%"]
     assert not loss.passed and (loss.covered, loss.population) == (1, 2)
     assert "covers only 1 of 2 streams" in loss.message
-    assert loss.details == ["no value from customer-0 stream s-agent"]
+    assert loss.details == ["no value from customer-0 stream s-agent (← agent-0 MIC_AND_CAM)"]
     expect["coverage"] = 0.5  # the scenario says a half will do
     assert evaluate(scenario(expect), lying).passed

@@ -33,15 +33,30 @@ def test_samples_csv_has_every_sample_of_every_stream(tmp_path: Path) -> None:
     with paths.samples.open(encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     expected = sum(
-        len(stream.fps) + len(stream.delay) + len(stream.bitrate) + len(stream.jitter)
+        len(stream.fps)
+        + len(stream.delay)
+        + len(stream.bitrate)
+        + len(stream.jitter)
+        + len(stream.audio_level)
+        + len(stream.av_sync)
         for participant in result.participants
         for stream in participant.streams
     )
     assert len(rows) == expected > 0
+    assert {row["series"] for row in rows} == {
+        "fps",
+        "delay",
+        "bitrate",
+        "jitter",
+        "audio_level",
+        "av_sync",
+    }
     first = rows[0]
     assert (first["participant"], first["direction"], first["series"]) == (
         "agent-0",
-        "view",
-        "fps",
+        "publish",
+        "bitrate",
     )
-    assert float(first["value"]) == 5.0
+    assert float(first["value"]) == 800_000.0
+    level = next(row for row in rows if row["series"] == "audio_level")
+    assert (level["direction"], float(level["value"])) == ("view", -24.0)

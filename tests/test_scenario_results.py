@@ -183,16 +183,23 @@ def test_html_report_is_self_contained_with_plots() -> None:
     sc, result = scenario(EXPECT), run()
     page = render_html(sc, result, evaluate(sc, result))
     assert page.startswith("<!DOCTYPE html>")
-    assert page.count("<svg") == 5
+    plots = page[page.index('<section id="plots">') : page.index('<section id="worst-streams">')]
+    assert plots.count("<svg") == 9
     for chart in (
         "Join time distribution",
+        "Participants over time",
         "Frame rate over time",
         "Delay over time",
+        "Jitter over time",
+        "Audio level over time",
+        "A/V offset over time",
         "Participants timeline",
     ):
-        assert chart in page
-    assert page.count("<polyline") == 6  # fps, delay and bitrate of two received streams
-    assert 'class="bar"' in page and 'class="present"' in page
+        assert chart in plots
+    # fps, delay, bitrate, jitter, audio level and A/V offset of two received streams (few:
+    # a line each), participants arrived and in a conference.
+    assert plots.count('class="series"') == 14
+    assert 'class="bar"' in plots and 'class="present"' in plots
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "<script" not in page
     assert "FAIL" in page
@@ -229,7 +236,10 @@ def test_write_reports_paths(tmp_path: Path) -> None:
     paths = write_reports(sc, result, evaluate(sc, result), tmp_path / "nested" / "dir")
     assert json.loads(paths.json.read_text())["passed"] is True
     ET.parse(paths.junit)
-    assert paths.html.read_text().count("<svg") == 5
+    page = paths.html.read_text()
+    # nine plots, and a frame-rate sparkline of each received stream in its participant's
+    # section
+    assert page.count('<svg class="chart') == 9 and page.count('<svg class="spark"') == 2
 
 
 def test_results_refuse_non_finite_samples() -> None:

@@ -102,6 +102,9 @@ def test_format_quantity() -> None:
         ("< 0.8", Quantity.TIME, "ms, s, m, h"),
         ("> 300000", Quantity.BITRATE, "bps, k, M, G"),
         ("< 2", Quantity.RATIO, "between 0 and 1"),  # was read as 200%
+        ("> -40", Quantity.LEVEL, "dBFS"),
+        ("> -40 dBm", Quantity.LEVEL, "dBFS"),
+        ("> -50", Quantity.TIME, "ms, s, m, h"),  # a signed time needs its unit too
     ],
 )
 def test_a_number_without_its_unit_is_refused_with_the_units_accepted(
@@ -115,3 +118,11 @@ def test_units_that_say_what_they_mean_are_read() -> None:
     assert parse_threshold("> 300000bps", Quantity.BITRATE).value == 300_000
     assert parse_threshold("< 1", Quantity.RATIO).value == 1.0
     assert parse_threshold(">= 3", Quantity.COUNT).value == 3.0
+
+
+def test_levels_offsets_and_kbit_per_second_are_read() -> None:
+    assert parse_threshold("> -40dBFS", Quantity.LEVEL).value == -40.0
+    assert parse_threshold("> -40 dB", Quantity.LEVEL).value == -40.0
+    assert parse_threshold("> -50ms", Quantity.TIME).value == pytest.approx(-0.05)
+    assert parse_threshold("> 500kbit/s", Quantity.BITRATE).value == 500_000
+    assert format_quantity(-21.34, Quantity.LEVEL) == "-21.3dBFS"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.runtime import EVENT_LOOP_ENV, EVENT_LOOPS, loop_factory
+from agent.scenario.compare import add_baseline_options, chosen_baseline
 
 if TYPE_CHECKING:
     from agent.load.workers import LiveSink, Shard
@@ -376,6 +377,7 @@ def add_merge_command(sub: Any) -> Callable[[argparse.Namespace], int]:
         help="judge the run on the shards given even if some are missing (default: a "
         "missing shard fails the merged run)",
     )
+    add_baseline_options(merge)
 
     def run(args: argparse.Namespace) -> int:
         from agent.scenario.loader import ScenarioError, load_scenario
@@ -389,6 +391,7 @@ def add_merge_command(sub: Any) -> Callable[[argparse.Namespace], int]:
             return ExitCode.INVALID
         try:
             result, missing = merge_reports(args.reports, scenario, args.allow_partial)
+            baseline = chosen_baseline(args, scenario.name)
         except ValueError as error:
             print(f"auvious-agent merge: {error}", file=sys.stderr)
             return ExitCode.INVALID
@@ -398,6 +401,6 @@ def add_merge_command(sub: Any) -> Callable[[argparse.Namespace], int]:
                 f"auvious-agent merge: shard(s) {', '.join(missing)} missing; {verdict}",
                 file=sys.stderr,
             )
-        return conclude(scenario, result, args.report, sys.stdout)
+        return conclude(scenario, result, args.report, sys.stdout, baseline)
 
     return run

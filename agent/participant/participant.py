@@ -447,6 +447,7 @@ class Participant:
                 if self._resume_task is None or self._resume_task.done():
                     failures = 0
                     self.endpoint_id = None  # gone: no keepalives until the resume registers
+                    self.lost = f"resuming after keepalive: {describe(exc)}"
                     self._resume_task = asyncio.get_running_loop().create_task(
                         self._resume_in_background(f"keepalive: {describe(exc)}"),
                         name=f"resume-{self.name}",
@@ -634,6 +635,8 @@ class Participant:
 
     def _require_endpoint(self) -> tuple[str, EventChannel]:
         if self.endpoint_id is None or self.channel is None:
+            if self.lost is not None:  # registered once: resuming, or given up
+                raise RuntimeError(f"the participant is not registered now: {self.lost}")
             raise RuntimeError("the participant is not started (use `async with` or start())")
         return self.endpoint_id, self.channel
 

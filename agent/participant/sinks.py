@@ -53,6 +53,10 @@ class TrackMeasurements:
     """Of sampled frames against the rebuilt synthetic frame (None: not scored)."""
     ssim: dict[str, float | None] | None = None
     resolution_changes: int = 0
+    total_audio_energy: float | None = None
+    """Audio decoded so far: WebRTC's `totalAudioEnergy` (mean square times seconds) and
+    `totalSamplesDuration`; two readings give the level in between (`energy_dbfs`)."""
+    total_samples_duration: float | None = None
 
 
 class _Kept(Sink):
@@ -179,6 +183,8 @@ class TrackSinks:
             psnr_db=quality.psnr_db.summary() if quality is not None else None,
             ssim=quality.ssim.summary() if quality is not None else None,
             resolution_changes=quality.resolution_changes if quality is not None else 0,
+            total_audio_energy=levels.total_energy if levels is not None else None,
+            total_samples_duration=levels.total_seconds if levels is not None else None,
         )
 
 

@@ -4,7 +4,7 @@ the line and column."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
@@ -19,6 +19,7 @@ from agent.scenario.model import (
     DataSource,
     MetadataStep,
     ParticipantGroup,
+    ReceiveSpec,
     RepeatStep,
     RequestSnapshotStep,
     SayStep,
@@ -322,20 +323,48 @@ class _Checker:
                 )
 
     def _measurable(self) -> None:
-        """A delay threshold no viewer can measure would fail every run: say so now."""
+        """A threshold no viewer can measure would fail every run: say so now."""
         expect = self.scenario.expect
-        if expect is None or expect.delay is None:
+        if expect is None:
             return
-        if not any(
-            self.scenario.receive(group).measures_delay
-            or group.kind == "browser"  # the page reads the code
-            for group in self.scenario.participants
-        ):
-            self.add(
-                ("expect", "delay"),
-                "delay is measured from decoded timecodes, but every group receives `light`; "
-                "give a viewing group `receive: {video: decode}` (or sampled)",
-            )
+        groups = self.scenario.participants
+        receives = [(self.scenario.receive(group), group.kind == "browser") for group in groups]
+        for metric, measures, problem, browsers in _DECODING_NEEDS:
+            if getattr(expect, metric) is None:
+                continue
+            # A browser group's `receive` is the page's (it decodes all): its own rule says.
+            if any(browsers if browser else measures(receive) for receive, browser in receives):
+                continue
+            self.add(("expect", metric), problem)
+
+
+_DECODING_NEEDS: tuple[tuple[str, Callable[[ReceiveSpec], bool], str, bool], ...] = (
+    (
+        "delay",
+        lambda r: r.measures_delay,
+        "delay is measured from decoded timecodes, but every group receives `light`; give a "
+        "viewing group `receive: {video: decode}` (or sampled)",
+        True,
+    ),
+    (
+        "audio_level",
+        lambda r: r.audio == "decode",
+        "audio_level is measured from decoded audio, but no group decodes audio; give a "
+        "viewing group `receive: {audio: decode}`",
+        False,
+    ),
+    (
+        "av_sync",
+        lambda r: r.audio == "decode" and r.video != "light",
+        "av_sync is measured from decoded audio marks and video timecodes, but no group "
+        "decodes both; give a viewing group `receive: {audio: decode, video: sampled}` (or "
+        "decode)",
+        False,
+    ),
+)
+"""(metric, whether a group's `receive` measures it, the problem when none does, whether a
+browser group measures it: its page decodes everything but reads no audio marks and plays
+audio muted, so it gives no level)."""
 
 
 def _strings(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:

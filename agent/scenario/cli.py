@@ -21,6 +21,7 @@ from agent.ice_addresses import add_ice_host_address_option
 from agent.load.scenario_job import add_load_options, load_options
 from agent.redact import redact
 from agent.runtime import run_on_chosen_loop
+from agent.scenario.compare import add_baseline_options, chosen_baseline
 from agent.scenario.loader import ScenarioError, load_scenario
 from agent.scenario.model import Scenario, check_base_url, dump_json_schema
 from agent.scenario.outcome import ExitCode, conclude
@@ -96,6 +97,7 @@ def add_scenario_commands(sub: Any) -> dict[str, Command]:
     )
     add_ice_host_address_option(run)
     add_load_options(run)
+    add_baseline_options(run)
     return {"validate": _validate, "schema": _schema, "run": _run}
 
 
@@ -213,6 +215,7 @@ def _run(args: argparse.Namespace) -> int:
         return scenario
     try:
         options = load_options(run_options(scenario, args, os.environ), args)
+        baseline = chosen_baseline(args, scenario.name)
     except (OptionsError, ValueError) as error:
         print(f"auvious-agent run: {error}", file=sys.stderr)
         return ExitCode.INVALID
@@ -245,7 +248,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"reports: {junit}")
         return ExitCode.RUNTIME_ERROR
     assert options.report_dir is not None
-    code = conclude(scenario, result, options.report_dir, sys.stdout)
+    code = conclude(scenario, result, options.report_dir, sys.stdout, baseline)
     _latest(args, options.report_dir)
     return code
 

@@ -5,6 +5,7 @@ Each threshold (`join_time: {p95: "< 1s"}` is one) and each condition becomes on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -19,7 +20,7 @@ from agent.scenario.meetings import (
     intersect,
     meetings,
 )
-from agent.scenario.metrics import METRICS, Metric, MetricValue, aggregate
+from agent.scenario.metrics import METRICS, SAMPLED_SPAN, Expected, Metric, MetricValue, aggregate
 from agent.scenario.model import ExpectSpec, ParticipantGroup, Scenario, Scope, ViewStep
 from agent.scenario.results import (
     ParticipantResult,
@@ -48,6 +49,10 @@ class Expectation:
     covered: int | None = None
     """How many of the `population` streams the values came from (per-stream metrics)."""
     population: int | None = None
+    group: list[str] | None = None
+    """The scenario groups the threshold is about (its scope's); None: the whole run."""
+    by_group: dict[str, float | None] = field(default_factory=dict)
+    """The measured aggregate of each group's values, so a failure says whose they were."""
 
 
 @dataclass(frozen=True)
@@ -96,13 +101,26 @@ def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
         people = {participant.name: participant for participant in result.participants}
         if scope is not None:
             values = [value for value in values if _in_scope(value, scope, result, people)]
-        coverage = _Coverage.of(metric, values, result, scope, people)
+        coverage = _Coverage.of(metric, values, result, scope, people, expect.warmup)
         scoped = f" {scope.text()}" if scope is not None else ""
+        groups = _groups_of(values, people)
         for aggregate_name, threshold in thresholds.items():
             name = f"{metric_name}{scoped} {aggregate_name} {threshold}"
             measured = aggregate(values, aggregate_name, metric.quantity)
             quantity = Quantity.COUNT if aggregate_name == "count" else metric.quantity
-            case = Expectation(name, False, "", metric_name, aggregate_name, str(threshold))
+            case = Expectation(
+                name,
+                False,
+                "",
+                metric_name,
+                aggregate_name,
+                str(threshold),
+                group=_scope_groups(scope),
+                by_group={
+                    group: aggregate(chosen, aggregate_name, metric.quantity)
+                    for group, chosen in groups.items()
+                },
+            )
             if coverage is not None:
                 case = replace(case, covered=coverage.covered, population=coverage.population)
             if measured is None:
@@ -116,6 +134,8 @@ def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
                 f"measured {aggregate_name} {text} over {len(values)} value(s)"
                 f"{coverage.text if coverage else ''}; threshold {threshold} {verdict}"
             )
+            if not passed and len(case.by_group) > 1:
+                message += " (by group: " + _per_group(case.by_group, quantity) + ")"
             details: list[str] = []
             if coverage is not None and not coverage.enough(expect.coverage):
                 passed = False
@@ -136,6 +156,29 @@ def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
             )
 
 
+def _groups_of(values: list[MetricValue], people: People) -> dict[str, list[MetricValue]]:
+    """`values` by the scenario group of the participant each is of, groups in run order."""
+    found: dict[str, list[MetricValue]] = {p.group: [] for p in people.values()}
+    for value in values:
+        participant = people.get(value.participant)
+        if participant is not None:
+            found[participant.group].append(value)
+    return {group: chosen for group, chosen in found.items() if chosen}
+
+
+def _per_group(measured: dict[str, float | None], quantity: Quantity) -> str:
+    return ", ".join(
+        f"{group} {'-' if value is None else format_quantity(value, quantity)}"
+        for group, value in measured.items()
+    )
+
+
+def _scope_groups(scope: Scope | None) -> list[str] | None:
+    if scope is None or scope.group is None:
+        return None
+    return [scope.group] if isinstance(scope.group, str) else list(scope.group)
+
+
 @dataclass(frozen=True)
 class _Coverage:
     """Which of the streams that should have a value of a metric have one."""
@@ -152,15 +195,23 @@ class _Coverage:
         result: RunResult,
         scope: Scope | None,
         people: People,
+        warmup: float,
     ) -> _Coverage | None:
         if metric.population is None:
             return None
-        expected = set(metric.population(result))
-        if scope is not None:  # the streams of the scope's groups and types
-            expected = {key for key in expected if _stream_in_scope(key, scope, people)}
+        expected = {
+            (want.participant, want.stream)
+            for want in metric.population(result, warmup)
+            if scope is None  # else the streams of the scope's groups, types and times
+            or (
+                _stream_in_scope((want.participant, want.stream), scope, people)
+                and _in_scope_times(want, scope, result)
+            )
+        }
         have = {(value.participant, value.stream) for value in values}
-        missing = sorted(f"{who} stream {stream}" for who, stream in expected - have)
-        return cls(len(expected & have), len(expected), missing)
+        missing = sorted(_stream_named(key, people) for key in expected - have)
+        # A stream that gave values counts, expected or not (one too short to be expected).
+        return cls(len(have), len(expected | have), missing)
 
     @property
     def text(self) -> str:
@@ -187,6 +238,39 @@ def _stream_in_scope(key: tuple[str, str], scope: Scope, people: People) -> bool
         return True
     types = {s.stream_type for s in participant.streams if s.stream_id == key[1]}
     return any(_among(kind, scope.stream) for kind in types)
+
+
+def _stream_named(key: tuple[str, str | None], people: People) -> str:
+    """ "customer-0 stream ID (← agent-0 CAM)": whose stream, and what it is."""
+    who, stream_id = key
+    participant = people.get(who)
+    streams = participant.streams if participant is not None else []
+    label = next((s.label for s in streams if s.stream_id == stream_id), None)
+    return f"{who} stream {stream_id}" + (f" ({label})" if label else "")
+
+
+def _scope_intervals(scope: Scope, result: RunResult) -> list[Interval] | None:
+    """The run's times within the scope's window and phases; None: the whole run."""
+    if scope.window is None and scope.phase is None:
+        return None
+    found: list[Interval] = [scope.window] if scope.window is not None else [(0.0, math.inf)]
+    if scope.phase is not None:
+        phases = sorted((p.start, p.end) for p in result.phases if _among(p.name, scope.phase))
+        found = intersect(found, phases)
+    return found
+
+
+def _in_scope_times(want: Expected, scope: Scope, result: RunResult) -> bool:
+    """Whether a stream should have a value within the scope's times: a one-off value (its
+    `start` is its `end`) when that falls in them, a sampled series when it overlaps them
+    for `SAMPLED_SPAN`."""
+    intervals = _scope_intervals(scope, result)
+    if intervals is None:
+        return True
+    if want.end <= want.start:
+        return any(start <= want.start <= stop for start, stop in intervals)
+    overlap = intersect(intervals, [(want.start, want.end)])
+    return math.fsum(stop - start for start, stop in overlap) >= SAMPLED_SPAN
 
 
 def _in_scope(value: MetricValue, scope: Scope, result: RunResult, people: People) -> bool:

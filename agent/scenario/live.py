@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -119,6 +119,9 @@ class LiveSnapshot:
     """Distributions so far, by metric name (`HISTOGRAMS`)."""
     labels: dict[str, str] = field(default_factory=dict)
     """`run`, `scenario` and `phase`, put on every series so dashboards can tell runs apart."""
+    groups: dict[str, LiveSnapshot] = field(default_factory=dict)
+    """The same figures per scenario group: served as one series per group (the `group`
+    label) instead of one for the run; empty for a load crowd, which has no groups."""
 
     @property
     def loss(self) -> float:
@@ -178,9 +181,26 @@ def snapshot_of_results(
     health: dict[str, HealthNow] | None = None,
     labels: dict[str, str] | None = None,
     end: float = 0.0,
+    present_by_group: dict[str, int] | None = None,
 ) -> LiveSnapshot:
     """A snapshot from a run's records (the scenario runner's per-second samples): streams
-    still open, their latest fps and delay samples, and counters so far."""
+    still open, their latest fps and delay samples, and counters so far; the same per
+    scenario group (`groups`, the `group` label) when `present_by_group` says who is there.
+    The run's own errors count in the whole, not in a group's."""
+    everyone = list(participants)
+    whole = _figures(everyone, present, run_errors, end)
+    groups: dict[str, LiveSnapshot] = {}
+    if present_by_group is not None:
+        names = dict.fromkeys([p.group for p in everyone] + list(present_by_group))
+        for name in names:
+            members = [p for p in everyone if p.group == name]
+            groups[name] = _figures(members, present_by_group.get(name, 0), 0, end)
+    return replace(whole, health=health or {}, labels=labels or {}, groups=groups)
+
+
+def _figures(
+    participants: list[ParticipantResult], present: int, run_errors: int, end: float
+) -> LiveSnapshot:
     fps: dict[str, list[float]] = {}
     delays: list[float] = []
     quality: dict[str, list[float]] = {"psnr": [], "ssim": []}
@@ -227,9 +247,7 @@ def snapshot_of_results(
         packets_received=received,
         packets_lost=lost,
         errors=errors,
-        health=health or {},
         histograms={name: Histogram.of(values) for name, values in observed.items()},
-        labels=labels or {},
     )
 
 
@@ -266,6 +284,10 @@ def combine(snapshots: list[LiveSnapshot]) -> LiveSnapshot:
         health={name: now for s in snapshots for name, now in s.health.items()},
         histograms=_summed(snapshots),
         labels=next((s.labels for s in snapshots if s.labels), {}),
+        groups={
+            name: combine([s.groups[name] for s in snapshots if name in s.groups])
+            for name in dict.fromkeys(name for s in snapshots for name in s.groups)
+        },
     )
 
 
@@ -288,73 +310,92 @@ class _SnapshotCollector(Collector):
         self.snapshot = LiveSnapshot()
 
     def collect(self) -> Iterator[Metric]:
-        labels = self.snapshot.labels
-        for family in self._families():
-            if labels:
-                family.samples = [
-                    sample._replace(labels={**labels, **sample.labels}) for sample in family.samples
-                ]
-            yield family
+        snapshot = self.snapshot
+        if snapshot.groups:
+            parts = [({"group": name}, sub) for name, sub in sorted(snapshot.groups.items())]
+        else:
+            parts = [({}, snapshot)]
+        merged: dict[str, Metric] = {}
+        for extra, part in parts:
+            for family in _run_families(part):
+                _add_samples(merged, family, {**snapshot.labels, **extra})
+        own = snapshot.errors - sum(sub.errors for sub in snapshot.groups.values())
+        if snapshot.groups and own > 0:  # the run's own (setup, timeout): of no group
+            errors = CounterMetricFamily(f"{PREFIX}_errors", "", labels=["group"])
+            errors.add_metric([""], own)
+            _add_samples(merged, errors, snapshot.labels)
+        for family in _health_metrics(snapshot.health):
+            _add_samples(merged, family, snapshot.labels)
+        yield from merged.values()
 
-    def _families(self) -> Iterator[Metric]:
-        s = self.snapshot
+
+def _add_samples(merged: dict[str, Metric], family: Metric, labels: dict[str, str]) -> None:
+    """`family`'s samples with `labels` added, into the family of that name in `merged` (one
+    family per name: a group's series join the others')."""
+    samples = [sample._replace(labels={**labels, **sample.labels}) for sample in family.samples]
+    if family.name in merged:
+        merged[family.name].samples += samples
+    else:
+        family.samples = samples
+        merged[family.name] = family
+
+
+def _run_families(s: LiveSnapshot) -> Iterator[Metric]:
+    """The run's (or one group's) figures; the process health is `_health_metrics`."""
+    yield GaugeMetricFamily(
+        f"{PREFIX}_participants", "Participants connected", value=s.participants
+    )
+    streams = GaugeMetricFamily(
+        f"{PREFIX}_streams", "Conference streams open", labels=["direction"]
+    )
+    streams.add_metric(["publish"], s.streams_published)
+    streams.add_metric(["view"], s.streams_viewed)
+    yield streams
+    fps = GaugeMetricFamily(
+        f"{PREFIX}_received_fps", "Mean received frame rate of viewed streams", labels=["kind"]
+    )
+    for kind, value in sorted(s.fps.items()):
+        fps.add_metric([kind], value)
+    yield fps
+    if s.delay_ms is not None:
         yield GaugeMetricFamily(
-            f"{PREFIX}_participants", "Participants connected", value=s.participants
+            f"{PREFIX}_delay_seconds",
+            "Mean end-to-end delay of the streams that measure it",
+            value=s.delay_ms / 1000,
         )
-        streams = GaugeMetricFamily(
-            f"{PREFIX}_streams", "Conference streams open", labels=["direction"]
-        )
-        streams.add_metric(["publish"], s.streams_published)
-        streams.add_metric(["view"], s.streams_viewed)
-        yield streams
-        fps = GaugeMetricFamily(
-            f"{PREFIX}_received_fps", "Mean received frame rate of viewed streams", labels=["kind"]
-        )
-        for kind, value in sorted(s.fps.items()):
-            fps.add_metric([kind], value)
-        yield fps
-        if s.delay_ms is not None:
-            yield GaugeMetricFamily(
-                f"{PREFIX}_delay_seconds",
-                "Mean end-to-end delay of the streams that measure it",
-                value=s.delay_ms / 1000,
-            )
-        if s.video_psnr is not None:
-            yield GaugeMetricFamily(
-                f"{PREFIX}_video_psnr_db",
-                "Mean PSNR of viewed synthetic video against the sent frames (dB)",
-                value=s.video_psnr,
-            )
-        if s.video_ssim is not None:
-            yield GaugeMetricFamily(
-                f"{PREFIX}_video_ssim",
-                "Mean SSIM of viewed synthetic video against the sent frames (0..1)",
-                value=s.video_ssim,
-            )
-        frames = CounterMetricFamily(
-            f"{PREFIX}_frames_received", "Frames received on viewed streams", labels=["kind"]
-        )
-        for kind, count in sorted(s.frames.items()):
-            frames.add_metric([kind], count)
-        yield frames
-        yield CounterMetricFamily(
-            f"{PREFIX}_packets_received", "RTP packets received", value=s.packets_received
-        )
-        yield CounterMetricFamily(
-            f"{PREFIX}_packets_lost", "RTP packets lost", value=s.packets_lost
-        )
+    if s.video_psnr is not None:
         yield GaugeMetricFamily(
-            f"{PREFIX}_loss_ratio", "Packets lost over packets expected, so far", value=s.loss
+            f"{PREFIX}_video_psnr_db",
+            "Mean PSNR of viewed synthetic video against the sent frames (dB)",
+            value=s.video_psnr,
         )
-        yield CounterMetricFamily(
-            f"{PREFIX}_errors", "Failed steps and participant errors", value=s.errors
+    if s.video_ssim is not None:
+        yield GaugeMetricFamily(
+            f"{PREFIX}_video_ssim",
+            "Mean SSIM of viewed synthetic video against the sent frames (0..1)",
+            value=s.video_ssim,
         )
-        yield from _health_metrics(s.health)
-        for name, histogram in sorted(s.histograms.items()):
-            series, description = HISTOGRAMS[name]
-            family = HistogramMetricFamily(f"{PREFIX}_{series}_seconds", description)
-            family.add_metric([], histogram.buckets(), histogram.total)
-            yield family
+    frames = CounterMetricFamily(
+        f"{PREFIX}_frames_received", "Frames received on viewed streams", labels=["kind"]
+    )
+    for kind, count in sorted(s.frames.items()):
+        frames.add_metric([kind], count)
+    yield frames
+    yield CounterMetricFamily(
+        f"{PREFIX}_packets_received", "RTP packets received", value=s.packets_received
+    )
+    yield CounterMetricFamily(f"{PREFIX}_packets_lost", "RTP packets lost", value=s.packets_lost)
+    yield GaugeMetricFamily(
+        f"{PREFIX}_loss_ratio", "Packets lost over packets expected, so far", value=s.loss
+    )
+    yield CounterMetricFamily(
+        f"{PREFIX}_errors", "Failed steps and participant errors", value=s.errors
+    )
+    for name, histogram in sorted(s.histograms.items()):
+        series, description = HISTOGRAMS[name]
+        family = HistogramMetricFamily(f"{PREFIX}_{series}_seconds", description)
+        family.add_metric([], histogram.buckets(), histogram.total)
+        yield family
 
 
 def _health_metrics(health: dict[str, HealthNow]) -> Iterator[Metric]:

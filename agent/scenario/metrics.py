@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AGGREGATES",
     "METRICS",
+    "Expected",
     "Metric",
     "MetricValue",
     "aggregate",
@@ -49,7 +50,21 @@ class MetricValue:
 
 
 Extractor = Callable[[RunResult, float], Iterator[MetricValue]]
-Population = Callable[[RunResult], Iterator[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A stream that should have a value of a metric: from `start` (its warm-up over) to
+    `end`; a scope's phases and window keep it when they overlap that long enough."""
+
+    participant: str
+    stream: str
+    start: float
+    end: float
+
+
+Population = Callable[[RunResult, float], Iterator[Expected]]
+"""The streams of a run that should have values (the float is the warm-up, as extracting)."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +75,13 @@ class Metric:
     extract: Extractor
     """Values of the run; the float is the warm-up (seconds) cut from each stream's start."""
     population: Population | None = None
-    """(participant, stream id) of every stream that should have a value: an expectation says
-    how many of them it covered and fails when it covered fewer (`expect.coverage`)."""
+    """Every stream that should have a value: an expectation says how many of them it
+    covered and fails when it covered fewer (`expect.coverage`)."""
+    signed: bool = False
+    """Values on both sides of zero, the best at zero (an A/V offset): `compare` calls a
+    figure worse when it moved away from zero."""
+    per: str = ""
+    """What one value is of, for the docs' metric table (`agent.scenario.metric_docs`)."""
 
 
 AGGREGATES: tuple[str, ...] = (
@@ -147,9 +167,11 @@ def _warm_from(stream: StreamResult, warmup: float) -> float:
     return start + warmup
 
 
-def _series(attribute: str, video_only: bool) -> Extractor:
+def _series(
+    attribute: str, video_only: bool, direction: StreamDirection = StreamDirection.VIEW
+) -> Extractor:
     def extract(result: RunResult, warmup: float) -> Iterator[MetricValue]:
-        for participant, stream in _streams(result, StreamDirection.VIEW, video_only):
+        for participant, stream in _streams(result, direction, video_only):
             since = _warm_from(stream, warmup)
             samples: list[Sample] = getattr(stream, attribute)
             for sample in samples:
@@ -192,11 +214,95 @@ def _packet_loss(result: RunResult, warmup: float) -> Iterator[MetricValue]:
             yield MetricValue(loss, participant.name, t, stream.stream_id, weight=sent)
 
 
-def _carried_views(result: RunResult) -> Iterator[tuple[str, str]]:
-    """Viewed streams that received anything: each has packets, so a loss figure."""
+def _carried(stream: StreamResult) -> bool:
+    return stream.frames > 0 or stream.packets_received > 0
+
+
+def _carried_views(result: RunResult, warmup: float) -> Iterator[Expected]:
+    """Viewed streams that received anything: each has packets, so a loss figure (one, at
+    the stream's start, warm-up or not)."""
     for participant, stream in _streams(result, StreamDirection.VIEW):
-        if stream.frames > 0 or stream.packets_received > 0:
-            yield participant.name, stream.stream_id
+        if _carried(stream):
+            t = stream.started_at or 0.0
+            yield Expected(participant.name, stream.stream_id, t, t)
+
+
+SAMPLED_SPAN = MIN_OVERLAP
+"""Seconds a stream must last after its warm-up to be expected in a sampled series: its
+first sample only starts the count (a rate needs two), and a short stay under churn may
+end before the next. A viewed stream must also have been read twice after its warm-up."""
+
+
+def _sampled(
+    direction: StreamDirection,
+    video_only: bool = False,
+    measures: Measures = lambda who, stream, publisher: True,
+) -> Population:
+    """Streams that should have values in a per-second series: viewed ones that received
+    anything (published ones: all) and receive as the series needs (`measures`), lasting
+    `SAMPLED_SPAN` after their warm-up."""
+
+    def population(result: RunResult, warmup: float) -> Iterator[Expected]:
+        people = {participant.name: participant for participant in result.participants}
+        for participant, stream in _streams(result, direction, video_only):
+            if direction is StreamDirection.VIEW and not _carried(stream):
+                continue
+            if not measures(participant, stream, people.get(stream.publisher or "")):
+                continue
+            start = _warm_from(stream, warmup)
+            end = stream.ended_at if stream.ended_at is not None else result.duration
+            if end - start < SAMPLED_SPAN:
+                continue
+            if direction is StreamDirection.VIEW and _sampled_times(stream, start) < 2:
+                continue  # the sampler starved (a slow browser page): nothing was read at all
+            yield Expected(participant.name, stream.stream_id, start, end)
+
+    return population
+
+
+_SERIES = ("fps", "delay", "bitrate", "jitter", "audio_level", "av_sync", "psnr", "ssim")
+
+
+def _sampled_times(stream: StreamResult, since: float) -> int:
+    """How many times from `since` on the sampler read the stream (any of its series): once a
+    stream was read twice, a series without a value there is a gap of that series."""
+    times: set[float] = set()
+    for name in _SERIES:
+        samples: list[Sample] = getattr(stream, name)
+        times.update(sample.t for sample in samples if sample.t >= since)
+    return len(times)
+
+
+Measures = Callable[[ParticipantResult, StreamResult, ParticipantResult | None], bool]
+"""Whether a viewer's stream (of that publisher, if known) should have values of a series."""
+
+
+def _decodes(*kinds: str) -> Measures:
+    """Whether a viewed stream's media of each of `kinds` ("main": video if it has any, else
+    audio) was decoded (or sampled) and carries its marks: light reception reads no timecode
+    and no sample. A browser decodes all, but its page reads the video timecode alone, and
+    sends its fake microphone's beep, not timing marks: no audio delay either way."""
+
+    def measures(
+        who: ParticipantResult, stream: StreamResult, publisher: ParticipantResult | None
+    ) -> bool:
+        main = "video" if stream.has_video else "audio"
+        wanted = [main if kind == "main" else kind for kind in kinds]
+        browsers = who.kind == "browser" or (publisher is not None and publisher.kind == "browser")
+        if browsers and "audio" in wanted:
+            return False
+        return all(stream.reception.get(kind, "light") != "light" for kind in wanted)
+
+    return measures
+
+
+def _audio_heard(
+    who: ParticipantResult, stream: StreamResult, publisher: ParticipantResult | None
+) -> bool:
+    """Whether a viewed stream's audio level was measured: decoded by an agent. A browser's
+    page plays its audio muted (autoplay without a gesture), and Chromium's
+    `totalAudioEnergy` then stays 0: silence that was not, so it reports no level."""
+    return who.kind != "browser" and stream.reception.get("audio", "light") != "light"
 
 
 def _packets_lost(result: RunResult, warmup: float) -> Iterator[MetricValue]:
@@ -369,58 +475,134 @@ _ALL = (
         Quantity.TIME,
         "Seconds from the join call to joined, per join (re-joins count too).",
         _join_time,
+        per="join call until joined, every join (re-joins too)",
     ),
     Metric(
         "publish_time",
         Quantity.TIME,
         "Seconds from starting to publish a stream until media flows.",
         _setup_time(StreamDirection.PUBLISH, "setup_time"),
+        per="published stream: start of publishing until media flows",
     ),
     Metric(
         "view_time",
         Quantity.TIME,
         "Seconds from starting to view a stream until it is connected.",
         _setup_time(StreamDirection.VIEW, "setup_time"),
+        per="viewed stream: start of viewing until connected",
     ),
     Metric(
         "first_frame_time",
         Quantity.TIME,
         "Seconds from starting to view a stream until its first frame.",
         _setup_time(StreamDirection.VIEW, "first_frame_time"),
+        per="viewed stream: start of viewing until its first frame",
     ),
     Metric(
         "video_fps",
         Quantity.RATE,
         "Frames per second received, sampled over time.",
         _series("fps", video_only=True),
+        _sampled(StreamDirection.VIEW, video_only=True),
+        per="viewed video stream, each second",
     ),
     Metric(
         "delay",
         Quantity.TIME,
         "End-to-end delay of received media, sampled over time.",
         _series("delay", video_only=False),
+        _sampled(StreamDirection.VIEW, measures=_decodes("main")),
+        per=(
+            "viewed stream, each second: mean end-to-end delay of the frames (timecode) or marks "
+            "(audio) in that second; needs decoding"
+        ),
     ),
     Metric(
         "video_psnr",
         Quantity.COUNT,
         "PSNR (dB) of received synthetic video against the sent frame, sampled over time.",
         _series("psnr", video_only=True),
+        per=(
+            "viewed synthetic video, each second: mean PSNR (dB) of the frames scored in that "
+            "second against the sent frame rebuilt from its timecode; needs decoding (see "
+            "[network.md](network.md))"
+        ),
     ),
     Metric(
         "video_ssim",
         Quantity.RATIO,
         "SSIM (0..1) of received synthetic video against the sent frame, sampled over time.",
         _series("ssim", video_only=True),
+        per="the same for SSIM (0..1)",
     ),
     Metric(
         "bitrate",
         Quantity.BITRATE,
-        "Bits per second received, sampled over time.",
+        "Bits per second received, per viewed stream, sampled over time.",
         _series("bitrate", video_only=False),
+        _sampled(StreamDirection.VIEW),
+        per="viewed stream, each second: bits received",
     ),
-    Metric("freeze_count", Quantity.COUNT, "Freezes per received video stream.", _freeze_count),
     Metric(
-        "freeze_total", Quantity.TIME, "Seconds frozen per received video stream.", _freeze_total
+        "bitrate_sent",
+        Quantity.BITRATE,
+        "Bits per second sent, per published stream, sampled over time.",
+        _series("bitrate", video_only=False, direction=StreamDirection.PUBLISH),
+        _sampled(StreamDirection.PUBLISH),
+        per="published stream, each second: bits sent",
+    ),
+    Metric(
+        "jitter",
+        Quantity.TIME,
+        "Interarrival jitter of received media (RTCP receiver statistics), sampled over time.",
+        _series("jitter", video_only=False),
+        _sampled(StreamDirection.VIEW),
+        per=(
+            "viewed stream, each second: interarrival jitter of its main track (video, else audio)"
+            " from the receiver's RTCP statistics"
+        ),
+    ),
+    Metric(
+        "audio_level",
+        Quantity.LEVEL,
+        "RMS level (dBFS) of received audio, sampled over time (-120: silence); needs audio"
+        " decoding.",
+        _series("audio_level", video_only=False),
+        _sampled(StreamDirection.VIEW, measures=_audio_heard),
+        per=(
+            "viewed stream with audio, each second: RMS level of the audio decoded in that second "
+            "(`-120`: silence; the synthetic source's marks are about -24 dBFS); needs `receive: "
+            "{audio: decode}` (a browser's page plays audio muted: no level)"
+        ),
+    ),
+    Metric(
+        "av_sync",
+        Quantity.TIME,
+        "How far received sound lags the picture of one stream (negative: it leads), from"
+        " the audio marks' and video timecodes' delays; needs audio and video decoding.",
+        _series("av_sync", video_only=True),
+        _sampled(StreamDirection.VIEW, video_only=True, measures=_decodes("audio", "video")),
+        signed=True,
+        per=(
+            "viewed stream with audio and video (`MIC_AND_CAM`): how far the sound lags the "
+            "picture (negative: it leads), the mean delay of the audio marks less that of the "
+            "video timecodes, paired as both measure; needs `receive: {audio: decode, video: "
+            "sampled}` (or decode) and a synthetic source"
+        ),
+    ),
+    Metric(
+        "freeze_count",
+        Quantity.COUNT,
+        "Freezes per received video stream.",
+        _freeze_count,
+        per="viewed video stream",
+    ),
+    Metric(
+        "freeze_total",
+        Quantity.TIME,
+        "Seconds frozen per received video stream.",
+        _freeze_total,
+        per="viewed video stream: seconds frozen",
     ),
     Metric(
         "packet_loss",
@@ -428,37 +610,52 @@ _ALL = (
         "Fraction of packets lost per received stream.",
         _packet_loss,
         _carried_views,
+        per="viewed stream: lost / (received + lost)",
     ),
-    Metric("packets_lost", Quantity.COUNT, "Packets lost per received stream.", _packets_lost),
+    Metric(
+        "packets_lost",
+        Quantity.COUNT,
+        "Packets lost per received stream.",
+        _packets_lost,
+        per="viewed stream",
+    ),
     Metric(
         "snapshot_round_trip",
         Quantity.TIME,
         "Seconds from a snapshot request to the snapshot acquired.",
         _round_trips("snapshots"),
+        per="snapshot request until acquired",
     ),
     Metric(
         "camera_round_trip",
         Quantity.TIME,
         "Seconds from a camera request to its processed answer.",
         _round_trips("camera_requests"),
+        per="camera request until processed",
     ),
     Metric(
         "recording_start_time",
         Quantity.TIME,
         "Seconds from a start_recording request until the platform's recorder is ACTIVE.",
         _round_trips("recording_starts"),
+        per="`start_recording` request until the platform's recorder is ACTIVE",
     ),
     Metric(
         "composition_time",
         Quantity.TIME,
         "Seconds from requesting a composition until it was COMPLETED (polled).",
         _compositions("composition_time"),
+        per=(
+            "composition (`compose` step with `wait`): request until seen COMPLETED (polled every "
+            "0.5 s)"
+        ),
     ),
     Metric(
         "composition_queue_time",
         Quantity.TIME,
         "Seconds a composition waited in the queue (QUEUED, as polled).",
         _compositions("queue_time"),
+        per="composition: request until first seen out of QUEUED (polled)",
     ),
     Metric(
         "media_gap",
@@ -466,6 +663,12 @@ _ALL = (
         "Seconds a viewer in a call received no frame of a video stream being published, "
         "per meeting of the two (after a first-frame grace of 3 s).",
         _media_gap,
+        per=(
+            "meeting of a viewer (in the call, viewing the publisher's group) with a published "
+            "video stream: seconds without a frame after a 3 s first-frame grace (or the warm-up);"
+            " a stream that stopped while its publisher still published counts for as long as it "
+            "lasted, whatever the cause (an outage of the platform too)"
+        ),
     ),
     Metric(
         "word_error_rate",
@@ -473,12 +676,18 @@ _ALL = (
         "Word errors over words said, per utterance of a `source: speech` participant, as a"
         " transcribing participant understood it (`overall`: over all words).",
         _word_error_rate,
+        per=(
+            "utterance a `source: speech` participant said, as a transcribing participant "
+            "understood it: word errors / words said (lower case, no punctuation); `overall`: all "
+            "errors over all words"
+        ),
     ),
     Metric(
         "transcript_latency",
         Quantity.TIME,
         "Seconds from the end of a talk spurt to its text, per transcribed segment.",
         _transcript_latency,
+        per="transcribed segment: end of its speech until its text was available",
     ),
     Metric(
         "response_latency",
@@ -486,14 +695,24 @@ _ALL = (
         "Seconds from the end of one participant's speech to the start of the other's answer"
         " (voice activity), as a transcribing participant heard them.",
         _response_latency,
+        per=(
+            "as a transcribing participant heard it: end of one stream's talk spurt until the "
+            "start of another's answer (before the first speaks again, within 10 s); and end of "
+            "what the transcribing participant itself said until an answer it heard starts"
+        ),
     ),
-    Metric("error_count", Quantity.COUNT, "Errors per participant.", _error_count),
+    Metric(
+        "error_count", Quantity.COUNT, "Errors per participant.", _error_count, per="participant"
+    ),
     Metric(
         "memory_slope",
         Quantity.COUNT,
         "MB per hour that a participants' process's resident memory grew, the least-squares"
         " slope of its samples (every 5 s) from the warm-up to the end of the measured part.",
         _memory_slope,
+        per="participants' process: least-squares slope of its resident memory per hour, over"
+        " its drift samples (every 5 s, and one at the end of the measured part) from the"
+        " warm-up on",
     ),
     Metric(
         "fds_growth",
@@ -501,30 +720,36 @@ _ALL = (
         "Open file descriptors a participants' process gained from the warm-up to the end of"
         " the measured part.",
         _growth("open_fds"),
+        per="participants' process: open file descriptors at the end of the measured part"
+        " minus at its first sample after the warm-up",
     ),
     Metric(
         "threads_growth",
         Quantity.COUNT,
         "Threads a participants' process gained over the measured part (after the warm-up).",
         _growth("threads"),
+        per="participants' process: the same for threads",
     ),
     Metric(
         "tasks_growth",
         Quantity.COUNT,
         "asyncio tasks a participants' process gained over the measured part.",
         _growth("asyncio_tasks"),
+        per="participants' process: the same for asyncio tasks",
     ),
     Metric(
         "peer_connections_growth",
         Quantity.COUNT,
         "Peer connections a participants' process gained over the measured part.",
         _growth("peer_connections"),
+        per="participants' process: the same for its peer connections",
     ),
     Metric(
         "error_rate",
         Quantity.RATIO,
         "Fraction of timeline steps that failed, per participant.",
         _error_rate,
+        per="participant: failed steps / steps",
     ),
 )
 

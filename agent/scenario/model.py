@@ -35,6 +35,7 @@ from agent.scenario.units import (
     BitrateThreshold,
     CountThreshold,
     Duration,
+    LevelThreshold,
     RateThreshold,
     RatioThreshold,
     TimeThreshold,
@@ -1021,6 +1022,10 @@ class BitrateThresholds(Thresholds[BitrateThreshold]):
     """Thresholds on a bitrate: "> 300k"."""
 
 
+class LevelThresholds(Thresholds[LevelThreshold]):
+    """Thresholds on a sound level: "> -40dBFS"."""
+
+
 ExpectCondition = Literal[
     "every_viewer_received_every_publisher",
     "every_participant_joined",
@@ -1064,6 +1069,10 @@ class ExpectSpec(StrictModel):
     video_psnr: CountThresholds | list[CountThresholds] | None = None
     video_ssim: RatioThresholds | list[RatioThresholds] | None = None
     bitrate: BitrateThresholds | list[BitrateThresholds] | None = None
+    bitrate_sent: BitrateThresholds | list[BitrateThresholds] | None = None
+    jitter: TimeThresholds | list[TimeThresholds] | None = None
+    audio_level: LevelThresholds | list[LevelThresholds] | None = None
+    av_sync: TimeThresholds | list[TimeThresholds] | None = None
     freeze_count: CountThresholds | list[CountThresholds] | None = None
     freeze_total: TimeThresholds | list[TimeThresholds] | None = None
     packet_loss: RatioThresholds | list[RatioThresholds] | None = None
@@ -1167,12 +1176,19 @@ class Scenario(StrictModel):
         return next((group for group in self.participants if group.name == name), None)
 
     def receive(self, group: ParticipantGroup) -> ReceiveSpec:
-        """What `group` decodes: its `receive`; left out, light, or sampled video when the
-        scenario expects a `delay` (one keyframe decoded per second measures it for a
-        fraction of full decoding)."""
-        if "receive" in group.model_fields_set or self.expect is None or self.expect.delay is None:
+        """What `group` decodes: its `receive`; left out, light, or what the expectations
+        need: sampled video for a `delay` or `av_sync` (one keyframe decoded per second
+        measures it for a fraction of full decoding), decoded audio for an `audio_level` or
+        `av_sync` (Opus decoding is cheap beside video's)."""
+        expect = self.expect
+        if "receive" in group.model_fields_set or expect is None:
             return group.receive
-        return group.receive.model_copy(update={"video": "sampled"})
+        update: dict[str, str] = {}
+        if expect.delay is not None or expect.av_sync is not None:
+            update["video"] = "sampled"
+        if expect.audio_level is not None or expect.av_sync is not None:
+            update["audio"] = "decode"
+        return group.receive.model_copy(update=update) if update else group.receive
 
 
 def scenario_json_schema() -> dict[str, Any]:

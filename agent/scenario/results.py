@@ -148,6 +148,14 @@ class StreamResult(_Record):
     freezes: list[Freeze] = Field(default_factory=list)
     jitter: list[Sample] = Field(default_factory=list)
     """Interarrival jitter of the main track (RTCP's figure), seconds, for a viewed stream."""
+    audio_level: list[Sample] = Field(default_factory=list)
+    """RMS level (dBFS) of the audio decoded since the previous sample (-120: silence)."""
+    av_sync: list[Sample] = Field(default_factory=list)
+    """Seconds the sound lags the picture (negative: it leads): the audio marks' delay less
+    the video timecodes' delay, each the mean of those measured since the previous pair."""
+    reception: dict[str, str] = Field(default_factory=dict)
+    """How a viewed stream's media was received, per kind ("video": light, sampled or
+    decode): which of its series should have values (`agent.scenario.metrics` coverage)."""
     psnr: list[Sample] = Field(default_factory=list)
     """PSNR (dB) of the frames scored since the previous sample (`media.quality`)."""
     ssim: list[Sample] = Field(default_factory=list)

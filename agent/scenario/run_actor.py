@@ -249,6 +249,8 @@ class Actor:
     def require_joined(self) -> tuple[Participant, str, str]:
         participant = self.require()
         if participant.conference_id is None or participant.endpoint_id is None:
+            if participant.lost is not None:  # resuming, or given up: say that, not "join"
+                raise StepFailed(f"not in its conference now: {participant.lost}")
             raise StepFailed("not in a conference: a `join` step must come first")
         return participant, participant.conference_id, participant.endpoint_id
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from agent.participant import Publisher, TrackMeasurements, Viewer, ViewerMeasurements
 from agent.scenario.results import Freeze, Sample, StreamDirection, StreamResult
 from agent.scenario.run_clock import RunClock
+from media.analysis import energy_dbfs
 
 __all__ = ["PublishTracker", "Total", "ViewSeries", "ViewTracker"]
 
@@ -64,6 +65,10 @@ class ViewSeries:
     _last_t: float | None = None
     _last_frames: int = 0
     _means: dict[str, _NewMean] | None = None
+    _energy: tuple[float, float] = (0.0, 0.0)
+    """The audio's (energy, seconds) at the previous sample (`_take_level`)."""
+    _pending_sync: dict[str, float] | None = None
+    """The newest audio and video delay means (ms) not yet paired into an A/V sync sample."""
 
     def __init__(self, result: StreamResult) -> None:
         self.result = result
@@ -84,6 +89,7 @@ class ViewSeries:
     def take(self, figures: ViewerMeasurements, main_kind: str, now: float) -> None:
         self.result.viewer_id = figures.viewer_id or self.result.viewer_id
         tracks = figures.tracks
+        self.result.reception.update({kind: track.reception for kind, track in tracks.items()})
         main = tracks.get(main_kind)
         received = self._received.read(sum(t.packets_received for t in tracks.values()))
         self.result.packets_received = received
@@ -98,7 +104,11 @@ class ViewSeries:
                 self.result.jitter.append(Sample(t=now, value=main.jitter_s))
         for track in tracks.values():
             self._take_delay(track, main_kind, now)
-        video = tracks.get("video")
+        audio, video = tracks.get("audio"), tracks.get("video")
+        if audio is not None:
+            self._take_level(audio, now)
+            if video is not None:
+                self._take_sync(audio, video, now)
         if video is not None:
             for series, name, summary in (
                 (self.result.psnr, "psnr", video.psnr_db),
@@ -116,6 +126,33 @@ class ViewSeries:
             self.result.fps.append(Sample(t=now, value=rate))
         self._last_t = now
         self._last_frames = frames
+
+    def _take_level(self, audio: TrackMeasurements, now: float) -> None:
+        """The level of the audio decoded since the last sample, from its running energy."""
+        energy, seconds = audio.total_audio_energy, audio.total_samples_duration
+        if energy is None or seconds is None:
+            return
+        last_energy, last_seconds = self._energy
+        if seconds < last_seconds:  # counters started again (a browser's new connection)
+            last_energy, last_seconds = 0.0, 0.0
+        self._energy = (energy, seconds)
+        if seconds - last_seconds > 0:
+            level = energy_dbfs(energy - last_energy, seconds - last_seconds)
+            self.result.audio_level.append(Sample(t=now, value=level))
+
+    def _take_sync(self, audio: TrackMeasurements, video: TrackMeasurements, now: float) -> None:
+        """Audio delay less video delay, once both measured something new: the marks come
+        once a second and sampled video once per keyframe, so one may wait for the other."""
+        if self._pending_sync is None:
+            self._pending_sync = {}
+        pending = self._pending_sync
+        for kind, track in (("audio", audio), ("video", video)):
+            mean = self._new_mean(f"sync_{kind}").take(track.delay_ms)
+            if mean is not None:
+                pending[kind] = mean
+        if "audio" in pending and "video" in pending:
+            offset_ms = pending.pop("audio") - pending.pop("video")
+            self.result.av_sync.append(Sample(t=now, value=offset_ms / 1000.0))
 
     def _take_delay(self, track: TrackMeasurements, main_kind: str, now: float) -> None:
         """The mean delay of the frames measured since the last sample, from the summary.

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import random
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -308,9 +309,12 @@ class ScenarioRun:
 
     async def live(self) -> LiveSnapshot:
         """The run now, for the live metrics endpoint and a worker's pool."""
+        present = Counter({group.name: 0 for group in self.scenario.participants})
+        present.update(actor.result.group for actor in self.actors if actor.present)
         return snapshot_of_results(
             [actor.result for actor in self.actors],
-            present=sum(1 for actor in self.actors if actor.present),
+            present=present.total(),
+            present_by_group=dict(present),
             run_errors=len(self._errors),
             health={self.health.process: self.health.now()},
             labels={

@@ -14,7 +14,7 @@ from pydantic.fields import FieldInfo
 
 from agent.scenario import steps
 
-__all__ = ["BEGIN", "END", "step_table", "updated"]
+__all__ = ["BEGIN", "END", "between", "step_table", "updated"]
 
 BEGIN = "<!-- steps: generated from agent/scenario/model.py by scripts/regen-docs -->"
 END = "<!-- /steps -->"
@@ -65,19 +65,27 @@ def step_table() -> str:
     return "\n".join(lines)
 
 
+def between(text: str, begin: str, end: str, body: str) -> str:
+    """`text` with `body` in place of what is between the markers `begin` and `end`."""
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise ValueError(f"the page has no {begin!r} ... {end!r} markers")
+    return text[: start + len(begin)] + "\n" + body + "\n" + text[stop:]
+
+
 def updated(text: str) -> str:
-    """`text` (the docs page) with the generated table between the markers."""
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"the page has no {BEGIN!r} ... {END!r} markers")
-    return text[: start + len(BEGIN)] + "\n" + step_table() + "\n" + text[end:]
+    """`text` (the docs page) with the generated step table between the markers."""
+    return between(text, BEGIN, END, step_table())
 
 
 def main(argv: list[str]) -> int:
+    """Rewrite every generated table of the pages (steps and metrics)."""
+    from agent.scenario import metric_docs
+
     for name in argv or ["docs/scenarios.md"]:
         path = Path(name)
         text = path.read_text(encoding="utf-8")
-        new = updated(text)
+        new = metric_docs.updated(updated(text))
         if new != text:
             path.write_text(new, encoding="utf-8")
             print(f"updated {path}")

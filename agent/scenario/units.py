@@ -18,6 +18,7 @@ __all__ = [
     "BitrateThreshold",
     "CountThreshold",
     "Duration",
+    "LevelThreshold",
     "Quantity",
     "RateThreshold",
     "RatioThreshold",
@@ -31,11 +32,11 @@ __all__ = [
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-_BITRATE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([kKmMgG])?(?:bps)?\s*$")
+_BITRATE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([kKmMgG])?(?:bps|bit/s)?\s*$")
 _BITRATE_UNITS = {"k": 1e3, "m": 1e6, "g": 1e9, None: 1.0}
 
 DURATION_PATTERN = r"^\s*(\d+(\.\d+)?|\.\d+)\s*(ms|s|m|h)?\s*$"
-BITRATE_PATTERN = r"^\s*(\d+(\.\d+)?|\.\d+)\s*([kKmMgG])?(bps)?\s*$"
+BITRATE_PATTERN = r"^\s*(\d+(\.\d+)?|\.\d+)\s*([kKmMgG])?(bps|bit/s)?\s*$"
 
 
 def _reject_bool(value: Any, what: str) -> None:
@@ -63,7 +64,8 @@ def parse_duration(value: Any) -> float:
 
 
 def parse_bitrate(value: Any) -> float:
-    """Bits per second from a number or "800k" / "1.5M" (an optional "bps" suffix)."""
+    """Bits per second from a number or "800k" / "1.5M" (an optional "bps" or "bit/s"
+    suffix: "800kbit/s")."""
     hint = 'use a number of bits per second or a string like "800k", "1.5M"'
     _reject_bool(value, "a bitrate")
     if isinstance(value, int | float):
@@ -120,6 +122,8 @@ class Quantity(StrEnum):
     RATIO = "ratio"
     COUNT = "count"
     BITRATE = "bitrate"
+    LEVEL = "level"
+    """A sound level in dBFS (0 is full scale, so levels are negative)."""
 
 
 Operator = Literal["<", "<=", ">", ">=", "=="]
@@ -168,6 +172,28 @@ def _parse_plain(text: str) -> float:
     return float(text)
 
 
+def _signed(parse: Any) -> Any:
+    """`parse` for a value that may be negative (an A/V offset: sound ahead of the picture)."""
+
+    def signed(text: str) -> float:
+        if text.startswith("-"):
+            return -float(parse(text[1:].strip()))
+        return float(parse(text))
+
+    return signed
+
+
+_LEVEL = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d+)?|\.\d+))\s*(dBFS|dB)\s*$", re.IGNORECASE)
+
+
+def _parse_level(text: str) -> float:
+    """dBFS from "-40dBFS" (or "-40 dB"); a bare number is refused like any unitless one."""
+    match = _LEVEL.match(text)
+    if match is None:
+        raise ValueError(f"{text} is not a level in dBFS")
+    return float(match.group(1))
+
+
 def _with_unit(parse: Any, units: str) -> Any:
     """`parse`, refusing a bare number: "< 800" for a delay would silently mean 800 s."""
 
@@ -183,8 +209,8 @@ def _with_unit(parse: Any, units: str) -> Any:
 
 _UNIT_PARSERS = {
     Quantity.TIME: (
-        _with_unit(parse_duration, "ms, s, m, h"),
-        'a duration with a unit (ms, s, m, h), such as "200ms" or "1s"',
+        _signed(_with_unit(parse_duration, "ms, s, m, h")),
+        'a duration with a unit (ms, s, m, h), such as "200ms", "1s" or "-50ms"',
     ),
     Quantity.RATE: (_parse_plain, "a number"),
     Quantity.RATIO: (
@@ -194,8 +220,9 @@ _UNIT_PARSERS = {
     Quantity.COUNT: (_parse_plain, "a number"),
     Quantity.BITRATE: (
         _with_unit(parse_bitrate, "bps, k, M, G"),
-        'a bitrate with a unit (bps, k, M, G), such as "500k" or "1.5M"',
+        'a bitrate with a unit (bps, k, M, G), such as "500k", "500kbit/s" or "1.5M"',
     ),
+    Quantity.LEVEL: (_parse_level, 'a level with a unit (dBFS), such as "-40dBFS"'),
 }
 
 
@@ -238,10 +265,11 @@ RateThreshold = Annotated[Threshold, *_threshold(Quantity.RATE)]
 RatioThreshold = Annotated[Threshold, *_threshold(Quantity.RATIO)]
 CountThreshold = Annotated[Threshold, *_threshold(Quantity.COUNT)]
 BitrateThreshold = Annotated[Threshold, *_threshold(Quantity.BITRATE)]
+LevelThreshold = Annotated[Threshold, *_threshold(Quantity.LEVEL)]
 
 
 def format_quantity(value: float, quantity: Quantity) -> str:
-    """A measured value for people: "480ms", "24.5", "1.2%", "812k"."""
+    """A measured value for people: "480ms", "24.5", "1.2%", "812k", "-21.3dBFS"."""
     if not math.isfinite(value):
         return str(value)
     match quantity:
@@ -257,5 +285,7 @@ def format_quantity(value: float, quantity: Quantity) -> str:
             return f"{value / 1e3:.0f}k"
         case Quantity.COUNT:
             return f"{value:g}"
+        case Quantity.LEVEL:
+            return f"{value:.1f}dBFS"
         case _:
             return f"{value:.1f}"

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from agent.scenario.compare import Baseline, Comparison, write_comparison
 from agent.scenario.expect import Evaluation
 from agent.scenario.model import Scenario
 from agent.scenario.report.html import render_html
-from agent.scenario.report.json_report import build_json, render_json
+from agent.scenario.report.json_report import build_json, dump_json
 from agent.scenario.report.junit import render_junit, render_junit_error
 from agent.scenario.report.samples_csv import render_samples_csv
 from agent.scenario.results import RunResult
@@ -35,24 +36,39 @@ class ReportPaths:
     junit: Path
     html: Path
     samples: Path
+    compare: Path | None = None
+    """compare.json, when the run was compared with a baseline."""
+    comparison: Comparison | None = None
 
 
 def write_reports(
-    scenario: Scenario, result: RunResult, evaluation: Evaluation, directory: Path
+    scenario: Scenario,
+    result: RunResult,
+    evaluation: Evaluation,
+    directory: Path,
+    baseline: Baseline | None = None,
 ) -> ReportPaths:
     """Write report.json, junit.xml, report.html and samples.csv into `directory` (created
-    if needed)."""
+    if needed); with a `baseline`, compare.json too, and the HTML report shows both runs.
+    ValueError when the baseline cannot be compared with this run."""
     directory.mkdir(parents=True, exist_ok=True)
+    document = build_json(scenario, result, evaluation)
+    comparison = baseline.against(document) if baseline is not None else None
     paths = ReportPaths(
         directory / "report.json",
         directory / "junit.xml",
         directory / "report.html",
         directory / "samples.csv",
+        directory / "compare.json" if comparison is not None else None,
+        comparison,
     )
     paths.samples.write_text(render_samples_csv(result), encoding="utf-8")
-    paths.json.write_text(render_json(scenario, result, evaluation), encoding="utf-8")
-    paths.junit.write_text(render_junit(scenario, result, evaluation), encoding="utf-8")
-    paths.html.write_text(render_html(scenario, result, evaluation), encoding="utf-8")
+    paths.json.write_text(dump_json(document), encoding="utf-8")
+    junit = render_junit(scenario, result, evaluation, comparison)
+    paths.junit.write_text(junit, encoding="utf-8")
+    paths.html.write_text(render_html(scenario, result, evaluation, comparison), encoding="utf-8")
+    if comparison is not None and paths.compare is not None:
+        write_comparison(comparison, paths.json, paths.compare)
     return paths
 
 

@@ -3,19 +3,42 @@ that a person reads first: the verdict, what failed, then the plots."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
+from typing import Any
 
+from pydantic import ValidationError
+
+from agent.scenario.compare import Comparison
 from agent.scenario.expect import Evaluation, Expectation
+from agent.scenario.health_verdict import assess
 from agent.scenario.metrics import METRICS, percentile
 from agent.scenario.model import Scenario
+from agent.scenario.report.bands import MAX_LINES, outliers, percentile_bands
+from agent.scenario.report.baseline import BASELINE_CSS, render_baseline
+from agent.scenario.report.markup import anchor, badge, section, table, verdict
+from agent.scenario.report.people import (
+    participant_sections,
+    participants_over_time,
+    timeline_row,
+)
 from agent.scenario.report.speech import SPEECH_CSS, render_speech
-from agent.scenario.report.summary import metric_table
-from agent.scenario.report.svg import Series, TimelineRow, histogram, line_chart, timeline
+from agent.scenario.report.summary import MetricTable, metric_table
+from agent.scenario.report.svg import (
+    SHADE_COLORS,
+    Series,
+    Shade,
+    band_chart,
+    histogram,
+    line_chart,
+    timeline,
+)
+from agent.scenario.report.worst import rank_streams, render_worst
 from agent.scenario.results import ProcessHealth, RunResult, Sample, StreamDirection
 from agent.scenario.units import Quantity, format_quantity
 
-__all__ = ["render_html"]
+__all__ = ["ReportHead", "render_html", "render_page", "rerender_html"]
 
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #0f172a;
@@ -52,35 +75,20 @@ svg .label { font-size: 12px; fill: #475569; }
 svg .empty { font-size: 13px; fill: #94a3b8; }
 svg .grid { stroke: #e2e8f0; }
 svg .axis { stroke: #64748b; }
+svg .shade-label { font-size: 10px; fill: #475569; }
+span.worst { background: #fee2e2; color: #991b1b; padding: 0 4px; border-radius: 4px;
+             font-weight: 600; }
+details.page, details.participant { border-top: 1px solid #e2e8f0; padding: 6px 0; }
+details.participant { margin-left: 16px; }
+details > summary { cursor: pointer; }
+details.participant[open] { background: #f8fafc; }
 """
-
-
-def _section(title: str, body: str) -> str:
-    return f"<section><h2>{escape(title)}</h2>\n{body}\n</section>"
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    lines = []
-    for row in rows:
-        cells = "".join(
-            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
-            for i, cell in enumerate(row)
-        )
-        lines.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
-
-
-def _verdict(passed: bool) -> str:
-    return (
-        '<span class="badge pass">PASS</span>' if passed else '<span class="badge fail">FAIL</span>'
-    )
 
 
 def _expectations(expectations: Sequence[Expectation]) -> str:
     rows = [
         (
-            _verdict(e.passed),
+            verdict(e.passed),
             escape(e.name),
             escape(e.measured_text or ""),
             escape(e.threshold or ""),
@@ -88,7 +96,7 @@ def _expectations(expectations: Sequence[Expectation]) -> str:
         )
         for e in expectations
     ]
-    return _table(("", "expectation", "measured", "threshold", "detail"), rows, set())
+    return table(("", "expectation", "measured", "threshold", "detail"), rows, set())
 
 
 def _figures(result: RunResult, evaluation: Evaluation) -> str:
@@ -133,6 +141,49 @@ def _stream_series(result: RunResult, attribute: str, scale: float = 1.0) -> lis
     return series
 
 
+def _phases(result: RunResult) -> list[Shade]:
+    """The run's phases, shaded on every time axis of the report."""
+    return [
+        Shade(phase.start, phase.end, phase.name, SHADE_COLORS[number % len(SHADE_COLORS)])
+        for number, phase in enumerate(result.phases)
+    ]
+
+
+def _over_time(
+    series: list[Series],
+    what: str,
+    y_label: str,
+    worse_low: bool,
+    shades: Sequence[Shade],
+    span: tuple[float, float],
+    empty_note: str = "no samples",
+) -> str:
+    """One line per received stream while there are few; past MAX_LINES, percentile bands
+    with the worst three streams named on top."""
+    streams = len({one.label for one in series if one.points})
+    if streams <= MAX_LINES:
+        return line_chart(
+            series,
+            f"{what} over time per received stream",
+            y_label=y_label,
+            empty_note=empty_note,
+            shades=shades,
+            x_span=span,
+        )
+    bands = percentile_bands(series, span)
+    return band_chart(
+        bands,
+        f"{what} over time across {streams} received streams",
+        streams,
+        highlights=[
+            Series(f"worst: {one.label}", one.points) for one in outliers(series, bands, worse_low)
+        ],
+        y_label=y_label,
+        shades=shades,
+        x_span=span,
+    )
+
+
 def _charts(result: RunResult) -> str:
     joins = [
         join_time
@@ -141,6 +192,8 @@ def _charts(result: RunResult) -> str:
         if join_time is not None
     ]
     marks = [("p50", percentile(joins, 50)), ("p95", percentile(joins, 95))] if joins else []
+    shades = _phases(result)
+    span = (0.0, result.duration)
     charts = [
         histogram(
             joins,
@@ -149,45 +202,50 @@ def _charts(result: RunResult) -> str:
             x_format=lambda v: format_quantity(v, Quantity.TIME),
             marks=marks,
         ),
-        timeline(
-            [
-                TimelineRow(
-                    p.name,
-                    p.arrived_at,
-                    p.left_at if p.left_at is not None else result.duration,
-                    [(joined, left) for joined, left, _ in p.presences(result.duration)],
-                    [(r.t, "snapshot request") for r in p.snapshots]
-                    + [(e.t, f"error: {e.message}") for e in p.errors],
-                    failed=bool(p.errors),
-                )
-                for p in result.participants
-            ],
-            "Participants timeline (grey: arrived, green: in the conference, red: had errors)",
-            result.duration,
-        ),
         line_chart(
-            _stream_series(result, "fps"),
-            "Frame rate over time per received stream",
-            y_label="frames/s",
+            participants_over_time(result),
+            "Participants over time",
+            y_label="participants",
+            empty_note="no participants",
+            shades=shades,
+            x_span=span,
         ),
-        line_chart(
+        _over_time(_stream_series(result, "fps"), "Frame rate", "frames/s", True, shades, span),
+        _over_time(
             _stream_series(result, "delay", 1000.0),
-            "Delay over time per received stream",
-            y_label="delay (ms)",
+            "Delay",
+            "delay (ms)",
+            False,
+            shades,
+            span,
             empty_note="no samples: the delay needs a viewer with receive: {video: decode}",
         ),
-        line_chart(
-            _stream_series(result, "bitrate", 1e-3),
-            "Bitrate over time per received stream",
-            y_label="kbit/s",
+        _over_time(
+            _stream_series(result, "bitrate", 1e-3), "Bitrate", "kbit/s", True, shades, span
+        ),
+        _over_time(
+            _stream_series(result, "jitter", 1000.0), "Jitter", "jitter (ms)", False, shades, span
+        ),
+        *[
+            _over_time(series, what, y_label, worse_low, shades, span)
+            for series, what, y_label, worse_low in (
+                (_stream_series(result, "audio_level"), "Audio level", "dBFS", True),
+                (_stream_series(result, "av_sync", 1000.0), "A/V offset", "sound late (ms)", False),
+            )
+            if series  # measured only when viewers decode audio: no empty plot otherwise
+        ],
+        timeline(
+            [timeline_row(p, result.duration) for p in result.participants],
+            "Participants timeline (grey: arrived, green: in the conference, red: had errors)",
+            result.duration,
+            shades=shades,
         ),
     ]
     return '<div class="charts">' + "\n".join(charts) + "</div>"
 
 
-def _metrics(scenario: Scenario, result: RunResult) -> str:
-    warmup = scenario.expect.warmup if scenario.expect else 0.0
-    summaries = metric_table(result, warmup).summaries()
+def _metrics(values: MetricTable, warmup: float) -> str:
+    summaries = values.summaries()
     columns = ("count", "min", "p50", "p95", "p99", "max", "mean")
     rows = []
     for name, summary in summaries.items():
@@ -203,7 +261,7 @@ def _metrics(scenario: Scenario, result: RunResult) -> str:
                 cells.append(escape(format_quantity(value, quantity)))
         rows.append(cells)
     note = f"<p>Stream measurements within {warmup:g}s of each stream's start are not counted.</p>"
-    return (note if warmup else "") + _table(("metric", "unit", *columns), rows, set(range(2, 9)))
+    return (note if warmup else "") + table(("metric", "unit", *columns), rows, set(range(2, 9)))
 
 
 def _participants(result: RunResult) -> str:
@@ -212,7 +270,7 @@ def _participants(result: RunResult) -> str:
 
     rows = [
         (
-            escape(p.name),
+            f'<a href="#{anchor(p.name)}">{escape(p.name)}</a>',
             escape(p.group),
             escape(p.conference or ""),
             when(p.arrived_at),
@@ -239,7 +297,7 @@ def _participants(result: RunResult) -> str:
         "views",
         "errors",
     )
-    return _table(headers, rows, set(range(3, 10)))
+    return table(headers, rows, set(range(3, 10)))
 
 
 def _errors(result: RunResult) -> str:
@@ -252,7 +310,7 @@ def _errors(result: RunResult) -> str:
         for who, e in sorted(errors, key=lambda item: item[1].t)[:200]
     ]
     more = f"<p>… and {len(errors) - 200} more.</p>" if len(errors) > 200 else ""
-    return _table(("time", "who", "step", "error"), rows, {0}) + more
+    return table(("time", "who", "step", "error"), rows, {0}) + more
 
 
 def _banner(evaluation: Evaluation) -> str:
@@ -303,7 +361,7 @@ def _load_generator(result: RunResult, evaluation: Evaluation) -> str:
             escape(pages),
         )
 
-    table = _table(
+    figures = table(
         (
             "process",
             "loop lag p50",
@@ -321,6 +379,7 @@ def _load_generator(result: RunResult, evaluation: Evaluation) -> str:
         [row(h) for h in result.health],
         set(range(1, 11)),
     )
+    shades, span = _phases(result), (0.0, result.duration)
     cpu = [Series(f"CPU {h.process}", [(s.t, 100 * s.value) for s in h.cpu]) for h in result.health]
     lag = [
         Series(f"lag {h.process}", [(s.t, 1000 * s.value) for s in h.loop_lag])
@@ -328,53 +387,118 @@ def _load_generator(result: RunResult, evaluation: Evaluation) -> str:
     ]
     charts = (
         '<div class="charts">'
-        + line_chart(cpu, "Load generator CPU", y_label="% of a core")
-        + line_chart(lag, "Worst event-loop lag of each second", y_label="ms")
+        + line_chart(cpu, "Load generator CPU", y_label="% of a core", shades=shades, x_span=span)
+        + line_chart(
+            lag, "Worst event-loop lag of each second", y_label="ms", shades=shades, x_span=span
+        )
         + "</div>"
     )
-    badge = "pass" if health.valid else "invalid"
-    verdict = "headroom" if health.valid else "saturated"
+    state = badge("headroom", "pass") if health.valid else badge("saturated", "invalid")
     warnings = "".join(f"<li>{escape(warning)}</li>" for warning in health.warnings)
     note = f"<p>The host was busy (figures may be distorted):</p><ul>{warnings}</ul>"
-    head = f'<p><span class="badge {badge}">{verdict}</span> {escape(health.message)}</p>'
-    return head + (note if warnings else "") + table + charts
+    head = f"<p>{state} {escape(health.message)}</p>"
+    return head + (note if warnings else "") + figures + charts
 
 
-def render_html(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> str:
-    verdict = "PASS" if evaluation.passed else "FAIL"
+@dataclass(frozen=True)
+class ReportHead:
+    """What the page says of the scenario: from the Scenario after a run, or from its
+    report.json when `compare` writes the page again."""
+
+    name: str
+    path: str | None = None
+    description: str | None = None
+    warmup: float = 0.0
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> ReportHead:
+        warmup = scenario.expect.warmup if scenario.expect else 0.0
+        return cls(scenario.name, scenario.path, scenario.description, warmup)
+
+
+def render_html(
+    scenario: Scenario,
+    result: RunResult,
+    evaluation: Evaluation,
+    comparison: Comparison | None = None,
+) -> str:
+    return render_page(ReportHead.of(scenario), result, evaluation, comparison)
+
+
+def rerender_html(document: Mapping[str, Any], comparison: Comparison | None) -> str:
+    """The page of a run from its report.json alone (its raw result and verdicts), so
+    `compare` can show the baseline in it. ValueError: not a report this version reads."""
+    try:
+        result = RunResult.model_validate(document["result"])
+        expectations = [Expectation(**e) for e in document.get("expectations", [])]
+    except (KeyError, TypeError, ValidationError) as error:
+        raise ValueError(f"the report's raw result cannot be read: {error}") from None
+    head = ReportHead(
+        str(document.get("scenario", result.scenario)),
+        document.get("file"),
+        document.get("description"),
+        float(document.get("warmup") or 0.0),
+    )
+    return render_page(head, result, Evaluation(expectations, assess(result.health)), comparison)
+
+
+def render_page(
+    head: ReportHead,
+    result: RunResult,
+    evaluation: Evaluation,
+    comparison: Comparison | None = None,
+) -> str:
+    word = "PASS" if evaluation.passed else "FAIL"
     if not evaluation.load_generator.valid:
-        verdict = "INVALID"
-    title = f"{scenario.name}: {verdict}"
+        word = "INVALID"
+    regressed = comparison is not None and bool(comparison.regressions)
+    if regressed:
+        word += ", REGRESSION"
+    title = f"{head.name}: {word}"
     meta = f"started {result.started_at:%Y-%m-%d %H:%M:%S %Z} · {result.duration:.1f}s"
-    if scenario.path:
-        meta = f"{scenario.path} · {meta}"
+    if head.path:
+        meta = f"{head.path} · {meta}"
     if result.interrupted:
         meta += " · interrupted"
     speech = render_speech(result)
+    values = metric_table(result, head.warmup)
+    ranked = rank_streams(result, values)
     body = "\n".join(
         [
             _banner(evaluation),
-            _section("Summary", _figures(result, evaluation)),
-            _section("Expectations", _expectations(evaluation.expectations)),
-            _section("Plots", _charts(result)),
-            _section("Metrics", _metrics(scenario, result)),
-            *([_section("Speech", speech)] if speech is not None else []),
-            _section("Load generator", _load_generator(result, evaluation)),
-            _section("Participants", _participants(result)),
-            _section("Errors", _errors(result)),
+            section("Summary", _figures(result, evaluation)),
+            section("Expectations", _expectations(evaluation.expectations)),
+            *(
+                [section("Baseline", render_baseline(comparison), "baseline")]
+                if comparison is not None
+                else []
+            ),
+            section("Plots", _charts(result), "plots"),
+            section("Worst streams", render_worst(ranked), "worst-streams"),
+            section("Metrics", _metrics(values, head.warmup)),
+            *([section("Speech", speech)] if speech is not None else []),
+            section("Load generator", _load_generator(result, evaluation)),
+            section("Participants", _participants(result)),
+            section(
+                "Participant details",
+                participant_sections(result, ranked, _phases(result)),
+                "participant-details",
+            ),
+            section("Errors", _errors(result)),
         ]
     )
-    description = f"<p>{escape(scenario.description)}</p>" if scenario.description else ""
+    description = f"<p>{escape(head.description)}</p>" if head.description else ""
+    flag = f" {badge('REGRESSION', 'fail')}" if regressed else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title>
-<style>{_CSS}{SPEECH_CSS}</style>
+<style>{_CSS}{SPEECH_CSS}{BASELINE_CSS}</style>
 </head>
 <body>
-<header><h1>{escape(scenario.name)} {_verdict(evaluation.passed)}</h1>
+<header><h1>{escape(head.name)} {verdict(evaluation.passed)}{flag}</h1>
 <div class="meta">{escape(meta)}</div>{description}</header>
 <main>
 {body}

@@ -1,5 +1,5 @@
-"""The JSON report: verdicts, every metric with percentiles overall and per participant,
-and the raw result so other tools can recompute anything."""
+"""The JSON report: verdicts, every metric with percentiles overall, per scenario group and
+per participant, and the raw result so other tools can recompute anything."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from agent.scenario.model import Scenario
 from agent.scenario.report.summary import metric_table
 from agent.scenario.results import RunResult
 
-__all__ = ["build_json", "render_json"]
+__all__ = ["build_json", "dump_json", "render_json"]
 
 FORMAT_VERSION = 1
 
@@ -58,6 +58,7 @@ def build_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) ->
         "format": FORMAT_VERSION,
         "scenario": scenario.name,
         "file": scenario.path,
+        "description": scenario.description,
         "passed": evaluation.passed,
         "started_at": result.started_at.isoformat(),
         "duration": result.duration,
@@ -68,6 +69,13 @@ def build_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) ->
         "expectations": [dataclasses.asdict(e) for e in evaluation.expectations],
         "load_generator": load_generator(evaluation),
         "metrics": table.summaries(),
+        "groups": {
+            group.name: {
+                "participants": sum(1 for p in result.participants if p.group == group.name),
+                "metrics": table.summaries(group=group.name),
+            }
+            for group in scenario.participants
+        },
         "participants": participants,
         "result": result.model_dump(mode="json"),
     }
@@ -88,4 +96,8 @@ def load_generator(evaluation: Evaluation) -> dict[str, Any]:
 
 
 def render_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> str:
-    return json.dumps(build_json(scenario, result, evaluation), indent=2, allow_nan=False)
+    return dump_json(build_json(scenario, result, evaluation))
+
+
+def dump_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, allow_nan=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
+from agent.scenario.compare import Comparison
 from agent.scenario.expect import Evaluation
 from agent.scenario.model import Scenario
 from agent.scenario.results import RunResult
@@ -12,13 +13,22 @@ from agent.scenario.results import RunResult
 __all__ = ["render_junit", "render_junit_error"]
 
 
-def render_junit(scenario: Scenario, result: RunResult, evaluation: Evaluation) -> str:
+def render_junit(
+    scenario: Scenario,
+    result: RunResult,
+    evaluation: Evaluation,
+    comparison: Comparison | None = None,
+) -> str:
+    """One test case per expectation; a `load_generator` case in error when the run is
+    invalid; a `baseline` case when compared with one, failed on a regression."""
     health = evaluation.load_generator
     errors = 0 if health.valid else 1
+    compared = 0 if comparison is None else 1
+    regressed = 1 if comparison is not None and comparison.regressions else 0
     suites, suite = _suite(
         scenario,
-        tests=len(evaluation.expectations) + errors,
-        failures=len(evaluation.failures),
+        tests=len(evaluation.expectations) + errors + compared,
+        failures=len(evaluation.failures) + regressed,
         errors=errors,
         time=result.duration,
         started_at=result.started_at,
@@ -40,6 +50,17 @@ def render_junit(scenario: Scenario, result: RunResult, evaluation: Evaluation) 
         else:
             output = ET.SubElement(case, "system-out")
             output.text = expectation.message
+    if comparison is not None:
+        case = ET.SubElement(
+            suite, "testcase", {"classname": classname, "name": "baseline", "time": "0"}
+        )
+        lines = [d.message for d in comparison.regressions]
+        summary = f"{len(lines)} regression(s) against {comparison.baseline}"
+        if lines:
+            failure = ET.SubElement(case, "failure", {"message": summary, "type": "regression"})
+            failure.text = "\n".join([summary, *lines])
+        else:
+            ET.SubElement(case, "system-out").text = f"no regression against {comparison.baseline}"
     if not health.valid:  # an error, not a failure: the run measured itself, not the platform
         case = ET.SubElement(
             suite, "testcase", {"classname": classname, "name": "load_generator", "time": "0"}

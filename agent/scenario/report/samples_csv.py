@@ -10,8 +10,9 @@ from agent.scenario.results import RunResult, Sample
 
 __all__ = ["SERIES", "render_samples_csv"]
 
-SERIES = ("fps", "delay", "bitrate", "jitter")
-"""The sampled series of a stream, in the units of the JSON report (fps, s, bit/s, s)."""
+SERIES = ("fps", "delay", "bitrate", "jitter", "audio_level", "av_sync")
+"""The sampled series of a stream, in the units of the JSON report (fps, s, bit/s, s, dBFS,
+s)."""
 
 HEADER = (
     "participant",
