@@ -8,8 +8,10 @@ clock stamps the video timecode, which makes the two comparable for A/V sync.
 
 from __future__ import annotations
 
+import functools
 import time
 from abc import abstractmethod
+from dataclasses import dataclass
 
 import av
 import numpy as np
@@ -25,6 +27,9 @@ from media.pacing import (
 )
 
 Samples = npt.NDArray[np.float32]
+REORIGIN_SAMPLES = AUDIO_SAMPLE_RATE // 2
+"""A frame due this far (0.5 s) from where the wall-clock origin puts it means the pacer
+moved its schedule: the origin moves with it (less is the event loop's lateness)."""
 
 
 def pcm_frame(samples: Samples, pts: int, sample_rate: int = AUDIO_SAMPLE_RATE) -> av.AudioFrame:
@@ -38,7 +43,12 @@ def pcm_frame(samples: Samples, pts: int, sample_rate: int = AUDIO_SAMPLE_RATE) 
 
 
 class PacedAudioTrack(MediaStreamTrack):
-    """Renders 20 ms of audio when it is due; sample `n` has wall-clock time `start + n / rate`."""
+    """Renders 20 ms of audio when it is due; sample `n` has wall-clock time `start + n / rate`.
+
+    `wall_origin` maps a sample to the wall clock: sample `n` was due at wall-clock sample
+    `wall_origin + n` (48 kHz since the epoch). It is set at the first frame and again when
+    the pacer moved its schedule (a consumer more than a second behind), so the synthetic
+    sound and its marks stay on the wall clock a receiver rebuilds them from."""
 
     kind = "audio"
 
@@ -46,6 +56,7 @@ class PacedAudioTrack(MediaStreamTrack):
         super().__init__()
         self._pacer = Pacer(1 / AUDIO_PTIME)
         self.start_wall: float | None = None
+        self.wall_origin: int | None = None
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
@@ -54,7 +65,15 @@ class PacedAudioTrack(MediaStreamTrack):
         if self.start_wall is None:
             self.start_wall = time.time()
         first = index * AUDIO_SAMPLES_PER_FRAME
+        due = round((self._pacer.due + time.time() - time.monotonic()) * AUDIO_SAMPLE_RATE)
+        if self.wall_origin is None or abs(due - self.wall_origin - first) > REORIGIN_SAMPLES:
+            self.wall_origin = due - first
         return pcm_frame(self.render(first, AUDIO_SAMPLES_PER_FRAME), first)
+
+    def start_at(self, wall: float) -> None:
+        """Place sample 0 at wall-clock time `wall`: rendering without the pacer (files)."""
+        self.start_wall = wall
+        self.wall_origin = round(wall * AUDIO_SAMPLE_RATE)
 
     @abstractmethod
     def render(self, first_sample: int, count: int) -> Samples:
@@ -68,6 +87,7 @@ class SilenceTrack(PacedAudioTrack):
         return np.zeros(count, dtype=np.float32)
 
 
+@functools.cache
 def speech_like(
     seconds: float = 12.0, seed: int = 7, sample_rate: int = AUDIO_SAMPLE_RATE
 ) -> Samples:
@@ -75,6 +95,7 @@ def speech_like(
 
     Voice activity detectors and transcribers react to it like to speech (energy in the
     300-3400 Hz band, 4-5 Hz syllable modulation, silent gaps) without shipping a recording.
+    Deterministic (`seed`), so a receiver rebuilds it as the reference of its MOS score.
     """
     rng = np.random.default_rng(seed)
     total = int(seconds * sample_rate)
@@ -99,16 +120,50 @@ def speech_like(
         peak = np.max(np.abs(shaped)) or 1.0
         out[position:end] = (0.5 * shaped / peak).astype(np.float32)
         position = end + int(rng.uniform(0.3, 1.0) * sample_rate)
+    out.setflags(write=False)  # cached: one copy shared by every source and reference
     return out
 
 
-class SyntheticAudioTrack(PacedAudioTrack):
-    """Timing-mark tones, speech-like sound, or both mixed.
+@dataclass(frozen=True, slots=True)
+class SyntheticSound:
+    """The synthetic sound as a pure function of wall-clock time: what a `SyntheticAudioTrack`
+    sends, and what a receiver rebuilds to score what it heard (`media.audio_quality`).
 
-    `marks`: a `mark_ms` tone of `tone_hz` starting at every wall-clock multiple of
-    `mark_interval` seconds. `speech`: a looped speech-like signal. The marks are loud and
-    narrow-band so a detector finds them over the speech.
+    `marks`: a `mark_seconds` tone of `tone_hz` starting at every wall-clock multiple of
+    `mark_interval` seconds. `speech`: the speech-like loop, indexed by the wall-clock sample,
+    so sample `n` (`n / AUDIO_SAMPLE_RATE` seconds since the epoch) is the same for every
+    sender and every receiver. The marks are loud and narrow-band so a detector finds them
+    over the speech.
     """
+
+    marks: bool = True
+    speech: bool = False
+    mark_interval: float = 1.0
+    mark_seconds: float = 0.060
+    tone_hz: float = 1000.0
+    level: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.marks and not self.speech:
+            raise ValueError("choose marks, speech or both (SilenceTrack is silence)")
+
+    def samples(self, wall_sample: int, count: int) -> Samples:
+        """Samples `wall_sample .. wall_sample + count` (48 kHz, counted from the epoch)."""
+        index = wall_sample + np.arange(count, dtype=np.int64)
+        out = np.zeros(count, dtype=np.float32)
+        if self.speech:
+            speech = speech_like()
+            out += 0.6 * speech[index % len(speech)]
+        if self.marks:
+            since_mark = index % round(self.mark_interval * AUDIO_SAMPLE_RATE)
+            on = since_mark < round(self.mark_seconds * AUDIO_SAMPLE_RATE)
+            phase = 2 * np.pi * self.tone_hz / AUDIO_SAMPLE_RATE
+            out[on] = self.level * np.sin(phase * since_mark[on])
+        return out
+
+
+class SyntheticAudioTrack(PacedAudioTrack):
+    """Timing-mark tones, speech-like sound, or both mixed: a `SyntheticSound`, sent."""
 
     def __init__(
         self,
@@ -119,28 +174,9 @@ class SyntheticAudioTrack(PacedAudioTrack):
         tone_hz: float = 1000.0,
         level: float = 0.5,
     ) -> None:
+        self.sound = SyntheticSound(marks, speech, mark_interval, mark_ms / 1000, tone_hz, level)
         super().__init__()
-        if not marks and not speech:
-            raise ValueError("choose marks, speech or both (SilenceTrack is silence)")
-        self.marks = marks
-        self.mark_interval = mark_interval
-        self.mark_seconds = mark_ms / 1000
-        self.tone_hz = tone_hz
-        self.level = level
-        self._speech = speech_like() if speech else None
 
     def render(self, first_sample: int, count: int) -> Samples:
-        out = np.zeros(count, dtype=np.float32)
-        if self._speech is not None:
-            n = len(self._speech)
-            idx = (np.arange(first_sample, first_sample + count)) % n
-            out += 0.6 * self._speech[idx]
-        if self.marks:
-            assert self.start_wall is not None
-            t = self.start_wall + (first_sample + np.arange(count)) / AUDIO_SAMPLE_RATE
-            since_mark = np.mod(t, self.mark_interval)
-            on = since_mark < self.mark_seconds
-            if on.any():
-                out = np.where(on, 0.0, out).astype(np.float32)
-                out += on * self.level * np.sin(2 * np.pi * self.tone_hz * since_mark)
-        return out.astype(np.float32)
+        assert self.wall_origin is not None
+        return self.sound.samples(self.wall_origin + first_sample, count)

@@ -31,7 +31,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpsender import RTCRtpSender as _Sender
 from av.video.codeccontext import VideoCodecContext
 
-from agent.webrtc.seams.rtp_push import PacketPusher, on_keyframe_request
+from agent.webrtc.seams.rtp_push import PacketPusher, on_keyframe_request, on_remb
 from media.pacing import VIDEO_TIME_BASE
 
 logger = logging.getLogger(__name__)
@@ -129,12 +129,27 @@ class FanoutEncoder(ABC, Generic[T]):
                 track._offer(None)
 
 
+MIN_SHARED_BITRATE = 100_000
+"""The lowest bitrate REMB brings a shared encoder to (a picture still worth decoding)."""
+RETARGET_RATIO = 0.1
+"""A REMB moves a shared encoder's bitrate when it is this much away from the current one."""
+RETARGET_INTERVAL = 1.0
+"""Seconds between two bitrate changes at most (each re-opens the encoder: a keyframe)."""
+
+
 class SharedEncoder(FanoutEncoder["FanoutTrack"]):
     """Encodes `source` once for all its subscribers.
 
     The encode loop starts with the first subscriber and stops when the last one stops (or on
     `close()`); `encoder_constructions` counts PyAV encoder contexts created (one per size
-    change), so tests can check that N subscribers cost one encoder.
+    change or bitrate change), so tests can check that N subscribers cost one encoder.
+
+    Bandwidth: each subscriber's sender passes on the REMB its far end sends (`bind_sender`);
+    the encoder runs at the lowest of them, within [`MIN_SHARED_BITRATE`, `max_bitrate`] (the
+    profile's bitrate). One encoding for all: the slowest receiver sets the rate for every
+    stream of the profile in the process, as one encoder for everyone means. PyAV cannot
+    change a running libvpx's rate, so a change re-opens the encoder (a keyframe), at most
+    once per `RETARGET_INTERVAL` and only past `RETARGET_RATIO`.
     """
 
     def __init__(
@@ -152,7 +167,10 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
         self.name = f"shared {codec}"
         self.codec = codec
         self.bitrate = bitrate
+        self.max_bitrate = bitrate
         self.keyframe_min_interval = keyframe_min_interval
+        self._estimates: dict[int, int] = {}
+        self._retargeted_at = -float("inf")
         self.encoder_constructions = 0
         self.frames_encoded = 0
         self.keyframes_encoded = 0
@@ -167,6 +185,28 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
     def request_keyframe(self) -> None:
         """Ask that the next frame be a keyframe (coalesced, see the module docstring)."""
         self._keyframe_wanted = True
+
+    def take_estimate(self, track: FanoutTrack, bitrate: int) -> None:
+        """A subscriber's receiver estimated `bitrate` (REMB): follow the lowest estimate."""
+        self._estimates[id(track)] = bitrate
+        self._retarget()
+
+    def _unsubscribe(self, track: FanoutTrack) -> None:
+        self._estimates.pop(id(track), None)
+        super()._unsubscribe(track)
+        self._retarget()
+
+    def _retarget(self) -> None:
+        target = min([self.max_bitrate, *self._estimates.values()])
+        target = max(min(MIN_SHARED_BITRATE, self.max_bitrate), target)
+        now = time.monotonic()
+        if abs(target - self.bitrate) <= RETARGET_RATIO * self.bitrate:
+            return
+        if now - self._retargeted_at < RETARGET_INTERVAL:
+            return
+        self._retargeted_at = now
+        self.bitrate = target
+        self._context = None  # re-opened at the new rate on the next frame
 
     def _open(self, frame: av.VideoFrame) -> VideoCodecContext:
         context = av.Codec(CODECS[self.codec], "w").create("video")
@@ -321,8 +361,10 @@ class FanoutTrack(PacketQueueTrack):
         self._encoder.request_keyframe()
 
     def bind_sender(self, sender: RTCRtpSender) -> None:
-        """Forward the far end's keyframe requests (PLI/FIR) on `sender` to the shared encoder."""
+        """Forward the far end's keyframe requests (PLI/FIR) and bandwidth estimates (REMB)
+        on `sender` to the shared encoder."""
         on_keyframe_request(sender, self._encoder.request_keyframe)
+        on_remb(sender, lambda bitrate: self._encoder.take_estimate(self, bitrate))
 
     def _offer(self, packet: av.Packet[Any] | None) -> None:
         if packet is not None and not self._started:

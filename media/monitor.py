@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import av
@@ -15,6 +16,8 @@ from media.analysis import (
     mark_delay,
     mono_samples,
 )
+from media.audio_quality import AudioQuality, Window
+from media.pacing import AUDIO_SAMPLE_RATE
 from media.quality import VideoQuality
 from media.reader import Item, Sink
 
@@ -114,13 +117,16 @@ class AudioReport:
     silence_ratio: float
     marks: int
     delay_ms: dict[str, float | None]
+    mos: dict[str, float | None] | None = None
+    concealed_ratio: float | None = None
 
 
 class AudioMonitor(Sink):
     """Level and silence of a decoded audio stream, and its delay from timing marks.
 
     `tone_hz` and `mark_interval` must match the sender's `SyntheticAudioTrack`; leave
-    `tone_hz` None for audio without marks.
+    `tone_hz` None for audio without marks. `quality` scores sampled windows (MOS), off the
+    event loop: one window at a time, a window due while one is scored is skipped.
     """
 
     def __init__(
@@ -128,6 +134,7 @@ class AudioMonitor(Sink):
         started_at: float | None = None,
         tone_hz: float | None = 1000.0,
         mark_interval: float = 1.0,
+        quality: AudioQuality | None = None,
     ) -> None:
         self.timeline = FrameTimeline(started_at)
         self.levels = AudioLevels()
@@ -135,6 +142,9 @@ class AudioMonitor(Sink):
         self.mark_interval = mark_interval
         self.tone_hz = tone_hz
         self._detector: ToneOnsetDetector | None = None
+        self.quality = quality
+        self._delay: float | None = None
+        self._scoring: asyncio.Task[float | None] | None = None
 
     async def consume(self, item: Item, received_at: float) -> None:
         if not isinstance(item, av.AudioFrame):
@@ -142,6 +152,11 @@ class AudioMonitor(Sink):
         self.timeline.add(received_at)
         samples = mono_samples(item)
         self.levels.add(samples, item.sample_rate)
+        pts = item.pts if item.sample_rate == AUDIO_SAMPLE_RATE else None
+        if self.quality is not None and pts is not None:
+            window = self.quality.add(samples, pts, received_at, self._delay)
+            if window is not None and (self._scoring is None or self._scoring.done()):
+                self._scoring = asyncio.create_task(self._score(window))
         if self.tone_hz is None:
             return
         if self._detector is None:
@@ -152,6 +167,16 @@ class AudioMonitor(Sink):
             delay = mark_delay(onset, self.mark_interval)
             if delay is not None:
                 self.delay_ms.add(delay * 1000)
+                self._delay = delay
+
+    async def _score(self, window: Window) -> float | None:
+        assert self.quality is not None
+        return await asyncio.to_thread(self.quality.score, window)
+
+    async def close(self) -> None:
+        """Let a window being scored finish, so the report has it."""
+        if self._scoring is not None:
+            await self._scoring
 
     def report(self) -> AudioReport:
         return AudioReport(
@@ -161,6 +186,8 @@ class AudioMonitor(Sink):
             silence_ratio=self.levels.silence_ratio,
             marks=len(self._detector.onsets) if self._detector else 0,
             delay_ms=self.delay_ms.summary(),
+            mos=self.quality.mos.summary() if self.quality is not None else None,
+            concealed_ratio=self.quality.concealed_ratio if self.quality is not None else None,
         )
 
 

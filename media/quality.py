@@ -5,6 +5,13 @@ number, which its timecode carries; a receiver that reads the code rebuilds the 
 was sent and compares luma with luma. What the viewer sees after coding, loss, concealment and
 freezes is measured, on sampled frames (`interval`), so the load path stays light.
 
+A freeze is scored too, when every frame is decoded (`frozen=True`): while no new frame comes,
+the viewer keeps seeing the last one, so the picture shown during the gap is scored against
+the frame the sender had moved on to (one score per `interval` of the gap, at most
+`MAX_FROZEN_SCORES`). Loss that the jitter buffer turns into dropped frames then lowers PSNR
+and SSIM as it lowers what a person sees, the way full-reference scores of a recorded viewer
+(webrtcperf's VMAF) count it.
+
 Not measured: frames whose code does not read (damaged band: counted as `unmeasured`), frames
 of another size than the sender's pattern would be (a resolution change: counted, not scored),
 and video from files, images or a browser's fake camera (no reference: no score; fps, freezes
@@ -24,13 +31,16 @@ import numpy as np
 import numpy.typing as npt
 
 from media import timecode
-from media.analysis import Series
+from media.analysis import FREEZE_MIN_EXTRA, Series
 from media.video import SyntheticPattern
 
-__all__ = ["MAX_PSNR_DB", "VideoQuality", "psnr", "ssim"]
+__all__ = ["MAX_FROZEN_SCORES", "MAX_PSNR_DB", "VideoQuality", "psnr", "ssim"]
 
 MAX_PSNR_DB = 100.0
 """PSNR of identical pictures (infinite in theory), so series stay finite."""
+
+MAX_FROZEN_SCORES = 10
+"""Scores of one freeze at most (each rebuilds a frame), however long it lasted."""
 
 _C1 = (0.01 * 255) ** 2
 _C2 = (0.03 * 255) ** 2
@@ -84,9 +94,10 @@ class VideoQuality:
     resolution changes of the stream.
 
     `add(frame, code, received_at)` for every decoded frame whose timecode was read (or
-    tried); at most one frame per `interval` seconds is scored."""
+    tried); at most one frame per `interval` seconds is scored. `frozen`: every frame is
+    decoded, so a gap between frames is a freeze whose picture is scored too."""
 
-    def __init__(self, interval: float = 1.0) -> None:
+    def __init__(self, interval: float = 1.0, frozen: bool = False) -> None:
         if interval < 0:
             raise ValueError(f"the quality sampling interval must be >= 0, got {interval}")
         self.interval = interval
@@ -97,20 +108,34 @@ class VideoQuality:
         self.unmeasured = 0
         self.resolution_changes = 0
         self.size: tuple[int, int] | None = None
+        self.frozen = frozen
+        self.frozen_scores = 0
         self._next_at = 0.0
         self._patterns: dict[tuple[int, int], SyntheticPattern] = {}
+        self._last: tuple[av.VideoFrame, tuple[int, int], float] | None = None
+        self._first_code: tuple[int, int] | None = None
 
     def add(self, frame: av.VideoFrame, code: tuple[int, int] | None, received_at: float) -> None:
         size = (frame.width, frame.height)
         if self.size is not None and size != self.size:
             self.resolution_changes += 1
         self.size = size
+        if self.frozen:
+            self._score_freeze(received_at)
+            if code is not None:
+                self._first_code = self._first_code or code
+                self._last = (frame, code, received_at)
         if received_at < self._next_at:
             return
         if code is None or frame.width % 2 or frame.height % 2:
             self.unmeasured += 1
             return
         self._next_at = received_at + self.interval
+        self._score(frame, code, received_at)
+
+    def _score(self, frame: av.VideoFrame, code: tuple[int, int], at: float) -> None:
+        """Score `frame` as shown at `at` against the sent frame `code` names."""
+        size = (frame.width, frame.height)
         pattern = self._patterns.get(size)
         if pattern is None:
             pattern = self._patterns[size] = SyntheticPattern(*size)
@@ -119,4 +144,25 @@ class VideoQuality:
         score_psnr, score_ssim = psnr(reference, received), ssim(reference, received)
         self.psnr_db.add(score_psnr)
         self.ssim.add(score_ssim)
-        self.samples.append((received_at, score_psnr, score_ssim))
+        self.samples.append((at, score_psnr, score_ssim))
+
+    def _score_freeze(self, now: float) -> None:
+        """If the last frame stayed on screen until `now` for longer than a freeze, score it
+        against the frames sent meanwhile: the sender's frame rate from the codes read."""
+        if self._last is None or self._first_code is None:
+            return
+        frame, (seq, sent_ms), shown_at = self._last
+        first_seq, first_ms = self._first_code
+        if seq <= first_seq or sent_ms <= first_ms:
+            return
+        per_second = (seq - first_seq) * 1000 / (sent_ms - first_ms)
+        interval = 1 / per_second
+        gap = now - shown_at
+        if gap <= max(3 * interval, interval + FREEZE_MIN_EXTRA):  # as FrameTimeline
+            return
+        scores = min(MAX_FROZEN_SCORES, max(1, round(gap / self.interval) if self.interval else 1))
+        for index in range(scores):
+            since = gap * (index + 0.5) / scores
+            sent = (seq + round(since * per_second), sent_ms + round(since * 1000))
+            self._score(frame, sent, shown_at + since)
+            self.frozen_scores += 1

@@ -21,7 +21,7 @@ from server.errors import BadRequest, Forbidden
 from server.http import json_response, no_content
 from server.openapi import operation, parameter_schema
 from server.storage import Condition, Query, Storage, StoredRecord, epoch_ms, utc_now
-from server.storage.access import TRANSACTION_HEADER, once, record_in_org
+from server.storage.access import TRANSACTION_HEADER, chosen_in_org, once, org_key
 from server.storage.downloads import Content, download_route, signed_url
 from server.storage.images import sniff_image
 from server.storage.uploads import Form, declared_content_type, display_name
@@ -75,19 +75,18 @@ async def upload_asset(request: web.Request, form: Form[AssetUploadForm]) -> web
     if not fields.roles:
         raise BadRequest("rolesAllowedAccess: name at least one role (e.g. 'agent,customer')")
     file = form.file("file")
+    key = org_key(caller.organization, asset_id)
 
     async def work() -> dict[str, Any]:
         store = storage.storage_of(request)
-        async with store.locks.hold(f"{ASSET}\n{asset_id}"):
+        async with store.locks.hold(f"{ASSET}\n{key}"):
             await replace(store)
         return {}
 
     async def replace(store: Storage) -> None:
         """Record and file change together, one upload of an id at a time: the file is kept
         only if its record is written, and the file replaced is the one that was recorded."""
-        previous = store.records.get(ASSET, asset_id)
-        if previous is not None and previous.organization_id != caller.organization:
-            raise Forbidden(f"asset id {asset_id} cannot be used by this organization")
+        previous = store.records.get(ASSET, key)
         image = sniff_image(file.data)
         now = utc_now()
         asset = Asset(
@@ -101,15 +100,15 @@ async def upload_asset(request: web.Request, form: Form[AssetUploadForm]) -> web
             size=len(file.data),
             created_at=now,
         )
-        key = await store.files.save(_FILES, file.data)
-        body = {"asset": asset.to_wire(), "file": key, "image": image is not None}
+        file_key = await store.files.save(_FILES, file.data)
+        body = {"asset": asset.to_wire(), "file": file_key, "image": image is not None}
         try:
             if previous is None:
-                store.records.insert(ASSET, asset_id, caller.organization, epoch_ms(now), body)
+                store.records.insert(ASSET, key, caller.organization, epoch_ms(now), body)
             else:
-                store.records.update(ASSET, asset_id, body)
+                store.records.update(ASSET, key, body)
         except BaseException:
-            await store.files.delete(_FILES, key)
+            await store.files.delete(_FILES, file_key)
             raise
         if previous is not None:
             await store.files.delete(_FILES, previous.body["file"])
@@ -131,9 +130,9 @@ async def delete_asset(request: web.Request) -> web.Response:
 
     async def work() -> dict[str, Any]:
         store = storage.storage_of(request)
-        async with store.locks.hold(f"{ASSET}\n{asset_id}"):
-            record = record_in_org(request, ASSET, asset_id, caller.organization, "asset")
-            store.records.delete(ASSET, asset_id)
+        async with store.locks.hold(f"{ASSET}\n{org_key(caller.organization, asset_id)}"):
+            record = chosen_in_org(request, ASSET, asset_id, caller.organization, "asset")
+            store.records.delete(ASSET, record.id)
             await store.files.delete(_FILES, record.body["file"])
         return {}
 
@@ -153,11 +152,13 @@ async def asset_signed_url(request: web.Request) -> web.Response:
     if internal is not None and internal.lower() not in ("true", "false"):
         raise BadRequest(f"{_INTERNAL_HEADER}: must be true or false")
     caller = request[CALLER_KEY]
-    asset = _asset(record_in_org(request, ASSET, asset_id, caller.organization, "asset"))
+    record = chosen_in_org(request, ASSET, asset_id, caller.organization, "asset")
+    asset = _asset(record)
     if not _may_read(caller, asset):
         raise Forbidden(f"asset {asset_id} is for the roles {asset.roles_allowed_access}")
     # Both flavours point at this server's own download route: there is no external store.
-    return json_response(signed_url(request, "assets", asset_id))
+    # The path names the asset id (seed 002), the signature its organization's record.
+    return json_response(signed_url(request, "assets", asset_id, signed_id=record.id))
 
 
 @operation(
@@ -177,8 +178,8 @@ async def find_assets(request: web.Request, query: AssetQuery) -> web.Response:
     return json_response([a for a in map(_asset, records) if _may_read(caller, a)])
 
 
-def _asset_content(store: Storage, asset_id: str) -> Content | None:
-    record = store.records.get(ASSET, asset_id)
+def _asset_content(store: Storage, key: str) -> Content | None:
+    record = store.records.get(ASSET, key)
     if record is None:
         return None
     asset = _asset(record)
@@ -190,11 +191,19 @@ def _asset_content(store: Storage, asset_id: str) -> Content | None:
     )
 
 
+def _signed_ids(store: Storage, asset_id: str) -> list[str]:
+    """The records of every organization that chose this asset id: a download's signature
+    says which of them it was made for."""
+    query = Query(conditions=[Condition("$.asset.id", "=", asset_id)])
+    return [r.id for r in store.records.find(ASSET, query)]
+
+
 def setup(app: web.Application) -> None:
     storage.install(app)
+    app[storage.STORAGE_KEY].records.scope_ids(ASSET)
     base = "/rtc-api/assets"
     app.router.add_get(base, find_assets)
     app.router.add_post(f"{base}/{{assetId}}", upload_asset)
     app.router.add_delete(f"{base}/{{assetId}}", delete_asset)
     app.router.add_post(f"{base}/{{assetId}}/signedUrl", asset_signed_url)
-    download_route(app, "assets", "assetId", _asset_content)
+    download_route(app, "assets", "assetId", _asset_content, _signed_ids)

@@ -120,7 +120,11 @@ class EventBroker:
             raise RuntimeError("event broker is not running")
         await broker.internal_message_broadcast(topic, payload, qos)
         legacy = legacy_topic_of(topic) if self.access.legacy_topics else None
-        if legacy is not None and legacy in broker.subscriptions:
+        if (
+            legacy is not None
+            and legacy in broker.subscriptions
+            and self.access.serves_legacy(topic.split("/")[1], legacy.split("/")[2])
+        ):
             await broker.internal_message_broadcast(legacy, payload, qos)
 
     def held_connections(self) -> int:

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 #: Checks an access token and returns its subject (the user id); raises on an invalid or
 #: expired token.
 Verify = Callable[[str], str]
-#: The user id that owns a registered endpoint, or None when the endpoint is unknown.
+#: The user id that owns a registered endpoint, or None when the endpoint is unknown (or
+#: registered in several organizations: the legacy topic names no organization).
 EndpointOwner = Callable[[str], str | None]
 
 _MQTT_WILDCARDS = frozenset("+#")
@@ -71,8 +72,14 @@ class ChannelAccess:
             and self._endpoint_owner is not None
             and not _MQTT_WILDCARDS & set(levels[2])
         ):
-            return self._endpoint_owner(levels[2]) == user_id
+            return self.serves_legacy(user_id, levels[2])
         return False
+
+    def serves_legacy(self, user_id: str, endpoint_id: str) -> bool:
+        """Whether `users/endpoints/{endpoint_id}` is this user's: the endpoint's sole holder
+        (checked again for every message, so a namesake registered later in another
+        organization ends the delivery instead of sharing it)."""
+        return self._endpoint_owner is not None and self._endpoint_owner(endpoint_id) == user_id
 
     def may_publish(self, user_id: str, topic: str) -> bool:
         """Only the server publishes; clients are listeners."""

@@ -50,6 +50,7 @@ from server.storage import (
     epoch_ms,
     utc_now,
 )
+from server.storage.access import org_key
 
 INTERACTION = "interaction"
 DEFAULT_PAGE_SIZE = 20
@@ -81,12 +82,24 @@ def _interaction(record: StoredRecord) -> Interaction:
 
 
 def _reachable(request: web.Request, caller: Caller, interaction_id: str) -> StoredRecord:
-    """By id: SERVICE callers reach any organization's interaction (seed 001), staff their own;
-    another organization's interaction is answered like a missing one."""
-    record = storage.storage_of(request).records.get(INTERACTION, interaction_id)
-    if record is None or (not caller.is_service and record.organization_id != caller.organization):
+    """By id, in the caller's organization (ids are per organization: another organization's
+    is answered like a missing one). SERVICE callers reach any organization's (seed 001): their
+    own organization's first, else the only one of that id."""
+    records = storage.storage_of(request).records
+    own = records.get(INTERACTION, org_key(caller.organization, interaction_id))
+    if own is not None or not caller.is_service:
+        if own is None:
+            raise NotFound(f"interaction {interaction_id} not found")
+        return own
+    found = records.find(INTERACTION, Query(conditions=[Condition("$.id", "=", interaction_id)]))
+    if len(found) > 1:
+        raise Conflict(
+            f"interaction {interaction_id} exists in {len(found)} organizations; a SERVICE "
+            "caller reaches it from a login of its organization"
+        )
+    if not found:
         raise NotFound(f"interaction {interaction_id} not found")
-    return record
+    return found[0]
 
 
 @operation(
@@ -115,7 +128,11 @@ async def create_interaction(
     )
     try:
         storage.storage_of(request).records.insert(
-            INTERACTION, interaction_id, organization, epoch_ms(now), interaction.to_wire()
+            INTERACTION,
+            org_key(organization, interaction_id),
+            organization,
+            epoch_ms(now),
+            interaction.to_wire(),
         )
     except DuplicateRecordError:
         raise Conflict(f"interaction {interaction_id} already exists") from None
@@ -159,7 +176,7 @@ async def update_interaction(
     if body.data is not None:
         stored["data"] = _checked_data(body.data)  # the seed: supplied data replaces all data
     records = storage.storage_of(request).records
-    if records.update(INTERACTION, interaction_id, stored, expected_version=record.version) is None:
+    if records.update(INTERACTION, record.id, stored, expected_version=record.version) is None:
         raise Conflict(f"version conflict: interaction {interaction_id} changed meanwhile")
     return no_content()
 
@@ -266,6 +283,7 @@ async def find_interactions(request: web.Request, query: InteractionQuery) -> we
 
 def setup(app: web.Application) -> None:
     storage.install(app)
+    app[storage.STORAGE_KEY].records.scope_ids(INTERACTION)
     app.router.add_post("/rtc-api/interactions", create_interaction)
     app.router.add_get("/rtc-api/interactions", find_interactions)
     app.router.add_get("/rtc-api/interactions/{interactionId}", get_interaction)

@@ -66,6 +66,10 @@ class UserEndpoint:
     def recipient(self) -> Recipient:
         return Recipient(self.user_id, self.id)
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.user_id, self.id)
+
 
 EndpointGoneListener = Callable[[UserEndpoint, str], Awaitable[None]]
 """Called with the endpoint and the reason (`expired`, `unregistered` or the caller's reason)."""
@@ -86,10 +90,16 @@ class Registrations:
         self._reminder_lead = reminder_lead
         self._max_per_user = max_per_user
         self._clock = clock
-        self._endpoints: dict[str, UserEndpoint] = {}
+        # By (user, id): user ids are unique across organizations, so two organizations may
+        # choose one endpoint id without colliding or learning of each other.
+        self._endpoints: dict[tuple[str, str], UserEndpoint] = {}
+        # Id -> organization -> endpoint: within an organization an id is one endpoint
+        # (conferences know participants by it); the legacy topic serves only a sole holder.
+        self._by_id: dict[str, dict[str, UserEndpoint]] = {}
         self._per_user: Counter[tuple[str, str]] = Counter()
-        # (due, endpoint id): one live entry per endpoint, so a sweep looks only at what is due.
-        self._due: list[tuple[float, str]] = []
+        # (due, user, endpoint id): one live entry per endpoint, so a sweep looks only at
+        # what is due.
+        self._due: list[tuple[float, str, str]] = []
         self.gone_listeners: list[EndpointGoneListener] = []
 
     def register(self, caller: Caller, command: RegisterUserEndpointWebCommand) -> UserEndpoint:
@@ -97,10 +107,8 @@ class Registrations:
         endpoint_id = check_caller_id(
             "userEndpointId", command.user_endpoint_id or str(uuid.uuid4())
         )
-        existing = self._endpoints.get(endpoint_id)
-        if existing is not None and (
-            existing.user_id != caller.user_id or existing.organization != caller.organization
-        ):
+        existing = self.find(caller.organization, endpoint_id)
+        if existing is not None and existing.user_id != caller.user_id:
             raise Conflict(f"user endpoint {endpoint_id} is registered by another user")
         owner = (caller.organization, caller.user_id)
         if existing is None and self._per_user[owner] >= self._max_per_user:
@@ -121,7 +129,8 @@ class Registrations:
             self._per_user[owner] += 1
         else:
             existing.scheduled = None  # its heap entry is stale now
-        self._endpoints[endpoint_id] = endpoint
+        self._endpoints[endpoint.key] = endpoint
+        self._by_id.setdefault(endpoint_id, {})[endpoint.organization] = endpoint
         self._renew(endpoint)
         return endpoint
 
@@ -150,7 +159,14 @@ class Registrations:
         ]
 
     def get(self, endpoint_id: str) -> UserEndpoint | None:
-        return self._endpoints.get(endpoint_id)
+        """The endpoint of that id if exactly one organization has one (the legacy topic
+        `users/endpoints/{id}` names no organization: it is served only then)."""
+        holders = self._by_id.get(endpoint_id, {})
+        return next(iter(holders.values())) if len(holders) == 1 else None
+
+    def find(self, organization: str, endpoint_id: str) -> UserEndpoint | None:
+        """The organization's endpoint of that id (whichever of its users registered it)."""
+        return self._by_id.get(endpoint_id, {}).get(organization)
 
     def endpoints_of(self, organization: str, user_id: str) -> list[UserEndpoint]:
         """The live endpoints of one user (a file transfer's event goes to all of them)."""
@@ -161,9 +177,10 @@ class Registrations:
         ]
 
     def own(self, caller: Caller, endpoint_id: str) -> UserEndpoint:
-        """The caller's registered endpoint; 404 if unknown (or another organization's)."""
-        endpoint = self._endpoints.get(endpoint_id)
-        if endpoint is None or endpoint.organization != caller.organization:
+        """The caller's registered endpoint; 404 if unknown (another organization's is unknown
+        here: ids are per organization)."""
+        endpoint = self.find(caller.organization, endpoint_id)
+        if endpoint is None:
             raise NotFound(f"user endpoint {endpoint_id} is not registered")
         if endpoint.user_id != caller.user_id:
             raise Forbidden(f"user endpoint {endpoint_id} belongs to another user")
@@ -172,9 +189,9 @@ class Registrations:
     def count(self) -> int:
         return len(self._endpoints)
 
-    def healthy(self, endpoint_id: str) -> bool:
+    def healthy(self, user_id: str, endpoint_id: str) -> bool:
         """Registered and its keepalives on time."""
-        endpoint = self._endpoints.get(endpoint_id)
+        endpoint = self._endpoints.get((user_id, endpoint_id))
         return endpoint is not None and not endpoint.lapsing(self._clock(), self._grace)
 
     async def sweep(self) -> None:
@@ -184,8 +201,8 @@ class Registrations:
         costs nothing per pass."""
         now = self._clock()
         while self._due and self._due[0][0] <= now:
-            due, endpoint_id = heapq.heappop(self._due)
-            endpoint = self._endpoints.get(endpoint_id)
+            due, user_id, endpoint_id = heapq.heappop(self._due)
+            endpoint = self._endpoints.get((user_id, endpoint_id))
             if endpoint is None or endpoint.scheduled != due:
                 continue  # gone, or renewed and rescheduled since
             endpoint.scheduled = None
@@ -218,7 +235,7 @@ class Registrations:
         due = endpoint.next_due
         if endpoint.scheduled is None or due < endpoint.scheduled:
             endpoint.scheduled = due
-            heapq.heappush(self._due, (due, endpoint.id))
+            heapq.heappush(self._due, (due, endpoint.user_id, endpoint.id))
 
     def _reminder(self, endpoint: UserEndpoint) -> dict[str, Any]:
         return UserEndpointKeepAliveReminderEvent(
@@ -230,9 +247,13 @@ class Registrations:
         ).to_wire()
 
     async def _remove(self, endpoint: UserEndpoint, reason: str) -> None:
-        if self._endpoints.get(endpoint.id) is not endpoint:
+        if self._endpoints.get(endpoint.key) is not endpoint:
             return
-        del self._endpoints[endpoint.id]
+        del self._endpoints[endpoint.key]
+        holders = self._by_id[endpoint.id]
+        del holders[endpoint.organization]
+        if not holders:
+            del self._by_id[endpoint.id]
         owner = (endpoint.organization, endpoint.user_id)
         self._per_user[owner] -= 1
         if self._per_user[owner] <= 0:

@@ -54,10 +54,19 @@ class UrlSigner:
         """Load the data directory's signing key, creating it on first start."""
         return cls(data_dir_key(data_dir, KEY_FILE))
 
-    def sign(self, kind: str, record_id: str, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> SignedPath:
+    def sign(
+        self,
+        kind: str,
+        record_id: str,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        *,
+        signed_id: str | None = None,
+    ) -> SignedPath:
+        """A path naming ``record_id``; the signature covers ``signed_id`` (by default the same),
+        so an id its organization chose is bound to that organization's record."""
         _check_kind(kind)
         expiration = int((self._clock() + ttl_seconds) * 1000)
-        signature = self._mac(kind, record_id, expiration)
+        signature = self._mac(kind, signed_id or record_id, expiration)
         path = (
             f"/rtc-api/{kind}/signed/{quote(record_id, safe='')}/{expiration}?signature={signature}"
         )
@@ -70,7 +79,7 @@ class UrlSigner:
             raise SignatureError(f"expiration {expiration!r} is not a time in epoch milliseconds")
         expected = self._mac(kind, record_id, int(expiration))
         if not hmac.compare_digest(expected.encode(), signature.encode()):
-            raise SignatureError("signature does not match this URL")
+            raise SignatureError(MISMATCH)
         if int(expiration) < self._clock() * 1000:
             raise SignatureError("signed URL has expired")
 
@@ -112,6 +121,7 @@ class UrlSigner:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+MISMATCH = "signature does not match this URL"
 MAX_PATH_TTL_SECONDS = 7 * 24 * 3600
 CLOCK_SKEW_SECONDS = 300
 

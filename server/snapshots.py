@@ -119,8 +119,10 @@ def _readable(request: web.Request, snapshot_id: str) -> tuple[StoredRecord, Sna
 
 def _target(request: web.Request, user_id: str, endpoint_id: str) -> UserEndpoint:
     """The registered endpoint a request is aimed at, in the caller's organization."""
-    endpoint = platform_of(request).registrations.get(endpoint_id)
-    if endpoint is None or endpoint.organization != request[CALLER_KEY].organization:
+    endpoint = platform_of(request).registrations.find(
+        request[CALLER_KEY].organization, endpoint_id
+    )
+    if endpoint is None:
         raise NotFound(f"target user endpoint {endpoint_id} is not registered")
     if endpoint.user_id != user_id:
         raise BadRequest(

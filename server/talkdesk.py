@@ -115,13 +115,14 @@ async def contact_activity(
     for record in records:
         data = record.body.get("data") or {}
         kind = record.body.get("type")
+        interaction_id = record.body["id"]  # the record's key is scoped by organization
         items.append(
             TalkdeskContactActivityResponseItem(
-                id=record.id,
+                id=interaction_id,
                 subject=f"{kind or 'auvious'} interaction",
                 description=_text(data.get("summary")),
                 date=record.body.get("createdAt"),
-                url=f"{request.scheme}://{host}/rtc-api/interactions/{record.id}",
+                url=f"{request.scheme}://{host}/rtc-api/interactions/{interaction_id}",
                 type=kind,
                 priority=_text(data.get("priority")),
                 status=_text(data.get("status")),

@@ -64,7 +64,7 @@ def write_audio(
 ) -> RecordedTrack:
     """An Opus WebM of tone marks at every whole wall-clock second."""
     source = SyntheticAudioTrack(marks=True, speech=False, tone_hz=tone_hz)
-    source.start_wall = started
+    source.start_at(started)
     block = 960
     count = max(1, round(seconds * AUDIO_SAMPLE_RATE / block))
     with av.open(str(path), "w", format="webm") as out:

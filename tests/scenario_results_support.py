@@ -61,6 +61,8 @@ def view(publisher: str, *, frames: int = 600, fps_low_until: float = 3.0) -> St
         delay=[Sample(t=1.0 + s, value=0.08 + 0.002 * s) for s in range(20)],
         psnr=[Sample(t=1.0 + s, value=45.0) for s in range(20)],
         ssim=[Sample(t=1.0 + s, value=0.99) for s in range(20)],
+        mos=[Sample(t=1.0 + s, value=4.1) for s in range(0, 20, 10)],
+        concealed=0.01,
         bitrate=[Sample(t=1.0 + s, value=750_000.0) for s in range(20)],
         jitter=[Sample(t=1.0 + s, value=0.004) for s in range(20)],
         audio_level=[Sample(t=1.0 + s, value=-24.0) for s in range(20)],

@@ -169,3 +169,22 @@ def test_an_h264_track_in_matroska_is_composed_beside_a_vp8_one(tmp_path: Path) 
     spans = [TileSpan(0, 2.5, "vp8"), TileSpan(0.5, 2.5, "h264")]
     assert check_media(Path(job.output), kind="VIDEO", size=(320, 240), duration=2.5) == []
     assert check_tiles(Path(job.output), spans, STARTED * 1000) == []
+
+
+def test_a_tile_is_read_when_the_schedule_and_the_render_differ_by_a_frame(
+    tmp_path: Path,
+) -> None:
+    """Issue 14's intermittent "timecode read in 0/42 frames": the schedule the check reads
+    (millisecond times from the Recorder API) can put a tile's start one output frame before
+    the renderer's. On that frame the renderer still draws the old grid, and a shape told from
+    it (another publisher's picture filling the new tile) used to be kept for the whole tile."""
+    recording = make_recording(
+        tmp_path, "conv", "org", [Publisher("a"), Publisher("b", start=1.0)],
+        seconds=2.0, started=STARTED, size=(160, 120),
+    )  # fmt: skip
+    duration, tracks = timeline([recording], kinds_for("VIDEO"))
+    job = RenderJob(str(tmp_path / "out.mp4"), "VIDEO", duration, 320, 240, 15, tracks)
+    render(job)
+    early = 1.0 - 1 / 15 - 0.001  # the frame at 14/15 s is b's in the schedule, not yet drawn
+    spans = [TileSpan(0, 2.0, "a"), TileSpan(early, 2.0, "b")]
+    assert check_tiles(Path(job.output), spans, STARTED * 1000) == []

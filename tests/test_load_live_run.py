@@ -1,10 +1,12 @@
 """Live metrics of a scenario run: `RunOptions.metrics_port` serves Prometheus text while
-the run goes on (real runner, participants and platform), and `shard` keeps only the
-shard's conferences."""
+the run goes on (real runner, participants and platform), the shipped Grafana dashboard asks
+only for what it serves, and `shard` keeps only the shard's conferences."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from pathlib import Path
 
@@ -23,17 +25,34 @@ SCENARIO = (
     """
 name: live
 seed: 3
-duration: 7s
+duration: 9s
 phases:
   - duration: 1s
     arrival_count: 2
-  - duration: 6s
+  - duration: 8s
     arrival_count: 0
 participants:
 """
     + calling("a")
+    + "    receive: {video: decode, audio: decode}\n"  # delay, PSNR/SSIM and MOS too
     + calling("b")
 )
+DASHBOARD = Path(__file__).parent.parent / "deploy" / "grafana" / "auvious-agent.json"
+
+
+def dashboard_metrics() -> dict[str, set[str]]:
+    """Each query of the shipped dashboard (panels and variables) -> the metrics it names."""
+    board = json.loads(DASHBOARD.read_text())
+    queries = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
+    queries += [v["definition"] for v in board["templating"]["list"] if v["type"] == "query"]
+    return {query: set(re.findall(r"\bauvious_agent_\w+", query)) for query in queries}
+
+
+def served_names(text: str) -> set[str]:
+    """The sample names of Prometheus text (`_total`, `_bucket`... as they are scraped)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {s.name for family in text_string_to_metric_families(text) for s in family.samples}
 
 
 def value(text: str, name: str) -> float:
@@ -55,13 +74,16 @@ def options(server: EmbeddedServer, **changes: object) -> RunOptions:
     return RunOptions(**fields)  # type: ignore[arg-type]
 
 
-async def test_metrics_are_served_during_the_run(server: EmbeddedServer, tmp_path: Path) -> None:
+async def test_metrics_are_served_during_the_run_and_the_dashboard_asks_for_them(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
     path = tmp_path / "live.yaml"
     path.write_text(SCENARIO)
     port = free_port()
     run = ScenarioRun(load_scenario(path), options(server, metrics_port=port))
     task = asyncio.create_task(run.execute())
     seen: dict[str, float] = {}
+    served: set[str] = set()
     deadline = time.monotonic() + 30
     async with aiohttp.ClientSession() as http:
         while not task.done() and time.monotonic() < deadline:
@@ -71,6 +93,7 @@ async def test_metrics_are_served_during_the_run(server: EmbeddedServer, tmp_pat
                     text = await response.text()
             except aiohttp.ClientConnectionError:
                 continue  # not up yet, or the run has ended
+            served |= served_names(text)
             flowing = value(text, 'auvious_agent_streams{direction="view"}')
             if flowing >= 4 and metric_value(text, 'auvious_agent_received_fps{kind="video"}'):
                 seen["participants"] = value(text, "auvious_agent_participants")
@@ -95,6 +118,11 @@ async def test_metrics_are_served_during_the_run(server: EmbeddedServer, tmp_pat
     assert seen["joins"] == 4 and seen["first_frames"] >= 4  # histograms, for p95 in Grafana
     assert seen["cpu"] > 0 and seen["saturated"] in (0.0, 1.0)
     assert len(result.participants) == 4
+    # Every query of the Grafana dashboard names metrics this run served (quality included).
+    asked = dashboard_metrics()
+    assert asked and all(asked.values()), "a dashboard query names no metric"
+    missing = {query: names - served for query, names in asked.items() if names - served}
+    assert not missing, f"the dashboard asks for what the run did not serve: {missing}"
     # After the run the endpoint is gone.
     async with aiohttp.ClientSession() as http:
         try:

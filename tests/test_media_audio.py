@@ -14,7 +14,7 @@ from media.pacing import AUDIO_SAMPLE_RATE, AUDIO_SAMPLES_PER_FRAME
 
 def _render(track: SyntheticAudioTrack, start_wall: float, frames: int) -> list[np.ndarray]:
     """Frames as the track renders them, without waiting in real time."""
-    track.start_wall = start_wall
+    track.start_at(start_wall)
     return [
         track.render(i * AUDIO_SAMPLES_PER_FRAME, AUDIO_SAMPLES_PER_FRAME) for i in range(frames)
     ]

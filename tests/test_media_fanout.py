@@ -12,7 +12,7 @@ import av
 import pytest
 
 from media import timecode
-from media.fanout import SharedEncoder
+from media.fanout import MIN_SHARED_BITRATE, RETARGET_INTERVAL, SharedEncoder
 from media.loopback import loopback, wait_until
 from media.passthrough import request_keyframe
 from media.reader import TrackReader
@@ -161,3 +161,25 @@ def test_keyframes_are_recognised_in_real_bitstreams(codec: str, name: str) -> N
             flags.append(packet.is_keyframe)
     assert flags.count(True) >= 2 and flags.count(False) >= 10
     assert is_keyframe("audio/opus", b"\x01")
+
+
+async def test_the_encoder_follows_the_lowest_subscriber_estimate_within_its_profile() -> None:
+    source = SyntheticVideoTrack(64, 36, 5)
+    encoder = SharedEncoder(source, bitrate=800_000)
+    slow, fast = encoder.subscribe(), encoder.subscribe()
+    try:
+        encoder.take_estimate(fast, 2_000_000)  # above the profile: stays at it
+        assert encoder.bitrate == 800_000
+        encoder.take_estimate(slow, 300_000)
+        assert encoder.bitrate == 300_000
+        encoder.take_estimate(slow, 290_000)  # within 10%, and too soon: no re-open
+        assert encoder.bitrate == 300_000
+        encoder._retargeted_at -= RETARGET_INTERVAL
+        encoder.take_estimate(slow, 10_000)  # floored
+        assert encoder.bitrate == MIN_SHARED_BITRATE
+        encoder._retargeted_at -= RETARGET_INTERVAL
+        slow.stop()  # its estimate goes with it: back to the profile's rate
+        assert encoder.bitrate == 800_000
+    finally:
+        encoder.close()
+        source.stop()

@@ -9,7 +9,7 @@ import pytest
 
 from media import timecode
 from media.quality import MAX_PSNR_DB, VideoQuality, psnr, ssim
-from media.video import SyntheticVideoTrack
+from media.video import SyntheticPattern, SyntheticVideoTrack
 
 
 def _sent(track: SyntheticVideoTrack, index: int) -> tuple[av.VideoFrame, tuple[int, int]]:
@@ -51,3 +51,25 @@ def test_a_receiver_rebuilds_the_sent_frame_and_samples_at_its_interval() -> Non
     quality.add(*_sent(small, 1), received_at=30.0)
     assert quality.unmeasured == 1 and quality.resolution_changes == 1
     assert quality.psnr_db.values[-1] == MAX_PSNR_DB  # rebuilt at the new size
+
+
+def test_a_freeze_is_scored_as_the_stale_picture_against_the_frames_sent_meanwhile() -> None:
+    pattern = SyntheticPattern(320, 180)
+    codes = [(index, 1_800_000_000_000 + index * 1000 // 15) for index in range(45)]
+    sent = [
+        (av.VideoFrame.from_ndarray(pattern.render(code[0], code), format="yuv420p"), code)
+        for code in codes
+    ]
+    quality = VideoQuality(interval=0.2, frozen=True)
+    for index in (*range(15), *range(30, 45)):  # frames 15-29 never arrive: a 1 s freeze
+        frame, code = sent[index]
+        quality.add(frame, code, received_at=code[1] / 1000 + 0.05)
+    frozen = [score for _, score, _ in quality.samples if score < 30]
+    assert quality.frozen_scores == len(frozen) == 5  # one per 0.2 s of the freeze
+    assert all(score == MAX_PSNR_DB for _, score, _ in quality.samples if score >= 30)
+    times = [at for at, _, _ in quality.samples]
+    assert times == sorted(times)
+    steady = VideoQuality(interval=0.2)  # sampled reception: gaps are by design, not scored
+    for index in (0, 1, 30):
+        steady.add(*sent[index], received_at=sent[index][1][1] / 1000)
+    assert steady.frozen_scores == 0

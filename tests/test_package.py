@@ -184,4 +184,4 @@ def test_bootstrap_is_silent_when_ready_and_refuses_an_unknown_level(tmp_path: P
     (venv / f".installed-test-{key}").rename(venv / f".installed-browser-{key}")
     assert bootstrap("browser") == (0, "")
     assert bootstrap() == (0, "")
-    assert bootstrap("tests") == (2, "usage: scripts/bootstrap [run|browser|scale|test]\n")
+    assert bootstrap("tests") == (2, "usage: scripts/bootstrap [run|browser|scale|quality|test]\n")

@@ -82,6 +82,28 @@ async def test_the_end_of_the_conference_stops_the_recorder(agent: PlatformUser)
     await wait_state(agent, event, "STOPPED")
 
 
+async def test_another_organizations_namesake_conference_is_not_recorded(
+    agent: PlatformUser, outsider: PlatformUser
+) -> None:
+    """Conference ids are per organization: the end of another organization's conference of
+    the same id neither stops our recorder nor is answered by it."""
+    endpoint = await agent.register()
+    theirs = await outsider.register()
+    create = "/rtc-api/conferences/create"
+    await agent.call("POST", create, json={"conferenceId": "rec-1", "creatorEndpoint": endpoint})
+    await outsider.call("POST", create, json={"conferenceId": "rec-1", "creatorEndpoint": theirs})
+    ours = await start_recording(agent, "rec-1", "conv-same")
+    await wait_state(agent, ours, "ACTIVE")
+    other = await start_recording(outsider, "rec-1", "conv-same")  # was our recorder
+    assert other["recorderId"] != ours["recorderId"]
+    await wait_state(outsider, other, "ACTIVE")
+    end = {"conferenceId": "rec-1", "userEndpointId": theirs, "reason": "done"}
+    await outsider.call("POST", "/rtc-api/conferences/end", json=end, expect=204)
+    await wait_state(outsider, other, "STOPPED")
+    await asyncio.sleep(0.2)  # the end's event has reached every recorder by now
+    assert (await agent.call("GET", f"{triple_path(ours)}/state"))["state"] == "ACTIVE"
+
+
 async def test_roles_and_organization_walls(
     server: EmbeddedServer,
     agent: PlatformUser,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from agent.runtime import (
     run_on_chosen_loop,
     tune_garbage_collection,
 )
+from tests.child_support import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,9 +40,7 @@ def test_the_cli_process_applies_it() -> None:
         "    code = main(['schema'])\n"
         "print(code, gc.get_threshold()[2])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    done = run_python(code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0", str(FULL_COLLECTION_EVERY)]
 

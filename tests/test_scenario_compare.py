@@ -13,8 +13,11 @@ import pytest
 
 from agent.scenario.compare import compare_reports, parse_tolerance
 from agent.scenario.expect import evaluate
+from agent.scenario.loader import load_scenario
+from agent.scenario.report import write_reports
 from agent.scenario.report.json_report import build_json
 from agent.scenario.results import RunResult, Sample
+from agent.scenario.runner import RunOptions, ScenarioRun
 from tests.load_support import SCENARIO, calling
 from tests.scenario_results_support import EXPECT, run, scenario
 
@@ -102,17 +105,26 @@ TOLERANT = """  delay: {p95: "< 5s"}
 machine changes from run to run; 250 ms of delay too, a third of the regression injected."""
 
 
-def run_all(runs: list[tuple[Path, Path, list[str], int]]) -> None:
-    """One after another, in one process each (side by side they saturate a shared host):
-    (scenario, report folder, more options, the exit code expected)."""
-    for file, out, options, code in runs:
-        done = subprocess.run(
-            [str(CLI), "run", str(file), "--workers", "1", "--report", str(out), *options],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == code, done.stdout + done.stderr
+async def run_here(file: Path, out: Path) -> None:
+    """A run in this process: a process each paid the imports over and over, and `auvious-agent
+    run` writing its reports is tested in test_scenario_run_cli. What is compared is the
+    report.json written."""
+    scenario = load_scenario(file)
+    result = await ScenarioRun(scenario, RunOptions(report_dir=out, quiet=True)).execute()
+    evaluation = evaluate(scenario, result)
+    write_reports(scenario, result, evaluation, out)
+    assert evaluation.passed, [e.message for e in evaluation.failures]
+
+
+def run_cli(file: Path, out: Path, options: list[str], code: int) -> None:
+    """`auvious-agent run` in its own process, with the exit code expected."""
+    done = subprocess.run(
+        [str(CLI), "run", str(file), "--workers", "1", "--report", str(out), *options],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == code, done.stdout + done.stderr
 
 
 def compare_cli(baseline: Path, new: Path) -> subprocess.CompletedProcess[str]:
@@ -126,7 +138,7 @@ def compare_cli(baseline: Path, new: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(400)
-def test_compare_real_runs(tmp_path: Path) -> None:
+async def test_compare_real_runs(tmp_path: Path) -> None:
     """Three real runs of two calls on the local platform: the baseline, a rerun, and one
     whose `peer` group is behind a link adding 400 ms each way (`network:`, the injected
     regression: every view of the calls gets 400 ms later), run with `--baseline` so its
@@ -136,15 +148,11 @@ def test_compare_real_runs(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     shaped = calling("peer") + "    network: {profile: {delay: 400ms}}\n"
     bad.write_text(SCENARIO.replace(calling("peer"), shaped) + TOLERANT)
-    # The late run is compared as it ends (`--baseline`): it fails on the regression alone.
-    base = ["--baseline", str(tmp_path / "base" / "report.json")]
-    run_all(
-        [
-            (good, tmp_path / "base", [], 0),
-            (good, tmp_path / "rerun", [], 0),
-            (bad, tmp_path / "late", base, 1),
-        ]
-    )
+    # One after another (side by side they saturate a shared host). The late run is compared
+    # as it ends (`run --baseline`, the CLI): it fails on the regression alone.
+    await run_here(good, tmp_path / "base")
+    await run_here(good, tmp_path / "rerun")
+    run_cli(bad, tmp_path / "late", ["--baseline", str(tmp_path / "base" / "report.json")], 1)
     page = (tmp_path / "late" / "report.html").read_text()
     section = page[page.index('<section id="baseline">') : page.index('<section id="plots">')]
     assert '<tr class="regression"><td>delay</td>' in section

@@ -105,17 +105,25 @@ async def test_a_composition_of_an_unknown_conversation_fails_its_step(
 
 
 def test_tile_spans_follow_the_streams_of_the_first_recording() -> None:
+    """The composer's rule: a recorded video track's tile from its publish or first frame,
+    whichever came first, to its unpublish or last frame, whichever came last."""
+    stored = {"location": "x.webm", "size": "1"}
     recording = ConversationRecordingData.model_validate(
         {
             "started": "2026-12-07T10:00:00.000Z",
             "stopped": "2026-12-07T10:00:10.000Z",
             "streams": [
                 {"userId": "late", "started": "2026-12-07T10:00:04.000Z",
-                 "tracks": [{"type": "VIDEO"}, {"type": "AUDIO"}]},
+                 "tracks": [{"type": "VIDEO", "storage": stored,
+                             "started": "2026-12-07T10:00:03.990Z"}, {"type": "AUDIO"}]},
                 {"userId": "early", "started": "2026-12-07T09:59:00.000Z",
-                 "stopped": "2026-12-07T10:00:06.500Z", "tracks": [{"type": "VIDEO"}]},
+                 "stopped": "2026-12-07T10:00:06.500Z",
+                 "tracks": [{"type": "VIDEO", "storage": stored,
+                             "stopped": "2026-12-07T10:00:06.400Z"}]},
                 {"userId": "voice", "started": "2026-12-07T10:00:00.000Z",
-                 "tracks": [{"type": "AUDIO"}]},
+                 "tracks": [{"type": "AUDIO", "storage": stored}]},
+                {"userId": "unrecorded", "started": "2026-12-07T10:00:01.000Z",
+                 "tracks": [{"type": "VIDEO"}]},
             ],
         }
     )  # fmt: skip
@@ -123,6 +131,6 @@ def test_tile_spans_follow_the_streams_of_the_first_recording() -> None:
     assert origin == pytest.approx(1_796_637_600.0)
     assert [(s.label, s.start, s.end) for s in spans] == [
         ("early", 0.0, 6.5),
-        ("late", 4.0, 10.0),
+        ("late", pytest.approx(3.99), 10.0),
     ]
     assert tile_spans([]) == ([], None)

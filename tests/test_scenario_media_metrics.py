@@ -99,7 +99,7 @@ async def test_audio_jitter_sync_and_bitrates_come_from_the_media_received(
     assert loud.jitter and quiet.jitter
     clean = sorted(s.value for s in loud.jitter)[len(loud.jitter) // 2]
     shaken = sorted(s.value for s in quiet.jitter)[len(quiet.jitter) // 2]
-    assert shaken > clean and shaken > 0.02, (clean, shaken)
+    assert shaken > clean + 0.005, (clean, shaken)  # 100 ms shaped, smoothed by RTCP (1/16)
     assert verdicts["jitter [group=ears] p50 < 40ms"].passed
     assert not verdicts["jitter [group=shaky] p50 < 5ms"].passed
 

@@ -237,9 +237,10 @@ def test_write_reports_paths(tmp_path: Path) -> None:
     assert json.loads(paths.json.read_text())["passed"] is True
     ET.parse(paths.junit)
     page = paths.html.read_text()
-    # nine plots, and a frame-rate sparkline of each received stream in its participant's
-    # section
-    assert page.count('<svg class="chart') == 9 and page.count('<svg class="spark"') == 2
+    # nine plots, three more for each of the two participants that scored quality (PSNR, MOS,
+    # bitrate: the network section), and a frame-rate sparkline of each received stream in
+    # its participant's section
+    assert page.count('<svg class="chart') == 9 + 2 * 3 and page.count('<svg class="spark"') == 2
 
 
 def test_results_refuse_non_finite_samples() -> None:

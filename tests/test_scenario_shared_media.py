@@ -190,3 +190,24 @@ expect:
     assert alone.receive(alone.participants[0]).video == "light"
     with pytest.raises(ScenarioError, match="every group receives `light`"):
         write(tmp_path, text.replace("publish: [{type: CAM}]", "receive: {video: light}"))
+
+
+def test_an_audio_quality_expectation_makes_viewers_decode_audio(tmp_path: Path) -> None:
+    text = """
+name: mos
+duration: 5s
+participants:
+  - name: a
+    publish: [{type: MIC}]
+  - name: b
+    receive: {audio: light}
+expect:
+  audio_mos: {p50: "> 3.5"}
+"""
+    scenario = write(tmp_path, text)
+    first, second = scenario.participants
+    assert scenario.receive(first).audio == "decode" and first.receive.audio == "light"
+    assert scenario.receive(first).video == "light"  # no delay expected: video stays light
+    assert scenario.receive(second).audio == "light"
+    with pytest.raises(ScenarioError, match="audio_mos is measured on decoded audio"):
+        write(tmp_path, text.replace("publish: [{type: MIC}]", "receive: {audio: light}"))

@@ -392,3 +392,46 @@ async def test_publish_view_and_leave_clean_up_the_router(
     finally:
         for pc in peers:
             await pc.close()
+
+
+async def test_stream_and_viewer_ids_are_per_organization(
+    agent: PlatformUser, outsider: PlatformUser, server: EmbeddedServer
+) -> None:
+    """Two organizations may publish and view under the same ids (was 409 for the second):
+    neither takes an id first nor learns that the other holds it, and each keeps its own."""
+    router = server.platform.router
+    assert router is not None
+    peers: list[RTCPeerConnection] = []
+    members = []
+    try:
+        for user in (agent, outsider):
+            member = await join(user, await create(user, conferenceId="same-room"))
+            members.append(member)
+            pc, sdp = await offer("sendonly")
+            peers.append(pc)
+            published = await member.post(
+                "publishStream",
+                expect=200,
+                streamId="cam",
+                conferenceStreamType="CAM",
+                sdpOffer=sdp,
+            )
+            assert published["streamId"] == "cam"
+            viewer_pc, view_sdp = await offer("recvonly")
+            peers.append(viewer_pc)
+            viewed = await member.post(
+                "viewStream", expect=200, streamId="cam", sdpOffer=view_sdp, viewerId="me-on-cam"
+            )
+            assert viewed["viewerId"] == "me-on-cam"
+        assert router.peer_connection_count() == 4
+        ours, theirs = members
+        await ours.post("stopViewStream", streamId="cam", viewerId="me-on-cam")
+        await ours.post("unpublishStream", streamId="cam")
+        assert router.peer_connection_count() == 2  # the other organization's are untouched
+        await theirs.post("updatePublishedStreamBitrate", streamId="cam", videoBitrate=200_000)
+        await theirs.post("stopViewStream", streamId="cam", viewerId="me-on-cam")
+        await theirs.post("unpublishStream", streamId="cam")
+        assert router.peer_connection_count() == 0
+    finally:
+        for pc in peers:
+            await pc.close()

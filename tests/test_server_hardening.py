@@ -16,6 +16,7 @@ import pytest
 from server.embedded import EmbeddedServer
 from server.events import RecordingPublisher
 from tests.mqtt_support import client as mqtt_client
+from tests.mqtt_support import codes
 from tests.platform_support import (
     CLIENTS,
     PlatformUser,
@@ -417,3 +418,31 @@ async def test_conference_ids_are_per_organization(
     # SERVICE callers see every organization's; by a bare id, their own organization's first.
     seen = await service.call("GET", "/rtc-api/conferences/kiosk-1")
     assert [p["id"] for p in seen["participants"]] == [ours]
+
+
+async def test_endpoint_ids_are_per_organization(
+    server: EmbeddedServer, agent: PlatformUser, outsider: PlatformUser, agent2: PlatformUser
+) -> None:
+    """Another organization's endpoint id neither collides with nor reveals ours; the legacy
+    topic, which names no organization, is served to nobody while two organizations hold it."""
+    register = "/rtc-api/users/endpoints"
+    keepalive = "/rtc-api/users/endpoints/keepalive"
+    ours = await agent.register(userEndpointId="kiosk-ep")
+    ok = await outsider.call("POST", keepalive, json={"userEndpointId": ours}, expect=404)
+    never = await outsider.call("POST", keepalive, json={"userEndpointId": "never"}, expect=404)
+    assert ok["message"].replace(ours, "ID") == never["message"].replace("never", "ID")
+    theirs = await outsider.register(userEndpointId="kiosk-ep")  # was 409
+    assert theirs == ours
+    # Within one organization an id is still one endpoint.
+    taken = {"keepAliveSeconds": 60, "userEndpointId": ours}
+    await agent2.call("POST", register, json=taken, expect=409)
+    # Each keeps and leaves its own; the namesake stays registered.
+    await agent.call("POST", keepalive, json={"userEndpointId": ours}, expect=204)
+    assert server.platform.registrations.get(ours) is None, "two organizations hold it"
+    async with mqtt_client(server.port, agent.user_id, agent.access_token) as mqtt:
+        refused = await mqtt.subscribe(f"users/endpoints/{ours}", qos=1)
+        assert codes(refused) == [0x80]
+    unregister = "/rtc-api/users/endpoints/unregister"
+    await outsider.call("POST", unregister, json={"userEndpointId": theirs}, expect=204)
+    await agent.call("POST", keepalive, json={"userEndpointId": ours}, expect=204)
+    assert server.platform.registrations.get(ours) is not None

@@ -67,7 +67,9 @@ async def test_upload_find_download_replace_delete(agent: PlatformUser) -> None:
 
     await agent.call("DELETE", f"{BASE}/logo-1", expect=204)
     assert await agent.call("GET", f"{BASE}?applicationId=app1") == []
-    await fetch_signed(signed["url"], expect=404)
+    # Its URL now names no record its signature could cover (ids are per organization, the
+    # signature names the organization's record): refused like any unsigned path.
+    await fetch_signed(signed["url"], expect=403)
     await agent.call("DELETE", f"{BASE}/logo-1", expect=404)
     await _non_image_and_tampering(agent)
 
@@ -146,14 +148,28 @@ async def test_bad_input_gets_400_naming_the_field(agent: PlatformUser) -> None:
 async def test_other_organizations_cannot_read_or_take_over(
     agent: PlatformUser, outsider: PlatformUser
 ) -> None:
-    await _upload(agent, "shared-name", _fields(roles="agent"), jpeg_bytes())
+    """Asset ids are per organization: another organization's id answers exactly as one that
+    never existed, and choosing the same id makes a second asset, not a takeover."""
+    jpeg, png = jpeg_bytes(), png_bytes()
+    await _upload(agent, "shared-name", _fields(roles="agent"), jpeg)
     assert await outsider.call("GET", f"{BASE}?applicationId=app1") == []
-    await _signed(outsider, "shared-name", expect=404)
-    await outsider.call("DELETE", f"{BASE}/shared-name", expect=404)
-    body = await _upload(outsider, "shared-name", _fields(), png_bytes(), expect=403)
-    assert "organization" in body["message"]
+    for asset_id in ("shared-name", "never-was"):
+        body = await _signed(outsider, asset_id, expect=404)
+        assert body["message"] == f"asset {asset_id} not found"
+        body = await outsider.call("DELETE", f"{BASE}/{asset_id}", expect=404)
+        assert body["message"] == f"asset {asset_id} not found"
+    await _upload(outsider, "shared-name", _fields(roles="agent"), png)  # was 403
     [asset] = await agent.call("GET", f"{BASE}?applicationId=app1")
     assert asset["contentType"] == "image/jpeg"  # untouched
+    [theirs] = await outsider.call("GET", f"{BASE}?applicationId=app1")
+    assert theirs["contentType"] == "image/png" and theirs["organizationId"] == "org2"
+    # One URL path per id, each organization's signature reaching its own file.
+    ours_url = (await _signed(agent, "shared-name"))["url"]
+    theirs_url = (await _signed(outsider, "shared-name"))["url"]
+    assert (await fetch_signed(ours_url))[0] == jpeg
+    assert (await fetch_signed(theirs_url))[0] == png
+    await outsider.call("DELETE", f"{BASE}/shared-name", expect=204)
+    assert (await fetch_signed(ours_url))[0] == jpeg
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,8 @@ import aiohttp
 import pytest
 
 from server.embedded import EmbeddedServer
+from server.interactions import INTERACTION
+from server.storage import Storage
 from tests.platform_support import CLIENTS, PlatformUser, customer_login, login
 
 BASE = "/rtc-api/interactions"
@@ -212,6 +214,26 @@ async def test_organizations_are_walls_except_for_services(
     assert {i["id"] for i in only_org2["content"]} == {"sneaky", "svc-2"}
 
 
+async def test_interaction_ids_are_per_organization(
+    agent: PlatformUser, outsider: PlatformUser, service: PlatformUser
+) -> None:
+    """Another organization's interaction id answers exactly as one that never existed, and
+    may be chosen again there; SERVICE callers reach their own organization's first."""
+    await agent.call("POST", BASE, json={"interactionId": "case-1", "type": "video"})
+    for interaction_id in ("case-1", "never-was"):
+        body = await outsider.call("GET", f"{BASE}/{interaction_id}", expect=404)
+        assert body["message"] == f"interaction {interaction_id} not found"
+        update = {"type": "x"}
+        body = await outsider.call("PUT", f"{BASE}/{interaction_id}", json=update, expect=404)
+        assert body["message"] == f"interaction {interaction_id} not found"
+    await outsider.call("POST", BASE, json={"interactionId": "case-1", "type": "chat"})  # was 409
+    await agent.call("POST", BASE, json={"interactionId": "case-1"}, expect=409)  # own: taken
+    await outsider.call("PUT", f"{BASE}/case-1", json={"type": "audio", "version": 0}, expect=204)
+    assert (await agent.call("GET", f"{BASE}/case-1"))["type"] == "video"
+    assert (await outsider.call("GET", f"{BASE}/case-1"))["type"] == "audio"
+    assert (await service.call("GET", f"{BASE}/case-1"))["organizationId"] == "org1"
+
+
 async def test_customers_have_no_access(agent: PlatformUser, http: aiohttp.ClientSession) -> None:
     ticket = await agent.call(
         "POST",
@@ -254,3 +276,23 @@ async def test_interactions_survive_a_restart(tmp_path: Path) -> None:
         assert kept["data"] == {"x": 2} and kept["version"] == 1
         await agent.call("PUT", f"{BASE}/keep", json={"version": 0}, expect=409)
         assert (await agent.call("GET", _range()))["totalElements"] == 1
+
+
+async def test_a_data_dir_from_before_ids_per_organization_is_still_read(tmp_path: Path) -> None:
+    """Records written under a bare id (before ids were per organization) are moved under
+    their organization's at start, once, and read as before."""
+    old = Storage(tmp_path)
+    body = {"id": "old-1", "organizationId": "org1", "type": "chat", "createdBy": "u",
+            "createdAt": "2026-12-01T10:00:00Z", "data": {"x": 1}}  # fmt: skip
+    old.records.insert(INTERACTION, "old-1", "org1", 1_764_583_200_000, body)
+    old.close()
+    clients = [spec for spec, _ in CLIENTS.values()]
+    for _ in range(2):  # a second start finds nothing left to move
+        async with (
+            EmbeddedServer(clients, data_dir=tmp_path) as server,
+            aiohttp.ClientSession(server.base_url) as http,
+        ):
+            agent = await login(http, "agent1")
+            assert (await agent.call("GET", f"{BASE}/old-1"))["data"] == {"x": 1}
+            outsider = await login(http, "outsider")
+            await outsider.call("GET", f"{BASE}/old-1", expect=404)

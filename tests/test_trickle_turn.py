@@ -17,6 +17,7 @@ from aiortc import RTCPeerConnection
 from aiortc.mediastreams import VideoStreamTrack
 
 from agent.api.models import ConferenceStreamType, IceCandidate, IceServersResultV2
+from agent.network import IDEAL, OUTAGE, NetworkShaper
 from agent.webrtc.candidates import is_end_of_candidates
 from agent.webrtc.factory import create_publisher_pc
 from agent.webrtc.host_addresses import LOOPBACK, parse_host_addresses, scoped_host_addresses
@@ -151,3 +152,47 @@ async def test_refused_turn_credentials_end_the_gathering_without_waiting_for_th
         await pc.close()
         await remote.pc.close()
         turn.close()
+
+
+@pytest.mark.skipif(
+    not has_ipv6_loopback(), reason="the address-family split needs ::1 (IPv6 is off here)"
+)
+async def test_impairment_applies_to_relayed_traffic() -> None:
+    """Issue 17: a participant's link shapes what it sends and receives through a TURN
+    relay too (its TURN client's socket): an outage stops the relayed media at the TURN
+    server's door, and it flows again after."""
+    with scoped_host_addresses((*LOOPBACK, "::1")):
+        turn = await start_turn_server("udp", relay_host="::1")
+        pc = create_publisher_pc(ConferenceStreamType.CAM, {"video": VideoStreamTrack()})
+        ice_connection(pc)._use_ipv6 = False
+        remote = RemotePeer()
+        link = NetworkShaper()
+
+        async def on_candidate(candidate: IceCandidate) -> None:
+            link.attach(pc)  # as the participant's link does for each trickled candidate
+            await remote.add_candidate(candidate)
+
+        session = TrickleSession(pc, platform_ice_servers(turn), on_candidate, gather_timeout=5.0)
+        try:
+            offer = await session.create_offer()
+            link.attach(pc)
+            await session.apply_answer(await remote.answer(offer, before_gathering=ipv6_only))
+            await wait_until(both_connected(pc, remote.pc), "connected through the TURN relay")
+            assert ice_connection(pc)._nominated[1].local_candidate.type == "relay"
+            await asyncio.wait_for(remote.tracks[0].recv(), LIVENESS)
+            assert link.up.counters.delivered > 0 and link.down.counters.delivered > 0
+
+            link.apply(OUTAGE)
+            await asyncio.sleep(0.3)  # what was on the way arrives
+            relayed = turn.relayed_to_peer
+            await asyncio.sleep(1.0)
+            assert turn.relayed_to_peer == relayed  # nothing reached the TURN server
+            assert link.up.counters.lost > 0
+            link.apply(IDEAL)
+            await wait_until(lambda: turn.relayed_to_peer > relayed + 10, "relayed again")
+        finally:
+            link.close()
+            await session.close()
+            await pc.close()
+            await remote.pc.close()
+            turn.close()

@@ -57,7 +57,7 @@ class _Sources:
     ) -> None:
         kinds = media_kinds(stream_type)
         self.video = SyntheticVideoTrack(width, height, fps) if "video" in kinds else None
-        self.audio = SyntheticAudioTrack(marks=True) if "audio" in kinds else None
+        self.audio = SyntheticAudioTrack(marks=True, speech=True) if "audio" in kinds else None
 
     def stop(self) -> None:
         for source in (self.video, self.audio):

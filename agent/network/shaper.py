@@ -214,10 +214,9 @@ class NetworkShaper:
         log.debug("network profile %s", profile.name)
 
     def attach(self, pc: RTCPeerConnection) -> int:
-        """Shape every ICE socket of `pc` gathered so far; the number of sockets shaped.
-
-        Sockets of relayed (TURN) candidates are not shaped: their packets go through the
-        TURN allocation's own transport."""
+        """Shape every ICE socket of `pc` gathered so far and not shaped yet; the number of
+        sockets shaped now. Call again when candidates come later (trickled relayed ones):
+        a relayed candidate's TURN client socket (UDP) is shaped, so relayed media is too."""
         self.start()
         shaped = 0
         seen: set[int] = set()

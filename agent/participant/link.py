@@ -176,6 +176,8 @@ class MediaLink:
         await self._first_batch_sent.wait()
         if self._closing:
             return
+        if self.network is not None:
+            self.network.attach(self.pc)  # a late (relayed) candidate's socket is shaped too
         await self._send([candidate])
         if is_end_of_candidates(candidate):
             self.timings.end_of_candidates_ms = self._ms()

@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from agent.api.models import ConferenceStreamType
+from media.audio_quality import MOS_WINDOW
 from media.sinks import PcmHandler, VideoCallback
 
 __all__ = ["Reception", "ResumePolicy", "RetryPolicy", "ViewPolicy"]
@@ -56,6 +57,9 @@ class ViewPolicy:
     quality_interval: float | None = 1.0
     """Seconds between decoded frames scored for PSNR/SSIM against the rebuilt synthetic
     frame (`media.quality`; sampled reception scores its keyframes); None: not scored."""
+    audio_quality_interval: float | None = 10.0
+    """Seconds between decoded audio windows (4 s each) scored for MOS (wideband PESQ)
+    against the rebuilt synthetic sound (`media.audio_quality`); None: not scored."""
 
     def __post_init__(self) -> None:
         if self.audio is Reception.SAMPLED:
@@ -64,6 +68,11 @@ class ViewPolicy:
             raise ValueError(f"sample_interval must be positive, got {self.sample_interval}")
         if self.quality_interval is not None and self.quality_interval < 0:
             raise ValueError(f"quality_interval must be >= 0, got {self.quality_interval}")
+        if self.audio_quality_interval is not None and self.audio_quality_interval < MOS_WINDOW:
+            raise ValueError(
+                f"audio_quality_interval must be >= the {MOS_WINDOW:g} s MOS window, got"
+                f" {self.audio_quality_interval}"
+            )
         if self.video_frame_every < 1:
             raise ValueError(f"video_frame_every must be >= 1, got {self.video_frame_every}")
         needs_video = self.record_dir is not None or self.on_video_frame is not None

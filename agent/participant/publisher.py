@@ -243,10 +243,11 @@ def synthetic_tracks(
     width: int = 640,
     height: int = 360,
     fps: float = 30.0,
-    speech: bool = False,
+    speech: bool = True,
 ) -> dict[str, MediaStreamTrack]:
     """Tracks for a stream type from the synthetic sources: video with the timecode, audio
-    with timing marks (1 kHz, every second), so a receiver can measure the delay."""
+    with timing marks (1 kHz, every second), so a receiver can measure the delay, over the
+    speech-like sound (unless `speech` is False), so it can score it (MOS)."""
     tracks: dict[str, MediaStreamTrack] = {}
     for kind in media_kinds(stream_type):
         if kind == "video":

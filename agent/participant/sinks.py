@@ -19,6 +19,7 @@ from agent.participant.policy import Reception, ViewPolicy
 from agent.webrtc.seams.packet_path import receive_directly
 from media import timecode
 from media.analysis import AudioLevels, FrameTimeline, Series
+from media.audio_quality import AudioQuality
 from media.monitor import AudioMonitor, VideoMonitor
 from media.passthrough import skip_decoding
 from media.quality import VideoQuality
@@ -53,6 +54,10 @@ class TrackMeasurements:
     """Of sampled frames against the rebuilt synthetic frame (None: not scored)."""
     ssim: dict[str, float | None] | None = None
     resolution_changes: int = 0
+    mos: dict[str, float | None] | None = None
+    """Wideband PESQ of sampled audio windows against the rebuilt synthetic sound."""
+    concealed_ratio: float | None = None
+    """Share of the audio samples that never arrived (lost, not repaired)."""
     total_audio_energy: float | None = None
     """Audio decoded so far: WebRTC's `totalAudioEnergy` (mean square times seconds) and
     `totalSamplesDuration`; two readings give the level in between (`energy_dbfs`)."""
@@ -82,12 +87,13 @@ class TrackSinks:
         self.recording: Path | None = None
         self._delay: Series | None = None
         self._levels: AudioLevels | None = None
+        self._audio_quality: AudioQuality | None = None
         self._sampler: KeyframeDecoder | None = None
         self._counter: FrameCounter | None = None
         self.quality: VideoQuality | None = None
         interval = policy.quality_interval
         if kind == "video" and interval is not None and self.reception is not Reception.LIGHT:
-            self.quality = VideoQuality(interval)
+            self.quality = VideoQuality(interval, frozen=self.reception is Reception.DECODE)
         if self.reception is Reception.DECODE:
             self.timeline = self._decoded(policy, started_at, label)
         else:
@@ -115,7 +121,14 @@ class TrackSinks:
             if policy.on_video_frame is not None:
                 self.sinks.append(FrameCallback(policy.on_video_frame, policy.video_frame_every))
             return video.timeline
-        audio = AudioMonitor(started_at, tone_hz=policy.tone_hz, mark_interval=policy.mark_interval)
+        if policy.audio_quality_interval is not None:
+            self._audio_quality = AudioQuality(interval=policy.audio_quality_interval)
+        audio = AudioMonitor(
+            started_at,
+            tone_hz=policy.tone_hz,
+            mark_interval=policy.mark_interval,
+            quality=self._audio_quality,
+        )
         self._delay = audio.delay_ms
         self._levels = audio.levels
         self.sinks.append(audio)
@@ -164,7 +177,7 @@ class TrackSinks:
 
     def measurements(self) -> TrackMeasurements:
         """What the sinks counted; the packet statistics (the link's) are the viewer's to add."""
-        levels, quality = self._levels, self.quality
+        levels, quality, audio_quality = self._levels, self.quality, self._audio_quality
         return TrackMeasurements(
             kind=self.kind,
             reception=self.reception.value,
@@ -183,6 +196,8 @@ class TrackSinks:
             psnr_db=quality.psnr_db.summary() if quality is not None else None,
             ssim=quality.ssim.summary() if quality is not None else None,
             resolution_changes=quality.resolution_changes if quality is not None else 0,
+            mos=audio_quality.mos.summary() if audio_quality is not None else None,
+            concealed_ratio=audio_quality.concealed_ratio if audio_quality is not None else None,
             total_audio_energy=levels.total_energy if levels is not None else None,
             total_samples_duration=levels.total_seconds if levels is not None else None,
         )

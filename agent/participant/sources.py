@@ -48,8 +48,9 @@ PUSH_POLL = 0.01
 class SourceProfile:
     """What a stream sends, as far as sharing goes: equal profiles, same media.
 
-    `kind`: `synthetic` (timecoded pattern, tone with timing marks), `camera` (the same, as a
-    `SwitchableCamera` that camera requests can switch), `black` (and silent audio),
+    `kind`: `synthetic` (timecoded pattern; speech-like sound with timing marks), `camera`
+    (the same, as a `SwitchableCamera` that camera requests can switch), `black` (and silent
+    audio),
     `silence` (and black video), `image` (`path`, with the timecode band) or `file` (`path`,
     looped)."""
 
@@ -87,7 +88,7 @@ class SourceProfile:
                 return SilenceTrack()
             case "file":
                 return _file_track(self.path, "audio")
-        return SyntheticAudioTrack(marks=True)
+        return SyntheticAudioTrack(marks=True, speech=True)
 
     def audio_key(self) -> tuple[object, ...]:
         """Streams whose audio is the same whatever their video is."""

@@ -336,6 +336,11 @@ class _Checker:
             if any(browsers if browser else measures(receive) for receive, browser in receives):
                 continue
             self.add(("expect", metric), problem)
+        if expect.audio_mos is not None:
+            from media.audio_quality import PESQ_MISSING, pesq_available
+
+            if not pesq_available():
+                self.add(("expect", "audio_mos"), PESQ_MISSING)
 
 
 _DECODING_NEEDS: tuple[tuple[str, Callable[[ReceiveSpec], bool], str, bool], ...] = (
@@ -360,6 +365,16 @@ _DECODING_NEEDS: tuple[tuple[str, Callable[[ReceiveSpec], bool], str, bool], ...
         "decodes both; give a viewing group `receive: {audio: decode, video: sampled}` (or "
         "decode)",
         False,
+    ),
+    *(
+        (
+            metric,
+            lambda r: r.audio == "decode",
+            f"{metric} is measured on decoded audio, but no group decodes it; give a viewing "
+            "group `receive: {audio: decode}`",
+            False,
+        )
+        for metric in ("audio_mos", "audio_concealed")
     ),
 )
 """(metric, whether a group's `receive` measures it, the problem when none does, whether a

@@ -109,6 +109,9 @@ class LiveSnapshot:
     video_psnr: float | None = None
     """Mean PSNR (dB) of the viewed synthetic video streams that score it (`media.quality`)."""
     video_ssim: float | None = None
+    audio_mos: float | None = None
+    """Mean MOS (wideband PESQ) of the viewed streams that score their audio
+    (`media.audio_quality`)."""
     frames: dict[str, int] = field(default_factory=dict)
     packets_received: int = 0
     packets_lost: int = 0
@@ -143,7 +146,7 @@ def snapshot_of_views(
     fps: dict[str, list[float]] = {}
     frames: dict[str, int] = {}
     delays: list[float] = []
-    quality: dict[str, list[float]] = {"psnr": [], "ssim": []}
+    quality: dict[str, list[float]] = {"psnr": [], "ssim": [], "mos": []}
     received = lost = 0
     for view in views:
         for kind, track in view.tracks.items():
@@ -154,7 +157,11 @@ def snapshot_of_views(
             median = (track.delay_ms or {}).get("p50")
             if median is not None:
                 delays.append(median)
-            for name, summary in (("psnr", track.psnr_db), ("ssim", track.ssim)):
+            for name, summary in (
+                ("psnr", track.psnr_db),
+                ("ssim", track.ssim),
+                ("mos", track.mos),
+            ):
                 value = (summary or {}).get("p50")
                 if value is not None:
                     quality[name].append(value)
@@ -166,6 +173,7 @@ def snapshot_of_views(
         delay_ms=_mean(delays),
         video_psnr=_mean(quality["psnr"]),
         video_ssim=_mean(quality["ssim"]),
+        audio_mos=_mean(quality["mos"]),
         frames=frames,
         packets_received=received,
         packets_lost=lost,
@@ -203,7 +211,7 @@ def _figures(
 ) -> LiveSnapshot:
     fps: dict[str, list[float]] = {}
     delays: list[float] = []
-    quality: dict[str, list[float]] = {"psnr": [], "ssim": []}
+    quality: dict[str, list[float]] = {"psnr": [], "ssim": [], "mos": []}
     frames: dict[str, int] = {}
     published = viewed = flowing = received = lost = 0
     errors = run_errors
@@ -234,6 +242,8 @@ def _figures(
                 quality["psnr"].append(stream.psnr[-1].value)
             if stream.ssim:
                 quality["ssim"].append(stream.ssim[-1].value)
+            if stream.mos:
+                quality["mos"].append(stream.mos[-1].value)
     return LiveSnapshot(
         participants=present,
         streams_published=published,
@@ -243,6 +253,7 @@ def _figures(
         delay_ms=_mean(delays),
         video_psnr=_mean(quality["psnr"]),
         video_ssim=_mean(quality["ssim"]),
+        audio_mos=_mean(quality["mos"]),
         frames=frames,
         packets_received=received,
         packets_lost=lost,
@@ -277,6 +288,7 @@ def combine(snapshots: list[LiveSnapshot]) -> LiveSnapshot:
         delay_ms=_mean(delays),
         video_psnr=_mean([s.video_psnr for s in snapshots if s.video_psnr is not None]),
         video_ssim=_mean([s.video_ssim for s in snapshots if s.video_ssim is not None]),
+        audio_mos=_mean([s.audio_mos for s in snapshots if s.audio_mos is not None]),
         frames=frames,
         packets_received=sum(s.packets_received for s in snapshots),
         packets_lost=sum(s.packets_lost for s in snapshots),
@@ -374,6 +386,12 @@ def _run_families(s: LiveSnapshot) -> Iterator[Metric]:
             f"{PREFIX}_video_ssim",
             "Mean SSIM of viewed synthetic video against the sent frames (0..1)",
             value=s.video_ssim,
+        )
+    if s.audio_mos is not None:
+        yield GaugeMetricFamily(
+            f"{PREFIX}_audio_mos",
+            "Mean MOS (wideband PESQ) of viewed synthetic audio against the sent sound",
+            value=s.audio_mos,
         )
     frames = CounterMetricFamily(
         f"{PREFIX}_frames_received", "Frames received on viewed streams", labels=["kind"]

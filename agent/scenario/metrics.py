@@ -214,6 +214,13 @@ def _packet_loss(result: RunResult, warmup: float) -> Iterator[MetricValue]:
             yield MetricValue(loss, participant.name, t, stream.stream_id, weight=sent)
 
 
+def _audio_concealed(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    for participant, stream in _streams(result, StreamDirection.VIEW):
+        if stream.concealed is not None:
+            t = stream.started_at or 0.0
+            yield MetricValue(stream.concealed, participant.name, t, stream.stream_id)
+
+
 def _carried(stream: StreamResult) -> bool:
     return stream.frames > 0 or stream.packets_received > 0
 
@@ -534,6 +541,25 @@ _ALL = (
         "SSIM (0..1) of received synthetic video against the sent frame, sampled over time.",
         _series("ssim", video_only=True),
         per="the same for SSIM (0..1)",
+    ),
+    Metric(
+        "audio_mos",
+        Quantity.COUNT,
+        "MOS (wideband PESQ, 1..4.6) of received synthetic audio against the sent sound,"
+        " per 4 s window.",
+        _series("mos", video_only=False),
+        per=(
+            "viewed synthetic audio, each second: mean MOS (wideband PESQ, 1-4.6) of the 4 s "
+            "windows scored in that second (one per 10 s by default) against the sent sound; "
+            "needs `receive: {audio: decode}` (see [network.md](network.md))"
+        ),
+    ),
+    Metric(
+        "audio_concealed",
+        Quantity.RATIO,
+        "Fraction of the audio samples of a received stream that never arrived (concealed).",
+        _audio_concealed,
+        per="viewed audio stream (decoded): samples that never arrived / samples expected",
     ),
     Metric(
         "bitrate",

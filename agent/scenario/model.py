@@ -1068,6 +1068,8 @@ class ExpectSpec(StrictModel):
     delay: TimeThresholds | list[TimeThresholds] | None = None
     video_psnr: CountThresholds | list[CountThresholds] | None = None
     video_ssim: RatioThresholds | list[RatioThresholds] | None = None
+    audio_mos: CountThresholds | list[CountThresholds] | None = None
+    audio_concealed: RatioThresholds | list[RatioThresholds] | None = None
     bitrate: BitrateThresholds | list[BitrateThresholds] | None = None
     bitrate_sent: BitrateThresholds | list[BitrateThresholds] | None = None
     jitter: TimeThresholds | list[TimeThresholds] | None = None
@@ -1178,15 +1180,16 @@ class Scenario(StrictModel):
     def receive(self, group: ParticipantGroup) -> ReceiveSpec:
         """What `group` decodes: its `receive`; left out, light, or what the expectations
         need: sampled video for a `delay` or `av_sync` (one keyframe decoded per second
-        measures it for a fraction of full decoding), decoded audio for an `audio_level` or
-        `av_sync` (Opus decoding is cheap beside video's)."""
+        measures it for a fraction of full decoding), decoded audio for an `audio_level`,
+        `av_sync`, `audio_mos` or `audio_concealed` (Opus decoding is cheap beside video's)."""
         expect = self.expect
         if "receive" in group.model_fields_set or expect is None:
             return group.receive
         update: dict[str, str] = {}
         if expect.delay is not None or expect.av_sync is not None:
             update["video"] = "sampled"
-        if expect.audio_level is not None or expect.av_sync is not None:
+        audio_needs = (expect.audio_level, expect.av_sync, expect.audio_mos, expect.audio_concealed)
+        if any(need is not None for need in audio_needs):
             update["audio"] = "decode"
         return group.receive.model_copy(update=update) if update else group.receive
 

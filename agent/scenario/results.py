@@ -160,6 +160,14 @@ class StreamResult(_Record):
     """PSNR (dB) of the frames scored since the previous sample (`media.quality`)."""
     ssim: list[Sample] = Field(default_factory=list)
     """SSIM (0..1) of the frames scored since the previous sample."""
+    mos: list[Sample] = Field(default_factory=list)
+    """MOS (wideband PESQ) of the audio windows scored since the previous sample
+    (`media.audio_quality`)."""
+    loss: list[Sample] = Field(default_factory=list)
+    """Packets lost over packets expected since the previous sample (0..1), for a viewed
+    stream: loss over time, where `packets_lost` is the total."""
+    concealed: float | None = Field(default=None, ge=0, le=1)
+    """Share of the received audio's samples that never arrived (lost, not repaired)."""
 
     @property
     def has_video(self) -> bool:

@@ -92,8 +92,14 @@ class ViewSeries:
         self.result.reception.update({kind: track.reception for kind, track in tracks.items()})
         main = tracks.get(main_kind)
         received = self._received.read(sum(t.packets_received for t in tracks.values()))
+        lost = self._lost.read(sum(t.packets_lost for t in tracks.values()))
+        new_received = received - self.result.packets_received
+        new_lost = lost - self.result.packets_lost
+        if new_received + new_lost > 0:
+            share = max(0.0, min(1.0, new_lost / (new_received + new_lost)))
+            self.result.loss.append(Sample(t=now, value=share))
         self.result.packets_received = received
-        self.result.packets_lost = self._lost.read(sum(t.packets_lost for t in tracks.values()))
+        self.result.packets_lost = lost
         if figures.bitrate_bps is not None:
             self.result.bitrate.append(Sample(t=now, value=figures.bitrate_bps))
         if main is not None:
@@ -117,6 +123,13 @@ class ViewSeries:
                 mean = self._new_mean(name).take(summary)
                 if mean is not None:
                     series.append(Sample(t=now, value=mean))
+        audio = tracks.get("audio")
+        if audio is not None:
+            mos = self._new_mean("mos").take(audio.mos)
+            if mos is not None:
+                self.result.mos.append(Sample(t=now, value=mos))
+            if audio.concealed_ratio is not None:
+                self.result.concealed = audio.concealed_ratio
 
     def _frames(self, main: TrackMeasurements, now: float) -> None:
         frames = self._frame_total.read(main.frames)

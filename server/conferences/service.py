@@ -55,6 +55,7 @@ from server.conferences.state import (
     ConferenceState,
     MetadataEntry,
     Participant,
+    RoutedIds,
     Stream,
     Viewer,
 )
@@ -114,8 +115,8 @@ class Conferences:
         # By (organization, id): organizations name their conferences independently, so one
         # neither learns that another's name exists nor takes it first.
         self._conferences: dict[tuple[str, str], ConferenceState] = {}
-        self._stream_ids: set[str] = set()
-        self._viewer_ids: set[str] = set()
+        self._stream_ids = RoutedIds()
+        self._viewer_ids = RoutedIds()
         self.listeners: list[Callable[[ConferenceState, dict[str, Any]], None]] = []
         """Called with every event a conference emits, after it happened (the recorder
         follows streams this way); a listener must not block and must not raise."""
@@ -294,18 +295,19 @@ class Conferences:
             raise BadRequest("sdpOffer: required to publish a stream")
         router = self._media()
         stream_id = command.stream_id or str(uuid.uuid4())
-        if stream_id in self._stream_ids:
+        organization = conference.organization_id
+        route = self._stream_ids.claim(organization, stream_id)
+        if route is None:
             raise Conflict(f"stream {stream_id} already exists")
-        self._stream_ids.add(stream_id)
 
         async def release() -> None:
-            self._stream_ids.discard(stream_id)
-            await self._quietly(router.unpublish(stream_id))
+            self._stream_ids.release(organization, stream_id)
+            await self._quietly(router.unpublish(route))
 
         try:
-            answer = await router.publish(conference.id, stream_id, command.sdp_offer)
+            answer = await router.publish(conference.id, route, command.sdp_offer)
             if command.video_bitrate:
-                await router.set_publish_bitrate(stream_id, command.video_bitrate)
+                await router.set_publish_bitrate(route, command.video_bitrate)
         except BaseException as exc:
             await release()
             if isinstance(exc, MediaRouterError):
@@ -324,6 +326,7 @@ class Conferences:
             id=stream_id,
             type=command.conference_stream_type.value,
             endpoint_id=participant.endpoint_id,
+            route=route,
             metadata=dict(command.metadata or {}),
             video_bitrate=command.video_bitrate,
         )
@@ -356,16 +359,17 @@ class Conferences:
             raise NotFound(f"stream {command.stream_id} not found in conference {conference.id}")
         router = self._media()
         viewer_id = command.viewer_id or str(uuid.uuid4())
-        if viewer_id in self._viewer_ids:
+        organization = conference.organization_id
+        route = self._viewer_ids.claim(organization, viewer_id)
+        if route is None:
             raise Conflict(f"viewer {viewer_id} already exists")
-        self._viewer_ids.add(viewer_id)
 
         async def release() -> None:
-            self._viewer_ids.discard(viewer_id)
-            await self._quietly(router.stop_view(viewer_id))
+            self._viewer_ids.release(organization, viewer_id)
+            await self._quietly(router.stop_view(route))
 
         try:
-            answer = await router.view(stream.id, viewer_id, command.sdp_offer)
+            answer = await router.view(stream.route, route, command.sdp_offer)
         except BaseException as exc:
             await release()
             if isinstance(exc, MediaRouterError):
@@ -378,7 +382,7 @@ class Conferences:
         if not still_there:
             await release()
             raise NotFound(f"stream {stream.id} was unpublished while starting to view it")
-        viewer = Viewer(viewer_id, stream.id, participant.endpoint_id)
+        viewer = Viewer(viewer_id, stream.id, participant.endpoint_id, route)
         stream.viewers[viewer_id] = viewer
         participant.viewing[viewer_id] = viewer
         return viewer_id, answer
@@ -401,7 +405,7 @@ class Conferences:
     ) -> None:
         conference, participant = self._joined(caller, conference_id, endpoint_id)
         stream = self._own_stream(conference, participant, stream_id)
-        await self._media().add_publish_candidates(stream.id, _candidates(candidates))
+        await self._media().add_publish_candidates(stream.route, _candidates(candidates))
 
     async def add_view_candidates(
         self,
@@ -414,7 +418,7 @@ class Conferences:
     ) -> None:
         conference, participant = self._joined(caller, conference_id, endpoint_id)
         viewer = self._own_viewer(conference, participant, stream_id, viewer_id)
-        await self._media().add_view_candidates(viewer.id, _candidates(candidates))
+        await self._media().add_view_candidates(viewer.route, _candidates(candidates))
 
     async def set_bitrate(
         self, caller: Caller, command: ConferenceUpdatePublishedStreamBitrateWebCommand
@@ -430,7 +434,7 @@ class Conferences:
         router = self._media()
         for stream in streams:
             stream.video_bitrate = command.video_bitrate
-            await router.set_publish_bitrate(stream.id, command.video_bitrate)
+            await router.set_publish_bitrate(stream.route, command.video_bitrate)
 
     def _own_viewer(
         self, conference: ConferenceState, participant: Participant, stream_id: str, viewer_id: str
@@ -538,9 +542,9 @@ class Conferences:
         lapsed = self._lapsed_streams(now)
         for conference in list(self._conferences.values()):
             for participant in conference.participants.values():
-                healthy = self._registrations.healthy(participant.endpoint_id) and not any(
-                    stream_id in lapsed for stream_id in participant.streams
-                )
+                healthy = self._registrations.healthy(
+                    participant.user_id, participant.endpoint_id
+                ) and not any(stream_id in lapsed for stream_id in participant.streams)
                 participant.state = ParticipantState.HEALTHY if healthy else ParticipantState.SICK
             if conference.ended_at is not None:
                 if conference.ended_at + self._ended_retention <= now:
@@ -584,7 +588,9 @@ class Conferences:
                 continue
             indicators = {}
             for participant in conference.participants.values():
-                links = [reports[v] for v in participant.viewing if v in reports]
+                links = [
+                    reports[v.route] for v in participant.viewing.values() if v.route in reports
+                ]
                 sick = participant.state is ParticipantState.SICK
                 found = indicator(links, sick)
                 if found is not None:
@@ -619,7 +625,12 @@ class Conferences:
     async def _endpoint_gone(self, endpoint: UserEndpoint, reason: str) -> None:
         for conference in list(self._conferences.values()):
             participant = conference.participants.get(endpoint.id)
-            if participant is not None and not conference.ended:
+            # Ids are per organization: a namesake of another organization is not this one.
+            if (
+                participant is not None
+                and participant.user_id == endpoint.user_id
+                and not conference.ended
+            ):
                 await self._run(self._remove_participant(conference, participant, reason))
 
     # --- steps that change state (synchronous; return the router work to do after) ----------
@@ -666,19 +677,20 @@ class Conferences:
         holder = conference.participants.get(viewer.endpoint_id)
         if holder is not None:
             holder.viewing.pop(viewer.id, None)
-        self._viewer_ids.discard(viewer.id)
-        return [partial(self._router.stop_view, viewer.id)] if self._router is not None else []
+        self._viewer_ids.release(conference.organization_id, viewer.id)
+        return [partial(self._router.stop_view, viewer.route)] if self._router is not None else []
 
     def _remove_stream(
         self, conference: ConferenceState, participant: Participant, stream: Stream
     ) -> list[Cleanup]:
         del participant.streams[stream.id]
-        self._stream_ids.discard(stream.id)
+        organization = conference.organization_id
+        self._stream_ids.release(organization, stream.id)
         for viewer in list(stream.viewers.values()):
             holder = conference.participants.get(viewer.endpoint_id)
             if holder is not None:
                 holder.viewing.pop(viewer.id, None)
-            self._viewer_ids.discard(viewer.id)
+            self._viewer_ids.release(organization, viewer.id)
         stream.viewers.clear()
         self._emit(
             conference,
@@ -688,7 +700,7 @@ class Conferences:
             stream_type=stream.type,
         )
         # The router closes the stream's viewers together with the publisher.
-        return [partial(self._router.unpublish, stream.id)] if self._router is not None else []
+        return [partial(self._router.unpublish, stream.route)] if self._router is not None else []
 
     def _remove_participant(
         self, conference: ConferenceState, participant: Participant, reason: str | None
@@ -712,20 +724,21 @@ class Conferences:
         router = self._router
         cleanups: list[Cleanup] = []
         unpublished: set[str] = set()
+        organization = conference.organization_id
         for participant in conference.participants.values():
             for stream in participant.streams.values():
-                self._stream_ids.discard(stream.id)
+                self._stream_ids.release(organization, stream.id)
                 unpublished.add(stream.id)
                 for viewer_id in stream.viewers:
-                    self._viewer_ids.discard(viewer_id)
+                    self._viewer_ids.release(organization, viewer_id)
                 if router is not None:
-                    cleanups.append(partial(router.unpublish, stream.id))
+                    cleanups.append(partial(router.unpublish, stream.route))
         for participant in conference.participants.values():
             for viewer in participant.viewing.values():
-                self._viewer_ids.discard(viewer.id)
+                self._viewer_ids.release(organization, viewer.id)
                 # Unpublishing a stream closes its viewers in the router: stop only the others.
                 if router is not None and viewer.stream_id not in unpublished:
-                    cleanups.append(partial(router.stop_view, viewer.id))
+                    cleanups.append(partial(router.stop_view, viewer.route))
         self._emit(
             conference, ConferenceEndedEvent, (user_id, endpoint_id), reason=reason or "ended"
         )

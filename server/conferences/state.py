@@ -7,6 +7,7 @@ so the state can hold what the wire does not show (viewers, timings, the event l
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,11 +27,40 @@ from agent.api.models.conferences import (
 from server.events import Recipient
 
 
+class RoutedIds:
+    """Stream or viewer ids, per organization, each with the media router's id for it.
+
+    Organizations choose their ids independently (neither takes one first nor learns that
+    another holds it); the router knows one id space, so an id another organization holds
+    there gets a fresh UUID as its router id, and otherwise the id itself (logs stay
+    readable)."""
+
+    def __init__(self) -> None:
+        self._taken: dict[tuple[str, str], str] = {}
+        self._routes: set[str] = set()
+
+    def claim(self, organization: str, object_id: str) -> str | None:
+        """The router id for a new object, or None when the organization already has that id."""
+        if (organization, object_id) in self._taken:
+            return None
+        route = object_id if object_id not in self._routes else str(uuid.uuid4())
+        self._taken[(organization, object_id)] = route
+        self._routes.add(route)
+        return route
+
+    def release(self, organization: str, object_id: str) -> None:
+        route = self._taken.pop((organization, object_id), None)
+        if route is not None:
+            self._routes.discard(route)
+
+
 @dataclass(slots=True)
 class Viewer:
     id: str
     stream_id: str
     endpoint_id: str
+    route: str
+    """The media router's id for it (see `RoutedIds`)."""
 
 
 @dataclass(slots=True)
@@ -38,6 +68,8 @@ class Stream:
     id: str
     type: str
     endpoint_id: str
+    route: str
+    """The media router's id for it (see `RoutedIds`)."""
     metadata: dict[str, Any]
     video_bitrate: int | None = None
     viewers: dict[str, Viewer] = field(default_factory=dict)

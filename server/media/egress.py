@@ -229,6 +229,7 @@ class ViewerEgress:
                 bitrate, ssrcs = unpack_remb_fci(packet.fci)
                 if self._ssrc in ssrcs:
                     self.remote_estimate = bitrate
+                    await self._source.viewer_estimate_changed()
 
     def _take_reports(self, packet: RtcpRrPacket | RtcpSrPacket) -> None:
         for report in packet.reports:

@@ -4,7 +4,8 @@ It stands where aiortc's `RTCRtpReceiver` would be and keeps only what a forward
 no jitter buffer, no depacketizing, no decoder thread. It still behaves as a proper receiver
 towards the publisher: receiver reports (so the publisher measures RTT and loss), NACKs for
 packets lost on the way in, PLI when a viewer needs a keyframe, and REMB carrying its bandwidth
-estimate capped by `bitrate_cap`.
+estimate capped by `bitrate_cap` and by the lowest of the viewers' own REMB estimates (one
+encoding for all, no simulcast: the slowest viewer sets the rate, as in an SFU without layers).
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ class Downstream(Protocol):
 
     def restart(self) -> None:
         """The publisher's sequence numbers start over (new SSRC): map afresh from a keyframe."""
+        ...
+
+    @property
+    def remote_estimate(self) -> int | None:
+        """The viewer's latest REMB (bits per second), None before it sent one."""
         ...
 
 
@@ -163,6 +169,10 @@ class StreamIngress:
 
     def detach(self, downstream: Downstream) -> None:
         self._downstream.discard(downstream)
+
+    async def viewer_estimate_changed(self) -> None:
+        """A viewer sent REMB (per RTCP packet, not per RTP): pass the lowest estimate on."""
+        await self._send_remb()
 
     def history_get(self, source_seq: int) -> RtpPacket | None:
         entry = self._history[source_seq % len(self._history)]
@@ -286,7 +296,9 @@ class StreamIngress:
     async def _send_remb(self) -> None:
         if self.media_ssrc is None or self.kind != "video":
             return
-        candidates = [b for b in (self._estimate, self.bitrate_cap) if b is not None]
+        viewers = [d.remote_estimate for d in self._downstream]
+        limits = (self._estimate, self.bitrate_cap, *viewers)
+        candidates = [b for b in limits if b is not None]
         if not candidates:
             return
         packet = RtcpPsfbPacket(

@@ -31,7 +31,7 @@ from agent.api.models.recorder import (
 )
 from server.auth.caller import Caller
 from server.conferences.service import Conferences
-from server.conferences.state import ConferenceState
+from server.conferences.state import ConferenceState, Stream
 from server.errors import ApiError, Forbidden, NotFound
 from server.http import check_resource_id
 from server.media.contract import MediaRouter, MediaRouterError
@@ -97,6 +97,8 @@ class _Capture:
     """One published stream being recorded."""
 
     record: StreamRecord
+    route: str
+    """The router's id of the stream (`server.conferences.state.RoutedIds`)."""
     tracks: dict[str, _Track] = field(default_factory=dict)
 
     def on_air(self) -> None:
@@ -254,7 +256,7 @@ class Recorders:
             record = session.record
             if (
                 record.conversation_id == command.conversation_id
-                and record.conference_id == conference.id
+                and _records(record, conference)
                 and record.state.is_active
             ):
                 return record  # starting twice is harmless: the same recorder answers
@@ -363,7 +365,7 @@ class Recorders:
         ):
             return
         for session in list(self._sessions.values()):
-            if session.record.conference_id != conference.id:
+            if not _records(session.record, conference):
                 continue
             if kind == "ConferenceEndedEvent":
                 self._spawn(
@@ -382,9 +384,7 @@ class Recorders:
             try:
                 for participant in list(conference.participants.values()):
                     for stream in list(participant.streams.values()):
-                        await self._capture(
-                            session, stream.id, stream.type, participant.user_id, stream.endpoint_id
-                        )
+                        await self._capture(session, stream, participant.user_id)
             except Exception as exc:
                 log.exception("recorder %s could not attach", session.record.recorder_id)
                 session.record.error = stored_error("ATTACH_FAILED", str(exc) or type(exc).__name__)
@@ -404,7 +404,7 @@ class Recorders:
                 return
             participant = conference.participants.get(stream.endpoint_id)
             user_id = participant.user_id if participant else ""
-            await self._capture(session, stream.id, stream.type, user_id, stream.endpoint_id)
+            await self._capture(session, stream, user_id)
             self._save(session.record)
 
     async def _on_unpublished(self, session: Session, stream_id: str) -> None:
@@ -415,32 +415,30 @@ class Recorders:
             await self._end_capture(capture)
             self._save(session.record)
 
-    async def _capture(
-        self, session: Session, stream_id: str, conference_type: str, user_id: str, endpoint: str
-    ) -> None:
+    async def _capture(self, session: Session, stream: Stream, user_id: str) -> None:
         """Start recording one published stream: a tap per recorded kind."""
         record = session.record
         moment = now_utc()
         entry = StreamRecord(
             id=str(uuid.uuid4()),
-            stream_id=stream_id,
-            conference_stream_type=conference_type,
-            type=stream_type(conference_type),
+            stream_id=stream.id,
+            conference_stream_type=stream.type,
+            type=stream_type(stream.type),
             user_id=user_id,
-            user_endpoint_id=endpoint,
+            user_endpoint_id=stream.endpoint_id,
             state=StreamState.RECORDING,
             started=moment,
         )
         record.streams.append(entry)
-        capture = _Capture(entry)
-        session.captures[stream_id] = capture
+        capture = _Capture(entry, stream.route)
+        session.captures[stream.id] = capture
         wanted = [k for k, on in (("audio", record.audio), ("video", record.video)) if on]
         for kind in wanted:
-            await self._tap(capture, stream_id, kind)
+            await self._tap(capture, kind)
         if not capture.tracks:
             capture.record.state = StreamState.STOPPED
 
-    async def _tap(self, capture: _Capture, stream_id: str, kind: str) -> None:
+    async def _tap(self, capture: _Capture, kind: str) -> None:
         router = self._router
         if router is None:
             track = TrackRecord(id=str(uuid.uuid4()), kind=kind, codec="", container="")
@@ -450,7 +448,7 @@ class Recorders:
             capture.record.state = StreamState.FAILED
             return
         try:
-            codec = router.track_codec(stream_id, kind)
+            codec = router.track_codec(capture.route, kind)
         except MediaRouterError:
             return  # unpublished meanwhile: its own event ends the capture
         if codec is None:
@@ -471,7 +469,7 @@ class Recorders:
         tap = RecordingTap(kind, codec, writer)
         capture.tracks[kind] = _Track(track, tap)
         with contextlib.suppress(MediaRouterError):  # unpublished meanwhile: ends empty
-            await router.tap(stream_id, kind, tap)
+            await router.tap(capture.route, kind, tap)
 
     async def _end_capture(self, capture: _Capture) -> None:
         """Stop the stream's taps and finish its files (all at once, each in the executor)."""
@@ -481,7 +479,7 @@ class Recorders:
         for track in live:
             assert track.tap is not None
             if self._router is not None:
-                self._router.untap(entry.stream_id, track.record.kind, track.tap)
+                self._router.untap(capture.route, track.record.kind, track.tap)
         sizes = await asyncio.gather(
             *(t.tap.writer.close() for t in live if t.tap is not None), return_exceptions=True
         )
@@ -569,3 +567,12 @@ class Recorders:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("recorder step failed", exc_info=task.exception())
+
+
+def _records(record: RecordingRecord, conference: ConferenceState) -> bool:
+    """Whether the recording is of this conference: conference ids are per organization, so
+    another organization's namesake is not it."""
+    return (record.organization_id, record.conference_id) == (
+        conference.organization_id,
+        conference.id,
+    )

@@ -51,6 +51,9 @@ def _h264_nal_types(annex_b: bytes) -> list[int]:
 class RecordingTap:
     """Frames of one published track, timed on the wall clock, into one `TrackWriter`."""
 
+    remote_estimate: int | None = None
+    """The recorder takes what comes: it limits no publisher's bitrate (no REMB)."""
+
     def __init__(self, kind: str, codec: RTCRtpCodecParameters, writer: TrackWriter) -> None:
         self.kind = kind
         self.codec = codec

@@ -38,6 +38,23 @@ def record_in_org(
     return record
 
 
+def org_key(organization: str, record_id: str) -> str:
+    """The stored id of a record whose id its organization chose (interactions, assets):
+    organizations name theirs independently, so one neither takes another's id first nor
+    learns that it exists. A newline joins them: no caller-chosen id may hold one."""
+    return f"{organization}\n{record_id}"
+
+
+def chosen_in_org(
+    request: web.Request, kind: str, record_id: str, organization: str, label: str
+) -> StoredRecord:
+    """The organization's record of a caller-chosen id; 404 if it has none."""
+    record = storage_of(request).records.get(kind, org_key(organization, record_id))
+    if record is None:
+        raise NotFound(f"{label} {record_id} not found")
+    return record
+
+
 async def once(
     request: web.Request, scope: str, work: Callable[[], Awaitable[dict[str, Any]]]
 ) -> dict[str, Any]:

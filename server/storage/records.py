@@ -125,6 +125,17 @@ class RecordStore:
             raise DuplicateRecordError(f"{kind} {record_id} already exists") from exc
         return StoredRecord(record_id, organization_id, created_at, 0, dict(body))
 
+    def scope_ids(self, kind: str) -> int:
+        """Move every record of ``kind`` stored under a bare id to the id its organization
+        scopes (``organization\\nid``, see `server.storage.access.org_key`): data written
+        before ids became per organization stays reachable. Idempotent; how many moved."""
+        cur = self._db.execute(
+            "UPDATE records SET id = organization_id || char(10) || id "
+            "WHERE kind = ? AND instr(id, char(10)) = 0",
+            (kind,),
+        )
+        return cur.rowcount
+
     def get(self, kind: str, record_id: str) -> StoredRecord | None:
         row = self._db.execute(
             f"SELECT {_COLUMNS} FROM records WHERE kind = ? AND id = ?", (kind, record_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from pathlib import Path
 
 from agent.api.endpoints.compositions import Compositions
@@ -31,7 +32,13 @@ from agent.scenario.run_actor import Actor
 from agent.scenario.steps import action
 from agent.scenario.surface import StepFailed
 from agent.scenario.templating import render
-from media.composition_check import TileSpan, check_media, check_sync, check_tiles
+from media.composition_check import (
+    LIVE_TIMECODE_BOUND,
+    TileSpan,
+    check_media,
+    check_sync,
+    check_tiles,
+)
 
 __all__: list[str] = []
 
@@ -174,7 +181,10 @@ async def _check_tiles(actor: Actor, record: CompositionRecord, path: Path) -> N
     spans, origin = tile_spans(recorded.recordings or [])
     if origin is None:
         raise StepFailed(f"conversation {record.conversation}: no recording to check against")
-    problems = await asyncio.to_thread(check_tiles, path, spans, origin * 1000)
+    # A live call: its publishers' loop may stall a few frames under load (LIVE_TIMECODE_BOUND).
+    problems = await asyncio.to_thread(
+        partial(check_tiles, bound=LIVE_TIMECODE_BOUND), path, spans, origin * 1000
+    )
     problems += await asyncio.to_thread(check_sync, path, spans, origin * 1000)
     record.problems += problems
     if problems:
@@ -196,10 +206,22 @@ def tile_spans(
         started = instant_seconds(recording.started) or 0.0
         stopped = instant_seconds(recording.stopped) or started
         for stream in recording.streams or []:
-            if not any(str(t.type) == "VIDEO" for t in stream.tracks or []):
+            # The composer's rule (`RecordedTrack.shown_from`/`shown_to`): a recorded video
+            # track's tile shows from its stream's publish or its first frame, whichever came
+            # first, to its unpublish or last frame, whichever came last. A track with no file
+            # has no tile (recordings_complete says it is missing).
+            video = [
+                t for t in stream.tracks or [] if str(t.type) == "VIDEO" and t.storage is not None
+            ]
+            if not video:
                 continue
-            begin = max(started, instant_seconds(stream.started) or started)
-            end = min(stopped, instant_seconds(stream.stopped) or stopped)
+            track_from = instant_seconds(video[0].started)
+            track_to = instant_seconds(video[0].stopped)
+            published = instant_seconds(stream.started)
+            unpublished = instant_seconds(stream.stopped)
+            begin = min((x for x in (published, track_from) if x is not None), default=started)
+            end = max((x for x in (unpublished, track_to) if x is not None), default=stopped)
+            begin, end = max(started, begin), min(stopped, end)
             if end > begin:
                 spans.append(TileSpan(begin - started, end - started, stream.user_id or ""))
     spans.sort(key=lambda s: s.start)

@@ -18,6 +18,7 @@ from agent.scenario.model import Scenario
 from agent.scenario.report.bands import MAX_LINES, outliers, percentile_bands
 from agent.scenario.report.baseline import BASELINE_CSS, render_baseline
 from agent.scenario.report.markup import anchor, badge, section, table, verdict
+from agent.scenario.report.network import network_shades, render_network
 from agent.scenario.report.people import (
     participant_sections,
     participants_over_time,
@@ -461,6 +462,7 @@ def render_page(
     if result.interrupted:
         meta += " · interrupted"
     speech = render_speech(result)
+    network = render_network(result)
     values = metric_table(result, head.warmup)
     ranked = rank_streams(result, values)
     body = "\n".join(
@@ -476,12 +478,13 @@ def render_page(
             section("Plots", _charts(result), "plots"),
             section("Worst streams", render_worst(ranked), "worst-streams"),
             section("Metrics", _metrics(values, head.warmup)),
+            *([section("Network and quality", network, "network")] if network else []),
             *([section("Speech", speech)] if speech is not None else []),
             section("Load generator", _load_generator(result, evaluation)),
             section("Participants", _participants(result)),
             section(
                 "Participant details",
-                participant_sections(result, ranked, _phases(result)),
+                participant_sections(result, ranked, _phases(result), network_shades),
                 "participant-details",
             ),
             section("Errors", _errors(result)),

@@ -5,7 +5,7 @@ open."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
 
 from agent.scenario.report.markup import DASH, anchor, badge, table
@@ -186,10 +186,14 @@ def _section(
 
 
 def participant_sections(
-    result: RunResult, ranked: Sequence[RankedStream], shades: Sequence[Shade] = ()
+    result: RunResult,
+    ranked: Sequence[RankedStream],
+    shades: Sequence[Shade] = (),
+    own_shades: Callable[[ParticipantResult, float], Sequence[Shade]] | None = None,
 ) -> str:
     """One collapsed section per participant, in collapsed pages of PAGE; a link to
-    `#p-NAME` opens the page and the section, with no script."""
+    `#p-NAME` opens the page and the section, with no script. `own_shades` adds a
+    participant's own stretches (its impairment schedule) to the run's `shades`."""
     people = result.participants
     if not people:
         return "<p>No participants.</p>"
@@ -199,7 +203,13 @@ def participant_sections(
     }
     rates = [s.value for p in people for stream in p.streams for s in stream.fps]
     fps_max = max(nice_ticks(0.0, max(rates, default=1.0), 4)[-1], 1.0)
-    sections = [_section(p, result, by_stream, fps_max, shades) for p in people]
+    end = result.duration
+    sections = [
+        _section(
+            p, result, by_stream, fps_max, [*shades, *(own_shades(p, end) if own_shades else ())]
+        )
+        for p in people
+    ]
     if len(people) <= PAGE:
         return "".join(sections)
     pages = []

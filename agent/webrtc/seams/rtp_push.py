@@ -16,13 +16,15 @@ stops and aiortc's own loop takes over with the new track. This module writes ai
 sender's private state (declared below): after an aiortc upgrade, check it with
 `tests/test_seams.py` and `tests/test_rtp_push.py`.
 
-`on_keyframe_request` is the sender's other lever: aiortc answers a PLI or FIR by calling the
-sender's `_send_keyframe()`, which only matters when the sender encodes itself.
+`on_keyframe_request` and `on_remb` are the sender's other levers: aiortc answers a PLI or
+FIR by calling the sender's `_send_keyframe()`, and a REMB by setting its own encoder's
+`target_bitrate`, which only matter when the sender encodes itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Callable
@@ -36,14 +38,21 @@ from aiortc.codecs.base import Encoder
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpsender import random_sequence_number
-from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTP_HISTORY_SIZE,
+    AnyRtcpPacket,
+    RtcpPsfbPacket,
+    RtpPacket,
+    unpack_remb_fci,
+)
 from aiortc.utils import random32, uint16_add, uint32_add
 
 from agent.webrtc.seams import packet_path
 from agent.webrtc.seams.private import mangled, reaches, read
 from agent.webrtc.seams.versions import check
 
-__all__ = ["PacketPusher", "PushedTrack", "on_keyframe_request", "push_into"]
+__all__ = ["PacketPusher", "PushedTrack", "on_keyframe_request", "on_remb", "push_into"]
 
 log = logging.getLogger(__name__)
 
@@ -273,3 +282,23 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
         callback()
 
     sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
+
+
+def on_remb(sender: RTCRtpSender, callback: Callable[[int], None]) -> None:
+    """Call `callback(bits per second)` whenever the far end of `sender` sends a REMB for it.
+
+    Per RTCP packet (about one a second), not per RTP packet: aiortc's handler runs first and
+    the REMB is read once more here for a track that returns packets (a shared encoder)."""
+    check("aiortc")
+    original: Callable[[AnyRtcpPacket], Any] = read(sender, "_handle_rtcp_packet")
+    ssrc: int = read(sender, "_ssrc")
+
+    async def handle_rtcp_packet(packet: AnyRtcpPacket) -> None:
+        await original(packet)
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            with contextlib.suppress(ValueError):
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                if ssrc in ssrcs:
+                    callback(bitrate)
+
+    sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
