@@ -20,6 +20,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands: dict[str, Command] = {}
 
+    from agent.endpoint.cli import add_endpoint_command
     from agent.load.scenario_job import add_merge_command
     from agent.scenario.cli import add_scenario_commands
     from agent.scenario.compare import add_compare_command
@@ -29,6 +30,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands["merge"] = add_merge_command(sub)
     commands["compare"] = add_compare_command(sub)
     commands["serve"] = add_serve_command(sub)
+    commands["endpoint"] = add_endpoint_command(sub)
     return parser, commands
 
 

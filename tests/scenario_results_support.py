@@ -14,6 +14,7 @@ from agent.scenario.results import (
     Freeze,
     HeardSegment,
     ParticipantResult,
+    ProcessHealth,
     RoundTrip,
     RunResult,
     SaidRecord,
@@ -150,3 +151,29 @@ EXPECT = {
     "delay": {"p95": "< 50ms"},
     "conditions": ["every_viewer_received_every_publisher"],
 }
+
+
+def drifting_process() -> ProcessHealth:
+    """A participants' process whose memory grows 1 MB every 10 s (360 MB an hour) and that
+    gains three file descriptors after its first 50 s; 0 -> 4 peer connections as its calls
+    start; threads and tasks steady."""
+    times = [float(t) for t in range(0, 101, 10)]
+    return ProcessHealth(
+        process="0/1",
+        host="here",
+        pid=1,
+        seconds=100.0,
+        lag_samples=1000,
+        loop_lag_p50=0.001,
+        loop_lag_p99=0.01,
+        loop_lag_max=0.02,
+        own_lag_p99=0.01,
+        cpu_mean=0.4,
+        cpu_max=0.6,
+        cpu_saturated_share=0.0,
+        resident_memory_mb=[Sample(t=t, value=200.0 + t / 10) for t in times],
+        open_fds=[Sample(t=t, value=40.0 if t < 50 else 43.0) for t in times],
+        threads=[Sample(t=t, value=9.0) for t in times],
+        asyncio_tasks=[Sample(t=t, value=30.0) for t in times],
+        peer_connections=[Sample(t=t, value=0.0 if t < 5 else 4.0) for t in times],
+    )

@@ -16,11 +16,11 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FIELDS", "DriftWatcher", "ResourceSample", "sample"]
+__all__ = ["FIELDS", "DriftWatcher", "ResourceSample", "sample", "slope_per_hour"]
 
 FIELDS = ("rss_bytes", "fds", "threads", "tasks", "peer_connections")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -73,18 +73,26 @@ class DriftWatcher:
     sum of its participants' `peer_connection_count()`)."""
 
     def __init__(
-        self, count_peer_connections: Callable[[], int] = lambda: 0, interval: float = 60.0
+        self,
+        count_peer_connections: Callable[[], int] = lambda: 0,
+        interval: float = 60.0,
+        keep: int | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError(f"interval must be positive, got {interval}")
         self.count_peer_connections = count_peer_connections
         self.interval = interval
+        self.keep = keep
+        """Keep the newest this many samples (None: all): a process that runs for weeks
+        reads its drift over the recent ones."""
         self.samples: list[ResourceSample] = []
         self._task: asyncio.Task[None] | None = None
 
     def take(self) -> ResourceSample:
         taken = sample(self.count_peer_connections())
         self.samples.append(taken)
+        if self.keep is not None and len(self.samples) > self.keep:
+            del self.samples[: len(self.samples) - self.keep]
         return taken
 
     def start(self) -> None:
@@ -115,16 +123,22 @@ class DriftWatcher:
         """Least-squares slope of `field` per hour over the samples (None: under two, or all
         at one moment)."""
         _check(field)
-        if len(self.samples) < 2:
-            return None
-        xs = [s.at for s in self.samples]
-        ys = [float(getattr(s, field)) for s in self.samples]
-        mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-        spread = sum((x - mean_x) ** 2 for x in xs)
-        if spread == 0:
-            return None
-        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
-        return slope * 3600.0
+        return slope_per_hour([(s.at, float(getattr(s, field))) for s in self.samples])
+
+
+def slope_per_hour(points: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope per hour of (seconds, value) points; None under two points or
+    when all are at one moment."""
+    if len(points) < 2:
+        return None
+    xs = [x for x, _ in points]
+    ys = [y for _, y in points]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    if spread == 0:
+        return None
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+    return slope * 3600.0
 
 
 def _check(field: str) -> None:

@@ -194,6 +194,9 @@ class Participant:
         """Why the participant is not (yet) back, while a resume is failing or gave up."""
         self.home_conference: str | None = None
         """The conference a resume rejoins: the last one joined and not left on purpose."""
+        self._home_metadata: dict[str, Any] | None = None
+        """The participant metadata it joined `home_conference` with (a display name): a
+        rejoin sends it again."""
         self._intended: list[tuple[Publisher, _Republish]] = []
         """What the participant means to publish (kept when the platform drops its streams)."""
 
@@ -207,6 +210,7 @@ class Participant:
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._view_tasks: dict[str, asyncio.Task[None]] = {}
         self._unsubscribe: Callable[[], None] | None = None
+        self._listeners: list[Callable[[Event], None]] = []
         self._leaving = False
         self._close_task: asyncio.Task[None] | None = None
 
@@ -271,12 +275,33 @@ class Participant:
                 self.endpoint_id,
                 fetch_since=self.api.conferences.events,
             )
-            self._unsubscribe = self.channel.subscribe(self._events.put_nowait)
+            self._unsubscribe = self.channel.subscribe(self._deliver)
             self._event_task = asyncio.get_running_loop().create_task(
                 self._handle_events(), name=f"events-{self.endpoint_id}"
             )
             await self.channel.start()
             await self.channel.wait_connected(self.connect_timeout)
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Call `listener(event)` for every event of the participant's event channel, also of
+        the new channel a resume connects (a subscription to `channel` itself ends with that
+        channel); returns the unsubscribe function. Listeners run on the channel's task and
+        must not block."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _deliver(self, event: Event) -> None:
+        self._events.put_nowait(event)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("%s: an event listener failed on %s", self.name, event.type)
 
     @property
     def keepalive_interval(self) -> float:
@@ -289,6 +314,13 @@ class Participant:
             if task is not None:
                 task.cancel()
         self._keepalive_task = self._resume_task = self._heal_task = None
+
+    @property
+    def gave_up(self) -> bool:
+        """It is lost and no longer trying to come back (the resume policy's bound passed, or
+        resuming is off): `lost` says why."""
+        task = self._keepalive_task
+        return self.lost is not None and (task is None or task.done())
 
     @property
     def closed(self) -> bool:
@@ -541,7 +573,7 @@ class Participant:
                 details["conference"] = "gone"
                 self.home_conference = None
                 return
-            await self.join(conference_id)
+            await self.join(conference_id, self._home_metadata)
         for stream_type, tracks, metadata, bitrate in republish[len(self._intended) :]:
             await self.publish(stream_type, tracks, metadata=metadata, video_bitrate=bitrate)
         views = list(self._view_tasks.values())
@@ -634,6 +666,7 @@ class Participant:
                 )
             self.conference_id = conference_id
             self.home_conference = conference_id
+            self._home_metadata = dict(metadata) if metadata is not None else None
             self._leaving = False
             with self.timeline.step("simple-view", conference_id=conference_id) as record:
                 view = await self.api.conferences.simple_view(conference_id)

@@ -40,9 +40,21 @@ class StepRecord:
 class Timeline:
     """The records of one participant, in the order the steps started."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, limit: int | None = None) -> None:
         self.name = name
         self.records: list[StepRecord] = []
+        self.limit = limit
+        """Keep at most this many records, the newest (None: all, as a run's report needs);
+        a process that runs for weeks sets one."""
+        self.dropped = 0
+        """Records dropped for the limit, oldest first."""
+
+    def _add(self, record: StepRecord) -> None:
+        self.records.append(record)
+        if self.limit is not None and len(self.records) > self.limit:
+            excess = len(self.records) - self.limit // 2  # drop in chunks: rare, cheap
+            del self.records[:excess]
+            self.dropped += excess
 
     def __repr__(self) -> str:
         return f"Timeline({self.name!r}, {len(self.records)} records)"
@@ -52,7 +64,7 @@ class Timeline:
         """Time the body; an exception (cancellation included) marks the record failed and
         propagates. The body may add figures to `record.details`."""
         record = StepRecord(step, time.time(), details=dict(details))
-        self.records.append(record)
+        self._add(record)
         started = time.monotonic()
         try:
             yield record
@@ -65,7 +77,7 @@ class Timeline:
 
     def note(self, step: str, *, ok: bool = True, error: str | None = None, **details: Any) -> None:
         """A step without a duration (an event that happened, a failure seen)."""
-        self.records.append(StepRecord(step, time.time(), None, ok, error, dict(details)))
+        self._add(StepRecord(step, time.time(), None, ok, error, dict(details)))
 
     def find(self, step: str) -> list[StepRecord]:
         return [r for r in self.records if r.step == step]

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 # What runs a scenario (aiortc, the platform) is imported by `run` only: `validate` and
 # `schema` stay fast.
 
-__all__ = ["OptionsError", "add_scenario_commands", "run_options"]
+__all__ = ["OptionsError", "add_scenario_commands", "print_issues", "run_options"]
 
 Command = Callable[[argparse.Namespace], int]
 DEFAULT_CLIENT_ID_ENV = "AUVIOUS_CLIENT_ID"
@@ -123,17 +123,22 @@ def _load(path: Path) -> Scenario | ExitCode:
     try:
         return load_scenario(path)
     except ScenarioError as error:
-        for issue in error.issues:
-            print(issue, file=sys.stderr)
-        count = len(error.issues)
-        print(f"{path}: invalid ({count} problem{'s' if count != 1 else ''})", file=sys.stderr)
-        return ExitCode.INVALID
+        return print_issues(path, error)
     except Exception as error:  # a defect of ours: say so, without a traceback
         print(
             f"{path}: internal error while checking: {type(error).__name__}: {error}",
             file=sys.stderr,
         )
         return ExitCode.RUNTIME_ERROR
+
+
+def print_issues(path: Path, error: ScenarioError) -> ExitCode:
+    """Every problem of an invalid file on stderr, one a line (file:line:column: field:)."""
+    for issue in error.issues:
+        print(issue, file=sys.stderr)
+    count = len(error.issues)
+    print(f"{path}: invalid ({count} problem{'s' if count != 1 else ''})", file=sys.stderr)
+    return ExitCode.INVALID
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -11,7 +11,10 @@ loss appear, and the report would blame the platform. So every run samples, per 
 - CPU share: process CPU (all threads) per wall second, in cores;
 - UDP receive drops: the kernel's per-socket drop counters (`/proc/net/udp`, `udp6`) of this
   process's sockets, and the host's `RcvbufErrors`/`InErrors` (`/proc/net/snmp`, `snmp6`),
-  which count every process of the host (or network namespace).
+  which count every process of the host (or network namespace);
+- drift (issue 16): resident memory, open file descriptors, threads, asyncio tasks and peer
+  connections every `DRIFT_EVERY` seconds of the measured part, for the expectations that
+  bound their growth (`memory_slope`, `fds_growth`, ...).
 What counts as saturated is `agent.scenario.health_verdict`'s; this module only measures.
 """
 
@@ -28,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.participant.drift import ResourceSample, sample
 from agent.scenario.health_verdict import assess_process
 from agent.scenario.results import PageHealth, ProcessHealth, Sample
 
@@ -51,6 +55,8 @@ CPU_EVERY = 1.0
 STARTUP = 2.0
 """Seconds at the start of a run that the figures leave out (at least; the expectations'
 warm-up if longer): the process imports the call stack and sets up its first calls then."""
+DRIFT_EVERY = 5.0
+"""Seconds between two drift samples (memory, descriptors, threads, tasks, peer connections)."""
 RECENT = 10.0
 """Seconds of lag samples behind the live figures (`HealthNow`)."""
 SATURATED_CPU = 0.95
@@ -85,8 +91,10 @@ class HealthSampler:
         clock: Callable[[], float],
         warmup: float = 0.0,
         page_cpu: Callable[[], Awaitable[dict[str, float]]] | None = None,
+        peer_connections: Callable[[], int] = lambda: 0,
     ) -> None:
         self.process = process
+        self.peer_connections = peer_connections
         self.clock = clock
         self.judged_from = max(STARTUP, warmup)
         self.judged_until: float | None = None
@@ -108,6 +116,7 @@ class HealthSampler:
         self._started = time.monotonic()
         self._ended: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._drift: list[tuple[float, ResourceSample]] = []
 
     async def __aenter__(self) -> HealthSampler:
         loop = asyncio.get_running_loop()
@@ -115,6 +124,7 @@ class HealthSampler:
         self._tasks = [
             loop.create_task(self._probe_lag(), name="health-lag"),
             loop.create_task(self._probe_cpu(), name="health-cpu"),
+            loop.create_task(self._probe_drift(), name="health-drift"),
         ]
         return self
 
@@ -126,6 +136,7 @@ class HealthSampler:
         closing), as the expectations do; the per-second series keep it."""
         if self.judged_until is None:
             self.judged_until = self.clock()
+            self._sample_drift()  # the last drift sample: what the measured part ended with
 
     async def stop(self) -> None:
         if self._ended is not None:
@@ -164,6 +175,14 @@ class HealthSampler:
             if now - second_start >= CPU_EVERY:
                 self._lag_series.append(Sample(t=round(self.clock(), 3), value=worst))
                 second_start, worst = now, 0.0
+
+    def _sample_drift(self) -> None:
+        self._drift.append((round(self.clock(), 3), sample(self.peer_connections())))
+
+    async def _probe_drift(self) -> None:
+        while self.judged_until is None:
+            self._sample_drift()
+            await asyncio.sleep(DRIFT_EVERY)
 
     async def _probe_cpu(self) -> None:
         wall0, cpu0, wait0 = time.monotonic(), time.process_time(), runqueue_wait()
@@ -237,6 +256,7 @@ class HealthSampler:
             cpu=list(self._cpu) if series else [],
             loop_lag=list(self._lag_series) if series else [],
             judged=self._lags.count > 0,
+            **(_drift_series(self._drift) if series else {}),
             pages=[
                 PageHealth(
                     participant=name,
@@ -360,3 +380,15 @@ def host_udp_errors(proc: Path = PROC) -> tuple[int, int] | None:
             elif name == "Udp6InErrors":
                 errors += int(value.strip())
     return rcvbuf, errors
+
+
+def _drift_series(drift: list[tuple[float, ResourceSample]]) -> dict[str, list[Sample]]:
+    """The drift samples as `ProcessHealth`'s series (memory in MB)."""
+    fields: dict[str, Callable[[ResourceSample], float]] = {
+        "resident_memory_mb": lambda r: round(r.rss_bytes / 1e6, 3),
+        "open_fds": lambda r: float(r.fds),
+        "threads": lambda r: float(r.threads),
+        "asyncio_tasks": lambda r: float(r.tasks),
+        "peer_connections": lambda r: float(r.peer_connections),
+    }
+    return {name: [Sample(t=t, value=value(r)) for t, r in drift] for name, value in fields.items()}

@@ -23,7 +23,9 @@ from pydantic_core import ErrorDetails
 from agent.scenario.checks import Loc, check_scenario
 from agent.scenario.model import Scenario
 
-__all__ = ["Issue", "ScenarioError", "load_scenario", "parse_scenario"]
+__all__ = ["Issue", "ScenarioError", "load_scenario", "parse_scenario", "read_yaml_model"]
+
+M = typing.TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -57,29 +59,52 @@ class ScenarioError(Exception):
 def load_scenario(path: str | Path) -> Scenario:
     """The scenario in `path`; raises `ScenarioError` listing every problem found."""
     file = Path(path)
+    return parse_scenario(_read(file), str(file), file.parent)
+
+
+def _read(file: Path) -> str:
     try:
-        text = file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8")
     except OSError as error:
         issue = Issue(str(file), None, None, "", f"cannot read: {error.strerror}")
         raise ScenarioError([issue]) from None
     except UnicodeDecodeError:
         raise ScenarioError([Issue(str(file), None, None, "", "not a UTF-8 text file")]) from None
-    return parse_scenario(text, str(file), file.parent)
+
+
+def read_yaml_model(path: str | Path, model: type[M], not_a_mapping: str) -> M:
+    """Another YAML file of this tool (an endpoint's) read into `model`, its problems located
+    as a scenario's are: file, line, column, field."""
+    file = Path(path)
+    parsed, _, issues = _parse(_read(file), str(file), model, not_a_mapping)
+    if issues:
+        raise ScenarioError(_sorted(issues))
+    return parsed
+
+
+def _parse(
+    text: str, filename: str, model: type[M], not_a_mapping: str
+) -> tuple[M, _Locator, list[Issue]]:
+    """`text` validated as `model`; the locator and the issues so far, for more checks."""
+    root, data = _compose(text, filename)
+    locator = _Locator(filename, root, model)
+    issues = locator.duplicate_keys()
+    if not isinstance(data, Mapping):
+        issues.append(locator.issue((), not_a_mapping))
+        raise ScenarioError(issues)
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as error:
+        found = [locator.from_pydantic(detail, data) for detail in error.errors()]
+        raise ScenarioError(_sorted(issues + _merge_alternatives(_deepest(found)))) from None
+    return parsed, locator, issues
 
 
 def parse_scenario(text: str, filename: str = "<scenario>", base: Path | None = None) -> Scenario:
     """The scenario in `text`; `base` is where its relative paths (CSV, media) resolve."""
-    root, data = _compose(text, filename)
-    locator = _Locator(filename, root)
-    issues = locator.duplicate_keys()
-    if not isinstance(data, Mapping):
-        issues.append(locator.issue((), "a scenario file is a mapping (name:, participants:, ...)"))
-        raise ScenarioError(issues)
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as error:
-        found = [locator.from_pydantic(detail, data) for detail in error.errors()]
-        raise ScenarioError(_sorted(issues + _merge_alternatives(_deepest(found)))) from None
+    scenario, locator, issues = _parse(
+        text, filename, Scenario, "a scenario file is a mapping (name:, participants:, ...)"
+    )
     problems = check_scenario(scenario, base if base is not None else Path.cwd())
     issues.extend(locator.issue(problem.loc, problem.message) for problem in problems)
     if issues:
@@ -190,9 +215,10 @@ class _Place:
 
 
 class _Locator:
-    def __init__(self, filename: str, root: yaml.Node) -> None:
+    def __init__(self, filename: str, root: yaml.Node, model: type[BaseModel]) -> None:
         self.filename = filename
         self.root = root
+        self.model = model
 
     def find(self, loc: Loc) -> _Place:
         """The deepest node `loc` reaches, the key node naming it, and the readable path."""
@@ -272,7 +298,9 @@ class _Locator:
         if kind == "extra_forbidden":
             at_key = True
             key = str(loc[-1])
-            message = f"unknown key {key!r}" + _key_hint(key, _fields_at(loc[:-1], data))
+            message = f"unknown key {key!r}" + _key_hint(
+                key, _fields_at(loc[:-1], data, self.model)
+            )
         elif kind == "missing":
             message = f"missing required key {loc[-1]!r}"
         elif kind == "union_tag_invalid":
@@ -326,9 +354,9 @@ def _key_hint(word: str, choices: Sequence[str] | None) -> str:
 # --- which keys a place in the file allows -------------------------------------------
 
 
-def _fields_at(loc: Loc, data: Any) -> list[str] | None:
+def _fields_at(loc: Loc, data: Any, root: type[BaseModel]) -> list[str] | None:
     """The keys the model at `loc` accepts, to suggest one for a misspelled key."""
-    annotation: Any = Scenario
+    annotation: Any = root
     value = data
     for part in loc:
         annotation = _narrow(annotation, value)

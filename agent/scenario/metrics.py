@@ -391,6 +391,31 @@ def _error_rate(result: RunResult, warmup: float) -> Iterator[MetricValue]:
             yield MetricValue(failed / steps, participant.name, participant.arrived_at, None, steps)
 
 
+def _measured_drift(series: Sequence[Sample], warmup: float) -> list[Sample]:
+    """A drift series from the warm-up on (the run's first seconds set up its calls)."""
+    return [sample for sample in series if sample.t >= warmup]
+
+
+def _memory_slope(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+    from agent.participant.drift import slope_per_hour  # the call stack: not for `validate`
+
+    for process in result.health:
+        points = _measured_drift(process.resident_memory_mb, warmup)
+        slope = slope_per_hour([(point.t, point.value) for point in points])
+        if slope is not None:
+            yield MetricValue(slope, process.process, points[-1].t)
+
+
+def _growth(series: str) -> Extractor:
+    def extract(result: RunResult, warmup: float) -> Iterator[MetricValue]:
+        for process in result.health:
+            points = _measured_drift(getattr(process, series), warmup)
+            if len(points) >= 2:
+                yield MetricValue(points[-1].value - points[0].value, process.process, points[-1].t)
+
+    return extract
+
+
 def understood(
     result: RunResult,
 ) -> Iterator[tuple[ParticipantResult, TranscriptResult, UtteranceScore]]:
@@ -704,6 +729,46 @@ _ALL = (
     ),
     Metric(
         "error_count", Quantity.COUNT, "Errors per participant.", _error_count, per="participant"
+    ),
+    Metric(
+        "memory_slope",
+        Quantity.COUNT,
+        "MB per hour that a participants' process's resident memory grew, the least-squares"
+        " slope of its samples (every 5 s) from the warm-up to the end of the measured part.",
+        _memory_slope,
+        per="participants' process: least-squares slope of its resident memory per hour, over"
+        " its drift samples (every 5 s, and one at the end of the measured part) from the"
+        " warm-up on",
+    ),
+    Metric(
+        "fds_growth",
+        Quantity.COUNT,
+        "Open file descriptors a participants' process gained from the warm-up to the end of"
+        " the measured part.",
+        _growth("open_fds"),
+        per="participants' process: open file descriptors at the end of the measured part"
+        " minus at its first sample after the warm-up",
+    ),
+    Metric(
+        "threads_growth",
+        Quantity.COUNT,
+        "Threads a participants' process gained over the measured part (after the warm-up).",
+        _growth("threads"),
+        per="participants' process: the same for threads",
+    ),
+    Metric(
+        "tasks_growth",
+        Quantity.COUNT,
+        "asyncio tasks a participants' process gained over the measured part.",
+        _growth("asyncio_tasks"),
+        per="participants' process: the same for asyncio tasks",
+    ),
+    Metric(
+        "peer_connections_growth",
+        Quantity.COUNT,
+        "Peer connections a participants' process gained over the measured part.",
+        _growth("peer_connections"),
+        per="participants' process: the same for its peer connections",
     ),
     Metric(
         "error_rate",

@@ -77,7 +77,7 @@ EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 def _reject_secret(value: Any) -> Any:
     # The message never contains the value: it is a secret that must not reach a log.
     raise ValueError(
-        "a secret must not be written in a scenario file: put it in an environment "
+        "a secret must not be written in the file: put it in an environment "
         "variable and name that variable here with `client_secret_env`"
     )
 
@@ -201,10 +201,23 @@ class SpeechSpec(StrictModel):
         return self
 
 
-class StreamSpec(StrictModel):
-    """One stream a participant publishes."""
+class StreamKinds(StrictModel):
+    """What a published stream of `type` carries."""
 
     type: StreamType
+
+    @property
+    def has_video(self) -> bool:
+        return self.type is not StreamType.MIC
+
+    @property
+    def has_audio(self) -> bool:
+        return self.type in (StreamType.MIC, StreamType.MIC_AND_CAM)
+
+
+class StreamSpec(StreamKinds):
+    """One stream a participant publishes."""
+
     name: StepId | None = None
     """How steps refer to this stream (`publish: {streams: [main]}`); defaults to the type
     in lower case (`cam`, `mic_and_cam`)."""
@@ -233,14 +246,6 @@ class StreamSpec(StrictModel):
     @property
     def key(self) -> str:
         return self.name or self.type.value.lower()
-
-    @property
-    def has_video(self) -> bool:
-        return self.type is not StreamType.MIC
-
-    @property
-    def has_audio(self) -> bool:
-        return self.type in (StreamType.MIC, StreamType.MIC_AND_CAM)
 
     @property
     def is_image(self) -> bool:
@@ -1086,6 +1091,11 @@ class ExpectSpec(StrictModel):
     response_latency: TimeThresholds | list[TimeThresholds] | None = None
     error_count: CountThresholds | list[CountThresholds] | None = None
     error_rate: RatioThresholds | list[RatioThresholds] | None = None
+    memory_slope: CountThresholds | list[CountThresholds] | None = None
+    fds_growth: CountThresholds | list[CountThresholds] | None = None
+    threads_growth: CountThresholds | list[CountThresholds] | None = None
+    tasks_growth: CountThresholds | list[CountThresholds] | None = None
+    peer_connections_growth: CountThresholds | list[CountThresholds] | None = None
 
     @field_validator("tolerance")
     @classmethod

@@ -374,6 +374,12 @@ class ProcessHealth(_Record):
     """CPU share of every second of the run."""
     loop_lag: list[Sample] = Field(default_factory=list)
     """The worst loop lag of every second of the run."""
+    resident_memory_mb: list[Sample] = Field(default_factory=list)
+    """Drift (issue 16), sampled every few seconds of the measured part: resident memory."""
+    open_fds: list[Sample] = Field(default_factory=list)
+    threads: list[Sample] = Field(default_factory=list)
+    asyncio_tasks: list[Sample] = Field(default_factory=list)
+    peer_connections: list[Sample] = Field(default_factory=list)
     pages: list[PageHealth] = Field(default_factory=list)
     judged: bool = True
     """False when the run ended before its judged window began (the startup, or the

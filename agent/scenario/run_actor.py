@@ -48,12 +48,11 @@ from agent.scenario.run_speech import Listening, Speaking
 from agent.scenario.surface import ParticipantRecord, StepFailed, group_login
 from agent.scenario.templating import render, render_value
 from agent.snapshot import (
-    ResponseAction,
-    ResponsePolicy,
     SnapshotRequester,
     SnapshotResult,
     SnapshotTarget,
 )
+from agent.snapshot.policy import response_policy
 from agent.webrtc.factory import media_kinds
 from media.mute import MutableTrack
 
@@ -194,13 +193,12 @@ class Actor:
                 await participant.close()
             raise
         self.participant = participant
-        assert participant.channel is not None
-        self._unsubscribe = participant.channel.subscribe(self._on_event)
+        self._unsubscribe = participant.subscribe(self._on_event)
         self.snapshot_target = SnapshotTarget(
             participant,
             None,
-            snapshot=_policy(self.group.snapshot.action, self.group.snapshot.delay),
-            camera=_policy(self.group.camera.action, self.group.camera.delay),
+            snapshot=response_policy(self.group.snapshot.action, self.group.snapshot.delay),
+            camera=response_policy(self.group.camera.action, self.group.camera.delay),
             own_camera=self._own_camera,
         )
         self.snapshot_target.start()
@@ -631,7 +629,3 @@ def _is_camera(spec: StreamSpec) -> bool:
 
 def _main_kind(viewer: Viewer) -> str:
     return "video" if "video" in viewer.sinks else "audio"
-
-
-def _policy(action: str, delay: float | None) -> ResponsePolicy:
-    return ResponsePolicy(ResponseAction(action), delay or 0.0)

@@ -125,7 +125,11 @@ class ScenarioRun:
         self._dealer = ConferenceDealer(options.shard or Shard())
         warmup = scenario.expect.warmup if scenario.expect else 0.0
         self.health = HealthSampler(
-            str(options.shard or Shard()), self.clock.now, warmup, page_cpu=pages_cpu
+            str(options.shard or Shard()),
+            self.clock.now,
+            warmup,
+            page_cpu=pages_cpu,
+            peer_connections=lambda: sum(a.peer_connection_count() for a in self.actors),
         )
         """This process's own health over the run: was the load generator the bottleneck?"""
         out = options.progress or sys.stdout

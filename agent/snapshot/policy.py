@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["ResponseAction", "ResponsePolicy"]
+__all__ = ["ResponseAction", "ResponsePolicy", "response_policy"]
 
 
 class ResponseAction(StrEnum):
@@ -32,3 +32,8 @@ class ResponsePolicy:
             raise ValueError(f"delay must not be negative, got {self.delay}")
         if self.action is ResponseAction.DELAY and self.delay == 0:
             raise ValueError("action delay needs a positive delay")
+
+
+def response_policy(action: str, delay: float | None) -> ResponsePolicy:
+    """The policy a file's `snapshot:`/`camera:` answer says (a scenario's, an endpoint's)."""
+    return ResponsePolicy(ResponseAction(action), delay or 0.0)

@@ -152,7 +152,7 @@ class SnapshotRequester:
         self.camera_requests: list[CameraRequestResult] = []
         self._outcomes: dict[str, tuple[float, Event]] = {}
         self._waiters: dict[str, asyncio.Future[tuple[float, Event]]] = {}
-        self._unsubscribe = participant.channel.subscribe(self._on_event)
+        self._unsubscribe = participant.subscribe(self._on_event)
 
     def close(self) -> None:
         self._unsubscribe()

@@ -56,6 +56,9 @@ class TargetParticipant(Protocol):
     endpoint_id: str | None
     channel: EventChannel | None
 
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Hear every event, also after a resume replaced the event channel."""
+
 
 class CameraRefused(Exception):
     """A camera request this participant cannot carry out; the text goes to the requester."""
@@ -106,7 +109,7 @@ class SnapshotTarget:
         if self.participant.channel is None or self.participant.endpoint_id is None:
             raise RuntimeError("the participant is not started: no endpoint, no event channel")
         if self._unsubscribe is None:
-            self._unsubscribe = self.participant.channel.subscribe(self._on_event)
+            self._unsubscribe = self.participant.subscribe(self._on_event)
 
     async def close(self) -> None:
         """Stop listening; answers under way are cancelled."""

@@ -78,6 +78,10 @@ class AlreadyJoined(ApiError):
         super().__init__(422, message)
 
 
+MEDIA_LAPSE = 3.0
+"""Seconds without a packet from a published stream after which its publisher is SICK."""
+
+
 class Conferences:
     def __init__(
         self,
@@ -91,6 +95,7 @@ class Conferences:
         clock: Callable[[], float] = time.monotonic,
         network_interval: float | None = None,
         records: ConferenceRecords | None = None,
+        media_lapse: float = MEDIA_LAPSE,
     ):
         self._registrations = registrations
         self._events = events
@@ -102,6 +107,9 @@ class Conferences:
         self._network_interval = network_interval
         """Seconds between network indicator checks (None: the platform says nothing)."""
         self._network_due = 0.0
+        self._media_lapse = media_lapse
+        self._media_seen: dict[str, tuple[int, float]] = {}
+        """By published stream id: its packet count at the router and when it last grew."""
         self._grades: dict[tuple[str, str], dict[str, str]] = {}
         """By (organization, conference): the grades of its last network indicator event."""
         # By (organization, id): organizations name their conferences independently, so one
@@ -528,11 +536,15 @@ class Conferences:
 
     async def sweep(self) -> None:
         """End conferences left empty too long; forget ended ones after their retention;
-        mark each participant HEALTHY or SICK (its keepalives late) for the views."""
+        mark each participant HEALTHY or SICK (its keepalives late, or a stream it publishes
+        without media for `media_lapse` seconds) for the views."""
         now = self._clock()
+        lapsed = self._lapsed_streams(now)
         for conference in list(self._conferences.values()):
             for participant in conference.participants.values():
-                healthy = self._registrations.healthy(participant.user_id, participant.endpoint_id)
+                healthy = self._registrations.healthy(
+                    participant.user_id, participant.endpoint_id
+                ) and not any(stream_id in lapsed for stream_id in participant.streams)
                 participant.state = ParticipantState.HEALTHY if healthy else ParticipantState.SICK
             if conference.ended_at is not None:
                 if conference.ended_at + self._ended_retention <= now:
@@ -546,6 +558,24 @@ class Conferences:
         if self._network_interval is not None and now >= self._network_due:
             self._network_due = now + self._network_interval
             await self.update_network_indicators()
+
+    def _lapsed_streams(self, now: float) -> set[str]:
+        """Published streams whose packet count at the router has not grown for
+        `media_lapse` seconds (the publisher stopped sending, or cannot reach the router)."""
+        if self._router is None:
+            return set()
+        counts = self._router.packets_received()
+        seen = self._media_seen
+        for stream_id in [s for s in seen if s not in counts]:
+            del seen[stream_id]  # unpublished
+        lapsed = set()
+        for stream_id, count in counts.items():
+            before = seen.get(stream_id)
+            if before is None or count != before[0]:
+                seen[stream_id] = (count, now)
+            elif now - before[1] >= self._media_lapse:
+                lapsed.add(stream_id)
+        return lapsed
 
     async def update_network_indicators(self) -> None:
         """Grade every joined endpoint's links from the router's RTCP figures and tell each

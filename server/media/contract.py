@@ -96,3 +96,8 @@ class MediaRouter(Protocol):
     def peer_connection_count(self) -> int:
         """Open peer connections, for the tests that assert nothing is left behind."""
         ...
+
+    def packets_received(self) -> dict[str, int]:
+        """By published stream id: RTP packets taken in from its publisher so far (a count
+        that stops growing is media that lapsed: the participant is SICK)."""
+        ...

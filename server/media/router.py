@@ -220,6 +220,12 @@ class Router:
     def peer_connection_count(self) -> int:
         return len(self._publications) + len(self._views)
 
+    def packets_received(self) -> dict[str, int]:
+        return {
+            stream_id: sum(ingress.packets_forwarded for ingress in publication.ingress.values())
+            for stream_id, publication in self._publications.items()
+        }
+
     def stream_ids(self) -> list[str]:
         return list(self._publications)
 
