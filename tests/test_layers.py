@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: dict[str, int] = {
     "agent.api.models": 0,  # wire models
     "agent.redact": 0,  # secrets out of logs: below everything that logs
+    "agent.jsonlog": 0,  # JSON-lines log lines (redacted): below everything that logs
     "agent.runtime": 0,  # process tuning (garbage collection)
     "agent.api": 1,  # API client
     "agent.events": 1,  # event channel
@@ -36,6 +37,7 @@ LAYERS: dict[str, int] = {
     "agent.distributed": 7,  # distribution: seeding, sizing, stopping
     "agent.cli": 8,
     "agent.scenario.cli": 8,  # the `run`/`validate` commands: the cli layer, filed by topic
+    "agent.endpoint": 8,  # the `endpoint` command: its file is checked as `run` checks one
     "agent": 8,  # the package's own __init__
 }
 """Package (or module) -> layer; the longest matching prefix of a module decides."""

@@ -71,6 +71,17 @@ def test_quieter_audio_and_an_av_offset_either_way_are_regressions() -> None:
     assert regressions(baseline, report(shifted("av_sync", -0.03))) == []  # as near zero
 
 
+def test_worse_quality_is_a_regression_and_better_quality_is_not() -> None:
+    """PSNR, SSIM and MOS: higher is better, and the pooled figure is a mean, not a sum."""
+    expect = {**EXPECT, "video_psnr": {"p50": "> 20"}, "audio_mos": {"p50": "> 2"}}
+    baseline = report(run(), expect)  # PSNR 45 dB, SSIM 0.99, MOS 4.1
+    assert baseline["metrics"]["video_psnr"]["overall"] == pytest.approx(45.0)  # not 34 x 45
+    for series, worse, better in (("psnr", 30.0, 48.0), ("ssim", 0.7, 1.0), ("mos", 2.5, 4.4)):
+        found = regressions(baseline, report(shifted(series, worse), expect))
+        assert any("p50:" in m and series in m for m in found), (series, found)
+        assert regressions(baseline, report(shifted(series, better), expect)) == [], series
+
+
 def test_the_scenario_tolerance_and_lost_expectations() -> None:
     loose = {**EXPECT, "delay": {"p95": "< 1s"}, "tolerance": {"delay": "100%"}}
     assert regressions(report(run(), loose), report(slower(0.05), loose)) == []

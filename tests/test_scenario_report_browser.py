@@ -37,7 +37,7 @@ def test_screenshot_of_the_html_report_shows_the_plots(tmp_path: Path) -> None:
             "--disable-gpu",
             "--hide-scrollbars",
             f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=1400,1500",
+            "--window-size=1400,3200",  # the page down to the participants timeline
             f"--screenshot={shot}",
             paths.html.as_uri(),
         ],
@@ -48,7 +48,7 @@ def test_screenshot_of_the_html_report_shows_the_plots(tmp_path: Path) -> None:
     with av.open(str(shot)) as container:
         frame = next(container.decode(video=0))
         pixels = frame.to_ndarray(format="rgb24")
-    assert pixels.shape[:2] == (1500, 1400)
+    assert pixels.shape[:2] == (3200, 1400)
 
     def area(color: str) -> int:
         return int(np.all(pixels == np.array(rgb(color), dtype=np.uint8), axis=-1).sum())

@@ -3,8 +3,8 @@
 Reads two `report.json` files of the same scenario, compares the p50, p95 and overall figure
 of every metric both measured, and calls a change a regression when the new run is worse by
 more than the metric's tolerance (which way is worse follows the metric's unit: a rate, a
-bitrate or a sound level may not drop, an A/V offset may not move away from zero, anything
-else may not grow). An expectation that held in the baseline
+bitrate, a sound level or a quality score (PSNR, SSIM, MOS) may not drop, an A/V offset may
+not move away from zero, anything else may not grow). An expectation that held in the baseline
 and fails now is a regression too. The exit code makes it a CI gate: 0 none, 1 a regression,
 2 the inputs cannot be compared."""
 
@@ -50,6 +50,7 @@ _DEFAULT_FLOOR = {
     Quantity.COUNT: 1.0,
     Quantity.BITRATE: 50_000.0,
     Quantity.LEVEL: 3.0,
+    Quantity.SCORE: 0.2,
 }
 """Changes smaller than this are noise on a shared machine, whatever the relative change."""
 
@@ -91,6 +92,7 @@ _ABSOLUTE: dict[Quantity, Callable[[str], float]] = {
     Quantity.COUNT: _plain,
     Quantity.BITRATE: parse_bitrate,
     Quantity.LEVEL: _level,
+    Quantity.SCORE: _plain,
 }
 
 
@@ -134,7 +136,12 @@ class Difference:
 def _worse_by(metric: Metric, baseline: float, new: float) -> float:
     if metric.signed:  # the best is zero: further from it is worse, either side
         return abs(new) - abs(baseline)
-    if metric.quantity in (Quantity.RATE, Quantity.BITRATE, Quantity.LEVEL):
+    if metric.higher_is_better or metric.quantity in (
+        Quantity.RATE,
+        Quantity.BITRATE,
+        Quantity.LEVEL,
+        Quantity.SCORE,
+    ):
         return baseline - new
     return new - baseline
 

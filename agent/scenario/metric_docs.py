@@ -13,7 +13,7 @@ __all__ = ["BEGIN", "END", "metric_table", "updated"]
 BEGIN = "<!-- metrics: generated from agent/scenario/metrics.py by scripts/regen-docs -->"
 END = "<!-- /metrics -->"
 
-_UNIT = {Quantity.LEVEL: "level (dBFS)"}
+_UNIT = {Quantity.LEVEL: "level (dBFS)", Quantity.SCORE: "score (higher is better)"}
 """A unit's name in the table where its quantity's name alone does not say it."""
 
 

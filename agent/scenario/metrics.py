@@ -80,6 +80,9 @@ class Metric:
     signed: bool = False
     """Values on both sides of zero, the best at zero (an A/V offset): `compare` calls a
     figure worse when it moved away from zero."""
+    higher_is_better: bool = False
+    """A quality measured as a fraction (SSIM): `compare` calls a drop worse, as it does for
+    rates, bitrates, levels and scores."""
     per: str = ""
     """What one value is of, for the docs' metric table (`agent.scenario.metric_docs`)."""
 
@@ -526,7 +529,7 @@ _ALL = (
     ),
     Metric(
         "video_psnr",
-        Quantity.COUNT,
+        Quantity.SCORE,
         "PSNR (dB) of received synthetic video against the sent frame, sampled over time.",
         _series("psnr", video_only=True),
         per=(
@@ -541,10 +544,11 @@ _ALL = (
         "SSIM (0..1) of received synthetic video against the sent frame, sampled over time.",
         _series("ssim", video_only=True),
         per="the same for SSIM (0..1)",
+        higher_is_better=True,
     ),
     Metric(
         "audio_mos",
-        Quantity.COUNT,
+        Quantity.SCORE,
         "MOS (wideband PESQ, 1..4.6) of received synthetic audio against the sent sound,"
         " per 4 s window.",
         _series("mos", video_only=False),

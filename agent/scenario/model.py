@@ -38,6 +38,7 @@ from agent.scenario.units import (
     LevelThreshold,
     RateThreshold,
     RatioThreshold,
+    ScoreThreshold,
     TimeThreshold,
 )
 
@@ -643,7 +644,14 @@ class ComposeStep(_Step):
     publishers in a GRID, the audio mixed) or an AUDIO (MP3) one. With `wait`, poll until it is
     done (it must end COMPLETED); with `download`, fetch it through its signed URL (no token)
     into the report directory (`compositions/`) and check that it decodes with the requested
-    codecs, size and the recorded duration."""
+    codecs, size and the recorded duration. With `check_tiles` (VIDEO), also read each
+    publisher's timecode in its tile while it was published (the Recorder API's times, by the
+    composer's rule: from publish or first frame, whichever came first, to unpublish or last
+    frame, whichever came last): at least 80% of the frames read, the median delay within 1 s
+    of capture, each frame within 0.6 s of that median (a live call: its publishers' loop may
+    stall a few frames on a loaded machine), no tile frozen over 0.5 s, and the mixed audio
+    within 0.1 s of the pictures. Frames within 0.2 s of a layout change are not judged, nor
+    used to tell a tile's picture shape."""
 
     do: Literal["compose"]
     conversation: str | None = None
@@ -1026,6 +1034,10 @@ class LevelThresholds(Thresholds[LevelThreshold]):
     """Thresholds on a sound level: "> -40dBFS"."""
 
 
+class ScoreThresholds(Thresholds[ScoreThreshold]):
+    """Thresholds on a quality score (PSNR dB, MOS): "> 30"."""
+
+
 ExpectCondition = Literal[
     "every_viewer_received_every_publisher",
     "every_participant_joined",
@@ -1066,9 +1078,9 @@ class ExpectSpec(StrictModel):
     first_frame_time: TimeThresholds | list[TimeThresholds] | None = None
     video_fps: RateThresholds | list[RateThresholds] | None = None
     delay: TimeThresholds | list[TimeThresholds] | None = None
-    video_psnr: CountThresholds | list[CountThresholds] | None = None
+    video_psnr: ScoreThresholds | list[ScoreThresholds] | None = None
     video_ssim: RatioThresholds | list[RatioThresholds] | None = None
-    audio_mos: CountThresholds | list[CountThresholds] | None = None
+    audio_mos: ScoreThresholds | list[ScoreThresholds] | None = None
     audio_concealed: RatioThresholds | list[RatioThresholds] | None = None
     bitrate: BitrateThresholds | list[BitrateThresholds] | None = None
     bitrate_sent: BitrateThresholds | list[BitrateThresholds] | None = None

@@ -22,6 +22,7 @@ __all__ = [
     "Quantity",
     "RateThreshold",
     "RatioThreshold",
+    "ScoreThreshold",
     "Threshold",
     "TimeThreshold",
     "format_quantity",
@@ -124,6 +125,9 @@ class Quantity(StrEnum):
     BITRATE = "bitrate"
     LEVEL = "level"
     """A sound level in dBFS (0 is full scale, so levels are negative)."""
+    SCORE = "score"
+    """A quality score (PSNR in dB, a MOS): a plain number, higher is better, pooled as the
+    mean."""
 
 
 Operator = Literal["<", "<=", ">", ">=", "=="]
@@ -223,6 +227,7 @@ _UNIT_PARSERS = {
         'a bitrate with a unit (bps, k, M, G), such as "500k", "500kbit/s" or "1.5M"',
     ),
     Quantity.LEVEL: (_parse_level, 'a level with a unit (dBFS), such as "-40dBFS"'),
+    Quantity.SCORE: (_parse_plain, "a number"),
 }
 
 
@@ -266,6 +271,7 @@ RatioThreshold = Annotated[Threshold, *_threshold(Quantity.RATIO)]
 CountThreshold = Annotated[Threshold, *_threshold(Quantity.COUNT)]
 BitrateThreshold = Annotated[Threshold, *_threshold(Quantity.BITRATE)]
 LevelThreshold = Annotated[Threshold, *_threshold(Quantity.LEVEL)]
+ScoreThreshold = Annotated[Threshold, *_threshold(Quantity.SCORE)]
 
 
 def format_quantity(value: float, quantity: Quantity) -> str:
@@ -287,5 +293,7 @@ def format_quantity(value: float, quantity: Quantity) -> str:
             return f"{value:g}"
         case Quantity.LEVEL:
             return f"{value:.1f}dBFS"
+        case Quantity.SCORE:
+            return f"{value:.3g}"
         case _:
             return f"{value:.1f}"
