@@ -25,14 +25,12 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.api.auth import ClientCredentials
 from agent.api.models import ConferenceStreamType
-from agent.participant import Participant, RetryPolicy
 from agent.scenario.metrics import percentile
 from agent.webrtc import seams
 from agent.webrtc.host_addresses import LOOPBACK, use_host_addresses
 from server.config import DEV_SECRET_FILE
-from tests.resume_support import FAST_RESUME, media_flowing, start_call
+from tests.resume_support import dev_participant, media_flowing, start_call
 from tests.serve_support import serve_process
 
 CAM = ConferenceStreamType.CAM
@@ -53,14 +51,7 @@ async def run(restarts: int, keep_alive: int) -> list[float]:
             async with AsyncExitStack() as people_stack:
                 people = []
                 for name in ("kiosk", "agent"):
-                    person = Participant(
-                        url,
-                        ClientCredentials("dev", secret),
-                        name=name,
-                        keep_alive_seconds=keep_alive,
-                        retry=RetryPolicy(attempts=4, initial=0.2, maximum=1.0),
-                        resume=FAST_RESUME,
-                    )
+                    person = dev_participant(url, secret, name, keep_alive)
                     people.append(await people_stack.enter_async_context(person))
                 await start_call(people, BOUND)
                 port = str(urlsplit(url).port)

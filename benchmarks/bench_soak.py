@@ -36,15 +36,14 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.api.auth import ClientCredentials
 from agent.api.models import ConferenceStreamType
-from agent.participant import Participant, RetryPolicy
+from agent.participant import Participant
 from agent.participant.drift import DriftWatcher
 from agent.scenario.metrics import percentile
 from agent.webrtc import seams
 from agent.webrtc.host_addresses import LOOPBACK, use_host_addresses
 from server.config import DEV_SECRET_FILE
-from tests.resume_support import FAST_RESUME, CuttableProxy, media_flowing, start_call
+from tests.resume_support import CuttableProxy, dev_participant, media_flowing, start_call
 from tests.serve_support import serve_process
 
 CAM = ConferenceStreamType.CAM
@@ -70,16 +69,9 @@ async def run(args: argparse.Namespace) -> int:
             async with AsyncExitStack() as people_stack:
                 people: list[Participant] = []
                 for name, via_proxy in (("kiosk", True), ("agent", False)):
-                    person = Participant(
-                        url,
-                        ClientCredentials("dev", secret),
-                        name=name,
-                        keep_alive_seconds=args.keep_alive,
-                        retry=RetryPolicy(attempts=4, initial=0.2, maximum=1.0),
-                        resume=FAST_RESUME,
-                        event_channel_url=(
-                            f"ws://127.0.0.1:{proxy.port}/ws" if via_proxy else None
-                        ),
+                    events_url = f"ws://127.0.0.1:{proxy.port}/ws" if via_proxy else None
+                    person = dev_participant(
+                        url, secret, name, args.keep_alive, event_channel_url=events_url
                     )
                     people.append(await people_stack.enter_async_context(person))
                 renewals: list[object] = []

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent.api.models import CreateConferenceWebCommand, UnregisterUserEndpointWebCommand
-from agent.participant import Participant, ResumePolicy, StreamState
+from agent.participant import Participant, ResumePolicy, RetryPolicy, StreamState
 from server.embedded import EmbeddedServer
 
 FAST_RESUME = ResumePolicy(initial=0.2, maximum=1.0, media_timeout=15.0)
@@ -226,3 +226,30 @@ class SoakCall:
                 }
                 raise AssertionError(f"{person.name} not back after {fault}: {state}") from None
         return took
+
+
+BENCH_RETRY = RetryPolicy(attempts=4, initial=0.2, maximum=1.0)
+"""A request's retries in the fault benchmarks: short, the resume does the rest."""
+
+
+def dev_participant(
+    url: str,
+    secret: str,
+    name: str,
+    keep_alive: int,
+    *,
+    retry: RetryPolicy = BENCH_RETRY,
+    event_channel_url: str | None = None,
+) -> Participant:
+    """A participant of `serve`'s development client that resumes quickly (`FAST_RESUME`)."""
+    from agent.api.auth import ClientCredentials
+
+    return Participant(
+        url,
+        ClientCredentials("dev", secret),
+        name=name,
+        keep_alive_seconds=keep_alive,
+        retry=retry,
+        resume=FAST_RESUME,
+        event_channel_url=event_channel_url,
+    )

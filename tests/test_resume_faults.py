@@ -25,7 +25,7 @@ from agent.participant import Participant, ResumePolicy, RetryPolicy, StreamStat
 from server.config import DEV_SECRET_FILE
 from server.embedded import EmbeddedServer
 from tests.participant_support import CAM, FAST_RETRY, Call, small_tracks
-from tests.resume_support import FAST_RESUME, CuttableProxy, media_flowing
+from tests.resume_support import FAST_RESUME, CuttableProxy, dev_participant, media_flowing
 from tests.serve_support import serve_process
 
 RECOVERY_BOUND = 45.0
@@ -35,14 +35,7 @@ RECOVERY_BOUND = 45.0
 async def _call_of_two(stack: AsyncExitStack, url: str, secret: str) -> list[Participant]:
     people = []
     for name in ("kiosk", "agent"):
-        person = Participant(
-            url,
-            ClientCredentials("dev", secret),
-            name=name,
-            keep_alive_seconds=2,
-            retry=FAST_RETRY,
-            resume=FAST_RESUME,
-        )
+        person = dev_participant(url, secret, name, 2, retry=FAST_RETRY)
         people.append(await stack.enter_async_context(person))
     summary = await people[0].api.conferences.create(
         CreateConferenceWebCommand(metadata={"site": "lobby"})
