@@ -19,6 +19,7 @@ without the speech-like sound), counted as `unmeasured`.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from dataclasses import dataclass
 
@@ -88,8 +89,10 @@ PESQ_MISSING = (
 )
 
 
+@functools.cache
 def pesq_available() -> bool:
-    """Whether `pesq` is installed: an extra (`quality`), since it has no binary wheels."""
+    """Whether `pesq` is installed: an extra (`quality`), since it has no binary wheels.
+    Looked up once: every decoding audio viewer asks."""
     return importlib.util.find_spec("pesq") is not None
 
 
