@@ -86,6 +86,10 @@ class _EndpointCollector(Collector):
                 "1 while in the conference it should be in, publishing (or it should be in none)",
             ),
             "peer_connections": (participant.peer_connection_count(), "Open peer connections"),
+            "keepalive_failures": (
+                participant.keepalive_failures,
+                "Keepalives unanswered or refused since the last one answered",
+            ),
         }
         for name, (value, text) in gauges.items():
             yield GaugeMetricFamily(f"{NAME}_{name}", text, value=float(value))

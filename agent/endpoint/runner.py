@@ -253,7 +253,9 @@ class Endpoint:
         )
         devices = self.media.devices() if self.media else []
         return Readiness(
-            registered=participant.endpoint_id is not None and participant.lost is None,
+            registered=participant.endpoint_id is not None
+            and participant.lost is None
+            and participant.keepalive_failures == 0,
             channel_connected=channel is not None and channel.connected,
             in_conference=in_conference,
             devices=all(d.error is None for d in devices),

@@ -188,6 +188,9 @@ class Participant:
         """Which of `streams` to view, beyond the view policy (None: all it allows)."""
         self.view_watcher: ViewWatcher | None = None
         self.keepalives = 0
+        self.keepalive_failures = 0
+        """Keepalives unanswered or refused since the last one the platform answered: while
+        any, the registration is in doubt (the platform may have restarted and forgotten it)."""
         self.resumes = 0
         """Resumes that brought the participant back."""
         self.lost: str | None = None
@@ -416,11 +419,11 @@ class Participant:
 
         The resume runs in its own task: the endpoint it registers needs keepalives from the
         start, while the resume still rejoins and republishes."""
-        failures = 0
+        self.keepalive_failures = 0
         while True:
             wait = self.keepalive_interval
-            if failures:
-                wait = min(wait, self.resume_policy.delay(failures - 1))
+            if self.keepalive_failures:
+                wait = min(wait, self.resume_policy.delay(self.keepalive_failures - 1))
             await asyncio.sleep(wait)
             endpoint_id = self.endpoint_id
             if endpoint_id is None:
@@ -430,13 +433,13 @@ class Participant:
                     KeepUserEndpointAliveWebCommand(user_endpoint_id=endpoint_id)
                 )
                 self.keepalives += 1
-                failures = 0
+                self.keepalive_failures = 0
                 if self._needs_healing() and (self._heal_task is None or self._heal_task.done()):
                     self._heal_task = asyncio.get_running_loop().create_task(
                         self._heal(), name=f"heal-{self.name}"
                     )
             except ApiError as exc:
-                failures += 1
+                self.keepalive_failures += 1
                 self.timeline.note("keepalive", ok=False, error=describe(exc))
                 log.warning("%s: keepalive failed: %s", self.name, exc)
                 if not is_gone(exc) or endpoint_id != self.endpoint_id:
@@ -445,7 +448,7 @@ class Participant:
                     self.lost = f"the platform no longer knows endpoint {endpoint_id}: {exc}"
                     return
                 if self._resume_task is None or self._resume_task.done():
-                    failures = 0
+                    self.keepalive_failures = 0
                     self.endpoint_id = None  # gone: no keepalives until the resume registers
                     self.lost = f"resuming after keepalive: {describe(exc)}"
                     self._resume_task = asyncio.get_running_loop().create_task(
