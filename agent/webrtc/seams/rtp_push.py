@@ -43,13 +43,13 @@ from aiortc.rtp import (
     RTP_HISTORY_SIZE,
     AnyRtcpPacket,
     RtcpPsfbPacket,
-    RtpPacket,
     unpack_remb_fci,
 )
 from aiortc.utils import random32, uint16_add, uint32_add
 
 from agent.webrtc.seams import packet_path
 from agent.webrtc.seams.private import mangled, reaches, read
+from agent.webrtc.seams.rtp_header import BytesHistory, HeaderWriter
 from agent.webrtc.seams.versions import check
 
 __all__ = ["PacketPusher", "PushedTrack", "on_keyframe_request", "on_remb", "push_into"]
@@ -167,6 +167,14 @@ class _Push:
         self.sequence_number = random_sequence_number()
         self.timestamp_origin = random32()
         self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        # Configured by `send()` before the RTP loop starts, fixed from then on.
+        extensions_map = self.state[_RTP_HEADER_EXTENSIONS_MAP]
+        self.header = HeaderWriter(
+            extensions_map, self.payload_type, sender._ssrc, self.state[_MID]
+        )
+        history = BytesHistory(extensions_map)
+        history.update(self.state[_RTP_HISTORY])
+        self.state[_RTP_HISTORY] = self.history = history
 
     def push(self, packet: av.Packet[Any]) -> None:
         if self.done.done():
@@ -181,33 +189,29 @@ class _Push:
         if not payloads:
             return
         timestamp = uint32_add(self.timestamp_origin, timestamp)
-        mid = state[_MID]
-        extensions_map = state[_RTP_HEADER_EXTENSIONS_MAP]
-        history = state[_RTP_HISTORY]
+        write = self.header.write
+        history = self.history
         transport = self.sender.transport
         last = len(payloads) - 1
+        sent = octets = 0
         try:
             for index, payload in enumerate(payloads):
-                rtp = RtpPacket(
-                    payload_type=self.payload_type,
-                    sequence_number=self.sequence_number,
-                    timestamp=timestamp,
-                    marker=int(index == last),
-                    ssrc=self.sender._ssrc,
-                    payload=payload,
-                )
-                rtp.extensions.abs_send_time = (packet_path.current_ntp_time() >> 14) & 0xFFFFFF
-                rtp.extensions.mid = mid
-                history[self.sequence_number % RTP_HISTORY_SIZE] = rtp
-                later = packet_path.send_rtp(transport, rtp.serialize(extensions_map))
+                sequence_number = self.sequence_number
+                abs_send_time = (packet_path.current_ntp_time() >> 14) & 0xFFFFFF
+                data = write(sequence_number, timestamp, index == last, abs_send_time, payload)
+                history[sequence_number % RTP_HISTORY_SIZE] = data
+                later = packet_path.send_rtp(transport, data)
                 if later is not None:  # e.g. through TURN
                     packet_path.run_eagerly(later)
-                state[_OCTET_COUNT] += len(payload)
-                state[_PACKET_COUNT] += 1
-                self.sequence_number = uint16_add(self.sequence_number, 1)
+                sent += 1
+                octets += len(payload)
+                self.sequence_number = uint16_add(sequence_number, 1)
         except ConnectionError:
             self._finish("disconnected")  # aiortc's loop ends the same way
             return
+        finally:
+            state[_PACKET_COUNT] += sent
+            state[_OCTET_COUNT] += octets
         state[_NTP_TIMESTAMP] = packet_path.current_ntp_time()
         state[_RTP_TIMESTAMP] = timestamp
 
