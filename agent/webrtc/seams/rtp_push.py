@@ -191,27 +191,23 @@ class _Push:
         timestamp = uint32_add(self.timestamp_origin, timestamp)
         write = self.header.write
         history = self.history
-        transport = self.sender.transport
         last = len(payloads) - 1
-        sent = octets = 0
+        sequence_number = self.sequence_number
+        packets: list[bytes] = []
+        for index, payload in enumerate(payloads):
+            abs_send_time = (packet_path.current_ntp_time() >> 14) & 0xFFFFFF
+            data = write(sequence_number, timestamp, index == last, abs_send_time, payload)
+            history[sequence_number % RTP_HISTORY_SIZE] = data
+            packets.append(data)
+            sequence_number = uint16_add(sequence_number, 1)
         try:
-            for index, payload in enumerate(payloads):
-                sequence_number = self.sequence_number
-                abs_send_time = (packet_path.current_ntp_time() >> 14) & 0xFFFFFF
-                data = write(sequence_number, timestamp, index == last, abs_send_time, payload)
-                history[sequence_number % RTP_HISTORY_SIZE] = data
-                later = packet_path.send_rtp(transport, data)
-                if later is not None:  # e.g. through TURN
-                    packet_path.run_eagerly(later)
-                sent += 1
-                octets += len(payload)
-                self.sequence_number = uint16_add(sequence_number, 1)
+            packet_path.send_rtp_batch(self.sender.transport, packets)
         except ConnectionError:
             self._finish("disconnected")  # aiortc's loop ends the same way
             return
-        finally:
-            state[_PACKET_COUNT] += sent
-            state[_OCTET_COUNT] += octets
+        self.sequence_number = sequence_number
+        state[_PACKET_COUNT] += len(packets)
+        state[_OCTET_COUNT] += sum(map(len, payloads))
         state[_NTP_TIMESTAMP] = packet_path.current_ntp_time()
         state[_RTP_TIMESTAMP] = timestamp
 
