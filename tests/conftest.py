@@ -43,6 +43,18 @@ from tests.participant_support import Call
 from tests.platform_support import CLIENTS, LONG_POLL_SECONDS, PlatformUser, login
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`scripts/test` runs `-n 3 --dist loadgroup`) some tests share one
+    worker, so that no two of them run at once (the other workers go on beside them):
+    - those using the Ray `cluster` (tests/ray_support.py): one local Ray cluster at a time
+      (each module builds its own, and two clusters' raylets would fight for 2 cores);
+    - those marked `serial` (their liveness bounds hold with one such test at a time).
+    Without xdist the marker is inert."""
+    for item in items:
+        if "cluster" in getattr(item, "fixturenames", ()) or item.get_closest_marker("serial"):
+            item.add_marker(pytest.mark.xdist_group("alone"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def loopback_ice() -> Iterator[None]:
     """Every peer connection of the tests gathers on 127.0.0.1 only (aioice skips loopback and
