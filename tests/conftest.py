@@ -43,16 +43,15 @@ from tests.participant_support import Call
 from tests.platform_support import CLIENTS, LONG_POLL_SECONDS, PlatformUser, login
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`scripts/test` runs `-n 3 --dist loadgroup`) some tests share one
-    worker, so that no two of them run at once (the other workers go on beside them):
-    - those using the Ray `cluster` (tests/ray_support.py): one local Ray cluster at a time
-      (each module builds its own, and two clusters' raylets would fight for 2 cores);
-    - those marked `serial` (their liveness bounds hold with one such test at a time).
-    Without xdist the marker is inert."""
+    """Tests using the Ray `cluster` (tests/ray_support.py) are `serial`: `scripts/test` runs
+    the suite on pytest-xdist workers but the `serial` tests after, one at a time, on a CPU the
+    suite leaves alone (a local Ray cluster's processes, Chromium, or a floor on fps, jitter or
+    event-loop lag would otherwise compete with two other workers' calls)."""
     for item in items:
-        if "cluster" in getattr(item, "fixturenames", ()) or item.get_closest_marker("serial"):
-            item.add_marker(pytest.mark.xdist_group("alone"))
+        if "cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.serial)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -37,6 +37,7 @@ from tests.platform_support import CLIENTS, login
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.serial,  # Chromium and the agent judged on fps and delay: a quiet CPU
     pytest.mark.timeout(90),
     pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing())),
 ]

@@ -34,7 +34,7 @@ from tests.recorder_support import (
     wait_state,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # track lengths within 1 s of the call
 
 
 def _check_recorded(message: dict[str, Any], recording: Recording, late: str | None) -> None:

@@ -28,6 +28,8 @@ from tests.distributed_support import (
     live_participants,
 )
 
+pytestmark = pytest.mark.serial  # processes with their own platforms, interrupted mid-call
+
 
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("whole_group", [True, False], ids=["terminal-ctrl-c", "kill-coordinator"])

@@ -28,6 +28,8 @@ from agent.webrtc.host_addresses import (
 )
 from tests.load_support import audio_call
 
+pytestmark = pytest.mark.serial  # the run is invalid when its event loop lags
+
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "auvious-agent"
 

@@ -23,6 +23,8 @@ from agent.scenario.loader import Issue, ScenarioError, parse_scenario
 from agent.scenario.model import scenario_json_schema
 from agent.scenario.runner import RunOptions, ScenarioRun
 
+pytestmark = pytest.mark.serial  # Chromium joins and leaves on a timeline: a quiet CPU
+
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "auvious-agent"
 EXAMPLE = ROOT / "scenarios" / "browser-and-agents.yaml"

@@ -21,6 +21,8 @@ from agent.scenario.runner import RunOptions, ScenarioRun
 from tests.load_support import SCENARIO, calling
 from tests.scenario_results_support import EXPECT, run, scenario
 
+pytestmark = pytest.mark.serial  # two real runs compared: a loaded CPU shows as regressions
+
 CLI = Path(sys.executable).parent / "auvious-agent"
 
 

@@ -28,6 +28,8 @@ from server.embedded import EmbeddedServer
 from tests.test_load_sustained import track, view
 from tests.test_scenario_run import options, write
 
+pytestmark = pytest.mark.serial  # jitter and sync floors measured on real media
+
 CALL = """
 name: media-metrics
 duration: 7s

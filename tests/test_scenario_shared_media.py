@@ -21,6 +21,8 @@ from server.embedded import EmbeddedServer
 from tests.test_scenario_run import LIVENESS, assert_nothing_left, options, write
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.serial  # one encoder per profile: a starved CPU makes it rebuild
+
 CALL = """
       - do: register
       - do: join
