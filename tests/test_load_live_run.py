@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 from pydantic import SecretStr
 
 from agent.load import Shard
@@ -74,6 +75,7 @@ def options(server: EmbeddedServer, **changes: object) -> RunOptions:
     return RunOptions(**fields)  # type: ignore[arg-type]
 
 
+@pytest.mark.serial  # fps must show up in the live metrics
 async def test_metrics_are_served_during_the_run_and_the_dashboard_asks_for_them(
     server: EmbeddedServer, tmp_path: Path
 ) -> None:

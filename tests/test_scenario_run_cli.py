@@ -53,6 +53,7 @@ def reports_in(directory: Path) -> dict[str, object]:
     return report
 
 
+@pytest.mark.serial  # a run is invalid when its own event loop lags
 def test_the_two_party_example_passes_and_writes_three_reports(tmp_path: Path) -> None:
     report = tmp_path / "two-party"
     result = run_cli(
@@ -148,6 +149,7 @@ def test_every_example_is_run_here() -> None:
     assert examples == sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
 
 
+@pytest.mark.serial  # the examples judge tiles, A/V sync and loop lag
 @pytest.mark.timeout(RUN_TIMEOUT)
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 async def test_example_runs_on_the_embedded_platform(name: str, tmp_path: Path) -> None:
