@@ -62,6 +62,7 @@ from agent.api.models.events import (
 )
 from agent.events.channel import ChannelError, EventChannel, channel_url
 from agent.network import NetworkShaper
+from agent.participant.heap import release_free_heap
 from agent.participant.policy import ResumePolicy, RetryPolicy, ViewPolicy
 from agent.participant.publisher import Publisher, PublisherMeasurements
 from agent.participant.records import Timeline, describe
@@ -553,6 +554,7 @@ class Participant:
             record.details["seconds_to_media"] = round(time.monotonic() - started, 3)
             self.lost = None
             self.resumes += 1
+            release_free_heap()  # what the old connections held is freed by now: give it back
             log.info("%s: resumed after %s in %.1f s", self.name, cause, time.monotonic() - started)
 
     async def _come_back(
