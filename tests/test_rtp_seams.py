@@ -13,7 +13,12 @@ from aiortc.rtp import RtpPacket
 from agent.webrtc import seams
 from media import passthrough
 from media.loopback import loopback, wait_until
-from media.rtp_seams import MAX_WAITING_FRAMES, FrameAssembler, count_frames_from_rtp
+from media.rtp_seams import (
+    MAX_WAITING_FRAMES,
+    FrameAssembler,
+    count_frames_from_rtp,
+    frame_counter,
+)
 from media.sinks import FrameCounter
 from media.stats import StatsSampler
 from media.video import SyntheticVideoTrack
@@ -23,7 +28,7 @@ Frame = tuple[int, bool]  # size, keyframe
 
 def collector(kind: str = "video") -> tuple[FrameAssembler, list[Frame]]:
     frames: list[Frame] = []
-    return FrameAssembler(kind, lambda _at, size, key: frames.append((size, key))), frames
+    return frame_counter(kind, lambda _at, size, key: frames.append((size, key))), frames
 
 
 def packets(first_seq: int, timestamp: int, sizes: list[int]) -> list[RtpPacket]:
