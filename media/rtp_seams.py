@@ -177,8 +177,14 @@ class FrameAssembler:
                 return  # a frame already reported (a late retransmission, a duplicate)
             self.restart()  # far behind: the sender numbers anew
             self._skip()
+            end = None
         part = Part(packet.timestamp, packet.payload, keyframe_start)
-        if self._at_once:
+        if self._at_once or (
+            self._each_packet
+            and end is not None
+            and seq == (end + 1) & 0xFFFF
+            and not self._markers
+        ):  # a frame of its own, in order: nothing to wait for
             self._end = seq
             self.on_frame([part])
             return
