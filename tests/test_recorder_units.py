@@ -14,12 +14,14 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
+from aiortc.codecs.h264 import H264Encoder, h264_depayload
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
 from media.rtp_seams import MAX_WAITING_FRAMES, starts_keyframe
-from server.recorder.tap import RecordingTap, frame_is_keyframe
+from server.recorder.tap import RecordingTap, depayloader, frame_is_keyframe
 from server.recorder.writer import TrackWriter, opus_head, salvage
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
@@ -233,3 +235,30 @@ async def test_reordered_audio_is_written_in_order_and_a_lost_packet_skipped(
     expected = [i for i in range(len(payloads)) if i != 10]
     assert [pts for pts, _, _ in written] == [i * 20 for i in expected]
     assert [data for _, data, _ in written] == [payloads[i] for i in expected]
+
+
+def test_h264_is_depayloaded_to_the_annex_b_aiortc_makes() -> None:
+    """Single NAL units, STAP-A (SPS + PPS) and FU-A fragments from libx264 through aiortc's
+    packetizer; the tap's depayloader reads them as aiortc's own does, and refuses garbage."""
+    encoder = av.CodecContext.create("libx264", "w")
+    assert isinstance(encoder, av.VideoCodecContext)
+    encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
+    encoder.time_base = fractions.Fraction(1, 15)
+    encoder.options = {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline"}
+    noise = np.random.default_rng(2).integers(0, 256, size=(240, 640, 3), dtype=np.uint8)
+    packer = H264Encoder()
+    kinds: set[int] = set()
+    for index in range(4):
+        array = np.ascontiguousarray(noise[:, index * 8 : index * 8 + 320])
+        picture = av.VideoFrame.from_ndarray(array, format="rgb24").reformat(format="yuv420p")
+        picture.pts = index
+        for packet in encoder.encode(picture):
+            payloads = packer.pack(packet)[0]
+            kinds |= {p[0] & 0x1F for p in payloads}
+            data = depayloader("H264")(payloads)
+            assert data == b"".join(h264_depayload(p) for p in payloads)
+            assert frame_is_keyframe("H264", data) == (index == 0)
+    assert {24, 28} <= kinds, kinds
+    for garbage in (b"\x00", b"\x00\x00\x00", b"\x1f\x01", b"\x18\x00\x09\x67"):
+        with pytest.raises(ValueError):
+            depayloader("H264")([garbage])

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from aiortc.codecs.h264 import h264_depayload
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
@@ -28,6 +27,8 @@ MAX_PENDING_FRAMES = 64
 """Arrival times kept for frames not yet complete (the assembler may skip some)."""
 _H264_IDR = 5
 _H264_SPS = 7
+_H264_STAP_A = 24
+_H264_FU_A = 28
 
 
 def frame_is_keyframe(codec_name: str, data: bytes) -> bool:
@@ -55,8 +56,37 @@ def _vp8(payloads: list[bytes]) -> bytes:
     return b"".join([p[vp8_descriptor_size(p) :] for p in payloads])
 
 
+_START = b"\x00\x00\x00\x01"
+
+
 def _h264(payloads: list[bytes]) -> bytes:
-    return b"".join([h264_depayload(p) for p in payloads])
+    """Annex-B from RFC 6184 payloads, as aiortc's `h264_depayload` makes it, without its
+    descriptor object per packet."""
+    out: list[bytes] = []
+    for payload in payloads:
+        if len(payload) < 2:
+            raise ValueError("H264 NAL unit is too short")
+        nal_type = payload[0] & 0x1F
+        if nal_type < 24:
+            if not nal_type:
+                raise ValueError("H264 NAL unit type 0 is not supported")
+            out += (_START, payload)
+        elif nal_type == _H264_FU_A:
+            if payload[1] & 0x80:  # the first fragment carries the NAL unit's header
+                out += (_START, bytes([payload[0] & 0xE0 | payload[1] & 0x1F]))
+            out.append(payload[2:])
+        elif nal_type == _H264_STAP_A:
+            pos = 1
+            while pos < len(payload):
+                size = int.from_bytes(payload[pos : pos + 2], "big")
+                pos += 2
+                if pos + size > len(payload):
+                    raise ValueError("STAP-A data is truncated")
+                out += (_START, payload[pos : pos + size])
+                pos += size
+        else:
+            raise ValueError(f"H264 NAL unit type {nal_type} is not supported")
+    return b"".join(out)
 
 
 def _as_is(payloads: list[bytes]) -> bytes:
