@@ -49,6 +49,9 @@ normally arrives within a round trip."""
 MAX_MISORDER = 100
 """A packet this far behind the last frame is not late: its sender restarted its numbering
 (aiortc's jitter buffer draws the line at the same distance)."""
+MAX_DROPOUT = 3000
+"""A packet this far ahead of the last frame is not after a gap: the numbering started over
+(RFC 3550 A.1 draws the lines at 100 behind and 3000 ahead)."""
 
 
 def starts_keyframe(codec_name: str, payload: bytes) -> bool:
@@ -138,8 +141,9 @@ class FrameAssembler:
     must decode: packets reordered at the start, or a start missed, cannot cut it short).
 
     ``on_frame(packets)`` gets the frame's packets in order as `Part`s. A packet further
-    behind the last reported frame than `MAX_MISORDER` means the sender's numbering started
-    over: the assembler restarts on it (the frames lost in between are one skip).
+    behind the last reported frame than `MAX_MISORDER`, or further ahead than `MAX_DROPOUT`,
+    means the sender's numbering started over: the assembler restarts on it (the frames lost
+    in between are one skip).
     """
 
     def __init__(
@@ -172,10 +176,10 @@ class FrameAssembler:
     def add(self, packet: RtpPacket, keyframe_start: bool) -> None:
         seq = packet.sequence_number
         end = self._end
-        if end is not None and not 0 < (seq - end) & 0xFFFF < 0x8000:
+        if end is not None and not 0 < (seq - end) & 0xFFFF < MAX_DROPOUT:
             if (end - seq) & 0xFFFF < MAX_MISORDER:
                 return  # a frame already reported (a late retransmission, a duplicate)
-            self.restart()  # far behind: the sender numbers anew
+            self.restart()  # far behind or far ahead: the sender numbers anew
             self._skip()
             end = None
         part = Part(packet.timestamp, packet.payload, keyframe_start)

@@ -14,6 +14,7 @@ from agent.webrtc import seams
 from media import passthrough
 from media.loopback import loopback, wait_until
 from media.rtp_seams import (
+    MAX_DROPOUT,
     MAX_WAITING_FRAMES,
     FrameAssembler,
     count_frames_from_rtp,
@@ -130,3 +131,6 @@ def test_numbering_far_behind_the_last_frame_is_a_new_start_not_a_late_packet() 
         assembler.add(packet, keyframe_start=False)
     assert frames[2:] == [(10, False), (7, False)]
     assert assembler.frames_skipped == 1, "what was lost in between counts once"
+    for packet in packets(203 + MAX_DROPOUT, 12000, [4]):  # far ahead: no gap to wait behind
+        assembler.add(packet, keyframe_start=False)
+    assert frames[4:] == [(4, False)] and assembler.frames_skipped == 2

@@ -121,6 +121,7 @@ class RecordingTap:
             kind, self._frame, on_skip=self._lost, audio_in_order=True, start_at_keyframe=True
         )
         self._waiting = self._video
+        self._ssrc: int | None = None
         self._origin: float | None = None  # time.time() of pts 0
         self._last_pts = 0
         self._arrivals: dict[int, float] = {}  # RTP timestamp -> its first packet's arrival
@@ -150,6 +151,12 @@ class RecordingTap:
     async def forward(self, packet: RtpPacket, source_seq: int, keyframe_start: bool) -> None:
         # The packet is shared with the viewers and the history: its payload (immutable) is
         # kept until its frame is complete, the packet itself is never changed.
+        if packet.ssrc != self._ssrc:
+            # A publisher that reconnects comes through a new ingress, which knows no SSRC
+            # before and restarts nobody: the tap notices by itself.
+            if self._ssrc is not None:
+                self.restart()
+            self._ssrc = packet.ssrc
         timestamp = packet.timestamp
         if timestamp not in self._arrivals:
             now = time.time()
