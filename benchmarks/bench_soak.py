@@ -15,6 +15,9 @@ receive fresh video. Between faults the participants' own failures are counted (
 failed, resumes), as are token renewals; at the end the peer connections, file descriptors,
 threads and asyncio tasks of this process are compared with their level after the first round
 of faults, and the memory slope is given in MB per hour.
+
+`--faults` picks the faults (in turn); `--faults none` is a call without faults, sampled every
+`--every` seconds: the 60 s-token hour (`--duration 3600 --every 120 --faults none`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.api.models import ConferenceStreamType
 from agent.participant import Participant
-from agent.participant.drift import DriftWatcher
+from agent.participant.drift import DriftWatcher, ResourceSample
 from agent.scenario.metrics import percentile
 from agent.webrtc import seams
 from agent.webrtc.host_addresses import LOOPBACK, use_host_addresses
@@ -47,6 +50,7 @@ from tests.resume_support import CuttableProxy, dev_participant, media_flowing, 
 from tests.serve_support import serve_process
 
 CAM = ConferenceStreamType.CAM
+FAULTS = ("restart", "channel", "unreachable", "peer")
 BOUND = 90.0
 SERVE: dict[str, Any] = {"startup_timeout": 90.0, "stderr": Path("/tmp/bench_soak_serve.log")}
 
@@ -107,12 +111,9 @@ async def run(args: argparse.Namespace) -> int:
                         await link.pc.close()
                     return time.monotonic()
 
-                faults: list[Callable[[], Awaitable[float]]] = [
-                    restart,
-                    channel,
-                    unreachable,
-                    peer,
-                ]
+                chosen = {"restart": restart, "channel": channel, "unreachable": unreachable}
+                chosen["peer"] = peer
+                faults: list[Callable[[], Awaitable[float]]] = [chosen[f] for f in args.faults]
                 gaps: list[tuple[str, float, float]] = []
                 watching = [asyncio.create_task(watch_gaps(p, gaps)) for p in people]
                 drift = DriftWatcher(lambda: sum(p.peer_connection_count() for p in people))
@@ -121,7 +122,12 @@ async def run(args: argparse.Namespace) -> int:
                 """Wall-clock spans from each fault to both participants' recovery."""
                 started = time.monotonic()
                 n = 0
-                while time.monotonic() - started < args.duration:
+                while (left := args.duration - (time.monotonic() - started)) > 0:
+                    if not faults:  # a call without faults: a sample every period
+                        await asyncio.sleep(min(args.every, left))
+                        sample = drift.take()
+                        print(f"{time.strftime('%H:%M:%S')} call: {describe(sample, renewals)}")
+                        continue
                     fault = faults[n % len(faults)]
                     n += 1
                     began = time.time()
@@ -138,14 +144,13 @@ async def run(args: argparse.Namespace) -> int:
                     sample = drift.take()
                     print(
                         f"{time.strftime('%H:%M:%S')} fault {n} {fault.__name__}: both back "
-                        f"{seconds:.2f} s after the platform answered; peer connections "
-                        f"{sample.peer_connections}, fds {sample.fds}, threads "
-                        f"{sample.threads}, tasks {sample.tasks}, "
-                        f"rss {sample.rss_bytes / 2**20:.1f} MiB, token renewals {len(renewals)}",
+                        f"{seconds:.2f} s after the platform answered; "
+                        f"{describe(sample, renewals)}",
                         flush=True,
                     )
                     rest = args.every - (time.monotonic() - answering)
-                    await asyncio.sleep(max(0.0, rest))
+                    left = args.duration - (time.monotonic() - started)
+                    await asyncio.sleep(max(0.0, min(rest, left)))
                 elapsed = time.monotonic() - started
                 for task in watching:
                     task.cancel()
@@ -163,6 +168,14 @@ async def run(args: argparse.Namespace) -> int:
                     failures.append(f"{len(outside)} video gap(s) outside the faults")
                 report(people, drift, recoveries, renewals, elapsed, failures, windows)
     return 1 if failures else 0
+
+
+def describe(sample: ResourceSample, renewals: list[object]) -> str:
+    return (
+        f"peer connections {sample.peer_connections}, fds {sample.fds}, threads "
+        f"{sample.threads}, tasks {sample.tasks}, rss {sample.rss_bytes / 2**20:.1f} MiB, "
+        f"token renewals {len(renewals)}"
+    )
 
 
 async def watch_gaps(person: Participant, gaps: list[tuple[str, float, float]]) -> None:
@@ -189,6 +202,8 @@ def report(
 ) -> None:
     everything = [s for values in recoveries.values() for s in values]
     for kind, values in [*recoveries.items(), ("all", everything)]:
+        if not values:
+            continue
         print(
             f"recovery {kind}: p50 {percentile(values, 50):.2f} s, "
             f"p95 {percentile(values, 95):.2f} s, max {max(values):.2f} s ({len(values)} faults)"
@@ -231,8 +246,17 @@ def main() -> None:
     parser.add_argument("--token-ttl", type=int, default=60, help="access token lifetime (s)")
     parser.add_argument("--keep-alive", type=int, default=10, help="keepAliveSeconds")
     parser.add_argument("--cut", type=float, default=5.0, help="event channel cut (s)")
+    parser.add_argument(
+        "--faults",
+        type=lambda text: [] if text == "none" else text.split(","),
+        default=list(FAULTS),
+        help=f"which faults, in turn (comma-separated of {', '.join(FAULTS)}; 'none': a "
+        "call without faults, sampled every --every seconds)",
+    )
     parser.add_argument("--unreachable", type=float, default=30.0, help="platform paused (s)")
     args = parser.parse_args()
+    if unknown := set(args.faults) - set(FAULTS):
+        parser.error(f"--faults: unknown {', '.join(sorted(unknown))}")
     logging.basicConfig(level=logging.ERROR)  # the faults make every retry warn
     print(f"load average before: {os.getloadavg()}; {vars(args)}", flush=True)
     code = asyncio.run(run(args))

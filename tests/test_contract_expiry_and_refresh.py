@@ -10,7 +10,7 @@ import aiohttp
 
 from server.embedded import EmbeddedServer
 from tests.mqtt_support import client, next_message
-from tests.platform_support import PlatformUser
+from tests.platform_support import PlatformUser, basic
 
 
 async def test_a_silent_endpoint_expires_and_the_others_hear_it_leave(
@@ -46,8 +46,8 @@ async def test_a_refresh_token_can_be_used_again(
     data = {"grant_type": "refresh_token", "refresh_token": agent.token["refresh_token"]}
     subjects = []
     for _ in range(2):
-        auth = aiohttp.BasicAuth("agent1", "agent1-secret")
-        async with http.post("/security/oauth/token", data=data, auth=auth) as response:
+        auth = basic("agent1", "agent1-secret")
+        async with http.post("/security/oauth/token", data=data, headers=auth) as response:
             assert response.status == 200
             body = await response.json()
             assert body["refresh_token"] and body["access_token"] != agent.access_token

@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 
 from server.embedded import EmbeddedServer
-from tests.platform_support import CLIENTS, customer_login, login
+from tests.platform_support import CLIENTS, basic, customer_login, login
 
 CLIENT_SPECS = [spec for spec, _ in CLIENTS.values()]
 
@@ -81,8 +81,8 @@ async def test_tokens_issued_before_a_restart_still_work(tmp_path: Path) -> None
         agent.http = http
         assert await agent.call("GET", "/rtc-api/conferences/active") == []
         data = {"grant_type": "refresh_token", "refresh_token": agent.token["refresh_token"]}
-        client = aiohttp.BasicAuth(*CLIENT_SPECS[0].split(":")[:2])
-        async with http.post("/security/oauth/token", data=data, auth=client) as response:
+        client = basic(*CLIENT_SPECS[0].split(":")[:2])
+        async with http.post("/security/oauth/token", data=data, headers=client) as response:
             assert response.status == 200
             assert (await response.json())["sub"] == agent.user_id
     # Another data directory is another platform: its tokens open nothing here.
