@@ -12,6 +12,10 @@ a storm waits for its first picture; libwebrtc's sender answers every request by
 (its minimum keyframe interval is an off-by-default field trial), so this is the more
 conservative of the two. The packets are in one codec: negotiate that codec on every
 sender (`prefer_codec`), or the far end receives a bitstream it cannot decode.
+
+Rates: a `SharedEncoder` encodes a ladder of rungs, each only while a subscriber needs it;
+each subscriber takes the rung its own far end's REMB allows (see `SharedEncoder`), so one
+slow link does not lower the others' bitrate, and all-clean subscribers cost one encoder.
 """
 
 from __future__ import annotations
