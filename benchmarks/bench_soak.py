@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.api.models import ConferenceStreamType
 from agent.participant import Participant
-from agent.participant.drift import ResourceSample, DriftWatcher
+from agent.participant.drift import DriftWatcher, ResourceSample
 from agent.scenario.metrics import percentile
 from agent.webrtc import seams
 from agent.webrtc.host_addresses import LOOPBACK, use_host_addresses

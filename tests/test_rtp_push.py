@@ -5,13 +5,14 @@ and RTCP counters follow, and a replaced track hands the sender back to aiortc's
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
 import pytest
 from aiortc.codecs.vpx import Vp8Encoder
 
-from agent.webrtc.seams import rtp_push
+from agent.webrtc.seams import rtp_push, udp_gso
 from agent.webrtc.seams.packet_path import receive_directly
 from media.fanout import FanoutTrack, SharedEncoder
 from media.loopback import LoopbackPair, loopback, wait_until
@@ -82,9 +83,16 @@ async def test_three_pushed_senders_packetize_each_packet_once(
         assert view.subscriber.readyState == "ended"
 
 
-async def test_a_lost_pushed_packet_is_repaired_from_the_senders_history() -> None:
-    source = SyntheticVideoTrack(320, 180, fps=30)
-    encoder = SharedEncoder(source, "VP8", bitrate=300_000)
+@pytest.mark.parametrize("gso", ["1", "0"], ids=["gso", "per-packet"])
+async def test_a_lost_pushed_packet_is_repaired_from_the_senders_history(
+    gso: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With GSO on, a frame's packets leave in one `sendmsg` (the loopback kernel splits them,
+    so the receiver still sees and loses one packet); with it off, none do."""
+    monkeypatch.setenv(udp_gso.ENV, gso)
+    batches = udp_gso.batches_sent()
+    source = SyntheticVideoTrack(640, 360, fps=30)
+    encoder = SharedEncoder(source, "VP8", bitrate=1_500_000)  # several packets a frame
     view = await pushed(encoder)
     (transceiver,) = view.pair.viewer.getTransceivers()
     drop = DropOnce(transceiver, nth=30)
@@ -97,6 +105,10 @@ async def test_a_lost_pushed_packet_is_repaired_from_the_senders_history() -> No
         await view.pair.close()
         encoder.close()
         source.stop()
+    if gso == "1" and sys.platform == "linux":  # GSO is in every kernel this runs on
+        assert udp_gso.batches_sent() > batches
+    else:
+        assert udp_gso.batches_sent() == batches
 
 
 async def test_a_replaced_track_hands_the_sender_back_to_aiortcs_loop() -> None:

@@ -47,6 +47,7 @@ from aiortc import clock
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtp import RtpPacket, is_rtcp
 
+from agent.webrtc.seams import udp_gso
 from agent.webrtc.seams.private import mangled, reaches
 from agent.webrtc.seams.versions import check
 
@@ -61,6 +62,7 @@ __all__ = [
     "receive_directly",
     "run_eagerly",
     "send_rtp",
+    "send_rtp_batch",
 ]
 
 _DTLS = "aiortc.rtcdtlstransport.RTCDtlsTransport"
@@ -144,6 +146,12 @@ def send_rtp(dtls: RTCDtlsTransport, data: bytes) -> Coroutine[Any, Any, None] |
     """`dtls._send_rtp(data)` without a coroutine where the socket takes it at once (None);
     else what to await. Raises ConnectionError as aiortc does when not connected."""
     data, pair = _protect(dtls, data)
+    return _send_protected(dtls, data, pair)
+
+
+def _send_protected(
+    dtls: RTCDtlsTransport, data: bytes, pair: Any
+) -> Coroutine[Any, Any, None] | None:
     if _send_now(data, pair):
         _sent(dtls, data)
         return None
@@ -153,6 +161,32 @@ def send_rtp(dtls: RTCDtlsTransport, data: bytes) -> Coroutine[Any, Any, None] |
         _sent(dtls, data)
 
     return by_protocol()
+
+
+def send_rtp_batch(dtls: RTCDtlsTransport, packets: list[bytes]) -> None:
+    """`send_rtp` for several RTP packets of one sender, in order: one GSO `sendmsg`
+    (`udp_gso`) where it can (a video frame's packets), else one send each, run eagerly.
+    Raises ConnectionError as aiortc does when not connected, before any is sent."""
+    if len(packets) > 1 and udp_gso.enabled():
+        protected = [_protect(dtls, data) for data in packets]
+        pair = protected[-1][1]
+        datagrams = [data for data, _ in protected]
+        protocol = pair.protocol
+        if type(protocol) is StunProtocol and udp_gso.send_segments(
+            protocol.transport, datagrams, pair.remote_addr
+        ):
+            for data in datagrams:
+                _sent(dtls, data)
+            return
+        for data in datagrams:
+            later = _send_protected(dtls, data, pair)
+            if later is not None:
+                run_eagerly(later)
+        return
+    for data in packets:
+        later = send_rtp(dtls, data)
+        if later is not None:  # e.g. through TURN
+            run_eagerly(later)
 
 
 def _data_received(self: Connection, data: bytes, component: int) -> None:
