@@ -391,21 +391,25 @@ async def test_a_rate_limited_viewer_brings_the_shared_encoder_down_by_remb(call
     try:
         alice = await call.participant("agent1")
         publisher = await alice.publish(CAM, sent.tracks)
-        link = NetworkShaper(NetworkProfile("limited", down=Impairment(rate=250_000)))
+        # Below what the top rung really sends (about 250 kbps: simple synthetic pictures);
+        # a 1 s queue so the first keyframes get through (see the test below).
+        down = Impairment(rate=160_000, queue=1.0)
+        link = NetworkShaper(NetworkProfile("limited", down=down))
         decode = ViewPolicy(video=Reception.DECODE, quality_interval=None)
         limited = await call.participant("agent2", name="limited", view_policy=decode, network=link)
         await wait_until(lambda: len(limited.viewers) == 1, "the limited one views alice")
         track = sent.tracks["video"]
         assert isinstance(track, FanoutTrack)
         await wait_until(
-            lambda: track.bitrate <= 250_000 and encoder.encoder_constructions >= 2,
-            "alice's stream moved to a rung at or below the REMB",
-            within=45,
+            lambda: track.rung > 0 and encoder.encoder_constructions >= 2,
+            "alice's stream moved to a lower rung",
+            within=30,
         )
-        assert MIN_SHARED_BITRATE <= track.bitrate < profile.video_bitrate
-        await asyncio.sleep(3.0)  # the sender's measured rate follows the encoder's
+        assert MIN_SHARED_BITRATE <= track.bitrate <= 160_000
+        await publisher.measurements()  # the rate over the next interval
+        await asyncio.sleep(3.0)
         measured = (await publisher.measurements()).bitrate_bps
-        assert measured is not None and measured < 450_000, measured
+        assert measured is not None and measured < 160_000, measured
     finally:
         sent.stop()
         sources.close()
