@@ -42,7 +42,10 @@ CONFIGS = {
     "encode per publisher, light viewer": (False, False),
     "encode once, decoding viewer": (True, True),
     "encode once, light viewer": (True, False),
+    "encode once, light viewer, one constrained": (True, False),
 }
+CONSTRAINED_ESTIMATE = 150_000
+"""The estimate the constrained pair's subscriber is given (as its REMB would): a lower rung."""
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Result:
     config: str
     pairs: int
     cpu_per_pair: float  # fraction of one core
+    rungs: int  # shared encodings running at the end (0: an encoder per publisher)
     fps_per_viewer: float
     max_rss_mb: float
 
@@ -77,6 +81,12 @@ async def run(config: str, pairs: int, seconds: float, warmup: float) -> Result:
         counters.append(counter)
         readers.append(TrackReader(pair.remote_tracks[0], [counter]).start())
     await wait_until(lambda: all(c.frames > 0 for c in counters), 30)
+    constrained = shared is not None and config.endswith("one constrained")
+    if constrained:
+        # Light viewers send no REMB, so the estimate given here is the only one it gets.
+        assert shared is not None
+        shared.take_estimate(fanout, CONSTRAINED_ESTIMATE)
+        await wait_until(lambda: fanout.rung > 0 and fanout.target is None, 10)
     await asyncio.sleep(warmup)
     frames_before = [c.frames for c in counters]
     cpu_before, wall_before = time.process_time(), time.monotonic()
@@ -84,6 +94,7 @@ async def run(config: str, pairs: int, seconds: float, warmup: float) -> Result:
     cpu = time.process_time() - cpu_before
     wall = time.monotonic() - wall_before
     frames = [c.frames - b for c, b in zip(counters, frames_before, strict=True)]
+    rungs = len(shared.rungs) if shared is not None else 0
     for reader in readers:
         await reader.stop()
     for pair in connections:
@@ -95,6 +106,7 @@ async def run(config: str, pairs: int, seconds: float, warmup: float) -> Result:
         config=config,
         pairs=pairs,
         cpu_per_pair=cpu / wall / pairs,
+        rungs=rungs,
         fps_per_viewer=sum(frames) / len(frames) / wall,
         max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
@@ -138,13 +150,16 @@ def main() -> None:
         f"load {os.getloadavg()[0]:.2f}, python {platform.python_version()}"
     )
     print(f"# {args.seconds:g} s measured after {args.warmup:g} s warm-up, VP8 640x360 30 fps")
-    print(f"{'configuration':40} {'pairs':>5} {'% core/pair':>12} {'fps/viewer':>11} {'RSS MB':>7}")
+    print(
+        f"{'configuration':44} {'pairs':>5} {'% core/pair':>12} {'fps/viewer':>11} "
+        f"{'RSS MB':>7} {'rungs':>5}"
+    )
     for pairs in args.pairs:
         for config in configs:
             result = run_isolated(config, pairs, args.seconds, args.warmup)
             print(
-                f"{result.config:40} {result.pairs:5d} {100 * result.cpu_per_pair:11.1f}% "
-                f"{result.fps_per_viewer:11.1f} {result.max_rss_mb:7.0f}",
+                f"{result.config:44} {result.pairs:5d} {100 * result.cpu_per_pair:11.1f}% "
+                f"{result.fps_per_viewer:11.1f} {result.max_rss_mb:7.0f} {result.rungs:5d}",
                 flush=True,
             )
     print(f"# load at end {os.getloadavg()[0]:.2f}")

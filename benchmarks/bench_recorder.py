@@ -3,9 +3,9 @@
 The router runs alone in a child process (as in `bench_router.py`): P publishers send
 pre-encoded VP8 640x360 30 fps (~800 kbit/s), each with one viewer. Over one window the
 router only forwards; over the next, every stream is also recorded by the recorder's tap
-(`RecordingTap` + `TrackWriter`, the same code the platform runs: jitter buffer, depacketizing,
-muxing to WebM in the executor, no decoder). The difference, divided by P, is the CPU per
-recorded track; the files are decoded afterwards to check that every frame was written.
+(`RecordingTap` + `TrackWriter`, the same code the platform runs: frame assembly,
+depayloading, muxing to WebM in the executor, no decoder). The difference, divided by P, is
+the CPU per recorded track; the files are decoded afterwards to check that every frame was written.
 
     .venv/bin/python benchmarks/bench_recorder.py                    # P = 1, 4, 8; 8 s windows
     .venv/bin/python benchmarks/bench_recorder.py --publishers 4 --seconds 10

@@ -12,6 +12,10 @@ a storm waits for its first picture; libwebrtc's sender answers every request by
 (its minimum keyframe interval is an off-by-default field trial), so this is the more
 conservative of the two. The packets are in one codec: negotiate that codec on every
 sender (`prefer_codec`), or the far end receives a bitstream it cannot decode.
+
+Rates: a `SharedEncoder` encodes a ladder of rungs, each only while a subscriber needs it;
+each subscriber takes the rung its own far end's REMB allows (see `SharedEncoder`), so one
+slow link does not lower the others' bitrate, and all-clean subscribers cost one encoder.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import logging
 import os
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from typing import Any, Generic, Protocol, TypeVar
 
 import av
@@ -87,8 +92,9 @@ class FanoutEncoder(ABC, Generic[T]):
         """A new subscriber track of this encoder."""
 
     @abstractmethod
-    async def _packets(self, frame: object) -> list[av.Packet[Any]]:
-        """The packets of one source frame (counted by the subclass)."""
+    async def _fan_out(self, frame: object) -> None:
+        """Encode one source frame and `_offer` its packets to the subscribers that take them
+        (counted by the subclass)."""
 
     def subscribe(self) -> T:
         """A new track carrying this encoder's packets."""
@@ -115,9 +121,7 @@ class FanoutEncoder(ABC, Generic[T]):
     async def _run(self) -> None:
         try:
             while True:
-                for packet in await self._packets(await self.source.recv()):
-                    for track in list(self._subscribers):
-                        track._offer(packet)
+                await self._fan_out(await self.source.recv())
         except MediaStreamError:
             pass
         except asyncio.CancelledError:
@@ -130,26 +134,69 @@ class FanoutEncoder(ABC, Generic[T]):
 
 
 MIN_SHARED_BITRATE = 100_000
-"""The lowest bitrate REMB brings a shared encoder to (a picture still worth decoding)."""
-RETARGET_RATIO = 0.1
-"""A REMB moves a shared encoder's bitrate when it is this much away from the current one."""
-RETARGET_INTERVAL = 1.0
-"""Seconds between two bitrate changes at most (each re-opens the encoder: a keyframe)."""
+"""The lowest rung of a shared encoder's ladder is at or above this (a picture still worth
+decoding); an estimate below it gets the lowest rung."""
+RUNG_RATIO = 2**-0.5
+"""Each rung of a ladder encodes at this fraction of the one above (half-octave steps).
+
+Simulcast's 1/2 steps would strand a stream on a lower rung: a receiver's AIMD estimator
+(libwebrtc's, aiortc's) raises its REMB to at most 1.5x the rate it receives, so from a rung
+at half the one above the estimate can never reach the upper rung again. At 1/sqrt(2) the
+next rung up (1.41x) is within that reach, so a link that recovers climbs back."""
+DOWN_MARGIN = 0.8
+"""A stream leaves its rung when the estimate falls below this fraction of what the rung
+sends. An AIMD estimator answers one overuse with 0.85x the throughput it measured, so a
+link that carries the rung says at worst 0.85x; below 0.8x the link cannot carry it."""
+UP_HOLD = 2.0
+"""Seconds the estimate must stay at or above the next rung up before a stream climbs."""
+RATE_WINDOW = 2.0
+"""Seconds of a rung's packets its sending rate is measured over."""
+
+
+class _Rung:
+    """One encoding of a ladder: its bitrate, its PyAV context (opened on its first frame),
+    and the rate it really sends (an encoder undershoots its target on simple pictures)."""
+
+    def __init__(self, bitrate: int) -> None:
+        self.bitrate = bitrate
+        self.context: VideoCodecContext | None = None
+        self.keyframe_wanted = True
+        self.last_keyframe = -float("inf")
+        self._sent: deque[tuple[float, int]] = deque()
+
+    def count(self, packets: list[av.Packet[Any]]) -> None:
+        now = time.monotonic()
+        self._sent.append((now, sum(packet.size for packet in packets)))
+        while now - self._sent[0][0] > RATE_WINDOW:
+            self._sent.popleft()
+
+    def sending(self) -> int:
+        """Bits per second sent over the window; the target while under a second is known."""
+        if len(self._sent) < 2 or self._sent[-1][0] - self._sent[0][0] < 1.0:
+            return self.bitrate
+        seconds = self._sent[-1][0] - self._sent[0][0]
+        return int(sum(size for _, size in list(self._sent)[1:]) * 8 / seconds)
 
 
 class SharedEncoder(FanoutEncoder["FanoutTrack"]):
-    """Encodes `source` once for all its subscribers.
+    """Encodes `source` once per rung of a bitrate ladder for all its subscribers.
 
     The encode loop starts with the first subscriber and stops when the last one stops (or on
-    `close()`); `encoder_constructions` counts PyAV encoder contexts created (one per size
-    change or bitrate change), so tests can check that N subscribers cost one encoder.
+    `close()`); `encoder_constructions` counts PyAV encoder contexts created (one per rung
+    opened, size change), so tests can check that N subscribers cost one encoder.
 
-    Bandwidth: each subscriber's sender passes on the REMB its far end sends (`bind_sender`);
-    the encoder runs at the lowest of them, within [`MIN_SHARED_BITRATE`, `max_bitrate`] (the
-    profile's bitrate). One encoding for all: the slowest receiver sets the rate for every
-    stream of the profile in the process, as one encoder for everyone means. PyAV cannot
-    change a running libvpx's rate, so a change re-opens the encoder (a keyframe), at most
-    once per `RETARGET_INTERVAL` and only past `RETARGET_RATIO`.
+    Bandwidth, per subscriber: each subscriber's sender passes on the REMB its far end sends
+    (`bind_sender`), and the subscriber takes the highest rung the estimate carries. Rung k encodes
+    at `max_bitrate` * `RUNG_RATIO`**k (the top rung is the profile's bitrate), down to
+    `MIN_SHARED_BITRATE`. A rung is encoded only while some subscriber is on it or switching
+    to it, so unconstrained subscribers cost one encoder as before, and one constrained one
+    adds one more, while nobody else's rate changes. Rungs are compared with what they really
+    send (an encoder undershoots on simple pictures, and a receiver's estimate follows what it
+    receives). Hysteresis: a subscriber goes down when its estimate falls below `DOWN_MARGIN`
+    of what its rung sends, to the highest rung at or below the estimate; it goes up one rung
+    once the estimate stayed at what the upper rung would send for `UP_HOLD` seconds. A switch
+    waits for a keyframe of the target rung (asked for at once, as for a late subscriber), so
+    the far end's picture never breaks.
     """
 
     def __init__(
@@ -166,54 +213,64 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
         super().__init__(source)
         self.name = f"shared {codec}"
         self.codec = codec
-        self.bitrate = bitrate
         self.max_bitrate = bitrate
         self.keyframe_min_interval = keyframe_min_interval
-        self._estimates: dict[int, int] = {}
-        self._retargeted_at = -float("inf")
+        self.ladder = ladder(bitrate)
+        self._rungs: dict[int, _Rung] = {}
         self.encoder_constructions = 0
         self.frames_encoded = 0
         self.keyframes_encoded = 0
-        self._context: VideoCodecContext | None = None
-        self._keyframe_wanted = True
-        self._last_keyframe = -float("inf")
+
+    @property
+    def rungs(self) -> dict[int, int]:
+        """The rungs being encoded: index (0 is the top) to bitrate."""
+        return {index: rung.bitrate for index, rung in sorted(self._rungs.items())}
 
     def _new_track(self) -> FanoutTrack:
-        self.request_keyframe()  # the new track starts at the next keyframe
-        return FanoutTrack(self)
+        track = FanoutTrack(self)
+        self.request_keyframe(track.rung)  # the new track starts at the next keyframe
+        return track
 
-    def request_keyframe(self) -> None:
-        """Ask that the next frame be a keyframe (coalesced, see the module docstring)."""
-        self._keyframe_wanted = True
+    def _rung(self, index: int) -> _Rung:
+        rung = self._rungs.get(index)
+        if rung is None:
+            rung = self._rungs[index] = _Rung(self.ladder[index])
+        return rung
+
+    def request_keyframe(self, rung: int | None = None) -> None:
+        """Ask that the next frame of `rung` (of every rung if None) be a keyframe (coalesced
+        per rung, see the module docstring)."""
+        for index in self._rungs.keys() if rung is None else (rung,):
+            self._rung(index).keyframe_wanted = True
 
     def take_estimate(self, track: FanoutTrack, bitrate: int) -> None:
-        """A subscriber's receiver estimated `bitrate` (REMB): follow the lowest estimate."""
-        self._estimates[id(track)] = bitrate
-        self._retarget()
-
-    def _unsubscribe(self, track: FanoutTrack) -> None:
-        self._estimates.pop(id(track), None)
-        super()._unsubscribe(track)
-        self._retarget()
-
-    def _retarget(self) -> None:
-        target = min([self.max_bitrate, *self._estimates.values()])
-        target = max(min(MIN_SHARED_BITRATE, self.max_bitrate), target)
+        """A subscriber's receiver estimated `bitrate` (REMB): move that subscriber alone to
+        the rung the estimate allows (with the hysteresis of the class docstring)."""
         now = time.monotonic()
-        if abs(target - self.bitrate) <= RETARGET_RATIO * self.bitrate:
+        current = track.rung if track.target is None else track.target
+        sending = min(self._rung(current).sending(), self.ladder[current])
+        if bitrate < DOWN_MARGIN * sending:
+            track.up_since = None
+            if current + 1 < len(self.ladder):
+                track.switch_to(max(current + 1, rung_for(self.ladder, bitrate)))
             return
-        if now - self._retargeted_at < RETARGET_INTERVAL:
+        # The next rung up would send about 1/RUNG_RATIO more, or less when the encoder
+        # already undershoots (simple pictures); its target caps that.
+        if current == 0 or bitrate < min(self.ladder[current - 1], sending / RUNG_RATIO):
+            track.up_since = None
             return
-        self._retargeted_at = now
-        self.bitrate = target
-        self._context = None  # re-opened at the new rate on the next frame
+        if track.up_since is None:
+            track.up_since = now
+        if now - track.up_since >= UP_HOLD:
+            track.up_since = None
+            track.switch_to(current - 1)  # one rung at a time: checked again from there
 
-    def _open(self, frame: av.VideoFrame) -> VideoCodecContext:
+    def _open(self, frame: av.VideoFrame, bitrate: int) -> VideoCodecContext:
         context = av.Codec(CODECS[self.codec], "w").create("video")
         context.width = frame.width
         context.height = frame.height
         context.pix_fmt = "yuv420p"
-        context.bit_rate = self.bitrate
+        context.bit_rate = bitrate
         context.time_base = fractions.Fraction(1, 90_000)
         # Same thread count as aiortc's own VP8 encoder, so a comparison is like for like.
         context.thread_count = number_of_threads(frame.width * frame.height, os.cpu_count() or 1)
@@ -221,13 +278,8 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
             context.gop_size = 3000
             context.qmin = 2
             context.qmax = 56
-            bitrate = str(self.bitrate)
-            context.options = {
-                **VP8_OPTIONS,
-                "bufsize": bitrate,
-                "minrate": bitrate,
-                "maxrate": bitrate,
-            }
+            rate = str(bitrate)
+            context.options = {**VP8_OPTIONS, "bufsize": rate, "minrate": rate, "maxrate": rate}
         else:
             context.framerate = fractions.Fraction(30, 1)
             context.options = H264_OPTIONS
@@ -235,38 +287,76 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
         self.encoder_constructions += 1
         return context
 
-    def _encode(self, frame: av.VideoFrame, keyframe: bool) -> list[av.Packet[Any]]:
+    def _encode(
+        self, frame: av.VideoFrame, rungs: list[tuple[_Rung, bool]]
+    ) -> list[list[av.Packet[Any]]]:
+        """`frame` encoded at each rung (keyframe or not): one list of packets per rung."""
         if frame.format.name != "yuv420p":
             frame = frame.reformat(format="yuv420p")
-        context = self._context
-        if context is None or (context.width, context.height) != (frame.width, frame.height):
-            context = self._context = self._open(frame)
-        frame.pict_type = (
-            av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
-        )
-        packets: list[av.Packet[Any]] = list(context.encode(frame))
-        for packet in packets:
-            # Encoders keep the frame's clock in pts; the sender converts with time_base.
-            packet.time_base = frame.time_base or VIDEO_TIME_BASE
-        return packets
+        encoded = []
+        for rung, keyframe in rungs:
+            context = rung.context
+            if context is None or (context.width, context.height) != (frame.width, frame.height):
+                context = rung.context = self._open(frame, rung.bitrate)
+            frame.pict_type = (
+                av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
+            )
+            packets: list[av.Packet[Any]] = list(context.encode(frame))
+            for packet in packets:
+                # Encoders keep the frame's clock in pts; the sender converts with time_base.
+                packet.time_base = frame.time_base or VIDEO_TIME_BASE
+            encoded.append(packets)
+        return encoded
 
-    def _take_keyframe_request(self) -> bool:
+    def _take_keyframe_request(self, rung: _Rung) -> bool:
         now = time.monotonic()
-        if self._keyframe_wanted and now - self._last_keyframe >= self.keyframe_min_interval:
-            self._keyframe_wanted = False
-            self._last_keyframe = now
+        if rung.keyframe_wanted and now - rung.last_keyframe >= self.keyframe_min_interval:
+            rung.keyframe_wanted = False
+            rung.last_keyframe = now
             return True
         return False
 
-    async def _packets(self, frame: object) -> list[av.Packet[Any]]:
+    async def _fan_out(self, frame: object) -> None:
         if not isinstance(frame, av.VideoFrame):
             raise TypeError("SharedEncoder needs a source of decoded video frames")
-        keyframe = self._take_keyframe_request()
+        tracks = list(self._subscribers)
+        used = {track.rung for track in tracks} | {
+            track.target for track in tracks if track.target is not None
+        }
+        for index in set(self._rungs) - used:
+            del self._rungs[index]  # no subscriber left on it: its encoder goes
+        order = sorted(used)
+        rungs = [self._rung(index) for index in order]
         loop = asyncio.get_running_loop()
-        packets = await loop.run_in_executor(None, self._encode, frame, keyframe)
-        self.frames_encoded += len(packets)
-        self.keyframes_encoded += sum(packet.is_keyframe for packet in packets)
-        return packets
+        encoded = await loop.run_in_executor(
+            None, self._encode, frame, [(rung, self._take_keyframe_request(rung)) for rung in rungs]
+        )
+        by_rung = dict(zip(order, encoded, strict=True))
+        for rung, packets in zip(rungs, encoded, strict=True):
+            rung.count(packets)
+            self.frames_encoded += len(packets)
+            self.keyframes_encoded += sum(packet.is_keyframe for packet in packets)
+        for track in tracks:
+            if track.target is not None:
+                target = by_rung.get(track.target, [])
+                if any(packet.is_keyframe for packet in target):
+                    track.rung, track.target = track.target, None
+            for packet in by_rung.get(track.rung, []):
+                track._offer(packet)
+
+
+def ladder(top: int) -> list[int]:
+    """The bitrates of a ladder whose top rung is `top`, down to `MIN_SHARED_BITRATE` (a top
+    below that floor is a ladder of one rung)."""
+    rungs = [top]
+    while int(top * RUNG_RATIO ** len(rungs)) >= MIN_SHARED_BITRATE:
+        rungs.append(int(top * RUNG_RATIO ** len(rungs)))
+    return rungs
+
+
+def rung_for(rungs: list[int], bitrate: int) -> int:
+    """The index of the highest rung at or below `bitrate` (the lowest rung if none is)."""
+    return next((index for index, rate in enumerate(rungs) if rate <= bitrate), len(rungs) - 1)
 
 
 class PacketSource(Protocol):
@@ -345,7 +435,9 @@ class PacketQueueTrack(MediaStreamTrack):
 
 
 class FanoutTrack(PacketQueueTrack):
-    """A video track whose `recv()` returns the shared encoder's `av.Packet[Any]`s."""
+    """A video track whose `recv()` returns the shared encoder's `av.Packet[Any]`s, those of
+    the rung its own receiver's estimate allows (`rung`; `target` while a switch waits for
+    the target rung's keyframe)."""
 
     kind = "video"
 
@@ -353,17 +445,39 @@ class FanoutTrack(PacketQueueTrack):
         super().__init__(encoder)
         self._encoder = encoder
         self._started = False
+        self.rung = 0
+        self.target: int | None = None
+        self.up_since: float | None = None
+        self.switches = 0
+
+    @property
+    def bitrate(self) -> int:
+        """The bitrate of the rung this track carries."""
+        return self._encoder.ladder[self.rung]
+
+    def switch_to(self, rung: int) -> None:
+        """Carry `rung` from its next keyframe on (asked for now); the current rung until then."""
+        self.target = None if rung == self.rung else rung
+        if self.target is not None:
+            self.switches += 1
+            self._encoder.request_keyframe(rung)
+
+    def request_keyframe(self) -> None:
+        """A keyframe of the rung this track carries (and of the one it switches to)."""
+        self._encoder.request_keyframe(self.rung)
+        if self.target is not None:
+            self._encoder.request_keyframe(self.target)
 
     def push_to(self, pusher: PacketPusher) -> None:
         """As the base class; the pushed stream then starts at the next keyframe."""
         super().push_to(pusher)
         self._started = False
-        self._encoder.request_keyframe()
+        self.request_keyframe()
 
     def bind_sender(self, sender: RTCRtpSender) -> None:
         """Forward the far end's keyframe requests (PLI/FIR) and bandwidth estimates (REMB)
         on `sender` to the shared encoder."""
-        on_keyframe_request(sender, self._encoder.request_keyframe)
+        on_keyframe_request(sender, self.request_keyframe)
         on_remb(sender, lambda bitrate: self._encoder.take_estimate(self, bitrate))
 
     def _offer(self, packet: av.Packet[Any] | None) -> None:
@@ -378,6 +492,6 @@ class FanoutTrack(PacketQueueTrack):
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._started = False
-            self._encoder.request_keyframe()
+            self.request_keyframe()
             return
         self._deliver(packet)

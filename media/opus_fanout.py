@@ -54,7 +54,13 @@ class SharedOpusEncoder(FanoutEncoder["OpusFanoutTrack"]):
         context.time_base = fractions.Fraction(1, OPUS_RATE)
         return context
 
-    async def _packets(self, frame: object) -> list[av.Packet[Any]]:
+    async def _fan_out(self, frame: object) -> None:
+        """One encoding for every subscriber."""
+        for packet in self._packets(frame):
+            for track in list(self._subscribers):
+                track._offer(packet)
+
+    def _packets(self, frame: object) -> list[av.Packet[Any]]:
         if not isinstance(frame, av.AudioFrame):
             raise TypeError("SharedOpusEncoder needs a source of decoded audio frames")
         if self._encoder is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+from itertools import pairwise
 from typing import Any
 
 import aiortc.rtcrtpsender
@@ -12,7 +13,7 @@ import av
 import pytest
 
 from media import timecode
-from media.fanout import MIN_SHARED_BITRATE, RETARGET_INTERVAL, SharedEncoder
+from media.fanout import MIN_SHARED_BITRATE, RUNG_RATIO, UP_HOLD, SharedEncoder, rung_for
 from media.loopback import loopback, wait_until
 from media.passthrough import request_keyframe
 from media.reader import TrackReader
@@ -163,23 +164,43 @@ def test_keyframes_are_recognised_in_real_bitstreams(codec: str, name: str) -> N
     assert is_keyframe("audio/opus", b"\x01")
 
 
-async def test_the_encoder_follows_the_lowest_subscriber_estimate_within_its_profile() -> None:
-    source = SyntheticVideoTrack(64, 36, 5)
+async def test_each_subscriber_takes_its_own_rung_of_the_ladder() -> None:
+    """A slow subscriber's estimate moves it alone to a lower rung, from a keyframe of that
+    rung on; the fast one keeps the top rung's packets; hysteresis holds a rung against small
+    dips and delays a climb; a rung nobody carries any more stops being encoded."""
+    source = SyntheticVideoTrack(160, 90, 30)
     encoder = SharedEncoder(source, bitrate=800_000)
+    assert encoder.ladder[0] == 800_000 and encoder.ladder[-1] >= MIN_SHARED_BITRATE
+    assert all(b / a == pytest.approx(RUNG_RATIO, rel=1e-3) for a, b in pairwise(encoder.ladder))
     slow, fast = encoder.subscribe(), encoder.subscribe()
     try:
-        encoder.take_estimate(fast, 2_000_000)  # above the profile: stays at it
-        assert encoder.bitrate == 800_000
-        encoder.take_estimate(slow, 300_000)
-        assert encoder.bitrate == 300_000
-        encoder.take_estimate(slow, 290_000)  # within 10%, and too soon: no re-open
-        assert encoder.bitrate == 300_000
-        encoder._retargeted_at -= RETARGET_INTERVAL
-        encoder.take_estimate(slow, 10_000)  # floored
-        assert encoder.bitrate == MIN_SHARED_BITRATE
-        encoder._retargeted_at -= RETARGET_INTERVAL
-        slow.stop()  # its estimate goes with it: back to the profile's rate
-        assert encoder.bitrate == 800_000
+        first = [await slow.recv(), await fast.recv()]
+        assert all(packet.is_keyframe for packet in first)
+        encoder.take_estimate(fast, 2_000_000)  # above the profile: stays on top
+        assert fast.rung == 0 and fast.target is None
+        encoder.take_estimate(slow, 50_000)  # below what any rung sends: the lowest
+        low = len(encoder.ladder) - 1
+        assert slow.target == low == rung_for(encoder.ladder, 50_000)
+        pairs = [(await slow.recv(), await fast.recv()) for _ in range(20)]
+        assert [s.pts for s, _ in pairs] == [f.pts for _, f in pairs]
+        differs = [bytes(s) != bytes(f) for s, f in pairs]
+        switched = differs.index(True)  # the same packets until the switch, then its own
+        assert all(differs[switched:]) and pairs[switched][0].is_keyframe
+        assert slow.rung == low and slow.bitrate == encoder.ladder[low]
+        assert encoder.rungs == {0: 800_000, low: encoder.ladder[low]}
+        assert encoder.encoder_constructions == 2
+
+        sending = min(encoder.ladder[low], encoder._rungs[low].sending())
+        encoder.take_estimate(slow, int(sending * 0.85))  # one overuse answer: stays
+        encoder.take_estimate(slow, 2_000_000)  # a climb waits for UP_HOLD
+        assert slow.target is None and slow.up_since is not None
+        slow.up_since -= UP_HOLD
+        encoder.take_estimate(slow, 2_000_000)  # then one rung at a time
+        assert slow.target == low - 1 and slow.switches == 2
+
+        slow.stop()
+        await wait_until(lambda: encoder.rungs == {0: 800_000})  # the lower rungs released
+        assert fast.rung == 0
     finally:
         encoder.close()
         source.stop()

@@ -32,7 +32,7 @@ from agent.participant.sinks import TrackMeasurements
 from agent.participant.sources import MediaSources, SourceProfile
 from agent.webrtc.seams.receiver import retransmitted_packets
 from media.audio_quality import MOS_WINDOW
-from media.fanout import MIN_SHARED_BITRATE
+from media.fanout import MIN_SHARED_BITRATE, FanoutTrack
 from tests.participant_support import AV, CAM, Call, small_tracks
 from tests.waiting import wait_until
 
@@ -382,7 +382,8 @@ def _mean(summary: dict[str, float | None] | None) -> float:
 async def test_a_rate_limited_viewer_brings_the_shared_encoder_down_by_remb(call: Call) -> None:
     """Done-when of issue 17: a rate limit below the sender's bitrate brings the sender's
     bitrate down. The limited viewer's receiver estimates its bandwidth (REMB), the router
-    passes the lowest viewer estimate to the publisher, whose shared encoder follows it."""
+    passes the lowest viewer estimate to the publisher, whose stream takes the rung of its
+    shared encoder's ladder that the estimate allows."""
     sources = MediaSources()
     profile = SourceProfile(width=320, height=180, fps=15, video_bitrate=800_000)
     sent = sources.open(profile, ("video",))
@@ -390,19 +391,80 @@ async def test_a_rate_limited_viewer_brings_the_shared_encoder_down_by_remb(call
     try:
         alice = await call.participant("agent1")
         publisher = await alice.publish(CAM, sent.tracks)
-        link = NetworkShaper(NetworkProfile("limited", down=Impairment(rate=250_000)))
+        # Below what the top rung really sends (about 250 kbps: simple synthetic pictures);
+        # a 1 s queue so the first keyframes get through (see the test below).
+        down = Impairment(rate=160_000, queue=1.0)
+        link = NetworkShaper(NetworkProfile("limited", down=down))
         decode = ViewPolicy(video=Reception.DECODE, quality_interval=None)
         limited = await call.participant("agent2", name="limited", view_policy=decode, network=link)
         await wait_until(lambda: len(limited.viewers) == 1, "the limited one views alice")
+        track = sent.tracks["video"]
+        assert isinstance(track, FanoutTrack)
         await wait_until(
-            lambda: encoder.bitrate <= 300_000 and encoder.encoder_constructions >= 2,
-            "the shared encoder re-opened at the bitrate the REMB asks",
-            within=45,
+            lambda: track.rung > 0 and encoder.encoder_constructions >= 2,
+            "alice's stream moved to a lower rung",
+            within=30,
         )
-        assert MIN_SHARED_BITRATE <= encoder.bitrate < profile.video_bitrate
-        await asyncio.sleep(3.0)  # the sender's measured rate follows the encoder's
+        assert MIN_SHARED_BITRATE <= track.bitrate <= 160_000
+        await publisher.measurements()  # the rate over the next interval
+        await asyncio.sleep(3.0)
         measured = (await publisher.measurements()).bitrate_bps
-        assert measured is not None and measured < 450_000, measured
+        assert measured is not None and measured < 160_000, measured
     finally:
         sent.stop()
+        sources.close()
+
+
+@pytest.mark.slow
+async def test_a_rate_limited_publisher_alone_drops_to_a_lower_rung(call: Call) -> None:
+    """Issue 17, per-publisher rates: alice and bob send the same source profile through one
+    shared encoder; alice's uplink is limited below what the profile sends. The router's REMB
+    moves alice's stream alone to a lower rung of the ladder; bob keeps the full rate, and the
+    viewer keeps decoding alice's pictures across the switch (it starts on a keyframe)."""
+    sources = MediaSources()
+    profile = SourceProfile(width=320, height=180, fps=15, video_bitrate=400_000)
+    sent = {name: sources.open(profile, ("video",)) for name in ("alice", "bob")}
+    encoder = sources.shared_video(profile)
+    tracks: dict[str, FanoutTrack] = {}
+    for name, streams in sent.items():
+        track = streams.tracks["video"]
+        assert isinstance(track, FanoutTrack)
+        tracks[name] = track
+    try:
+        # A 1 s queue absorbs the first keyframes; with the default 0.2 s the drops make PLIs
+        # whose keyframes are dropped again, and the picture never starts.
+        uplink = NetworkShaper(NetworkProfile("limited", up=Impairment(rate=160_000, queue=1.0)))
+        alice = await call.participant("agent1", name="alice", network=uplink)
+        bob = await call.participant("agent2", name="bob")
+        published = {
+            "alice": await alice.publish(CAM, sent["alice"].tracks),
+            "bob": await bob.publish(CAM, sent["bob"].tracks),
+        }
+        decode = ViewPolicy(video=Reception.DECODE, quality_interval=None)
+        carol = await call.participant("agent2", name="carol", view_policy=decode)
+        await wait_until(lambda: len(carol.viewers) == 2, "carol views alice and bob")
+        views = {v.publisher_endpoint_id: v for v in carol.viewers.values()}
+        alice_view = views[alice.endpoint_id]
+        assert isinstance(alice_view, Viewer)
+        await wait_until(lambda: tracks["alice"].rung > 0, "alice moved down a rung", within=30)
+        await wait_until(lambda: tracks["alice"].target is None, "alice's switch is done")
+        decoded_at_switch = alice_view.frames("video")
+        await wait_until(
+            lambda: alice_view.frames("video") >= decoded_at_switch + 10,
+            "carol decodes alice's lower rung",
+            within=40,
+        )
+        for publisher in published.values():
+            await publisher.measurements()  # the rates over the next interval
+        await asyncio.sleep(3.0)
+        alice_rate = (await published["alice"].measurements()).bitrate_bps
+        bob_rate = (await published["bob"].measurements()).bitrate_bps
+        top = encoder._rungs[0].sending()
+        assert tracks["bob"].rung == 0 and tracks["bob"].switches == 0
+        assert len(encoder.rungs) == 2  # one more encoder, for alice's rung
+        assert bob_rate is not None and bob_rate > 0.8 * top, (bob_rate, top)
+        assert alice_rate is not None and alice_rate < 0.8 * bob_rate, (alice_rate, bob_rate)
+    finally:
+        for streams in sent.values():
+            streams.stop()
         sources.close()

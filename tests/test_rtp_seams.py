@@ -13,7 +13,13 @@ from aiortc.rtp import RtpPacket
 from agent.webrtc import seams
 from media import passthrough
 from media.loopback import loopback, wait_until
-from media.rtp_seams import MAX_WAITING_FRAMES, FrameAssembler, count_frames_from_rtp
+from media.rtp_seams import (
+    MAX_DROPOUT,
+    MAX_WAITING_FRAMES,
+    FrameAssembler,
+    count_frames_from_rtp,
+    frame_counter,
+)
 from media.sinks import FrameCounter
 from media.stats import StatsSampler
 from media.video import SyntheticVideoTrack
@@ -23,7 +29,7 @@ Frame = tuple[int, bool]  # size, keyframe
 
 def collector(kind: str = "video") -> tuple[FrameAssembler, list[Frame]]:
     frames: list[Frame] = []
-    return FrameAssembler(kind, lambda _at, size, key: frames.append((size, key))), frames
+    return frame_counter(kind, lambda _at, size, key: frames.append((size, key))), frames
 
 
 def packets(first_seq: int, timestamp: int, sizes: list[int]) -> list[RtpPacket]:
@@ -112,3 +118,19 @@ async def test_light_receiver_counts_straight_from_rtp_over_a_peer_connection() 
         assert inbound.packets_received >= counter.frames
     finally:
         await pair.close()
+
+
+def test_numbering_far_behind_the_last_frame_is_a_new_start_not_a_late_packet() -> None:
+    assembler, frames = collector()
+    for packet in [*packets(1000, 0, [10, 10]), *packets(1002, 3000, [10])]:
+        assembler.add(packet, keyframe_start=False)
+    for packet in packets(1001, 0, [10]):  # within MAX_MISORDER behind: a late duplicate
+        assembler.add(packet, keyframe_start=False)
+    assert frames == [(20, False), (10, False)] and assembler.frames_skipped == 0
+    for packet in [*packets(200, 6000, [5, 5]), *packets(202, 9000, [7])]:  # 800 behind
+        assembler.add(packet, keyframe_start=False)
+    assert frames[2:] == [(10, False), (7, False)]
+    assert assembler.frames_skipped == 1, "what was lost in between counts once"
+    for packet in packets(203 + MAX_DROPOUT, 12000, [4]):  # far ahead: no gap to wait behind
+        assembler.add(packet, keyframe_start=False)
+    assert frames[4:] == [(4, False)] and assembler.frames_skipped == 2

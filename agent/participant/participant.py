@@ -62,6 +62,7 @@ from agent.api.models.events import (
 )
 from agent.events.channel import ChannelError, EventChannel, channel_url
 from agent.network import NetworkShaper
+from agent.participant.heap import PERIODIC_SECONDS, release_free_heap
 from agent.participant.policy import ResumePolicy, RetryPolicy, ViewPolicy
 from agent.participant.publisher import Publisher, PublisherMeasurements
 from agent.participant.records import Timeline, describe
@@ -434,6 +435,7 @@ class Participant:
                 )
                 self.keepalives += 1
                 self.keepalive_failures = 0
+                release_free_heap(unless_within=PERIODIC_SECONDS)
                 if self._needs_healing() and (self._heal_task is None or self._heal_task.done()):
                     self._heal_task = asyncio.get_running_loop().create_task(
                         self._heal(), name=f"heal-{self.name}"
@@ -553,6 +555,7 @@ class Participant:
             record.details["seconds_to_media"] = round(time.monotonic() - started, 3)
             self.lost = None
             self.resumes += 1
+            release_free_heap()  # what the old connections held is freed by now: give it back
             log.info("%s: resumed after %s in %.1f s", self.name, cause, time.monotonic() - started)
 
     async def _come_back(

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from agent.api.errors import ApiError
+from agent.participant.heap import release_free_heap
 from agent.participant.link import MediaLink
 from agent.participant.policy import RetryPolicy
 from agent.participant.records import Timeline, describe
@@ -182,6 +183,7 @@ class SupervisedStream(ABC):
                 log.info("%s: peer connection %s; replacing it", self.action, reason)
                 self.state = StreamState.REPLACING
                 await self._teardown()
+                del link  # so the closed connection is free when the heap is trimmed below
                 try:
                     await self._establish("replace-")
                 except asyncio.CancelledError:
@@ -192,6 +194,7 @@ class SupervisedStream(ABC):
                     await self._conclude(StreamState.GONE if is_gone(exc) else StreamState.FAILED)
                     return
                 self.replacements += 1
+                release_free_heap()  # the lost connection's codecs and buffers are freed
         finally:
             if self._supervisor is asyncio.current_task():
                 self._supervisor = None

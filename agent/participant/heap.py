@@ -1,0 +1,65 @@
+"""Give the C heap's free memory back to the system after a fault (issue 16).
+
+A resume or a replaced peer connection frees what the old connection held: VP8 encoder and
+decoder contexts (libvpx), frames (ffmpeg), DTLS state (OpenSSL). Those are freed, yet glibc
+keeps the pages in its arenas, so a long call with faults sees its resident memory climb
+though nothing is alive: measured in the time-compressed soak, every Python object and every
+peer connection was collected after each fault, while the process kept 7-9 MiB of free heap
+that one `malloc_trim(0)` returned to the system (`benchmarks/RESULTS.md`, soak section).
+
+The same holds without faults: in a steady call resident memory wandered up to 8 MiB above
+its start, all of it free heap a trim returned. So after each fault's clean-up the participant
+asks glibc to trim, and its keepalive loop does too, at most once a minute per process
+(`PERIODIC_SECONDS`, however many participants share it). ctypes releases the GIL for the
+call, so encoder threads go on meanwhile. A no-op elsewhere: on musl, macOS or Windows
+`release_free_heap()` returns False and does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import logging
+import platform
+import time
+from collections.abc import Callable
+
+__all__ = ["PERIODIC_SECONDS", "release_free_heap"]
+
+PERIODIC_SECONDS = 60.0
+"""The least time between two trims asked for `unless_within` it (the keepalive loop's)."""
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's `malloc_trim`, or None where the C library is not glibc."""
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError) as exc:  # an unusual build: say so once, go on
+        log.debug("malloc_trim unavailable: %s", exc)
+        return None
+    trim.argtypes = [ctypes.c_size_t]  # type: ignore[attr-defined]
+    trim.restype = ctypes.c_int  # type: ignore[attr-defined]
+    return trim
+
+
+_last_trim = -float("inf")
+
+
+def release_free_heap(*, unless_within: float = 0.0) -> bool:
+    """Return the C heap's free pages to the system, unless a trim ran in the last
+    `unless_within` seconds; whether it trimmed."""
+    global _last_trim
+    trim = _malloc_trim()
+    now = time.monotonic()
+    if trim is None or now - _last_trim < unless_within:
+        return False
+    _last_trim = now
+    trim(0)
+    return True

@@ -1,0 +1,39 @@
+"""`release_free_heap` (issue 16): freed C heap that glibc keeps goes back to the system."""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+
+import pytest
+
+from agent.participant import heap
+from agent.participant.drift import sample
+
+glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+
+
+@glibc
+def test_freed_heap_that_glibc_keeps_is_returned() -> None:
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    blocks = [libc.malloc(1024) for _ in range(60_000)]  # ~60 MiB of small chunks, not mmap'd
+    for block in blocks:
+        ctypes.memset(block, 1, 1024)  # resident
+    keep = blocks.pop()  # the top chunk stays in use, so free() alone cannot shrink the heap
+    for block in blocks:
+        libc.free(block)
+    held = sample().rss_bytes
+    assert heap.release_free_heap()
+    released = held - sample().rss_bytes
+    libc.free(keep)
+    assert released > 30 * 2**20, f"only {released / 2**20:.1f} MiB returned"
+
+
+@glibc
+def test_a_periodic_trim_waits_for_its_interval() -> None:
+    assert heap.release_free_heap()
+    assert not heap.release_free_heap(unless_within=60.0), "trimmed again within the minute"
+    assert heap.release_free_heap(), "a fault's trim does not wait"
