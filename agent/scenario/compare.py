@@ -15,7 +15,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,12 @@ def _figures(
     return found
 
 
+def _shown_only(difference: Difference) -> Difference:
+    """A figure `compare` shows but does not judge without a tolerance given for it."""
+    message = difference.message.split(" (tolerance ")[0] + " (not judged without a tolerance)"
+    return replace(difference, regression=False, tolerance="", message=message)
+
+
 @dataclass(frozen=True)
 class VerdictPair:
     """One expectation in both runs: what each measured and whether it held (None: the run
@@ -245,8 +251,15 @@ def compare_reports(
     for metric in METRICS:
         if metric not in base_metrics:
             continue
-        tolerance = chosen.get(metric) or default_tolerance(METRICS[metric].quantity)
-        found += _figures(metric, base_metrics[metric], new_metrics.get(metric, {}), tolerance)
+        figures = _figures(
+            metric,
+            base_metrics[metric],
+            new_metrics.get(metric, {}),
+            chosen.get(metric) or default_tolerance(METRICS[metric].quantity),
+        )
+        if metric not in chosen and not METRICS[metric].compared_by_default:
+            figures = [_shown_only(d) for d in figures]
+        found += figures
     found += _verdicts(baseline.get("expectations", []), new.get("expectations", []))
     return found
 

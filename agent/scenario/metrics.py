@@ -85,6 +85,9 @@ class Metric:
     rates, bitrates, levels and scores."""
     per: str = ""
     """What one value is of, for the docs' metric table (`agent.scenario.metric_docs`)."""
+    compared_by_default: bool = True
+    """False: `compare` shows the figures but calls no regression unless the scenario or the
+    command gives a tolerance (a slope extrapolated to an hour from a short run is noise)."""
 
 
 AGGREGATES: tuple[str, ...] = (
@@ -740,6 +743,7 @@ _ALL = (
         "MB per hour that a participants' process's resident memory grew, the least-squares"
         " slope of its samples (every 5 s) from the warm-up to the end of the measured part.",
         _memory_slope,
+        compared_by_default=False,
         per="participants' process: least-squares slope of its resident memory per hour, over"
         " its drift samples (every 5 s, and one at the end of the measured part) from the"
         " warm-up on",
