@@ -10,7 +10,7 @@ import pytest
 from media.audio import SyntheticAudioTrack, SyntheticSound
 from media.audio_quality import AudioQuality
 from media.pacing import AUDIO_SAMPLE_RATE, AUDIO_SAMPLES_PER_FRAME
-from tests.child_support import run_python
+from tests.child_support import ROOT, run_python
 
 SENT_AT = 1_800_000_000.37
 """Wall-clock time of the first frame sent (so the sound is not at a round position)."""
@@ -95,5 +95,7 @@ def test_without_pesq_the_agent_runs_and_an_audio_mos_expectation_is_refused() -
     result = run_python(code)
     assert result.returncode == 2, result.stdout + result.stderr
     out = result.stdout + result.stderr
-    assert "bad-network.yaml:54" in out and "expect.audio_mos" in out, out
+    lines = (ROOT / "scenarios/bad-network.yaml").read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if text.strip().startswith("audio_mos:"))
+    assert f"bad-network.yaml:{line}" in out and "expect.audio_mos" in out, out
     assert "auvious-agent[quality]" in out and "Traceback" not in out

@@ -416,6 +416,7 @@ async def test_a_rate_limited_viewer_brings_the_shared_encoder_down_by_remb(call
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # bob's rate is his receiver's estimate: a starved CPU lowers it too
 async def test_a_rate_limited_publisher_alone_drops_to_a_lower_rung(call: Call) -> None:
     """Issue 17, per-publisher rates: alice and bob send the same source profile through one
     shared encoder; alice's uplink is limited below what the profile sends. The router's REMB
