@@ -28,7 +28,10 @@ async def _endpoints() -> tuple[asyncio.DatagramTransport, socket.socket]:
     return transport, receiver
 
 
-async def test_one_send_arrives_as_separate_datagrams_in_order() -> None:
+async def test_one_send_arrives_as_separate_datagrams_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(udp_gso.ENV, "1")
     transport, receiver = await _endpoints()
     try:
         datagrams = [bytes([i]) * 1310 for i in range(4)] + [b"\x09" * 200]
@@ -44,6 +47,7 @@ async def test_one_send_arrives_as_separate_datagrams_in_order() -> None:
 async def test_batches_it_cannot_send_are_refused_having_sent_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv(udp_gso.ENV, "1")
     transport, receiver = await _endpoints()
     address = receiver.getsockname()
     receiver.settimeout(0.2)
@@ -54,8 +58,8 @@ async def test_batches_it_cannot_send_are_refused_having_sent_nothing(
         )  # last larger
         too_many = [b"x" * 10] * (udp_gso.MAX_SEGMENTS + 1)
         assert not udp_gso.send_segments(transport, too_many, address)
-        monkeypatch.setenv(udp_gso.ENV, "0")
-        assert not udp_gso.enabled()
+        monkeypatch.delenv(udp_gso.ENV)
+        assert not udp_gso.enabled()  # off by default
         assert not udp_gso.send_segments(transport, [b"a" * 100, b"b" * 100], address)
         with pytest.raises(TimeoutError):
             receiver.recv(2048)
