@@ -113,6 +113,7 @@ TOLERANT = """  delay: {p95: "< 5s"}
     bitrate: 100%
     bitrate_sent: 100%
     delay: 250ms
+    video_fps: 50%
 """
 """Expects a delay (so viewers sample keyframes and measure it) and tolerates what a shared
 machine changes from run to run; 250 ms of delay too, a third of the regression injected."""
