@@ -111,9 +111,8 @@ async def run(args: argparse.Namespace) -> int:
                         await link.pc.close()
                     return time.monotonic()
 
-                chosen = {"restart": restart, "channel": channel, "unreachable": unreachable}
-                chosen["peer"] = peer
-                faults: list[Callable[[], Awaitable[float]]] = [chosen[f] for f in args.faults]
+                known = {f.__name__: f for f in (restart, channel, unreachable, peer)}
+                faults: list[Callable[[], Awaitable[float]]] = [known[f] for f in args.faults]
                 gaps: list[tuple[str, float, float]] = []
                 watching = [asyncio.create_task(watch_gaps(p, gaps)) for p in people]
                 drift = DriftWatcher(lambda: sum(p.peer_connection_count() for p in people))

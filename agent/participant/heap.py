@@ -9,7 +9,8 @@ that one `malloc_trim(0)` returned to the system (`benchmarks/RESULTS.md`, soak 
 
 The same holds without faults: in a steady call resident memory wandered up to 8 MiB above
 its start, all of it free heap a trim returned. So after each fault's clean-up the participant
-asks glibc to trim, and its keepalive loop does too, at most once a minute per process
+asks glibc to trim (at most once a second per process, `AFTER_FAULT_SECONDS`), and its
+keepalive loop does too, at most once a minute per process
 (`PERIODIC_SECONDS`, however many participants share it). ctypes releases the GIL for the
 call, so encoder threads go on meanwhile. A no-op elsewhere: on musl, macOS or Windows
 `release_free_heap()` returns False and does nothing.
@@ -25,7 +26,12 @@ import platform
 import time
 from collections.abc import Callable
 
-__all__ = ["PERIODIC_SECONDS", "release_free_heap"]
+__all__ = ["AFTER_FAULT_SECONDS", "PERIODIC_SECONDS", "release_free_heap"]
+
+AFTER_FAULT_SECONDS = 1.0
+"""The least time between two trims after faults: a platform restart resumes every participant
+of a crowd at once, and one trim a second returns their memory as well as hundreds would,
+without blocking the event loop hundreds of times."""
 
 PERIODIC_SECONDS = 60.0
 """The least time between two trims asked for `unless_within` it (the keepalive loop's)."""

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from agent.api.errors import ApiError
-from agent.participant.heap import release_free_heap
+from agent.participant.heap import AFTER_FAULT_SECONDS, release_free_heap
 from agent.participant.link import MediaLink
 from agent.participant.policy import RetryPolicy
 from agent.participant.records import Timeline, describe
@@ -194,7 +194,8 @@ class SupervisedStream(ABC):
                     await self._conclude(StreamState.GONE if is_gone(exc) else StreamState.FAILED)
                     return
                 self.replacements += 1
-                release_free_heap()  # the lost connection's codecs and buffers are freed
+                # The lost connection's codecs and buffers are freed: give them back.
+                release_free_heap(unless_within=AFTER_FAULT_SECONDS)
         finally:
             if self._supervisor is asyncio.current_task():
                 self._supervisor = None

@@ -15,7 +15,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,9 +147,11 @@ def _worse_by(metric: Metric, baseline: float, new: float) -> float:
 
 
 def _figures(
-    metric: str, base: Mapping[str, Any], new: Mapping[str, Any], tolerance: Tolerance
+    metric: str, base: Mapping[str, Any], new: Mapping[str, Any], tolerance: Tolerance | None
 ) -> list[Difference]:
+    """The metric's compared figures; with no `tolerance` they are shown, never judged."""
     quantity = METRICS[metric].quantity
+    text = tolerance.text if tolerance else ""
     found = []
     for name in COMPARED:
         before, after = base.get(name), new.get(name)
@@ -160,24 +162,18 @@ def _figures(
             message = (
                 f"{metric} {name}: {format_quantity(before, fmt)} before, nothing measured now"
             )
-            found.append(Difference(metric, name, before, None, tolerance.text, True, message))
+            found.append(Difference(metric, name, before, None, text, bool(tolerance), message))
             continue
-        worse = _worse_by(METRICS[metric], before, after)
-        allowed = tolerance.allowed(before)
-        regression = worse > allowed + 1e-12
-        verdict = "REGRESSION" if regression else "ok"
-        message = (
-            f"{metric} {name}: {format_quantity(before, fmt)} -> {format_quantity(after, fmt)} "
-            f"(tolerance {tolerance.text}) {verdict}"
-        )
-        found.append(Difference(metric, name, before, after, tolerance.text, regression, message))
+        change = f"{metric} {name}: {format_quantity(before, fmt)} -> {format_quantity(after, fmt)}"
+        if tolerance is None:
+            message, regression = f"{change} (not judged without a tolerance)", False
+        else:
+            worse = _worse_by(METRICS[metric], before, after)
+            regression = worse > tolerance.allowed(before) + 1e-12
+            verdict = "REGRESSION" if regression else "ok"
+            message = f"{change} (tolerance {text}) {verdict}"
+        found.append(Difference(metric, name, before, after, text, regression, message))
     return found
-
-
-def _shown_only(difference: Difference) -> Difference:
-    """A figure `compare` shows but does not judge without a tolerance given for it."""
-    message = difference.message.split(" (tolerance ")[0] + " (not judged without a tolerance)"
-    return replace(difference, regression=False, tolerance="", message=message)
 
 
 @dataclass(frozen=True)
@@ -251,15 +247,10 @@ def compare_reports(
     for metric in METRICS:
         if metric not in base_metrics:
             continue
-        figures = _figures(
-            metric,
-            base_metrics[metric],
-            new_metrics.get(metric, {}),
-            chosen.get(metric) or default_tolerance(METRICS[metric].quantity),
-        )
-        if metric not in chosen and not METRICS[metric].compared_by_default:
-            figures = [_shown_only(d) for d in figures]
-        found += figures
+        tolerance = chosen.get(metric)
+        if tolerance is None and METRICS[metric].compared_by_default:
+            tolerance = default_tolerance(METRICS[metric].quantity)
+        found += _figures(metric, base_metrics[metric], new_metrics.get(metric, {}), tolerance)
     found += _verdicts(baseline.get("expectations", []), new.get("expectations", []))
     return found
 
