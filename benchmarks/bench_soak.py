@@ -64,7 +64,12 @@ async def run(args: argparse.Namespace) -> int:
         data = str(Path(tmp) / "data")
         serve_args = ("--data-dir", data, "--access-token-ttl", str(args.token_ttl))
         async with AsyncExitStack() as servers:
-            url, _, process = await servers.enter_async_context(serve_process(*serve_args, **SERVE))
+            # The running `serve` in a stack of its own: a restart closes the killed one's log
+            # and pipes, so the soak's fd count is the participants' own.
+            platform = AsyncExitStack()
+            servers.push_async_callback(lambda: platform.aclose())
+            first = serve_process(*serve_args, **SERVE)
+            url, _, process = await platform.enter_async_context(first)
             port = str(urlsplit(url).port)
             secret = (Path(data) / DEV_SECRET_FILE).read_text().strip()
             proxy = CuttableProxy("127.0.0.1", int(port))
@@ -84,11 +89,13 @@ async def run(args: argparse.Namespace) -> int:
                 await start_call(people, BOUND)
 
                 async def restart() -> float:
-                    nonlocal process
+                    nonlocal process, platform
                     process.kill()
                     await process.wait()
+                    await platform.aclose()
+                    platform = AsyncExitStack()
                     again = serve_process(*serve_args, "--port", port, **SERVE)
-                    _, _, process = await servers.enter_async_context(again)
+                    _, _, process = await platform.enter_async_context(again)
                     return time.monotonic()
 
                 async def channel() -> float:
