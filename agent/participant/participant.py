@@ -88,6 +88,8 @@ KEEPALIVE_LEAD = 5.0
 """Keepalives go this many seconds before the endpoint would expire (PROTOCOL.md, step 2)."""
 ICE_SERVERS_REFRESH = 0.8
 """ICE servers are fetched again once this fraction of their `ttl` has passed."""
+VIEW_ENDING_TIMEOUT = 2.0
+"""Seconds a view watcher gets for a last reading of a view that is dropped (a resume)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -854,8 +856,9 @@ class Participant:
             await asyncio.wait(tasks)
         if told and self.view_watcher is not None:
             for viewer in list(self.viewers.values()):
-                with contextlib.suppress(Exception):
-                    await self.view_watcher.view_ending(viewer)
+                with contextlib.suppress(Exception):  # a last reading, bounded: not worth a hang
+                    async with asyncio.timeout(VIEW_ENDING_TIMEOUT):
+                        await self.view_watcher.view_ending(viewer)
         streams: list[SupervisedStream] = [*self.publishers, *self.viewers.values()]
         self.publishers = []
         self.viewers = {}
