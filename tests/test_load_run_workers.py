@@ -111,6 +111,8 @@ def test_shards_run_apart_and_merge_into_one_report(tmp_path: Path) -> None:
     assert "1 of 2 shards" in report["expectations"][0]["message"]
     partial = merge_cli(scenario, shard_reports[:1], tmp_path / "partial", "--allow-partial")
     assert partial.returncode == 0, partial.stdout + partial.stderr
+    report = json.loads((tmp_path / "partial" / "report.json").read_text())  # says so too
+    assert report["expectations"][0]["message"] == "judged on 1 of 2 shards: shard(s) 1/2 missing"
 
     # Reports of another scenario, or of another version of the file, are refused.
     edited = tmp_path / "edited.yaml"

@@ -74,6 +74,19 @@ def test_live_snapshots_add_up() -> None:
     assert total.packets_lost == 1
 
 
+def test_the_coordinators_progress_runs_on_the_runs_clock() -> None:
+    """Workers start a few seconds after the coordinator (spawned, importing): its progress
+    line said `26.2s / 24s (0s left)` at the end of a 24 s run, the phase a step behind."""
+    from agent.load.scenario_job import _progress
+
+    a = LiveSnapshot(participants=2, elapsed=20.5, labels={"phase": "ramp"})
+    b = LiveSnapshot(participants=2, elapsed=20.0)
+    assert combine([a, b]).elapsed == 20.5
+    line = _progress(combine([a, b]), 24.0).line()
+    assert line.startswith(" 20.5s / 24s (4s left)  phase ramp"), line
+    assert _progress(LiveSnapshot(), 24.0).line().startswith("  0.0s / 24s"), "not started"
+
+
 async def test_two_workers_run_a_pairs_job_and_merge_it(server: EmbeddedServer) -> None:
     job = PairsJob(
         server.base_url,

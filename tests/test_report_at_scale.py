@@ -4,8 +4,10 @@ participants over time and a table naming the worst streams, whose links open th
 participant's collapsed section; the file stays under SIZE_BOUND.
 
 The results are synthetic (`tests/scale_results_support.py`: 200 participants, 600 viewed
-streams, samples every second as the runner takes them, three injected faults); everything
-from there on is the real report code and a real browser. Skipped, with the reason, where
+streams, samples every second as the runner takes them, three injected faults), because a
+real run of 200 needs more than the test machine's 2 cores (about 35 standard participants
+per core, benchmarks/RESULTS.md); everything from there on is the real report code and a
+real browser. Skipped, with the reason, where
 Chromium or Playwright is missing."""
 
 from __future__ import annotations

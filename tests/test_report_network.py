@@ -56,3 +56,15 @@ def test_no_section_without_shaping_or_quality_scores() -> None:
             stream.psnr, stream.mos = [], []
     assert render_network(result) is None
     assert network_shades(result.participants[0], result.duration) == []
+
+
+def test_a_shade_at_a_measured_time_says_it_in_tenths() -> None:
+    """A profile applied when the participant joined (0.659181 s) was titled `custom:
+    0.659181s to 20.2415s`: times in a report read to the tenth, as elsewhere."""
+    from agent.scenario.report.svg import Series, Shade, line_chart
+
+    points = [(float(t), 800.0) for t in range(21)]
+    chart = line_chart(
+        [Series("customer-0", points)], "Bitrate", shades=[Shade(0.659181, 20.2415, "custom")]
+    )
+    assert "custom: 0.7s to 20.2s" in chart

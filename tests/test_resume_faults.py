@@ -64,6 +64,7 @@ async def test_a_call_comes_back_after_the_platform_is_killed_restarted_and_paus
         for person in people:
             await media_flowing(person, RECOVERY_BOUND)
 
+        sending = [person.publishers[0] for person in people]
         first.kill()  # no goodbye: the platform's live state dies with it
         await first.wait()
         port = str(urlsplit(url).port)
@@ -84,6 +85,12 @@ async def test_a_call_comes_back_after_the_platform_is_killed_restarted_and_paus
                 (resume,) = person.timeline.find("resume")
                 assert resume.ok and resume.details["cause"].startswith("keepalive: ApiError")
                 assert resume.details["seconds_to_media"] > 0
+            for person, old in zip(people, sending, strict=True):
+                # the same tracks, published again under a new id: a scenario's record of
+                # the stream follows it there (its views of either id show it)
+                new = person.current(old)
+                assert new in person.publishers and old not in person.publishers
+                assert new.stream_id and new.stream_id != old.stream_id
             view = await people[0].api.conferences.simple_view(conference_id or "")
             assert view.metadata is not None and view.metadata["site"].value == "lobby"
             assert {e.id for p in view.participants or [] for e in p.endpoints or []} == {

@@ -61,6 +61,42 @@ def test_a_call_that_died_does_not_pass_and_says_when_media_flowed() -> None:
     assert evaluate(scenario(expect), killed_mid_call(resumed_at=12.0)).passed
 
 
+def resumed_under_new_ids(at: float) -> RunResult:
+    """The call of `killed_mid_call`, whose participants came back at `at` (re-registered,
+    rejoined, republished): the platform gave each stream a new id, the viewers view those
+    anew, and the old views got nothing more. A run read this as no media from 11 s to the
+    end (media_gap 34 s) while media flowed again from 25 s."""
+    result = killed_mid_call()
+    for participant in result.participants:
+        published, old = participant.streams[0], participant.streams[1]
+        published.earlier_ids = [published.stream_id]
+        published.stream_id += "-again"
+        again = [Sample(t=float(t), value=30.0) for t in range(int(at) + 1, 46)]
+        update = {"stream_id": old.stream_id + "-again", "started_at": at, "fps": again}
+        participant.streams.append(old.model_copy(update=update))
+    return result
+
+
+def test_a_stream_published_again_under_a_new_id_is_the_same_stream() -> None:
+    expect = {"conditions": ["every_viewer_received_every_publisher"]}
+    assert evaluate(scenario(expect), resumed_under_new_ids(12.0)).passed  # a 6 s stop
+    gaps = [v.value for v in METRICS["media_gap"].extract(resumed_under_new_ids(12.0), 0.0)]
+    assert gaps == [pytest.approx(6.5), pytest.approx(6.5)]  # 6 s to 12 s, 45 s to 45.5 s
+    late = evaluate(scenario(expect), resumed_under_new_ids(20.0))
+    [received] = [e for e in late.expectations if e.name.startswith("every_viewer")]
+    assert not received.passed
+    assert "received no customer-0 MIC_AND_CAM from 6.0s to 20.0s" in received.details[0]
+    assert "media flowed 1.0s to 6.0s, 20.0s to 45.0s" in received.details[0]
+
+
+def test_a_partial_merge_says_which_shards_it_was_judged_without() -> None:
+    result = run()
+    result.shards = ["0/3", "2/3"]
+    completed = evaluate(scenario({}), result).expectations[0]
+    assert completed.passed
+    assert completed.message == "judged on 2 of 3 shards: shard(s) 1/3 missing"
+
+
 def test_time_without_media_in_a_call_is_measured_and_bounded() -> None:
     gaps = [v.value for v in METRICS["media_gap"].extract(killed_mid_call(), 0.0)]
     assert gaps == [pytest.approx(39.5), pytest.approx(39.5)]

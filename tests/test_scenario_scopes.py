@@ -72,3 +72,52 @@ def test_a_bad_scope_is_located(tmp_path: Path) -> None:
     [issue] = caught.value.issues  # not also "expected a mapping" for the one-scope form
     assert (issue.line, issue.path) == (7, "expect.video_fps[0].scope.gruop")
     assert "unknown key 'gruop'" in issue.message
+
+
+BAD_NAMES = """\
+name: s
+phases:
+  - {name: ramp, duration: 10s, arrival_count: 1}
+participants:
+  - name: guest
+    publish: [{type: CAM}]
+expect:
+  join_time:
+    scope: {group: guests, phase: rampup}
+    p95: "< 2s"
+  video_fps:
+    - {scope: {stream: SCREN}, p50: "> 8"}
+    - {scope: {window: [20s, 5s]}, p50: "> 8"}
+"""
+
+
+def test_a_scope_naming_what_the_scenario_lacks_is_located() -> None:
+    """A scope of a group, phase or stream type the scenario does not have (a typo) would
+    only fail the run with "nothing was measured": `validate` says so, at the line."""
+    with pytest.raises(ScenarioError) as caught:  # the file does not parse: two problems
+        parse_scenario(BAD_NAMES, "s.yaml")
+    found = {(issue.line, issue.path): issue.message for issue in caught.value.issues}
+    stream = found.pop((12, "expect.video_fps[0].scope.stream"))
+    assert "'MIC', 'CAM', 'SCREEN' or 'MIC_AND_CAM'; did you mean 'SCREEN'?" in stream
+    assert "ends before it starts" in found.pop((13, "expect.video_fps[1].scope.window"))
+    assert found == {}
+    fixed = BAD_NAMES.replace("SCREN", "SCREEN").replace("[20s, 5s]", "[5s, 20s]")
+    with pytest.raises(ScenarioError) as caught:  # it parses: the names it refers to
+        parse_scenario(fixed, "s.yaml")
+    found = {(issue.line, issue.path): issue.message for issue in caught.value.issues}
+    assert found == {
+        (9, "expect.join_time.scope.group"): "no participant group named 'guests' "
+        "(there are: guest); did you mean 'guest'?",
+        (9, "expect.join_time.scope.phase"): "no phase named 'rampup' (there are: ramp); "
+        "did you mean 'ramp'?",
+    }
+
+
+def test_a_phase_scope_needs_phases() -> None:
+    text = BAD_NAMES.replace("phases:\n  - {name: ramp, duration: 10s, arrival_count: 1}\n", "")
+    text = text.replace("name: s\n", "name: s\nduration: 30s\n").replace("guests", "guest")
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text.replace("SCREN", "SCREEN").replace("[20s, 5s]", "[5s, 20s]"), "s")
+    [issue] = caught.value.issues
+    assert issue.path == "expect.join_time.scope.phase"
+    assert "no phase named 'rampup' (there are: none)" in issue.message

@@ -21,6 +21,7 @@ from agent.load.workers import START_MARGIN, STOP_TIMEOUT, Shard, WorkerJob, mer
 from agent.runtime import run_on_chosen_loop, tune_garbage_collection
 from agent.scenario.live import LiveSnapshot, combine
 from agent.scenario.results import RunResult
+from agent.webrtc.host_addresses import chosen_host_addresses, use_host_addresses
 
 __all__ = ["RayPool", "RayUnavailable"]
 
@@ -41,7 +42,18 @@ class _ShardActor:
         self.switch = StopSwitch()
         tune_garbage_collection()  # the actor's process carries the shard's participants
 
-    def run(self, job: WorkerJob, shard: Shard, start_at: float) -> str:
+    def run(
+        self,
+        job: WorkerJob,
+        shard: Shard,
+        start_at: float,
+        addresses: tuple[str, ...] | None = None,
+    ) -> str:
+        """Run `shard` of `job` from `start_at`; `addresses`: the coordinator's ICE host
+        addresses (an actor does not inherit its environment, as a worker process does)."""
+        if addresses is not None:
+            use_host_addresses(addresses)
+
         def live(snapshot: LiveSnapshot) -> None:
             self.latest = snapshot
 
@@ -120,8 +132,9 @@ class RayPool:
             if self.on_placed is not None:
                 self.on_placed(self.nodes)
             start_at = time.time() + START_MARGIN
+            addresses = chosen_host_addresses()  # `--ice-host-address`, or the run's default
             runs = [
-                actor.run.remote(self.job, Shard(index, self.count), start_at)
+                actor.run.remote(self.job, Shard(index, self.count), start_at, addresses)
                 for index, actor in enumerate(actors)
             ]
             poller = asyncio.get_running_loop().create_task(self._poll(actors))

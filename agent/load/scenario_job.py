@@ -259,22 +259,22 @@ async def _show_progress(scenario: Scenario, options: RunOptions, live: LiveSour
 
     view = ProgressView(options.progress or sys.stdout, options.interactive, scenario.name)
     total = planned_duration(scenario)
-    started = asyncio.get_running_loop().time()
     try:
         while True:
             await asyncio.sleep(1.0)
-            elapsed = asyncio.get_running_loop().time() - started
-            view.show(_progress(await live(), elapsed, total))
+            view.show(_progress(await live(), total))
     except asyncio.CancelledError:
         view.finish("every worker has ended")
         raise
 
 
-def _progress(now: LiveSnapshot, elapsed: float, total: float | None) -> Progress:
+def _progress(now: LiveSnapshot, total: float | None) -> Progress:
+    """The line from the workers' summed snapshot, on the run's clock (theirs: they start a
+    few seconds after this process)."""
     from agent.scenario.progress import Progress
 
     return Progress(
-        elapsed=elapsed,
+        elapsed=now.elapsed or 0.0,
         total=total,
         phase=now.labels.get("phase") or None,
         participants=now.participants,
@@ -312,6 +312,7 @@ def merge_reports(
     from agent.load.workers import merge_results
     from agent.scenario.results import ErrorRecord, RunResult
     from agent.scenario.seeding import scenario_digest
+    from agent.scenario.shards import missing_shards
 
     digest = scenario_digest(scenario)
     results = []
@@ -333,7 +334,7 @@ def merge_reports(
             )
         results.append(result)
     merged = merge_results(results)
-    missing = _missing_shards(merged.shards)
+    missing = missing_shards(merged.shards)
     if missing and not allow_partial:
         message = (
             f"shard(s) {', '.join(missing)} missing: the merged run has "
@@ -342,21 +343,6 @@ def merge_reports(
         )
         merged.errors.append(ErrorRecord(t=merged.duration, step="merge", message=message))
     return merged, missing
-
-
-def _missing_shards(shards: list[str]) -> list[str]:
-    """Shards of the run not among `shards` (ValueError if they disagree on how many)."""
-    from agent.scenario.shards import parse_shard
-
-    parsed = [parse_shard(shard) for shard in shards]
-    counts = {shard.count for shard in parsed}
-    if len(counts) > 1:
-        raise ValueError(f"shards of runs split differently: {', '.join(shards)}")
-    if not counts:
-        return []
-    count = counts.pop()
-    have = {shard.index for shard in parsed}
-    return [f"{index}/{count}" for index in range(count) if index not in have]
 
 
 def add_merge_command(sub: Any) -> Callable[[argparse.Namespace], int]:

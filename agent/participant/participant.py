@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from types import TracebackType
@@ -87,6 +88,8 @@ KEEPALIVE_LEAD = 5.0
 """Keepalives go this many seconds before the endpoint would expire (PROTOCOL.md, step 2)."""
 ICE_SERVERS_REFRESH = 0.8
 """ICE servers are fetched again once this fraction of their `ttl` has passed."""
+VIEW_ENDING_TIMEOUT = 2.0
+"""Seconds a view watcher gets for a last reading of a view that is dropped (a resume)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +206,11 @@ class Participant:
         rejoin sends it again."""
         self._intended: list[tuple[Publisher, _Republish]] = []
         """What the participant means to publish (kept when the platform drops its streams)."""
+        self._successors: weakref.WeakKeyDictionary[Publisher, Publisher] = (
+            weakref.WeakKeyDictionary()
+        )
+        """A publisher a resume or a heal replaced -> the one publishing its tracks since
+        (weak: an old publisher nobody holds is not kept alive for this)."""
 
         self._ice: IceServers | None = None
         self._ice_fetched_at = 0.0
@@ -490,7 +498,7 @@ class Participant:
                     stream_type, tracks, metadata, bitrate = next(
                         spec for p, spec in self._intended if p is publisher
                     )
-                    await self.publish(
+                    self._successors[publisher] = await self.publish(
                         stream_type, tracks, metadata=metadata, video_bitrate=bitrate
                     )
                     with contextlib.suppress(ValueError):
@@ -526,10 +534,10 @@ class Participant:
         policy = self.resume_policy
         started = time.monotonic()
         conference_id = self.conference_id or self.home_conference
-        republish = [spec for _, spec in self._intended]
+        republish = list(self._intended)
         with self.timeline.step("resume", cause=cause, conference_id=conference_id) as record:
             self.lost = f"resuming after {cause}"
-            await self._close_streams(SupervisedStream.drop)
+            await self._close_streams(SupervisedStream.drop, told=True)
             self._intended = []
             if self.conference_id is not None:
                 self._forget_conference(self.conference_id)
@@ -562,7 +570,7 @@ class Participant:
     async def _come_back(
         self,
         conference_id: str | None,
-        republish: list[_Republish],
+        republish: list[tuple[Publisher, _Republish]],
         details: dict[str, Any],
     ) -> None:
         assert self.user_id is not None
@@ -581,8 +589,10 @@ class Participant:
                 self.home_conference = None
                 return
             await self.join(conference_id, self._home_metadata)
-        for stream_type, tracks, metadata, bitrate in republish[len(self._intended) :]:
-            await self.publish(stream_type, tracks, metadata=metadata, video_bitrate=bitrate)
+        for old, (stream_type, tracks, metadata, bitrate) in republish[len(self._intended) :]:
+            self._successors[old] = await self.publish(
+                stream_type, tracks, metadata=metadata, video_bitrate=bitrate
+            )
         views = list(self._view_tasks.values())
         if views:
             await asyncio.wait(views, timeout=self.resume_policy.media_timeout)
@@ -592,7 +602,7 @@ class Participant:
     async def _undo_partial_resume(self) -> None:
         """After a failed attempt: the conference part is redone from scratch next time
         (the registration and channel stay, if they came up)."""
-        await self._close_streams(SupervisedStream.drop)
+        await self._close_streams(SupervisedStream.drop, told=True)
         self._intended = []
         if self.conference_id is not None:
             self._forget_conference(self.conference_id)
@@ -763,6 +773,13 @@ class Participant:
         self._intended.append((publisher, spec))
         return publisher
 
+    def current(self, publisher: Publisher) -> Publisher:
+        """The publisher sending `publisher`'s tracks now: itself, or the one a resume or a
+        heal published them again with (under a new stream id)."""
+        while publisher in self._successors:
+            publisher = self._successors[publisher]
+        return publisher
+
     async def unpublish(self, publisher: Publisher) -> None:
         """Stop publishing one stream (its peer connection closes, the platform unpublishes)."""
         with self.timeline.step("unpublish", stream_id=publisher.stream_id):
@@ -826,14 +843,22 @@ class Participant:
         finally:
             self._forget_conference(conference_id)
 
-    async def _close_streams(self, how: Callable[[SupervisedStream], Awaitable[None]]) -> None:
-        """Stop (or drop) every stream of the conference, all at once."""
+    async def _close_streams(
+        self, how: Callable[[SupervisedStream], Awaitable[None]], *, told: bool = False
+    ) -> None:
+        """Stop (or drop) every stream of the conference, all at once. `told`: the view
+        watcher hears each view end (a drop: a leave's caller ends its records itself)."""
         tasks = list(self._view_tasks.values())
         self._view_tasks.clear()
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
+        if told and self.view_watcher is not None:
+            for viewer in list(self.viewers.values()):
+                with contextlib.suppress(Exception):  # a last reading, bounded: not worth a hang
+                    async with asyncio.timeout(VIEW_ENDING_TIMEOUT):
+                        await self.view_watcher.view_ending(viewer)
         streams: list[SupervisedStream] = [*self.publishers, *self.viewers.values()]
         self.publishers = []
         self.viewers = {}
@@ -881,7 +906,7 @@ class Participant:
                 self.home_conference = None  # nothing to rejoin on a resume
                 self._intended = []
             self.timeline.note("removed", reason=getattr(event, "reason", None), event=event.type)
-            await self._close_streams(SupervisedStream.drop)
+            await self._close_streams(SupervisedStream.drop, told=True)
             self._forget_conference(event.conference_id)
 
     async def _platform_removed_us(self, conference_id: str) -> bool:

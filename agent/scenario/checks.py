@@ -12,6 +12,7 @@ from typing import Any
 
 from agent.api.models.events import EVENT_TYPES
 from agent.scenario.data import DataError, load_rows
+from agent.scenario.metrics import METRICS
 from agent.scenario.model import (
     SOURCE_KEYWORDS,
     VIDEO_CODECS,
@@ -100,6 +101,7 @@ class _Checker:
         self._runs_out()
         self._beyond_end()
         self._measurable()
+        self._scopes()
         from agent.scenario.checks_browser import browser_problems  # it builds on this module
 
         self.problems.extend(browser_problems(self.scenario))
@@ -321,6 +323,30 @@ class _Checker:
                     f"this step starts at {group.start + step.at:g}s, at or after the run's end "
                     f"({end:g}s, by its `duration` or `phases`): it would never run",
                 )
+
+    def _scopes(self) -> None:
+        """A scope naming a group or phase the scenario lacks (a typo) would only fail the run
+        with "nothing was measured": name it now."""
+        expect = self.scenario.expect
+        if expect is None:
+            return
+        phases = [phase.name for phase in self.scenario.phases if phase.name]
+        for metric in METRICS:
+            value = getattr(expect, metric)
+            listed = isinstance(value, list)
+            for number, one in enumerate(value if listed else [value]):
+                scope = getattr(one, "scope", None)
+                if scope is None:
+                    continue
+                loc: Loc = ("expect", metric, *((number,) if listed else ()), "scope")
+                for field, kind, known in (
+                    ("group", "participant group", self.groups),
+                    ("phase", "phase", phases),
+                ):
+                    names = getattr(scope, field)
+                    for name in [names] if isinstance(names, str) else names or []:
+                        if name not in known:
+                            self.add((*loc, field), _unknown(kind, name, known))
 
     def _measurable(self) -> None:
         """A threshold no viewer can measure would fail every run: say so now."""

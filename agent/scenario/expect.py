@@ -6,7 +6,7 @@ Each threshold (`join_time: {p95: "< 1s"}` is one) and each condition becomes on
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from agent.scenario.health_verdict import HealthVerdict, assess
@@ -28,6 +28,7 @@ from agent.scenario.results import (
     RunResult,
     StreamResult,
 )
+from agent.scenario.shards import missing_shards
 from agent.scenario.units import Quantity, format_quantity
 
 __all__ = ["MIN_OVERLAP", "Evaluation", "Expectation", "evaluate", "viewed_groups"]
@@ -90,6 +91,14 @@ def _run_completed(result: RunResult) -> Expectation:
         problems.insert(0, "the run was interrupted before it ended")
     if problems:
         return Expectation("run_completed", False, "; ".join(problems[:3]), details=problems)
+    missing = missing_shards(result.shards)  # left out by `merge --allow-partial`
+    if missing:
+        return Expectation(
+            "run_completed",
+            True,
+            f"judged on {len(result.shards)} of {len(result.shards) + len(missing)} shards: "
+            f"shard(s) {', '.join(missing)} missing",
+        )
     return Expectation("run_completed", True, "the run ended as planned")
 
 
@@ -224,7 +233,7 @@ class _Coverage:
 People = dict[str, ParticipantResult]
 
 
-def _among(value: str | None, wanted: str | list[str] | None) -> bool:
+def _among(value: str | None, wanted: str | Sequence[str] | None) -> bool:
     if wanted is None:
         return True
     return value is not None and value in ([wanted] if isinstance(wanted, str) else wanted)

@@ -157,6 +157,9 @@ class LiveSnapshot:
     """Distributions so far, by metric name (`HISTOGRAMS`)."""
     labels: dict[str, str] = field(default_factory=dict)
     """`run`, `scenario` and `phase`, put on every series so dashboards can tell runs apart."""
+    elapsed: float | None = None
+    """Seconds since the run started, by the clock of the process that took the snapshot (of
+    several, the furthest on); None before any run started."""
     groups: dict[str, LiveSnapshot] = field(default_factory=dict)
     """The same figures per scenario group: served as one series per group (the `group`
     label) instead of one for the run; empty for a load crowd, which has no groups."""
@@ -238,7 +241,7 @@ def snapshot_of_results(
         for name in names:
             members = [p for p in everyone if p.group == name]
             groups[name] = _figures(members, present_by_group.get(name, 0), 0, end)
-    return replace(whole, health=health or {}, labels=labels or {}, groups=groups)
+    return replace(whole, health=health or {}, labels=labels or {}, groups=groups, elapsed=end)
 
 
 def _figures(
@@ -336,6 +339,7 @@ def combine(snapshots: list[LiveSnapshot]) -> LiveSnapshot:
         health={name: now for s in snapshots for name, now in s.health.items()},
         histograms=_summed(snapshots),
         labels=next((s.labels for s in snapshots if s.labels), {}),
+        elapsed=max((s.elapsed for s in snapshots if s.elapsed is not None), default=None),
         groups={
             name: combine([s.groups[name] for s in snapshots if name in s.groups])
             for name in dict.fromkeys(name for s in snapshots for name in s.groups)

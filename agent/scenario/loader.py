@@ -130,13 +130,17 @@ def _deepest(issues: list[Issue]) -> list[Issue]:
 
 def _merge_alternatives(issues: list[Issue]) -> list[Issue]:
     """One issue per place: a union (`vars` values) fails once per member, and "should be a
-    valid string", "... integer", "... boolean" read better as one line."""
+    valid string", "... integer", "... boolean" read better as one line; a value that may
+    also be a list (a scope's `stream`) is judged as the one value it is."""
     by_place: dict[tuple[int | None, int | None, str], list[Issue]] = {}
     for issue in issues:
         by_place.setdefault((issue.line, issue.column, issue.path), []).append(issue)
     merged = []
     for group in by_place.values():
         prefix = "Input should be a valid "
+        if any(not issue.message.startswith(prefix) for issue in group):
+            # `CAM` or a list of them: what is wrong with the one, not "should be a list"
+            group = [issue for issue in group if issue.message != f"{prefix}list"]
         kinds = [issue.message.removeprefix(prefix).split(",")[0] for issue in group]
         if len(group) > 1 and all(issue.message.startswith(prefix) for issue in group):
             alternatives = ", ".join(kinds[:-1]) + f" or {kinds[-1]}"

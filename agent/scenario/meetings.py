@@ -104,11 +104,12 @@ class Meeting:
 
     @property
     def views(self) -> list[StreamResult]:
-        """The viewer's views of the stream, whenever they were."""
+        """The viewer's views of the stream, whenever they were, under any of its ids."""
+        ids = self.stream.ids
         return [
             view
             for view in self.viewer.streams
-            if view.direction is StreamDirection.VIEW and view.stream_id == self.stream.stream_id
+            if view.direction is StreamDirection.VIEW and view.stream_id in ids
         ]
 
     def describe(self) -> str:

@@ -371,7 +371,7 @@ def _media_gap(result: RunResult, warmup: float) -> Iterator[MetricValue]:
     views without an fps series (which cannot tell) are left out."""
 
     def viewed(viewer: ParticipantResult, publisher: ParticipantResult) -> bool:
-        published = {s.stream_id for s in publisher.streams}
+        published = {id_ for s in publisher.streams for id_ in s.ids}
         return any(s.stream_id in published for s in viewer.streams)
 
     for meeting in meetings(result, viewed):

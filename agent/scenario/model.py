@@ -960,12 +960,22 @@ class Scope(StrictModel):
 
     group: str | list[str] | None = None
     """Participant groups whose values count (a viewed stream's viewer, a join's joiner)."""
-    stream: str | list[str] | None = None
-    """Stream types (`CAM`, `SCREEN`, `MIC_AND_CAM`...) whose values count."""
+    stream: StreamType | list[StreamType] | None = None
+    """Stream types (`MIC`, `CAM`, `SCREEN`, `MIC_AND_CAM`) whose values count."""
     phase: str | list[str] | None = None
     """Phases (by name) within which a value was measured."""
     window: tuple[Duration, Duration] | None = None
     """[from, to]: seconds since the run started within which a value was measured."""
+
+    @field_validator("window")
+    @classmethod
+    def _window_in_order(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and value[1] <= value[0]:
+            raise ValueError(
+                f"the window [{value[0]:g}s, {value[1]:g}s] ends before it starts: "
+                "give [from, to] in seconds since the run's start"
+            )
+        return value
 
     def text(self) -> str:
         parts = [

@@ -130,6 +130,9 @@ class StreamResult(_Record):
     stream_id: str
     direction: StreamDirection
     stream_type: str
+    earlier_ids: list[str] = Field(default_factory=list)
+    """A published stream's ids before it was published again under a new one (after a
+    resume or a replaced connection): views of those ids showed it too."""
     publisher: str | None = None
     viewer_id: str | None = None
     started_at: float | None = None
@@ -168,6 +171,11 @@ class StreamResult(_Record):
     stream: loss over time, where `packets_lost` is the total."""
     concealed: float | None = Field(default=None, ge=0, le=1)
     """Share of the received audio's samples that never arrived (lost, not repaired)."""
+
+    @property
+    def ids(self) -> set[str]:
+        """Every id this stream had: the current one and `earlier_ids`."""
+        return {self.stream_id, *self.earlier_ids}
 
     @property
     def has_video(self) -> bool:

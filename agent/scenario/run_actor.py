@@ -66,11 +66,16 @@ class Published:
     """One of the group's streams, published now."""
 
     spec: StreamSpec
-    publisher: Publisher
     media: SentMedia
     """What it sends: shared with the streams of its profile, or its own (`encoder: own`, or
     since it diverged)."""
     tracker: PublishTracker
+    """What it sent, and the publisher sending it now (`publisher`)."""
+
+    @property
+    def publisher(self) -> Publisher:
+        """The publisher sending this stream now (a resume publishes it again)."""
+        return self.tracker.current()
 
 
 @dataclass
@@ -351,7 +356,7 @@ class Actor:
             result.setup_time = self.run.clock.now() - started
             self.record.stream(result)
             self.published[spec.key] = Published(
-                spec, publisher, media, PublishTracker(publisher, result)
+                spec, media, PublishTracker(publisher, result, participant.current)
             )
             if speaking:
                 self.speaking.published(spec, publisher.stream_id)

@@ -7,6 +7,7 @@ bitrate over the interval."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.participant import Publisher, TrackMeasurements, Viewer, ViewerMeasurements
@@ -19,15 +20,24 @@ __all__ = ["PublishTracker", "Total", "ViewSeries", "ViewTracker"]
 
 @dataclass
 class PublishTracker:
-    """One published stream and what it sent."""
+    """One published stream and what it sent, whichever publisher sends it now."""
 
     publisher: Publisher
     result: StreamResult
+    follow: Callable[[Publisher], Publisher] = lambda publisher: publisher
+    """The publisher sending a publisher's tracks now (`Participant.current`): a resume
+    publishes them again with a new one, under a new stream id."""
+
+    def current(self) -> Publisher:
+        self.publisher = self.follow(self.publisher)
+        return self.publisher
 
     async def sample(self, clock: RunClock) -> None:
-        figures = await self.publisher.measurements()
+        figures = await self.current().measurements()
         if figures.stream_id and figures.stream_id != self.result.stream_id:
-            self.result.stream_id = figures.stream_id  # republished after a lost connection
+            # republished after a lost connection: views of the old id showed it too
+            self.result.earlier_ids.append(self.result.stream_id)
+            self.result.stream_id = figures.stream_id
         if figures.bitrate_bps is not None:
             self.result.bitrate.append(Sample(t=clock.now(), value=figures.bitrate_bps))
 

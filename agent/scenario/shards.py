@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ConferenceDealer", "Shard", "ShardError", "parse_shard"]
+__all__ = ["ConferenceDealer", "Shard", "ShardError", "missing_shards", "parse_shard"]
 
 
 class ShardError(ValueError):
@@ -62,3 +62,16 @@ def parse_shard(text: str) -> Shard:
         if isinstance(exc, ShardError):
             raise
         raise ShardError(f"shard {text!r}: I and N must be whole numbers") from None
+
+
+def missing_shards(shards: list[str]) -> list[str]:
+    """Shards of the run not among `shards` ("1/4"; ValueError if they disagree on how many)."""
+    parsed = [parse_shard(shard) for shard in shards]
+    counts = {shard.count for shard in parsed}
+    if len(counts) > 1:
+        raise ValueError(f"shards of runs split differently: {', '.join(shards)}")
+    if not counts:
+        return []
+    count = counts.pop()
+    have = {shard.index for shard in parsed}
+    return [f"{index}/{count}" for index in range(count) if index not in have]

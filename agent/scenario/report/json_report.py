@@ -29,6 +29,7 @@ def build_json(scenario: Scenario, result: RunResult, evaluation: Evaluation) ->
                     mode="json",
                     include={
                         "stream_id",
+                        "earlier_ids",
                         "direction",
                         "stream_type",
                         "publisher",

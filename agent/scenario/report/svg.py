@@ -181,7 +181,8 @@ def _shades(frame: _Frame, shades: Sequence[Shade]) -> list[str]:
         parts.append(
             f'<rect class="shade" x="{x0:.1f}" y="{frame.top}" width="{x1 - x0:.1f}" '
             f'height="{frame.inner_height:.1f}" fill="{shade.color}">'
-            f"<title>{escape(shade.label)}: {shade.start:g}s to {shade.end:g}s</title></rect>"
+            f"<title>{escape(shade.label)}: {round(shade.start, 1):g}s to "
+            f"{round(shade.end, 1):g}s</title></rect>"
         )
         if x1 - x0 >= 7 * len(shade.label) or x1 - x0 >= 60:
             parts.append(
@@ -557,7 +558,8 @@ def band_chart(
             outline = edge(run, high) + list(reversed(edge(run, low)))
             parts.append(
                 f'<polygon class="band" fill="{color}" points="{" ".join(outline)}">'
-                f"<title>{name} from {run[0].start:g}s to {run[-1].end:g}s</title></polygon>"
+                f"<title>{name} from {round(run[0].start, 1):g}s to {round(run[-1].end, 1):g}s"
+                "</title></polygon>"
             )
         median = " ".join(f"{frame.x(b.t):.1f},{frame.y(b.p50):.1f}" for b in run)
         parts.append(
