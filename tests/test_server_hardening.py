@@ -213,15 +213,31 @@ async def test_a_unicode_digit_expiration_is_refused(
     no_traceback(caplog)
 
 
-async def test_invalid_utf8_in_the_token_form_is_a_400(
-    server: EmbeddedServer, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(
+    ("secret", "content_type", "named"),
+    [
+        (b"\xff\xfe", FORM, "UTF-8"),
+        # aiohttp decodes with the declared charset: an unknown one was a 500 (LookupError).
+        (b"x", f"{FORM}; charset=no-such-codec", "no-such-codec"),
+    ],
+)
+async def test_an_undecodable_token_form_is_a_400(
+    server: EmbeddedServer,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    secret: bytes,
+    content_type: str,
+    named: str,
 ) -> None:
-    form = b"grant_type=client_credentials&client_id=agent1&client_secret=\xff\xfe"
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    form = b"grant_type=client_credentials&client_id=agent1&client_secret=" + secret
+    headers = {"Content-Type": content_type}
     async with http.post("/security/oauth/token", data=form, headers=headers) as response:
         status, body = await _status(response)
     assert status == 400, body
-    assert body["error"] == "invalid_request" and "UTF-8" in body["error_description"]
+    assert body["error"] == "invalid_request" and named in body["error_description"]
     no_traceback(caplog)
 
 
@@ -285,6 +301,29 @@ async def test_a_newline_in_a_path_or_client_id_forges_no_log_line(
     lines = server_lines(caplog)
     assert not [line for line in lines if line.startswith(forged)], "\n".join(lines)
     assert sum("FORGED" in line for line in lines) >= 4, "\n".join(lines)
+
+
+async def test_a_logged_in_clients_id_and_topics_forge_no_log_line(
+    logged_server: EmbeddedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """amqtt writes a client's id and topics into its own lines (a refused PUBLISH at INFO,
+    more at DEBUG): a newline there once started a line of the caller's choosing."""
+    for name in LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    forged = "FORGED admin logged in"
+    async with aiohttp.ClientSession(logged_server.base_url) as http:
+        agent = await login(http, "agent1")
+    identifier = f"c2\n{forged}\r\n{forged}\u2028{forged}"
+    async with mqtt_client(
+        logged_server.port, agent.user_id, agent.access_token, identifier=identifier
+    ) as mqtt:
+        await mqtt.publish(f"user/{agent.user_id}/x\n{forged}", b"{}", qos=1)
+        await mqtt.subscribe(f"user/{agent.user_id}/y\n{forged}", qos=1)
+        await mqtt.subscribe(f"nope\n{forged}", qos=1)
+    lines = server_lines(caplog)
+    assert sum("FORGED" in line for line in lines) >= 2, "\n".join(lines)  # it was logged
+    assert not [line for line in lines if line.startswith(forged)], "\n".join(lines)
+    assert not [line for line in lines if "\u2028" in line], "\n".join(lines)
 
 
 # --- 8: smaller -----------------------------------------------------------------------------
