@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import aiomqtt
 import pytest
+from jsonschema import Draft202012Validator
 
 from server.embedded import EmbeddedServer
 from server.events import RecordingPublisher
@@ -353,6 +354,43 @@ async def test_a_number_is_not_a_boolean(server: EmbeddedServer, agent: Platform
             expect=400,
         )
         assert "serverKeepAliveReminderOn" in body["message"]
+
+
+async def test_the_document_states_what_the_server_refuses(
+    http: aiohttp.ClientSession, agent: PlatformUser
+) -> None:
+    """A bigger schema-fuzzer run found requests the document called valid and the server
+    refused: a feedback rating off its type's scale, an answer over its type's length, an
+    empty file part. Each is now refused by both."""
+    async with http.get("/rtc-api/openapi.json") as response:
+        document = await response.json()
+
+    def valid(component: str, value: Any) -> bool:
+        schema = {"$ref": f"#/components/schemas/{component}", **document}
+        return Draft202012Validator(schema).is_valid(value)
+
+    for item in (
+        {"type": "RATING_1_5", "rating": 7},
+        {"type": "RATING_1_10", "rating": 0},
+        {"type": "TEXT_300", "answer": "x" * 301},
+    ):
+        body = {"sessionType": "CONFERENCE", "sessionId": "s1", "feedback": [item]}
+        assert not valid("CreateRatingWebCommand", body), item
+        await agent.call("POST", "/rtc-api/ratings", json=body, expect=400)
+    assert valid("FeedbackItem", {"type": "RATING_1_5", "rating": 5})
+    assert valid("FeedbackItem", {"type": "TEXT_1000", "answer": "x" * 301})
+    for path, part in (
+        ("/rtc-api/assets/{assetId}", "file"),
+        ("/rtc-api/filetransfers", "file"),
+        ("/rtc-api/snapshots/upload", "image"),
+    ):
+        body = document["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]
+        assert body["schema"]["properties"][part]["minLength"] == 1, path
+    fields = {"applicationId": "app1", "category": "c", "rolesAllowedAccess": "agent"}
+    empty = form(fields, file=(b"", "f.txt", "text/plain"))
+    async with http.post("/rtc-api/assets/empty", data=empty, headers=agent.headers) as r:
+        status, refused = await _status(r)
+    assert status == 400 and "file" in refused["message"], refused
 
 
 async def test_a_malformed_http_request_logs_no_traceback(

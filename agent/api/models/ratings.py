@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, JsonValue, model_validator
 
 from agent.api.models.base import OpenEnum, WireDatetime, WireModel
 from agent.api.models.common import SessionType, UserRole
@@ -32,11 +32,29 @@ _TEXT_LIMIT = {FeedbackType.TEXT_300: 300, FeedbackType.TEXT_1000: 1000}
 _RATING_LIMIT = {FeedbackType.RATING_1_5: 5, FeedbackType.RATING_1_10: 10}
 
 
+def _limits_by_type() -> JsonValue:
+    """`_TEXT_LIMIT` and `_RATING_LIMIT` as JSON Schema conditionals on `type`."""
+    bounds: dict[FeedbackType, JsonValue] = {
+        **{kind: {"answer": {"maxLength": top}} for kind, top in _TEXT_LIMIT.items()},
+        **{kind: {"rating": {"minimum": 1, "maximum": top}} for kind, top in _RATING_LIMIT.items()},
+    }
+    return [
+        {
+            "if": {"properties": {"type": {"const": kind.value}}, "required": ["type"]},
+            "then": {"properties": limit},
+        }
+        for kind, limit in bounds.items()
+    ]
+
+
 class FeedbackItem(WireModel):
     """One answered question; which answer field applies depends on `type`.
 
     The type names carry their limits (300 characters, a 1-5 scale, ...), so they are
-    enforced here for both the client building and the server receiving an item."""
+    enforced here for both the client building and the server receiving an item, and stated
+    in its JSON Schema (one `if`/`then` per type) for clients generated from the document."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": _limits_by_type()})
 
     question: str | None = None
     type: FeedbackType | None = None
