@@ -23,6 +23,7 @@ from server import storage
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import BadRequest
 from server.http import json_response
+from server.interactions import confine_customer
 from server.openapi import operation
 from server.storage import Condition, Query, epoch_ms, utc_now
 
@@ -63,6 +64,9 @@ def main_role(caller: Caller) -> UserRole:
 async def create_rating(request: web.Request, body: CreateRatingWebCommand) -> web.Response:
     caller = request[CALLER_KEY]
     _check_feedback(body.feedback or [])
+    confine_customer(
+        request, caller, conference_id=body.session_id, interaction_id=body.interaction_id
+    )
     organization = caller.organization_for((body.model_extra or {}).get("organizationId"))
     now = utc_now()
     rating = Rating(

@@ -197,6 +197,61 @@ async def test_a_customer_reaches_only_its_own_conference(
     assert sent == 1
 
 
+async def test_a_customer_files_nothing_under_another_call(
+    server: EmbeddedServer, http: aiohttp.ClientSession, agent: PlatformUser
+) -> None:
+    """A customer of `mine` once filed ratings, file transfers and snapshot requests under
+    another conference or interaction of its organization (staff then listed them there), and
+    a customer whose ticket names no conference read and joined any conference by its id."""
+    joined = {}
+    for conference, interaction in (("mine", "case-mine"), ("theirs", "case-theirs")):
+        await agent.call("POST", "/rtc-api/conferences/create", json={"conferenceId": conference})
+        joined[conference] = await _joined(agent, conference)
+        await agent.call("POST", "/rtc-api/interactions", json={"interactionId": interaction})
+        link = {"conferenceId": conference, "interactionId": interaction}
+        await agent.call("POST", "/rtc-api/conferences/interaction", json=link, expect=204)
+    customer = await _customer(agent, http, "mine")
+    own = await _joined(customer, "mine")
+    target = {"targetUserId": agent.user_id, "targetUserEndpointId": joined["mine"]}
+
+    def rating(**fields: str) -> dict[str, Any]:
+        return {"sessionType": "CONFERENCE", "sessionId": "mine", "rating": 1, **fields}
+
+    def snapshot(**fields: str) -> dict[str, Any]:
+        return {"applicationId": "a", "userEndpointId": own, **target, **fields}
+
+    def transfer(**fields: str) -> aiohttp.FormData:
+        body = {"applicationId": "a", "targetId": agent.user_id, "userEndpointId": own, **fields}
+        return form(body, file=(b"hi", "a.txt", "text/plain"))
+
+    outside = ({"sessionId": "theirs"}, {"interactionId": "case-theirs"})
+    for fields in outside:
+        await customer.call("POST", "/rtc-api/ratings", json=rating(**fields), expect=403)
+        await customer.call(
+            "POST", "/rtc-api/snapshots/request", json=snapshot(**fields), expect=403
+        )
+    for fields in ({"conferenceId": "theirs"}, {"interactionId": "case-theirs"}):
+        path = "/rtc-api/filetransfers?targetType=user"
+        await customer.call("POST", path, data=transfer(**fields), expect=403)
+    ratings = await agent.call("GET", "/rtc-api/ratings/conferences/theirs")
+    assert ratings == []
+    # Its own call, named or not, is fine.
+    await customer.call("POST", "/rtc-api/ratings", json=rating(interactionId="case-mine"))
+    await customer.call("POST", "/rtc-api/snapshots/request", json=snapshot(sessionId="mine"))
+    await customer.call(
+        "POST",
+        "/rtc-api/filetransfers?targetType=user",
+        data=transfer(conferenceId="mine", interactionId="case-mine"),
+    )
+    # A ticket that names no conference opens none.
+    made = await agent.call("POST", "/security/ticket", json={"type": "MULTI_USE_TICKET"})
+    nowhere = await customer_login(http, made["id"])
+    await nowhere.call("GET", "/rtc-api/conferences/mine", expect=403)
+    endpoint = await nowhere.register()
+    join = {"conferenceId": "mine", "userEndpointId": endpoint}
+    await nowhere.call("POST", "/rtc-api/conferences/join", json=join, expect=403)
+
+
 # --- 3 and 4: malformed input is a 4xx, never a 500 or a traceback ---------------------------
 
 
