@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,9 +14,13 @@ import aiohttp
 import aiomqtt
 import pytest
 from jsonschema import Draft202012Validator
+from pydantic import TypeAdapter, ValidationError
 
+from agent.api.models.base import CALLER_ID_PATTERN, CallerId
 from server.embedded import EmbeddedServer
+from server.errors import BadRequest
 from server.events import RecordingPublisher
+from server.http import check_caller_id
 from tests.mqtt_support import client as mqtt_client
 from tests.mqtt_support import codes
 from tests.platform_support import (
@@ -446,6 +451,26 @@ async def test_the_document_states_what_the_server_refuses(
     async with http.post("/rtc-api/assets/empty", data=empty, headers=agent.headers) as r:
         status, refused = await _status(r)
     assert status == 400 and "file" in refused["message"], refused
+
+
+# ECMA-262's `\s`: how a client generated from the document reads a pattern's `\s`.
+ECMA_SPACE = "\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+
+
+def test_the_documented_id_pattern_refuses_what_the_server_refuses() -> None:
+    r"""Python's and pydantic's `\s` also cover U+001C-U+001F and U+0085, which ECMA-262's
+    does not: an id holding one was valid by the document and refused with a 400."""
+    as_documented = re.compile(CALLER_ID_PATTERN.replace(r"\s", ECMA_SPACE))
+    adapter: TypeAdapter[str] = TypeAdapter(CallerId)
+    refused = []
+    for code in [*range(0x3001), 0xFEFF]:
+        value = f"id{chr(code)}"
+        try:
+            check_caller_id("id", adapter.validate_python(value))
+        except (ValidationError, BadRequest):
+            refused.append(code)
+            assert not as_documented.fullmatch(value), f"U+{code:04X}"
+    assert 0x20 in refused and 0x85 in refused  # the check ran
 
 
 async def test_a_malformed_http_request_logs_no_traceback(

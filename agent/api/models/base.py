@@ -122,10 +122,11 @@ class SnakeWireModel(WireModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-CALLER_ID_PATTERN = r"^[^/+#\s]{0,200}$"
-"""An id a caller may choose (conference, endpoint, stream, viewer, interaction): it becomes a
+CALLER_ID_PATTERN = r"^[^/+#\s\x1c-\x1f\x85]{0,200}$"
+r"""An id a caller may choose (conference, endpoint, stream, viewer, interaction): it becomes a
 URL path segment and an MQTT topic level, so no '/', MQTT wildcard or whitespace, at most 200
-characters; empty or absent, the platform chooses one."""
+characters; empty or absent, the platform chooses one. U+001C-U+001F and U+0085 are spelled
+out: Python's `\s` covers them, ECMA-262's (a client generated from the document) does not."""
 
 CallerId = Annotated[str, Field(pattern=CALLER_ID_PATTERN)]
 
