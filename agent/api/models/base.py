@@ -22,7 +22,9 @@ __all__ = [
     "CALLER_ID_PATTERN",
     "DATETIME_PATTERN",
     "INT64_MAX",
+    "NOT_SPACE",
     "RESOURCE_ID_PATTERN",
+    "SPACE",
     "AnyCaseEnum",
     "CallerId",
     "OpenEnum",
@@ -121,6 +123,14 @@ class SnakeWireModel(WireModel):
 
 M = TypeVar("M", bound=BaseModel)
 
+
+SPACE = r"[\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+r"""Whitespace in a pattern of the document, spelled out: `\s` is another set in ECMA-262 (a
+client generated from the document), in pydantic's regex and in Python. These characters are
+whitespace in all three, and `str.strip` removes them."""
+
+NOT_SPACE = f"[^{SPACE[1:]}"
+"""Any character but `SPACE`'s, read alike by all three."""
 
 CALLER_ID_PATTERN = r"^[^/+#\s\x1c-\x1f\x85]{0,200}$"
 r"""An id a caller may choose (conference, endpoint, stream, viewer, interaction): it becomes a

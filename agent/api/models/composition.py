@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from agent.api.models.base import OpenEnum, ResourceId, WireInstant, WireModel
+from agent.api.models.base import NOT_SPACE, OpenEnum, ResourceId, WireInstant, WireModel
 from agent.api.models.common import SignedPlayerQuery
 
 __all__ = [
@@ -139,7 +139,7 @@ class CreateCompositionWebCommand(WireModel):
     conversation_id: ResourceId
     type: Annotated[CompositionType, _AnyCase]
     layout: Annotated[CompositionLayout, _AnyCase]
-    name: Annotated[str, Field(max_length=200, pattern=r"\S")]
+    name: Annotated[str, Field(max_length=200, pattern=NOT_SPACE)]
     """Shown in listings: 1-200 characters, not only spaces."""
     resolution: Resolution
     audio_format: Annotated[AudioFormat, _AnyCase] = AudioFormat.MP3
