@@ -13,6 +13,7 @@ from aiohttp import web
 
 from agent.api.models.common import UserRole
 from agent.api.models.ratings import (
+    ANSWER_FIELD,
     CreateRatingWebCommand,
     CreatingRatingWebResponse,
     FeedbackItem,
@@ -29,15 +30,6 @@ from server.storage import Condition, Query, epoch_ms, utc_now
 
 RATING = "rating"
 
-_ANSWER_FIELD = {
-    FeedbackType.TEXT_300: "answer",
-    FeedbackType.TEXT_1000: "answer",
-    FeedbackType.RATING_1_5: "rating",
-    FeedbackType.RATING_1_10: "rating",
-    FeedbackType.SINGLE_CHOICE: "choice",
-    FeedbackType.MULTIPLE_CHOICE: "choices",
-}
-
 
 def _check_feedback(items: list[FeedbackItem]) -> None:
     """Each item needs a type and the answer field its type names (the model checks limits)."""
@@ -45,7 +37,7 @@ def _check_feedback(items: list[FeedbackItem]) -> None:
         where = f"feedback.{index}"
         if item.type is None:
             raise BadRequest(f"{where}.type: required (one of {', '.join(FeedbackType)})")
-        field = _ANSWER_FIELD[item.type]
+        field = ANSWER_FIELD[item.type]
         if getattr(item, field) in (None, "", []):
             raise BadRequest(f"{where}.{field}: required for a {item.type} item")
 

@@ -422,9 +422,9 @@ async def test_a_number_is_not_a_boolean(server: EmbeddedServer, agent: Platform
 async def test_the_document_states_what_the_server_refuses(
     http: aiohttp.ClientSession, agent: PlatformUser
 ) -> None:
-    """A bigger schema-fuzzer run found requests the document called valid and the server
-    refused: a feedback rating off its type's scale, an answer over its type's length, an
-    empty file part. Each is now refused by both."""
+    """Bigger schema-fuzzer runs found requests the document called valid and the server
+    refused: a feedback rating off its type's scale, an answer over its type's length, an item
+    without a type or its answer, an empty file part. Each is now refused by both."""
     async with http.get("/rtc-api/openapi.json") as response:
         document = await response.json()
 
@@ -436,12 +436,23 @@ async def test_the_document_states_what_the_server_refuses(
         {"type": "RATING_1_5", "rating": 7},
         {"type": "RATING_1_10", "rating": 0},
         {"type": "TEXT_300", "answer": "x" * 301},
+        {"question": "no type"},
+        {"type": "TEXT_1000", "answer": ""},
+        {"type": "SINGLE_CHOICE", "choices": ["a"]},
+        {"type": "MULTIPLE_CHOICE", "choices": []},
+        {"type": "RATING_1_5", "rating": None},
     ):
         body = {"sessionType": "CONFERENCE", "sessionId": "s1", "feedback": [item]}
         assert not valid("CreateRatingWebCommand", body), item
         await agent.call("POST", "/rtc-api/ratings", json=body, expect=400)
-    assert valid("FeedbackItem", {"type": "RATING_1_5", "rating": 5})
-    assert valid("FeedbackItem", {"type": "TEXT_1000", "answer": "x" * 301})
+    for item in (
+        {"type": "RATING_1_5", "rating": 5},
+        {"type": "TEXT_1000", "answer": "x" * 301},
+        {"type": "MULTIPLE_CHOICE", "choices": ["a", "b"]},
+    ):
+        body = {"sessionType": "CONFERENCE", "sessionId": "s1", "feedback": [item]}
+        assert valid("CreateRatingWebCommand", body), item
+        await agent.call("POST", "/rtc-api/ratings", json=body)
     for path, part in (
         ("/rtc-api/assets/{assetId}", "file"),
         ("/rtc-api/filetransfers", "file"),
