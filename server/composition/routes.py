@@ -68,7 +68,7 @@ def _ids(request: web.Request) -> tuple[str, str]:
 @operation(
     "Create a new Composition (queued by priority; higher runs first)",
     response=CompositionIdentifier,
-    errors=(400, 403, 404),
+    errors=(400, 403, 404, 409),
     tag=_TAG,
 )
 async def request_composition(
