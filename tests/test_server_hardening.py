@@ -532,6 +532,24 @@ def test_the_documents_patterns_refuse_what_the_server_refuses(
     assert refused  # the check ran
 
 
+async def test_the_documented_page_range_is_the_served_one(
+    http: aiohttp.ClientSession, agent: PlatformUser
+) -> None:
+    """The fuzzer asked the compositions listing for page 105537831400909264, which the
+    document allowed (no maximum) and the server refused ("page: beyond any listing")."""
+    async with http.get("/rtc-api/openapi.json") as response:
+        document = await response.json()
+    operation = document["paths"]["/composition/api/query/composition"]["get"]
+    for parameter in operation["parameters"]:
+        if parameter["name"] in ("page", "pageNumber"):
+            assert parameter["schema"]["maximum"] == 1_000_000, parameter
+    listing = "/composition/api/query/composition"
+    last = await agent.call("GET", f"{listing}?page=1000000&size=1000")
+    assert last["content"] == []
+    beyond = await agent.call("GET", f"{listing}?pageNumber=1000001", expect=400)
+    assert beyond["message"].startswith("pageNumber"), beyond
+
+
 async def test_a_malformed_http_request_logs_no_traceback(
     logged_server: EmbeddedServer, caplog: pytest.LogCaptureFixture
 ) -> None:

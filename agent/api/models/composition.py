@@ -258,6 +258,9 @@ class PageCompositionView(WireModel):
 
 
 MAX_PAGE_SIZE = 1000
+MAX_PAGE_NUMBER = 1_000_000
+"""The highest page number a listing takes (as for interactions): the document states it, so
+a client generated from it asks for no page the platform refuses."""
 
 
 class PlayerUrlQuery(WireModel):
@@ -272,9 +275,9 @@ class CompositionPageQuery(WireModel):
     """Query of C9: Spring's real `page`/`size` and the seed's expanded `pageNumber`/`pageSize`
     (the first given wins), and the seed's other `Pageable` getters, which change nothing."""
 
-    page: int | None = Field(default=None, ge=0)
+    page: int | None = Field(default=None, ge=0, le=MAX_PAGE_NUMBER)
     size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
-    page_number: int | None = Field(default=None, ge=0)
+    page_number: int | None = Field(default=None, ge=0, le=MAX_PAGE_NUMBER)
     page_size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
     offset: int | None = Field(default=None, ge=0)
     paged: bool | None = None
