@@ -437,6 +437,7 @@ async def test_the_document_states_what_the_server_refuses(
         {"type": "RATING_1_10", "rating": 0},
         {"type": "TEXT_300", "answer": "x" * 301},
         {"question": "no type"},
+        {"type": None, "answer": "a"},
         {"type": "TEXT_1000", "answer": ""},
         {"type": "SINGLE_CHOICE", "choices": ["a"]},
         {"type": "MULTIPLE_CHOICE", "choices": []},

@@ -54,7 +54,7 @@ _FILLED: dict[str, dict[str, JsonValue]] = {
 def _rules_by_type() -> JsonValue:
     """The answer field each type requires, with `_TEXT_LIMIT` and `_RATING_LIMIT`, as JSON
     Schema conditionals on `type` (what the platform checks, stated in its document)."""
-    rules: list[JsonValue] = []
+    rules: list[JsonValue] = [{"properties": {"type": {"type": "string"}}}]  # not null
     for kind, field in ANSWER_FIELD.items():
         answer = dict(_FILLED[field])
         if kind in _TEXT_LIMIT:
