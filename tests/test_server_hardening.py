@@ -633,6 +633,31 @@ async def test_endpoints_per_user_are_limited() -> None:
         await agent.register()
 
 
+async def test_endpoints_per_organization_are_limited() -> None:
+    """Each login of a customer's ticket is a user of its own, with its own 1000 endpoints:
+    three logins of one ticket held 3000, and nothing bounded how many logins there were."""
+    clients = [CLIENTS[name][0] for name in ("agent1", "outsider")]
+    async with (
+        EmbeddedServer(clients, max_endpoints_per_organization=3) as srv,
+        aiohttp.ClientSession(srv.base_url) as http,
+    ):
+        agent, outsider = await login(http, "agent1"), await login(http, "outsider")
+        await agent.call("POST", "/rtc-api/conferences/create", json={"conferenceId": "c"})
+        ticket = await make_ticket(agent, "c")
+        logins = [await customer_login(http, ticket) for _ in range(3)]
+        held = [await customer.register() for customer in logins]
+        register = {"keepAliveSeconds": 30}
+        body = await agent.call("POST", "/rtc-api/users/endpoints", json=register, expect=409)
+        assert "3 registered endpoints" in body["message"], body
+        assert "per organization" in body["message"], body
+        await outsider.register()  # the limit is per organization
+        unregister = {"userEndpointId": held[0]}
+        await logins[0].call(
+            "POST", "/rtc-api/users/endpoints/unregister", json=unregister, expect=204
+        )
+        await agent.register()
+
+
 # --- 8: conference ids are per organization -------------------------------------------------
 
 
