@@ -87,6 +87,7 @@ def build_platform(
         grace_seconds=config.keepalive_grace,
         reminder_lead=config.keepalive_reminder_lead,
         max_per_user=config.max_endpoints_per_user,
+        max_per_organization=config.max_endpoints_per_organization,
     )
     conferences = Conferences(
         registrations,

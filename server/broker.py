@@ -36,6 +36,7 @@ from server.broker_auth import (
 from server.broker_ws import WS_PROTOCOL_ERROR, WebSocketReader, WebSocketWriter, peer_of
 from server.events import EventPublisher, FanoutPublisher, legacy_topic_of
 from server.platform import PLATFORM_KEY
+from server.request_logs import keep_to_one_line
 
 log = logging.getLogger(__name__)
 # amqtt's session state machine logs every transition of every client at INFO.
@@ -99,6 +100,7 @@ class EventBroker:
         broker = Broker(config)
         iterate_subscriptions_over_copies(broker)  # amqtt iterates it across awaits
         await broker.start()
+        keep_to_one_line("amqtt")  # its lines quote client ids and topics raw; all loaded now
         self._broker = broker
 
     async def stop(self) -> None:

@@ -97,6 +97,9 @@ class ServerConfig:
     """Fraction of keepAliveSeconds left when the keepalive reminder event is sent."""
     max_endpoints_per_user: int = 1000
     """Registered endpoints one user may hold at once (a load crowd shares one user)."""
+    max_endpoints_per_organization: int = 100_000
+    """Registered endpoints one organization may hold at once (each customer login is a user
+    of its own, so the per-user limit alone does not bound what one ticket's logins hold)."""
     long_poll_seconds: float = 5.0
     """How long `GET /conferences/{id}/events` blocks when there is nothing new."""
     empty_conference_ttl: float = 600.0

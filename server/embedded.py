@@ -25,7 +25,7 @@ from server.config import ClientConfig, ServerConfig, dev_client
 from server.events import EventPublisher
 from server.media.contract import MediaRouter
 from server.platform import PLATFORM_KEY, Platform
-from server.request_logs import PathAccessLogger, server_logger
+from server.request_logs import PathAccessLogger, keep_to_one_line, server_logger
 from server.signing import data_dir_key
 
 TOKEN_KEY_FILE = "token-signing.key"
@@ -115,6 +115,8 @@ class EmbeddedServer:
             ServerConfig(clients=self.clients, data_dir=data_dir), **settings
         )
         self._app = create_app(config, router=self._router, publisher=self._publisher)
+        for package in ("server", "aiohttp"):  # caller text in a message stays on its line
+            keep_to_one_line(package)
         if self._prepare is not None:
             self._prepare(self._app)  # before startup: app state is frozen after it
         self._runner = web.AppRunner(

@@ -26,6 +26,7 @@ from server import storage
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import Forbidden, NotFound
 from server.http import json_response
+from server.interactions import confine_customer
 from server.openapi import operation
 from server.platform import platform_of
 from server.storage import Condition, Query, Storage, StoredRecord, epoch_ms, utc_now
@@ -64,6 +65,9 @@ async def transfer_file(
     platform = platform_of(request)
     if fields.user_endpoint_id:
         platform.registrations.own(caller, fields.user_endpoint_id)
+    confine_customer(
+        request, caller, conference_id=fields.conference_id, interaction_id=fields.interaction_id
+    )
     targets = [
         e
         for e in platform.registrations.endpoints_of(caller.organization, fields.target_id)

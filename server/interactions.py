@@ -42,6 +42,7 @@ from server.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from server.http import check_caller_id, json_response, no_content
 from server.openapi import operation
 from server.paging import spring_page
+from server.platform import platform_of
 from server.storage import (
     Condition,
     DuplicateRecordError,
@@ -79,6 +80,33 @@ def _interaction(record: StoredRecord) -> Interaction:
     interaction = Interaction.model_validate(record.body)
     interaction.version = record.version
     return interaction
+
+
+def confine_customer(
+    request: web.Request,
+    caller: Caller,
+    *,
+    conference_id: str | None,
+    interaction_id: str | None,
+) -> None:
+    """A customer names only its ticket's conference, and of its organization's interactions
+    only its conference's (a field left out names nothing; an id no interaction has is a mere
+    label): it files no rating, snapshot or transfer under another call, where staff list it."""
+    if not caller.is_customer:
+        return
+    named = [("conference", conference_id)] if conference_id != caller.conference_id else []
+    if interaction_id is not None and interaction_id != (
+        platform_of(request).conferences.interaction_of_customer(caller)
+    ):
+        key = org_key(caller.organization, interaction_id)
+        if storage.storage_of(request).records.get(INTERACTION, key) is not None:
+            named.append(("interaction", interaction_id))
+    for field, value in named:
+        if value is not None:
+            raise Forbidden(
+                f"{field} {value} is not this customer's (conference {caller.conference_id}): "
+                "a customer acts only within its own conference"
+            )
 
 
 def _reachable(request: web.Request, caller: Caller, interaction_id: str) -> StoredRecord:

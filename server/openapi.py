@@ -268,12 +268,13 @@ def _ref(model: type[BaseModel], models: dict[str, type[BaseModel]]) -> dict[str
 
 def _form_schema(spec: OperationSpec, models: dict[str, type[BaseModel]]) -> dict[str, Any]:
     """The form model's text fields plus the file parts, which no wire model describes; no
-    other parts (a part's name becomes a header value, so arbitrary names cannot travel)."""
+    other parts (a part's name becomes a header value, so arbitrary names cannot travel).
+    A file part is 1 byte up to its limit: an empty file is refused (`MultipartForm.file`)."""
     assert spec.form is not None
     models[spec.form.__name__] = spec.form  # its enums join the components
     fields = spec.form.model_json_schema(by_alias=True, ref_template=_REF_TEMPLATE)
     files = {
-        name: {"type": "string", "format": "binary", "maxLength": limit}
+        name: {"type": "string", "format": "binary", "minLength": 1, "maxLength": limit}
         for name, limit in spec.files.items()
     }
     return {

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from agent.api.models.common import UserRole
 from agent.api.models.ratings import (
+    ANSWER_FIELD,
     CreateRatingWebCommand,
     CreatingRatingWebResponse,
     FeedbackItem,
@@ -23,19 +24,11 @@ from server import storage
 from server.auth.caller import CALLER_KEY, Caller
 from server.errors import BadRequest
 from server.http import json_response
+from server.interactions import confine_customer
 from server.openapi import operation
 from server.storage import Condition, Query, epoch_ms, utc_now
 
 RATING = "rating"
-
-_ANSWER_FIELD = {
-    FeedbackType.TEXT_300: "answer",
-    FeedbackType.TEXT_1000: "answer",
-    FeedbackType.RATING_1_5: "rating",
-    FeedbackType.RATING_1_10: "rating",
-    FeedbackType.SINGLE_CHOICE: "choice",
-    FeedbackType.MULTIPLE_CHOICE: "choices",
-}
 
 
 def _check_feedback(items: list[FeedbackItem]) -> None:
@@ -44,7 +37,7 @@ def _check_feedback(items: list[FeedbackItem]) -> None:
         where = f"feedback.{index}"
         if item.type is None:
             raise BadRequest(f"{where}.type: required (one of {', '.join(FeedbackType)})")
-        field = _ANSWER_FIELD[item.type]
+        field = ANSWER_FIELD[item.type]
         if getattr(item, field) in (None, "", []):
             raise BadRequest(f"{where}.{field}: required for a {item.type} item")
 
@@ -63,6 +56,9 @@ def main_role(caller: Caller) -> UserRole:
 async def create_rating(request: web.Request, body: CreateRatingWebCommand) -> web.Response:
     caller = request[CALLER_KEY]
     _check_feedback(body.feedback or [])
+    confine_customer(
+        request, caller, conference_id=body.session_id, interaction_id=body.interaction_id
+    )
     organization = caller.organization_for((body.model_extra or {}).get("organizationId"))
     now = utc_now()
     rating = Rating(

@@ -83,12 +83,14 @@ class Registrations:
         grace_seconds: float,
         reminder_lead: float,
         max_per_user: int = 1000,
+        max_per_organization: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._events = events
         self._grace = grace_seconds
         self._reminder_lead = reminder_lead
         self._max_per_user = max_per_user
+        self._max_per_organization = max_per_organization
         self._clock = clock
         # By (user, id): user ids are unique across organizations, so two organizations may
         # choose one endpoint id without colliding or learning of each other.
@@ -97,6 +99,8 @@ class Registrations:
         # (conferences know participants by it); the legacy topic serves only a sole holder.
         self._by_id: dict[str, dict[str, UserEndpoint]] = {}
         self._per_user: Counter[tuple[str, str]] = Counter()
+        # Each customer login is a user of its own: this bounds what logins of one ticket hold.
+        self._per_organization: Counter[str] = Counter()
         # (due, user, endpoint id): one live entry per endpoint, so a sweep looks only at
         # what is due.
         self._due: list[tuple[float, str, str]] = []
@@ -111,11 +115,8 @@ class Registrations:
         if existing is not None and existing.user_id != caller.user_id:
             raise Conflict(f"user endpoint {endpoint_id} is registered by another user")
         owner = (caller.organization, caller.user_id)
-        if existing is None and self._per_user[owner] >= self._max_per_user:
-            raise Conflict(
-                f"this user already has {self._max_per_user} registered endpoints, the limit "
-                "per user: unregister one first"
-            )
+        if existing is None:
+            self._check_limits(owner)
         endpoint = UserEndpoint(
             id=endpoint_id,
             user_id=caller.user_id,
@@ -127,6 +128,7 @@ class Registrations:
         )
         if existing is None:
             self._per_user[owner] += 1
+            self._per_organization[caller.organization] += 1
         else:
             existing.scheduled = None  # its heap entry is stale now
         self._endpoints[endpoint.key] = endpoint
@@ -219,6 +221,18 @@ class Registrations:
         for endpoint in list(self._endpoints.values()):
             await self._remove(endpoint, "server shutdown")
 
+    def _check_limits(self, owner: tuple[str, str]) -> None:
+        """409 naming the limit a new endpoint would pass: per user, then per organization."""
+        for held, limit, whose in (
+            (self._per_user[owner], self._max_per_user, "this user"),
+            (self._per_organization[owner[0]], self._max_per_organization, "this organization"),
+        ):
+            if held >= limit:
+                raise Conflict(
+                    f"{whose} already has {limit} registered endpoints, the limit per "
+                    f"{whose.split()[1]}: unregister one first"
+                )
+
     def _renew(self, endpoint: UserEndpoint) -> None:
         # The grace keeps a client that sends keepalives exactly every keepAliveSeconds (the
         # minimum cadence PROTOCOL.md allows for short periods) from expiring on jitter.
@@ -258,6 +272,9 @@ class Registrations:
         self._per_user[owner] -= 1
         if self._per_user[owner] <= 0:
             del self._per_user[owner]
+        self._per_organization[endpoint.organization] -= 1
+        if self._per_organization[endpoint.organization] <= 0:
+            del self._per_organization[endpoint.organization]
         for listener in self.gone_listeners:
             try:
                 await listener(endpoint, reason)

@@ -48,6 +48,7 @@ from server.auth.caller import CALLER_KEY, Caller
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.events import Recipient
 from server.http import json_response, no_content
+from server.interactions import confine_customer
 from server.openapi import operation
 from server.platform import platform_of
 from server.registrations import UserEndpoint
@@ -175,6 +176,9 @@ async def request_snapshot(request: web.Request, body: SnapshotRequestWebCommand
     caller = request[CALLER_KEY]
     platform_of(request).registrations.own(caller, body.user_endpoint_id)
     _target(request, body.target_user_id, body.target_user_endpoint_id)
+    confine_customer(
+        request, caller, conference_id=body.session_id, interaction_id=body.interaction_id
+    )
     now = utc_now()
     snapshot_id = str(uuid.uuid4())
     snapshot = Snapshot(
@@ -259,6 +263,7 @@ async def upload_snapshot(request: web.Request, form: Form[SnapshotUploadForm]) 
     caller = request[CALLER_KEY]
     platform_of(request).registrations.own(caller, fields.user_endpoint_id)
     _target(request, fields.target_user_id, fields.target_user_endpoint_id)
+    confine_customer(request, caller, conference_id=None, interaction_id=fields.interaction_id)
     if fields.related_snapshot_id:
         _readable(request, fields.related_snapshot_id)
     suffix = _checked_suffix(fields.snapshot_suffix)

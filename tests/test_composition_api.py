@@ -316,8 +316,8 @@ async def test_roles_walls_and_bad_requests(
         )
         assert field in answer["message"], answer
     answer = await agent.call(
-        "POST", f"{BASE}/request", json={**body, "type": "VIDEO"}, expect=400
-    )  # an audio-only recording has no video to compose
+        "POST", f"{BASE}/request", json={**body, "type": "VIDEO"}, expect=409
+    )  # an audio-only recording has no video to compose: well formed, so not a 400
     assert "no recorded video" in answer["message"]
     await agent.call("GET", f"{BASE}/player/conv-4/{made['id']}/url/attachment", expect=400)
 

@@ -6,7 +6,10 @@ those), and on any traceback or error the platform writes to its log meanwhile. 
 repeatable: a fixed seed, a few examples per operation, no example database. Strings are
 generated as UTF-8 (lone surrogates are not text the wire can carry) without NUL bytes.
 
-One run per API of the document (`/rtc-api/`, the Recorder's, the Composition's).
+One run per API of the document (`/rtc-api/`, the Recorder's, the Composition's). Path and
+query parameters that name a stored object (a conference, interaction, asset, recording, its
+cobrowse session, a composition) get a real one's id (`[parameters]` of schemathesis.toml), so
+those operations reach past their 404.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import aiohttp
 import pytest
 
 from server.embedded import EmbeddedServer
-from tests.platform_support import login
+from tests.platform_support import PlatformUser, login
+from tests.recorder_support import BASE, start_recording
+from tests.records_support import form
 
 DOCUMENT = "/rtc-api/openapi.json"
 APIS = [
@@ -35,6 +40,36 @@ RUN_TIMEOUT = 240.0
 
 def _schemathesis() -> Path:
     return Path(sys.executable).with_name("st")
+
+
+async def _real_ids(agent: PlatformUser) -> dict[str, str]:
+    """Objects for the fuzzer to aim at, by the names of the parameters that carry their ids."""
+    conference = "fuzz-conference"
+    await agent.call("POST", "/rtc-api/conferences/create", json={"conferenceId": conference})
+    endpoint = await agent.register()
+    join = {"conferenceId": conference, "userEndpointId": endpoint}
+    await agent.call("POST", "/rtc-api/conferences/join", json=join)
+    await agent.call("POST", "/rtc-api/interactions", json={"interactionId": "fuzz-case"})
+    fields = {"applicationId": "fuzz-app", "category": "c", "rolesAllowedAccess": "agent"}
+    asset = form(fields, file=(b"fuzz", "fuzz.txt", "text/plain"))
+    await agent.call("POST", "/rtc-api/assets/fuzz-asset", data=asset, expect=204)
+    recording = await start_recording(agent, conference, "fuzz-conversation")
+    triple = {k: recording[k] for k in ("conversationId", "recorderId", "instanceId")}
+    event = {"payload": "{}", "sequenceId": 1, "sessionId": "fuzz-session", "timestamp": 1}
+    await agent.call("POST", f"{BASE}/recordings/cobrowse/event", json={**triple, "event": event})
+    request = {"conversationId": "fuzz-conversation", "type": "AUDIO", "layout": "GRID"}
+    request |= {"name": "fuzz", "resolution": "320x240"}
+    composition = await agent.call("POST", "/composition/api/request", json=request)
+    return {
+        **triple,
+        "id": conference,
+        "conferenceId": conference,
+        "interactionId": "fuzz-case",
+        "assetId": "fuzz-asset",
+        "applicationId": "fuzz-app",
+        "sessionId": "fuzz-session",
+        "compositionId": composition["id"],
+    }
 
 
 @pytest.mark.slow
@@ -52,9 +87,14 @@ async def test_the_schema_fuzzer_finds_nothing(
         if not any(path.startswith(api) for path in (await response.json())["paths"]):
             pytest.skip(f"the platform serves no {api} operations")
     agent = await login(http, "agent1")
+    config = tmp_path / "schemathesis.toml"
+    lines = [f'{name} = "{value}"' for name, value in (await _real_ids(agent)).items()]
+    config.write_text("\n".join(["[parameters]", *lines, ""]), encoding="utf-8")
     caplog.set_level(logging.INFO)
     command = [
         str(_schemathesis()),
+        "--config-file",
+        str(config),
         "run",
         f"{server.base_url}{DOCUMENT}",
         "--include-path-regex",
@@ -66,7 +106,7 @@ async def test_the_schema_fuzzer_finds_nothing(
         "--checks",
         "not_a_server_error,positive_data_acceptance",
         "--phases",
-        "fuzzing",
+        "coverage,fuzzing",
         "--mode",
         "all",
         "--max-examples",

@@ -53,3 +53,11 @@ async def test_forged_conference_ends_leave_the_call_running(
     assert "removed" not in steps
     assert alice.conference_id is not None and len(alice.publishers) == 1
     assert alice.peer_connection_count() == 1
+    # Its media still reaches the platform (a torn-down call sends nothing more).
+    router = server.platform.router
+    assert router is not None
+    before = sum(router.packets_received().values())
+    await wait_until(
+        lambda: sum(router.packets_received().values()) > before + 20,
+        "the agent's media still reaching the router after the forgeries",
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -138,6 +139,35 @@ async def test_roles_and_organization_walls(
     headers = {"Authorization": agent.access_token}
     async with http.get(f"{path}/state", headers=headers) as response:
         assert response.status == 200
+
+
+async def test_another_organizations_recorder_answers_as_a_missing_one(
+    agent: PlatformUser, outsider: PlatformUser
+) -> None:
+    """Its 404 once named the triple ("recorder R instance I of conversation C not found")
+    where a made-up recorder id got "recorder R not found": the message told them apart."""
+    event = await _started(agent)
+    made_up = {**event, "recorderId": str(uuid.uuid4())}
+    chat = [{"timeStamp": "2026-01-01T00:00:00Z", "transcript": "hi", "userId": "u"}]
+
+    async def answers(target: dict[str, Any]) -> list[str]:
+        path = triple_path(target)
+        triple = {k: target[k] for k in ("conversationId", "recorderId", "instanceId")}
+        bodies = [
+            await outsider.call("GET", path, expect=404),
+            await outsider.call("GET", f"{path}/state", expect=404),
+            await outsider.call("GET", f"{path}/storage/info", expect=404),
+            await outsider.call("POST", f"{path}/stop", expect=404),
+            await outsider.call(
+                "POST",
+                f"{BASE}/recordings/chat/transcript/add",
+                json={**triple, "chatTranscriptList": chat},
+                expect=404,
+            ),
+        ]
+        return [str(b["message"]).replace(target["recorderId"], "ID") for b in bodies]
+
+    assert await answers(event) == await answers(made_up)
 
 
 @pytest.mark.parametrize(

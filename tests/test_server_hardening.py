@@ -6,15 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import aiomqtt
 import pytest
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from agent.api.models.base import CallerId
+from agent.api.models.composition import CreateCompositionWebCommand
+from agent.api.models.interactions import InteractionQuery
+from agent.api.models.registrations import RegisterUserEndpointWebCommand
 from server.embedded import EmbeddedServer
+from server.errors import BadRequest
 from server.events import RecordingPublisher
+from server.http import check_caller_id
 from tests.mqtt_support import client as mqtt_client
 from tests.mqtt_support import codes
 from tests.platform_support import (
@@ -196,6 +205,61 @@ async def test_a_customer_reaches_only_its_own_conference(
     assert sent == 1
 
 
+async def test_a_customer_files_nothing_under_another_call(
+    server: EmbeddedServer, http: aiohttp.ClientSession, agent: PlatformUser
+) -> None:
+    """A customer of `mine` once filed ratings, file transfers and snapshot requests under
+    another conference or interaction of its organization (staff then listed them there), and
+    a customer whose ticket names no conference read and joined any conference by its id."""
+    joined = {}
+    for conference, interaction in (("mine", "case-mine"), ("theirs", "case-theirs")):
+        await agent.call("POST", "/rtc-api/conferences/create", json={"conferenceId": conference})
+        joined[conference] = await _joined(agent, conference)
+        await agent.call("POST", "/rtc-api/interactions", json={"interactionId": interaction})
+        link = {"conferenceId": conference, "interactionId": interaction}
+        await agent.call("POST", "/rtc-api/conferences/interaction", json=link, expect=204)
+    customer = await _customer(agent, http, "mine")
+    own = await _joined(customer, "mine")
+    target = {"targetUserId": agent.user_id, "targetUserEndpointId": joined["mine"]}
+
+    def rating(**fields: str) -> dict[str, Any]:
+        return {"sessionType": "CONFERENCE", "sessionId": "mine", "rating": 1, **fields}
+
+    def snapshot(**fields: str) -> dict[str, Any]:
+        return {"applicationId": "a", "userEndpointId": own, **target, **fields}
+
+    def transfer(**fields: str) -> aiohttp.FormData:
+        body = {"applicationId": "a", "targetId": agent.user_id, "userEndpointId": own, **fields}
+        return form(body, file=(b"hi", "a.txt", "text/plain"))
+
+    outside = ({"sessionId": "theirs"}, {"interactionId": "case-theirs"})
+    for fields in outside:
+        await customer.call("POST", "/rtc-api/ratings", json=rating(**fields), expect=403)
+        await customer.call(
+            "POST", "/rtc-api/snapshots/request", json=snapshot(**fields), expect=403
+        )
+    for fields in ({"conferenceId": "theirs"}, {"interactionId": "case-theirs"}):
+        path = "/rtc-api/filetransfers?targetType=user"
+        await customer.call("POST", path, data=transfer(**fields), expect=403)
+    ratings = await agent.call("GET", "/rtc-api/ratings/conferences/theirs")
+    assert ratings == []
+    # Its own call, named or not, is fine.
+    await customer.call("POST", "/rtc-api/ratings", json=rating(interactionId="case-mine"))
+    await customer.call("POST", "/rtc-api/snapshots/request", json=snapshot(sessionId="mine"))
+    await customer.call(
+        "POST",
+        "/rtc-api/filetransfers?targetType=user",
+        data=transfer(conferenceId="mine", interactionId="case-mine"),
+    )
+    # A ticket that names no conference opens none.
+    made = await agent.call("POST", "/security/ticket", json={"type": "MULTI_USE_TICKET"})
+    nowhere = await customer_login(http, made["id"])
+    await nowhere.call("GET", "/rtc-api/conferences/mine", expect=403)
+    endpoint = await nowhere.register()
+    join = {"conferenceId": "mine", "userEndpointId": endpoint}
+    await nowhere.call("POST", "/rtc-api/conferences/join", json=join, expect=403)
+
+
 # --- 3 and 4: malformed input is a 4xx, never a 500 or a traceback ---------------------------
 
 
@@ -213,15 +277,31 @@ async def test_a_unicode_digit_expiration_is_refused(
     no_traceback(caplog)
 
 
-async def test_invalid_utf8_in_the_token_form_is_a_400(
-    server: EmbeddedServer, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(
+    ("secret", "content_type", "named"),
+    [
+        (b"\xff\xfe", FORM, "UTF-8"),
+        # aiohttp decodes with the declared charset: an unknown one was a 500 (LookupError).
+        (b"x", f"{FORM}; charset=no-such-codec", "no-such-codec"),
+    ],
+)
+async def test_an_undecodable_token_form_is_a_400(
+    server: EmbeddedServer,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    secret: bytes,
+    content_type: str,
+    named: str,
 ) -> None:
-    form = b"grant_type=client_credentials&client_id=agent1&client_secret=\xff\xfe"
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    form = b"grant_type=client_credentials&client_id=agent1&client_secret=" + secret
+    headers = {"Content-Type": content_type}
     async with http.post("/security/oauth/token", data=form, headers=headers) as response:
         status, body = await _status(response)
     assert status == 400, body
-    assert body["error"] == "invalid_request" and "UTF-8" in body["error_description"]
+    assert body["error"] == "invalid_request" and named in body["error_description"]
     no_traceback(caplog)
 
 
@@ -287,6 +367,29 @@ async def test_a_newline_in_a_path_or_client_id_forges_no_log_line(
     assert sum("FORGED" in line for line in lines) >= 4, "\n".join(lines)
 
 
+async def test_a_logged_in_clients_id_and_topics_forge_no_log_line(
+    logged_server: EmbeddedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """amqtt writes a client's id and topics into its own lines (a refused PUBLISH at INFO,
+    more at DEBUG): a newline there once started a line of the caller's choosing."""
+    for name in LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    forged = "FORGED admin logged in"
+    async with aiohttp.ClientSession(logged_server.base_url) as http:
+        agent = await login(http, "agent1")
+    identifier = f"c2\n{forged}\r\n{forged}\u2028{forged}"
+    async with mqtt_client(
+        logged_server.port, agent.user_id, agent.access_token, identifier=identifier
+    ) as mqtt:
+        await mqtt.publish(f"user/{agent.user_id}/x\n{forged}", b"{}", qos=1)
+        await mqtt.subscribe(f"user/{agent.user_id}/y\n{forged}", qos=1)
+        await mqtt.subscribe(f"nope\n{forged}", qos=1)
+    lines = server_lines(caplog)
+    assert sum("FORGED" in line for line in lines) >= 2, "\n".join(lines)  # it was logged
+    assert not [line for line in lines if line.startswith(forged)], "\n".join(lines)
+    assert not [line for line in lines if "\u2028" in line], "\n".join(lines)
+
+
 # --- 8: smaller -----------------------------------------------------------------------------
 
 
@@ -314,6 +417,138 @@ async def test_a_number_is_not_a_boolean(server: EmbeddedServer, agent: Platform
             expect=400,
         )
         assert "serverKeepAliveReminderOn" in body["message"]
+
+
+async def test_the_document_states_what_the_server_refuses(
+    http: aiohttp.ClientSession, agent: PlatformUser
+) -> None:
+    """Bigger schema-fuzzer runs found requests the document called valid and the server
+    refused: a feedback rating off its type's scale, an answer over its type's length, an item
+    without a type or its answer, an empty file part. Each is now refused by both."""
+    async with http.get("/rtc-api/openapi.json") as response:
+        document = await response.json()
+
+    def valid(component: str, value: Any) -> bool:
+        schema = {"$ref": f"#/components/schemas/{component}", **document}
+        return Draft202012Validator(schema).is_valid(value)
+
+    for item in (
+        {"type": "RATING_1_5", "rating": 7},
+        {"type": "RATING_1_10", "rating": 0},
+        {"type": "TEXT_300", "answer": "x" * 301},
+        {"question": "no type"},
+        {"type": None, "answer": "a"},
+        {"type": "TEXT_1000", "answer": ""},
+        {"type": "SINGLE_CHOICE", "choices": ["a"]},
+        {"type": "MULTIPLE_CHOICE", "choices": []},
+        {"type": "RATING_1_5", "rating": None},
+    ):
+        body = {"sessionType": "CONFERENCE", "sessionId": "s1", "feedback": [item]}
+        assert not valid("CreateRatingWebCommand", body), item
+        await agent.call("POST", "/rtc-api/ratings", json=body, expect=400)
+    for item in (
+        {"type": "RATING_1_5", "rating": 5},
+        {"type": "TEXT_1000", "answer": "x" * 301},
+        {"type": "MULTIPLE_CHOICE", "choices": ["a", "b"]},
+    ):
+        body = {"sessionType": "CONFERENCE", "sessionId": "s1", "feedback": [item]}
+        assert valid("CreateRatingWebCommand", body), item
+        await agent.call("POST", "/rtc-api/ratings", json=body)
+    for path, part in (
+        ("/rtc-api/assets/{assetId}", "file"),
+        ("/rtc-api/filetransfers", "file"),
+        ("/rtc-api/snapshots/upload", "image"),
+    ):
+        body = document["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]
+        assert body["schema"]["properties"][part]["minLength"] == 1, path
+    fields = {"applicationId": "app1", "category": "c", "rolesAllowedAccess": "agent"}
+    empty = form(fields, file=(b"", "f.txt", "text/plain"))
+    async with http.post("/rtc-api/assets/empty", data=empty, headers=agent.headers) as r:
+        status, refused = await _status(r)
+    assert status == 400 and "file" in refused["message"], refused
+
+
+# ECMA-262's `\s`: how a client generated from the document reads a pattern's `\s`.
+ECMA_SPACE = "\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+
+
+def _as_documented(pattern: str) -> re.Pattern[str]:
+    r"""The pattern as ECMA-262 reads it (Python's `\s` is another set, and so is pydantic's);
+    its `$` is the end of the string, not also before a final newline."""
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        token = pattern[i : i + 2] if pattern[i] == "\\" else pattern[i]
+        if token == r"\s":
+            token = ECMA_SPACE if in_class else f"[{ECMA_SPACE}]"
+        elif token == r"\S":
+            token = f"[^{ECMA_SPACE}]"
+        elif token == "$" and not in_class:
+            token = r"\Z"
+        elif token in "[]":
+            in_class = token == "["
+        out.append(token)
+        i += 2 if pattern[i] == "\\" else 1
+    return re.compile("".join(out))
+
+
+def _caller_id(value: str) -> object:
+    return check_caller_id("id", TypeAdapter(CallerId).validate_python(value))
+
+
+def _interaction_types(value: str) -> object:
+    span = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
+    return InteractionQuery.model_validate({**span, "type": value})
+
+
+def _composition_name(value: str) -> object:
+    fields = {"conversationId": "c", "type": "VIDEO", "layout": "GRID", "resolution": "640x360"}
+    return CreateCompositionWebCommand.model_validate({**fields, "name": value})
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "values", "server"),
+    [
+        (RegisterUserEndpointWebCommand, "userEndpointId", "id{}", _caller_id),
+        (InteractionQuery, "type", "{}audio", _interaction_types),
+        (CreateCompositionWebCommand, "name", "{}", _composition_name),
+    ],
+)
+def test_the_documents_patterns_refuse_what_the_server_refuses(
+    model: type[BaseModel], field: str, values: str, server: Callable[[str], object]
+) -> None:
+    r"""`\s` in a pattern is three sets: ECMA-262's (a client generated from the document),
+    Python's and pydantic's (the server). A caller id or `type` filter holding U+001C or
+    U+FEFF, or a composition name of U+0085, was valid by the document and a 400."""
+    described = model.model_json_schema(by_alias=True)["properties"][field]  # as documented
+    pattern = next(s["pattern"] for s in described.get("anyOf", [described]) if "pattern" in s)
+    as_documented = _as_documented(pattern)
+    refused = []
+    for code in [*range(0x3001), 0xFEFF]:
+        value = values.format(chr(code))
+        try:
+            server(value)
+        except (ValidationError, BadRequest):
+            refused.append(code)
+            assert not as_documented.search(value), f"U+{code:04X}"
+    assert refused  # the check ran
+
+
+async def test_the_documented_page_range_is_the_served_one(
+    http: aiohttp.ClientSession, agent: PlatformUser
+) -> None:
+    """The fuzzer asked the compositions listing for page 105537831400909264, which the
+    document allowed (no maximum) and the server refused ("page: beyond any listing")."""
+    async with http.get("/rtc-api/openapi.json") as response:
+        document = await response.json()
+    operation = document["paths"]["/composition/api/query/composition"]["get"]
+    for parameter in operation["parameters"]:
+        if parameter["name"] in ("page", "pageNumber"):
+            assert parameter["schema"]["maximum"] == 1_000_000, parameter
+    listing = "/composition/api/query/composition"
+    last = await agent.call("GET", f"{listing}?page=1000000&size=1000")
+    assert last["content"] == []
+    beyond = await agent.call("GET", f"{listing}?pageNumber=1000001", expect=400)
+    assert beyond["message"].startswith("pageNumber"), beyond
 
 
 async def test_a_malformed_http_request_logs_no_traceback(
@@ -394,6 +629,31 @@ async def test_endpoints_per_user_are_limited() -> None:
             "/rtc-api/users/endpoints/unregister",
             json={"userEndpointId": endpoints[1]},
             expect=204,
+        )
+        await agent.register()
+
+
+async def test_endpoints_per_organization_are_limited() -> None:
+    """Each login of a customer's ticket is a user of its own, with its own 1000 endpoints:
+    three logins of one ticket held 3000, and nothing bounded how many logins there were."""
+    clients = [CLIENTS[name][0] for name in ("agent1", "outsider")]
+    async with (
+        EmbeddedServer(clients, max_endpoints_per_organization=3) as srv,
+        aiohttp.ClientSession(srv.base_url) as http,
+    ):
+        agent, outsider = await login(http, "agent1"), await login(http, "outsider")
+        await agent.call("POST", "/rtc-api/conferences/create", json={"conferenceId": "c"})
+        ticket = await make_ticket(agent, "c")
+        logins = [await customer_login(http, ticket) for _ in range(3)]
+        held = [await customer.register() for customer in logins]
+        register = {"keepAliveSeconds": 30}
+        body = await agent.call("POST", "/rtc-api/users/endpoints", json=register, expect=409)
+        assert "3 registered endpoints" in body["message"], body
+        assert "per organization" in body["message"], body
+        await outsider.register()  # the limit is per organization
+        unregister = {"userEndpointId": held[0]}
+        await logins[0].call(
+            "POST", "/rtc-api/users/endpoints/unregister", json=unregister, expect=204
         )
         await agent.register()
 

@@ -62,6 +62,9 @@ async def token(request: web.Request) -> web.Response:
         posted = await request.post()
     except UnicodeDecodeError:
         return _oauth_error(400, "invalid_request", "the token request form is not UTF-8")
+    except LookupError:  # aiohttp decodes with the declared charset, whatever it names
+        charset = request.charset or ""
+        return _oauth_error(400, "invalid_request", f"unknown charset {charset[:40]!r}")
     except ValueError as exc:  # a malformed multipart body
         return _oauth_error(400, "invalid_request", f"malformed token request form: {exc}")
     form = {k: v for k, v in posted.items() if isinstance(v, str)}

@@ -35,7 +35,7 @@ from server.composition.service import (
     recording_metadata,
     view_of,
 )
-from server.errors import BadRequest, Forbidden, Handler, NotFound
+from server.errors import Forbidden, Handler, NotFound
 from server.http import check_path_copies, check_resource_id, json_response
 from server.openapi import operation, parameter_schema
 from server.paging import spring_page
@@ -68,7 +68,7 @@ def _ids(request: web.Request) -> tuple[str, str]:
 @operation(
     "Create a new Composition (queued by priority; higher runs first)",
     response=CompositionIdentifier,
-    errors=(400, 403, 404),
+    errors=(400, 403, 404, 409),
     tag=_TAG,
 )
 async def request_composition(
@@ -135,8 +135,6 @@ async def by_conversation(request: web.Request) -> web.Response:
 async def mine(request: web.Request, query: CompositionPageQuery) -> web.Response:
     caller = _caller(request, USERS, "reading compositions")
     number, size = query.number, query.page_length
-    if number * size > 2**62:
-        raise BadRequest("page: beyond any listing")
     content, total = compositions_of(request).of_user(caller, number, size)
     return json_response(
         spring_page(

@@ -40,7 +40,7 @@ from agent.api.models.composition import (
 from server.auth.caller import Caller
 from server.composition.job import DEFAULT_FPS, OutputType, RenderJob, kinds_for, timeline
 from server.composition.recordings import Recording, RecordingSource
-from server.errors import BadRequest, Conflict, NotFound
+from server.errors import Conflict, NotFound
 from server.storage import Condition, Query, RecordStore, StoredRecord, epoch_ms, utc_now
 from server.storage.files import FileStore
 
@@ -174,7 +174,7 @@ class Compositions:
         recordings = self.visible_recordings(caller, command.conversation_id)
         metadata = recording_metadata(recordings)
         if command.type == CompositionType.VIDEO and not metadata.can_export_video:
-            raise BadRequest(
+            raise Conflict(  # the request is well formed; the recording lacks what it asks
                 f"type: conversation {command.conversation_id} has no recorded video; "
                 "request an AUDIO composition"
             )

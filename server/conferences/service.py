@@ -138,7 +138,7 @@ class Conferences:
         conference = self._find(caller, conference_id)
         if conference is None or (conference.ended and not ended_ok):
             raise NotFound(f"conference {conference_id} not found")
-        if caller.is_customer and caller.conference_id and caller.conference_id != conference_id:
+        if caller.is_customer and caller.conference_id != conference_id:
             raise Forbidden(f"this customer login is for conference {caller.conference_id}")
         return conference
 
@@ -167,6 +167,11 @@ class Conferences:
             and not conference.ended
             and endpoint_id in conference.participants
         )
+
+    def interaction_of_customer(self, caller: Caller) -> str | None:
+        """The interaction of a customer's conference (None: no conference, or none set)."""
+        own = self._conferences.get((caller.organization, caller.conference_id or ""))
+        return own.interaction_id if own is not None else None
 
     def require_reach(self, caller: Caller, endpoint_id: str) -> None:
         if not self.reaches(caller, endpoint_id):

@@ -306,8 +306,13 @@ class Recorders:
         self, caller: Caller, conversation_id: str, recorder_id: str, instance_id: str
     ) -> RecordingRecord:
         """A recording by its triple, live if this instance records it; 404 if another
-        organization's (organizations are walls) or if any part of the triple differs."""
+        organization's (organizations are walls) or if any part of the triple differs, in the
+        words used for a recorder that never existed."""
         self.check_caller(caller)
+        missing = NotFound(
+            f"recorder {recorder_id} instance {instance_id} of conversation "
+            f"{conversation_id} not found"
+        )
         session = self._sessions.get(recorder_id)
         if session is not None:
             session.refresh()
@@ -315,17 +320,14 @@ class Recorders:
         else:
             stored = self._storage.records.get(RECORDING_KIND, recorder_id)
             if stored is None:
-                raise NotFound(f"recorder {recorder_id} not found")
+                raise missing
             record = load_recording(stored)
         visible = caller.is_service or record.organization_id == caller.organization
         if not visible or (record.conversation_id, record.instance_id) != (
             conversation_id,
             instance_id,
         ):
-            raise NotFound(
-                f"recorder {recorder_id} instance {instance_id} of conversation "
-                f"{conversation_id} not found"
-            )
+            raise missing
         return record
 
     def of_conversation(self, caller: Caller, conversation_id: str) -> list[RecordingRecord]:

@@ -22,7 +22,9 @@ __all__ = [
     "CALLER_ID_PATTERN",
     "DATETIME_PATTERN",
     "INT64_MAX",
+    "NOT_SPACE",
     "RESOURCE_ID_PATTERN",
+    "SPACE",
     "AnyCaseEnum",
     "CallerId",
     "OpenEnum",
@@ -122,10 +124,19 @@ class SnakeWireModel(WireModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-CALLER_ID_PATTERN = r"^[^/+#\s]{0,200}$"
-"""An id a caller may choose (conference, endpoint, stream, viewer, interaction): it becomes a
+SPACE = r"[\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+r"""Whitespace in a pattern of the document, spelled out: `\s` is another set in ECMA-262 (a
+client generated from the document), in pydantic's regex and in Python. These characters are
+whitespace in all three, and `str.strip` removes them."""
+
+NOT_SPACE = f"[^{SPACE[1:]}"
+"""Any character but `SPACE`'s, read alike by all three."""
+
+CALLER_ID_PATTERN = r"^[^/+#\s\x1c-\x1f\x85]{0,200}$"
+r"""An id a caller may choose (conference, endpoint, stream, viewer, interaction): it becomes a
 URL path segment and an MQTT topic level, so no '/', MQTT wildcard or whitespace, at most 200
-characters; empty or absent, the platform chooses one."""
+characters; empty or absent, the platform chooses one. U+001C-U+001F and U+0085 are spelled
+out: Python's `\s` covers them, ECMA-262's (a client generated from the document) does not."""
 
 CallerId = Annotated[str, Field(pattern=CALLER_ID_PATTERN)]
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from agent.api.models.base import OpenEnum, ResourceId, WireInstant, WireModel
+from agent.api.models.base import NOT_SPACE, OpenEnum, ResourceId, WireInstant, WireModel
 from agent.api.models.common import SignedPlayerQuery
 
 __all__ = [
@@ -139,7 +139,7 @@ class CreateCompositionWebCommand(WireModel):
     conversation_id: ResourceId
     type: Annotated[CompositionType, _AnyCase]
     layout: Annotated[CompositionLayout, _AnyCase]
-    name: Annotated[str, Field(max_length=200, pattern=r"\S")]
+    name: Annotated[str, Field(max_length=200, pattern=NOT_SPACE)]
     """Shown in listings: 1-200 characters, not only spaces."""
     resolution: Resolution
     audio_format: Annotated[AudioFormat, _AnyCase] = AudioFormat.MP3
@@ -258,6 +258,9 @@ class PageCompositionView(WireModel):
 
 
 MAX_PAGE_SIZE = 1000
+MAX_PAGE_NUMBER = 1_000_000
+"""The highest page number a listing takes (as for interactions): the document states it, so
+a client generated from it asks for no page the platform refuses."""
 
 
 class PlayerUrlQuery(WireModel):
@@ -272,9 +275,9 @@ class CompositionPageQuery(WireModel):
     """Query of C9: Spring's real `page`/`size` and the seed's expanded `pageNumber`/`pageSize`
     (the first given wins), and the seed's other `Pageable` getters, which change nothing."""
 
-    page: int | None = Field(default=None, ge=0)
+    page: int | None = Field(default=None, ge=0, le=MAX_PAGE_NUMBER)
     size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
-    page_number: int | None = Field(default=None, ge=0)
+    page_number: int | None = Field(default=None, ge=0, le=MAX_PAGE_NUMBER)
     page_size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
     offset: int | None = Field(default=None, ge=0)
     paged: bool | None = None

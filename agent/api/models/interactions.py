@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from agent.api.models.base import INT64_MAX, CallerId, WireDatetime, WireModel
+from agent.api.models.base import INT64_MAX, SPACE, CallerId, WireDatetime, WireModel
 
 __all__ = [
     "MAX_DATA_BYTES",
@@ -40,7 +40,8 @@ SORTABLE = ("createdAt", "id", "version", "type", "createdBy")
 """What `sort=property[,asc|desc]` may name."""
 _SORT = rf"^({'|'.join(SORTABLE)})(,([aA][sS][cC]|[dD][eE][sS][cC])?)?$"
 _TYPE_NAME = "(audio|video|chat|cobrowse)"
-_TYPES = rf"^(\s*{_TYPE_NAME}?\s*,)*\s*{_TYPE_NAME}\s*(,\s*{_TYPE_NAME}?\s*)*$"
+_ITEM = f"{SPACE}*{_TYPE_NAME}?{SPACE}*"
+_TYPES = rf"^({_ITEM},)*{SPACE}*{_TYPE_NAME}{SPACE}*(,{_ITEM})*$"
 """The `type` filter: a comma-separated list naming at least one interaction type."""
 
 

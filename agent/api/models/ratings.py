@@ -5,12 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, JsonValue, model_validator
 
 from agent.api.models.base import OpenEnum, WireDatetime, WireModel
 from agent.api.models.common import SessionType, UserRole
 
 __all__ = [
+    "ANSWER_FIELD",
     "CreateRatingWebCommand",
     "CreatingRatingWebResponse",
     "FeedbackItem",
@@ -32,11 +33,52 @@ _TEXT_LIMIT = {FeedbackType.TEXT_300: 300, FeedbackType.TEXT_1000: 1000}
 _RATING_LIMIT = {FeedbackType.RATING_1_5: 5, FeedbackType.RATING_1_10: 10}
 
 
+ANSWER_FIELD: dict[FeedbackType, str] = {
+    FeedbackType.TEXT_300: "answer",
+    FeedbackType.TEXT_1000: "answer",
+    FeedbackType.RATING_1_5: "rating",
+    FeedbackType.RATING_1_10: "rating",
+    FeedbackType.SINGLE_CHOICE: "choice",
+    FeedbackType.MULTIPLE_CHOICE: "choices",
+}
+"""The field that holds an item's answer, by its type: the platform requires it filled."""
+
+_FILLED: dict[str, dict[str, JsonValue]] = {
+    "answer": {"type": "string", "minLength": 1},
+    "rating": {"type": "integer"},
+    "choice": {"type": "string", "minLength": 1},
+    "choices": {"type": "array", "minItems": 1},
+}
+
+
+def _rules_by_type() -> JsonValue:
+    """The answer field each type requires, with `_TEXT_LIMIT` and `_RATING_LIMIT`, as JSON
+    Schema conditionals on `type` (what the platform checks, stated in its document)."""
+    rules: list[JsonValue] = [{"properties": {"type": {"type": "string"}}}]  # not null
+    for kind, field in ANSWER_FIELD.items():
+        answer = dict(_FILLED[field])
+        if kind in _TEXT_LIMIT:
+            answer["maxLength"] = _TEXT_LIMIT[kind]
+        if kind in _RATING_LIMIT:
+            answer.update(minimum=1, maximum=_RATING_LIMIT[kind])
+        rules.append(
+            {
+                "if": {"properties": {"type": {"const": kind.value}}, "required": ["type"]},
+                "then": {"required": [field], "properties": {field: answer}},
+            }
+        )
+    return rules
+
+
 class FeedbackItem(WireModel):
     """One answered question; which answer field applies depends on `type`.
 
     The type names carry their limits (300 characters, a 1-5 scale, ...), so they are
-    enforced here for both the client building and the server receiving an item."""
+    enforced here for both the client building and the server receiving an item, and stated
+    in its JSON Schema (a `type`, and one `if`/`then` per type) for clients generated from the
+    document."""
+
+    model_config = ConfigDict(json_schema_extra={"required": ["type"], "allOf": _rules_by_type()})
 
     question: str | None = None
     type: FeedbackType | None = None
