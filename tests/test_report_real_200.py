@@ -27,7 +27,8 @@ from typing import Any
 
 import pytest
 
-from agent.browser import CHROMIUM, chromium_missing
+from agent.browser import chromium_missing
+from tests.report_page_support import open_report
 
 pytestmark = [
     pytest.mark.slow,
@@ -135,8 +136,6 @@ def sampled(result: dict[str, Any], series: str) -> int:
 
 
 async def test_a_real_200_participant_run_reports_at_a_glance(tmp_path: Path) -> None:
-    from playwright.async_api import ConsoleMessage, Request, async_playwright
-
     report, html = run_calls(tmp_path)
     result = report["result"]
     assert len(result["participants"]) == PEOPLE
@@ -147,89 +146,64 @@ async def test_a_real_200_participant_run_reports_at_a_glance(tmp_path: Path) ->
     size = html.stat().st_size
     assert size < SIZE_BOUND, f"{size} bytes"
 
-    problems: list[str] = []
-    fetched: list[str] = []
+    async with open_report(html) as opened:
+        page = opened.page
+        plots = page.locator("#plots")
 
-    def console(message: ConsoleMessage) -> None:
-        if message.type in ("error", "warning"):
-            problems.append(f"{message.type}: {message.text}")
+        # Participants over time: every arrival, and as many in a conference at once
+        # as the run's join records say.
+        over_time = plots.locator('svg[aria-label="Participants over time"]')
+        peaks = await over_time.evaluate(PEAK_JS)
+        assert round(peaks["arrived"]) == PEOPLE, peaks
+        assert round(peaks["in a conference"]) == peak, (peaks, peak)
 
-    def request(request: Request) -> None:
-        if request.url != html.as_uri() and not request.url.startswith(html.as_uri() + "#"):
-            fetched.append(request.url)
+        # Bands over every received stream that has samples (the frame rate: the
+        # agents' cameras; bitrate and jitter: every view), the worst named over them.
+        for what, series in (
+            ("Frame rate", "fps"),
+            ("Bitrate", "bitrate"),
+            ("Jitter", "jitter"),
+        ):
+            streams = sampled(result, series)
+            chart = plots.locator(f'svg[aria-label^="{what} over time across"]')
+            assert await chart.get_attribute("aria-label") == (
+                f"{what} over time across {streams} received streams"
+            )
+            assert await chart.locator("polygon.band").count() >= 2
+            assert await chart.locator("polyline.median").count() >= 1
+            for name in await chart.locator("polyline.highlight title").all_text_contents():
+                viewer, _, label = name.removeprefix("worst: ").partition(" ")
+                assert (viewer, label) in views, name
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("console", console)
-            page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
-            page.on("request", request)
-            await page.goto(html.as_uri())
-            plots = page.locator("#plots")
+        # The two phases shaded on every time axis.
+        for title in (
+            "Participants over time",
+            "Frame rate over time",
+            "Bitrate over time",
+            "Jitter over time",
+            "Participants timeline",
+        ):
+            chart = plots.locator(f'svg[aria-label^="{title}"]')
+            shaded = await chart.locator("rect.shade title").all_text_contents()
+            assert [s.split(":")[0] for s in shaded] == PHASES, title
 
-            # Participants over time: every arrival, and as many in a conference at once
-            # as the run's join records say.
-            over_time = plots.locator('svg[aria-label="Participants over time"]')
-            peaks = await over_time.evaluate(PEAK_JS)
-            assert round(peaks["arrived"]) == PEOPLE, peaks
-            assert round(peaks["in a conference"]) == peak, (peaks, peak)
+        # The worst streams, named: each row is a stream of the run, and its link opens
+        # that participant's (collapsed) section, which lists the stream.
+        rows = page.locator("table.worst-streams tbody tr")
+        assert await rows.count() == min(20, len(views))
+        named = []
+        for n in range(await rows.count()):
+            cells = rows.nth(n).locator("td")
+            viewer = (await cells.nth(1).inner_text()).strip()
+            label = (await cells.nth(3).inner_text()).strip()
+            assert (viewer, label) in views, (viewer, label)
+            named.append((viewer, label))
+        assert await page.locator("details.participant").count() == PEOPLE
+        assert await page.locator("details[open]").count() == 0
+        viewer, label = named[0]
+        await page.locator("table.worst-streams tbody tr a").first.click()
+        section = page.locator(f'details.participant:has([id="p-{viewer}"])')
+        assert await section.evaluate("element => element.open")
+        assert await section.locator("tbody tr", has_text=label).count() == 1
 
-            # Bands over every received stream that has samples (the frame rate: the
-            # agents' cameras; bitrate and jitter: every view), the worst named over them.
-            for what, series in (
-                ("Frame rate", "fps"),
-                ("Bitrate", "bitrate"),
-                ("Jitter", "jitter"),
-            ):
-                streams = sampled(result, series)
-                chart = plots.locator(f'svg[aria-label^="{what} over time across"]')
-                assert await chart.get_attribute("aria-label") == (
-                    f"{what} over time across {streams} received streams"
-                )
-                assert await chart.locator("polygon.band").count() >= 2
-                assert await chart.locator("polyline.median").count() >= 1
-                for name in await chart.locator("polyline.highlight title").all_text_contents():
-                    viewer, _, label = name.removeprefix("worst: ").partition(" ")
-                    assert (viewer, label) in views, name
-
-            # The two phases shaded on every time axis.
-            for title in (
-                "Participants over time",
-                "Frame rate over time",
-                "Bitrate over time",
-                "Jitter over time",
-                "Participants timeline",
-            ):
-                chart = plots.locator(f'svg[aria-label^="{title}"]')
-                shaded = await chart.locator("rect.shade title").all_text_contents()
-                assert [s.split(":")[0] for s in shaded] == PHASES, title
-
-            # The worst streams, named: each row is a stream of the run, and its link opens
-            # that participant's (collapsed) section, which lists the stream.
-            rows = page.locator("table.worst-streams tbody tr")
-            assert await rows.count() == min(20, len(views))
-            named = []
-            for n in range(await rows.count()):
-                cells = rows.nth(n).locator("td")
-                viewer = (await cells.nth(1).inner_text()).strip()
-                label = (await cells.nth(3).inner_text()).strip()
-                assert (viewer, label) in views, (viewer, label)
-                named.append((viewer, label))
-            assert await page.locator("details.participant").count() == PEOPLE
-            assert await page.locator("details[open]").count() == 0
-            viewer, label = named[0]
-            await page.locator("table.worst-streams tbody tr a").first.click()
-            section = page.locator(f'details.participant:has([id="p-{viewer}"])')
-            assert await section.evaluate("element => element.open")
-            assert await section.locator("tbody tr", has_text=label).count() == 1
-
-            await page.goto(html.as_uri())
-            await page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        finally:
-            await browser.close()
-    assert not problems, problems
-    assert not fetched, f"the report fetched {fetched}: it must open offline"
-    assert (tmp_path / "report.png").stat().st_size > 50_000
+        await opened.screenshot(tmp_path / "report.png")
