@@ -3,7 +3,7 @@ never do: log a console error or warning, throw, or fetch anything (it opens off
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,13 @@ class OpenedReport:
     """Console errors and warnings, and uncaught exceptions."""
     fetched: list[str] = field(default_factory=list)
     """Every URL requested but the file itself."""
+
+    async def assert_shaded(self, titles: Sequence[str], phases: Sequence[str]) -> None:
+        """Each chart whose title starts with one of `titles` shades `phases`, in order."""
+        for title in titles:
+            chart = self.page.locator(f'#plots svg[aria-label^="{title}"]')
+            shaded = await chart.locator("rect.shade title").all_text_contents()
+            assert [s.split(":")[0] for s in shaded] == list(phases), title
 
     async def screenshot(self, png: Path) -> None:
         """The whole page as it first opens, then the checks every report must pass."""

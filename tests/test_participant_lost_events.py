@@ -29,19 +29,18 @@ async def test_a_stream_published_while_the_registration_is_gone_waits_for_the_r
     alice.endpoint_id, alice.lost = None, "resuming after keepalive: expired (as in the test)"
     try:
         with caplog.at_level(logging.INFO, logger="agent.participant.participant"):
-            publisher = await bob.publish(CAM, small_tracks(CAM))
-            await wait_until(
-                lambda: publisher.stream_id in alice.streams, "alice heard of bob's stream"
-            )
+            stream_id = (await bob.publish(CAM, small_tracks(CAM))).stream_id
+            assert stream_id is not None
+            await wait_until(lambda: stream_id in alice.streams, "alice heard of bob's stream")
     finally:
         alice.endpoint_id, alice.lost = endpoint, None
-    assert publisher.stream_id not in alice.viewers
+    assert stream_id not in alice.viewers
     errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert not errors, [r.getMessage() for r in errors]
     assert any("published while resuming" in r.getMessage() for r in caplog.records)
     # Registered again, it views what it remembered.
     await alice.follow()
-    await wait_until(lambda: viewing(alice, publisher.stream_id), "alice views bob's stream")
+    await wait_until(lambda: viewing(alice, stream_id), "alice views bob's stream")
 
 
 def viewing(participant: Participant, stream_id: str) -> bool:

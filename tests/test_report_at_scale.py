@@ -61,16 +61,16 @@ async def test_a_200_participant_report_reads_at_a_glance(tmp_path: Path) -> Non
         assert names[0] == f"worst: {SLOW[0]} ← {SLOW[1]} MIC_AND_CAM"
 
         # The three phases shaded on every time axis of the plots.
-        for title in (
-            "Participants over time",
-            "Frame rate over time",
-            "Delay over time",
-            "Bitrate over time",
-            "Participants timeline",
-        ):
-            chart = plots.locator(f'svg[aria-label^="{title}"]')
-            shaded = await chart.locator("rect.shade title").all_text_contents()
-            assert [s.split(":")[0] for s in shaded] == ["ramp", "steady", "drain"], title
+        await opened.assert_shaded(
+            (
+                "Participants over time",
+                "Frame rate over time",
+                "Delay over time",
+                "Bitrate over time",
+                "Participants timeline",
+            ),
+            ["ramp", "steady", "drain"],
+        )
         over_time = plots.locator('svg[aria-label="Participants over time"] polyline')
         assert await over_time.count() == 2
 

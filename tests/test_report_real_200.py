@@ -176,16 +176,16 @@ async def test_a_real_200_participant_run_reports_at_a_glance(tmp_path: Path) ->
                 assert (viewer, label) in views, name
 
         # The two phases shaded on every time axis.
-        for title in (
-            "Participants over time",
-            "Frame rate over time",
-            "Bitrate over time",
-            "Jitter over time",
-            "Participants timeline",
-        ):
-            chart = plots.locator(f'svg[aria-label^="{title}"]')
-            shaded = await chart.locator("rect.shade title").all_text_contents()
-            assert [s.split(":")[0] for s in shaded] == PHASES, title
+        await opened.assert_shaded(
+            (
+                "Participants over time",
+                "Frame rate over time",
+                "Bitrate over time",
+                "Jitter over time",
+                "Participants timeline",
+            ),
+            PHASES,
+        )
 
         # The worst streams, named: each row is a stream of the run, and its link opens
         # that participant's (collapsed) section, which lists the stream.
