@@ -13,8 +13,12 @@ peaks at the number the run had in a conference at once, the bands cover every r
 stream that has samples, the streams named in the worst-streams table and over the bands
 exist in the run, and a name's link opens that participant's section.
 
-Measured (niced, in a loopback namespace, beside a running soak; benchmarks/RESULTS.md):
-about 2-3 minutes, a report of about 0.5 MB (bound: SIZE_BOUND)."""
+Measured (niced, in a loopback namespace, on 2 cores beside a soak and other benchmarks,
+load average 4-7; benchmarks/RESULTS.md): the test takes 76-86 s (the CLI run 58-78 s of
+it), the report is 433-466 kB (bound: SIZE_BOUND). Every run so far was judged invalid (the
+workers' own loop lag p99 277-454 ms > 50 ms) and 181-200 of the 200 were in a conference at
+once. One run failed the test before 119d392: the CLI printed a traceback
+(`tests/test_participant_lost_events.py`)."""
 
 from __future__ import annotations
 
