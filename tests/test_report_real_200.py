@@ -14,10 +14,10 @@ stream that has samples, the streams named in the worst-streams table and over t
 exist in the run, and a name's link opens that participant's section.
 
 Measured (niced, in a loopback namespace, on 2 cores beside a soak and other benchmarks,
-load average 4-7; benchmarks/RESULTS.md): the test takes 76-86 s (the CLI run 58-78 s of
-it), the report is 433-466 kB (bound: SIZE_BOUND). Every run so far was judged invalid (the
+load average 4-7; benchmarks/RESULTS.md): the test takes 76-98 s (the run reports 58-80 s),
+the report is 433-508 kB (bound: SIZE_BOUND). Every run so far was judged invalid (the
 workers' own loop lag p99 277-454 ms > 50 ms) and 181-200 of the 200 were in a conference at
-once. One run failed the test before 119d392: the CLI printed a traceback
+once; the largest run of this shape judged valid beside the soak was 70. One run failed the test before 119d392: the CLI printed a traceback
 (`tests/test_participant_lost_events.py`)."""
 
 from __future__ import annotations
