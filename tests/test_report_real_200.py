@@ -17,8 +17,8 @@ Measured (niced, in a loopback namespace, on 2 cores beside a soak and other ben
 load average 4-7; benchmarks/RESULTS.md): the test takes 76-98 s (the run reports 58-80 s),
 the report is 433-508 kB (bound: SIZE_BOUND). Every run so far was judged invalid (the
 workers' own loop lag p99 277-454 ms > 50 ms) and 181-200 of the 200 were in a conference at
-once; the largest run of this shape judged valid beside the soak was 70. One run failed the test before 119d392: the CLI printed a traceback
-(`tests/test_participant_lost_events.py`)."""
+once; the largest run of this shape judged valid beside the soak was 70. One run failed the
+test before 119d392: the CLI printed a traceback (`tests/test_participant_lost_events.py`)."""
 
 from __future__ import annotations
 
