@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.browser import CHROMIUM, chromium_missing
+from agent.browser import chromium_missing
 from agent.scenario.expect import evaluate
 from agent.scenario.report.html import render_html
+from tests.report_page_support import open_report
 from tests.scale_results_support import LOSSY_ROOM, SLOW, STOPPED, crowd_run, crowd_scenario
 
 pytestmark = [
@@ -33,8 +34,6 @@ this, as docs/scenarios.md states."""
 
 
 async def test_a_200_participant_report_reads_at_a_glance(tmp_path: Path) -> None:
-    from playwright.async_api import ConsoleMessage, Request, async_playwright
-
     scenario, result = crowd_scenario(), crowd_run()
     assert len(result.participants) == 200
     html = tmp_path / "report.html"
@@ -42,82 +41,57 @@ async def test_a_200_participant_report_reads_at_a_glance(tmp_path: Path) -> Non
     size = html.stat().st_size
     assert size < SIZE_BOUND, f"{size} bytes"
 
-    problems: list[str] = []
-    fetched: list[str] = []
+    async with open_report(html) as opened:
+        page = opened.page
+        plots = page.locator("#plots")
 
-    def console(message: ConsoleMessage) -> None:
-        if message.type in ("error", "warning"):
-            problems.append(f"{message.type}: {message.text}")
+        # Many streams: bands (p5-p95, p25-p75 and the p50) for fps, delay, bitrate and
+        # jitter, with the worst streams named over them.
+        bands = plots.locator("svg.band-chart")
+        assert await bands.count() == 4
+        assert await bands.locator("polygon.band").count() >= 6
+        assert await bands.locator("polyline.median").count() >= 3
+        fps = plots.locator('svg[aria-label^="Frame rate over time across 600"]')
+        assert await fps.count() == 1
+        viewer, publisher = STOPPED[:2]
+        names = await fps.locator("polyline.highlight title").all_text_contents()
+        assert f"worst: {viewer} ← {publisher} MIC_AND_CAM" in names
+        delay = plots.locator('svg[aria-label^="Delay over time across"]')
+        names = await delay.locator("polyline.highlight title").all_text_contents()
+        assert names[0] == f"worst: {SLOW[0]} ← {SLOW[1]} MIC_AND_CAM"
 
-    def request(request: Request) -> None:
-        if request.url != html.as_uri() and not request.url.startswith(html.as_uri() + "#"):
-            fetched.append(request.url)
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("console", console)
-            page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
-            page.on("request", request)
-            await page.goto(html.as_uri())
-            plots = page.locator("#plots")
-
-            # Many streams: bands (p5-p95, p25-p75 and the p50) for fps, delay, bitrate and
-            # jitter, with the worst streams named over them.
-            bands = plots.locator("svg.band-chart")
-            assert await bands.count() == 4
-            assert await bands.locator("polygon.band").count() >= 6
-            assert await bands.locator("polyline.median").count() >= 3
-            fps = plots.locator('svg[aria-label^="Frame rate over time across 600"]')
-            assert await fps.count() == 1
-            viewer, publisher = STOPPED[:2]
-            names = await fps.locator("polyline.highlight title").all_text_contents()
-            assert f"worst: {viewer} ← {publisher} MIC_AND_CAM" in names
-            delay = plots.locator('svg[aria-label^="Delay over time across"]')
-            names = await delay.locator("polyline.highlight title").all_text_contents()
-            assert names[0] == f"worst: {SLOW[0]} ← {SLOW[1]} MIC_AND_CAM"
-
-            # The three phases shaded on every time axis of the plots.
-            for title in (
+        # The three phases shaded on every time axis of the plots.
+        await opened.assert_shaded(
+            (
                 "Participants over time",
                 "Frame rate over time",
                 "Delay over time",
                 "Bitrate over time",
                 "Participants timeline",
-            ):
-                chart = plots.locator(f'svg[aria-label^="{title}"]')
-                shaded = await chart.locator("rect.shade title").all_text_contents()
-                assert [s.split(":")[0] for s in shaded] == ["ramp", "steady", "drain"], title
-            over_time = plots.locator('svg[aria-label="Participants over time"] polyline')
-            assert await over_time.count() == 2
+            ),
+            ["ramp", "steady", "drain"],
+        )
+        over_time = plots.locator('svg[aria-label="Participants over time"] polyline')
+        assert await over_time.count() == 2
 
-            # The worst streams, named: the stopped view, the slow one, the lossy room.
-            rows = page.locator("table.worst-streams tbody tr")
-            assert await rows.count() == 20
-            top = [(await rows.nth(n).locator("td").nth(1).inner_text()).strip() for n in range(6)]
-            assert viewer in top and SLOW[0] in top
-            lossy = {f"host-{LOSSY_ROOM}"} | {f"guest-{LOSSY_ROOM * 3 + g}" for g in range(3)}
-            assert lossy & set(top)
+        # The worst streams, named: the stopped view, the slow one, the lossy room.
+        rows = page.locator("table.worst-streams tbody tr")
+        assert await rows.count() == 20
+        top = [(await rows.nth(n).locator("td").nth(1).inner_text()).strip() for n in range(6)]
+        assert viewer in top and SLOW[0] in top
+        lossy = {f"host-{LOSSY_ROOM}"} | {f"guest-{LOSSY_ROOM * 3 + g}" for g in range(3)}
+        assert lossy & set(top)
 
-            # Per-participant sections start collapsed; a worst-stream link opens its page
-            # and its section.
-            assert await page.locator("details.participant").count() == 200
-            assert await page.locator("details[open]").count() == 0
-            await page.locator(f'table.worst-streams a[href="#p-{viewer}"]').first.click()
-            section = page.locator(f"details.participant:has(#p-{viewer})")
-            assert await section.evaluate("element => element.open")
-            assert await section.locator("svg.spark").count() == 3
-            row = section.locator("tbody tr", has_text=f"← {publisher} MIC_AND_CAM")
-            assert await row.count() == 1
-            assert "15.00s" in await row.inner_text()  # frozen, beside its sparkline
+        # Per-participant sections start collapsed; a worst-stream link opens its page
+        # and its section.
+        assert await page.locator("details.participant").count() == 200
+        assert await page.locator("details[open]").count() == 0
+        await page.locator(f'table.worst-streams a[href="#p-{viewer}"]').first.click()
+        section = page.locator(f"details.participant:has(#p-{viewer})")
+        assert await section.evaluate("element => element.open")
+        assert await section.locator("svg.spark").count() == 3
+        row = section.locator("tbody tr", has_text=f"← {publisher} MIC_AND_CAM")
+        assert await row.count() == 1
+        assert "15.00s" in await row.inner_text()  # frozen, beside its sparkline
 
-            await page.goto(html.as_uri())
-            await page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        finally:
-            await browser.close()
-    assert not problems, problems
-    assert not fetched, f"the report fetched {fetched}: it must open offline"
-    assert (tmp_path / "report.png").stat().st_size > 50_000
+        await opened.screenshot(tmp_path / "report.png")

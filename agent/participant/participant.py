@@ -713,8 +713,14 @@ class Participant:
 
     def _published(self, stream: RemoteStream) -> None:
         self.streams[stream.stream_id] = stream
-        if self.wants(stream):
-            self._start_viewing(stream.stream_id, stream.stream_type, stream.endpoint_id)
+        if not self.wants(stream):
+            return
+        if self.endpoint_id is None and self.lost is not None:
+            # The registration is gone and a resume under way (an event queued before the
+            # keepalive found out): its rejoin views what the conference has by then.
+            log.info("%s: %s published while %s", self.name, stream.stream_id, self.lost)
+            return
+        self._start_viewing(stream.stream_id, stream.stream_type, stream.endpoint_id)
 
     async def follow(self) -> list[Viewer]:
         """Apply a changed `view_filter`: view the streams it wants now and stop viewing the
