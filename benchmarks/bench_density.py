@@ -102,6 +102,8 @@ class Result:
     system_share: float = 0.0
     """Share of the participants' CPU spent in the kernel (sockets), for the profile."""
     errors: list[str] = field(default_factory=list)
+    encoders: int = 0
+    """Video encoder contexts the shared encoder opened (its rungs); 0 without one."""
 
 
 def plan_for(config: str) -> MediaPlan:
@@ -151,6 +153,7 @@ async def run_agent(
         cpu1, platform1, wall1 = time.process_time(), process_cpu_seconds(platform_pid), time.time()
         times1 = os.times()
         after = await crowd.measurements()
+        encoders = getattr(getattr(crowd.plan, "video", None), "encoder_constructions", 0)
         windows = kind_windows(before, after, wall1 - wall0, video_fps)
         # A participant that never got to view counts as a stream with nothing arrived.
         missing = participants - len({key.split("/")[0] for key in after})
@@ -166,6 +169,7 @@ async def run_agent(
             windows=windows,
             seconds=wall1 - wall0,
             errors=[f"{m.name}: {m.error}" for m in crowd.members if m.error][:5],
+            encoders=encoders,
         )
     finally:
         await crowd.close()
@@ -194,6 +198,7 @@ def summarize(
     seconds: float,
     errors: list[str],
     system_share: float = 0.0,
+    encoders: int = 0,
 ) -> Result:
     report = judge(windows)
     return Result(
@@ -215,6 +220,7 @@ def summarize(
         max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         system_share=system_share,
         errors=errors,
+        encoders=encoders,
     )
 
 
@@ -425,6 +431,8 @@ def print_result(r: Result, tree: str = "") -> None:
         f"{100 * r.system_share:4.0f}% {verdict}",
         flush=True,
     )
+    if r.encoders > 1:
+        print(f"#   the shared video encoder opened {r.encoders} encoder contexts (rungs)")
     for error in r.errors:
         print(f"#   {error}")
 
@@ -486,12 +494,12 @@ def print_comparison(trees: dict[str, Path], results: list[tuple[str, Result]]) 
     """Per configuration and count, per tree: medians over the rounds of the participants'
     and the platform's CPU per participant, and participants sustained per core."""
     print(
-        "# per tree, medians over rounds (% of a core per participant; per core over the "
-        "sustained rounds)"
+        "# per tree: medians of the sustained rounds (a starved round does less work), "
+        "% of a core per participant; then the participants' CPU per participant over all rounds"
     )
     print(
         f"{'config':12} {'parts':>5} {'tree':8} {'sustained':>9} {'CPU/part':>9} "
-        f"{'platfm/part':>11} {'per core':>8}"
+        f"{'platfm/part':>11} {'per core':>8} {'CPU/part, all':>13}"
     )
     keys = sorted({(r.config, r.participants) for _, r in results})
     for config, participants in keys:
@@ -504,18 +512,21 @@ def print_comparison(trees: dict[str, Path], results: list[tuple[str, Result]]) 
             ]
             if not runs:
                 continue
-            cost[label] = median([r.cpu_cores / participants for r in runs])
-            platform_cost = median([r.platform_cores / participants for r in runs])
-            per_core = median([r.per_core for r in runs if r.per_core is not None])
+            kept = [r for r in runs if r.sustained]
+            cost[label] = median([r.cpu_cores / participants for r in kept])
+            platform_cost = median([r.platform_cores / participants for r in kept])
+            per_core = median([r.per_core for r in kept if r.per_core is not None])
             print(
-                f"{config:12} {participants:5d} {label:8} "
-                f"{sum(r.sustained for r in runs):>4}/{len(runs):<4} "
+                f"{config:12} {participants:5d} {label:8} {len(kept):>4}/{len(runs):<4} "
                 f"{percent(cost[label]):>9} {percent(platform_cost):>11} "
-                f"{'-' if per_core is None else f'{per_core:.1f}':>8}"
+                f"{'-' if per_core is None else f'{per_core:.1f}':>8} "
+                f"{percent(median([r.cpu_cores / participants for r in runs])):>13}"
             )
         before, after = cost.get("against"), cost.get("this")
         if before and after:
-            print(f"#   this / against, participants' CPU per participant: {after / before:.3f}")
+            print(
+                f"#   this / against, CPU per participant (sustained rounds): {after / before:.3f}"
+            )
     for label in trees:
         best: dict[str, float] = {}
         for t, r in results:
