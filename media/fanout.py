@@ -151,6 +151,14 @@ UP_HOLD = 2.0
 """Seconds the estimate must stay at or above the next rung up before a stream climbs."""
 RATE_WINDOW = 2.0
 """Seconds of a rung's packets its sending rate is measured over."""
+MAX_RUNGS = 3
+"""Rungs one shared encoder encodes at once, at most. Each rung is a whole encode of every
+frame, on the one encoding thread: a crowd whose estimates scatter must not multiply its
+encoders. They do scatter on a starved machine, where the receivers' delay-based estimators
+read the CPU's scheduling delays as a congested link (48 standard crowd participants at load
+5 opened 14-21 encoder contexts and sent fewer frames for more CPU). A stream whose rung is
+not encoded when the others take all carries the nearest of theirs below its estimate, else
+keeps its own (a switch encodes the old rung too until the new one's keyframe)."""
 
 
 class _Rung:
@@ -252,7 +260,9 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
         if bitrate < DOWN_MARGIN * sending:
             track.up_since = None
             if current + 1 < len(self.ladder):
-                track.switch_to(max(current + 1, rung_for(self.ladder, bitrate)))
+                track.switch_to(
+                    self._encodable(track, max(current + 1, rung_for(self.ladder, bitrate)))
+                )
             return
         # The next rung up would send about 1/RUNG_RATIO more, or less when the encoder
         # already undershoots (simple pictures); its target caps that.
@@ -263,7 +273,18 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
             track.up_since = now
         if now - track.up_since >= UP_HOLD:
             track.up_since = None
-            track.switch_to(current - 1)  # one rung at a time: checked again from there
+            track.switch_to(self._encodable(track, current - 1))  # one rung at a time
+
+    def _encodable(self, track: FanoutTrack, wanted: int) -> int:
+        """The rung `track` may switch to: `wanted`, unless the other subscribers use
+        `MAX_RUNGS` rungs already; then the nearest of theirs below `wanted`, else its own."""
+        others = [other for other in self._subscribers if other is not track]
+        used = {other.rung for other in others}
+        used |= {other.target for other in others if other.target is not None}
+        if wanted in used or len(used) < MAX_RUNGS:
+            return wanted
+        own = track.rung if track.target is None else track.target
+        return min((index for index in used if index > wanted), default=own)
 
     def _open(self, frame: av.VideoFrame, bitrate: int) -> VideoCodecContext:
         context = av.Codec(CODECS[self.codec], "w").create("video")
