@@ -21,6 +21,15 @@ Configurations:
         --audio-participants 200 240 --chromium-participants 2 --seconds 12
     .venv/bin/python benchmarks/bench_density.py --config agent --participants 8 16
     .venv/bin/python benchmarks/bench_density.py --config agent --participants 8 --profile DIR
+    .venv/bin/python benchmarks/bench_density.py --config agent --participants 16 32 \
+        --against /work/wt/before --rounds 3          # another tree beside this one, alternated
+
+`--against TREE` measures another checkout of this project (its own `.venv`, an editable
+install of it) beside this one in the same run: every configuration and count runs on one tree
+then the other, the order flipping each round, so both see the same background load. Each run
+uses this file's orchestration but imports the measured tree's `agent`, `media` and `server`
+(platform included); the summary gives, per tree, participants sustained per core and the
+participants' and platform's CPU per participant at each count (medians over rounds).
 """
 
 from __future__ import annotations
@@ -39,7 +48,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# With --against, a run imports the measured tree's code (AUVIOUS_BENCH_TREE, see TREE_ENV).
+sys.path.insert(
+    0, os.environ.get("AUVIOUS_BENCH_TREE") or str(Path(__file__).resolve().parent.parent)
+)
 
 from agent.api.auth import ClientCredentials
 from agent.api.models import ConferenceStreamType
@@ -57,6 +69,9 @@ from agent.load.platform import process_cpu_seconds
 from agent.load.sustained import KindWindow
 from agent.runtime import tune_garbage_collection
 
+HERE = Path(__file__).resolve().parent.parent
+TREE_ENV = "AUVIOUS_BENCH_TREE"
+"""Set by `--against`: the tree whose code a run imports (else this file's own tree)."""
 CONFIGS = ("agent", "naive", "agent-audio", "chromium")
 CHROMIUM_FPS = 20.0
 """Chromium's fake camera (640x480) runs at 20 fps; its frames are judged against that."""
@@ -87,6 +102,8 @@ class Result:
     system_share: float = 0.0
     """Share of the participants' CPU spent in the kernel (sockets), for the profile."""
     errors: list[str] = field(default_factory=list)
+    encoders: int = 0
+    """Video encoder contexts the shared encoder opened (its rungs); 0 without one."""
 
 
 def plan_for(config: str) -> MediaPlan:
@@ -136,6 +153,7 @@ async def run_agent(
         cpu1, platform1, wall1 = time.process_time(), process_cpu_seconds(platform_pid), time.time()
         times1 = os.times()
         after = await crowd.measurements()
+        encoders = getattr(getattr(crowd.plan, "video", None), "encoder_constructions", 0)
         windows = kind_windows(before, after, wall1 - wall0, video_fps)
         # A participant that never got to view counts as a stream with nothing arrived.
         missing = participants - len({key.split("/")[0] for key in after})
@@ -151,6 +169,7 @@ async def run_agent(
             windows=windows,
             seconds=wall1 - wall0,
             errors=[f"{m.name}: {m.error}" for m in crowd.members if m.error][:5],
+            encoders=encoders,
         )
     finally:
         await crowd.close()
@@ -179,6 +198,7 @@ def summarize(
     seconds: float,
     errors: list[str],
     system_share: float = 0.0,
+    encoders: int = 0,
 ) -> Result:
     report = judge(windows)
     return Result(
@@ -200,6 +220,7 @@ def summarize(
         max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         system_share=system_share,
         errors=errors,
+        encoders=encoders,
     )
 
 
@@ -327,8 +348,19 @@ def one(args: argparse.Namespace) -> None:
             args.one, args.url, args.participants[0], args.seconds, args.warmup, args.platform_pid
         )
     tune_garbage_collection()  # as `auvious-agent run` and its workers do
+    check_measured_tree()
     result = asyncio.run(coro)
     print(json.dumps(asdict(result)))
+
+
+def check_measured_tree() -> None:
+    """Refuse to measure other code than the tree asked for (an editable install pointing
+    elsewhere would compare a tree with itself)."""
+    import agent
+
+    tree = Path(os.environ.get(TREE_ENV) or HERE).resolve()
+    if not Path(agent.__file__).resolve().is_relative_to(tree):
+        raise SystemExit(f"measured {agent.__file__}, not the agent of {tree}")
 
 
 async def isolated(
@@ -388,19 +420,137 @@ def command_tail(
     ]
 
 
-def print_result(r: Result) -> None:
+def print_result(r: Result, tree: str = "") -> None:
     frames = " ".join(f"{k} {100 * v:.1f}%" for k, v in sorted(r.frame_ratio.items()))
     per_core = f"{r.per_core:7.1f}" if r.per_core is not None else "      -"
     verdict = "yes" if r.sustained else "NO: " + "; ".join(r.failures)
     print(
-        f"{r.config:12} {r.participants:5d} {r.viewing:5d} {100 * r.cpu_cores:7.1f}% "
+        f"{tree}{r.config:12} {r.participants:5d} {r.viewing:5d} {100 * r.cpu_cores:7.1f}% "
         f"{per_core} {100 * r.platform_cores:7.1f}% {frames:28} "
         f"{100 * r.freeze_ratio:6.2f}% {100 * r.loss:6.2f}% {r.load:5.2f} "
         f"{100 * r.system_share:4.0f}% {verdict}",
         flush=True,
     )
+    if r.encoders > 1:
+        print(f"#   the shared video encoder opened {r.encoders} encoder contexts (rungs)")
     for error in r.errors:
         print(f"#   {error}")
+
+
+# --- another tree beside this one (--against) ----------------------------------------------
+
+
+def describe(tree: Path) -> str:
+    """The tree's commit, marked when its tracked files differ from it."""
+    done = subprocess.run(
+        ["git", "-C", str(tree), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or "not a git tree"
+
+
+def run_in_tree(
+    tree: Path,
+    config: str,
+    participants: int,
+    seconds: float,
+    warmup: float,
+    profile: Path | None,
+) -> Result:
+    """One configuration by `tree`'s own interpreter, imports and platform (this file's
+    orchestration): a child that runs `isolated` and prints its result."""
+    python = tree / ".venv" / "bin" / "python"
+    if not python.exists():
+        raise SystemExit(f"--against {tree}: no {python} (give the tree its own venv)")
+    command = [str(python), __file__, "--in-tree", config, "--participants", str(participants)]
+    command += ["--seconds", str(seconds), "--warmup", str(warmup)]
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        command += ["--profile", str(profile)]
+    env = {**os.environ, TREE_ENV: str(tree), "PYTHONPATH": str(tree)}
+    done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=False)
+    lines = [x for x in done.stdout.splitlines() if x.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines())[-5:]
+        raise RuntimeError(f"{config} x{participants} failed: {' | '.join(tail)}")
+    return Result(**json.loads(lines[-1]))
+
+
+def median(values: list[float]) -> float | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def percent(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{100 * value:.{digits}f}"
+
+
+def print_comparison(trees: dict[str, Path], results: list[tuple[str, Result]]) -> None:
+    """Per configuration and count, per tree: medians over the rounds of the participants'
+    and the platform's CPU per participant, and participants sustained per core."""
+    print(
+        "# per tree: medians of the sustained rounds (a starved round does less work), "
+        "% of a core per participant; then the participants' CPU per participant over all rounds"
+    )
+    print(
+        f"{'config':12} {'parts':>5} {'tree':8} {'sustained':>9} {'CPU/part':>9} "
+        f"{'platfm/part':>11} {'per core':>8} {'CPU/part, all':>13}"
+    )
+    keys = sorted({(r.config, r.participants) for _, r in results})
+    for config, participants in keys:
+        cost: dict[str, float | None] = {}
+        for label in trees:
+            runs = [
+                r
+                for t, r in results
+                if t == label and (r.config, r.participants) == (config, participants)
+            ]
+            if not runs:
+                continue
+            kept = [r for r in runs if r.sustained]
+            cost[label] = median([r.cpu_cores / participants for r in kept])
+            platform_cost = median([r.platform_cores / participants for r in kept])
+            per_core = median([r.per_core for r in kept if r.per_core is not None])
+            print(
+                f"{config:12} {participants:5d} {label:8} {len(kept):>4}/{len(runs):<4} "
+                f"{percent(cost[label]):>9} {percent(platform_cost):>11} "
+                f"{'-' if per_core is None else f'{per_core:.1f}':>8} "
+                f"{percent(median([r.cpu_cores / participants for r in runs])):>13}"
+            )
+        before, after = cost.get("against"), cost.get("this")
+        if before and after:
+            print(
+                f"#   this / against, CPU per participant (sustained rounds): {after / before:.3f}"
+            )
+    for label in trees:
+        best: dict[str, float] = {}
+        for t, r in results:
+            if t == label and r.per_core is not None:
+                best[r.config] = max(best.get(r.config, 0.0), r.per_core)
+        print(
+            f"# {label}: sustained participants per core (best run): "
+            + (", ".join(f"{k} {v:.1f}" for k, v in best.items()) or "none sustained")
+        )
+
+
+def print_best(results: list[Result]) -> None:
+    best: dict[str, float] = {}
+    for r in results:
+        if r.per_core is not None:
+            best[r.config] = max(best.get(r.config, 0.0), r.per_core)
+    print(
+        "# sustained participants per core (best run): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in best.items())
+    )
+    if "agent" in best:
+        for other in ("naive", "chromium"):
+            if other in best:
+                print(f"# agent / {other}: {best['agent'] / best[other]:.1f}x")
 
 
 def main() -> None:
@@ -432,28 +582,49 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="directory for py-spy profiles (raw, collapsed stacks)"
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another tree of this project (with its own .venv), measured beside this one",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="times every run repeats (trees alternate)"
+    )
     parser.add_argument("--one", choices=CONFIGS, help=argparse.SUPPRESS)
+    parser.add_argument("--in-tree", choices=CONFIGS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--platform-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         one(args)
         return
+    if args.in_tree:
+        result = asyncio.run(
+            isolated(args.in_tree, args.participants[0], args.seconds, args.warmup, args.profile)
+        )
+        print(json.dumps(asdict(result)))
+        return
     configs = args.config or [
         c for c in CONFIGS if c != "chromium" or Path("/usr/bin/chromium").exists()
     ]
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
+    trees = {"this": HERE}
+    if args.against is not None:
+        trees = {"against": args.against.resolve(), "this": HERE}
     print(
         f"# {platform.node()} {platform.machine()} {os.cpu_count()} cpus, "
         f"load {os.getloadavg()[0]:.2f}, python {platform.python_version()}"
     )
     print(f"# {args.seconds:g} s measured after {args.warmup:g} s warm-up; pairs per conference")
+    if args.against is not None:
+        print("# trees: " + ", ".join(f"{k} = {v} ({describe(v)})" for k, v in trees.items()))
     print(
-        f"{'config':12} {'parts':>5} {'views':>5} {'CPU':>8} {'/core':>7} {'platfm':>8} "
-        f"{'frames (of nominal)':28} {'freeze':>7} {'loss':>7} {'load':>5} {'sys':>5} sustained"
+        f"{'tree     ' if args.against else ''}{'config':12} {'parts':>5} {'views':>5} "
+        f"{'CPU':>8} {'/core':>7} {'platfm':>8} {'frames (of nominal)':28} {'freeze':>7} "
+        f"{'loss':>7} {'load':>5} {'sys':>5} sustained"
     )
-    results: list[Result] = []
+    results: list[tuple[str, Result]] = []
     standard = args.participants or [8, 16]
     counts = {
         "agent-audio": args.audio_participants or args.participants or [20, 40],
@@ -461,28 +632,29 @@ def main() -> None:
         "chromium": args.chromium_participants or [2],
     }
     runs = [(n, c) for c in configs for n in counts.get(c, standard)]
-    for participants, config in sorted(runs):
-        try:
-            result = asyncio.run(
-                isolated(config, participants, args.seconds, args.warmup, args.profile)
-            )
-        except RuntimeError as exc:
-            print(f"# {exc}", flush=True)
-            continue
-        results.append(result)
-        print_result(result)
-    best: dict[str, float] = {}
-    for r in results:
-        if r.per_core is not None:
-            best[r.config] = max(best.get(r.config, 0.0), r.per_core)
-    print(
-        "# sustained participants per core (best run): "
-        + ", ".join(f"{k} {v:.1f}" for k, v in best.items())
-    )
-    if "agent" in best:
-        for other in ("naive", "chromium"):
-            if other in best:
-                print(f"# agent / {other}: {best['agent'] / best[other]:.1f}x")
+    for round_ in range(args.rounds):
+        order = list(trees.items())[:: -1 if round_ % 2 else 1]
+        for participants, config in sorted(runs):
+            for label, tree in order:
+                try:
+                    if args.against is None:
+                        result = asyncio.run(
+                            isolated(config, participants, args.seconds, args.warmup, args.profile)
+                        )
+                    else:
+                        profile = args.profile and args.profile / f"{label}-{round_}"
+                        result = run_in_tree(
+                            tree, config, participants, args.seconds, args.warmup, profile
+                        )
+                except RuntimeError as exc:
+                    print(f"# {label}: {exc}", flush=True)
+                    continue
+                results.append((label, result))
+                print_result(result, f"{label:8} " if args.against else "")
+    if args.against is None:
+        print_best([r for _, r in results])
+    else:
+        print_comparison(trees, results)
     print(f"# load at end {os.getloadavg()[0]:.2f}")
 
 

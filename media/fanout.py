@@ -151,6 +151,19 @@ UP_HOLD = 2.0
 """Seconds the estimate must stay at or above the next rung up before a stream climbs."""
 RATE_WINDOW = 2.0
 """Seconds of a rung's packets its sending rate is measured over."""
+MAX_RUNGS = 3
+"""Rungs one shared encoder encodes at once, at most. Each rung is a whole encode of every
+frame, on the one encoding thread: a crowd whose estimates scatter must not multiply its
+encoders. They do scatter on a starved machine, where the receivers' delay-based estimators
+read the CPU's scheduling delays as a congested link (48 standard crowd participants at load
+5 opened 14-21 encoder contexts and sent fewer frames for more CPU). A stream whose rung is
+not encoded when the others take all carries the nearest of theirs below its estimate, else
+keeps its own (a switch encodes the old rung too until the new one's keyframe)."""
+HEADROOM = 0.5
+"""A rung is added only while encoding the rungs in use takes under this share of the time
+between frames (wall time, averaged): the same starved machine makes every encode slower, and
+more rungs would take the CPU the packets need (the starvation feeding itself). Without
+headroom a stream takes a rung already encoded below its estimate, as at `MAX_RUNGS`."""
 
 
 class _Rung:
@@ -220,6 +233,9 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
         self.encoder_constructions = 0
         self.frames_encoded = 0
         self.keyframes_encoded = 0
+        self.encode_share = 0.0
+        """Average share of the time between frames spent encoding them (wall time)."""
+        self._last_frame_at: float | None = None
 
     @property
     def rungs(self) -> dict[int, int]:
@@ -252,7 +268,9 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
         if bitrate < DOWN_MARGIN * sending:
             track.up_since = None
             if current + 1 < len(self.ladder):
-                track.switch_to(max(current + 1, rung_for(self.ladder, bitrate)))
+                track.switch_to(
+                    self._encodable(track, max(current + 1, rung_for(self.ladder, bitrate)))
+                )
             return
         # The next rung up would send about 1/RUNG_RATIO more, or less when the encoder
         # already undershoots (simple pictures); its target caps that.
@@ -263,7 +281,21 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
             track.up_since = now
         if now - track.up_since >= UP_HOLD:
             track.up_since = None
-            track.switch_to(current - 1)  # one rung at a time: checked again from there
+            track.switch_to(self._encodable(track, current - 1))  # one rung at a time
+
+    def _encodable(self, track: FanoutTrack, wanted: int) -> int:
+        """The rung `track` may switch to: `wanted`, unless that adds a rung beyond
+        `MAX_RUNGS` or without `HEADROOM`; then the nearest of the others' below `wanted`, else
+        its own."""
+        others = [other for other in self._subscribers if other is not track]
+        used = {other.rung for other in others}
+        used |= {other.target for other in others if other.target is not None}
+        own = track.rung if track.target is None else track.target
+        # A stream alone on its rung frees it by leaving: no more encodes than before.
+        room = own not in used or self.encode_share < HEADROOM
+        if wanted in used or (len(used) < MAX_RUNGS and room):
+            return wanted
+        return min((index for index in used if index > wanted), default=own)
 
     def _open(self, frame: av.VideoFrame, bitrate: int) -> VideoCodecContext:
         context = av.Codec(CODECS[self.codec], "w").create("video")
@@ -308,6 +340,12 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
             encoded.append(packets)
         return encoded
 
+    def _note_busy(self, started: float, ended: float) -> None:
+        if self._last_frame_at is not None and started > self._last_frame_at:
+            share = min(2.0, (ended - started) / (started - self._last_frame_at))
+            self.encode_share += 0.2 * (share - self.encode_share)
+        self._last_frame_at = started
+
     def _take_keyframe_request(self, rung: _Rung) -> bool:
         now = time.monotonic()
         if rung.keyframe_wanted and now - rung.last_keyframe >= self.keyframe_min_interval:
@@ -328,9 +366,11 @@ class SharedEncoder(FanoutEncoder["FanoutTrack"]):
         order = sorted(used)
         rungs = [self._rung(index) for index in order]
         loop = asyncio.get_running_loop()
+        started = time.monotonic()
         encoded = await loop.run_in_executor(
             None, self._encode, frame, [(rung, self._take_keyframe_request(rung)) for rung in rungs]
         )
+        self._note_busy(started, time.monotonic())
         by_rung = dict(zip(order, encoded, strict=True))
         for rung, packets in zip(rungs, encoded, strict=True):
             rung.count(packets)

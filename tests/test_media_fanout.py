@@ -13,7 +13,15 @@ import av
 import pytest
 
 from media import timecode
-from media.fanout import MIN_SHARED_BITRATE, RUNG_RATIO, UP_HOLD, SharedEncoder, rung_for
+from media.fanout import (
+    HEADROOM,
+    MAX_RUNGS,
+    MIN_SHARED_BITRATE,
+    RUNG_RATIO,
+    UP_HOLD,
+    SharedEncoder,
+    rung_for,
+)
 from media.loopback import loopback, wait_until
 from media.passthrough import request_keyframe
 from media.reader import TrackReader
@@ -162,6 +170,87 @@ def test_keyframes_are_recognised_in_real_bitstreams(codec: str, name: str) -> N
             flags.append(packet.is_keyframe)
     assert flags.count(True) >= 2 and flags.count(False) >= 10
     assert is_keyframe("audio/opus", b"\x01")
+
+
+def at_targets(encoder: SharedEncoder) -> SharedEncoder:
+    """Judge estimates against the rungs' targets, not what a tiny picture really sends (the
+    rate measured over the last seconds is forgotten; it comes back with the next frames)."""
+    for rung in encoder._rungs.values():
+        rung._sent.clear()
+    return encoder
+
+
+async def test_scattered_estimates_use_at_most_max_rungs() -> None:
+    """Estimates spread over the whole ladder (a starved machine's) cost at most MAX_RUNGS
+    encodings: a subscriber whose rung is not encoded takes the nearest encoded one below its
+    estimate, or keeps its own when none is below; a freed slot is taken again."""
+    source = SyntheticVideoTrack(160, 90, 30)
+    encoder = SharedEncoder(source, bitrate=800_000)
+    assert MAX_RUNGS == 3 and len(encoder.ladder) == 7
+    _top, mid, low, lowest, between = tracks = [encoder.subscribe() for _ in range(5)]
+    try:
+        for track in tracks:
+            assert (await track.recv()).is_keyframe
+        at_targets(encoder).take_estimate(mid, encoder.ladder[2])
+        at_targets(encoder).take_estimate(low, encoder.ladder[4])
+        assert (mid.target, low.target) == (2, 4)  # three rungs in use: 0, 2, 4
+        encoder.take_estimate(lowest, 50_000)  # wants rung 6: nothing in use below it
+        assert lowest.target is None and lowest.rung == 0
+        at_targets(encoder).take_estimate(
+            between, encoder.ladder[3]
+        )  # wants 3: the nearest below is 4
+        assert between.target == 4
+
+        async def settled() -> bool:
+            for track in tracks:
+                await track.recv()
+            return all(track.target is None for track in tracks)
+
+        for _ in range(60):
+            if await settled():
+                break
+        assert [t.rung for t in tracks] == [0, 2, 4, 0, 4]
+        assert set(encoder.rungs) == {0, 2, 4}
+
+        low.stop()
+        between.stop()  # rung 4 is free again: the lowest gets its own rung
+        encoder.take_estimate(lowest, 50_000)
+        assert lowest.target == 6
+    finally:
+        encoder.close()
+        source.stop()
+
+
+async def test_without_headroom_no_rung_is_added() -> None:
+    """When encoding already takes most of the time between frames, a falling estimate moves
+    a stream only to a rung already encoded (or not at all); a stream alone on its rung still
+    moves, since leaving frees its rung; with headroom back, the rung is added."""
+    source = SyntheticVideoTrack(160, 90, 30)
+    encoder = SharedEncoder(source, bitrate=800_000)
+    first, second, third = tracks = [encoder.subscribe() for _ in range(3)]
+    try:
+        for track in tracks:
+            assert (await track.recv()).is_keyframe
+        assert encoder.encode_share < HEADROOM  # a 160x90 encode is quick
+        encoder.encode_share = 1.0  # as measured on a starved machine
+        at_targets(encoder).take_estimate(first, encoder.ladder[3])
+        assert first.target is None and first.rung == 0  # rung 0 stays the only one
+        encoder.encode_share = 0.0
+        at_targets(encoder).take_estimate(first, encoder.ladder[3])
+        assert first.target == 3
+        encoder.encode_share = 1.0
+        at_targets(encoder).take_estimate(second, encoder.ladder[5])  # nothing encoded below
+        assert second.target is None and second.rung == 0
+        at_targets(encoder).take_estimate(second, encoder.ladder[3])  # rung 3 is: taken
+        assert second.target == 3
+        at_targets(encoder).take_estimate(first, encoder.ladder[5])  # shares rung 3: stays
+        assert first.target == 3
+        second.stop()
+        at_targets(encoder).take_estimate(first, encoder.ladder[5])  # alone on 3: leaving frees it
+        assert first.target == 5 and third.rung == 0
+    finally:
+        encoder.close()
+        source.stop()
 
 
 async def test_each_subscriber_takes_its_own_rung_of_the_ladder() -> None:
