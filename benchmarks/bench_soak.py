@@ -16,6 +16,11 @@ failed, resumes), as are token renewals; at the end the peer connections, file d
 threads and asyncio tasks of this process are compared with their level after the first round
 of faults, and the memory slope is given in MB per hour.
 
+`--probe` says after each fault what the process holds once garbage is collected and the C heap
+trimmed (glibc heap in use, resident memory by mapping, objects by type, tasks, the
+participants' containers; `--tracemalloc` adds Python allocations by traceback):
+`benchmarks/heap_probe.py`, which found the redaction's compiled patterns (RESULTS.md, mem16c).
+
 `--faults` picks the faults (in turn); `--faults none` is a call without faults, sampled every
 `--every` seconds: the 60 s-token hour (`--duration 3600 --every 120 --faults none`).
 """
