@@ -2,7 +2,7 @@
 
 Every token renewal registers a new secret; every error message and log record is redacted.
 A redaction that compiled one regular expression of all registered secrets put each rebuilt
-pattern in `re`'s module cache (512 entries), so a soak with faults kept ~0.15 MiB more per
+pattern in `re`'s module cache (512 entries), so a soak with faults kept hundreds of KiB more per
 renewal-then-error, growing with the number of secrets: this counts what stays allocated.
 """
 
