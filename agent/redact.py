@@ -45,12 +45,16 @@ _UNQUOTED = re.compile(r"(?i)\b((?:" + _SECRET_KEYS + r")=)([^&\s\"',;)}\]]+)")
 
 _lock = threading.Lock()
 _secrets: OrderedDict[str, None] = OrderedDict()
-_secret_pattern: re.Pattern[str] | None = None
+_secret_order: tuple[str, ...] | None = None
+"""The registered secrets, longest first (so a secret containing another is replaced whole).
+Replaced as plain strings, not one regular expression of them all: each renewal would compile
+a new one, and `re` keeps its last 512 compiled patterns, so a long run with faults kept
+megabytes of them (`tests/test_redact_memory.py`)."""
 
 
 def register_secret(value: str | None) -> None:
     """Remember a secret value so that ``redact`` hides it wherever it appears."""
-    global _secret_pattern
+    global _secret_order
     if not value or len(value) < _MIN_SECRET_LENGTH:
         return
     with _lock:
@@ -58,36 +62,34 @@ def register_secret(value: str | None) -> None:
         _secrets.move_to_end(value)
         while len(_secrets) > _MAX_SECRETS:
             _secrets.popitem(last=False)
-        _secret_pattern = None
+        _secret_order = None
 
 
 def forget_secret(value: str | None) -> None:
     """Drop a value registered earlier (mostly for tests)."""
-    global _secret_pattern
+    global _secret_order
     if not value:
         return
     with _lock:
         if _secrets.pop(value, 0) is None:
-            _secret_pattern = None
+            _secret_order = None
 
 
-def _known_secrets() -> re.Pattern[str] | None:
-    global _secret_pattern
+def _known_secrets() -> tuple[str, ...]:
+    global _secret_order
     with _lock:
-        if _secret_pattern is None and _secrets:
-            # Longest first so a secret containing another is replaced whole.
-            ordered = sorted(_secrets, key=len, reverse=True)
-            _secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
-        return _secret_pattern
+        if _secret_order is None:
+            _secret_order = tuple(sorted(_secrets, key=len, reverse=True))
+        return _secret_order
 
 
 def redact(text: str) -> str:
     """Return ``text`` with registered secrets and secret-shaped substrings replaced."""
     if not text:
         return text
-    known = _known_secrets()
-    if known is not None:
-        text = known.sub(REDACTED, text)
+    for secret in _known_secrets():
+        if secret in text:
+            text = text.replace(secret, REDACTED)
     text = _JWT.sub(REDACTED, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _QUOTED.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}{m.group(2)}", text)

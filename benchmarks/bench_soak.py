@@ -16,6 +16,11 @@ failed, resumes), as are token renewals; at the end the peer connections, file d
 threads and asyncio tasks of this process are compared with their level after the first round
 of faults, and the memory slope is given in MB per hour.
 
+`--probe` says after each fault what the process holds once garbage is collected and the C heap
+trimmed (glibc heap in use, resident memory by mapping, objects by type, tasks, the
+participants' containers; `--tracemalloc` adds Python allocations by traceback):
+`benchmarks/heap_probe.py`, which found the redaction's compiled patterns (RESULTS.md, mem16c).
+
 `--faults` picks the faults (in turn); `--faults none` is a call without faults, sampled every
 `--every` seconds: the 60 s-token hour (`--duration 3600 --every 120 --faults none`).
 """
@@ -45,6 +50,7 @@ from agent.participant.drift import DriftWatcher, ResourceSample
 from agent.scenario.metrics import percentile
 from agent.webrtc import seams
 from agent.webrtc.host_addresses import LOOPBACK, use_host_addresses
+from benchmarks.heap_probe import HeapProbe
 from server.config import DEV_SECRET_FILE
 from tests.resume_support import CuttableProxy, dev_participant, media_flowing, start_call
 from tests.serve_support import serve_process
@@ -52,7 +58,10 @@ from tests.serve_support import serve_process
 CAM = ConferenceStreamType.CAM
 FAULTS = ("restart", "channel", "unreachable", "peer")
 BOUND = 90.0
-SERVE: dict[str, Any] = {"startup_timeout": 90.0, "stderr": Path("/tmp/bench_soak_serve.log")}
+SERVE: dict[str, Any] = {
+    "startup_timeout": 90.0,
+    "stderr": Path(f"/tmp/bench_soak_serve.{os.getpid()}.log"),  # one per run: runs side by side
+}
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -124,6 +133,7 @@ async def run(args: argparse.Namespace) -> int:
                 watching = [asyncio.create_task(watch_gaps(p, gaps)) for p in people]
                 drift = DriftWatcher(lambda: sum(p.peer_connection_count() for p in people))
                 drift.take()
+                probe = HeapProbe(people, 8 if args.tracemalloc else 0) if args.probe else None
                 windows: list[tuple[float, float]] = []
                 """Wall-clock spans from each fault to both participants' recovery."""
                 started = time.monotonic()
@@ -154,6 +164,8 @@ async def run(args: argparse.Namespace) -> int:
                         f"{describe(sample, renewals)}",
                         flush=True,
                     )
+                    if probe is not None:
+                        probe.take(f"after fault {n}")
                     rest = args.every - (time.monotonic() - answering)
                     left = args.duration - (time.monotonic() - started)
                     await asyncio.sleep(max(0.0, min(rest, left)))
@@ -260,6 +272,17 @@ def main() -> None:
         "call without faults, sampled every --every seconds)",
     )
     parser.add_argument("--unreachable", type=float, default=30.0, help="platform paused (s)")
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="after each fault: gc, malloc_trim, then what grew (glibc heap in use and kept, "
+        "objects by type, tasks, the participants' containers)",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="with --probe: also Python allocations by traceback (slows the run)",
+    )
     args = parser.parse_args()
     if unknown := set(args.faults) - set(FAULTS):
         parser.error(f"--faults: unknown {', '.join(sorted(unknown))}")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
+import gc
 import platform
+import weakref
 
 import pytest
 
@@ -37,3 +40,32 @@ def test_a_periodic_trim_waits_for_its_interval() -> None:
     assert heap.release_free_heap()
     assert not heap.release_free_heap(unless_within=60.0), "trimmed again within the minute"
     assert heap.release_free_heap(), "a fault's trim does not wait"
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self  # only a collection frees it, as with aiortc's peer connections
+
+
+def _garbage() -> weakref.ref[_Cycle]:
+    return weakref.ref(_Cycle())
+
+
+async def test_after_a_fault_cyclic_garbage_is_freed_and_runs_coalesce() -> None:
+    gc.disable()  # no automatic collection: only release_after_fault frees the cycles
+    try:
+        await asyncio.sleep(heap.AFTER_FAULT_SECONDS)  # past any earlier run's second
+        first = _garbage()
+        assert first() is not None
+        heap.release_after_fault()
+        await asyncio.sleep(0.1)
+        assert first() is None, "a fault's garbage was not collected"
+        second = _garbage()
+        heap.release_after_fault()  # within the second: deferred to its end, not dropped
+        heap.release_after_fault()
+        await asyncio.sleep(0.1)
+        assert second() is not None, "collected twice within AFTER_FAULT_SECONDS"
+        await asyncio.sleep(heap.AFTER_FAULT_SECONDS)
+        assert second() is None, "the deferred run did not come"
+    finally:
+        gc.enable()

@@ -7,6 +7,14 @@ though nothing is alive: measured in the time-compressed soak, every Python obje
 peer connection was collected after each fault, while the process kept 7-9 MiB of free heap
 that one `malloc_trim(0)` returned to the system (`benchmarks/RESULTS.md`, soak section).
 
+Those connections are not freed when a fault drops them, though: aiortc's peer connections sit
+in reference cycles, so a closed one (its codecs, buffers and DTLS state) waits for Python's
+next full collection, which with ~100k live objects comes only every few faults (the soak
+against a real `serve` held 8 peer connections, 4 of them closed, after each restart). A trim
+before that returns nothing of theirs. So after a fault `release_after_fault()` collects the
+cyclic garbage first, then trims; a request within `AFTER_FAULT_SECONDS` of the last one is
+not dropped but runs at the end of that second, so the last of a crowd's resumes is covered too.
+
 The same holds without faults: in a steady call resident memory wandered up to 8 MiB above
 its start, all of it free heap a trim returned. So after each fault's clean-up the participant
 asks glibc to trim (at most once a second per process, `AFTER_FAULT_SECONDS`), and its
@@ -18,15 +26,17 @@ call, so encoder threads go on meanwhile. A no-op elsewhere: on musl, macOS or W
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import functools
+import gc
 import logging
 import platform
 import time
 from collections.abc import Callable
 
-__all__ = ["AFTER_FAULT_SECONDS", "PERIODIC_SECONDS", "release_free_heap"]
+__all__ = ["AFTER_FAULT_SECONDS", "PERIODIC_SECONDS", "release_after_fault", "release_free_heap"]
 
 AFTER_FAULT_SECONDS = 1.0
 """The least time between two trims after faults: a platform restart resumes every participant
@@ -69,3 +79,27 @@ def release_free_heap(*, unless_within: float = 0.0) -> bool:
     _last_trim = now
     trim(0)
     return True
+
+
+_due: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
+"""The scheduled `release_after_fault` run, if one is due, and its loop."""
+_last_run = -float("inf")
+
+
+def release_after_fault() -> None:
+    """Collect cyclic garbage (the dropped peer connections), then trim: at the next turn of
+    the event loop (the caller's frames let go of the old objects by then), or at the end of
+    `AFTER_FAULT_SECONDS` after the last run; one run covers every request meanwhile."""
+    global _due
+    if _due is not None and not _due[0].is_closed() and not _due[1].cancelled():
+        return  # a run is due, and will see this fault's garbage too
+    loop = asyncio.get_running_loop()
+    wait = max(0.0, _last_run + AFTER_FAULT_SECONDS - time.monotonic())
+    _due = loop, loop.call_later(wait, _collect_and_trim)
+
+
+def _collect_and_trim() -> None:
+    global _due, _last_run
+    _due, _last_run = None, time.monotonic()
+    gc.collect()
+    release_free_heap()

@@ -63,7 +63,7 @@ from agent.api.models.events import (
 )
 from agent.events.channel import ChannelError, EventChannel, channel_url
 from agent.network import NetworkShaper
-from agent.participant.heap import AFTER_FAULT_SECONDS, PERIODIC_SECONDS, release_free_heap
+from agent.participant.heap import PERIODIC_SECONDS, release_after_fault, release_free_heap
 from agent.participant.policy import ResumePolicy, RetryPolicy, ViewPolicy
 from agent.participant.publisher import Publisher, PublisherMeasurements
 from agent.participant.records import Timeline, describe
@@ -563,8 +563,8 @@ class Participant:
             record.details["seconds_to_media"] = round(time.monotonic() - started, 3)
             self.lost = None
             self.resumes += 1
-            # What the old connections held is freed by now: give it back.
-            release_free_heap(unless_within=AFTER_FAULT_SECONDS)
+            # The old connections are garbage by now (in reference cycles): free, give back.
+            release_after_fault()
             log.info("%s: resumed after %s in %.1f s", self.name, cause, time.monotonic() - started)
 
     async def _come_back(

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from agent.api.errors import ApiError
-from agent.participant.heap import AFTER_FAULT_SECONDS, release_free_heap
+from agent.participant.heap import release_after_fault
 from agent.participant.link import MediaLink
 from agent.participant.policy import RetryPolicy
 from agent.participant.records import Timeline, describe
@@ -98,6 +98,7 @@ class SupervisedStream(ABC):
         await self._stop_supervising()
         await self._teardown(release=False)
         await self._conclude(StreamState.GONE)
+        release_after_fault()  # the other side's fault: free its connection here too
 
     # --- for subclasses ----------------------------------------------------------------------
 
@@ -194,8 +195,8 @@ class SupervisedStream(ABC):
                     await self._conclude(StreamState.GONE if is_gone(exc) else StreamState.FAILED)
                     return
                 self.replacements += 1
-                # The lost connection's codecs and buffers are freed: give them back.
-                release_free_heap(unless_within=AFTER_FAULT_SECONDS)
+                # The lost connection is garbage in reference cycles: free it, give it back.
+                release_after_fault()
         finally:
             if self._supervisor is asyncio.current_task():
                 self._supervisor = None
