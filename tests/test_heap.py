@@ -69,3 +69,22 @@ async def test_after_a_fault_cyclic_garbage_is_freed_and_runs_coalesce() -> None
         assert second() is None, "the deferred run did not come"
     finally:
         gc.enable()
+
+
+async def test_garbage_still_held_at_the_first_run_goes_at_the_follow_up() -> None:
+    """A dropped connection whose teardown still holds it when the fault's run comes is freed
+    by the follow-up run, not left for Python's own full collection."""
+    gc.disable()
+    try:
+        await asyncio.sleep(heap.AFTER_FAULT_SECONDS)
+        held = _Cycle()  # still referenced when the fault's run comes
+        late = weakref.ref(held)
+        heap.release_after_fault()
+        await asyncio.sleep(0.1)
+        assert late() is not None
+        del held  # the teardown lets go: garbage in a cycle now
+        assert late() is not None
+        await asyncio.sleep(heap.FOLLOW_UP_SECONDS + 0.5)
+        assert late() is None, "the follow-up run did not collect it"
+    finally:
+        gc.enable()

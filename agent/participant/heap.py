@@ -36,12 +36,23 @@ import platform
 import time
 from collections.abc import Callable
 
-__all__ = ["AFTER_FAULT_SECONDS", "PERIODIC_SECONDS", "release_after_fault", "release_free_heap"]
+__all__ = [
+    "AFTER_FAULT_SECONDS",
+    "FOLLOW_UP_SECONDS",
+    "PERIODIC_SECONDS",
+    "release_after_fault",
+    "release_free_heap",
+]
 
 AFTER_FAULT_SECONDS = 1.0
 """The least time between two trims after faults: a platform restart resumes every participant
 of a crowd at once, and one trim a second returns their memory as well as hundreds would,
 without blocking the event loop hundreds of times."""
+
+FOLLOW_UP_SECONDS = 3.0
+"""After a fault's run, one more collection this much later: a dropped connection whose
+teardown (DTLS, ICE, the codecs' threads) still held it at the first run is garbage by then,
+and would otherwise wait for Python's own full collection (seen on a loaded CPU)."""
 
 PERIODIC_SECONDS = 60.0
 """The least time between two trims asked for `unless_within` it (the keepalive loop's)."""
@@ -84,6 +95,8 @@ def release_free_heap(*, unless_within: float = 0.0) -> bool:
 _due: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
 """The scheduled `release_after_fault` run, if one is due, and its loop."""
 _last_run = -float("inf")
+_follow_up: asyncio.TimerHandle | None = None
+"""The one collection due `FOLLOW_UP_SECONDS` after the last run, if any."""
 
 
 def release_after_fault() -> None:
@@ -99,7 +112,18 @@ def release_after_fault() -> None:
 
 
 def _collect_and_trim() -> None:
-    global _due, _last_run
+    global _due, _last_run, _follow_up
+    loop = _due[0] if _due is not None else None
     _due, _last_run = None, time.monotonic()
+    gc.collect()
+    release_free_heap()
+    if _follow_up is not None:
+        _follow_up.cancel()
+    _follow_up = None if loop is None else loop.call_later(FOLLOW_UP_SECONDS, _follow_up_run)
+
+
+def _follow_up_run() -> None:
+    global _follow_up
+    _follow_up = None
     gc.collect()
     release_free_heap()
