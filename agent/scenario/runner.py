@@ -333,7 +333,7 @@ class ScenarioRun:
         now = self.clock.now()
         phase = self._phase_now()
         viewed = [stream for actor in present for stream in actor.viewed_streams()]
-        flowing = sum(1 for stream in viewed if stream.fps and stream.fps[-1].value > 0)
+        flowing = sum(1 for stream in viewed if stream.delivering(now))
         return Progress(
             elapsed=now,
             total=self.planned,
