@@ -40,6 +40,7 @@ participants:
       - {do: join}
 expect:
   join_time: {p95: "< 5s"}
+  view_time: {p95: "< 5s"}
   media_gap: {max: "< 2s"}
   conditions: [no_errors, every_viewer_received_every_publisher]
 """
@@ -99,6 +100,10 @@ async def test_an_audio_view_that_received_nothing_is_an_outage_and_ranked_worst
     assert received.details == [
         next(d for d in received.details if d.startswith("deaf-0 did not receive talker-0 MIC"))
     ], received.details
+    # It never connected (no packet came back) and said nothing: its view time is missing.
+    view = case(evaluation, "view_time")
+    assert (view.covered, view.population) == (1, 2) and not view.passed, view.message
+    assert [d.split(" stream ")[0] for d in view.details] == ["no value from deaf-0"]
     worst = rank_streams(result, metric_table(result, 0.0))[0]
     assert (worst.participant.name, worst.reason) == ("deaf-0", "media_gap")
 

@@ -230,12 +230,31 @@ def _audio_concealed(result: RunResult, warmup: float) -> Iterator[MetricValue]:
             yield MetricValue(stream.concealed, participant.name, t, stream.stream_id)
 
 
-def _carried_views(result: RunResult, warmup: float) -> Iterator[Expected]:
-    """Viewed streams that received anything: each has packets, so a loss figure (one, at
-    the stream's start, warm-up or not)."""
+def _once(direction: StreamDirection, has: Callable[[StreamResult], bool]) -> Population:
+    """Streams that should have one value (at the stream's start, warm-up or not): those of
+    `direction` that `has` says measured it."""
+
+    def population(result: RunResult, warmup: float) -> Iterator[Expected]:
+        for participant, stream in _streams(result, direction):
+            if has(stream):
+                t = stream.started_at or 0.0
+                yield Expected(participant.name, stream.stream_id, t, t)
+
+    return population
+
+
+_carried_views = _once(StreamDirection.VIEW, lambda stream: stream.carried)
+"""Viewed streams that received anything: each has packets, so a loss figure."""
+
+
+def _views_set_up(result: RunResult, warmup: float) -> Iterator[Expected]:
+    """Viewed streams that should have connected: those that received anything, and those
+    that lasted `MIN_OVERLAP` (a view still connecting when its publisher left under churn,
+    or when the run ended, is not expected to have)."""
     for participant, stream in _streams(result, StreamDirection.VIEW):
-        if stream.carried:
-            t = stream.started_at or 0.0
+        t = stream.started_at or 0.0
+        ended = stream.ended_at if stream.ended_at is not None else result.duration
+        if stream.carried or ended - t >= MIN_OVERLAP:
             yield Expected(participant.name, stream.stream_id, t, t)
 
 
@@ -503,6 +522,7 @@ _ALL = (
         Quantity.TIME,
         "Seconds from starting to publish a stream until media flows.",
         _setup_time(StreamDirection.PUBLISH, "setup_time"),
+        _once(StreamDirection.PUBLISH, lambda stream: stream.started_at is not None),
         per="published stream: start of publishing until media flows",
     ),
     Metric(
@@ -510,6 +530,7 @@ _ALL = (
         Quantity.TIME,
         "Seconds from starting to view a stream until it is connected.",
         _setup_time(StreamDirection.VIEW, "setup_time"),
+        _views_set_up,
         per="viewed stream: start of viewing until connected",
     ),
     Metric(
@@ -517,6 +538,7 @@ _ALL = (
         Quantity.TIME,
         "Seconds from starting to view a stream until its first frame.",
         _setup_time(StreamDirection.VIEW, "first_frame_time"),
+        _once(StreamDirection.VIEW, lambda stream: stream.has_video and stream.frames > 0),
         per="viewed stream: start of viewing until its first frame",
     ),
     Metric(
