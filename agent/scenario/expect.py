@@ -22,9 +22,7 @@ from agent.scenario.meetings import (
 from agent.scenario.metrics import METRICS, SAMPLED_SPAN, Expected, Metric, MetricValue, aggregate
 from agent.scenario.model import (
     ExpectSpec,
-    JoinStep,
     ParticipantGroup,
-    RepeatStep,
     Scenario,
     Scope,
     ViewStep,
@@ -110,20 +108,7 @@ def _run_completed(result: RunResult) -> Expectation:
 
 
 def _joining(scenario: Scenario) -> set[str]:
-    """The groups whose participants should join: the default timeline joins, else one
-    with a `join` step (in a `repeat` too)."""
-
-    def joins(steps: Sequence[object]) -> bool:
-        return any(
-            isinstance(step, JoinStep) or (isinstance(step, RepeatStep) and joins(step.steps))
-            for step in steps
-        )
-
-    return {
-        group.name
-        for group in scenario.participants
-        if group.timeline is None or joins(group.timeline)
-    }
+    return {group.name for group in scenario.participants if group.joins}
 
 
 def _thresholds(expect: ExpectSpec, result: RunResult, joining: set[str]) -> Iterator[Expectation]:
@@ -357,7 +342,7 @@ def _condition(name: str, scenario: Scenario, result: RunResult) -> Expectation:
                 if not step.ok
             ]
             joining = _joining(scenario)
-            errors += [  # the run ended first (a slow register under load): nothing said so
+            errors += [  # a result the runner did not say it of (a run before it did)
                 f"{p.name}: did not join before the run ended (arrived at {p.arrived_at:.1f}s)"
                 for p in result.participants
                 if _joins(p, joining) and not p.presences(result.duration) and not p.errors
