@@ -12,11 +12,12 @@ import re
 from pathlib import Path
 
 from agent.scenario.expect import Evaluation, Expectation, evaluate
+from agent.scenario.live import snapshot_of_results
 from agent.scenario.loader import parse_scenario
 from agent.scenario.metrics import METRICS
 from agent.scenario.report.summary import metric_table
 from agent.scenario.report.worst import rank_streams
-from agent.scenario.results import RunResult
+from agent.scenario.results import RunResult, StreamDirection
 from agent.scenario.runner import ScenarioRun
 from server.embedded import EmbeddedServer
 from tests.test_scenario_run import options, write
@@ -116,9 +117,18 @@ async def test_an_audio_view_that_received_nothing_is_an_outage_and_ranked_worst
 async def test_the_progress_line_counts_audio_views_that_receive_packets(
     server: EmbeddedServer, tmp_path: Path
 ) -> None:
-    _, progress = await run(server, tmp_path)
+    result, progress = await run(server, tmp_path)
     lines = re.findall(r"flowing (\d+)/(\d+) viewed", progress)
     assert lines, progress
     # About 6 s in: ears-0 hears; deaf-0 hears nothing (still connecting: viewed all the same).
     flowing, viewed = map(int, lines[-1])
     assert (flowing, viewed) == (1, 2), progress
+    # The live snapshot (`--workers` progress, Prometheus) counts alike: the streams as they
+    # were at ears-0's last look with packets, before the end closed them.
+    live = result.model_copy(deep=True)
+    views = [s for p in live.participants for s in p.streams if s.direction is StreamDirection.VIEW]
+    for stream in views:
+        stream.ended_at = None
+    last = max(sample.t for stream in views for sample in stream.loss)
+    snapshot = snapshot_of_results(live.participants, present=4, end=last)
+    assert (snapshot.streams_flowing, snapshot.streams_viewed) == (1, 2)
