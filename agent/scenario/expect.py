@@ -15,13 +15,18 @@ from agent.scenario.meetings import (
     OUTAGE,
     Interval,
     Meeting,
-    flowing,
     gaps,
     intersect,
     meetings,
 )
 from agent.scenario.metrics import METRICS, SAMPLED_SPAN, Expected, Metric, MetricValue, aggregate
-from agent.scenario.model import ExpectSpec, ParticipantGroup, Scenario, Scope, ViewStep
+from agent.scenario.model import (
+    ExpectSpec,
+    ParticipantGroup,
+    Scenario,
+    Scope,
+    ViewStep,
+)
 from agent.scenario.results import (
     ParticipantResult,
     RecordedTrackResult,
@@ -80,7 +85,7 @@ def evaluate(scenario: Scenario, result: RunResult) -> Evaluation:
     measurements are partial, and passing on partial data would hide that."""
     expect = scenario.expect or ExpectSpec()
     found = [_run_completed(result)]
-    found.extend(_thresholds(expect, result))
+    found.extend(_thresholds(expect, result, _joining(scenario)))
     found.extend(_condition(name, scenario, result) for name in expect.conditions)
     return Evaluation(found, assess(result.health))
 
@@ -102,7 +107,11 @@ def _run_completed(result: RunResult) -> Expectation:
     return Expectation("run_completed", True, "the run ended as planned")
 
 
-def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
+def _joining(scenario: Scenario) -> set[str]:
+    return {group.name for group in scenario.participants if group.joins}
+
+
+def _thresholds(expect: ExpectSpec, result: RunResult, joining: set[str]) -> Iterator[Expectation]:
     for metric_name, thresholds in expect.thresholds():
         metric = METRICS[metric_name]
         values = list(metric.extract(result, expect.warmup))
@@ -110,7 +119,7 @@ def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
         people = {participant.name: participant for participant in result.participants}
         if scope is not None:
             values = [value for value in values if _in_scope(value, scope, result, people)]
-        coverage = _Coverage.of(metric, values, result, scope, people, expect.warmup)
+        coverage = _Coverage.of(metric, values, result, scope, people, expect.warmup, joining)
         scoped = f" {scope.text()}" if scope is not None else ""
         groups = _groups_of(values, people)
         for aggregate_name, threshold in thresholds.items():
@@ -151,7 +160,7 @@ def _thresholds(expect: ExpectSpec, result: RunResult) -> Iterator[Expectation]:
                 details = [f"no value from {key}" for key in coverage.missing]
                 message += (
                     f"; but it covers only {coverage.covered} of {coverage.population} "
-                    f"streams (expect.coverage {expect.coverage:.0%}): "
+                    f"{coverage.counts} (expect.coverage {expect.coverage:.0%}): "
                     + ", ".join(details[:3])
                     + (f" and {len(details) - 3} more" if len(details) > 3 else "")
                 )
@@ -195,6 +204,8 @@ class _Coverage:
     covered: int
     population: int
     missing: list[str]
+    counts: str
+    """What was counted: streams, or participants (joins)."""
 
     @classmethod
     def of(
@@ -205,26 +216,30 @@ class _Coverage:
         scope: Scope | None,
         people: People,
         warmup: float,
+        joining: set[str],
     ) -> _Coverage | None:
         if metric.population is None:
             return None
         expected = {
             (want.participant, want.stream)
             for want in metric.population(result, warmup)
-            if scope is None  # else the streams of the scope's groups, types and times
-            or (
-                _stream_in_scope((want.participant, want.stream), scope, people)
-                and _in_scope_times(want, scope, result)
+            if (want.stream is not None or _joins(people.get(want.participant), joining))
+            and (
+                scope is None  # else the streams of the scope's groups, types and times
+                or (
+                    _stream_in_scope((want.participant, want.stream), scope, people)
+                    and _in_scope_times(want, scope, result)
+                )
             )
         }
         have = {(value.participant, value.stream) for value in values}
         missing = sorted(_stream_named(key, people) for key in expected - have)
         # A stream that gave values counts, expected or not (one too short to be expected).
-        return cls(len(have), len(expected | have), missing)
+        return cls(len(have), len(expected | have), missing, metric.counts)
 
     @property
     def text(self) -> str:
-        return f" from {self.covered} of {self.population} streams"
+        return f" from {self.covered} of {self.population} {self.counts}"
 
     def enough(self, share: float) -> bool:
         return self.covered >= share * self.population - 1e-9
@@ -239,12 +254,17 @@ def _among(value: str | None, wanted: str | Sequence[str] | None) -> bool:
     return value is not None and value in ([wanted] if isinstance(wanted, str) else wanted)
 
 
-def _stream_in_scope(key: tuple[str, str], scope: Scope, people: People) -> bool:
+def _joins(participant: ParticipantResult | None, joining: set[str]) -> bool:
+    return participant is not None and participant.group in joining
+
+
+def _stream_in_scope(key: tuple[str, str | None], scope: Scope, people: People) -> bool:
+    """Whether a stream (or, without one, a participant) is of the scope's groups and types."""
     participant = people.get(key[0])
     if participant is None or not _among(participant.group, scope.group):
         return False
-    if scope.stream is None:
-        return True
+    if scope.stream is None or key[1] is None:
+        return scope.stream is None
     types = {s.stream_type for s in participant.streams if s.stream_id == key[1]}
     return any(_among(kind, scope.stream) for kind in types)
 
@@ -252,6 +272,8 @@ def _stream_in_scope(key: tuple[str, str], scope: Scope, people: People) -> bool
 def _stream_named(key: tuple[str, str | None], people: People) -> str:
     """ "customer-0 stream ID (← agent-0 CAM)": whose stream, and what it is."""
     who, stream_id = key
+    if stream_id is None:
+        return who
     participant = people.get(who)
     streams = participant.streams if participant is not None else []
     label = next((s.label for s in streams if s.stream_id == stream_id), None)
@@ -319,6 +341,12 @@ def _condition(name: str, scenario: Scenario, result: RunResult) -> Expectation:
                 for step in p.steps
                 if not step.ok
             ]
+            joining = _joining(scenario)
+            errors += [  # a result the runner did not say it of (a run before it did)
+                f"{p.name}: did not join before the run ended (arrived at {p.arrived_at:.1f}s)"
+                for p in result.participants
+                if _joins(p, joining) and not p.presences(result.duration) and not p.errors
+            ]
             return _verdict(name, errors, "no participant had an error")
         case "every_snapshot_answered":
             unanswered = [
@@ -366,7 +394,7 @@ def _condition(name: str, scenario: Scenario, result: RunResult) -> Expectation:
             missing, pairs = _unreceived(scenario, result)
             if not pairs and not missing:
                 missing = ["no viewer and publisher were present together"]
-            return _verdict(name, missing, f"{pairs} viewer/publisher pair(s) received video")
+            return _verdict(name, missing, f"{pairs} viewer/publisher pair(s) received media")
     raise ValueError(f"unknown condition {name!r}")
 
 
@@ -410,9 +438,9 @@ def viewed_groups(group: ParticipantGroup, all_groups: list[str]) -> set[str]:
 
 
 def _unreceived(scenario: Scenario, result: RunResult) -> tuple[list[str], int]:
-    """Meetings of a viewer and a publisher's video (`agent.scenario.meetings`) long enough
-    for a first frame, in which no frame was received or media stopped for longer than
-    `OUTAGE`, and how many such meetings there were."""
+    """Meetings of a viewer and a publisher's stream (`agent.scenario.meetings`; an
+    audio-only one by its packets) long enough for a first frame, in which nothing was
+    received or media stopped for longer than `OUTAGE`, and how many such meetings there were."""
     names = [group.name for group in scenario.participants]
 
     def static(viewer: ParticipantResult, publisher: ParticipantResult) -> bool:
@@ -437,9 +465,11 @@ def _reception_problem(meeting: Meeting, end: float) -> str | None:
     """What was wrong with what `meeting`'s viewer received, said with when media flowed."""
     span = f"between {meeting.start:.1f}s and {meeting.stop:.1f}s"
     views = meeting.views
-    flowed = flowing(views)
-    if flowed is None:  # no fps series: frames of a view overlapping the meeting will do
-        if any(_overlaps(view, meeting, end) for view in views if view.frames > 0):
+    flowed = meeting.flowed()
+    if flowed is None:  # no series: frames (packets) of a view overlapping the meeting will do
+        video = meeting.stream.has_video
+        received = [view for view in views if (view.frames if video else view.packets_received)]
+        if any(_overlaps(view, meeting, end) for view in received):
             return None
         return f"{meeting.viewer.name} did not receive {_what(meeting)} {span}"
     during = intersect(flowed, [(meeting.start, meeting.stop)])

@@ -136,7 +136,8 @@ class LiveSnapshot:
     streams_published: int = 0
     streams_viewed: int = 0
     streams_flowing: int = 0
-    """Viewed streams whose latest sample had frames (the progress line's `flowing`)."""
+    """Viewed streams whose latest sample had media (frames; packets of an audio-only one):
+    the progress line's `flowing`."""
     fps: dict[str, float] = field(default_factory=dict)
     """Mean received frame rate per kind ("video", "audio")."""
     delay_ms: float | None = None
@@ -274,9 +275,9 @@ def _figures(
             if stream.ended_at is not None:
                 continue
             viewed += 1
+            flowing += stream.delivering(end)
             if stream.fps:
                 fps.setdefault(kind, []).append(stream.fps[-1].value)
-                flowing += stream.fps[-1].value > 0
             if stream.delay:
                 delays.append(stream.delay[-1].value * 1000)  # samples are in seconds
             if stream.psnr:

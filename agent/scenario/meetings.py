@@ -1,8 +1,9 @@
 """When a viewer was in a call with a publisher's stream, and when media of it flowed.
 
 A meeting is a stretch where a viewer was present and viewing a publisher's group while the
-stream was published: the time it should have received. Where no frame arrived within a
-meeting is time without media (a freeze that never ended, an outage of the platform),
+stream was published: the time it should have received. Where no frame (of a video stream)
+or no packet (of an audio-only one, not decoded on the light path) arrived within a meeting
+is time without media (a freeze that never ended, an outage of the platform),
 whatever its cause; the `every_viewer_received_every_publisher` condition and the
 `media_gap` metric both read it from here."""
 
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from agent.scenario.results import (
+    RECENT_LOOK,
     ParticipantResult,
     RunResult,
     StreamDirection,
@@ -31,12 +33,12 @@ __all__ = [
 
 MIN_OVERLAP = 3.0
 """Seconds a viewer (present and viewing) and a publisher's stream (published) must meet for
-the viewer to be expected to receive its video: the grace for the first frame (a view is
+the viewer to be expected to receive its media: the grace for the first frame (a view is
 set up after the publish event, on a loaded machine in a second or two). Shorter meetings,
 frequent under churn, are not counted."""
 
 OUTAGE = 10.0
-"""Seconds without a frame within a meeting (after its first `MIN_OVERLAP`) that fail the
+"""Seconds without media within a meeting (after its first `MIN_OVERLAP`) that fail the
 `every_viewer_received_every_publisher` condition: a stream that stopped is not received,
 however many frames came before. Shorter gaps are bounded with `media_gap`."""
 
@@ -69,10 +71,13 @@ def gaps(span: Interval, covered: list[Interval]) -> list[Interval]:
     return [(start, end) for start, end in found if end > start]
 
 
-def flowing(views: list[StreamResult]) -> list[Interval] | None:
-    """When frames of these views arrived: each fps sample above 0 covers the time since the
-    sample before it (a view that counted no frame has none). None when no view with frames
-    has fps samples (a result that cannot tell)."""
+def flowing(views: list[StreamResult], video: bool = True) -> list[Interval] | None:
+    """When media of these views arrived: frames of a video stream, packets of an audio-only
+    one. Each fps sample above 0 covers the time since the sample before it (a view that
+    counted no frame has none). None when the result cannot tell: no view with frames has
+    fps samples, or (audio) a view counted packets without a record of when."""
+    if not video:
+        return _arrived(views)
     views = [view for view in views if view.frames > 0]
     if not any(view.fps for view in views):
         return None
@@ -84,7 +89,29 @@ def flowing(views: list[StreamResult]) -> list[Interval] | None:
             if sample.value > 0:
                 covered.append((start, sample.t))
             before = sample.t
-    covered.sort()
+    return _merged(covered)
+
+
+def _arrived(views: list[StreamResult]) -> list[Interval] | None:
+    """When packets of these audio views arrived: the looks that counted new packets (their
+    `loss` samples, one per look with packets, a share below 1 when some were received),
+    each covering the time since the look before (if recent) or the second before it."""
+    if any(view.packets_received > 0 and not view.loss for view in views):
+        return None
+    covered: list[Interval] = []
+    for view in views:
+        before: float | None = None
+        for sample in view.loss:
+            recent = before is not None and sample.t - before <= RECENT_LOOK
+            start = before if before is not None and recent else sample.t - 1.0
+            if sample.value < 1.0:
+                covered.append((start, sample.t))
+            before = sample.t
+    return _merged(covered)
+
+
+def _merged(covered: list[Interval]) -> list[Interval]:
+    covered = sorted(covered)
     merged: list[Interval] = []
     for start, end in covered:
         if merged and merged[-1][1] >= start:
@@ -101,6 +128,10 @@ class Meeting:
     stream: StreamResult
     start: float
     stop: float
+
+    def flowed(self) -> list[Interval] | None:
+        """When media of the stream reached the viewer (`flowing`)."""
+        return flowing(self.views, self.stream.has_video)
 
     @property
     def views(self) -> list[StreamResult]:
@@ -141,8 +172,8 @@ def _viewing(viewer: ParticipantResult, group: str, static: bool, end: float) ->
 
 
 def meetings(result: RunResult, views: Views) -> Iterator[Meeting]:
-    """Every meeting of a viewer with a published video stream of its conference, however
-    short; under churn one pair meets many times, each meeting on its own."""
+    """Every meeting of a viewer with a published stream of its conference (video, or
+    audio-only), however short; under churn one pair meets many times, each meeting on its own."""
     end = result.duration
     for viewer in result.participants:
         for publisher in result.participants:
@@ -150,7 +181,7 @@ def meetings(result: RunResult, views: Views) -> Iterator[Meeting]:
                 continue
             viewing = _viewing(viewer, publisher.group, views(viewer, publisher), end)
             for stream in publisher.streams:
-                if stream.direction is not StreamDirection.PUBLISH or not stream.has_video:
+                if stream.direction is not StreamDirection.PUBLISH:
                     continue
                 if stream.started_at is None:
                     continue

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent.scenario.meetings import MIN_OVERLAP, flowing, gaps, intersect, meetings
+from agent.scenario.meetings import MIN_OVERLAP, gaps, intersect, meetings
 from agent.scenario.results import (
     Freeze,
     ParticipantResult,
@@ -58,7 +58,8 @@ class Expected:
     `end`; a scope's phases and window keep it when they overlap that long enough."""
 
     participant: str
-    stream: str
+    stream: str | None
+    """None: a participant's value (a join)."""
     start: float
     end: float
 
@@ -85,6 +86,8 @@ class Metric:
     rates, bitrates, levels and scores."""
     per: str = ""
     """What one value is of, for the docs' metric table (`agent.scenario.metric_docs`)."""
+    counts: str = "streams"
+    """What `population` counts, as an expectation's message says it."""
     compared_by_default: bool = True
     """False: `compare` shows the figures but calls no regression unless the scenario or the
     command gives a tolerance (a slope extrapolated to an hour from a short run is noise)."""
@@ -227,16 +230,31 @@ def _audio_concealed(result: RunResult, warmup: float) -> Iterator[MetricValue]:
             yield MetricValue(stream.concealed, participant.name, t, stream.stream_id)
 
 
-def _carried(stream: StreamResult) -> bool:
-    return stream.frames > 0 or stream.packets_received > 0
+def _once(direction: StreamDirection, has: Callable[[StreamResult], bool]) -> Population:
+    """Streams that should have one value (at the stream's start, warm-up or not): those of
+    `direction` that `has` says measured it."""
+
+    def population(result: RunResult, warmup: float) -> Iterator[Expected]:
+        for participant, stream in _streams(result, direction):
+            if has(stream):
+                t = stream.started_at or 0.0
+                yield Expected(participant.name, stream.stream_id, t, t)
+
+    return population
 
 
-def _carried_views(result: RunResult, warmup: float) -> Iterator[Expected]:
-    """Viewed streams that received anything: each has packets, so a loss figure (one, at
-    the stream's start, warm-up or not)."""
+_carried_views = _once(StreamDirection.VIEW, lambda stream: stream.carried)
+"""Viewed streams that received anything: each has packets, so a loss figure."""
+
+
+def _views_set_up(result: RunResult, warmup: float) -> Iterator[Expected]:
+    """Viewed streams that should have connected: those that received anything, and those
+    that lasted `MIN_OVERLAP` (a view still connecting when its publisher left under churn,
+    or when the run ended, is not expected to have)."""
     for participant, stream in _streams(result, StreamDirection.VIEW):
-        if _carried(stream):
-            t = stream.started_at or 0.0
+        t = stream.started_at or 0.0
+        ended = stream.ended_at if stream.ended_at is not None else result.duration
+        if stream.carried or ended - t >= MIN_OVERLAP:
             yield Expected(participant.name, stream.stream_id, t, t)
 
 
@@ -258,7 +276,7 @@ def _sampled(
     def population(result: RunResult, warmup: float) -> Iterator[Expected]:
         people = {participant.name: participant for participant in result.participants}
         for participant, stream in _streams(result, direction, video_only):
-            if direction is StreamDirection.VIEW and not _carried(stream):
+            if direction is StreamDirection.VIEW and not stream.carried:
                 continue
             if not measures(participant, stream, people.get(stream.publisher or "")):
                 continue
@@ -343,6 +361,13 @@ def _join_time(result: RunResult, warmup: float) -> Iterator[MetricValue]:
                 yield MetricValue(join_time, participant.name, joined_at)
 
 
+def _joiners(result: RunResult, warmup: float) -> Iterator[Expected]:
+    """Every participant, at its arrival: each should have joined (the evaluation leaves out
+    groups whose timeline has no join: it knows the scenario)."""
+    for participant in result.participants:
+        yield Expected(participant.name, None, participant.arrived_at, participant.arrived_at)
+
+
 def _round_trips(attribute: str) -> Extractor:
     def extract(result: RunResult, warmup: float) -> Iterator[MetricValue]:
         for participant in result.participants:
@@ -365,10 +390,10 @@ def _compositions(attribute: str) -> Extractor:
 
 
 def _media_gap(result: RunResult, warmup: float) -> Iterator[MetricValue]:
-    """Per meeting of a viewer with a published video stream it viewed: the seconds without a
-    frame, after the first-frame grace (or the warm-up, if longer). A stream that stopped
-    while its publisher still published counts for as long as it lasts, whatever the cause;
-    views without an fps series (which cannot tell) are left out."""
+    """Per meeting of a viewer with a published stream it viewed: the seconds without a
+    frame (video) or a packet (audio-only), after the first-frame grace (or the warm-up, if
+    longer). A stream that stopped while its publisher still published counts for as long
+    as it lasts, whatever the cause; views that cannot tell (`flowing`) are left out."""
 
     def viewed(viewer: ParticipantResult, publisher: ParticipantResult) -> bool:
         published = {id_ for s in publisher.streams for id_ in s.ids}
@@ -376,7 +401,7 @@ def _media_gap(result: RunResult, warmup: float) -> Iterator[MetricValue]:
 
     for meeting in meetings(result, viewed):
         start = meeting.start + max(MIN_OVERLAP, warmup)
-        flowed = flowing(meeting.views)
+        flowed = meeting.flowed()
         if flowed is None or start >= meeting.stop:
             continue
         missing = gaps((start, meeting.stop), intersect(flowed, [(start, meeting.stop)]))
@@ -488,13 +513,16 @@ _ALL = (
         Quantity.TIME,
         "Seconds from the join call to joined, per join (re-joins count too).",
         _join_time,
+        _joiners,
         per="join call until joined, every join (re-joins too)",
+        counts="participants",
     ),
     Metric(
         "publish_time",
         Quantity.TIME,
         "Seconds from starting to publish a stream until media flows.",
         _setup_time(StreamDirection.PUBLISH, "setup_time"),
+        _once(StreamDirection.PUBLISH, lambda stream: stream.started_at is not None),
         per="published stream: start of publishing until media flows",
     ),
     Metric(
@@ -502,6 +530,7 @@ _ALL = (
         Quantity.TIME,
         "Seconds from starting to view a stream until it is connected.",
         _setup_time(StreamDirection.VIEW, "setup_time"),
+        _views_set_up,
         per="viewed stream: start of viewing until connected",
     ),
     Metric(
@@ -509,6 +538,7 @@ _ALL = (
         Quantity.TIME,
         "Seconds from starting to view a stream until its first frame.",
         _setup_time(StreamDirection.VIEW, "first_frame_time"),
+        _once(StreamDirection.VIEW, lambda stream: stream.has_video and stream.frames > 0),
         per="viewed stream: start of viewing until its first frame",
     ),
     Metric(
@@ -693,12 +723,13 @@ _ALL = (
     Metric(
         "media_gap",
         Quantity.TIME,
-        "Seconds a viewer in a call received no frame of a video stream being published, "
-        "per meeting of the two (after a first-frame grace of 3 s).",
+        "Seconds a viewer in a call received no frame of a video stream (no packet of an "
+        "audio-only one) being published, per meeting of the two (after a grace of 3 s).",
         _media_gap,
         per=(
             "meeting of a viewer (in the call, viewing the publisher's group) with a published "
-            "video stream: seconds without a frame after a 3 s first-frame grace (or the warm-up);"
+            "stream: seconds without a frame (video) or a packet (audio-only: not decoded on the "
+            "light path) after a 3 s first-frame grace (or the warm-up);"
             " a stream that stopped while its publisher still published counts for as long as it "
             "lasted, whatever the cause (an outage of the platform too)"
         ),

@@ -9,7 +9,7 @@ by `agent.scenario.templating`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 from urllib.parse import SplitResult, urlsplit
@@ -923,6 +923,19 @@ class ParticipantGroup(StrictModel):
         if self.kind == "browser" and self.transcribe is not None:
             raise ValueError("`transcribe` is for agent participants, not browsers")
         return self
+
+    @property
+    def joins(self) -> bool:
+        """Whether its participants should join: the default timeline does, else one with a
+        `join` step (in a `repeat` too); one that did not was stopped by the run's end."""
+        return self.timeline is None or _has_join(self.timeline)
+
+
+def _has_join(steps: Sequence[object]) -> bool:
+    return any(
+        isinstance(step, JoinStep) or (isinstance(step, RepeatStep) and _has_join(step.steps))
+        for step in steps
+    )
 
 
 class Phase(StrictModel):

@@ -27,7 +27,8 @@ class Progress:
     joined: int
     streams_published: int
     streams_flowing: int
-    """Viewed streams that received frames since the previous look."""
+    """Viewed streams that received media since the previous look (frames; packets of an
+    audio-only stream)."""
     streams_viewed: int
     errors: int
     skipped: int = 0

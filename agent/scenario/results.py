@@ -11,6 +11,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "RECENT_LOOK",
     "ErrorRecord",
     "Freeze",
     "HeardSegment",
@@ -120,6 +121,11 @@ class StreamDirection(StrEnum):
     VIEW = "view"
 
 
+RECENT_LOOK = 2.0
+"""Seconds since a look that counted new packets for an audio-only view to be flowing (the
+runner looks every second)."""
+
+
 class StreamResult(_Record):
     """One published or viewed conference stream of a participant.
 
@@ -180,6 +186,19 @@ class StreamResult(_Record):
     @property
     def has_video(self) -> bool:
         return self.stream_type != "MIC"
+
+    @property
+    def carried(self) -> bool:
+        """Whether anything was received: frames, or packets (audio is not decoded light)."""
+        return self.frames > 0 or self.packets_received > 0
+
+    def delivering(self, now: float) -> bool:
+        """Whether media arrived at the latest look: frames (video) by its last frame rate,
+        else packets since the look before (an audio-only stream: not decoded light)."""
+        if self.has_video:
+            return bool(self.fps) and self.fps[-1].value > 0
+        last = self.loss[-1] if self.loss else None
+        return last is not None and last.value < 1.0 and now - last.t <= RECENT_LOOK
 
     @property
     def label(self) -> str:

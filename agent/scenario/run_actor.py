@@ -160,8 +160,9 @@ class Actor:
         return [p.publisher.stream_id for p in self.published.values() if p.publisher.stream_id]
 
     def viewed_streams(self) -> list[StreamResult]:
-        """The records of the streams this participant views now."""
-        return [tracker.result for tracker in self.views.values()]
+        """The records of the streams this participant views now, or is setting up to view
+        (one that never connects is viewed and not flowing, not left out of the count)."""
+        return [view.result for view in self._views.values()]
 
     def receiving(self, stream_id: str) -> bool:
         tracker = self.views.get(stream_id)

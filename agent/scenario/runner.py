@@ -333,7 +333,7 @@ class ScenarioRun:
         now = self.clock.now()
         phase = self._phase_now()
         viewed = [stream for actor in present for stream in actor.viewed_streams()]
-        flowing = sum(1 for stream in viewed if stream.fps and stream.fps[-1].value > 0)
+        flowing = sum(1 for stream in viewed if stream.delivering(now))
         return Progress(
             elapsed=now,
             total=self.planned,
@@ -381,7 +381,21 @@ class ScenarioRun:
         if platform.peer_connection_count is not None:
             self.leftover_peer_connections = platform.peer_connection_count()
 
+    def _not_joined(self) -> None:
+        """A participant that should have joined and never did (a register slow under load,
+        the run ended first) had no error of its own: it gets one naming the cause."""
+        for actor in self.actors:
+            group = self.scenario.group(actor.result.group)
+            if group is None or not group.joins or actor.result.errors:
+                continue
+            arrived = actor.result.arrived_at
+            if not actor.result.presences(self.clock.now()):
+                actor.record.error(
+                    "join", f"did not join before the run ended (arrived at {arrived:.1f}s)"
+                )
+
     def _result(self) -> RunResult:
+        self._not_joined()
         return RunResult(
             scenario=self.scenario.name,
             started_at=self.started_at,
