@@ -5,12 +5,13 @@ and RTCP counters follow, and a replaced track hands the sender back to aiortc's
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from typing import Any
 
 import pytest
-from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.codecs.vpx import Vp8Encoder, VpxPayloadDescriptor
 
 from agent.webrtc.seams import rtp_push, udp_gso
 from agent.webrtc.seams.packet_path import receive_directly
@@ -127,3 +128,44 @@ async def test_a_replaced_track_hands_the_sender_back_to_aiortcs_loop() -> None:
         encoder.close()
         source.stop()
         replacement.stop()
+
+
+async def test_rungs_of_one_frame_share_a_vp8_picture_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two subscribers of one shared encoder on two rungs: every rung's packets of one source
+    frame carry one picture id, and consecutive frames consecutive ids, so each stream's ids run
+    on without gaps (Chromium reads a gap as a lost frame and stops decoding) and a stream that
+    switches rungs keeps counting."""
+    source = SyntheticVideoTrack(320, 180, fps=30)
+    encoder = SharedEncoder(source, "VP8", bitrate=600_000)
+    packed: list[tuple[int, int]] = []
+    vp8_pack = Vp8Encoder.pack
+
+    def recording_pack(self: Vp8Encoder, packet: Any) -> Any:
+        payloads, timestamp = vp8_pack(self, packet)
+        descriptor, _ = VpxPayloadDescriptor.parse(payloads[0])
+        packed.append((packet.pts, descriptor.picture_id))
+        return payloads, timestamp
+
+    monkeypatch.setattr(Vp8Encoder, "pack", recording_pack)
+    views: list[Viewed] = []
+    try:
+        views = [await pushed(encoder) for _ in range(2)]
+        await wait_until(lambda: all(v.counter.frames >= 15 for v in views), 20)
+        encoder.take_estimate(views[1].subscriber, 150_000)  # the far end of one says: less
+        await wait_until(lambda: len(encoder.rungs) == 2 and views[1].subscriber.rung > 0, 10)
+        before = [v.counter.frames for v in views]
+        more = [(v, b + 30) for v, b in zip(views, before, strict=True)]
+        await wait_until(lambda: all(v.counter.frames >= n for v, n in more), 20)
+    finally:
+        for view in views:
+            await view.pair.close()
+        encoder.close()
+        source.stop()
+    ids: dict[int, set[int]] = {}
+    for pts, picture_id in packed:
+        ids.setdefault(pts, set()).add(picture_id)
+    assert max(len(per_frame) for per_frame in ids.values()) == 1, "rungs numbered apart"
+    assert len(packed) > len(ids), "no frame was encoded on two rungs"
+    numbers = [next(iter(ids[pts])) for pts in sorted(ids)]
+    steps = {(b - a) % (1 << 15) for a, b in itertools.pairwise(numbers)}
+    assert steps == {1}, f"picture ids skip: steps {sorted(steps)}"

@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 from aiortc import RTCPeerConnection
+from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtcrtpreceiver import StreamStatistics
 from amqtt.broker import Broker
 from amqtt.contexts import BrokerConfig, ListenerConfig, ListenerType
@@ -71,6 +72,7 @@ async def instances() -> AsyncIterator[dict[str, Any]]:
             "aiortc.rtcrtpreceiver.StreamStatistics": StreamStatistics(90000),
             "asyncio.selector_events._SelectorDatagramTransport": udp,
             "amqtt.broker.Broker": broker,
+            "aiortc.codecs.vpx.Vp8Encoder": Vp8Encoder(),
         }
     finally:
         udp.close()

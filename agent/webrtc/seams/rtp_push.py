@@ -93,6 +93,8 @@ _SENDER = "aiortc.rtcrtpsender.RTCRtpSender"
 reaches(_SENDER, "instance", "_enabled", "_ssrc")
 reaches(_SENDER, "class", "_run_rtp", "_send_keyframe")
 reaches("aiortc.rtcrtpsender", "module", "random_sequence_number")
+(_PICTURE_ID,) = reaches("aiortc.codecs.vpx.Vp8Encoder", "instance", "picture_id")
+"""The VP8 packetizer's running picture id, written in every payload descriptor."""
 
 
 class PacketPusher(Protocol):
@@ -121,19 +123,47 @@ Payloads = tuple[list[bytes], int]
 
 class _SharedPacker:
     """One packetizer per shared source and codec; the last packet's payloads are reused by
-    every sender that is handed the same packet."""
+    every sender that is handed the same packet.
+
+    A shared encoder's rungs (`media.fanout.SharedEncoder`) encode the same source frames, and
+    their packets all pass here. VP8's picture id is numbered per source frame, not per packet:
+    the rungs of one frame carry one id, so each rung's ids run on without gaps and a stream that
+    switches rungs keeps counting. Numbered per packet, two rungs interleaved their ids, and
+    Chromium, which takes a gap in picture ids for a lost frame, stopped decoding the stream a
+    couple of seconds into a call (aiortc's receiver does not read the ids)."""
+
+    PICTURES_KEPT = 16
+    """Recent frames (presentation times) remembered with their picture id: the rungs of one
+    frame are encoded together, so their packets arrive within a frame or two of each other."""
 
     def __init__(self, encoder: Encoder) -> None:
         self._encoder = encoder
         self._last: tuple[av.Packet[Any], Payloads] | None = None
+        self._pictures: dict[int, int] | None = None
+        if hasattr(encoder, _PICTURE_ID):
+            self._pictures = {}
+            self._next_picture: int = getattr(encoder, _PICTURE_ID)  # aiortc's random start
 
     def pack(self, packet: av.Packet[Any]) -> Payloads:
         last = self._last
         if last is not None and last[0] is packet:
             return last[1]
+        if self._pictures is not None and packet.pts is not None:
+            setattr(self._encoder, _PICTURE_ID, self._picture_id(packet.pts))
         payloads: Payloads = self._encoder.pack(packet)
         self._last = (packet, payloads)
         return payloads
+
+    def _picture_id(self, pts: int) -> int:
+        pictures = self._pictures
+        assert pictures is not None
+        found = pictures.get(pts)
+        if found is None:
+            found = pictures[pts] = self._next_picture
+            self._next_picture = (found + 1) % (1 << 15)
+            if len(pictures) > self.PICTURES_KEPT:
+                del pictures[next(iter(pictures))]  # the oldest (insertion order)
+        return found
 
 
 _packers: weakref.WeakKeyDictionary[object, dict[str, _SharedPacker]] = weakref.WeakKeyDictionary()
