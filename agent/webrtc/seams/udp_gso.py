@@ -9,10 +9,11 @@ last has the segment size and the last may be shorter. A VP8 frame's packets are
 
 Only asyncio's selector datagram transport is used this way (its socket, `_sock`, and only when
 nothing waits in its write buffer, so the order of packets is kept); uvloop, TURN and anything
-else keep the per-packet way. Linux only, and off unless `AUVIOUS_UDP_GSO=1`: with it on, a
-Chromium viewer of the agents' video (through the router) read no timecode in 2 of 5 runs of
-`tests/test_scenario_browser.py`'s example (0 of 3 with it off), a fault not yet found, and the
-density gain was below the shared machine's noise. A socket or kernel
+else keep the per-packet way. Linux only; on unless `AUVIOUS_UDP_GSO=0`. (It was off for a
+while: a Chromium viewer of the agents' video stopped decoding in some runs with it on. The
+cause was elsewhere, VP8 picture ids numbered per packet across a shared encoder's rungs, and
+the fault came with GSO off as well; since that fix the browser example decoded in 6 of 6 runs
+with GSO and 6 of 6 without.) A socket or kernel
 that refuses GSO (EIO, EINVAL, ENOPROTOOPT) turns it off for the process, with one log line,
 and that batch goes packet by packet.
 """
@@ -63,7 +64,7 @@ def batches_sent() -> int:
 
 def enabled() -> bool:
     """Whether batches may go by GSO in this process now."""
-    return _State.on and os.environ.get(ENV, "0") == "1"
+    return _State.on and os.environ.get(ENV, "1") != "0"
 
 
 def send_segments(transport: Any, datagrams: list[bytes], address: Any) -> bool:
