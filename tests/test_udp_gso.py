@@ -59,7 +59,9 @@ async def test_batches_it_cannot_send_are_refused_having_sent_nothing(
         too_many = [b"x" * 10] * (udp_gso.MAX_SEGMENTS + 1)
         assert not udp_gso.send_segments(transport, too_many, address)
         monkeypatch.delenv(udp_gso.ENV)
-        assert not udp_gso.enabled()  # off by default
+        assert udp_gso.enabled()  # on by default (this kernel takes GSO: sent above)
+        monkeypatch.setenv(udp_gso.ENV, "0")
+        assert not udp_gso.enabled()  # turned off: batches go packet by packet
         assert not udp_gso.send_segments(transport, [b"a" * 100, b"b" * 100], address)
         with pytest.raises(TimeoutError):
             receiver.recv(2048)
