@@ -1,18 +1,14 @@
 """A time-compressed soak (issue 16): short keepalive (2 s) and token (6 s: renewed every 3 s)
 lifetimes, and a fault every few seconds, in turn: the platform restarted on the same port and
 data directory, the event channel cut, the registration lost, a peer connection killed. After
-each the call must be back with media both ways and the replaced peer connections freed within
-seconds without a `gc.collect()` of the test's (they sit in reference cycles: the participant
-collects after a fault); at the end nothing has leaked (peer
+each the call must be back with media both ways; at the end nothing has leaked (peer
 connections, threads, file descriptors, asyncio tasks stay at their level after the first
 round). The platform runs in this process here (restarted in place) to keep the test short;
 `test_resume_faults` kills a real `serve` process."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import time
 import weakref
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -44,9 +40,6 @@ async def test_a_call_survives_a_fault_every_few_seconds_without_leaking(tmp_pat
                 for fault in soak.faults:
                     await fault()
                     await soak.back(fault.__name__, BOUND)
-                    # Without gc.collect(): the fault's clean-up frees the replaced ones.
-                    lingering = await replaced_still_in_memory(seen, people)
-                    assert not lingering, f"{fault.__name__}: {lingering} replaced one(s) in memory"
                     seen.extend(weakref.ref(pc) for pc in peer_connections(people))
                 now = drift.take()
                 assert now.peer_connections == 4, now  # 2 published + 2 viewed, no more
@@ -68,20 +61,6 @@ async def test_a_call_survives_a_fault_every_few_seconds_without_leaking(tmp_pat
             await stack.aclose()
     finally:
         await soak.close()
-
-
-async def replaced_still_in_memory(
-    seen: list[weakref.ref[object]], people: list[Participant], within: float = 10.0
-) -> int:
-    """How many peer connections seen before, and replaced since, are still in memory after
-    `within` seconds (aiortc's sit in reference cycles: only a collection frees them)."""
-    deadline = time.monotonic() + within
-    while True:
-        current = {id(pc) for pc in peer_connections(people)}
-        kept = sum(1 for ref in seen if (pc := ref()) is not None and id(pc) not in current)
-        if not kept or time.monotonic() > deadline:
-            return kept
-        await asyncio.sleep(0.2)
 
 
 def peer_connections(people: list[Participant]) -> list[object]:
