@@ -14,6 +14,10 @@ from agent.browser import CHROMIUM
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
+SIZE_BOUND = 1_500_000
+"""Bytes: the report of 200 participants (real or synthetic) stays under this, as
+docs/scenarios.md states."""
+
 
 @dataclass
 class OpenedReport:

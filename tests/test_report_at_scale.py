@@ -19,7 +19,7 @@ import pytest
 from agent.browser import chromium_missing
 from agent.scenario.expect import evaluate
 from agent.scenario.report.html import render_html
-from tests.report_page_support import open_report
+from tests.report_page_support import SIZE_BOUND, open_report
 from tests.scale_results_support import LOSSY_ROOM, SLOW, STOPPED, crowd_run, crowd_scenario
 
 pytestmark = [
@@ -27,10 +27,6 @@ pytestmark = [
     pytest.mark.timeout(180),
     pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing())),
 ]
-
-SIZE_BOUND = 1_500_000
-"""Bytes: the report of 200 participants (600 received streams, a 2-minute run) stays under
-this, as docs/scenarios.md states."""
 
 
 async def test_a_200_participant_report_reads_at_a_glance(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from agent.browser import chromium_missing
-from tests.report_page_support import open_report
+from tests.report_page_support import SIZE_BOUND, open_report
 
 pytestmark = [
     pytest.mark.slow,
@@ -48,8 +48,6 @@ PEOPLE = 2 * CALLS
 PHASES = ["ramp", "steady"]
 RUN_TIMEOUT = 600.0
 """Seconds for the whole CLI run: 50 s of media, joins and teardown slowed by the load."""
-SIZE_BOUND = 1_500_000
-"""Bytes: the report of 200 participants stays under this, as docs/scenarios.md states."""
 
 SCENARIO = f"""\
 name: calls-200
